@@ -1,0 +1,64 @@
+// Prepended to every op shader (WGSL has no #include). Kept free of bindings so that
+// each op file declares exactly the buffers its entry points use.
+
+const WG: u32 = 256u;
+
+// Linear invocation id for 1-D work dispatched as a 2-D grid of workgroups, so that more
+// than 65535 * WG elements can be covered.
+fn flat_id(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wg.y * nwg.x + wg.x) * WG + lid;
+}
+
+// Workgroup index for kernels that give one workgroup to each channel or row.
+fn group_id(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wg.y * nwg.x + wg.x;
+}
+
+fn rotl(x: u32, r: u32) -> u32 {
+    return (x << r) | (x >> (32u - r));
+}
+
+// Threefry-2x32 with 20 rounds (Salmon et al. 2011, Random123): a counter-based generator,
+// so any element of any stream can be drawn independently and a seed reproduces it exactly.
+// Mirrored bit for bit by reference::random::threefry2x32.
+fn threefry2x32(key: vec2<u32>, ctr: vec2<u32>) -> vec2<u32> {
+    var ks = array<u32, 3>(key.x, key.y, 0x1BD11BDAu ^ key.x ^ key.y);
+    var x0 = ctr.x + ks[0];
+    var x1 = ctr.y + ks[1];
+    for (var q = 0u; q < 5u; q++) {
+        let r = select(vec4<u32>(13u, 15u, 26u, 6u), vec4<u32>(17u, 29u, 16u, 24u), (q & 1u) == 1u);
+        x0 += x1; x1 = rotl(x1, r.x); x1 ^= x0;
+        x0 += x1; x1 = rotl(x1, r.y); x1 ^= x0;
+        x0 += x1; x1 = rotl(x1, r.z); x1 ^= x0;
+        x0 += x1; x1 = rotl(x1, r.w); x1 ^= x0;
+        let i = q + 1u;
+        x0 += ks[i % 3u];
+        x1 += ks[(i + 1u) % 3u] + i;
+    }
+    return vec2<u32>(x0, x1);
+}
+
+// The counter of element `i` of a stream that starts at the 64-bit offset (lo, hi).
+fn counter_at(off_lo: u32, off_hi: u32, i: u32) -> vec2<u32> {
+    let lo = off_lo + i;
+    return vec2<u32>(lo, off_hi + select(0u, 1u, lo < off_lo));
+}
+
+// Uniform in [0, 1) from the top 24 bits.
+fn unit_float(bits: u32) -> f32 {
+    return f32(bits >> 8u) * (1.0 / 16777216.0);
+}
+
+fn sigmoid_stable(z: f32) -> f32 {
+    if (z >= 0.0) {
+        return 1.0 / (1.0 + exp(-z));
+    }
+    let e = exp(z);
+    return e / (1.0 + e);
+}
+
+// tanh via exp(-2|x|) so that large |x| gives +-1, not inf/inf.
+fn tanh_stable(x: f32) -> f32 {
+    let e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}

@@ -1,0 +1,193 @@
+//! One small trait over our ops, implemented by the GPU ([`crate::gpu::GpuBackend`]) and by the
+//! CPU reference ([`crate::cpu::CpuBackend`]), so models and the training loop are written once
+//! and a whole training step can be compared GPU against CPU.
+//!
+//! Conventions (llm.c's): parameter gradients accumulate (`+=`, so a zero-grad is one clear of
+//! the flat gradient buffer), input gradients overwrite. GPU calls record work; `read` and
+//! `flush` submit it.
+
+use crate::error::Result;
+use crate::ops::activation::Activation;
+use crate::ops::adam::AdamStep;
+use crate::ops::batch_norm::{BatchNorm, BatchNormState};
+use crate::ops::conv_transpose2d::ConvTranspose2d;
+use crate::ops::conv2d::Conv2d;
+use crate::ops::dropout::Dropout;
+use crate::ops::linear::Linear;
+use crate::ops::random::Distribution;
+use crate::ops::reduce::ChannelSum;
+use crate::ops::sgd::SgdStep;
+
+/// A 1-D range of f32 in a backend's memory.
+pub trait Tensor: Clone + std::fmt::Debug {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A view of `len` elements from `start`, sharing the same memory.
+    fn slice(&self, start: usize, len: usize) -> Self;
+}
+
+/// Which gradients a backward pass computes; `None` skips that kernel.
+pub struct Grads<'a, T> {
+    pub dx: Option<&'a T>,
+    pub dw: Option<&'a T>,
+    pub db: Option<&'a T>,
+}
+
+impl<T> Clone for Grads<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Grads<'_, T> {}
+
+pub trait Backend {
+    type T: Tensor;
+
+    /// Adapter or device name, for logs and bench headers.
+    fn describe(&self) -> String;
+
+    /// A zeroed tensor of `len` f32.
+    fn alloc(&mut self, len: usize) -> Result<Self::T>;
+    fn upload(&mut self, data: &[f32]) -> Result<Self::T> {
+        let t = self.alloc(data.len())?;
+        self.write(&t, data)?;
+        Ok(t)
+    }
+    fn write(&mut self, t: &Self::T, data: &[f32]) -> Result<()>;
+    /// Waits for all recorded work, then copies the tensor out.
+    fn read(&mut self, t: &Self::T) -> Result<Vec<f32>>;
+    fn zero(&mut self, t: &Self::T) -> Result<()>;
+    fn copy(&mut self, src: &Self::T, dst: &Self::T) -> Result<()>;
+    /// Submits the recorded work without waiting for it.
+    fn flush(&mut self) -> Result<()>;
+
+    fn linear_forward(
+        &mut self,
+        s: &Linear,
+        x: &Self::T,
+        w: &Self::T,
+        b: Option<&Self::T>,
+        y: &Self::T,
+    ) -> Result<()>;
+    fn linear_backward(
+        &mut self,
+        s: &Linear,
+        x: &Self::T,
+        w: &Self::T,
+        dy: &Self::T,
+        g: Grads<'_, Self::T>,
+    ) -> Result<()>;
+
+    fn conv2d_forward(
+        &mut self,
+        s: &Conv2d,
+        x: &Self::T,
+        w: &Self::T,
+        b: Option<&Self::T>,
+        y: &Self::T,
+    ) -> Result<()>;
+    fn conv2d_backward(
+        &mut self,
+        s: &Conv2d,
+        x: &Self::T,
+        w: &Self::T,
+        dy: &Self::T,
+        g: Grads<'_, Self::T>,
+    ) -> Result<()>;
+
+    fn conv_transpose2d_forward(
+        &mut self,
+        s: &ConvTranspose2d,
+        x: &Self::T,
+        w: &Self::T,
+        b: Option<&Self::T>,
+        y: &Self::T,
+    ) -> Result<()>;
+    fn conv_transpose2d_backward(
+        &mut self,
+        s: &ConvTranspose2d,
+        x: &Self::T,
+        w: &Self::T,
+        dy: &Self::T,
+        g: Grads<'_, Self::T>,
+    ) -> Result<()>;
+
+    fn activation_forward(&mut self, a: Activation, x: &Self::T, y: &Self::T) -> Result<()>;
+    fn activation_backward(
+        &mut self,
+        a: Activation,
+        y: &Self::T,
+        dy: &Self::T,
+        dx: &Self::T,
+    ) -> Result<()>;
+
+    /// Per-sample losses; `sum` with alpha 1/n gives the mean.
+    fn bce_with_logits_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
+    /// dz = scale · d mean(loss) / dz.
+    fn bce_with_logits_backward(
+        &mut self,
+        z: &Self::T,
+        t: &Self::T,
+        dz: &Self::T,
+        scale: f32,
+    ) -> Result<()>;
+    fn mse_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
+    fn mse_backward(&mut self, z: &Self::T, t: &Self::T, dz: &Self::T, scale: f32) -> Result<()>;
+
+    /// out[0] = alpha · Σ x, in a fixed order.
+    fn sum(&mut self, x: &Self::T, out: &Self::T, alpha: f32) -> Result<()>;
+    /// out[c] (+)= Σ over batch and spatial of x [n, c, spatial].
+    fn sum_channels(
+        &mut self,
+        s: &ChannelSum,
+        x: &Self::T,
+        out: &Self::T,
+        accumulate: bool,
+    ) -> Result<()>;
+
+    fn batch_norm_forward(
+        &mut self,
+        s: &BatchNorm,
+        x: &Self::T,
+        st: &BatchNormState<'_, Self::T>,
+        y: &Self::T,
+        training: bool,
+    ) -> Result<()>;
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_backward(
+        &mut self,
+        s: &BatchNorm,
+        x: &Self::T,
+        gamma: &Self::T,
+        saved: &Self::T,
+        dy: &Self::T,
+        dx: &Self::T,
+        dgamma: &Self::T,
+        dbeta: &Self::T,
+    ) -> Result<()>;
+
+    /// Dropout's forward on x, and its backward on dy with the same `s`.
+    fn dropout(&mut self, s: &Dropout, x: &Self::T, y: &Self::T) -> Result<()>;
+
+    /// Fills `out` from the counter-based generator at (seed, offset).
+    fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &Self::T)
+    -> Result<()>;
+
+    fn adam_step(
+        &mut self,
+        s: &AdamStep,
+        param: &Self::T,
+        grad: &Self::T,
+        m: &Self::T,
+        v: &Self::T,
+    ) -> Result<()>;
+    fn sgd_step(
+        &mut self,
+        s: &SgdStep,
+        param: &Self::T,
+        grad: &Self::T,
+        buf: &Self::T,
+    ) -> Result<()>;
+}

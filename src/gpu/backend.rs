@@ -1,0 +1,539 @@
+//! Records our ops into one command encoder per submission.
+//!
+//! Everything expensive is made once and reused: pipelines live in the context, bind groups in a
+//! cache keyed by pipeline, parameter slot and buffers. Each dispatch's small parameter block goes
+//! into the next 256-byte slot of one uniform "arena" that is uploaded once per submission, so a
+//! training step that records the same dispatches in the same order hits the bind-group cache
+//! every time and allocates nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use crate::backend::Tensor;
+use crate::error::{Error, Result};
+
+/// A range of f32 elements in a GPU buffer. Cloning is cheap (the buffer is reference counted).
+#[derive(Clone, Debug)]
+pub struct GpuTensor {
+    pub(crate) buf: wgpu::Buffer,
+    /// Byte offset; a multiple of the adapter's storage-offset alignment when bound.
+    pub(crate) offset: u64,
+    pub(crate) len: usize,
+}
+
+impl Tensor for GpuTensor {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn slice(&self, start: usize, len: usize) -> Self {
+        assert!(
+            start + len <= self.len,
+            "slice {start}+{len} out of {}",
+            self.len
+        );
+        GpuTensor {
+            buf: self.buf.clone(),
+            offset: self.offset + 4 * start as u64,
+            len,
+        }
+    }
+}
+
+impl GpuTensor {
+    fn bytes(&self) -> u64 {
+        4 * self.len as u64
+    }
+}
+
+const SLOT: usize = 256;
+const SLOTS: usize = 4096;
+const MAX_CACHED_BIND_GROUPS: usize = 8192;
+
+type BindKey = (
+    wgpu::ComputePipeline,
+    usize,
+    Vec<(u32, wgpu::Buffer, u64, u64)>,
+);
+
+pub struct GpuBackend {
+    pub ctx: Arc<GpuContext>,
+    encoder: Option<wgpu::CommandEncoder>,
+    arena: wgpu::Buffer,
+    arena_host: Vec<u8>,
+    slots_used: usize,
+    bind_groups: HashMap<BindKey, wgpu::BindGroup>,
+    /// Bound where an entry point declares a buffer the call does not use (e.g. a missing bias).
+    pub(crate) dummy: GpuTensor,
+    /// Per-size workspaces that ops need between two of their own kernels.
+    scratch: HashMap<usize, GpuTensor>,
+}
+
+/// How many workgroups to launch: one per `per_group` items, laid out in 2-D when a single
+/// dimension would exceed the adapter's limit (the shaders linearise it with `flat_id`).
+pub(crate) fn grid(items: usize, per_group: usize, max_dim: u32) -> (u32, u32) {
+    let groups = items.div_ceil(per_group).max(1) as u64;
+    let max_dim = max_dim as u64;
+    if groups <= max_dim {
+        (groups as u32, 1)
+    } else {
+        (max_dim as u32, groups.div_ceil(max_dim) as u32)
+    }
+}
+
+impl GpuBackend {
+    pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
+        let arena = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("params arena"),
+            size: (SLOT * SLOTS) as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let dummy_buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("dummy"),
+            size: 16,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
+        Ok(GpuBackend {
+            ctx,
+            encoder: None,
+            arena,
+            arena_host: vec![0; SLOT * SLOTS],
+            slots_used: 0,
+            bind_groups: HashMap::new(),
+            dummy: GpuTensor {
+                buf: dummy_buf,
+                offset: 0,
+                len: 4,
+            },
+            scratch: HashMap::new(),
+        })
+    }
+
+    fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        let device = &self.ctx.device;
+        self.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("step"),
+            })
+        })
+    }
+
+    /// A zeroed device buffer of `len` f32.
+    pub fn alloc_tensor(&mut self, len: usize) -> Result<GpuTensor> {
+        let bytes = 4 * len.max(1) as u64;
+        if bytes > self.ctx.limits.max_buffer_size {
+            return Err(Error::TooLarge {
+                op: "alloc".into(),
+                bytes,
+                limit: self.ctx.limits.max_buffer_size,
+                limit_name: "max_buffer_size",
+                hint: "the batch size or the layer widths".into(),
+            });
+        }
+        let buf = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(GpuTensor {
+            buf,
+            offset: 0,
+            len,
+        })
+    }
+
+    /// A workspace of `len` f32 shared by every op that asks for that size; dispatches are
+    /// ordered, so two users of one workspace never overlap.
+    pub(crate) fn scratch(&mut self, len: usize) -> Result<GpuTensor> {
+        if let Some(t) = self.scratch.get(&len) {
+            return Ok(t.clone());
+        }
+        let t = self.alloc_tensor(len)?;
+        self.scratch.insert(len, t.clone());
+        Ok(t)
+    }
+
+    /// Records one dispatch of `shader.entry` with a parameter block and storage bindings.
+    /// `groups` is the number of workgroups (laid out by [`grid`]).
+    pub(crate) fn dispatch(
+        &mut self,
+        shader: &'static str,
+        entry: &'static str,
+        params: &[u32],
+        bindings: &[(u32, &GpuTensor)],
+        groups: usize,
+    ) -> Result<()> {
+        let pipeline = self.ctx.pipeline(shader, entry)?;
+        let limit = self.ctx.limits.max_storage_buffer_binding_size;
+        for (_, t) in bindings {
+            if t.bytes() > limit {
+                return Err(Error::TooLarge {
+                    op: format!("{shader}.{entry}"),
+                    bytes: t.bytes(),
+                    limit,
+                    limit_name: "max_storage_buffer_binding_size",
+                    hint: "the batch size (or the data set / layer size bound to this op)".into(),
+                });
+            }
+        }
+        if self.slots_used == SLOTS {
+            self.flush()?;
+        }
+        let slot = self.slots_used;
+        self.slots_used += 1;
+        let bytes: &[u8] = bytemuck::cast_slice(params);
+        assert!(
+            bytes.len() <= SLOT,
+            "parameter block of {shader}.{entry} exceeds {SLOT} bytes"
+        );
+        self.arena_host[slot * SLOT..slot * SLOT + bytes.len()].copy_from_slice(bytes);
+
+        let key: BindKey = (
+            pipeline.clone(),
+            slot,
+            bindings
+                .iter()
+                .map(|(b, t)| (*b, t.buf.clone(), t.offset, t.bytes().max(4)))
+                .collect(),
+        );
+        if !self.bind_groups.contains_key(&key) {
+            if self.bind_groups.len() >= MAX_CACHED_BIND_GROUPS {
+                self.bind_groups.clear();
+            }
+            let layout = pipeline.get_bind_group_layout(0);
+            let mut entries = vec![wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &self.arena,
+                    offset: (slot * SLOT) as u64,
+                    size: wgpu::BufferSize::new(SLOT as u64),
+                }),
+            }];
+            for (b, buf, off, size) in &key.2 {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: *b,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: buf,
+                        offset: *off,
+                        size: wgpu::BufferSize::new(*size),
+                    }),
+                });
+            }
+            let label = format!("{shader}.{entry}");
+            let bg = self.ctx.checked(&label, || {
+                self.ctx
+                    .device
+                    .create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: Some(&label),
+                        layout: &layout,
+                        entries: &entries,
+                    })
+            })?;
+            self.bind_groups.insert(key.clone(), bg);
+        }
+        let (gx, gy) = grid(
+            groups,
+            1,
+            self.ctx.limits.max_compute_workgroups_per_dimension,
+        );
+        let bg = self.bind_groups[&key].clone();
+        let mut pass = self
+            .encoder()
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(entry),
+                timestamp_writes: None,
+            });
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bg, &[]);
+        pass.dispatch_workgroups(gx, gy, 1);
+        Ok(())
+    }
+
+    /// A 1-D dispatch of one invocation per item (workgroups of 256, as in the shaders).
+    pub(crate) fn dispatch_items(
+        &mut self,
+        shader: &'static str,
+        entry: &'static str,
+        params: &[u32],
+        bindings: &[(u32, &GpuTensor)],
+        items: usize,
+    ) -> Result<()> {
+        if items == 0 {
+            return Ok(());
+        }
+        self.dispatch(shader, entry, params, bindings, items.div_ceil(256))
+    }
+
+    /// Submits everything recorded so far (with this submission's parameter blocks).
+    pub fn flush(&mut self) -> Result<()> {
+        let Some(encoder) = self.encoder.take() else {
+            return Ok(());
+        };
+        if self.slots_used > 0 {
+            self.ctx
+                .queue
+                .write_buffer(&self.arena, 0, &self.arena_host[..self.slots_used * SLOT]);
+        }
+        self.slots_used = 0;
+        let ctx = self.ctx.clone();
+        ctx.checked("submit", || ctx.queue.submit([encoder.finish()]))?;
+        ctx.take_uncaptured()
+    }
+
+    pub fn write_tensor(&mut self, t: &GpuTensor, data: &[f32]) -> Result<()> {
+        assert_eq!(
+            t.len,
+            data.len(),
+            "write of {} values into a tensor of {}",
+            data.len(),
+            t.len
+        );
+        if data.is_empty() {
+            return Ok(());
+        }
+        // Staged through the encoder (not queue.write_buffer) so the write lands after the
+        // commands already recorded, in program order.
+        let staging = self
+            .ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("upload"),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::COPY_SRC,
+            });
+        let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
+        self.encoder()
+            .copy_buffer_to_buffer(&staging, 0, &buf, off, size);
+        Ok(())
+    }
+
+    pub fn read_tensor(&mut self, t: &GpuTensor) -> Result<Vec<f32>> {
+        if t.len == 0 {
+            return Ok(Vec::new());
+        }
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: t.bytes(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
+        self.encoder()
+            .copy_buffer_to_buffer(&buf, off, &staging, 0, size);
+        self.flush()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.ctx
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu {
+                context: "readback".into(),
+                msg: e.to_string(),
+            })?;
+        rx.recv()
+            .map_err(|e| Error::Gpu {
+                context: "readback".into(),
+                msg: e.to_string(),
+            })?
+            .map_err(|e| Error::Gpu {
+                context: "readback".into(),
+                msg: e.to_string(),
+            })?;
+        let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
+            context: "readback".into(),
+            msg: e.to_string(),
+        })?;
+        let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    pub fn zero_tensor(&mut self, t: &GpuTensor) {
+        if t.len > 0 {
+            let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
+            self.encoder().clear_buffer(&buf, off, Some(size));
+        }
+    }
+
+    pub fn copy_tensor(&mut self, src: &GpuTensor, dst: &GpuTensor) {
+        assert_eq!(
+            src.len, dst.len,
+            "copy between tensors of {} and {}",
+            src.len, dst.len
+        );
+        if src.len > 0 {
+            let (s, so, d, doff, size) = (
+                src.buf.clone(),
+                src.offset,
+                dst.buf.clone(),
+                dst.offset,
+                src.bytes(),
+            );
+            self.encoder().copy_buffer_to_buffer(&s, so, &d, doff, size);
+        }
+    }
+}
+
+mod trait_impl {
+    use super::{GpuBackend, GpuTensor};
+    use crate::backend::{Backend, Grads};
+    use crate::error::Result;
+    use crate::ops::activation::{self, Activation};
+    use crate::ops::adam::{self, AdamStep};
+    use crate::ops::batch_norm::{self, BatchNorm, BatchNormState};
+    use crate::ops::conv_transpose2d::{self, ConvTranspose2d};
+    use crate::ops::conv2d::{self, Conv2d};
+    use crate::ops::dropout::{self, Dropout};
+    use crate::ops::linear::{self, Linear};
+    use crate::ops::random::{self, Distribution};
+    use crate::ops::reduce::{self, ChannelSum};
+    use crate::ops::sgd::{self, SgdStep};
+    use crate::ops::{bce_with_logits, mse};
+
+    type T = GpuTensor;
+
+    impl Backend for GpuBackend {
+        type T = GpuTensor;
+
+        fn describe(&self) -> String {
+            let a = &self.ctx.adapter;
+            format!("{} ({}, {})", a.name, a.backend, a.driver_info)
+        }
+        fn alloc(&mut self, len: usize) -> Result<T> {
+            self.alloc_tensor(len)
+        }
+        fn write(&mut self, t: &T, data: &[f32]) -> Result<()> {
+            self.write_tensor(t, data)
+        }
+        fn read(&mut self, t: &T) -> Result<Vec<f32>> {
+            self.read_tensor(t)
+        }
+        fn zero(&mut self, t: &T) -> Result<()> {
+            self.zero_tensor(t);
+            Ok(())
+        }
+        fn copy(&mut self, src: &T, dst: &T) -> Result<()> {
+            self.copy_tensor(src, dst);
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<()> {
+            GpuBackend::flush(self)
+        }
+
+        fn linear_forward(&mut self, s: &Linear, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
+            linear::forward(self, s, x, w, b, y)
+        }
+        fn linear_backward(
+            &mut self,
+            s: &Linear,
+            x: &T,
+            w: &T,
+            dy: &T,
+            g: Grads<'_, T>,
+        ) -> Result<()> {
+            linear::backward(self, s, x, w, dy, g)
+        }
+        fn conv2d_forward(&mut self, s: &Conv2d, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
+            conv2d::forward(self, s, x, w, b, y)
+        }
+        fn conv2d_backward(
+            &mut self,
+            s: &Conv2d,
+            x: &T,
+            w: &T,
+            dy: &T,
+            g: Grads<'_, T>,
+        ) -> Result<()> {
+            conv2d::backward(self, s, x, w, dy, g)
+        }
+        fn conv_transpose2d_forward(
+            &mut self,
+            s: &ConvTranspose2d,
+            x: &T,
+            w: &T,
+            b: Option<&T>,
+            y: &T,
+        ) -> Result<()> {
+            conv_transpose2d::forward(self, s, x, w, b, y)
+        }
+        fn conv_transpose2d_backward(
+            &mut self,
+            s: &ConvTranspose2d,
+            x: &T,
+            w: &T,
+            dy: &T,
+            g: Grads<'_, T>,
+        ) -> Result<()> {
+            conv_transpose2d::backward(self, s, x, w, dy, g)
+        }
+        fn activation_forward(&mut self, a: Activation, x: &T, y: &T) -> Result<()> {
+            activation::forward(self, a, x, y)
+        }
+        fn activation_backward(&mut self, a: Activation, y: &T, dy: &T, dx: &T) -> Result<()> {
+            activation::backward(self, a, y, dy, dx)
+        }
+        fn bce_with_logits_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
+            bce_with_logits::forward(self, z, t, loss)
+        }
+        fn bce_with_logits_backward(&mut self, z: &T, t: &T, dz: &T, scale: f32) -> Result<()> {
+            bce_with_logits::backward(self, z, t, dz, scale)
+        }
+        fn mse_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
+            mse::forward(self, z, t, loss)
+        }
+        fn mse_backward(&mut self, z: &T, t: &T, dz: &T, scale: f32) -> Result<()> {
+            mse::backward(self, z, t, dz, scale)
+        }
+        fn sum(&mut self, x: &T, out: &T, alpha: f32) -> Result<()> {
+            reduce::sum(self, x, out, alpha)
+        }
+        fn sum_channels(&mut self, s: &ChannelSum, x: &T, out: &T, accumulate: bool) -> Result<()> {
+            reduce::sum_channels(self, s, x, out, accumulate)
+        }
+        fn batch_norm_forward(
+            &mut self,
+            s: &BatchNorm,
+            x: &T,
+            st: &BatchNormState<'_, T>,
+            y: &T,
+            training: bool,
+        ) -> Result<()> {
+            batch_norm::forward(self, s, x, st, y, training)
+        }
+        fn batch_norm_backward(
+            &mut self,
+            s: &BatchNorm,
+            x: &T,
+            gamma: &T,
+            saved: &T,
+            dy: &T,
+            dx: &T,
+            dgamma: &T,
+            dbeta: &T,
+        ) -> Result<()> {
+            batch_norm::backward(self, s, x, gamma, saved, dy, dx, dgamma, dbeta)
+        }
+        fn dropout(&mut self, s: &Dropout, x: &T, y: &T) -> Result<()> {
+            dropout::apply(self, s, x, y)
+        }
+        fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &T) -> Result<()> {
+            random::fill(self, d, seed, offset, out)
+        }
+        fn adam_step(&mut self, s: &AdamStep, param: &T, grad: &T, m: &T, v: &T) -> Result<()> {
+            adam::step(self, s, param, grad, m, v)
+        }
+        fn sgd_step(&mut self, s: &SgdStep, param: &T, grad: &T, buf: &T) -> Result<()> {
+            sgd::step(self, s, param, grad, buf)
+        }
+    }
+}

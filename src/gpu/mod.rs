@@ -1,0 +1,10 @@
+//! The wgpu side: adapter choice and device ([`context`]), the embedded shaders and their
+//! pipelines ([`shaders`]), and the backend that records our ops into command encoders
+//! ([`backend`]).
+
+pub mod backend;
+pub mod context;
+pub mod shaders;
+
+pub use backend::{GpuBackend, GpuTensor};
+pub use context::{BackendChoice, GpuContext};

@@ -1,0 +1,16 @@
+//! wgan-gpu: a GAN trainer whose every forward and backward pass is a WGSL compute shader
+//! dispatched through wgpu, with a plain CPU reference of every op to prove the GPU right.
+//!
+//! Layout: `shaders/<op>.wgsl` (the kernels), [`ops`] (shapes and GPU recording),
+//! [`reference`] (the CPU reference of the same names), [`backend`] (the trait both implement),
+//! [`gpu`] (adapter, device, pipelines, dispatch), [`cpu`] (the reference as a backend).
+
+pub mod backend;
+pub mod cpu;
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod reference;
+
+pub use backend::{Backend, Grads, Tensor};
+pub use error::{Error, Result};

@@ -1,0 +1,80 @@
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wgan_gpu::gpu::BackendChoice;
+use wgan_gpu::gpu::context::list_adapters;
+
+#[derive(Parser)]
+#[command(
+    name = "wgan-gpu",
+    version,
+    about = "GAN trainer on WGSL compute shaders (wgpu)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the adapters wgpu sees: name, backend, type and the limits that matter here.
+    Devices {
+        /// vulkan, metal, dx12, gl or auto
+        #[arg(long, default_value = "auto")]
+        backend: BackendChoice,
+        /// Print one JSON object per adapter.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run(cli: Cli) -> wgan_gpu::Result<()> {
+    match cli.command {
+        Command::Devices { backend, json } => {
+            let adapters = list_adapters(backend);
+            if adapters.is_empty() {
+                return Err(wgan_gpu::Error::NoAdapter {
+                    backend: backend.name().into(),
+                });
+            }
+            for a in adapters {
+                if json {
+                    println!("{}", serde_json::to_string(&a).expect("serialisable"));
+                } else {
+                    println!(
+                        "{} [{} {}] driver: {} {}\n  max_storage_buffer_binding_size {} MiB, max_buffer_size {} MiB, \
+                         workgroup x <= {}, invocations <= {}, shared memory {} KiB, timestamps: {}",
+                        a.name,
+                        a.backend,
+                        a.device_type,
+                        a.driver,
+                        a.driver_info,
+                        a.max_storage_buffer_binding_size >> 20,
+                        a.max_buffer_size >> 20,
+                        a.max_compute_workgroup_size_x,
+                        a.max_compute_invocations_per_workgroup,
+                        a.max_compute_workgroup_storage_size >> 10,
+                        if a.timestamp_queries { "yes" } else { "no" },
+                    );
+                }
+            }
+            if std::env::var_os("LP_NUM_THREADS").is_some() {
+                eprintln!(
+                    "LP_NUM_THREADS={}",
+                    std::env::var("LP_NUM_THREADS").unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! conv2d, NCHW: x [n, c, h, w], w [k, c, kh, kw], b [k], y [n, k, oh, ow].
+
+use super::reduce::{self, ChannelSum};
+use super::{check_grads, expect, u};
+use crate::backend::Grads;
+use crate::error::{Error, Result};
+use crate::gpu::{GpuBackend, GpuTensor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2d {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+}
+
+impl Conv2d {
+    pub fn out_hw(&self) -> (usize, usize) {
+        let oh = (self.h + 2 * self.pad).saturating_sub(self.kh) / self.stride.max(1) + 1;
+        let ow = (self.w + 2 * self.pad).saturating_sub(self.kw) / self.stride.max(1) + 1;
+        (oh, ow)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.stride == 0 || self.kh == 0 || self.kw == 0 {
+            return Err(Error::shape(
+                "conv2d",
+                format!("stride and kernel must be positive: {self:?}"),
+            ));
+        }
+        if self.h + 2 * self.pad < self.kh || self.w + 2 * self.pad < self.kw {
+            return Err(Error::shape(
+                "conv2d",
+                format!(
+                    "kernel {}x{} larger than padded input {}x{} (pad {})",
+                    self.kh, self.kw, self.h, self.w, self.pad
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()> {
+        self.validate()?;
+        let (oh, ow) = self.out_hw();
+        expect("conv2d", "x", x, &[self.n, self.c, self.h, self.w])?;
+        expect("conv2d", "w", w, &[self.k, self.c, self.kh, self.kw])?;
+        if let Some(b) = b {
+            expect("conv2d", "b", b, &[self.k])?;
+        }
+        expect("conv2d", "y", y, &[self.n, self.k, oh, ow])
+    }
+
+    pub fn flops_forward(&self) -> u64 {
+        let (oh, ow) = self.out_hw();
+        2 * (self.n * self.k * oh * ow * self.c * self.kh * self.kw) as u64
+    }
+
+    fn params(&self, has_bias: bool) -> [u32; 12] {
+        let (oh, ow) = self.out_hw();
+        [
+            u(self.n),
+            u(self.c),
+            u(self.h),
+            u(self.w),
+            u(self.k),
+            u(oh),
+            u(ow),
+            u(self.kh),
+            u(self.kw),
+            u(self.stride),
+            u(self.pad),
+            has_bias as u32,
+        ]
+    }
+}
+
+pub(crate) fn forward(
+    g: &mut GpuBackend,
+    s: &Conv2d,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    b: Option<&GpuTensor>,
+    y: &GpuTensor,
+) -> Result<()> {
+    s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
+    let dummy = g.dummy.clone();
+    let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+    g.dispatch_items("conv2d", "forward", &s.params(b.is_some()), &bind, y.len)
+}
+
+pub(crate) fn backward(
+    g: &mut GpuBackend,
+    s: &Conv2d,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    dy: &GpuTensor,
+    grads: Grads<'_, GpuTensor>,
+) -> Result<()> {
+    s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
+    check_grads("conv2d", x.len, w.len, grads)?;
+    let params = s.params(false);
+    if let Some(dx) = grads.dx {
+        g.dispatch_items(
+            "conv2d",
+            "backward_input",
+            &params,
+            &[(5, dy), (2, w), (6, dx)],
+            x.len,
+        )?;
+    }
+    if let Some(dw) = grads.dw {
+        g.dispatch_items(
+            "conv2d",
+            "backward_weight",
+            &params,
+            &[(5, dy), (1, x), (7, dw)],
+            w.len,
+        )?;
+    }
+    if let Some(db) = grads.db {
+        let (oh, ow) = s.out_hw();
+        let sum = ChannelSum {
+            n: s.n,
+            channels: s.k,
+            spatial: oh * ow,
+        };
+        reduce::sum_channels(g, &sum, dy, db, true)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! linear: y = x · wᵀ + b. x [batch, in], w [out, in], b [out], y [batch, out].
+
+use super::reduce::{self, ChannelSum};
+use super::{check_grads, expect, u};
+use crate::backend::Grads;
+use crate::error::Result;
+use crate::gpu::{GpuBackend, GpuTensor};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Linear {
+    pub batch: usize,
+    pub in_features: usize,
+    pub out_features: usize,
+}
+
+impl Linear {
+    pub fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()> {
+        expect("linear", "x", x, &[self.batch, self.in_features])?;
+        expect("linear", "w", w, &[self.out_features, self.in_features])?;
+        if let Some(b) = b {
+            expect("linear", "b", b, &[self.out_features])?;
+        }
+        expect("linear", "y", y, &[self.batch, self.out_features])
+    }
+
+    pub fn flops_forward(&self) -> u64 {
+        2 * (self.batch * self.in_features * self.out_features) as u64
+    }
+
+    fn params(&self, has_bias: bool) -> [u32; 4] {
+        [
+            u(self.batch),
+            u(self.in_features),
+            u(self.out_features),
+            has_bias as u32,
+        ]
+    }
+}
+
+pub(crate) fn forward(
+    g: &mut GpuBackend,
+    s: &Linear,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    b: Option<&GpuTensor>,
+    y: &GpuTensor,
+) -> Result<()> {
+    s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
+    let dummy = g.dummy.clone();
+    let params = s.params(b.is_some());
+    let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+    g.dispatch_items(
+        "linear",
+        "forward",
+        &params,
+        &bind,
+        s.batch * s.out_features,
+    )
+}
+
+pub(crate) fn backward(
+    g: &mut GpuBackend,
+    s: &Linear,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    dy: &GpuTensor,
+    grads: Grads<'_, GpuTensor>,
+) -> Result<()> {
+    s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
+    check_grads("linear", x.len, w.len, grads)?;
+    let params = s.params(false);
+    if let Some(dx) = grads.dx {
+        g.dispatch_items(
+            "linear",
+            "backward_input",
+            &params,
+            &[(5, dy), (2, w), (6, dx)],
+            x.len,
+        )?;
+    }
+    if let Some(dw) = grads.dw {
+        g.dispatch_items(
+            "linear",
+            "backward_weight",
+            &params,
+            &[(5, dy), (1, x), (7, dw)],
+            w.len,
+        )?;
+    }
+    if let Some(db) = grads.db {
+        let sum = ChannelSum {
+            n: s.batch,
+            channels: s.out_features,
+            spatial: 1,
+        };
+        reduce::sum_channels(g, &sum, dy, db, true)?;
+    }
+    Ok(())
+}

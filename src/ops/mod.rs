@@ -1,0 +1,83 @@
+//! Our ops: for each, its shape (checked against the tensors it is given, errors naming the op)
+//! and the GPU recording of its `shaders/<op>.wgsl` entry points. The CPU reference of the same
+//! name is in [`crate::reference`].
+
+pub mod activation;
+pub mod adam;
+pub mod batch_norm;
+pub mod bce_with_logits;
+pub mod conv2d;
+pub mod conv_transpose2d;
+pub mod dropout;
+pub mod linear;
+pub mod mse;
+pub mod random;
+pub mod reduce;
+pub mod sgd;
+
+use crate::error::{Error, Result};
+
+/// Checks that a tensor called `what` of op `op` has `dims.iter().product()` elements.
+pub(crate) fn expect(op: &'static str, what: &str, got: usize, dims: &[usize]) -> Result<()> {
+    let want: usize = dims.iter().product();
+    if got == want {
+        return Ok(());
+    }
+    let shape = dims
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x");
+    Err(Error::shape(
+        op,
+        format!("{what} has {got} elements, expected [{shape}] = {want}"),
+    ))
+}
+
+/// Checks that two tensors of an element-wise op have the same length.
+pub(crate) fn same_len(op: &'static str, a: (&str, usize), b: (&str, usize)) -> Result<()> {
+    if a.1 == b.1 {
+        Ok(())
+    } else {
+        Err(Error::shape(
+            op,
+            format!("{} has {} elements but {} has {}", a.0, a.1, b.0, b.1),
+        ))
+    }
+}
+
+/// Shader parameters are u32 words; sizes always fit since buffers are limited to 4 GiB.
+pub(crate) fn u(x: usize) -> u32 {
+    u32::try_from(x).expect("size exceeds u32")
+}
+
+pub(crate) fn f(x: f32) -> u32 {
+    x.to_bits()
+}
+
+/// Splits a 64-bit seed or offset into the (lo, hi) words the shaders take.
+pub(crate) fn split(x: u64) -> [u32; 2] {
+    [x as u32, (x >> 32) as u32]
+}
+
+/// Checks that the requested input and weight gradients match their tensors.
+pub(crate) fn check_grads<T: crate::backend::Tensor>(
+    op: &'static str,
+    x: usize,
+    w: usize,
+    g: crate::backend::Grads<'_, T>,
+) -> Result<()> {
+    if let Some(dx) = g.dx {
+        same_len(op, ("x", x), ("dx", dx.len()))?;
+    }
+    if let Some(dw) = g.dw {
+        same_len(op, ("w", w), ("dw", dw.len()))?;
+    }
+    Ok(())
+}
+
+/// Checks a per-sample loss: logits z, targets t and the output (loss or dz) all of one length.
+pub(crate) fn check_loss(op: &'static str, z: usize, t: usize, out: usize) -> Result<()> {
+    same_len(op, ("z", z), ("t", t))?;
+    same_len(op, ("z", z), ("output", out))
+}

@@ -1,0 +1,23 @@
+//! The CPU reference of every op: plain loops on slices, generic over the float type so the
+//! gradient checks can run in f64. Same names as `shaders/<op>.wgsl` and [`crate::ops`];
+//! the same conventions: parameter gradients accumulate (+=), input gradients overwrite.
+
+pub mod activation;
+pub mod adam;
+pub mod batch_norm;
+pub mod bce_with_logits;
+pub mod conv2d;
+pub mod conv_transpose2d;
+pub mod dropout;
+pub mod linear;
+pub mod mse;
+pub mod random;
+pub mod reduce;
+pub mod sgd;
+
+pub use num_traits::Float;
+
+/// A literal in the generic float type.
+pub(crate) fn c<F: Float>(x: f64) -> F {
+    F::from(x).expect("representable")
+}

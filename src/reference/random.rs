@@ -1,0 +1,49 @@
+//! The counter-based generator the shaders use, bit for bit.
+
+/// Threefry-2x32 with 20 rounds (Salmon et al. 2011).
+pub fn threefry2x32(key: [u32; 2], ctr: [u32; 2]) -> [u32; 2] {
+    const R: [[u32; 4]; 2] = [[13, 15, 26, 6], [17, 29, 16, 24]];
+    let ks = [key[0], key[1], 0x1BD1_1BDA ^ key[0] ^ key[1]];
+    let mut x0 = ctr[0].wrapping_add(ks[0]);
+    let mut x1 = ctr[1].wrapping_add(ks[1]);
+    for q in 0..5u32 {
+        for r in R[(q & 1) as usize] {
+            x0 = x0.wrapping_add(x1);
+            x1 = x1.rotate_left(r) ^ x0;
+        }
+        let i = q + 1;
+        x0 = x0.wrapping_add(ks[(i % 3) as usize]);
+        x1 = x1.wrapping_add(ks[((i + 1) % 3) as usize]).wrapping_add(i);
+    }
+    [x0, x1]
+}
+
+/// The generator's two words for element `i` of the draw (seed, offset).
+pub fn bits(seed: u64, offset: u64, i: u64) -> [u32; 2] {
+    let ctr = offset.wrapping_add(i);
+    threefry2x32(
+        [seed as u32, (seed >> 32) as u32],
+        [ctr as u32, (ctr >> 32) as u32],
+    )
+}
+
+pub fn unit_float(bits: u32) -> f32 {
+    (bits >> 8) as f32 * (1.0 / 16_777_216.0)
+}
+
+/// out[i] ~ Normal(mean, std) by Box–Muller, as random.wgsl's `fill_normal`.
+pub fn normal(out: &mut [f32], seed: u64, offset: u64, mean: f32, std: f32) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let [a, b] = bits(seed, offset, i as u64);
+        let u1 = ((a >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
+        let u2 = unit_float(b);
+        *o = mean + std * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
+    }
+}
+
+/// out[i] ~ Uniform[low, high), as random.wgsl's `fill_uniform`.
+pub fn uniform(out: &mut [f32], seed: u64, offset: u64, low: f32, high: f32) {
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = low + (high - low) * unit_float(bits(seed, offset, i as u64)[0]);
+    }
+}

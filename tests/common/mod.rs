@@ -1,0 +1,108 @@
+//! Shared by the test binaries: the GPU device (one per binary), a seeded RNG, and the
+//! tolerance check that prints the worst elements.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use wgan_gpu::gpu::{BackendChoice, GpuBackend, GpuContext};
+
+/// The GPU backend for a test, or None (skip) when no adapter exists on a developer's machine.
+/// Under CI=true (or WGAN_REQUIRE_GPU=1) a missing adapter fails the test instead: CI installs
+/// lavapipe, so no adapter there means the GPU tests would silently prove nothing.
+pub fn gpu() -> Option<GpuBackend> {
+    static CTX: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| match GpuContext::new(BackendChoice::Auto) {
+        Ok(ctx) => Some(ctx),
+        Err(e) => {
+            let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+                || std::env::var_os("WGAN_REQUIRE_GPU").is_some();
+            if required {
+                panic!("GPU tests need an adapter under CI / WGAN_REQUIRE_GPU: {e}");
+            }
+            eprintln!("SKIPPING GPU test: {e}");
+            None
+        }
+    });
+    ctx.clone().map(|c| GpuBackend::new(c).expect("backend"))
+}
+
+/// SplitMix64: enough randomness for test inputs and shapes, reproducible from a seed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi).
+    pub fn f(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform integer in [lo, hi].
+    pub fn int(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+    }
+    pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+        (0..n)
+            .map(|_| self.f(lo as f64, hi as f64) as f32)
+            .collect()
+    }
+    /// Values in ±[gap, hi): away from 0, where ReLU-like kinks would upset finite differences.
+    pub fn vec_away_from_zero(&mut self, n: usize, gap: f64, hi: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| {
+                let v = self.f(gap, hi);
+                if self.next_u64() & 1 == 0 { v } else { -v }
+            })
+            .collect()
+    }
+}
+
+/// |got − want| <= atol + rtol·|want| element-wise; on failure prints the worst elements.
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths differ");
+    let mut bad: Vec<(usize, f32)> = got
+        .iter()
+        .zip(want)
+        .enumerate()
+        .filter_map(|(i, (&g, &w))| {
+            let excess = (g - w).abs() - (atol + rtol * w.abs());
+            (excess > 0.0 || g.is_nan() != w.is_nan()).then_some((
+                i,
+                if excess.is_nan() {
+                    f32::INFINITY
+                } else {
+                    excess
+                },
+            ))
+        })
+        .collect();
+    if bad.is_empty() {
+        return;
+    }
+    bad.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let worst: Vec<String> = bad
+        .iter()
+        .take(8)
+        .map(|&(i, _)| {
+            format!(
+                "  [{i}] got {:.7e} want {:.7e} diff {:.3e}",
+                got[i],
+                want[i],
+                (got[i] - want[i]).abs()
+            )
+        })
+        .collect();
+    panic!(
+        "{what}: {} of {} elements outside atol {atol:e} + rtol {rtol:e}; worst:\n{}",
+        bad.len(),
+        got.len(),
+        worst.join("\n")
+    );
+}

@@ -1,0 +1,736 @@
+//! Every op, forward and every gradient: GPU against the CPU reference on random shapes (several
+//! not multiples of the workgroup size), |gpu − cpu| <= atol + rtol·|cpu|, worst elements printed.
+//! Also: optimizer steps, determinism, and the errors bad shapes and oversized buffers give.
+// gpu_vs_cpu! runs its body inside a closure so that the body can use `?`.
+#![allow(clippy::redundant_closure_call)]
+
+mod common;
+
+use common::{Rng, assert_close, gpu};
+use wgan_gpu::cpu::CpuBackend;
+use wgan_gpu::ops::activation::Activation;
+use wgan_gpu::ops::adam::AdamStep;
+use wgan_gpu::ops::batch_norm::{BatchNorm, BatchNormState};
+use wgan_gpu::ops::conv_transpose2d::ConvTranspose2d;
+use wgan_gpu::ops::conv2d::Conv2d;
+use wgan_gpu::ops::dropout::Dropout;
+use wgan_gpu::ops::linear::Linear;
+use wgan_gpu::ops::random::Distribution;
+use wgan_gpu::ops::reduce::ChannelSum;
+use wgan_gpu::ops::sgd::SgdStep;
+use wgan_gpu::{Backend, Error, Grads};
+
+/// Uploads the named tensors to the CPU reference and to the GPU, runs the same body on each,
+/// then compares every tensor (outputs, and inputs that must be left unchanged).
+macro_rules! gpu_vs_cpu {
+    ($what:expr, $tol:expr, $tensors:expr, |$b:ident, $t:ident| $body:block) => {{
+        let what: String = $what.into();
+        let tensors: Vec<(&str, Vec<f32>)> = $tensors;
+        let (atol, rtol): (f32, f32) = $tol;
+        let want = {
+            let mut $b = CpuBackend;
+            let $t: Vec<_> = tensors.iter().map(|(_, v)| $b.upload(v).unwrap()).collect();
+            let r: wgan_gpu::Result<()> = (|| $body)();
+            r.unwrap_or_else(|e| panic!("{what} on CPU: {e}"));
+            $t.iter().map(|x| $b.read(x).unwrap()).collect::<Vec<_>>()
+        };
+        if let Some(mut $b) = gpu() {
+            let $t: Vec<_> = tensors.iter().map(|(_, v)| $b.upload(v).unwrap()).collect();
+            let r: wgan_gpu::Result<()> = (|| $body)();
+            r.unwrap_or_else(|e| panic!("{what} on GPU: {e}"));
+            for (i, x) in $t.iter().enumerate() {
+                let got = $b.read(x).unwrap();
+                assert_close(
+                    &format!("{what}: {}", tensors[i].0),
+                    &got,
+                    &want[i],
+                    atol,
+                    rtol,
+                );
+            }
+        }
+    }};
+}
+
+#[test]
+fn linear_forward_and_gradients() {
+    let mut rng = Rng::new(1);
+    let mut shapes = vec![(1, 1, 1), (64, 100, 1), (37, 257, 65)];
+    for _ in 0..3 {
+        shapes.push((rng.int(1, 70), rng.int(1, 300), rng.int(1, 90)));
+    }
+    for (i, &(batch, in_features, out_features)) in shapes.iter().enumerate() {
+        let s = Linear {
+            batch,
+            in_features,
+            out_features,
+        };
+        let with_bias = i % 3 != 1;
+        gpu_vs_cpu!(
+            format!("linear {s:?} bias={with_bias}"),
+            (1e-5, 1e-4),
+            vec![
+                ("x", rng.vec(batch * in_features, -1.0, 1.0)),
+                ("w", rng.vec(out_features * in_features, -1.0, 1.0)),
+                ("b", rng.vec(out_features, -1.0, 1.0)),
+                ("y", vec![0.0; batch * out_features]),
+                ("dy", rng.vec(batch * out_features, -1.0, 1.0)),
+                ("dx", rng.vec(batch * in_features, -9.0, 9.0)),
+                ("dw", rng.vec(out_features * in_features, -1.0, 1.0)),
+                ("db", rng.vec(out_features, -1.0, 1.0)),
+            ],
+            |b, t| {
+                let bias = with_bias.then_some(&t[2]);
+                b.linear_forward(&s, &t[0], &t[1], bias, &t[3])?;
+                let g = Grads {
+                    dx: Some(&t[5]),
+                    dw: Some(&t[6]),
+                    db: with_bias.then_some(&t[7]),
+                };
+                b.linear_backward(&s, &t[0], &t[1], &t[4], g)
+            }
+        );
+    }
+}
+
+fn random_conv(rng: &mut Rng) -> Conv2d {
+    loop {
+        let s = Conv2d {
+            n: rng.int(1, 3),
+            c: rng.int(1, 5),
+            h: rng.int(1, 13),
+            w: rng.int(1, 13),
+            k: rng.int(1, 6),
+            kh: rng.int(1, 5),
+            kw: rng.int(1, 5),
+            stride: rng.int(1, 3),
+            pad: rng.int(0, 2),
+        };
+        if s.validate().is_ok() {
+            return s;
+        }
+    }
+}
+
+#[test]
+fn conv2d_forward_and_gradients() {
+    let mut rng = Rng::new(2);
+    // The DCGAN discriminator's layers (smaller batch), then random shapes.
+    let mut shapes = vec![
+        Conv2d {
+            n: 3,
+            c: 1,
+            h: 28,
+            w: 28,
+            k: 64,
+            kh: 4,
+            kw: 4,
+            stride: 2,
+            pad: 1,
+        },
+        Conv2d {
+            n: 2,
+            c: 64,
+            h: 14,
+            w: 14,
+            k: 128,
+            kh: 4,
+            kw: 4,
+            stride: 2,
+            pad: 1,
+        },
+    ];
+    for _ in 0..4 {
+        shapes.push(random_conv(&mut rng));
+    }
+    for (i, s) in shapes.iter().enumerate() {
+        let (oh, ow) = s.out_hw();
+        let (xn, wn, yn) = (
+            s.n * s.c * s.h * s.w,
+            s.k * s.c * s.kh * s.kw,
+            s.n * s.k * oh * ow,
+        );
+        let with_bias = i % 2 == 0;
+        gpu_vs_cpu!(
+            format!("conv2d {s:?} bias={with_bias}"),
+            (1e-5, 1e-4),
+            vec![
+                ("x", rng.vec(xn, -1.0, 1.0)),
+                ("w", rng.vec(wn, -1.0, 1.0)),
+                ("b", rng.vec(s.k, -1.0, 1.0)),
+                ("y", vec![0.0; yn]),
+                ("dy", rng.vec(yn, -1.0, 1.0)),
+                ("dx", rng.vec(xn, -9.0, 9.0)),
+                ("dw", rng.vec(wn, -1.0, 1.0)),
+                ("db", rng.vec(s.k, -1.0, 1.0)),
+            ],
+            |b, t| {
+                b.conv2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+                let g = Grads {
+                    dx: Some(&t[5]),
+                    dw: Some(&t[6]),
+                    db: with_bias.then_some(&t[7]),
+                };
+                b.conv2d_backward(s, &t[0], &t[1], &t[4], g)
+            }
+        );
+    }
+}
+
+fn random_conv_transpose(rng: &mut Rng) -> ConvTranspose2d {
+    loop {
+        let stride = rng.int(1, 3);
+        let kh = rng.int(1, 5);
+        let s = ConvTranspose2d {
+            n: rng.int(1, 3),
+            c: rng.int(1, 5),
+            h: rng.int(1, 9),
+            w: rng.int(1, 9),
+            k: rng.int(1, 6),
+            kh,
+            kw: rng.int(1, 5),
+            stride,
+            pad: rng.int(0, kh - 1),
+            output_padding: rng.int(0, stride - 1),
+        };
+        if s.validate().is_ok() {
+            return s;
+        }
+    }
+}
+
+#[test]
+fn conv_transpose2d_forward_and_gradients() {
+    let mut rng = Rng::new(3);
+    // The DCGAN generator's upsampling layers (smaller batch and width), then random shapes.
+    let mut shapes = vec![
+        ConvTranspose2d {
+            n: 2,
+            c: 128,
+            h: 7,
+            w: 7,
+            k: 64,
+            kh: 4,
+            kw: 4,
+            stride: 2,
+            pad: 1,
+            output_padding: 0,
+        },
+        ConvTranspose2d {
+            n: 3,
+            c: 64,
+            h: 14,
+            w: 14,
+            k: 1,
+            kh: 4,
+            kw: 4,
+            stride: 2,
+            pad: 1,
+            output_padding: 0,
+        },
+        ConvTranspose2d {
+            n: 2,
+            c: 3,
+            h: 7,
+            w: 7,
+            k: 2,
+            kh: 3,
+            kw: 3,
+            stride: 2,
+            pad: 1,
+            output_padding: 1,
+        },
+    ];
+    for _ in 0..4 {
+        shapes.push(random_conv_transpose(&mut rng));
+    }
+    for (i, s) in shapes.iter().enumerate() {
+        let (oh, ow) = s.out_hw();
+        let (xn, wn, yn) = (
+            s.n * s.c * s.h * s.w,
+            s.c * s.k * s.kh * s.kw,
+            s.n * s.k * oh * ow,
+        );
+        let with_bias = i % 2 == 1;
+        gpu_vs_cpu!(
+            format!("conv_transpose2d {s:?} bias={with_bias}"),
+            (1e-5, 1e-4),
+            vec![
+                ("x", rng.vec(xn, -1.0, 1.0)),
+                ("w", rng.vec(wn, -1.0, 1.0)),
+                ("b", rng.vec(s.k, -1.0, 1.0)),
+                ("y", vec![0.0; yn]),
+                ("dy", rng.vec(yn, -1.0, 1.0)),
+                ("dx", rng.vec(xn, -9.0, 9.0)),
+                ("dw", rng.vec(wn, -1.0, 1.0)),
+                ("db", rng.vec(s.k, -1.0, 1.0)),
+            ],
+            |b, t| {
+                b.conv_transpose2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+                let g = Grads {
+                    dx: Some(&t[5]),
+                    dw: Some(&t[6]),
+                    db: with_bias.then_some(&t[7]),
+                };
+                b.conv_transpose2d_backward(s, &t[0], &t[1], &t[4], g)
+            }
+        );
+    }
+}
+
+#[test]
+fn activations_forward_and_backward() {
+    let mut rng = Rng::new(4);
+    let kinds = [
+        Activation::Relu,
+        Activation::LeakyRelu(0.2),
+        Activation::Sigmoid,
+        Activation::Tanh,
+    ];
+    for a in kinds {
+        for n in [1, 255, 1000 + rng.int(0, 3000)] {
+            let mut x = rng.vec(n, -6.0, 6.0);
+            // Saturated inputs must give ±1 / 0 / 1, never NaN.
+            x[0] = 100.0;
+            if n > 1 {
+                x[1] = -100.0;
+            }
+            gpu_vs_cpu!(
+                format!("activation {a:?} n={n}"),
+                (1e-6, 1e-5),
+                vec![
+                    ("x", x),
+                    ("y", vec![0.0; n]),
+                    ("dy", rng.vec(n, -1.0, 1.0)),
+                    ("dx", vec![7.0; n])
+                ],
+                |b, t| {
+                    b.activation_forward(a, &t[0], &t[1])?;
+                    b.activation_backward(a, &t[1], &t[2], &t[3])
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn losses_forward_backward_and_mean() {
+    let mut rng = Rng::new(5);
+    for n in [1, 64, 300 + rng.int(0, 700)] {
+        let mut z = rng.vec(n, -10.0, 10.0);
+        // Far past where a naive log(sigmoid) overflows.
+        z[0] = 95.0;
+        if n > 1 {
+            z[1] = -120.0;
+        }
+        let targets = rng.vec(n, 0.0, 1.0);
+        for (loss, scale) in [
+            ("bce_with_logits", 1.0f32),
+            ("bce_with_logits", -1.0),
+            ("mse", 0.5),
+        ] {
+            gpu_vs_cpu!(
+                format!("{loss} n={n} scale={scale}"),
+                (1e-5, 1e-5),
+                vec![
+                    ("z", z.clone()),
+                    ("t", targets.clone()),
+                    ("loss", vec![0.0; n]),
+                    ("dz", vec![0.0; n]),
+                    ("mean", vec![0.0])
+                ],
+                |b, t| {
+                    if loss == "mse" {
+                        b.mse_forward(&t[0], &t[1], &t[2])?;
+                        b.mse_backward(&t[0], &t[1], &t[3], scale)?;
+                    } else {
+                        b.bce_with_logits_forward(&t[0], &t[1], &t[2])?;
+                        b.bce_with_logits_backward(&t[0], &t[1], &t[3], scale)?;
+                    }
+                    b.sum(&t[2], &t[4], 1.0 / n as f32)
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn reductions() {
+    let mut rng = Rng::new(6);
+    for n in [1, 256, 257, 100_003] {
+        gpu_vs_cpu!(
+            format!("sum n={n}"),
+            (1e-4, 1e-5),
+            vec![("x", rng.vec(n, -1.0, 1.0)), ("out", vec![0.0])],
+            |b, t| { b.sum(&t[0], &t[1], 0.5) }
+        );
+    }
+    for _ in 0..4 {
+        let s = ChannelSum {
+            n: rng.int(1, 70),
+            channels: rng.int(1, 300),
+            spatial: rng.int(1, 50),
+        };
+        for accumulate in [false, true] {
+            gpu_vs_cpu!(
+                format!("sum_channels {s:?} accumulate={accumulate}"),
+                (1e-4, 1e-5),
+                vec![
+                    ("x", rng.vec(s.n * s.channels * s.spatial, -1.0, 1.0)),
+                    ("out", rng.vec(s.channels, -1.0, 1.0))
+                ],
+                |b, t| { b.sum_channels(&s, &t[0], &t[1], accumulate) }
+            );
+        }
+    }
+}
+
+#[test]
+fn batch_norm_train_eval_and_gradients() {
+    let mut rng = Rng::new(7);
+    let mut shapes = vec![(64, 128, 1), (5, 64, 49), (3, 1, 300)];
+    for _ in 0..3 {
+        shapes.push((rng.int(2, 40), rng.int(1, 70), rng.int(1, 60)));
+    }
+    for (n, c, spatial) in shapes {
+        let s = BatchNorm {
+            n,
+            c,
+            spatial,
+            eps: 1e-5,
+            momentum: 0.1,
+        };
+        let len = n * c * spatial;
+        let mut running = rng.vec(c, -0.5, 0.5);
+        running.extend(rng.vec(c, 0.5, 2.0));
+        gpu_vs_cpu!(
+            format!("batch_norm {s:?}"),
+            (2e-5, 2e-4),
+            vec![
+                ("x", rng.vec(len, -2.0, 3.0)),
+                ("gamma", rng.vec(c, 0.5, 1.5)),
+                ("beta", rng.vec(c, -0.5, 0.5)),
+                ("running", running),
+                ("saved", vec![0.0; 2 * c]),
+                ("y", vec![0.0; len]),
+                ("dy", rng.vec(len, -1.0, 1.0)),
+                ("dx", vec![5.0; len]),
+                ("dgamma", rng.vec(c, -1.0, 1.0)),
+                ("dbeta", rng.vec(c, -1.0, 1.0)),
+                ("y_eval", vec![0.0; len]),
+                ("saved_eval", vec![0.0; 2 * c]),
+            ],
+            |b, t| {
+                let st = BatchNormState {
+                    gamma: &t[1],
+                    beta: &t[2],
+                    running: &t[3],
+                    saved: &t[4],
+                };
+                b.batch_norm_forward(&s, &t[0], &st, &t[5], true)?;
+                b.batch_norm_backward(&s, &t[0], &t[1], &t[4], &t[6], &t[7], &t[8], &t[9])?;
+                let ev = BatchNormState {
+                    saved: &t[11],
+                    ..st
+                };
+                b.batch_norm_forward(&s, &t[0], &ev, &t[10], false)
+            }
+        );
+    }
+}
+
+#[test]
+fn dropout_forward_backward_and_rate() {
+    let mut rng = Rng::new(8);
+    for (n, prob) in [(1, 0.5f32), (1000, 0.3), (40_001, 0.5)] {
+        let s = Dropout {
+            prob,
+            seed: 0xDEAD_BEEF_1234,
+            offset: (1 << 32) - 7,
+        };
+        let x: Vec<f32> = rng.vec(n, 0.5, 1.5);
+        gpu_vs_cpu!(
+            format!("dropout n={n} p={prob}"),
+            (0.0, 1e-6),
+            vec![
+                ("x", x.clone()),
+                ("y", vec![0.0; n]),
+                ("dy", rng.vec(n, -1.0, 1.0)),
+                ("dx", vec![3.0; n])
+            ],
+            |b, t| {
+                b.dropout(&s, &t[0], &t[1])?;
+                b.dropout(&s, &t[2], &t[3])
+            }
+        );
+        if n > 10_000 {
+            let mut cpu = CpuBackend;
+            let (xt, yt) = (cpu.upload(&x).unwrap(), cpu.alloc(n).unwrap());
+            cpu.dropout(&s, &xt, &yt).unwrap();
+            let kept =
+                cpu.read(&yt).unwrap().iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
+            assert!(
+                (kept - (1.0 - prob as f64)).abs() < 0.01,
+                "kept fraction {kept}"
+            );
+        }
+    }
+}
+
+#[test]
+fn random_samplers_match_reference_and_statistics() {
+    for (n, seed, offset) in [
+        (1, 0u64, 0u64),
+        (1000, 42, 5),
+        (100_000, 7, u32::MAX as u64 - 300),
+    ] {
+        for d in [
+            Distribution::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
+            Distribution::Uniform {
+                low: -1.0,
+                high: 3.0,
+            },
+        ] {
+            gpu_vs_cpu!(
+                format!("random {d:?} n={n}"),
+                (2e-5, 1e-5),
+                vec![("out", vec![0.0; n])],
+                |b, t| { b.fill_random(d, seed, offset, &t[0]) }
+            );
+        }
+    }
+    let mut cpu = CpuBackend;
+    let t = cpu.alloc(200_000).unwrap();
+    cpu.fill_random(
+        Distribution::Normal {
+            mean: 0.0,
+            std: 1.0,
+        },
+        3,
+        0,
+        &t,
+    )
+    .unwrap();
+    let v = cpu.read(&t).unwrap();
+    let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
+    assert!(
+        mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+        "normal sampler: mean {mean}, var {var}"
+    );
+}
+
+#[test]
+fn optimizers_several_steps() {
+    let mut rng = Rng::new(9);
+    for n in [1, 300, 70_001] {
+        for (i, decoupled) in [false, true].into_iter().enumerate() {
+            let grads: Vec<Vec<f32>> = (0..4).map(|_| rng.vec(n, -1.0, 1.0)).collect();
+            let mut tensors = vec![
+                ("param", rng.vec(n, -1.0, 1.0)),
+                ("m", vec![0.0; n]),
+                ("v", vec![0.0; n]),
+            ];
+            tensors.extend(grads.iter().map(|g| ("grad", g.clone())));
+            gpu_vs_cpu!(
+                format!("adam n={n} decoupled={decoupled}"),
+                (1e-6, 1e-5),
+                tensors,
+                |b, t| {
+                    for step in 1..=4 {
+                        let s = AdamStep {
+                            lr: 1e-3 * (i + 1) as f32,
+                            beta1: 0.5,
+                            beta2: 0.999,
+                            eps: 1e-8,
+                            weight_decay: 0.01,
+                            decoupled,
+                            t: step,
+                        };
+                        b.adam_step(&s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
+                    }
+                    Ok(())
+                }
+            );
+        }
+        let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(n, -1.0, 1.0)).collect();
+        let mut tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("buf", vec![0.0; n])];
+        tensors.extend(grads.iter().map(|g| ("grad", g.clone())));
+        gpu_vs_cpu!(format!("sgd n={n}"), (1e-6, 1e-5), tensors, |b, t| {
+            let s = SgdStep {
+                lr: 0.05,
+                momentum: 0.9,
+                weight_decay: 1e-4,
+            };
+            for k in 0..3 {
+                b.sgd_step(&s, &t[0], &t[2 + k], &t[1])?;
+            }
+            Ok(())
+        });
+    }
+}
+
+/// With a constant gradient g, Adam's bias-corrected moments are exactly g and g², so after
+/// t steps w = w0 − t·lr·g / (|g| + eps). Checked on the reference and on the GPU.
+#[test]
+fn adam_equals_closed_form() {
+    fn run<B: Backend>(b: &mut B) -> Vec<f32> {
+        let g = [0.5f32, -2.0, 1e-3, 3.0];
+        let p = b.upload(&[1.0, 1.0, 1.0, 1.0]).unwrap();
+        let gt = b.upload(&g).unwrap();
+        let (m, v) = (b.alloc(4).unwrap(), b.alloc(4).unwrap());
+        for t in 1..=10 {
+            let s = AdamStep {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                decoupled: false,
+                t,
+            };
+            b.adam_step(&s, &p, &gt, &m, &v).unwrap();
+        }
+        b.read(&p).unwrap()
+    }
+    let g = [0.5f32, -2.0, 1e-3, 3.0];
+    let want: Vec<f32> = g
+        .iter()
+        .map(|&g| 1.0 - 10.0 * 0.01 * g / (g.abs() + 1e-8))
+        .collect();
+    assert_close(
+        "adam closed form (CPU)",
+        &run(&mut CpuBackend),
+        &want,
+        1e-5,
+        1e-5,
+    );
+    if let Some(mut b) = gpu() {
+        assert_close("adam closed form (GPU)", &run(&mut b), &want, 1e-5, 1e-5);
+    }
+}
+
+/// The same op on the same input gives the same bits, run after run (no atomics, fixed orders).
+#[test]
+fn gpu_results_are_deterministic() {
+    let Some(mut b) = gpu() else { return };
+    let mut rng = Rng::new(10);
+    let s = Conv2d {
+        n: 16,
+        c: 8,
+        h: 14,
+        w: 14,
+        k: 16,
+        kh: 4,
+        kw: 4,
+        stride: 2,
+        pad: 1,
+    };
+    let (oh, ow) = s.out_hw();
+    let x = b
+        .upload(&rng.vec(s.n * s.c * s.h * s.w, -1.0, 1.0))
+        .unwrap();
+    let w = b.upload(&rng.vec(s.k * s.c * 16, -1.0, 1.0)).unwrap();
+    let dy = b.upload(&rng.vec(s.n * s.k * oh * ow, -1.0, 1.0)).unwrap();
+    let big = b.upload(&rng.vec(123_457, -1.0, 1.0)).unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let (dw, db, total) = (
+            b.alloc(s.k * s.c * 16).unwrap(),
+            b.alloc(s.k).unwrap(),
+            b.alloc(1).unwrap(),
+        );
+        b.conv2d_backward(
+            &s,
+            &x,
+            &w,
+            &dy,
+            Grads {
+                dx: None,
+                dw: Some(&dw),
+                db: Some(&db),
+            },
+        )
+        .unwrap();
+        b.sum(&big, &total, 1.0).unwrap();
+        let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        runs.push((
+            bits(b.read(&dw).unwrap()),
+            bits(b.read(&db).unwrap()),
+            bits(b.read(&total).unwrap()),
+        ));
+    }
+    assert!(
+        runs.windows(2).all(|w| w[0] == w[1]),
+        "GPU results differ between identical runs"
+    );
+}
+
+#[test]
+fn shape_mismatch_names_the_op_and_shapes() {
+    let mut cpu = CpuBackend;
+    let s = Linear {
+        batch: 4,
+        in_features: 3,
+        out_features: 2,
+    };
+    let (x, w, y) = (
+        cpu.alloc(12).unwrap(),
+        cpu.alloc(5).unwrap(),
+        cpu.alloc(8).unwrap(),
+    );
+    let e = cpu.linear_forward(&s, &x, &w, None, &y).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Shape { op: "linear", .. }), "{msg}");
+    assert!(
+        msg.contains("w has 5 elements, expected [2x3] = 6"),
+        "{msg}"
+    );
+    if let Some(mut g) = gpu() {
+        let (x, w, y) = (
+            g.alloc(12).unwrap(),
+            g.alloc(5).unwrap(),
+            g.alloc(8).unwrap(),
+        );
+        assert_eq!(
+            g.linear_forward(&s, &x, &w, None, &y)
+                .unwrap_err()
+                .to_string(),
+            msg
+        );
+        let c = Conv2d {
+            n: 1,
+            c: 1,
+            h: 2,
+            w: 2,
+            k: 1,
+            kh: 5,
+            kw: 5,
+            stride: 1,
+            pad: 0,
+        };
+        let e = g.conv2d_forward(&c, &x, &w, None, &y).unwrap_err();
+        assert!(matches!(e, Error::Shape { op: "conv2d", .. }), "{e}");
+    }
+}
+
+#[test]
+fn oversized_buffer_is_an_error_not_a_panic() {
+    let Some(mut g) = gpu() else { return };
+    let limit = g.ctx.limits.max_storage_buffer_binding_size as usize;
+    let n = limit / 4 + 1024;
+    if (4 * n) as u64 > g.ctx.limits.max_buffer_size {
+        return;
+    }
+    let (x, y) = (g.alloc(n).unwrap(), g.alloc(n).unwrap());
+    let e = g.activation_forward(Activation::Tanh, &x, &y).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::TooLarge { .. }), "{msg}");
+    assert!(
+        msg.contains("max_storage_buffer_binding_size") && msg.contains("batch size"),
+        "{msg}"
+    );
+}
