@@ -13,6 +13,7 @@ use crate::ops::batch_norm::{BatchNorm, BatchNormState};
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
+use crate::ops::gather::Gather;
 use crate::ops::linear::Linear;
 use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
@@ -174,6 +175,20 @@ pub trait Backend {
     /// Fills `out` from the counter-based generator at (seed, offset).
     fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &Self::T)
     -> Result<()>;
+
+    /// dz = scale / n: the gradient of scale · mean(z), the Wasserstein critic's loss.
+    fn wgan_critic_backward(&mut self, dz: &Self::T, scale: f32) -> Result<()>;
+    /// w = clamp(w, −c, c).
+    fn wgan_clip(&mut self, w: &Self::T, c: f32) -> Result<()>;
+
+    /// A batch of images from a resident data set packed with `ops::gather::pack_bytes`.
+    fn gather_images(
+        &mut self,
+        s: &Gather,
+        data: &Self::T,
+        order: &Self::T,
+        out: &Self::T,
+    ) -> Result<()>;
 
     fn adam_step(
         &mut self,

@@ -12,6 +12,7 @@ use crate::ops::batch_norm::{BatchNorm, BatchNormState};
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
+use crate::ops::gather::Gather;
 use crate::ops::linear::Linear;
 use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
@@ -414,6 +415,41 @@ impl Backend for CpuBackend {
                 r::random::uniform(&mut o, seed, offset, low, high)
             }
         }
+        out.set(&o);
+        Ok(())
+    }
+
+    fn wgan_critic_backward(&mut self, dz: &CpuTensor, scale: f32) -> Result<()> {
+        let mut out = dz.get();
+        r::wgan::wgan_critic_backward(&mut out, scale);
+        dz.set(&out);
+        Ok(())
+    }
+
+    fn wgan_clip(&mut self, w: &CpuTensor, c: f32) -> Result<()> {
+        crate::ops::wgan::check_clip(c)?;
+        let mut out = w.get();
+        r::wgan::wgan_clip(&mut out, c);
+        w.set(&out);
+        Ok(())
+    }
+
+    fn gather_images(
+        &mut self,
+        s: &Gather,
+        data: &CpuTensor,
+        order: &CpuTensor,
+        out: &CpuTensor,
+    ) -> Result<()> {
+        s.check(data.len, order.len, out.len)?;
+        let bytes: Vec<u8> = data
+            .get()
+            .iter()
+            .flat_map(|w| w.to_bits().to_le_bytes())
+            .collect();
+        let order: Vec<u32> = order.get().iter().map(|w| w.to_bits()).collect();
+        let mut o = out.get();
+        r::gather::gather_images(s, &bytes, &order, &mut o);
         out.set(&o);
         Ok(())
     }

@@ -8,7 +8,9 @@
 pub mod backend;
 pub mod cpu;
 pub mod error;
+pub mod gan;
 pub mod gpu;
+pub mod nn;
 pub mod ops;
 pub mod reference;
 

@@ -734,3 +734,45 @@ fn oversized_buffer_is_an_error_not_a_panic() {
         "{msg}"
     );
 }
+
+#[test]
+fn wgan_critic_gradient_and_clip() {
+    let mut rng = Rng::new(11);
+    for n in [1, 64, 1000 + rng.int(0, 500)] {
+        gpu_vs_cpu!(
+            format!("wgan n={n}"),
+            (0.0, 1e-6),
+            vec![("dz", vec![9.0; n]), ("w", rng.vec(n, -0.05, 0.05))],
+            |b, t| {
+                b.wgan_critic_backward(&t[0], -1.0)?;
+                b.wgan_clip(&t[1], 0.01)
+            }
+        );
+    }
+}
+
+#[test]
+fn gather_images_from_packed_bytes() {
+    use wgan_gpu::ops::gather::{Gather, pack_bytes, pack_indices};
+    let mut rng = Rng::new(12);
+    for (count, dim, batch) in [(5, 3, 2), (100, 784, 64), (37, 17, 37)] {
+        let bytes: Vec<u8> = (0..count * dim).map(|_| rng.next_u64() as u8).collect();
+        let mut order: Vec<u32> = (0..count as u32).collect();
+        order.reverse();
+        let s = Gather {
+            batch,
+            dim,
+            start: count - batch,
+        };
+        gpu_vs_cpu!(
+            format!("gather {s:?}"),
+            (0.0, 0.0),
+            vec![
+                ("data", pack_bytes(&bytes)),
+                ("order", pack_indices(&order)),
+                ("out", vec![0.0; batch * dim])
+            ],
+            |b, t| { b.gather_images(&s, &t[0], &t[1], &t[2]) }
+        );
+    }
+}

@@ -172,7 +172,17 @@ impl GpuBackend {
     ) -> Result<()> {
         let pipeline = self.ctx.pipeline(shader, entry)?;
         let limit = self.ctx.limits.max_storage_buffer_binding_size;
+        let align = self.ctx.limits.min_storage_buffer_offset_alignment as u64;
         for (_, t) in bindings {
+            if t.offset % align != 0 {
+                return Err(Error::Gpu {
+                    context: format!("{shader}.{entry}"),
+                    msg: format!(
+                        "a tensor view starts at byte {}, not a multiple of the adapter's {align}",
+                        t.offset
+                    ),
+                });
+            }
             if t.bytes() > limit {
                 return Err(Error::TooLarge {
                     op: format!("{shader}.{entry}"),
@@ -394,11 +404,12 @@ mod trait_impl {
     use crate::ops::conv_transpose2d::{self, ConvTranspose2d};
     use crate::ops::conv2d::{self, Conv2d};
     use crate::ops::dropout::{self, Dropout};
+    use crate::ops::gather::{self, Gather};
     use crate::ops::linear::{self, Linear};
     use crate::ops::random::{self, Distribution};
     use crate::ops::reduce::{self, ChannelSum};
     use crate::ops::sgd::{self, SgdStep};
-    use crate::ops::{bce_with_logits, mse};
+    use crate::ops::{bce_with_logits, mse, wgan};
 
     type T = GpuTensor;
 
@@ -528,6 +539,15 @@ mod trait_impl {
         }
         fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &T) -> Result<()> {
             random::fill(self, d, seed, offset, out)
+        }
+        fn wgan_critic_backward(&mut self, dz: &T, scale: f32) -> Result<()> {
+            wgan::critic_backward(self, dz, scale)
+        }
+        fn wgan_clip(&mut self, w: &T, c: f32) -> Result<()> {
+            wgan::clip(self, w, c)
+        }
+        fn gather_images(&mut self, s: &Gather, data: &T, order: &T, out: &T) -> Result<()> {
+            gather::images(self, s, data, order, out)
         }
         fn adam_step(&mut self, s: &AdamStep, param: &T, grad: &T, m: &T, v: &T) -> Result<()> {
             adam::step(self, s, param, grad, m, v)

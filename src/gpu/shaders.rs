@@ -24,11 +24,13 @@ pub const SHADERS: &[(&str, &str)] = &[
         include_str!("../../shaders/conv_transpose2d.wgsl"),
     ),
     ("dropout", include_str!("../../shaders/dropout.wgsl")),
+    ("gather", include_str!("../../shaders/gather.wgsl")),
     ("linear", include_str!("../../shaders/linear.wgsl")),
     ("mse", include_str!("../../shaders/mse.wgsl")),
     ("random", include_str!("../../shaders/random.wgsl")),
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("sgd", include_str!("../../shaders/sgd.wgsl")),
+    ("wgan", include_str!("../../shaders/wgan.wgsl")),
 ];
 
 /// The full source of an op shader: the common helpers followed by the op's own file.

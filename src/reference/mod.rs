@@ -9,11 +9,13 @@ pub mod bce_with_logits;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod dropout;
+pub mod gather;
 pub mod linear;
 pub mod mse;
 pub mod random;
 pub mod reduce;
 pub mod sgd;
+pub mod wgan;
 
 pub use num_traits::Float;
 

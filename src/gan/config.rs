@@ -1,0 +1,71 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LossKind {
+    /// BCE; the generator maximises log D(G(z)) (non-saturating, Goodfellow 2014 §3).
+    Bce,
+    /// BCE; the generator minimises log(1 − D(G(z))), the original minimax game.
+    Minimax,
+    /// Least squares (Mao et al. 2017), targets 1 and 0, losses halved.
+    Lsgan,
+    /// Wasserstein critic with weight clipping (Arjovsky et al. 2017).
+    Wgan,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Mlp,
+    Dcgan,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum OptKind {
+    Adam,
+    Sgd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptConfig {
+    pub kind: OptKind,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// SGD momentum.
+    pub momentum: f32,
+    pub weight_decay: f32,
+}
+
+impl OptConfig {
+    /// Radford et al. 2015: Adam, lr 2e-4, β1 0.5.
+    pub fn dcgan_adam() -> Self {
+        OptConfig {
+            kind: OptKind::Adam,
+            lr: 2e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            eps: 1e-8,
+            momentum: 0.0,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GanConfig {
+    pub loss: LossKind,
+    pub batch: usize,
+    pub z_dim: usize,
+    /// Discriminator (critic) steps per generator step.
+    pub d_steps: usize,
+    /// WGAN weight clipping bound.
+    pub clip: f32,
+    /// Target for real images in the discriminator's loss (1.0, or e.g. 0.9 for one-sided smoothing).
+    pub real_label: f32,
+    pub opt_g: OptConfig,
+    pub opt_d: OptConfig,
+    pub seed: u64,
+}

@@ -1,0 +1,9 @@
+//! The GAN: the two model families, the losses, the optimizers and one training iteration
+//! (D step(s), then G step), written once over [`crate::Backend`].
+
+pub mod config;
+pub mod models;
+mod step;
+
+pub use config::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
+pub use step::{Gan, IterStats, Optimizer};

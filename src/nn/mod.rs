@@ -1,0 +1,10 @@
+//! Networks as a stack of layers over any [`Backend`], built once for a fixed batch size:
+//! every activation, gradient and parameter buffer exists before the first step. All parameters
+//! of a network live in one flat buffer (and its gradients in another), so an optimizer step is
+//! one dispatch and zeroing the gradients one clear. Backward is explicit, layer by layer.
+
+mod net;
+mod spec;
+
+pub use net::{Net, ParamInfo};
+pub use spec::{LayerSpec, NetSpec, Shape};

@@ -1,0 +1,482 @@
+//! A network built on a backend: buffers for a fixed batch, forward and explicit backward.
+
+use super::spec::{LayerSpec, NetSpec, Shape};
+use crate::backend::{Backend, Grads, Tensor};
+use crate::error::Result;
+use crate::ops::activation::Activation;
+use crate::ops::batch_norm::{BatchNorm, BatchNormState};
+use crate::ops::conv_transpose2d::ConvTranspose2d;
+use crate::ops::conv2d::Conv2d;
+use crate::ops::dropout::Dropout;
+use crate::ops::linear::Linear;
+
+/// Parameter tensors start on 64-float (256-byte) boundaries of the flat buffer: the largest
+/// storage-offset alignment wgpu allows, so every view can be bound on every adapter.
+const ALIGN: usize = 64;
+
+/// Where one named parameter tensor lives in the flat buffer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ParamInfo {
+    pub name: String,
+    pub offset: usize,
+    pub len: usize,
+    /// PyTorch-style default init bound: U(−bound, bound); None for batch-norm gamma/beta.
+    pub init_bound: Option<f32>,
+    pub init_value: f32,
+}
+
+/// A parameter view and its gradient view.
+#[derive(Clone, Debug)]
+struct Param<T> {
+    value: T,
+    grad: T,
+}
+
+enum Layer<T> {
+    Linear {
+        s: Linear,
+        w: Param<T>,
+        b: Option<Param<T>>,
+    },
+    Conv {
+        s: Conv2d,
+        w: Param<T>,
+        b: Option<Param<T>>,
+    },
+    ConvT {
+        s: ConvTranspose2d,
+        w: Param<T>,
+        b: Option<Param<T>>,
+    },
+    Norm {
+        s: BatchNorm,
+        gamma: Param<T>,
+        beta: Param<T>,
+        running: T,
+        saved: T,
+    },
+    Act(Activation),
+    Drop {
+        prob: f32,
+        draw: Option<Dropout>,
+    },
+    Reshape,
+}
+
+pub struct Net<B: Backend> {
+    pub spec: NetSpec,
+    pub batch: usize,
+    layers: Vec<Layer<B::T>>,
+    /// All parameters, and their gradients, in one flat buffer each.
+    pub params: B::T,
+    pub grads: B::T,
+    pub param_infos: Vec<ParamInfo>,
+    /// Batch-norm running statistics of every layer, in one flat buffer (checkpointed).
+    pub running: B::T,
+    acts: Vec<B::T>,
+    dacts: Vec<B::T>,
+    /// Receives an input gradient nobody asked for, where a kernel always writes one.
+    sink: B::T,
+}
+
+fn grad_of<T>(p: &Param<T>, wanted: bool) -> Option<&T> {
+    wanted.then_some(&p.grad)
+}
+
+fn aligned(n: usize) -> usize {
+    n.div_ceil(ALIGN) * ALIGN
+}
+
+impl<B: Backend> Net<B> {
+    pub fn new(b: &mut B, spec: &NetSpec, batch: usize) -> Result<Self> {
+        let shapes = spec.shapes()?;
+        // First pass: lay out parameters and running statistics.
+        let mut infos = Vec::new();
+        let mut total = 0;
+        let mut running_total = 0;
+        let mut add = |name: String, len: usize, bound: Option<f32>, value: f32| {
+            infos.push(ParamInfo {
+                name,
+                offset: total,
+                len,
+                init_bound: bound,
+                init_value: value,
+            });
+            total += aligned(len);
+        };
+        for (i, l) in spec.layers.iter().enumerate() {
+            let inp = if i == 0 { spec.input } else { shapes[i - 1] };
+            let out = shapes[i];
+            match *l {
+                LayerSpec::Linear { out: o, bias } => {
+                    let bound = 1.0 / (inp.size() as f32).sqrt();
+                    add(format!("{i}.weight"), o * inp.size(), Some(bound), 0.0);
+                    if bias {
+                        add(format!("{i}.bias"), o, Some(bound), 0.0);
+                    }
+                }
+                LayerSpec::Conv2d {
+                    out: o,
+                    kernel,
+                    bias,
+                    ..
+                } => {
+                    let bound = 1.0 / ((inp.0 * kernel * kernel) as f32).sqrt();
+                    add(
+                        format!("{i}.weight"),
+                        o * inp.0 * kernel * kernel,
+                        Some(bound),
+                        0.0,
+                    );
+                    if bias {
+                        add(format!("{i}.bias"), o, Some(bound), 0.0);
+                    }
+                }
+                LayerSpec::ConvTranspose2d {
+                    out: o,
+                    kernel,
+                    bias,
+                    ..
+                } => {
+                    // PyTorch computes fan-in from weight dim 1 (= out channels) for ConvTranspose.
+                    let bound = 1.0 / ((o * kernel * kernel) as f32).sqrt();
+                    add(
+                        format!("{i}.weight"),
+                        inp.0 * o * kernel * kernel,
+                        Some(bound),
+                        0.0,
+                    );
+                    if bias {
+                        add(format!("{i}.bias"), o, Some(bound), 0.0);
+                    }
+                }
+                LayerSpec::BatchNorm { .. } => {
+                    add(format!("{i}.gamma"), out.0, None, 1.0);
+                    add(format!("{i}.beta"), out.0, None, 0.0);
+                    running_total += aligned(2 * out.0);
+                }
+                _ => {}
+            }
+        }
+        let params = b.alloc(total.max(1))?;
+        let grads = b.alloc(total.max(1))?;
+        let running = b.alloc(running_total.max(1))?;
+        let sink = b.alloc(batch * spec.input.size())?;
+
+        // Second pass: views, activation buffers and kernels' shapes.
+        let mut next_param = infos.iter();
+        let mut view = |b_: bool| -> Option<Param<B::T>> {
+            if !b_ {
+                return None;
+            }
+            let info = next_param.next().expect("laid out above");
+            Some(Param {
+                value: params.slice(info.offset, info.len),
+                grad: grads.slice(info.offset, info.len),
+            })
+        };
+        let mut layers = Vec::new();
+        let mut acts: Vec<B::T> = Vec::new();
+        let mut dacts: Vec<B::T> = Vec::new();
+        let mut running_off = 0;
+        for (i, l) in spec.layers.iter().enumerate() {
+            let inp = if i == 0 { spec.input } else { shapes[i - 1] };
+            let out = shapes[i];
+            let layer = match *l {
+                LayerSpec::Linear { out: o, bias } => {
+                    let s = Linear {
+                        batch,
+                        in_features: inp.size(),
+                        out_features: o,
+                    };
+                    Layer::Linear {
+                        s,
+                        w: view(true).unwrap(),
+                        b: view(bias),
+                    }
+                }
+                LayerSpec::Conv2d {
+                    out: o,
+                    kernel,
+                    stride,
+                    pad,
+                    bias,
+                } => {
+                    let s = Conv2d {
+                        n: batch,
+                        c: inp.0,
+                        h: inp.1,
+                        w: inp.2,
+                        k: o,
+                        kh: kernel,
+                        kw: kernel,
+                        stride,
+                        pad,
+                    };
+                    Layer::Conv {
+                        s,
+                        w: view(true).unwrap(),
+                        b: view(bias),
+                    }
+                }
+                LayerSpec::ConvTranspose2d {
+                    out: o,
+                    kernel,
+                    stride,
+                    pad,
+                    output_padding,
+                    bias,
+                } => {
+                    let s = ConvTranspose2d {
+                        n: batch,
+                        c: inp.0,
+                        h: inp.1,
+                        w: inp.2,
+                        k: o,
+                        kh: kernel,
+                        kw: kernel,
+                        stride,
+                        pad,
+                        output_padding,
+                    };
+                    Layer::ConvT {
+                        s,
+                        w: view(true).unwrap(),
+                        b: view(bias),
+                    }
+                }
+                LayerSpec::BatchNorm { momentum, eps } => {
+                    let s = BatchNorm {
+                        n: batch,
+                        c: out.0,
+                        spatial: out.1 * out.2,
+                        eps,
+                        momentum,
+                    };
+                    let r = running.slice(running_off, 2 * out.0);
+                    running_off += aligned(2 * out.0);
+                    let (gamma, beta) = (view(true).unwrap(), view(true).unwrap());
+                    Layer::Norm {
+                        s,
+                        gamma,
+                        beta,
+                        running: r,
+                        saved: b.alloc(2 * out.0)?,
+                    }
+                }
+                LayerSpec::Activation { f } => Layer::Act(f),
+                LayerSpec::Dropout { prob } => Layer::Drop { prob, draw: None },
+                LayerSpec::Reshape { .. } => Layer::Reshape,
+            };
+            // A reshape inside the network shares its input's buffers; only a leading one owns
+            // buffers (its input belongs to the caller).
+            if matches!(layer, Layer::Reshape) && i > 0 {
+                acts.push(acts[i - 1].clone());
+                dacts.push(dacts[i - 1].clone());
+            } else {
+                acts.push(b.alloc(batch * out.size())?);
+                dacts.push(b.alloc(batch * out.size())?);
+            }
+            layers.push(layer);
+        }
+        Ok(Net {
+            spec: spec.clone(),
+            batch,
+            layers,
+            params,
+            grads,
+            param_infos: infos,
+            running,
+            acts,
+            dacts,
+            sink,
+        })
+    }
+
+    /// PyTorch's default initialisation, drawn from the counter-based generator so the GPU and
+    /// CPU backends start from identical weights. Running statistics start at mean 0, var 1.
+    pub fn init(&mut self, b: &mut B, seed: u64) -> Result<()> {
+        let mut host = vec![0.0f32; self.params.len()];
+        for (k, info) in self.param_infos.iter().enumerate() {
+            let dst = &mut host[info.offset..info.offset + info.len];
+            match info.init_bound {
+                Some(bound) => {
+                    crate::reference::random::uniform(dst, seed, (k as u64) << 32, -bound, bound)
+                }
+                None => dst.fill(info.init_value),
+            }
+        }
+        b.write(&self.params, &host)?;
+        let mut running = vec![0.0f32; self.running.len()];
+        let mut off = 0;
+        for l in &self.layers {
+            if let Layer::Norm { s, .. } = l {
+                running[off + s.c..off + 2 * s.c].fill(1.0);
+                off += aligned(2 * s.c);
+            }
+        }
+        b.write(&self.running, &running)?;
+        b.zero(&self.grads)
+    }
+
+    /// The output of the last forward pass: [batch, output shape].
+    pub fn output(&self) -> &B::T {
+        self.acts.last().expect("a network has layers")
+    }
+
+    /// Where the caller puts dL/d(output) before [`Net::backward`].
+    pub fn output_grad(&self) -> &B::T {
+        self.dacts.last().expect("a network has layers")
+    }
+
+    pub fn output_shape(&self) -> Shape {
+        self.spec.output().expect("checked at build")
+    }
+
+    /// Runs every layer on `x` [batch, input shape]. Dropout draws from (seed, offset + layer),
+    /// and backward reuses the same draw.
+    pub fn forward(
+        &mut self,
+        b: &mut B,
+        x: &B::T,
+        training: bool,
+        seed: u64,
+        offset: u64,
+    ) -> Result<()> {
+        for i in 0..self.layers.len() {
+            let (input, out) = (if i == 0 { x } else { &self.acts[i - 1] }, &self.acts[i]);
+            match &mut self.layers[i] {
+                Layer::Linear { s, w, b: bias } => {
+                    b.linear_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
+                }
+                Layer::Conv { s, w, b: bias } => {
+                    b.conv2d_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
+                }
+                Layer::ConvT { s, w, b: bias } => b.conv_transpose2d_forward(
+                    s,
+                    input,
+                    &w.value,
+                    bias.as_ref().map(|p| &p.value),
+                    out,
+                )?,
+                Layer::Norm {
+                    s,
+                    gamma,
+                    beta,
+                    running,
+                    saved,
+                } => {
+                    let st = BatchNormState {
+                        gamma: &gamma.value,
+                        beta: &beta.value,
+                        running,
+                        saved,
+                    };
+                    b.batch_norm_forward(s, input, &st, out, training)?
+                }
+                Layer::Act(f) => b.activation_forward(*f, input, out)?,
+                Layer::Drop { prob, draw } => {
+                    if training && *prob > 0.0 {
+                        // Offsets leave room for 2^32 elements per layer per call.
+                        let d = Dropout {
+                            prob: *prob,
+                            seed,
+                            offset: offset.wrapping_add((i as u64) << 32),
+                        };
+                        b.dropout(&d, input, out)?;
+                        *draw = Some(d);
+                    } else {
+                        b.copy(input, out)?;
+                        *draw = None;
+                    }
+                }
+                Layer::Reshape => {
+                    if i == 0 {
+                        b.copy(input, out)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Back-propagates [`Net::output_grad`] through the last forward pass (same `x`). Writes
+    /// dL/dx into `dx` when given; accumulates parameter gradients when `param_grads`.
+    pub fn backward(
+        &mut self,
+        b: &mut B,
+        x: &B::T,
+        dx: Option<&B::T>,
+        param_grads: bool,
+    ) -> Result<()> {
+        for i in (0..self.layers.len()).rev() {
+            let input = if i == 0 { x } else { &self.acts[i - 1] };
+            let din = if i == 0 { dx } else { Some(&self.dacts[i - 1]) };
+            let dout = &self.dacts[i];
+            match &self.layers[i] {
+                Layer::Linear { s, w, b: bias } => {
+                    let g = Grads {
+                        dx: din,
+                        dw: grad_of(w, param_grads),
+                        db: bias.as_ref().and_then(|p| grad_of(p, param_grads)),
+                    };
+                    b.linear_backward(s, input, &w.value, dout, g)?
+                }
+                Layer::Conv { s, w, b: bias } => {
+                    let g = Grads {
+                        dx: din,
+                        dw: grad_of(w, param_grads),
+                        db: bias.as_ref().and_then(|p| grad_of(p, param_grads)),
+                    };
+                    b.conv2d_backward(s, input, &w.value, dout, g)?
+                }
+                Layer::ConvT { s, w, b: bias } => {
+                    let g = Grads {
+                        dx: din,
+                        dw: grad_of(w, param_grads),
+                        db: bias.as_ref().and_then(|p| grad_of(p, param_grads)),
+                    };
+                    b.conv_transpose2d_backward(s, input, &w.value, dout, g)?
+                }
+                Layer::Norm {
+                    s,
+                    gamma,
+                    beta,
+                    saved,
+                    ..
+                } => {
+                    let d = din.unwrap_or(&self.sink);
+                    b.batch_norm_backward(
+                        s,
+                        input,
+                        &gamma.value,
+                        saved,
+                        dout,
+                        d,
+                        &gamma.grad,
+                        &beta.grad,
+                    )?
+                }
+                Layer::Act(f) => {
+                    if let Some(d) = din {
+                        b.activation_backward(*f, &self.acts[i], dout, d)?
+                    }
+                }
+                Layer::Drop { draw, .. } => {
+                    if let Some(d) = din {
+                        match draw {
+                            Some(draw) => b.dropout(draw, dout, d)?,
+                            None => b.copy(dout, d)?,
+                        }
+                    }
+                }
+                Layer::Reshape => {
+                    if let (0, Some(d)) = (i, din) {
+                        b.copy(dout, d)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

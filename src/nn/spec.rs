@@ -1,0 +1,148 @@
+//! What a network is made of, independent of any backend: serialisable, so it goes into
+//! config.json and checkpoints.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::ops::activation::Activation;
+
+/// Per-sample shape (channels, height, width); a flat vector is (n, 1, 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape(pub usize, pub usize, pub usize);
+
+impl Shape {
+    pub fn size(&self) -> usize {
+        self.0 * self.1 * self.2
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LayerSpec {
+    Linear {
+        out: usize,
+        bias: bool,
+    },
+    Conv2d {
+        out: usize,
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+        bias: bool,
+    },
+    ConvTranspose2d {
+        out: usize,
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+        output_padding: usize,
+        bias: bool,
+    },
+    /// BatchNorm1d on flat inputs, BatchNorm2d on images (over the channel dimension).
+    BatchNorm {
+        momentum: f32,
+        eps: f32,
+    },
+    Activation {
+        f: Activation,
+    },
+    Dropout {
+        prob: f32,
+    },
+    /// Reinterprets the per-sample shape; the data does not move.
+    Reshape {
+        to: Shape,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NetSpec {
+    pub input: Shape,
+    pub layers: Vec<LayerSpec>,
+}
+
+impl NetSpec {
+    /// The per-sample output shape of every layer, or an error naming the layer that does not fit.
+    pub fn shapes(&self) -> Result<Vec<Shape>> {
+        let mut cur = self.input;
+        let mut out = Vec::with_capacity(self.layers.len());
+        for (i, l) in self.layers.iter().enumerate() {
+            let bad = |msg: String| Error::Config(format!("layer {i} ({l:?}): {msg}"));
+            cur = match *l {
+                LayerSpec::Linear { out, .. } => Shape(out, 1, 1),
+                LayerSpec::Conv2d {
+                    out,
+                    kernel,
+                    stride,
+                    pad,
+                    ..
+                } => {
+                    if cur.1 + 2 * pad < kernel || cur.2 + 2 * pad < kernel || stride == 0 {
+                        return Err(bad(format!("kernel {kernel} does not fit input {cur:?}")));
+                    }
+                    Shape(
+                        out,
+                        (cur.1 + 2 * pad - kernel) / stride + 1,
+                        (cur.2 + 2 * pad - kernel) / stride + 1,
+                    )
+                }
+                LayerSpec::ConvTranspose2d {
+                    out,
+                    kernel,
+                    stride,
+                    pad,
+                    output_padding,
+                    ..
+                } => {
+                    let f = |i: usize| {
+                        ((i - 1) * stride + kernel + output_padding).checked_sub(2 * pad)
+                    };
+                    match (f(cur.1), f(cur.2)) {
+                        (Some(h), Some(w)) if h > 0 && w > 0 && stride > 0 => Shape(out, h, w),
+                        _ => {
+                            return Err(bad(format!("padding leaves no output for input {cur:?}")));
+                        }
+                    }
+                }
+                LayerSpec::Reshape { to } => {
+                    if to.size() != cur.size() {
+                        return Err(bad(format!("cannot reshape {cur:?} to {to:?}")));
+                    }
+                    to
+                }
+                LayerSpec::BatchNorm { .. }
+                | LayerSpec::Activation { .. }
+                | LayerSpec::Dropout { .. } => cur,
+            };
+            out.push(cur);
+        }
+        Ok(out)
+    }
+
+    pub fn output(&self) -> Result<Shape> {
+        Ok(self.shapes()?.last().copied().unwrap_or(self.input))
+    }
+
+    /// Multiply-accumulates of one sample's forward pass, counted as the PyTorch reference
+    /// bench counts them (linear i·o, conv Hout·Wout·Cin·Cout·K², transposed conv Hin·Win·Cin·Cout·K²),
+    /// one entry per linear/conv layer.
+    pub fn forward_macs(&self) -> Result<Vec<u64>> {
+        let shapes = self.shapes()?;
+        let mut macs = Vec::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            let inp = if i == 0 { self.input } else { shapes[i - 1] };
+            let o = shapes[i];
+            match *l {
+                LayerSpec::Linear { out, .. } => macs.push((inp.size() * out) as u64),
+                LayerSpec::Conv2d { kernel, .. } => {
+                    macs.push((o.1 * o.2 * inp.0 * o.0 * kernel * kernel) as u64)
+                }
+                LayerSpec::ConvTranspose2d { kernel, .. } => {
+                    macs.push((inp.1 * inp.2 * inp.0 * o.0 * kernel * kernel) as u64)
+                }
+                _ => {}
+            }
+        }
+        Ok(macs)
+    }
+}

@@ -1,0 +1,124 @@
+//! Whole training iterations (D steps on real and fake batches, G step, both optimizer updates)
+//! on the GPU equal the CPU reference: losses, logits, parameters and running statistics.
+
+mod common;
+
+use common::{Rng, assert_close, gpu};
+use wgan_gpu::cpu::CpuBackend;
+use wgan_gpu::gan::models::{
+    DcganOptions, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator,
+};
+use wgan_gpu::gan::{Gan, GanConfig, LossKind, OptConfig, OptKind};
+use wgan_gpu::nn::{NetSpec, Shape};
+use wgan_gpu::{Backend, Tensor};
+
+struct Snapshot {
+    stats: Vec<Vec<f32>>,
+    tensors: Vec<(String, Vec<f32>)>,
+}
+
+fn run<B: Backend>(b: &mut B, cfg: &GanConfig, g: &NetSpec, d: &NetSpec, iters: usize) -> Snapshot {
+    let mut gan = Gan::new(b, cfg.clone(), g, d).unwrap();
+    let mut rng = Rng::new(cfg.seed);
+    let img = d.input.size();
+    let mut stats = Vec::new();
+    for _ in 0..iters {
+        let reals: Vec<B::T> = (0..cfg.d_steps)
+            .map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap())
+            .collect();
+        gan.iteration(b, &reals).unwrap();
+        stats.push(b.read(&gan.stats).unwrap());
+    }
+    let mut tensors = vec![
+        ("g.params".to_string(), b.read(&gan.g.params).unwrap()),
+        ("d.params".to_string(), b.read(&gan.d.params).unwrap()),
+        ("g.adam_m".to_string(), b.read(&gan.opt_g.m).unwrap()),
+        ("d.adam_v".to_string(), b.read(&gan.opt_d.v).unwrap()),
+    ];
+    if gan.g.running.len() > 1 {
+        tensors.push(("g.running".to_string(), b.read(&gan.g.running).unwrap()));
+    }
+    Snapshot { stats, tensors }
+}
+
+fn compare(what: &str, cfg: &GanConfig, g: &NetSpec, d: &NetSpec) {
+    let Some(mut gpu) = gpu() else { return };
+    let want = run(&mut CpuBackend, cfg, g, d, 3);
+    let got = run(&mut gpu, cfg, g, d, 3);
+    for (i, (g, w)) in got.stats.iter().zip(&want.stats).enumerate() {
+        assert_close(
+            &format!("{what}: stats after iteration {}", i + 1),
+            g,
+            w,
+            1e-4,
+            1e-3,
+        );
+    }
+    // Adam divides by √v, so parameters whose gradient is ~0 can move by up to lr·(steps) on
+    // rounding alone; the tolerance is a small multiple of one step.
+    let atol = 3.0 * cfg.opt_d.lr.max(cfg.opt_g.lr);
+    for ((name, g), (_, w)) in got.tensors.iter().zip(&want.tensors) {
+        assert_close(&format!("{what}: {name}"), g, w, atol, 1e-3);
+    }
+}
+
+fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanConfig {
+    let opt = OptConfig {
+        kind,
+        lr: 2e-4,
+        beta1: 0.5,
+        beta2: 0.999,
+        eps: 1e-8,
+        momentum: 0.9,
+        weight_decay: 0.0,
+    };
+    GanConfig {
+        loss,
+        batch,
+        z_dim: 8,
+        d_steps,
+        clip: 0.05,
+        real_label: 0.9,
+        opt_g: opt,
+        opt_d: OptConfig { lr: 4e-4, ..opt },
+        seed: 17,
+    }
+}
+
+#[test]
+fn mlp_iterations_equal_reference_for_every_loss() {
+    let img = Shape(1, 6, 5);
+    let g = mlp_generator(8, &[16, 24], img);
+    let d = mlp_discriminator(img, &[20, 12], 0.3);
+    for (loss, kind) in [
+        (LossKind::Bce, OptKind::Adam),
+        (LossKind::Minimax, OptKind::Sgd),
+        (LossKind::Lsgan, OptKind::Adam),
+        (LossKind::Wgan, OptKind::Adam),
+    ] {
+        let d_steps = if loss == LossKind::Wgan { 2 } else { 1 };
+        compare(
+            &format!("mlp {loss:?}"),
+            &config(loss, 7, d_steps, kind),
+            &g,
+            &d,
+        );
+    }
+}
+
+#[test]
+fn dcgan_iterations_equal_reference() {
+    let o = DcganOptions {
+        width: 4,
+        g_batch_norm: true,
+        d_batch_norm: true,
+        d_dropout: 0.2,
+    };
+    let (g, d) = (dcgan_generator(8, o), dcgan_discriminator(o));
+    compare(
+        "dcgan bce",
+        &config(LossKind::Bce, 5, 1, OptKind::Adam),
+        &g,
+        &d,
+    );
+}
