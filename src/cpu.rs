@@ -70,6 +70,19 @@ fn set_opt(t: Option<&CpuTensor>, v: Option<Vec<f32>>) {
     }
 }
 
+/// Runs a weighted layer's reference backward on copies of the requested gradients and writes
+/// them back (dx overwritten, dw and db accumulated by the reference itself).
+fn weighted_backward(
+    g: Grads<'_, CpuTensor>,
+    f: impl FnOnce(Option<&mut [f32]>, Option<&mut [f32]>, Option<&mut [f32]>),
+) {
+    let (mut dx, mut dw, mut db) = (get_opt(g.dx), get_opt(g.dw), get_opt(g.db));
+    f(dx.as_deref_mut(), dw.as_deref_mut(), db.as_deref_mut());
+    set_opt(g.dx, dx);
+    set_opt(g.dw, dw);
+    set_opt(g.db, db);
+}
+
 #[derive(Default)]
 pub struct CpuBackend;
 
@@ -131,19 +144,10 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         s.check(x.len, w.len, g.db.map(|b| b.len), dy.len)?;
         check_grads("linear", x.len, w.len, g)?;
-        let (mut dx, mut dw, mut db) = (get_opt(g.dx), get_opt(g.dw), get_opt(g.db));
-        r::linear::linear_backward(
-            s,
-            &x.get(),
-            &w.get(),
-            &dy.get(),
-            dx.as_deref_mut(),
-            dw.as_deref_mut(),
-            db.as_deref_mut(),
-        );
-        set_opt(g.dx, dx);
-        set_opt(g.dw, dw);
-        set_opt(g.db, db);
+        let (x, w, dy) = (x.get(), w.get(), dy.get());
+        weighted_backward(g, |dx, dw, db| {
+            r::linear::linear_backward(s, &x, &w, &dy, dx, dw, db)
+        });
         Ok(())
     }
 
@@ -172,19 +176,10 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         s.check(x.len, w.len, g.db.map(|b| b.len), dy.len)?;
         check_grads("conv2d", x.len, w.len, g)?;
-        let (mut dx, mut dw, mut db) = (get_opt(g.dx), get_opt(g.dw), get_opt(g.db));
-        r::conv2d::conv2d_backward(
-            s,
-            &x.get(),
-            &w.get(),
-            &dy.get(),
-            dx.as_deref_mut(),
-            dw.as_deref_mut(),
-            db.as_deref_mut(),
-        );
-        set_opt(g.dx, dx);
-        set_opt(g.dw, dw);
-        set_opt(g.db, db);
+        let (x, w, dy) = (x.get(), w.get(), dy.get());
+        weighted_backward(g, |dx, dw, db| {
+            r::conv2d::conv2d_backward(s, &x, &w, &dy, dx, dw, db)
+        });
         Ok(())
     }
 
@@ -219,19 +214,10 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         s.check(x.len, w.len, g.db.map(|b| b.len), dy.len)?;
         check_grads("conv_transpose2d", x.len, w.len, g)?;
-        let (mut dx, mut dw, mut db) = (get_opt(g.dx), get_opt(g.dw), get_opt(g.db));
-        r::conv_transpose2d::conv_transpose2d_backward(
-            s,
-            &x.get(),
-            &w.get(),
-            &dy.get(),
-            dx.as_deref_mut(),
-            dw.as_deref_mut(),
-            db.as_deref_mut(),
-        );
-        set_opt(g.dx, dx);
-        set_opt(g.dw, dw);
-        set_opt(g.db, db);
+        let (x, w, dy) = (x.get(), w.get(), dy.get());
+        weighted_backward(g, |dx, dw, db| {
+            r::conv_transpose2d::conv_transpose2d_backward(s, &x, &w, &dy, dx, dw, db)
+        });
         Ok(())
     }
 

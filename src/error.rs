@@ -40,6 +40,12 @@ pub enum Error {
         hint: String,
     },
 
+    #[error(
+        "training diverged at step {step} (D loss {d_loss}, G loss {g_loss}); the last good checkpoint \
+         is kept. Lower the learning rates or try --loss lsgan / one-sided label smoothing"
+    )]
+    Diverged { step: u64, d_loss: f32, g_loss: f32 },
+
     #[error("{path}: {msg}")]
     Data { path: PathBuf, msg: String },
 

@@ -7,12 +7,14 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod data;
 pub mod error;
 pub mod gan;
 pub mod gpu;
 pub mod nn;
 pub mod ops;
 pub mod reference;
+pub mod train;
 
 pub use backend::{Backend, Grads, Tensor};
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use wgan_gpu::gpu::BackendChoice;
 use wgan_gpu::gpu::context::list_adapters;
+use wgan_gpu::train::{SampleArgs, TrainArgs};
 
 #[derive(Parser)]
 #[command(
@@ -17,6 +18,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a GAN on the bundled MNIST (see --help for models, losses and optimizers).
+    Train(Box<TrainArgs>),
+    /// Generate images from a checkpoint: a grid, single PNGs, .npy or IDX.
+    Sample(SampleArgs),
     /// List the adapters wgpu sees: name, backend, type and the limits that matter here.
     Devices {
         /// vulkan, metal, dx12, gl or auto
@@ -30,6 +35,8 @@ enum Command {
 
 fn run(cli: Cli) -> wgan_gpu::Result<()> {
     match cli.command {
+        Command::Train(args) => wgan_gpu::train::train(*args),
+        Command::Sample(args) => wgan_gpu::train::sample(args),
         Command::Devices { backend, json } => {
             let adapters = list_adapters(backend);
             if adapters.is_empty() {

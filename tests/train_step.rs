@@ -9,7 +9,8 @@ use wgan_gpu::gan::models::{
     DcganOptions, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator,
 };
 use wgan_gpu::gan::{Gan, GanConfig, LossKind, OptConfig, OptKind};
-use wgan_gpu::nn::{NetSpec, Shape};
+use wgan_gpu::nn::{LayerSpec, NetSpec, Shape};
+use wgan_gpu::ops::activation::Activation;
 use wgan_gpu::{Backend, Tensor};
 
 struct Snapshot {
@@ -121,4 +122,105 @@ fn dcgan_iterations_equal_reference() {
         &g,
         &d,
     );
+}
+
+/// The wiring the GAN step relies on: G's parameter gradient of mean BCE(D(G(z)), 1), taken
+/// through D into G's output gradient, equals central differences (CPU backend, f32). Also D's
+/// own gradient. Covers every layer kind, batch norm included.
+#[test]
+fn network_gradients_match_finite_differences() {
+    use wgan_gpu::nn::Net;
+    let mut b = CpuBackend;
+    let o = DcganOptions {
+        width: 2,
+        g_batch_norm: true,
+        d_batch_norm: true,
+        d_dropout: 0.0,
+    };
+    let (gs, ds) = (dcgan_generator(3, o), dcgan_discriminator(o));
+    let mlp = (
+        mlp_generator(3, &[5], Shape(1, 28, 28)),
+        mlp_discriminator(Shape(1, 28, 28), &[4], 0.0),
+    );
+    // Piecewise-linear activations become tanh: central differences across a ReLU kink are
+    // wrong by design, and this test is about the wiring, not the kinks (gradcheck.rs has those).
+    let smooth = |mut s: NetSpec| {
+        for l in &mut s.layers {
+            if let LayerSpec::Activation {
+                f: Activation::Relu | Activation::LeakyRelu(_),
+            } = l
+            {
+                *l = LayerSpec::Activation {
+                    f: Activation::Tanh,
+                };
+            }
+        }
+        s
+    };
+    for (gs, ds) in [(gs, ds), mlp] {
+        let (gs, ds) = (smooth(gs), smooth(ds));
+        let n = 3;
+        let mut g = Net::new(&mut b, &gs, n).unwrap();
+        let mut d = Net::new(&mut b, &ds, n).unwrap();
+        g.init(&mut b, 1).unwrap();
+        d.init(&mut b, 2).unwrap();
+        let mut rng = Rng::new(5);
+        let z = b.upload(&rng.vec(n * 3, -1.0, 1.0)).unwrap();
+        let ones = b.upload(&vec![1.0; n]).unwrap();
+        let (per, mean) = (b.alloc(n).unwrap(), b.alloc(1).unwrap());
+        let loss = |b: &mut CpuBackend, g: &mut Net<CpuBackend>, d: &mut Net<CpuBackend>| {
+            g.forward(b, &z, true, 0, 0).unwrap();
+            let fake = g.output().clone();
+            d.forward(b, &fake, true, 0, 0).unwrap();
+            b.bce_with_logits_forward(d.output(), &ones, &per).unwrap();
+            b.sum(&per, &mean, 1.0 / n as f32).unwrap();
+            b.read(&mean).unwrap()[0]
+        };
+        loss(&mut b, &mut g, &mut d);
+        let (dz, out) = (d.output_grad().clone(), d.output().clone());
+        b.bce_with_logits_backward(&out, &ones, &dz, 1.0).unwrap();
+        let fake = g.output().clone();
+        d.backward(&mut b, &fake, Some(g.output_grad()), true)
+            .unwrap();
+        g.backward(&mut b, &z, None, true).unwrap();
+        for (name, net_is_g) in [("G", true), ("D", false)] {
+            let (params, grads, infos) = if net_is_g {
+                (
+                    g.params.clone(),
+                    b.read(&g.grads).unwrap(),
+                    g.param_infos.clone(),
+                )
+            } else {
+                (
+                    d.params.clone(),
+                    b.read(&d.grads).unwrap(),
+                    d.param_infos.clone(),
+                )
+            };
+            let base = b.read(&params).unwrap();
+            // A few entries of every parameter tensor.
+            for info in &infos {
+                for k in [0, info.len / 2, info.len - 1] {
+                    let i = info.offset + k;
+                    let h = 1e-2;
+                    let mut p = base.clone();
+                    p[i] += h;
+                    b.write(&params, &p).unwrap();
+                    let up = loss(&mut b, &mut g, &mut d);
+                    p[i] -= 2.0 * h;
+                    b.write(&params, &p).unwrap();
+                    let down = loss(&mut b, &mut g, &mut d);
+                    b.write(&params, &base).unwrap();
+                    let numeric = (up - down) / (2.0 * h);
+                    let tol = 2e-4 + 3e-2 * numeric.abs().max(grads[i].abs());
+                    assert!(
+                        (numeric - grads[i]).abs() <= tol,
+                        "{name} {}[{k}]: numeric {numeric:e}, analytic {:e}",
+                        info.name,
+                        grads[i]
+                    );
+                }
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 pub mod config;
 pub mod models;
-mod step;
+pub mod step;
 
 pub use config::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
 pub use step::{Gan, IterStats, Optimizer};

@@ -6,8 +6,8 @@
 //! training step that records the same dispatches in the same order hits the bind-group cache
 //! every time and allocates nothing.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
 
@@ -69,6 +69,15 @@ pub struct GpuBackend {
     pub(crate) dummy: GpuTensor,
     /// Per-size workspaces that ops need between two of their own kernels.
     scratch: HashMap<usize, GpuTensor>,
+    in_flight: VecDeque<wgpu::SubmissionIndex>,
+}
+
+type MapState = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
+
+/// A copy of a tensor on its way back to the host; see [`GpuBackend::read_async`].
+pub struct PendingRead {
+    staging: wgpu::Buffer,
+    state: MapState,
 }
 
 /// How many workgroups to launch: one per `per_group` items, laid out in 2-D when a single
@@ -110,6 +119,7 @@ impl GpuBackend {
                 len: 4,
             },
             scratch: HashMap::new(),
+            in_flight: VecDeque::new(),
         })
     }
 
@@ -293,8 +303,76 @@ impl GpuBackend {
         }
         self.slots_used = 0;
         let ctx = self.ctx.clone();
-        ctx.checked("submit", || ctx.queue.submit([encoder.finish()]))?;
+        let index = ctx.checked("submit", || ctx.queue.submit([encoder.finish()]))?;
+        self.in_flight.push_back(index);
         ctx.take_uncaptured()
+    }
+
+    /// Blocks until at most `max` submissions are still executing, so the host stays only a
+    /// little ahead of the device (and progress and ETA mean something).
+    pub fn limit_in_flight(&mut self, max: usize) -> Result<()> {
+        while self.in_flight.len() > max {
+            let index = self.in_flight.pop_front().expect("non-empty");
+            self.ctx
+                .device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(index),
+                    timeout: None,
+                })
+                .map_err(|e| Error::Gpu {
+                    context: "wait".into(),
+                    msg: e.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Starts copying `t` back without waiting: the copy is submitted now and mapped when the
+    /// device gets there. Collect it with [`GpuBackend::try_collect`].
+    pub fn read_async(&mut self, t: &GpuTensor) -> Result<PendingRead> {
+        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("async readback"),
+            size: t.bytes().max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
+        self.encoder()
+            .copy_buffer_to_buffer(&buf, off, &staging, 0, size);
+        self.flush()?;
+        let state: MapState = Arc::new(Mutex::new(None));
+        let sink = state.clone();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            *sink.lock().unwrap() = Some(r);
+        });
+        Ok(PendingRead { staging, state })
+    }
+
+    /// The values of a [`PendingRead`] if the device has delivered them; never blocks.
+    pub fn try_collect(&self, p: &PendingRead) -> Result<Option<Vec<f32>>> {
+        let err = |msg: String| Error::Gpu {
+            context: "readback".into(),
+            msg,
+        };
+        self.ctx
+            .device
+            .poll(wgpu::PollType::Poll)
+            .map_err(|e| err(e.to_string()))?;
+        let done = p.state.lock().unwrap().take();
+        match done {
+            None => Ok(None),
+            Some(Err(e)) => Err(err(e.to_string())),
+            Some(Ok(())) => {
+                let view = p
+                    .staging
+                    .get_mapped_range(..)
+                    .map_err(|e| err(e.to_string()))?;
+                let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
+                drop(view);
+                p.staging.unmap();
+                Ok(Some(out))
+            }
+        }
     }
 
     pub fn write_tensor(&mut self, t: &GpuTensor, data: &[f32]) -> Result<()> {

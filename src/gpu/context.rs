@@ -77,8 +77,22 @@ fn default_lavapipe_threads() {
     }
 }
 
+/// On a headless Linux machine the Vulkan loader's Wayland probe makes libwayland print
+/// "XDG_RUNTIME_DIR is invalid or not set" to stderr; pointing it at the temp directory (where no
+/// compositor socket exists) keeps the probe silent. Only when no display is configured.
+fn quiet_headless_probe() {
+    if cfg!(target_os = "linux")
+        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        // SAFETY: as in default_lavapipe_threads, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
+}
+
 fn instance(choice: BackendChoice) -> wgpu::Instance {
     default_lavapipe_threads();
+    quiet_headless_probe();
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = choice.backends();
     wgpu::Instance::new(desc)

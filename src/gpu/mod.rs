@@ -6,5 +6,5 @@ pub mod backend;
 pub mod context;
 pub mod shaders;
 
-pub use backend::{GpuBackend, GpuTensor};
+pub use backend::{GpuBackend, GpuTensor, PendingRead};
 pub use context::{BackendChoice, GpuContext};

@@ -1,7 +1,7 @@
 //! conv2d, NCHW: x [n, c, h, w], w [k, c, kh, kw], b [k], y [n, k, oh, ow].
 
-use super::reduce::{self, ChannelSum};
-use super::{check_grads, expect, u};
+use super::reduce::ChannelSum;
+use super::{check_grads, expect, record_weighted_backward, u};
 use crate::backend::Grads;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -104,33 +104,13 @@ pub(crate) fn backward(
 ) -> Result<()> {
     s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
     check_grads("conv2d", x.len, w.len, grads)?;
-    let params = s.params(false);
-    if let Some(dx) = grads.dx {
-        g.dispatch_items(
-            "conv2d",
-            "backward_input",
-            &params,
-            &[(5, dy), (2, w), (6, dx)],
-            x.len,
-        )?;
-    }
-    if let Some(dw) = grads.dw {
-        g.dispatch_items(
-            "conv2d",
-            "backward_weight",
-            &params,
-            &[(5, dy), (1, x), (7, dw)],
-            w.len,
-        )?;
-    }
-    if let Some(db) = grads.db {
+    let bias_sum = {
         let (oh, ow) = s.out_hw();
-        let sum = ChannelSum {
+        ChannelSum {
             n: s.n,
             channels: s.k,
             spatial: oh * ow,
-        };
-        reduce::sum_channels(g, &sum, dy, db, true)?;
-    }
-    Ok(())
+        }
+    };
+    record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum)
 }

@@ -1,7 +1,7 @@
 //! linear: y = x · wᵀ + b. x [batch, in], w [out, in], b [out], y [batch, out].
 
-use super::reduce::{self, ChannelSum};
-use super::{check_grads, expect, u};
+use super::reduce::ChannelSum;
+use super::{check_grads, expect, record_weighted_backward, u};
 use crate::backend::Grads;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -68,32 +68,10 @@ pub(crate) fn backward(
 ) -> Result<()> {
     s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
     check_grads("linear", x.len, w.len, grads)?;
-    let params = s.params(false);
-    if let Some(dx) = grads.dx {
-        g.dispatch_items(
-            "linear",
-            "backward_input",
-            &params,
-            &[(5, dy), (2, w), (6, dx)],
-            x.len,
-        )?;
-    }
-    if let Some(dw) = grads.dw {
-        g.dispatch_items(
-            "linear",
-            "backward_weight",
-            &params,
-            &[(5, dy), (1, x), (7, dw)],
-            w.len,
-        )?;
-    }
-    if let Some(db) = grads.db {
-        let sum = ChannelSum {
-            n: s.batch,
-            channels: s.out_features,
-            spatial: 1,
-        };
-        reduce::sum_channels(g, &sum, dy, db, true)?;
-    }
-    Ok(())
+    let bias_sum = ChannelSum {
+        n: s.batch,
+        channels: s.out_features,
+        spatial: 1,
+    };
+    record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum)
 }

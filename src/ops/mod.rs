@@ -83,3 +83,41 @@ pub(crate) fn check_loss(op: &'static str, z: usize, t: usize, out: usize) -> Re
     same_len(op, ("z", z), ("t", t))?;
     same_len(op, ("z", z), ("output", out))
 }
+
+/// The backward pass shared by linear, conv2d and conv_transpose2d: each shader has
+/// `backward_input` (dy, w → dx) and `backward_weight` (dy, x → dw += ), and the bias gradient is
+/// the per-channel sum of dy. Skips what `grads` does not ask for.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record_weighted_backward(
+    g: &mut crate::gpu::GpuBackend,
+    shader: &'static str,
+    params: &[u32],
+    x: &crate::gpu::GpuTensor,
+    w: &crate::gpu::GpuTensor,
+    dy: &crate::gpu::GpuTensor,
+    grads: crate::backend::Grads<'_, crate::gpu::GpuTensor>,
+    bias_sum: reduce::ChannelSum,
+) -> Result<()> {
+    if let Some(dx) = grads.dx {
+        g.dispatch_items(
+            shader,
+            "backward_input",
+            params,
+            &[(5, dy), (2, w), (6, dx)],
+            x.len,
+        )?;
+    }
+    if let Some(dw) = grads.dw {
+        g.dispatch_items(
+            shader,
+            "backward_weight",
+            params,
+            &[(5, dy), (1, x), (7, dw)],
+            w.len,
+        )?;
+    }
+    if let Some(db) = grads.db {
+        reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Training data: IDX files (MNIST's format) and the bundled MNIST.
+
+pub mod idx;
+pub mod mnist;
+
+/// A set of equally sized u8 images with optional labels, ready to upload once.
+#[derive(Clone, Debug)]
+pub struct ImageSet {
+    /// count · channels · height · width bytes, 0 = background, 255 = ink.
+    pub pixels: Vec<u8>,
+    pub labels: Option<Vec<u8>>,
+    pub count: usize,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ImageSet {
+    pub fn image_len(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// Keeps only the images whose label is in `digits`.
+    pub fn keep_labels(&mut self, digits: &[u8]) -> crate::Result<()> {
+        let Some(labels) = &self.labels else {
+            return Err(crate::Error::Config("--digits needs labelled data".into()));
+        };
+        let d = self.image_len();
+        let keep: Vec<usize> = (0..self.count)
+            .filter(|&i| digits.contains(&labels[i]))
+            .collect();
+        if keep.is_empty() {
+            return Err(crate::Error::Config(format!(
+                "no images with labels {digits:?}"
+            )));
+        }
+        self.pixels = keep
+            .iter()
+            .flat_map(|&i| self.pixels[i * d..(i + 1) * d].iter().copied())
+            .collect();
+        self.labels = Some(keep.iter().map(|&i| labels[i]).collect());
+        self.count = keep.len();
+        Ok(())
+    }
+
+    /// Keeps the first `n` images.
+    pub fn truncate(&mut self, n: usize) {
+        if n < self.count {
+            self.pixels.truncate(n * self.image_len());
+            if let Some(l) = &mut self.labels {
+                l.truncate(n);
+            }
+            self.count = n;
+        }
+    }
+}
