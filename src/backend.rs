@@ -14,6 +14,7 @@ use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
 use crate::ops::gather::Gather;
+use crate::ops::gemm::Gemm;
 use crate::ops::linear::Linear;
 use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
@@ -63,6 +64,10 @@ pub trait Backend {
     fn copy(&mut self, src: &Self::T, dst: &Self::T) -> Result<()>;
     /// Submits the recorded work without waiting for it.
     fn flush(&mut self) -> Result<()>;
+
+    /// C (+)= A·B (+ bias) through arbitrary strides.
+    fn gemm(&mut self, s: &Gemm, a: &Self::T, b: &Self::T, bias: Option<&Self::T>, c: &Self::T)
+    -> Result<()>;
 
     fn linear_forward(
         &mut self,
@@ -116,37 +121,19 @@ pub trait Backend {
     ) -> Result<()>;
 
     fn activation_forward(&mut self, a: Activation, x: &Self::T, y: &Self::T) -> Result<()>;
-    fn activation_backward(
-        &mut self,
-        a: Activation,
-        y: &Self::T,
-        dy: &Self::T,
-        dx: &Self::T,
-    ) -> Result<()>;
+    fn activation_backward(&mut self, a: Activation, y: &Self::T, dy: &Self::T, dx: &Self::T) -> Result<()>;
 
     /// Per-sample losses; `sum` with alpha 1/n gives the mean.
     fn bce_with_logits_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
     /// dz = scale · d mean(loss) / dz.
-    fn bce_with_logits_backward(
-        &mut self,
-        z: &Self::T,
-        t: &Self::T,
-        dz: &Self::T,
-        scale: f32,
-    ) -> Result<()>;
+    fn bce_with_logits_backward(&mut self, z: &Self::T, t: &Self::T, dz: &Self::T, scale: f32) -> Result<()>;
     fn mse_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
     fn mse_backward(&mut self, z: &Self::T, t: &Self::T, dz: &Self::T, scale: f32) -> Result<()>;
 
     /// out[0] = alpha · Σ x, in a fixed order.
     fn sum(&mut self, x: &Self::T, out: &Self::T, alpha: f32) -> Result<()>;
     /// out[c] (+)= Σ over batch and spatial of x [n, c, spatial].
-    fn sum_channels(
-        &mut self,
-        s: &ChannelSum,
-        x: &Self::T,
-        out: &Self::T,
-        accumulate: bool,
-    ) -> Result<()>;
+    fn sum_channels(&mut self, s: &ChannelSum, x: &Self::T, out: &Self::T, accumulate: bool) -> Result<()>;
 
     fn batch_norm_forward(
         &mut self,
@@ -173,8 +160,7 @@ pub trait Backend {
     fn dropout(&mut self, s: &Dropout, x: &Self::T, y: &Self::T) -> Result<()>;
 
     /// Fills `out` from the counter-based generator at (seed, offset).
-    fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &Self::T)
-    -> Result<()>;
+    fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &Self::T) -> Result<()>;
 
     /// dz = scale / n: the gradient of scale · mean(z), the Wasserstein critic's loss.
     fn wgan_critic_backward(&mut self, dz: &Self::T, scale: f32) -> Result<()>;
@@ -182,13 +168,7 @@ pub trait Backend {
     fn wgan_clip(&mut self, w: &Self::T, c: f32) -> Result<()>;
 
     /// A batch of images from a resident data set packed with `ops::gather::pack_bytes`.
-    fn gather_images(
-        &mut self,
-        s: &Gather,
-        data: &Self::T,
-        order: &Self::T,
-        out: &Self::T,
-    ) -> Result<()>;
+    fn gather_images(&mut self, s: &Gather, data: &Self::T, order: &Self::T, out: &Self::T) -> Result<()>;
 
     fn adam_step(
         &mut self,
@@ -198,11 +178,5 @@ pub trait Backend {
         m: &Self::T,
         v: &Self::T,
     ) -> Result<()>;
-    fn sgd_step(
-        &mut self,
-        s: &SgdStep,
-        param: &Self::T,
-        grad: &Self::T,
-        buf: &Self::T,
-    ) -> Result<()>;
+    fn sgd_step(&mut self, s: &SgdStep, param: &Self::T, grad: &Self::T, buf: &Self::T) -> Result<()>;
 }

@@ -13,6 +13,7 @@ use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
 use crate::ops::gather::Gather;
+use crate::ops::gemm::Gemm;
 use crate::ops::linear::Linear;
 use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
@@ -38,16 +39,8 @@ impl Tensor for CpuTensor {
         self.len
     }
     fn slice(&self, start: usize, len: usize) -> Self {
-        assert!(
-            start + len <= self.len,
-            "slice {start}+{len} out of {}",
-            self.len
-        );
-        CpuTensor {
-            data: self.data.clone(),
-            offset: self.offset + start,
-            len,
-        }
+        assert!(start + len <= self.len, "slice {start}+{len} out of {}", self.len);
+        CpuTensor { data: self.data.clone(), offset: self.offset + start, len }
     }
 }
 
@@ -94,11 +87,7 @@ impl Backend for CpuBackend {
     }
 
     fn alloc(&mut self, len: usize) -> Result<CpuTensor> {
-        Ok(CpuTensor {
-            data: Rc::new(RefCell::new(vec![0.0; len])),
-            offset: 0,
-            len,
-        })
+        Ok(CpuTensor { data: Rc::new(RefCell::new(vec![0.0; len])), offset: 0, len })
     }
     fn write(&mut self, t: &CpuTensor, data: &[f32]) -> Result<()> {
         t.set(data);
@@ -116,6 +105,21 @@ impl Backend for CpuBackend {
         Ok(())
     }
     fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn gemm(
+        &mut self,
+        s: &Gemm,
+        a: &CpuTensor,
+        b: &CpuTensor,
+        bias: Option<&CpuTensor>,
+        c: &CpuTensor,
+    ) -> Result<()> {
+        s.check(a.len, b.len, bias.map(|t| t.len), c.len)?;
+        let mut out = c.get();
+        r::gemm::gemm(s, &a.get(), &b.get(), get_opt(bias).as_deref(), &mut out);
+        c.set(&out);
         Ok(())
     }
 
@@ -145,9 +149,7 @@ impl Backend for CpuBackend {
         s.check(x.len, w.len, g.db.map(|b| b.len), dy.len)?;
         check_grads("linear", x.len, w.len, g)?;
         let (x, w, dy) = (x.get(), w.get(), dy.get());
-        weighted_backward(g, |dx, dw, db| {
-            r::linear::linear_backward(s, &x, &w, &dy, dx, dw, db)
-        });
+        weighted_backward(g, |dx, dw, db| r::linear::linear_backward(s, &x, &w, &dy, dx, dw, db));
         Ok(())
     }
 
@@ -177,9 +179,7 @@ impl Backend for CpuBackend {
         s.check(x.len, w.len, g.db.map(|b| b.len), dy.len)?;
         check_grads("conv2d", x.len, w.len, g)?;
         let (x, w, dy) = (x.get(), w.get(), dy.get());
-        weighted_backward(g, |dx, dw, db| {
-            r::conv2d::conv2d_backward(s, &x, &w, &dy, dx, dw, db)
-        });
+        weighted_backward(g, |dx, dw, db| r::conv2d::conv2d_backward(s, &x, &w, &dy, dx, dw, db));
         Ok(())
     }
 
@@ -193,13 +193,7 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
         let mut out = y.get();
-        r::conv_transpose2d::conv_transpose2d_forward(
-            s,
-            &x.get(),
-            &w.get(),
-            get_opt(b).as_deref(),
-            &mut out,
-        );
+        r::conv_transpose2d::conv_transpose2d_forward(s, &x.get(), &w.get(), get_opt(b).as_deref(), &mut out);
         y.set(&out);
         Ok(())
     }
@@ -243,12 +237,7 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn bce_with_logits_forward(
-        &mut self,
-        z: &CpuTensor,
-        t: &CpuTensor,
-        loss: &CpuTensor,
-    ) -> Result<()> {
+    fn bce_with_logits_forward(&mut self, z: &CpuTensor, t: &CpuTensor, loss: &CpuTensor) -> Result<()> {
         check_loss("bce_with_logits", z.len, t.len, loss.len)?;
         let mut out = loss.get();
         r::bce_with_logits::bce_with_logits_forward(&z.get(), &t.get(), &mut out);
@@ -278,13 +267,7 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn mse_backward(
-        &mut self,
-        z: &CpuTensor,
-        t: &CpuTensor,
-        dz: &CpuTensor,
-        scale: f32,
-    ) -> Result<()> {
+    fn mse_backward(&mut self, z: &CpuTensor, t: &CpuTensor, dz: &CpuTensor, scale: f32) -> Result<()> {
         check_loss("mse", z.len, t.len, dz.len)?;
         let mut out = dz.get();
         r::mse::mse_backward(&z.get(), &t.get(), &mut out, scale);
@@ -321,14 +304,7 @@ impl Backend for CpuBackend {
         y: &CpuTensor,
         training: bool,
     ) -> Result<()> {
-        s.check(
-            x.len,
-            st.gamma.len,
-            st.beta.len,
-            st.running.len,
-            st.saved.len,
-            y.len,
-        )?;
+        s.check(x.len, st.gamma.len, st.beta.len, st.running.len, st.saved.len, y.len)?;
         let (mut running, mut saved, mut out) = (st.running.get(), st.saved.get(), y.get());
         r::batch_norm::batch_norm_forward(
             s,
@@ -357,9 +333,7 @@ impl Backend for CpuBackend {
         dgamma: &CpuTensor,
         dbeta: &CpuTensor,
     ) -> Result<()> {
-        s.check_backward(
-            x.len, gamma.len, saved.len, dy.len, dx.len, dgamma.len, dbeta.len,
-        )?;
+        s.check_backward(x.len, gamma.len, saved.len, dy.len, dx.len, dgamma.len, dbeta.len)?;
         let (mut ddx, mut dg, mut db) = (dx.get(), dgamma.get(), dbeta.get());
         r::batch_norm::batch_norm_backward(
             s,
@@ -385,21 +359,11 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn fill_random(
-        &mut self,
-        d: Distribution,
-        seed: u64,
-        offset: u64,
-        out: &CpuTensor,
-    ) -> Result<()> {
+    fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &CpuTensor) -> Result<()> {
         let mut o = vec![0.0; out.len];
         match d {
-            Distribution::Normal { mean, std } => {
-                r::random::normal(&mut o, seed, offset, mean, std)
-            }
-            Distribution::Uniform { low, high } => {
-                r::random::uniform(&mut o, seed, offset, low, high)
-            }
+            Distribution::Normal { mean, std } => r::random::normal(&mut o, seed, offset, mean, std),
+            Distribution::Uniform { low, high } => r::random::uniform(&mut o, seed, offset, low, high),
         }
         out.set(&o);
         Ok(())
@@ -428,11 +392,7 @@ impl Backend for CpuBackend {
         out: &CpuTensor,
     ) -> Result<()> {
         s.check(data.len, order.len, out.len)?;
-        let bytes: Vec<u8> = data
-            .get()
-            .iter()
-            .flat_map(|w| w.to_bits().to_le_bytes())
-            .collect();
+        let bytes: Vec<u8> = data.get().iter().flat_map(|w| w.to_bits().to_le_bytes()).collect();
         let order: Vec<u32> = order.get().iter().map(|w| w.to_bits()).collect();
         let mut o = out.get();
         r::gather::gather_images(s, &bytes, &order, &mut o);
@@ -457,13 +417,7 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn sgd_step(
-        &mut self,
-        s: &SgdStep,
-        param: &CpuTensor,
-        grad: &CpuTensor,
-        buf: &CpuTensor,
-    ) -> Result<()> {
+    fn sgd_step(&mut self, s: &SgdStep, param: &CpuTensor, grad: &CpuTensor, buf: &CpuTensor) -> Result<()> {
         s.check(param.len, grad.len, buf.len)?;
         let (mut p, mut b) = (param.get(), buf.get());
         r::sgd::sgd_step(s, &mut p, &grad.get(), &mut b);

@@ -32,13 +32,7 @@ pub enum Error {
         "{op}: buffer of {bytes} bytes exceeds this adapter's {limit_name} of {limit} bytes; \
          lower {hint}"
     )]
-    TooLarge {
-        op: String,
-        bytes: u64,
-        limit: u64,
-        limit_name: &'static str,
-        hint: String,
-    },
+    TooLarge { op: String, bytes: u64, limit: u64, limit_name: &'static str, hint: String },
 
     #[error(
         "training diverged at step {step} (D loss {d_loss}, G loss {g_loss}); the last good checkpoint \
@@ -53,17 +47,11 @@ pub enum Error {
     Config(String),
 
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 impl Error {
     pub fn shape(op: &'static str, msg: impl Into<String>) -> Self {
-        Error::Shape {
-            op,
-            msg: msg.into(),
-        }
+        Error::Shape { op, msg: msg.into() }
     }
 }

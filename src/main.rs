@@ -6,11 +6,7 @@ use wgan_gpu::gpu::context::list_adapters;
 use wgan_gpu::train::{SampleArgs, TrainArgs};
 
 #[derive(Parser)]
-#[command(
-    name = "wgan-gpu",
-    version,
-    about = "GAN trainer on WGSL compute shaders (wgpu)"
-)]
+#[command(name = "wgan-gpu", version, about = "GAN trainer on WGSL compute shaders (wgpu)")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,9 +36,7 @@ fn run(cli: Cli) -> wgan_gpu::Result<()> {
         Command::Devices { backend, json } => {
             let adapters = list_adapters(backend);
             if adapters.is_empty() {
-                return Err(wgan_gpu::Error::NoAdapter {
-                    backend: backend.name().into(),
-                });
+                return Err(wgan_gpu::Error::NoAdapter { backend: backend.name().into() });
             }
             for a in adapters {
                 if json {
@@ -66,10 +60,7 @@ fn run(cli: Cli) -> wgan_gpu::Result<()> {
                 }
             }
             if std::env::var_os("LP_NUM_THREADS").is_some() {
-                eprintln!(
-                    "LP_NUM_THREADS={}",
-                    std::env::var("LP_NUM_THREADS").unwrap_or_default()
-                );
+                eprintln!("LP_NUM_THREADS={}", std::env::var("LP_NUM_THREADS").unwrap_or_default());
             }
             Ok(())
         }

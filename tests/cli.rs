@@ -9,19 +9,12 @@ use std::process::{Command, Output};
 use wgan_gpu::train::checkpoint::Checkpoint;
 
 fn wgan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wgan-gpu"))
-        .args(args)
-        .output()
-        .expect("runs")
+    Command::new(env!("CARGO_BIN_EXE_wgan-gpu")).args(args).output().expect("runs")
 }
 
 fn ok(args: &[&str]) -> Output {
     let out = wgan(args);
-    assert!(
-        out.status.success(),
-        "wgan-gpu {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "wgan-gpu {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
     out
 }
 
@@ -81,11 +74,7 @@ fn short_run_writes_every_output_and_resume_is_exact() {
         assert!(full.join(f).is_file(), "missing {f}");
     }
     let metrics = std::fs::read_to_string(full.join("metrics.jsonl")).unwrap();
-    assert_eq!(
-        metrics.lines().count(),
-        8,
-        "one line per iteration with --log-every 1"
-    );
+    assert_eq!(metrics.lines().count(), 8, "one line per iteration with --log-every 1");
     for key in [
         "\"d_loss\"",
         "\"g_loss\"",
@@ -95,30 +84,18 @@ fn short_run_writes_every_output_and_resume_is_exact() {
         "\"acc_fake\"",
         "\"images_per_s\"",
     ] {
-        assert!(
-            metrics.lines().next().unwrap().contains(key),
-            "metrics lack {key}"
-        );
+        assert!(metrics.lines().next().unwrap().contains(key), "metrics lack {key}");
     }
 
     let split = tmp("split");
     ok(&args(&tiny(&split, "1")));
-    ok(&[
-        "train",
-        "--resume",
-        split.to_str().unwrap(),
-        "--epochs",
-        "2",
-    ]);
+    ok(&["train", "--resume", split.to_str().unwrap(), "--epochs", "2"]);
     let a = Checkpoint::load(&full.join("checkpoint.safetensors")).unwrap();
     let b = Checkpoint::load(&split.join("checkpoint.safetensors")).unwrap();
     assert_eq!(a.tensors.len(), b.tensors.len());
     for (name, x) in &a.tensors {
         let y = b.tensor(name, Path::new("split")).unwrap();
-        assert!(
-            x[..] == y[..],
-            "{name} differs between the resumed and the uninterrupted run"
-        );
+        assert!(x[..] == y[..], "{name} differs between the resumed and the uninterrupted run");
     }
     let last = |d: &Path| {
         let text = std::fs::read_to_string(d.join("metrics.jsonl")).unwrap();
@@ -132,58 +109,14 @@ fn short_run_writes_every_output_and_resume_is_exact() {
     let samples = tmp("samples");
     let ck = full.to_str().unwrap();
     let s = |f: &str| samples.join(f).display().to_string();
-    ok(&[
-        "sample",
-        "--checkpoint",
-        ck,
-        "--n",
-        "10",
-        "--out",
-        &s("grid.png"),
-    ]);
-    ok(&[
-        "sample",
-        "--checkpoint",
-        ck,
-        "--n",
-        "3",
-        "--format",
-        "png",
-        "--out",
-        &s("pngs"),
-    ]);
-    ok(&[
-        "sample",
-        "--checkpoint",
-        ck,
-        "--n",
-        "5",
-        "--format",
-        "npy",
-        "--out",
-        &s("x.npy"),
-    ]);
-    ok(&[
-        "sample",
-        "--checkpoint",
-        ck,
-        "--n",
-        "5",
-        "--format",
-        "idx",
-        "--out",
-        &s("x.idx"),
-    ]);
-    let png = image::open(samples.join("pngs/000002.png"))
-        .unwrap()
-        .to_luma8();
+    ok(&["sample", "--checkpoint", ck, "--n", "10", "--out", &s("grid.png")]);
+    ok(&["sample", "--checkpoint", ck, "--n", "3", "--format", "png", "--out", &s("pngs")]);
+    ok(&["sample", "--checkpoint", ck, "--n", "5", "--format", "npy", "--out", &s("x.npy")]);
+    ok(&["sample", "--checkpoint", ck, "--n", "5", "--format", "idx", "--out", &s("x.idx")]);
+    let png = image::open(samples.join("pngs/000002.png")).unwrap().to_luma8();
     assert_eq!(png.dimensions(), (28, 28));
     let npy = std::fs::read(samples.join("x.npy")).unwrap();
-    assert!(
-        npy.starts_with(b"\x93NUMPY")
-            && npy.len() > 5 * 784
-            && (npy.len() - 5 * 784).is_multiple_of(64)
-    );
+    assert!(npy.starts_with(b"\x93NUMPY") && npy.len() > 5 * 784 && (npy.len() - 5 * 784).is_multiple_of(64));
     let idx = wgan_gpu::data::idx::read(&samples.join("x.idx")).unwrap();
     assert_eq!(idx.dims, vec![5, 28, 28]);
     for d in [full, split, samples] {
@@ -197,11 +130,7 @@ fn assert_one_line_error(args: &[&str], needle: &str) {
     assert_eq!(out.status.code(), Some(2), "wgan-gpu {args:?}: {err}");
     let ours: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(ours.len(), 1, "expected one error line, got:\n{err}");
-    assert!(
-        ours[0].contains(needle),
-        "'{}' does not mention '{needle}'",
-        ours[0]
-    );
+    assert!(ours[0].contains(needle), "'{}' does not mention '{needle}'", ours[0]);
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -212,37 +141,16 @@ fn bad_input_is_a_one_line_error() {
     let junk = dir.join("junk.safetensors");
     std::fs::write(&junk, b"not a checkpoint").unwrap();
     assert_one_line_error(
-        &[
-            "sample",
-            "--checkpoint",
-            "/nonexistent/ck.safetensors",
-            "--out",
-            "x.png",
-        ],
+        &["sample", "--checkpoint", "/nonexistent/ck.safetensors", "--out", "x.png"],
         "/nonexistent",
     );
     assert_one_line_error(
-        &[
-            "sample",
-            "--checkpoint",
-            junk.to_str().unwrap(),
-            "--out",
-            "x.png",
-        ],
+        &["sample", "--checkpoint", junk.to_str().unwrap(), "--out", "x.png"],
         "not a wgan-gpu checkpoint",
     );
-    assert_one_line_error(
-        &["train", "--resume", dir.to_str().unwrap()],
-        "checkpoint.safetensors",
-    );
-    assert_one_line_error(
-        &["train", "--batch-size", "0", "--out", dir.to_str().unwrap()],
-        "--batch-size",
-    );
-    assert_one_line_error(
-        &["train", "--digits", "x", "--out", dir.to_str().unwrap()],
-        "--digits",
-    );
+    assert_one_line_error(&["train", "--resume", dir.to_str().unwrap()], "checkpoint.safetensors");
+    assert_one_line_error(&["train", "--batch-size", "0", "--out", dir.to_str().unwrap()], "--batch-size");
+    assert_one_line_error(&["train", "--digits", "x", "--out", dir.to_str().unwrap()], "--digits");
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -275,9 +183,6 @@ fn divergence_stops_the_run_without_a_checkpoint() {
         d,
     ];
     assert_one_line_error(&run, "diverged");
-    assert!(
-        !dir.join("checkpoint.safetensors").exists(),
-        "a diverged run must not write a checkpoint"
-    );
+    assert!(!dir.join("checkpoint.safetensors").exists(), "a diverged run must not write a checkpoint");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -51,11 +51,7 @@ fn vecf(rng: &mut Rng, n: usize) -> Vec<f64> {
 #[test]
 fn linear_gradients() {
     let mut rng = Rng::new(11);
-    let s = Linear {
-        batch: 3,
-        in_features: 4,
-        out_features: 5,
-    };
+    let s = Linear { batch: 3, in_features: 4, out_features: 5 };
     let (nx, nw, nb, ny) = (12, 20, 5, 15);
     let p = vecf(&mut rng, nx + nw + nb);
     let r = vecf(&mut rng, ny);
@@ -65,15 +61,7 @@ fn linear_gradients() {
         y
     };
     let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; nb]);
-    linear_backward(
-        &s,
-        &p[..nx],
-        &p[nx..nx + nw],
-        &r,
-        Some(&mut dx),
-        Some(&mut dw),
-        Some(&mut db),
-    );
+    linear_backward(&s, &p[..nx], &p[nx..nx + nw], &r, Some(&mut dx), Some(&mut dw), Some(&mut db));
     check("linear", &p, &r, forward, &[dx, dw, db].concat());
 }
 
@@ -81,36 +69,11 @@ fn linear_gradients() {
 fn conv2d_gradients() {
     let mut rng = Rng::new(12);
     for s in [
-        Conv2d {
-            n: 2,
-            c: 2,
-            h: 5,
-            w: 6,
-            k: 3,
-            kh: 3,
-            kw: 2,
-            stride: 2,
-            pad: 1,
-        },
-        Conv2d {
-            n: 1,
-            c: 3,
-            h: 4,
-            w: 4,
-            k: 2,
-            kh: 4,
-            kw: 4,
-            stride: 2,
-            pad: 1,
-        },
+        Conv2d { n: 2, c: 2, h: 5, w: 6, k: 3, kh: 3, kw: 2, stride: 2, pad: 1 },
+        Conv2d { n: 1, c: 3, h: 4, w: 4, k: 2, kh: 4, kw: 4, stride: 2, pad: 1 },
     ] {
         let (oh, ow) = s.out_hw();
-        let (nx, nw, nb, ny) = (
-            s.n * s.c * s.h * s.w,
-            s.k * s.c * s.kh * s.kw,
-            s.k,
-            s.n * s.k * oh * ow,
-        );
+        let (nx, nw, nb, ny) = (s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.k, s.n * s.k * oh * ow);
         let p = vecf(&mut rng, nx + nw + nb);
         let r = vecf(&mut rng, ny);
         let forward = |p: &[f64]| {
@@ -119,22 +82,8 @@ fn conv2d_gradients() {
             y
         };
         let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; nb]);
-        conv2d_backward(
-            &s,
-            &p[..nx],
-            &p[nx..nx + nw],
-            &r,
-            Some(&mut dx),
-            Some(&mut dw),
-            Some(&mut db),
-        );
-        check(
-            &format!("conv2d {s:?}"),
-            &p,
-            &r,
-            forward,
-            &[dx, dw, db].concat(),
-        );
+        conv2d_backward(&s, &p[..nx], &p[nx..nx + nw], &r, Some(&mut dx), Some(&mut dw), Some(&mut db));
+        check(&format!("conv2d {s:?}"), &p, &r, forward, &[dx, dw, db].concat());
     }
 }
 
@@ -142,38 +91,11 @@ fn conv2d_gradients() {
 fn conv_transpose2d_gradients() {
     let mut rng = Rng::new(13);
     for s in [
-        ConvTranspose2d {
-            n: 2,
-            c: 2,
-            h: 3,
-            w: 4,
-            k: 3,
-            kh: 3,
-            kw: 3,
-            stride: 2,
-            pad: 1,
-            output_padding: 1,
-        },
-        ConvTranspose2d {
-            n: 1,
-            c: 3,
-            h: 3,
-            w: 3,
-            k: 2,
-            kh: 4,
-            kw: 4,
-            stride: 2,
-            pad: 1,
-            output_padding: 0,
-        },
+        ConvTranspose2d { n: 2, c: 2, h: 3, w: 4, k: 3, kh: 3, kw: 3, stride: 2, pad: 1, output_padding: 1 },
+        ConvTranspose2d { n: 1, c: 3, h: 3, w: 3, k: 2, kh: 4, kw: 4, stride: 2, pad: 1, output_padding: 0 },
     ] {
         let (oh, ow) = s.out_hw();
-        let (nx, nw, nb, ny) = (
-            s.n * s.c * s.h * s.w,
-            s.c * s.k * s.kh * s.kw,
-            s.k,
-            s.n * s.k * oh * ow,
-        );
+        let (nx, nw, nb, ny) = (s.n * s.c * s.h * s.w, s.c * s.k * s.kh * s.kw, s.k, s.n * s.k * oh * ow);
         let p = vecf(&mut rng, nx + nw + nb);
         let r = vecf(&mut rng, ny);
         let forward = |p: &[f64]| {
@@ -191,25 +113,14 @@ fn conv_transpose2d_gradients() {
             Some(&mut dw),
             Some(&mut db),
         );
-        check(
-            &format!("conv_transpose2d {s:?}"),
-            &p,
-            &r,
-            forward,
-            &[dx, dw, db].concat(),
-        );
+        check(&format!("conv_transpose2d {s:?}"), &p, &r, forward, &[dx, dw, db].concat());
     }
 }
 
 #[test]
 fn activation_gradients() {
     let mut rng = Rng::new(14);
-    for a in [
-        Activation::Relu,
-        Activation::LeakyRelu(0.2),
-        Activation::Sigmoid,
-        Activation::Tanh,
-    ] {
+    for a in [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Sigmoid, Activation::Tanh] {
         let x = rng.vec_away_from_zero(40, 0.01, 4.0);
         let r = vecf(&mut rng, 40);
         let forward = |x: &[f64]| {
@@ -251,13 +162,7 @@ fn loss_gradients() {
 fn batch_norm_gradients() {
     let mut rng = Rng::new(16);
     for (n, c, spatial) in [(4, 3, 1), (3, 2, 5)] {
-        let s = BatchNorm {
-            n,
-            c,
-            spatial,
-            eps: 1e-5,
-            momentum: 0.1,
-        };
+        let s = BatchNorm { n, c, spatial, eps: 1e-5, momentum: 0.1 };
         let len = n * c * spatial;
         let p = vecf(&mut rng, len + 2 * c);
         let r = vecf(&mut rng, len);
@@ -279,22 +184,7 @@ fn batch_norm_gradients() {
         let mut saved = vec![0.0; 2 * c];
         run(&p, &mut saved);
         let (mut dx, mut dg, mut dbeta) = (vec![0.0; len], vec![0.0; c], vec![0.0; c]);
-        batch_norm_backward(
-            &s,
-            &p[..len],
-            &p[len..len + c],
-            &saved,
-            &r,
-            &mut dx,
-            &mut dg,
-            &mut dbeta,
-        );
-        check(
-            &format!("batch_norm {s:?}"),
-            &p,
-            &r,
-            forward,
-            &[dx, dg, dbeta].concat(),
-        );
+        batch_norm_backward(&s, &p[..len], &p[len..len + c], &saved, &r, &mut dx, &mut dg, &mut dbeta);
+        check(&format!("batch_norm {s:?}"), &p, &r, forward, &[dx, dg, dbeta].concat());
     }
 }

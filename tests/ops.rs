@@ -40,13 +40,7 @@ macro_rules! gpu_vs_cpu {
             r.unwrap_or_else(|e| panic!("{what} on GPU: {e}"));
             for (i, x) in $t.iter().enumerate() {
                 let got = $b.read(x).unwrap();
-                assert_close(
-                    &format!("{what}: {}", tensors[i].0),
-                    &got,
-                    &want[i],
-                    atol,
-                    rtol,
-                );
+                assert_close(&format!("{what}: {}", tensors[i].0), &got, &want[i], atol, rtol);
             }
         }
     }};
@@ -60,11 +54,7 @@ fn linear_forward_and_gradients() {
         shapes.push((rng.int(1, 70), rng.int(1, 300), rng.int(1, 90)));
     }
     for (i, &(batch, in_features, out_features)) in shapes.iter().enumerate() {
-        let s = Linear {
-            batch,
-            in_features,
-            out_features,
-        };
+        let s = Linear { batch, in_features, out_features };
         let with_bias = i % 3 != 1;
         gpu_vs_cpu!(
             format!("linear {s:?} bias={with_bias}"),
@@ -82,11 +72,7 @@ fn linear_forward_and_gradients() {
             |b, t| {
                 let bias = with_bias.then_some(&t[2]);
                 b.linear_forward(&s, &t[0], &t[1], bias, &t[3])?;
-                let g = Grads {
-                    dx: Some(&t[5]),
-                    dw: Some(&t[6]),
-                    db: with_bias.then_some(&t[7]),
-                };
+                let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
                 b.linear_backward(&s, &t[0], &t[1], &t[4], g)
             }
         );
@@ -117,39 +103,15 @@ fn conv2d_forward_and_gradients() {
     let mut rng = Rng::new(2);
     // The DCGAN discriminator's layers (smaller batch), then random shapes.
     let mut shapes = vec![
-        Conv2d {
-            n: 3,
-            c: 1,
-            h: 28,
-            w: 28,
-            k: 64,
-            kh: 4,
-            kw: 4,
-            stride: 2,
-            pad: 1,
-        },
-        Conv2d {
-            n: 2,
-            c: 64,
-            h: 14,
-            w: 14,
-            k: 128,
-            kh: 4,
-            kw: 4,
-            stride: 2,
-            pad: 1,
-        },
+        Conv2d { n: 3, c: 1, h: 28, w: 28, k: 64, kh: 4, kw: 4, stride: 2, pad: 1 },
+        Conv2d { n: 2, c: 64, h: 14, w: 14, k: 128, kh: 4, kw: 4, stride: 2, pad: 1 },
     ];
     for _ in 0..4 {
         shapes.push(random_conv(&mut rng));
     }
     for (i, s) in shapes.iter().enumerate() {
         let (oh, ow) = s.out_hw();
-        let (xn, wn, yn) = (
-            s.n * s.c * s.h * s.w,
-            s.k * s.c * s.kh * s.kw,
-            s.n * s.k * oh * ow,
-        );
+        let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 0;
         gpu_vs_cpu!(
             format!("conv2d {s:?} bias={with_bias}"),
@@ -166,11 +128,7 @@ fn conv2d_forward_and_gradients() {
             ],
             |b, t| {
                 b.conv2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
-                let g = Grads {
-                    dx: Some(&t[5]),
-                    dw: Some(&t[6]),
-                    db: with_bias.then_some(&t[7]),
-                };
+                let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
                 b.conv2d_backward(s, &t[0], &t[1], &t[4], g)
             }
         );
@@ -228,29 +186,14 @@ fn conv_transpose2d_forward_and_gradients() {
             pad: 1,
             output_padding: 0,
         },
-        ConvTranspose2d {
-            n: 2,
-            c: 3,
-            h: 7,
-            w: 7,
-            k: 2,
-            kh: 3,
-            kw: 3,
-            stride: 2,
-            pad: 1,
-            output_padding: 1,
-        },
+        ConvTranspose2d { n: 2, c: 3, h: 7, w: 7, k: 2, kh: 3, kw: 3, stride: 2, pad: 1, output_padding: 1 },
     ];
     for _ in 0..4 {
         shapes.push(random_conv_transpose(&mut rng));
     }
     for (i, s) in shapes.iter().enumerate() {
         let (oh, ow) = s.out_hw();
-        let (xn, wn, yn) = (
-            s.n * s.c * s.h * s.w,
-            s.c * s.k * s.kh * s.kw,
-            s.n * s.k * oh * ow,
-        );
+        let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.c * s.k * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 1;
         gpu_vs_cpu!(
             format!("conv_transpose2d {s:?} bias={with_bias}"),
@@ -267,11 +210,7 @@ fn conv_transpose2d_forward_and_gradients() {
             ],
             |b, t| {
                 b.conv_transpose2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
-                let g = Grads {
-                    dx: Some(&t[5]),
-                    dw: Some(&t[6]),
-                    db: with_bias.then_some(&t[7]),
-                };
+                let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
                 b.conv_transpose2d_backward(s, &t[0], &t[1], &t[4], g)
             }
         );
@@ -281,12 +220,7 @@ fn conv_transpose2d_forward_and_gradients() {
 #[test]
 fn activations_forward_and_backward() {
     let mut rng = Rng::new(4);
-    let kinds = [
-        Activation::Relu,
-        Activation::LeakyRelu(0.2),
-        Activation::Sigmoid,
-        Activation::Tanh,
-    ];
+    let kinds = [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Sigmoid, Activation::Tanh];
     for a in kinds {
         for n in [1, 255, 1000 + rng.int(0, 3000)] {
             let mut x = rng.vec(n, -6.0, 6.0);
@@ -298,12 +232,7 @@ fn activations_forward_and_backward() {
             gpu_vs_cpu!(
                 format!("activation {a:?} n={n}"),
                 (1e-6, 1e-5),
-                vec![
-                    ("x", x),
-                    ("y", vec![0.0; n]),
-                    ("dy", rng.vec(n, -1.0, 1.0)),
-                    ("dx", vec![7.0; n])
-                ],
+                vec![("x", x), ("y", vec![0.0; n]), ("dy", rng.vec(n, -1.0, 1.0)), ("dx", vec![7.0; n])],
                 |b, t| {
                     b.activation_forward(a, &t[0], &t[1])?;
                     b.activation_backward(a, &t[1], &t[2], &t[3])
@@ -324,11 +253,7 @@ fn losses_forward_backward_and_mean() {
             z[1] = -120.0;
         }
         let targets = rng.vec(n, 0.0, 1.0);
-        for (loss, scale) in [
-            ("bce_with_logits", 1.0f32),
-            ("bce_with_logits", -1.0),
-            ("mse", 0.5),
-        ] {
+        for (loss, scale) in [("bce_with_logits", 1.0f32), ("bce_with_logits", -1.0), ("mse", 0.5)] {
             gpu_vs_cpu!(
                 format!("{loss} n={n} scale={scale}"),
                 (1e-5, 1e-5),
@@ -366,11 +291,7 @@ fn reductions() {
         );
     }
     for _ in 0..4 {
-        let s = ChannelSum {
-            n: rng.int(1, 70),
-            channels: rng.int(1, 300),
-            spatial: rng.int(1, 50),
-        };
+        let s = ChannelSum { n: rng.int(1, 70), channels: rng.int(1, 300), spatial: rng.int(1, 50) };
         for accumulate in [false, true] {
             gpu_vs_cpu!(
                 format!("sum_channels {s:?} accumulate={accumulate}"),
@@ -393,13 +314,7 @@ fn batch_norm_train_eval_and_gradients() {
         shapes.push((rng.int(2, 40), rng.int(1, 70), rng.int(1, 60)));
     }
     for (n, c, spatial) in shapes {
-        let s = BatchNorm {
-            n,
-            c,
-            spatial,
-            eps: 1e-5,
-            momentum: 0.1,
-        };
+        let s = BatchNorm { n, c, spatial, eps: 1e-5, momentum: 0.1 };
         let len = n * c * spatial;
         let mut running = rng.vec(c, -0.5, 0.5);
         running.extend(rng.vec(c, 0.5, 2.0));
@@ -421,18 +336,10 @@ fn batch_norm_train_eval_and_gradients() {
                 ("saved_eval", vec![0.0; 2 * c]),
             ],
             |b, t| {
-                let st = BatchNormState {
-                    gamma: &t[1],
-                    beta: &t[2],
-                    running: &t[3],
-                    saved: &t[4],
-                };
+                let st = BatchNormState { gamma: &t[1], beta: &t[2], running: &t[3], saved: &t[4] };
                 b.batch_norm_forward(&s, &t[0], &st, &t[5], true)?;
                 b.batch_norm_backward(&s, &t[0], &t[1], &t[4], &t[6], &t[7], &t[8], &t[9])?;
-                let ev = BatchNormState {
-                    saved: &t[11],
-                    ..st
-                };
+                let ev = BatchNormState { saved: &t[11], ..st };
                 b.batch_norm_forward(&s, &t[0], &ev, &t[10], false)
             }
         );
@@ -443,21 +350,12 @@ fn batch_norm_train_eval_and_gradients() {
 fn dropout_forward_backward_and_rate() {
     let mut rng = Rng::new(8);
     for (n, prob) in [(1, 0.5f32), (1000, 0.3), (40_001, 0.5)] {
-        let s = Dropout {
-            prob,
-            seed: 0xDEAD_BEEF_1234,
-            offset: (1 << 32) - 7,
-        };
+        let s = Dropout { prob, seed: 0xDEAD_BEEF_1234, offset: (1 << 32) - 7 };
         let x: Vec<f32> = rng.vec(n, 0.5, 1.5);
         gpu_vs_cpu!(
             format!("dropout n={n} p={prob}"),
             (0.0, 1e-6),
-            vec![
-                ("x", x.clone()),
-                ("y", vec![0.0; n]),
-                ("dy", rng.vec(n, -1.0, 1.0)),
-                ("dx", vec![3.0; n])
-            ],
+            vec![("x", x.clone()), ("y", vec![0.0; n]), ("dy", rng.vec(n, -1.0, 1.0)), ("dx", vec![3.0; n])],
             |b, t| {
                 b.dropout(&s, &t[0], &t[1])?;
                 b.dropout(&s, &t[2], &t[3])
@@ -467,60 +365,30 @@ fn dropout_forward_backward_and_rate() {
             let mut cpu = CpuBackend;
             let (xt, yt) = (cpu.upload(&x).unwrap(), cpu.alloc(n).unwrap());
             cpu.dropout(&s, &xt, &yt).unwrap();
-            let kept =
-                cpu.read(&yt).unwrap().iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
-            assert!(
-                (kept - (1.0 - prob as f64)).abs() < 0.01,
-                "kept fraction {kept}"
-            );
+            let kept = cpu.read(&yt).unwrap().iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
+            assert!((kept - (1.0 - prob as f64)).abs() < 0.01, "kept fraction {kept}");
         }
     }
 }
 
 #[test]
 fn random_samplers_match_reference_and_statistics() {
-    for (n, seed, offset) in [
-        (1, 0u64, 0u64),
-        (1000, 42, 5),
-        (100_000, 7, u32::MAX as u64 - 300),
-    ] {
-        for d in [
-            Distribution::Normal {
-                mean: 0.0,
-                std: 1.0,
-            },
-            Distribution::Uniform {
-                low: -1.0,
-                high: 3.0,
-            },
-        ] {
-            gpu_vs_cpu!(
-                format!("random {d:?} n={n}"),
-                (2e-5, 1e-5),
-                vec![("out", vec![0.0; n])],
-                |b, t| { b.fill_random(d, seed, offset, &t[0]) }
-            );
+    for (n, seed, offset) in [(1, 0u64, 0u64), (1000, 42, 5), (100_000, 7, u32::MAX as u64 - 300)] {
+        for d in
+            [Distribution::Normal { mean: 0.0, std: 1.0 }, Distribution::Uniform { low: -1.0, high: 3.0 }]
+        {
+            gpu_vs_cpu!(format!("random {d:?} n={n}"), (2e-5, 1e-5), vec![("out", vec![0.0; n])], |b, t| {
+                b.fill_random(d, seed, offset, &t[0])
+            });
         }
     }
     let mut cpu = CpuBackend;
     let t = cpu.alloc(200_000).unwrap();
-    cpu.fill_random(
-        Distribution::Normal {
-            mean: 0.0,
-            std: 1.0,
-        },
-        3,
-        0,
-        &t,
-    )
-    .unwrap();
+    cpu.fill_random(Distribution::Normal { mean: 0.0, std: 1.0 }, 3, 0, &t).unwrap();
     let v = cpu.read(&t).unwrap();
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
-    assert!(
-        mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
-        "normal sampler: mean {mean}, var {var}"
-    );
+    assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "normal sampler: mean {mean}, var {var}");
 }
 
 #[test]
@@ -529,42 +397,30 @@ fn optimizers_several_steps() {
     for n in [1, 300, 70_001] {
         for (i, decoupled) in [false, true].into_iter().enumerate() {
             let grads: Vec<Vec<f32>> = (0..4).map(|_| rng.vec(n, -1.0, 1.0)).collect();
-            let mut tensors = vec![
-                ("param", rng.vec(n, -1.0, 1.0)),
-                ("m", vec![0.0; n]),
-                ("v", vec![0.0; n]),
-            ];
+            let mut tensors =
+                vec![("param", rng.vec(n, -1.0, 1.0)), ("m", vec![0.0; n]), ("v", vec![0.0; n])];
             tensors.extend(grads.iter().map(|g| ("grad", g.clone())));
-            gpu_vs_cpu!(
-                format!("adam n={n} decoupled={decoupled}"),
-                (1e-6, 1e-5),
-                tensors,
-                |b, t| {
-                    for step in 1..=4 {
-                        let s = AdamStep {
-                            lr: 1e-3 * (i + 1) as f32,
-                            beta1: 0.5,
-                            beta2: 0.999,
-                            eps: 1e-8,
-                            weight_decay: 0.01,
-                            decoupled,
-                            t: step,
-                        };
-                        b.adam_step(&s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
-                    }
-                    Ok(())
+            gpu_vs_cpu!(format!("adam n={n} decoupled={decoupled}"), (1e-6, 1e-5), tensors, |b, t| {
+                for step in 1..=4 {
+                    let s = AdamStep {
+                        lr: 1e-3 * (i + 1) as f32,
+                        beta1: 0.5,
+                        beta2: 0.999,
+                        eps: 1e-8,
+                        weight_decay: 0.01,
+                        decoupled,
+                        t: step,
+                    };
+                    b.adam_step(&s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
                 }
-            );
+                Ok(())
+            });
         }
         let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(n, -1.0, 1.0)).collect();
         let mut tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("buf", vec![0.0; n])];
         tensors.extend(grads.iter().map(|g| ("grad", g.clone())));
         gpu_vs_cpu!(format!("sgd n={n}"), (1e-6, 1e-5), tensors, |b, t| {
-            let s = SgdStep {
-                lr: 0.05,
-                momentum: 0.9,
-                weight_decay: 1e-4,
-            };
+            let s = SgdStep { lr: 0.05, momentum: 0.9, weight_decay: 1e-4 };
             for k in 0..3 {
                 b.sgd_step(&s, &t[0], &t[2 + k], &t[1])?;
             }
@@ -597,17 +453,8 @@ fn adam_equals_closed_form() {
         b.read(&p).unwrap()
     }
     let g = [0.5f32, -2.0, 1e-3, 3.0];
-    let want: Vec<f32> = g
-        .iter()
-        .map(|&g| 1.0 - 10.0 * 0.01 * g / (g.abs() + 1e-8))
-        .collect();
-    assert_close(
-        "adam closed form (CPU)",
-        &run(&mut CpuBackend),
-        &want,
-        1e-5,
-        1e-5,
-    );
+    let want: Vec<f32> = g.iter().map(|&g| 1.0 - 10.0 * 0.01 * g / (g.abs() + 1e-8)).collect();
+    assert_close("adam closed form (CPU)", &run(&mut CpuBackend), &want, 1e-5, 1e-5);
     if let Some(mut b) = gpu() {
         assert_close("adam closed form (GPU)", &run(&mut b), &want, 1e-5, 1e-5);
     }
@@ -618,100 +465,36 @@ fn adam_equals_closed_form() {
 fn gpu_results_are_deterministic() {
     let Some(mut b) = gpu() else { return };
     let mut rng = Rng::new(10);
-    let s = Conv2d {
-        n: 16,
-        c: 8,
-        h: 14,
-        w: 14,
-        k: 16,
-        kh: 4,
-        kw: 4,
-        stride: 2,
-        pad: 1,
-    };
+    let s = Conv2d { n: 16, c: 8, h: 14, w: 14, k: 16, kh: 4, kw: 4, stride: 2, pad: 1 };
     let (oh, ow) = s.out_hw();
-    let x = b
-        .upload(&rng.vec(s.n * s.c * s.h * s.w, -1.0, 1.0))
-        .unwrap();
+    let x = b.upload(&rng.vec(s.n * s.c * s.h * s.w, -1.0, 1.0)).unwrap();
     let w = b.upload(&rng.vec(s.k * s.c * 16, -1.0, 1.0)).unwrap();
     let dy = b.upload(&rng.vec(s.n * s.k * oh * ow, -1.0, 1.0)).unwrap();
     let big = b.upload(&rng.vec(123_457, -1.0, 1.0)).unwrap();
     let mut runs = Vec::new();
     for _ in 0..3 {
-        let (dw, db, total) = (
-            b.alloc(s.k * s.c * 16).unwrap(),
-            b.alloc(s.k).unwrap(),
-            b.alloc(1).unwrap(),
-        );
-        b.conv2d_backward(
-            &s,
-            &x,
-            &w,
-            &dy,
-            Grads {
-                dx: None,
-                dw: Some(&dw),
-                db: Some(&db),
-            },
-        )
-        .unwrap();
+        let (dw, db, total) = (b.alloc(s.k * s.c * 16).unwrap(), b.alloc(s.k).unwrap(), b.alloc(1).unwrap());
+        b.conv2d_backward(&s, &x, &w, &dy, Grads { dx: None, dw: Some(&dw), db: Some(&db) }).unwrap();
         b.sum(&big, &total, 1.0).unwrap();
         let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-        runs.push((
-            bits(b.read(&dw).unwrap()),
-            bits(b.read(&db).unwrap()),
-            bits(b.read(&total).unwrap()),
-        ));
+        runs.push((bits(b.read(&dw).unwrap()), bits(b.read(&db).unwrap()), bits(b.read(&total).unwrap())));
     }
-    assert!(
-        runs.windows(2).all(|w| w[0] == w[1]),
-        "GPU results differ between identical runs"
-    );
+    assert!(runs.windows(2).all(|w| w[0] == w[1]), "GPU results differ between identical runs");
 }
 
 #[test]
 fn shape_mismatch_names_the_op_and_shapes() {
     let mut cpu = CpuBackend;
-    let s = Linear {
-        batch: 4,
-        in_features: 3,
-        out_features: 2,
-    };
-    let (x, w, y) = (
-        cpu.alloc(12).unwrap(),
-        cpu.alloc(5).unwrap(),
-        cpu.alloc(8).unwrap(),
-    );
+    let s = Linear { batch: 4, in_features: 3, out_features: 2 };
+    let (x, w, y) = (cpu.alloc(12).unwrap(), cpu.alloc(5).unwrap(), cpu.alloc(8).unwrap());
     let e = cpu.linear_forward(&s, &x, &w, None, &y).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::Shape { op: "linear", .. }), "{msg}");
-    assert!(
-        msg.contains("w has 5 elements, expected [2x3] = 6"),
-        "{msg}"
-    );
+    assert!(msg.contains("w has 5 elements, expected [2x3] = 6"), "{msg}");
     if let Some(mut g) = gpu() {
-        let (x, w, y) = (
-            g.alloc(12).unwrap(),
-            g.alloc(5).unwrap(),
-            g.alloc(8).unwrap(),
-        );
-        assert_eq!(
-            g.linear_forward(&s, &x, &w, None, &y)
-                .unwrap_err()
-                .to_string(),
-            msg
-        );
-        let c = Conv2d {
-            n: 1,
-            c: 1,
-            h: 2,
-            w: 2,
-            k: 1,
-            kh: 5,
-            kw: 5,
-            stride: 1,
-            pad: 0,
-        };
+        let (x, w, y) = (g.alloc(12).unwrap(), g.alloc(5).unwrap(), g.alloc(8).unwrap());
+        assert_eq!(g.linear_forward(&s, &x, &w, None, &y).unwrap_err().to_string(), msg);
+        let c = Conv2d { n: 1, c: 1, h: 2, w: 2, k: 1, kh: 5, kw: 5, stride: 1, pad: 0 };
         let e = g.conv2d_forward(&c, &x, &w, None, &y).unwrap_err();
         assert!(matches!(e, Error::Shape { op: "conv2d", .. }), "{e}");
     }
@@ -729,10 +512,7 @@ fn oversized_buffer_is_an_error_not_a_panic() {
     let e = g.activation_forward(Activation::Tanh, &x, &y).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::TooLarge { .. }), "{msg}");
-    assert!(
-        msg.contains("max_storage_buffer_binding_size") && msg.contains("batch size"),
-        "{msg}"
-    );
+    assert!(msg.contains("max_storage_buffer_binding_size") && msg.contains("batch size"), "{msg}");
 }
 
 #[test]
@@ -759,11 +539,7 @@ fn gather_images_from_packed_bytes() {
         let bytes: Vec<u8> = (0..count * dim).map(|_| rng.next_u64() as u8).collect();
         let mut order: Vec<u32> = (0..count as u32).collect();
         order.reverse();
-        let s = Gather {
-            batch,
-            dim,
-            start: count - batch,
-        };
+        let s = Gather { batch, dim, start: count - batch };
         gpu_vs_cpu!(
             format!("gather {s:?}"),
             (0.0, 0.0),
@@ -774,5 +550,38 @@ fn gather_images_from_packed_bytes() {
             ],
             |b, t| { b.gather_images(&s, &t[0], &t[1], &t[2]) }
         );
+    }
+}
+
+#[test]
+fn gemm_through_strides() {
+    use wgan_gpu::ops::gemm::Gemm;
+    let mut rng = Rng::new(13);
+    let mut cases = vec![(1, 1, 1), (64, 1, 6272), (37, 65, 257)];
+    for _ in 0..3 {
+        cases.push((rng.int(1, 90), rng.int(1, 90), rng.int(1, 300)));
+    }
+    for (i, (m, n, k)) in cases.into_iter().enumerate() {
+        // Row-major A·B, A·Bᵀ, Aᵀ·B, with C written transposed every other case.
+        let (a, b) = match i % 3 {
+            0 => ((k, 1), (n, 1)),
+            1 => ((k, 1), (1, k)),
+            _ => ((1, m), (n, 1)),
+        };
+        let c = if i % 2 == 0 { (n, 1) } else { (1, m) };
+        for (accumulate, bias) in [(false, true), (true, false)] {
+            let s = Gemm { m, n, k, a, b, c, accumulate };
+            gpu_vs_cpu!(
+                format!("gemm {s:?} bias={bias}"),
+                (1e-5, 1e-4),
+                vec![
+                    ("a", rng.vec(m * k, -1.0, 1.0)),
+                    ("b", rng.vec(k * n, -1.0, 1.0)),
+                    ("bias", rng.vec(n, -1.0, 1.0)),
+                    ("c", rng.vec(m * n, -1.0, 1.0)),
+                ],
+                |bk, t| { bk.gemm(&s, &t[0], &t[1], bias.then_some(&t[2]), &t[3]) }
+            );
+        }
     }
 }

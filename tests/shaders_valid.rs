@@ -8,12 +8,9 @@ use wgan_gpu::gpu::shaders::{COMMON, SHADERS, source};
 fn validate(name: &str, src: &str) {
     let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(src)));
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| panic!("{name}: validation error:\n{}", e.emit_to_string(src)));
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: validation error:\n{}", e.emit_to_string(src)));
 }
 
 #[test]
@@ -29,19 +26,9 @@ fn every_shader_file_is_embedded() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
     let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
         .unwrap()
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .into_string()
-                .ok()?
-                .strip_suffix(".wgsl")
-                .map(String::from)
-        })
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".wgsl").map(String::from))
         .filter(|n| n != "common")
         .collect();
     let embedded: BTreeSet<String> = SHADERS.iter().map(|(n, _)| n.to_string()).collect();
-    assert_eq!(
-        on_disk, embedded,
-        "shaders/ and gpu::shaders::SHADERS disagree"
-    );
+    assert_eq!(on_disk, embedded, "shaders/ and gpu::shaders::SHADERS disagree");
 }

@@ -24,9 +24,8 @@ fn run<B: Backend>(b: &mut B, cfg: &GanConfig, g: &NetSpec, d: &NetSpec, iters: 
     let img = d.input.size();
     let mut stats = Vec::new();
     for _ in 0..iters {
-        let reals: Vec<B::T> = (0..cfg.d_steps)
-            .map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap())
-            .collect();
+        let reals: Vec<B::T> =
+            (0..cfg.d_steps).map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap()).collect();
         gan.iteration(b, &reals).unwrap();
         stats.push(b.read(&gan.stats).unwrap());
     }
@@ -47,13 +46,7 @@ fn compare(what: &str, cfg: &GanConfig, g: &NetSpec, d: &NetSpec) {
     let want = run(&mut CpuBackend, cfg, g, d, 3);
     let got = run(&mut gpu, cfg, g, d, 3);
     for (i, (g, w)) in got.stats.iter().zip(&want.stats).enumerate() {
-        assert_close(
-            &format!("{what}: stats after iteration {}", i + 1),
-            g,
-            w,
-            1e-4,
-            1e-3,
-        );
+        assert_close(&format!("{what}: stats after iteration {}", i + 1), g, w, 1e-4, 1e-3);
     }
     // Adam divides by √v, so parameters whose gradient is ~0 can move by up to lr·(steps) on
     // rounding alone; the tolerance is a small multiple of one step.
@@ -64,15 +57,8 @@ fn compare(what: &str, cfg: &GanConfig, g: &NetSpec, d: &NetSpec) {
 }
 
 fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanConfig {
-    let opt = OptConfig {
-        kind,
-        lr: 2e-4,
-        beta1: 0.5,
-        beta2: 0.999,
-        eps: 1e-8,
-        momentum: 0.9,
-        weight_decay: 0.0,
-    };
+    let opt =
+        OptConfig { kind, lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, momentum: 0.9, weight_decay: 0.0 };
     GanConfig {
         loss,
         batch,
@@ -98,30 +84,15 @@ fn mlp_iterations_equal_reference_for_every_loss() {
         (LossKind::Wgan, OptKind::Adam),
     ] {
         let d_steps = if loss == LossKind::Wgan { 2 } else { 1 };
-        compare(
-            &format!("mlp {loss:?}"),
-            &config(loss, 7, d_steps, kind),
-            &g,
-            &d,
-        );
+        compare(&format!("mlp {loss:?}"), &config(loss, 7, d_steps, kind), &g, &d);
     }
 }
 
 #[test]
 fn dcgan_iterations_equal_reference() {
-    let o = DcganOptions {
-        width: 4,
-        g_batch_norm: true,
-        d_batch_norm: true,
-        d_dropout: 0.2,
-    };
+    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.2 };
     let (g, d) = (dcgan_generator(8, o), dcgan_discriminator(o));
-    compare(
-        "dcgan bce",
-        &config(LossKind::Bce, 5, 1, OptKind::Adam),
-        &g,
-        &d,
-    );
+    compare("dcgan bce", &config(LossKind::Bce, 5, 1, OptKind::Adam), &g, &d);
 }
 
 /// The wiring the GAN step relies on: G's parameter gradient of mean BCE(D(G(z)), 1), taken
@@ -131,28 +102,15 @@ fn dcgan_iterations_equal_reference() {
 fn network_gradients_match_finite_differences() {
     use wgan_gpu::nn::Net;
     let mut b = CpuBackend;
-    let o = DcganOptions {
-        width: 2,
-        g_batch_norm: true,
-        d_batch_norm: true,
-        d_dropout: 0.0,
-    };
+    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0 };
     let (gs, ds) = (dcgan_generator(3, o), dcgan_discriminator(o));
-    let mlp = (
-        mlp_generator(3, &[5], Shape(1, 28, 28)),
-        mlp_discriminator(Shape(1, 28, 28), &[4], 0.0),
-    );
+    let mlp = (mlp_generator(3, &[5], Shape(1, 28, 28)), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
     // Piecewise-linear activations become tanh: central differences across a ReLU kink are
     // wrong by design, and this test is about the wiring, not the kinks (gradcheck.rs has those).
     let smooth = |mut s: NetSpec| {
         for l in &mut s.layers {
-            if let LayerSpec::Activation {
-                f: Activation::Relu | Activation::LeakyRelu(_),
-            } = l
-            {
-                *l = LayerSpec::Activation {
-                    f: Activation::Tanh,
-                };
+            if let LayerSpec::Activation { f: Activation::Relu | Activation::LeakyRelu(_) } = l {
+                *l = LayerSpec::Activation { f: Activation::Tanh };
             }
         }
         s
@@ -180,22 +138,13 @@ fn network_gradients_match_finite_differences() {
         let (dz, out) = (d.output_grad().clone(), d.output().clone());
         b.bce_with_logits_backward(&out, &ones, &dz, 1.0).unwrap();
         let fake = g.output().clone();
-        d.backward(&mut b, &fake, Some(g.output_grad()), true)
-            .unwrap();
+        d.backward(&mut b, &fake, Some(g.output_grad()), true).unwrap();
         g.backward(&mut b, &z, None, true).unwrap();
         for (name, net_is_g) in [("G", true), ("D", false)] {
             let (params, grads, infos) = if net_is_g {
-                (
-                    g.params.clone(),
-                    b.read(&g.grads).unwrap(),
-                    g.param_infos.clone(),
-                )
+                (g.params.clone(), b.read(&g.grads).unwrap(), g.param_infos.clone())
             } else {
-                (
-                    d.params.clone(),
-                    b.read(&d.grads).unwrap(),
-                    d.param_infos.clone(),
-                )
+                (d.params.clone(), b.read(&d.grads).unwrap(), d.param_infos.clone())
             };
             let base = b.read(&params).unwrap();
             // A few entries of every parameter tensor.

@@ -15,10 +15,7 @@ pub struct Idx {
 /// Parses IDX bytes (gunzipping first when they start with the gzip magic). `path` names the
 /// source in errors.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Idx> {
-    let err = |msg: String| Error::Data {
-        path: path.to_path_buf(),
-        msg,
-    };
+    let err = |msg: String| Error::Data { path: path.to_path_buf(), msg };
     let raw;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -34,18 +31,12 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Idx> {
         return Err(err("not an IDX file (bad magic number)".into()));
     }
     if bytes[2] != 0x08 {
-        return Err(err(format!(
-            "IDX element type 0x{:02x} is not u8 (0x08)",
-            bytes[2]
-        )));
+        return Err(err(format!("IDX element type 0x{:02x} is not u8 (0x08)", bytes[2])));
     }
     let ndim = bytes[3] as usize;
     let header = 4 + 4 * ndim;
     if ndim == 0 || bytes.len() < header {
-        return Err(err(format!(
-            "truncated IDX header ({} bytes, {ndim} dimensions)",
-            bytes.len()
-        )));
+        return Err(err(format!("truncated IDX header ({} bytes, {ndim} dimensions)", bytes.len())));
     }
     let dims: Vec<usize> = (0..ndim)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
@@ -53,21 +44,13 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Idx> {
     let want: usize = dims.iter().product();
     let have = bytes.len() - header;
     if have < want {
-        return Err(err(format!(
-            "truncated: header says {dims:?} = {want} bytes of data, file has {have}"
-        )));
+        return Err(err(format!("truncated: header says {dims:?} = {want} bytes of data, file has {have}")));
     }
-    Ok(Idx {
-        dims,
-        data: bytes[header..header + want].to_vec(),
-    })
+    Ok(Idx { dims, data: bytes[header..header + want].to_vec() })
 }
 
 pub fn read(path: &Path) -> Result<Idx> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     parse(&bytes, path)
 }
 
@@ -78,8 +61,5 @@ pub fn write(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
         out.extend_from_slice(&(d as u32).to_be_bytes());
     }
     out.extend_from_slice(data);
-    std::fs::write(path, out).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::write(path, out).map_err(|source| Error::Io { path: path.to_path_buf(), source })
 }

@@ -32,23 +32,13 @@ pub fn from_idx(images: &idx::Idx, labels: Option<&idx::Idx>, path: &Path) -> Re
         Some(l) => Some(l.data.clone()),
         None => None,
     };
-    Ok(ImageSet {
-        pixels: images.data.clone(),
-        labels,
-        count,
-        channels: 1,
-        height: h,
-        width: w,
-    })
+    Ok(ImageSet { pixels: images.data.clone(), labels, count, channels: 1, height: h, width: w })
 }
 
 /// The 60000 MNIST training images with labels.
 pub fn train() -> Result<ImageSet> {
     let path = Path::new("assets/mnist/train-images-idx3-ubyte.gz");
     let images = idx::parse(TRAIN_IMAGES, path)?;
-    let labels = idx::parse(
-        TRAIN_LABELS,
-        Path::new("assets/mnist/train-labels-idx1-ubyte.gz"),
-    )?;
+    let labels = idx::parse(TRAIN_LABELS, Path::new("assets/mnist/train-labels-idx1-ubyte.gz"))?;
     from_idx(&images, Some(&labels), path)
 }

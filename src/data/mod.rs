@@ -26,18 +26,11 @@ impl ImageSet {
             return Err(crate::Error::Config("--digits needs labelled data".into()));
         };
         let d = self.image_len();
-        let keep: Vec<usize> = (0..self.count)
-            .filter(|&i| digits.contains(&labels[i]))
-            .collect();
+        let keep: Vec<usize> = (0..self.count).filter(|&i| digits.contains(&labels[i])).collect();
         if keep.is_empty() {
-            return Err(crate::Error::Config(format!(
-                "no images with labels {digits:?}"
-            )));
+            return Err(crate::Error::Config(format!("no images with labels {digits:?}")));
         }
-        self.pixels = keep
-            .iter()
-            .flat_map(|&i| self.pixels[i * d..(i + 1) * d].iter().copied())
-            .collect();
+        self.pixels = keep.iter().flat_map(|&i| self.pixels[i * d..(i + 1) * d].iter().copied()).collect();
         self.labels = Some(keep.iter().map(|&i| labels[i]).collect());
         self.count = keep.len();
         Ok(())

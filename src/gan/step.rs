@@ -30,12 +30,7 @@ pub struct Optimizer<B: Backend> {
 
 impl<B: Backend> Optimizer<B> {
     pub fn new(b: &mut B, cfg: OptConfig, n: usize) -> Result<Self> {
-        Ok(Optimizer {
-            cfg,
-            m: b.alloc(n)?,
-            v: b.alloc(n)?,
-            t: 0,
-        })
+        Ok(Optimizer { cfg, m: b.alloc(n)?, v: b.alloc(n)?, t: 0 })
     }
 
     pub fn step(&mut self, b: &mut B, params: &B::T, grads: &B::T) -> Result<()> {
@@ -55,11 +50,7 @@ impl<B: Backend> Optimizer<B> {
                 b.adam_step(&s, params, grads, &self.m, &self.v)
             }
             OptKind::Sgd => {
-                let s = SgdStep {
-                    lr: c.lr,
-                    momentum: c.momentum,
-                    weight_decay: c.weight_decay,
-                };
+                let s = SgdStep { lr: c.lr, momentum: c.momentum, weight_decay: c.weight_decay };
                 b.sgd_step(&s, params, grads, &self.m)
             }
         }
@@ -143,15 +134,7 @@ impl<B: Backend> Gan<B> {
     /// The latent noise for draw `k` of this iteration.
     fn draw_noise(&mut self, b: &mut B, k: u64) -> Result<()> {
         let seed = derive_seed(self.cfg.seed, self.step, 100 + k);
-        b.fill_random(
-            Distribution::Normal {
-                mean: 0.0,
-                std: 1.0,
-            },
-            seed,
-            0,
-            &self.z,
-        )
+        b.fill_random(Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, &self.z)
     }
 
     /// Writes the mean loss of D's current output into `stats[slot]` and dL/dlogits into D's
@@ -168,11 +151,7 @@ impl<B: Backend> Gan<B> {
         match self.cfg.loss {
             LossKind::Bce | LossKind::Minimax => {
                 // Minimax's generator minimises −BCE(D(G(z)), 0) = log(1 − D(G(z))).
-                let sign = if role == Role::Gen && self.cfg.loss == LossKind::Minimax {
-                    -1.0
-                } else {
-                    1.0
-                };
+                let sign = if role == Role::Gen && self.cfg.loss == LossKind::Minimax { -1.0 } else { 1.0 };
                 b.bce_with_logits_forward(&z, target, &self.per_sample)?;
                 b.sum(&self.per_sample, &out, sign / n)?;
                 b.bce_with_logits_backward(&z, target, &dz, sign)
@@ -193,30 +172,23 @@ impl<B: Backend> Gan<B> {
 
     /// One iteration on `reals` (one real batch per discriminator step).
     pub fn iteration(&mut self, b: &mut B, reals: &[B::T]) -> Result<()> {
-        assert_eq!(
-            reals.len(),
-            self.cfg.d_steps.max(1),
-            "one real batch per discriminator step"
-        );
+        assert_eq!(reals.len(), self.cfg.d_steps.max(1), "one real batch per discriminator step");
         let dropout_seed = |gan: &Self, call: u64| derive_seed(gan.cfg.seed, gan.step, 1000 + call);
         let n = self.cfg.batch;
         let fake_at = self.logits_fake_at();
         for (k, real) in reals.iter().enumerate() {
             let k = k as u64;
             self.draw_noise(b, k)?;
-            self.g
-                .forward(b, &self.z, true, dropout_seed(self, 10 * k), 0)?;
+            self.g.forward(b, &self.z, true, dropout_seed(self, 10 * k), 0)?;
             b.zero(&self.d.grads)?;
 
-            self.d
-                .forward(b, real, true, dropout_seed(self, 10 * k + 1), 0)?;
+            self.d.forward(b, real, true, dropout_seed(self, 10 * k + 1), 0)?;
             self.loss(b, D_LOSS_REAL, Role::Real)?;
             b.copy(self.d.output(), &self.stats.slice(LOGITS_REAL, n))?;
             self.d.backward(b, real, None, true)?;
 
             let fake = self.g.output().clone();
-            self.d
-                .forward(b, &fake, true, dropout_seed(self, 10 * k + 2), 0)?;
+            self.d.forward(b, &fake, true, dropout_seed(self, 10 * k + 2), 0)?;
             self.loss(b, D_LOSS_FAKE, Role::Fake)?;
             b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
             self.d.backward(b, &fake, None, true)?;
@@ -232,8 +204,7 @@ impl<B: Backend> Gan<B> {
         let fake = self.g.output().clone();
         self.d.forward(b, &fake, true, dropout_seed(self, 999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
-        self.d
-            .backward(b, &fake, Some(self.g.output_grad()), false)?;
+        self.d.backward(b, &fake, Some(self.g.output_grad()), false)?;
         self.g.backward(b, &self.z, None, true)?;
         self.opt_g.step(b, &self.g.params, &self.g.grads)?;
         self.step += 1;
@@ -247,14 +218,9 @@ impl<B: Backend> Gan<B> {
         let fake_at = self.logits_fake_at();
         let fake = &stats[fake_at..fake_at + n];
         let score = |z: f32| {
-            if self.cfg.loss == LossKind::Wgan {
-                z
-            } else {
-                crate::reference::activation::sigmoid(z)
-            }
+            if self.cfg.loss == LossKind::Wgan { z } else { crate::reference::activation::sigmoid(z) }
         };
-        let mean =
-            |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&z| f(z)).sum::<f32>() / n as f32;
+        let mean = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&z| f(z)).sum::<f32>() / n as f32;
         IterStats {
             d_loss: stats[D_LOSS_REAL] + stats[D_LOSS_FAKE],
             g_loss: stats[G_LOSS],

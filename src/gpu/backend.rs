@@ -29,16 +29,8 @@ impl Tensor for GpuTensor {
         self.len
     }
     fn slice(&self, start: usize, len: usize) -> Self {
-        assert!(
-            start + len <= self.len,
-            "slice {start}+{len} out of {}",
-            self.len
-        );
-        GpuTensor {
-            buf: self.buf.clone(),
-            offset: self.offset + 4 * start as u64,
-            len,
-        }
+        assert!(start + len <= self.len, "slice {start}+{len} out of {}", self.len);
+        GpuTensor { buf: self.buf.clone(), offset: self.offset + 4 * start as u64, len }
     }
 }
 
@@ -52,11 +44,7 @@ const SLOT: usize = 256;
 const SLOTS: usize = 4096;
 const MAX_CACHED_BIND_GROUPS: usize = 8192;
 
-type BindKey = (
-    wgpu::ComputePipeline,
-    usize,
-    Vec<(u32, wgpu::Buffer, u64, u64)>,
-);
+type BindKey = (wgpu::ComputePipeline, usize, Vec<(u32, wgpu::Buffer, u64, u64)>);
 
 pub struct GpuBackend {
     pub ctx: Arc<GpuContext>,
@@ -85,11 +73,7 @@ pub struct PendingRead {
 pub(crate) fn grid(items: usize, per_group: usize, max_dim: u32) -> (u32, u32) {
     let groups = items.div_ceil(per_group).max(1) as u64;
     let max_dim = max_dim as u64;
-    if groups <= max_dim {
-        (groups as u32, 1)
-    } else {
-        (max_dim as u32, groups.div_ceil(max_dim) as u32)
-    }
+    if groups <= max_dim { (groups as u32, 1) } else { (max_dim as u32, groups.div_ceil(max_dim) as u32) }
 }
 
 impl GpuBackend {
@@ -113,11 +97,7 @@ impl GpuBackend {
             arena_host: vec![0; SLOT * SLOTS],
             slots_used: 0,
             bind_groups: HashMap::new(),
-            dummy: GpuTensor {
-                buf: dummy_buf,
-                offset: 0,
-                len: 4,
-            },
+            dummy: GpuTensor { buf: dummy_buf, offset: 0, len: 4 },
             scratch: HashMap::new(),
             in_flight: VecDeque::new(),
         })
@@ -126,9 +106,7 @@ impl GpuBackend {
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
         let device = &self.ctx.device;
         self.encoder.get_or_insert_with(|| {
-            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("step"),
-            })
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })
         })
     }
 
@@ -147,16 +125,10 @@ impl GpuBackend {
         let buf = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: bytes,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Ok(GpuTensor {
-            buf,
-            offset: 0,
-            len,
-        })
+        Ok(GpuTensor { buf, offset: 0, len })
     }
 
     /// A workspace of `len` f32 shared by every op that asks for that size; dispatches are
@@ -209,19 +181,13 @@ impl GpuBackend {
         let slot = self.slots_used;
         self.slots_used += 1;
         let bytes: &[u8] = bytemuck::cast_slice(params);
-        assert!(
-            bytes.len() <= SLOT,
-            "parameter block of {shader}.{entry} exceeds {SLOT} bytes"
-        );
+        assert!(bytes.len() <= SLOT, "parameter block of {shader}.{entry} exceeds {SLOT} bytes");
         self.arena_host[slot * SLOT..slot * SLOT + bytes.len()].copy_from_slice(bytes);
 
         let key: BindKey = (
             pipeline.clone(),
             slot,
-            bindings
-                .iter()
-                .map(|(b, t)| (*b, t.buf.clone(), t.offset, t.bytes().max(4)))
-                .collect(),
+            bindings.iter().map(|(b, t)| (*b, t.buf.clone(), t.offset, t.bytes().max(4))).collect(),
         );
         if !self.bind_groups.contains_key(&key) {
             if self.bind_groups.len() >= MAX_CACHED_BIND_GROUPS {
@@ -248,28 +214,19 @@ impl GpuBackend {
             }
             let label = format!("{shader}.{entry}");
             let bg = self.ctx.checked(&label, || {
-                self.ctx
-                    .device
-                    .create_bind_group(&wgpu::BindGroupDescriptor {
-                        label: Some(&label),
-                        layout: &layout,
-                        entries: &entries,
-                    })
+                self.ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(&label),
+                    layout: &layout,
+                    entries: &entries,
+                })
             })?;
             self.bind_groups.insert(key.clone(), bg);
         }
-        let (gx, gy) = grid(
-            groups,
-            1,
-            self.ctx.limits.max_compute_workgroups_per_dimension,
-        );
+        let (gx, gy) = grid(groups, 1, self.ctx.limits.max_compute_workgroups_per_dimension);
         let bg = self.bind_groups[&key].clone();
         let mut pass = self
             .encoder()
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(entry),
-                timestamp_writes: None,
-            });
+            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bg, &[]);
         pass.dispatch_workgroups(gx, gy, 1);
@@ -297,9 +254,7 @@ impl GpuBackend {
             return Ok(());
         };
         if self.slots_used > 0 {
-            self.ctx
-                .queue
-                .write_buffer(&self.arena, 0, &self.arena_host[..self.slots_used * SLOT]);
+            self.ctx.queue.write_buffer(&self.arena, 0, &self.arena_host[..self.slots_used * SLOT]);
         }
         self.slots_used = 0;
         let ctx = self.ctx.clone();
@@ -315,14 +270,8 @@ impl GpuBackend {
             let index = self.in_flight.pop_front().expect("non-empty");
             self.ctx
                 .device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(index),
-                    timeout: None,
-                })
-                .map_err(|e| Error::Gpu {
-                    context: "wait".into(),
-                    msg: e.to_string(),
-                })?;
+                .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+                .map_err(|e| Error::Gpu { context: "wait".into(), msg: e.to_string() })?;
         }
         Ok(())
     }
@@ -337,8 +286,7 @@ impl GpuBackend {
             mapped_at_creation: false,
         });
         let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
-        self.encoder()
-            .copy_buffer_to_buffer(&buf, off, &staging, 0, size);
+        self.encoder().copy_buffer_to_buffer(&buf, off, &staging, 0, size);
         self.flush()?;
         let state: MapState = Arc::new(Mutex::new(None));
         let sink = state.clone();
@@ -350,23 +298,14 @@ impl GpuBackend {
 
     /// The values of a [`PendingRead`] if the device has delivered them; never blocks.
     pub fn try_collect(&self, p: &PendingRead) -> Result<Option<Vec<f32>>> {
-        let err = |msg: String| Error::Gpu {
-            context: "readback".into(),
-            msg,
-        };
-        self.ctx
-            .device
-            .poll(wgpu::PollType::Poll)
-            .map_err(|e| err(e.to_string()))?;
+        let err = |msg: String| Error::Gpu { context: "readback".into(), msg };
+        self.ctx.device.poll(wgpu::PollType::Poll).map_err(|e| err(e.to_string()))?;
         let done = p.state.lock().unwrap().take();
         match done {
             None => Ok(None),
             Some(Err(e)) => Err(err(e.to_string())),
             Some(Ok(())) => {
-                let view = p
-                    .staging
-                    .get_mapped_range(..)
-                    .map_err(|e| err(e.to_string()))?;
+                let view = p.staging.get_mapped_range(..).map_err(|e| err(e.to_string()))?;
                 let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
                 drop(view);
                 p.staging.unmap();
@@ -376,29 +315,19 @@ impl GpuBackend {
     }
 
     pub fn write_tensor(&mut self, t: &GpuTensor, data: &[f32]) -> Result<()> {
-        assert_eq!(
-            t.len,
-            data.len(),
-            "write of {} values into a tensor of {}",
-            data.len(),
-            t.len
-        );
+        assert_eq!(t.len, data.len(), "write of {} values into a tensor of {}", data.len(), t.len);
         if data.is_empty() {
             return Ok(());
         }
         // Staged through the encoder (not queue.write_buffer) so the write lands after the
         // commands already recorded, in program order.
-        let staging = self
-            .ctx
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("upload"),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::COPY_SRC,
-            });
+        let staging = self.ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("upload"),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::COPY_SRC,
+        });
         let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
-        self.encoder()
-            .copy_buffer_to_buffer(&staging, 0, &buf, off, size);
+        self.encoder().copy_buffer_to_buffer(&staging, 0, &buf, off, size);
         Ok(())
     }
 
@@ -413,8 +342,7 @@ impl GpuBackend {
             mapped_at_creation: false,
         });
         let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
-        self.encoder()
-            .copy_buffer_to_buffer(&buf, off, &staging, 0, size);
+        self.encoder().copy_buffer_to_buffer(&buf, off, &staging, 0, size);
         self.flush()?;
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
@@ -423,23 +351,13 @@ impl GpuBackend {
         self.ctx
             .device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu {
-                context: "readback".into(),
-                msg: e.to_string(),
-            })?;
+            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
         rx.recv()
-            .map_err(|e| Error::Gpu {
-                context: "readback".into(),
-                msg: e.to_string(),
-            })?
-            .map_err(|e| Error::Gpu {
-                context: "readback".into(),
-                msg: e.to_string(),
-            })?;
-        let view = staging.get_mapped_range(..).map_err(|e| Error::Gpu {
-            context: "readback".into(),
-            msg: e.to_string(),
-        })?;
+            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?
+            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
         let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
         drop(view);
         staging.unmap();
@@ -454,19 +372,10 @@ impl GpuBackend {
     }
 
     pub fn copy_tensor(&mut self, src: &GpuTensor, dst: &GpuTensor) {
-        assert_eq!(
-            src.len, dst.len,
-            "copy between tensors of {} and {}",
-            src.len, dst.len
-        );
+        assert_eq!(src.len, dst.len, "copy between tensors of {} and {}", src.len, dst.len);
         if src.len > 0 {
-            let (s, so, d, doff, size) = (
-                src.buf.clone(),
-                src.offset,
-                dst.buf.clone(),
-                dst.offset,
-                src.bytes(),
-            );
+            let (s, so, d, doff, size) =
+                (src.buf.clone(), src.offset, dst.buf.clone(), dst.offset, src.bytes());
             self.encoder().copy_buffer_to_buffer(&s, so, &d, doff, size);
         }
     }
@@ -483,6 +392,7 @@ mod trait_impl {
     use crate::ops::conv2d::{self, Conv2d};
     use crate::ops::dropout::{self, Dropout};
     use crate::ops::gather::{self, Gather};
+    use crate::ops::gemm::{self, Gemm};
     use crate::ops::linear::{self, Linear};
     use crate::ops::random::{self, Distribution};
     use crate::ops::reduce::{self, ChannelSum};
@@ -519,30 +429,19 @@ mod trait_impl {
             GpuBackend::flush(self)
         }
 
+        fn gemm(&mut self, s: &Gemm, a: &T, b: &T, bias: Option<&T>, c: &T) -> Result<()> {
+            gemm::record(self, s, a, b, bias, c)
+        }
         fn linear_forward(&mut self, s: &Linear, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
             linear::forward(self, s, x, w, b, y)
         }
-        fn linear_backward(
-            &mut self,
-            s: &Linear,
-            x: &T,
-            w: &T,
-            dy: &T,
-            g: Grads<'_, T>,
-        ) -> Result<()> {
+        fn linear_backward(&mut self, s: &Linear, x: &T, w: &T, dy: &T, g: Grads<'_, T>) -> Result<()> {
             linear::backward(self, s, x, w, dy, g)
         }
         fn conv2d_forward(&mut self, s: &Conv2d, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
             conv2d::forward(self, s, x, w, b, y)
         }
-        fn conv2d_backward(
-            &mut self,
-            s: &Conv2d,
-            x: &T,
-            w: &T,
-            dy: &T,
-            g: Grads<'_, T>,
-        ) -> Result<()> {
+        fn conv2d_backward(&mut self, s: &Conv2d, x: &T, w: &T, dy: &T, g: Grads<'_, T>) -> Result<()> {
             conv2d::backward(self, s, x, w, dy, g)
         }
         fn conv_transpose2d_forward(

@@ -56,9 +56,7 @@ impl FromStr for BackendChoice {
             "dx12" | "d3d12" => BackendChoice::Dx12,
             "gl" | "gles" | "opengl" => BackendChoice::Gl,
             other => {
-                return Err(format!(
-                    "unknown backend '{other}' (use vulkan, metal, dx12, gl or auto)"
-                ));
+                return Err(format!("unknown backend '{other}' (use vulkan, metal, dx12, gl or auto)"));
             }
         })
     }
@@ -68,9 +66,7 @@ impl FromStr for BackendChoice {
 /// Vulkan driver is loaded, i.e. before the wgpu instance exists. A user's own value wins.
 fn default_lavapipe_threads() {
     if std::env::var_os("LP_NUM_THREADS").is_none() {
-        let n = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         // SAFETY: called before any wgpu/driver thread exists; no other thread reads the
         // environment concurrently at this point of start-up.
         unsafe { std::env::set_var("LP_NUM_THREADS", n.to_string()) };
@@ -156,6 +152,9 @@ pub struct GpuContext {
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
     pub(crate) pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
+    /// Register-tiled GEMM kernels (default) or the simple one-output-per-invocation ones
+    /// (`WGAN_KERNELS=simple`), kept as a baseline and a fallback.
+    pub tiled: bool,
     /// Errors outside any error scope land here instead of wgpu's default panic.
     pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
 }
@@ -175,25 +174,17 @@ impl GpuContext {
             }
         }
         if adapters.is_empty() {
-            return Err(Error::NoAdapter {
-                backend: choice.name().into(),
-            });
+            return Err(Error::NoAdapter { backend: choice.name().into() });
         }
         let adapter = match std::env::var("WGPU_ADAPTER_NAME") {
             Ok(wanted) if !wanted.is_empty() => {
                 let w = wanted.to_lowercase();
-                adapters
-                    .iter()
-                    .find(|a| a.get_info().name.to_lowercase().contains(&w))
-                    .cloned()
-                    .ok_or_else(|| Error::AdapterNotFound {
+                adapters.iter().find(|a| a.get_info().name.to_lowercase().contains(&w)).cloned().ok_or_else(
+                    || Error::AdapterNotFound {
                         wanted,
-                        available: adapters
-                            .iter()
-                            .map(|a| a.get_info().name)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })?
+                        available: adapters.iter().map(|a| a.get_info().name).collect::<Vec<_>>().join(", "),
+                    },
+                )?
             }
             _ => adapters
                 .iter()
@@ -222,10 +213,7 @@ impl GpuContext {
             required_limits: limits.clone(),
             ..Default::default()
         }))
-        .map_err(|e| Error::Device {
-            adapter: summary.name.clone(),
-            msg: e.to_string(),
-        })?;
+        .map_err(|e| Error::Device { adapter: summary.name.clone(), msg: e.to_string() })?;
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = uncaptured.clone();
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -237,6 +225,7 @@ impl GpuContext {
             adapter: summary,
             limits,
             pipelines: Mutex::new(HashMap::new()),
+            tiled: std::env::var("WGAN_KERNELS").map_or(true, |v| v != "simple"),
             uncaptured,
         }))
     }
@@ -247,10 +236,7 @@ impl GpuContext {
         let value = f();
         match pollster::block_on(scope.pop()) {
             None => Ok(value),
-            Some(e) => Err(Error::Gpu {
-                context: context.into(),
-                msg: e.to_string(),
-            }),
+            Some(e) => Err(Error::Gpu { context: context.into(), msg: e.to_string() }),
         }
     }
 
@@ -262,10 +248,7 @@ impl GpuContext {
         } else {
             let msg = errs.join("; ");
             errs.clear();
-            Err(Error::Gpu {
-                context: "device".into(),
-                msg,
-            })
+            Err(Error::Gpu { context: "device".into(), msg })
         }
     }
 }

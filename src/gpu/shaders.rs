@@ -14,17 +14,12 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("activation", include_str!("../../shaders/activation.wgsl")),
     ("adam", include_str!("../../shaders/adam.wgsl")),
     ("batch_norm", include_str!("../../shaders/batch_norm.wgsl")),
-    (
-        "bce_with_logits",
-        include_str!("../../shaders/bce_with_logits.wgsl"),
-    ),
+    ("bce_with_logits", include_str!("../../shaders/bce_with_logits.wgsl")),
     ("conv2d", include_str!("../../shaders/conv2d.wgsl")),
-    (
-        "conv_transpose2d",
-        include_str!("../../shaders/conv_transpose2d.wgsl"),
-    ),
+    ("conv_transpose2d", include_str!("../../shaders/conv_transpose2d.wgsl")),
     ("dropout", include_str!("../../shaders/dropout.wgsl")),
     ("gather", include_str!("../../shaders/gather.wgsl")),
+    ("gemm", include_str!("../../shaders/gemm.wgsl")),
     ("linear", include_str!("../../shaders/linear.wgsl")),
     ("mse", include_str!("../../shaders/mse.wgsl")),
     ("random", include_str!("../../shaders/random.wgsl")),
@@ -35,10 +30,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 
 /// The full source of an op shader: the common helpers followed by the op's own file.
 pub fn source(name: &str) -> Option<String> {
-    SHADERS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, body)| format!("{COMMON}\n{body}"))
+    SHADERS.iter().find(|(n, _)| *n == name).map(|(_, body)| format!("{COMMON}\n{body}"))
 }
 
 impl GpuContext {
@@ -52,37 +44,26 @@ impl GpuContext {
         if let Some(p) = self.pipelines.lock().unwrap().get(&(shader, entry)) {
             return Ok(p.clone());
         }
-        let src = source(shader).ok_or_else(|| Error::Shader {
-            name: shader.into(),
-            msg: "no such shader".into(),
-        })?;
+        let src = source(shader)
+            .ok_or_else(|| Error::Shader { name: shader.into(), msg: "no such shader".into() })?;
         let label = format!("{shader}.{entry}");
         let pipeline = self
             .checked(&label, || {
-                let module = self
-                    .device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(&label),
-                        source: wgpu::ShaderSource::Wgsl(Cow::Owned(src)),
-                    });
-                self.device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(&label),
-                        layout: None,
-                        module: &module,
-                        entry_point: Some(entry),
-                        compilation_options: Default::default(),
-                        cache: None,
-                    })
+                let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(&label),
+                    source: wgpu::ShaderSource::Wgsl(Cow::Owned(src)),
+                });
+                self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&label),
+                    layout: None,
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
             })
-            .map_err(|e| Error::Shader {
-                name: label.clone(),
-                msg: e.to_string(),
-            })?;
-        self.pipelines
-            .lock()
-            .unwrap()
-            .insert((shader, entry), pipeline.clone());
+            .map_err(|e| Error::Shader { name: label.clone(), msg: e.to_string() })?;
+        self.pipelines.lock().unwrap().insert((shader, entry), pipeline.clone());
         Ok(pipeline)
     }
 }

@@ -33,33 +33,12 @@ struct Param<T> {
 }
 
 enum Layer<T> {
-    Linear {
-        s: Linear,
-        w: Param<T>,
-        b: Option<Param<T>>,
-    },
-    Conv {
-        s: Conv2d,
-        w: Param<T>,
-        b: Option<Param<T>>,
-    },
-    ConvT {
-        s: ConvTranspose2d,
-        w: Param<T>,
-        b: Option<Param<T>>,
-    },
-    Norm {
-        s: BatchNorm,
-        gamma: Param<T>,
-        beta: Param<T>,
-        running: T,
-        saved: T,
-    },
+    Linear { s: Linear, w: Param<T>, b: Option<Param<T>> },
+    Conv { s: Conv2d, w: Param<T>, b: Option<Param<T>> },
+    ConvT { s: ConvTranspose2d, w: Param<T>, b: Option<Param<T>> },
+    Norm { s: BatchNorm, gamma: Param<T>, beta: Param<T>, running: T, saved: T },
     Act(Activation),
-    Drop {
-        prob: f32,
-        draw: Option<Dropout>,
-    },
+    Drop { prob: f32, draw: Option<Dropout> },
     Reshape,
 }
 
@@ -95,13 +74,7 @@ impl<B: Backend> Net<B> {
         let mut total = 0;
         let mut running_total = 0;
         let mut add = |name: String, len: usize, bound: Option<f32>, value: f32| {
-            infos.push(ParamInfo {
-                name,
-                offset: total,
-                len,
-                init_bound: bound,
-                init_value: value,
-            });
+            infos.push(ParamInfo { name, offset: total, len, init_bound: bound, init_value: value });
             total += aligned(len);
         };
         for (i, l) in spec.layers.iter().enumerate() {
@@ -115,37 +88,17 @@ impl<B: Backend> Net<B> {
                         add(format!("{i}.bias"), o, Some(bound), 0.0);
                     }
                 }
-                LayerSpec::Conv2d {
-                    out: o,
-                    kernel,
-                    bias,
-                    ..
-                } => {
+                LayerSpec::Conv2d { out: o, kernel, bias, .. } => {
                     let bound = 1.0 / ((inp.0 * kernel * kernel) as f32).sqrt();
-                    add(
-                        format!("{i}.weight"),
-                        o * inp.0 * kernel * kernel,
-                        Some(bound),
-                        0.0,
-                    );
+                    add(format!("{i}.weight"), o * inp.0 * kernel * kernel, Some(bound), 0.0);
                     if bias {
                         add(format!("{i}.bias"), o, Some(bound), 0.0);
                     }
                 }
-                LayerSpec::ConvTranspose2d {
-                    out: o,
-                    kernel,
-                    bias,
-                    ..
-                } => {
+                LayerSpec::ConvTranspose2d { out: o, kernel, bias, .. } => {
                     // PyTorch computes fan-in from weight dim 1 (= out channels) for ConvTranspose.
                     let bound = 1.0 / ((o * kernel * kernel) as f32).sqrt();
-                    add(
-                        format!("{i}.weight"),
-                        inp.0 * o * kernel * kernel,
-                        Some(bound),
-                        0.0,
-                    );
+                    add(format!("{i}.weight"), inp.0 * o * kernel * kernel, Some(bound), 0.0);
                     if bias {
                         add(format!("{i}.bias"), o, Some(bound), 0.0);
                     }
@@ -184,24 +137,10 @@ impl<B: Backend> Net<B> {
             let out = shapes[i];
             let layer = match *l {
                 LayerSpec::Linear { out: o, bias } => {
-                    let s = Linear {
-                        batch,
-                        in_features: inp.size(),
-                        out_features: o,
-                    };
-                    Layer::Linear {
-                        s,
-                        w: view(true).unwrap(),
-                        b: view(bias),
-                    }
+                    let s = Linear { batch, in_features: inp.size(), out_features: o };
+                    Layer::Linear { s, w: view(true).unwrap(), b: view(bias) }
                 }
-                LayerSpec::Conv2d {
-                    out: o,
-                    kernel,
-                    stride,
-                    pad,
-                    bias,
-                } => {
+                LayerSpec::Conv2d { out: o, kernel, stride, pad, bias } => {
                     let s = Conv2d {
                         n: batch,
                         c: inp.0,
@@ -213,20 +152,9 @@ impl<B: Backend> Net<B> {
                         stride,
                         pad,
                     };
-                    Layer::Conv {
-                        s,
-                        w: view(true).unwrap(),
-                        b: view(bias),
-                    }
+                    Layer::Conv { s, w: view(true).unwrap(), b: view(bias) }
                 }
-                LayerSpec::ConvTranspose2d {
-                    out: o,
-                    kernel,
-                    stride,
-                    pad,
-                    output_padding,
-                    bias,
-                } => {
+                LayerSpec::ConvTranspose2d { out: o, kernel, stride, pad, output_padding, bias } => {
                     let s = ConvTranspose2d {
                         n: batch,
                         c: inp.0,
@@ -239,30 +167,14 @@ impl<B: Backend> Net<B> {
                         pad,
                         output_padding,
                     };
-                    Layer::ConvT {
-                        s,
-                        w: view(true).unwrap(),
-                        b: view(bias),
-                    }
+                    Layer::ConvT { s, w: view(true).unwrap(), b: view(bias) }
                 }
                 LayerSpec::BatchNorm { momentum, eps } => {
-                    let s = BatchNorm {
-                        n: batch,
-                        c: out.0,
-                        spatial: out.1 * out.2,
-                        eps,
-                        momentum,
-                    };
+                    let s = BatchNorm { n: batch, c: out.0, spatial: out.1 * out.2, eps, momentum };
                     let r = running.slice(running_off, 2 * out.0);
                     running_off += aligned(2 * out.0);
                     let (gamma, beta) = (view(true).unwrap(), view(true).unwrap());
-                    Layer::Norm {
-                        s,
-                        gamma,
-                        beta,
-                        running: r,
-                        saved: b.alloc(2 * out.0)?,
-                    }
+                    Layer::Norm { s, gamma, beta, running: r, saved: b.alloc(2 * out.0)? }
                 }
                 LayerSpec::Activation { f } => Layer::Act(f),
                 LayerSpec::Dropout { prob } => Layer::Drop { prob, draw: None },
@@ -300,9 +212,7 @@ impl<B: Backend> Net<B> {
         for (k, info) in self.param_infos.iter().enumerate() {
             let dst = &mut host[info.offset..info.offset + info.len];
             match info.init_bound {
-                Some(bound) => {
-                    crate::reference::random::uniform(dst, seed, (k as u64) << 32, -bound, bound)
-                }
+                Some(bound) => crate::reference::random::uniform(dst, seed, (k as u64) << 32, -bound, bound),
                 None => dst.fill(info.init_value),
             }
         }
@@ -335,14 +245,7 @@ impl<B: Backend> Net<B> {
 
     /// Runs every layer on `x` [batch, input shape]. Dropout draws from (seed, offset + layer),
     /// and backward reuses the same draw.
-    pub fn forward(
-        &mut self,
-        b: &mut B,
-        x: &B::T,
-        training: bool,
-        seed: u64,
-        offset: u64,
-    ) -> Result<()> {
+    pub fn forward(&mut self, b: &mut B, x: &B::T, training: bool, seed: u64, offset: u64) -> Result<()> {
         for i in 0..self.layers.len() {
             let (input, out) = (if i == 0 { x } else { &self.acts[i - 1] }, &self.acts[i]);
             match &mut self.layers[i] {
@@ -352,37 +255,18 @@ impl<B: Backend> Net<B> {
                 Layer::Conv { s, w, b: bias } => {
                     b.conv2d_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
                 }
-                Layer::ConvT { s, w, b: bias } => b.conv_transpose2d_forward(
-                    s,
-                    input,
-                    &w.value,
-                    bias.as_ref().map(|p| &p.value),
-                    out,
-                )?,
-                Layer::Norm {
-                    s,
-                    gamma,
-                    beta,
-                    running,
-                    saved,
-                } => {
-                    let st = BatchNormState {
-                        gamma: &gamma.value,
-                        beta: &beta.value,
-                        running,
-                        saved,
-                    };
+                Layer::ConvT { s, w, b: bias } => {
+                    b.conv_transpose2d_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
+                }
+                Layer::Norm { s, gamma, beta, running, saved } => {
+                    let st = BatchNormState { gamma: &gamma.value, beta: &beta.value, running, saved };
                     b.batch_norm_forward(s, input, &st, out, training)?
                 }
                 Layer::Act(f) => b.activation_forward(*f, input, out)?,
                 Layer::Drop { prob, draw } => {
                     if training && *prob > 0.0 {
                         // Offsets leave room for 2^32 elements per layer per call.
-                        let d = Dropout {
-                            prob: *prob,
-                            seed,
-                            offset: offset.wrapping_add((i as u64) << 32),
-                        };
+                        let d = Dropout { prob: *prob, seed, offset: offset.wrapping_add((i as u64) << 32) };
                         b.dropout(&d, input, out)?;
                         *draw = Some(d);
                     } else {
@@ -402,13 +286,7 @@ impl<B: Backend> Net<B> {
 
     /// Back-propagates [`Net::output_grad`] through the last forward pass (same `x`). Writes
     /// dL/dx into `dx` when given; accumulates parameter gradients when `param_grads`.
-    pub fn backward(
-        &mut self,
-        b: &mut B,
-        x: &B::T,
-        dx: Option<&B::T>,
-        param_grads: bool,
-    ) -> Result<()> {
+    pub fn backward(&mut self, b: &mut B, x: &B::T, dx: Option<&B::T>, param_grads: bool) -> Result<()> {
         for i in (0..self.layers.len()).rev() {
             let input = if i == 0 { x } else { &self.acts[i - 1] };
             let din = if i == 0 { dx } else { Some(&self.dacts[i - 1]) };
@@ -438,24 +316,9 @@ impl<B: Backend> Net<B> {
                     };
                     b.conv_transpose2d_backward(s, input, &w.value, dout, g)?
                 }
-                Layer::Norm {
-                    s,
-                    gamma,
-                    beta,
-                    saved,
-                    ..
-                } => {
+                Layer::Norm { s, gamma, beta, saved, .. } => {
                     let d = din.unwrap_or(&self.sink);
-                    b.batch_norm_backward(
-                        s,
-                        input,
-                        &gamma.value,
-                        saved,
-                        dout,
-                        d,
-                        &gamma.grad,
-                        &beta.grad,
-                    )?
+                    b.batch_norm_backward(s, input, &gamma.value, saved, dout, d, &gamma.grad, &beta.grad)?
                 }
                 Layer::Act(f) => {
                     if let Some(d) = din {

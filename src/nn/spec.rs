@@ -70,13 +70,7 @@ impl NetSpec {
             let bad = |msg: String| Error::Config(format!("layer {i} ({l:?}): {msg}"));
             cur = match *l {
                 LayerSpec::Linear { out, .. } => Shape(out, 1, 1),
-                LayerSpec::Conv2d {
-                    out,
-                    kernel,
-                    stride,
-                    pad,
-                    ..
-                } => {
+                LayerSpec::Conv2d { out, kernel, stride, pad, .. } => {
                     if cur.1 + 2 * pad < kernel || cur.2 + 2 * pad < kernel || stride == 0 {
                         return Err(bad(format!("kernel {kernel} does not fit input {cur:?}")));
                     }
@@ -86,17 +80,8 @@ impl NetSpec {
                         (cur.2 + 2 * pad - kernel) / stride + 1,
                     )
                 }
-                LayerSpec::ConvTranspose2d {
-                    out,
-                    kernel,
-                    stride,
-                    pad,
-                    output_padding,
-                    ..
-                } => {
-                    let f = |i: usize| {
-                        ((i - 1) * stride + kernel + output_padding).checked_sub(2 * pad)
-                    };
+                LayerSpec::ConvTranspose2d { out, kernel, stride, pad, output_padding, .. } => {
+                    let f = |i: usize| ((i - 1) * stride + kernel + output_padding).checked_sub(2 * pad);
                     match (f(cur.1), f(cur.2)) {
                         (Some(h), Some(w)) if h > 0 && w > 0 && stride > 0 => Shape(out, h, w),
                         _ => {
@@ -110,9 +95,7 @@ impl NetSpec {
                     }
                     to
                 }
-                LayerSpec::BatchNorm { .. }
-                | LayerSpec::Activation { .. }
-                | LayerSpec::Dropout { .. } => cur,
+                LayerSpec::BatchNorm { .. } | LayerSpec::Activation { .. } | LayerSpec::Dropout { .. } => cur,
             };
             out.push(cur);
         }

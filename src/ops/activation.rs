@@ -30,21 +30,10 @@ pub(crate) fn check_backward(y: usize, dy: usize, dx: usize) -> Result<()> {
     same_len("activation", ("y", y), ("dx", dx))
 }
 
-pub(crate) fn forward(
-    g: &mut GpuBackend,
-    a: Activation,
-    x: &GpuTensor,
-    y: &GpuTensor,
-) -> Result<()> {
+pub(crate) fn forward(g: &mut GpuBackend, a: Activation, x: &GpuTensor, y: &GpuTensor) -> Result<()> {
     same_len("activation", ("x", x.len), ("y", y.len))?;
     let (kind, slope) = a.code();
-    g.dispatch_items(
-        "activation",
-        "forward",
-        &[u(x.len), kind, f(slope)],
-        &[(1, x), (2, y)],
-        x.len,
-    )
+    g.dispatch_items("activation", "forward", &[u(x.len), kind, f(slope)], &[(1, x), (2, y)], x.len)
 }
 
 pub(crate) fn backward(

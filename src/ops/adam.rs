@@ -28,10 +28,7 @@ impl AdamStep {
     /// (1 − β1^t, 1 − β2^t), computed in f64 so late steps do not lose them to rounding.
     pub fn bias_corrections(&self) -> (f32, f32) {
         let t = self.t.max(1) as f64;
-        (
-            (1.0 - (self.beta1 as f64).powf(t)) as f32,
-            (1.0 - (self.beta2 as f64).powf(t)) as f32,
-        )
+        ((1.0 - (self.beta1 as f64).powf(t)) as f32, (1.0 - (self.beta2 as f64).powf(t)) as f32)
     }
 }
 
@@ -56,11 +53,5 @@ pub(crate) fn step(
         f(bc2),
         s.decoupled as u32,
     ];
-    g.dispatch_items(
-        "adam",
-        "step",
-        &params,
-        &[(1, param), (2, grad), (3, m), (4, v)],
-        param.len,
-    )
+    g.dispatch_items("adam", "step", &params, &[(1, param), (2, grad), (3, m), (4, v)], param.len)
 }

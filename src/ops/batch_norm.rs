@@ -50,13 +50,7 @@ impl BatchNorm {
     }
 
     fn params(&self) -> [u32; 5] {
-        [
-            u(self.n),
-            u(self.c),
-            u(self.spatial),
-            f(self.eps),
-            f(self.momentum),
-        ]
+        [u(self.n), u(self.c), u(self.spatial), f(self.eps), f(self.momentum)]
     }
 }
 
@@ -76,31 +70,12 @@ pub(crate) fn forward(
     y: &GpuTensor,
     training: bool,
 ) -> Result<()> {
-    s.check(
-        x.len,
-        st.gamma.len,
-        st.beta.len,
-        st.running.len,
-        st.saved.len,
-        y.len,
-    )?;
+    s.check(x.len, st.gamma.len, st.beta.len, st.running.len, st.saved.len, y.len)?;
     let p = s.params();
     if training {
-        g.dispatch(
-            "batch_norm",
-            "stats_train",
-            &p,
-            &[(1, x), (4, st.running), (5, st.saved)],
-            s.c,
-        )?;
+        g.dispatch("batch_norm", "stats_train", &p, &[(1, x), (4, st.running), (5, st.saved)], s.c)?;
     } else {
-        g.dispatch_items(
-            "batch_norm",
-            "stats_eval",
-            &p,
-            &[(4, st.running), (5, st.saved)],
-            s.c,
-        )?;
+        g.dispatch_items("batch_norm", "stats_eval", &p, &[(4, st.running), (5, st.saved)], s.c)?;
     }
     let bind = [(1, x), (2, st.gamma), (3, st.beta), (5, st.saved), (6, y)];
     g.dispatch_items("batch_norm", "normalize", &p, &bind, x.len)
@@ -118,27 +93,11 @@ pub(crate) fn backward(
     dgamma: &GpuTensor,
     dbeta: &GpuTensor,
 ) -> Result<()> {
-    s.check_backward(
-        x.len, gamma.len, saved.len, dy.len, dx.len, dgamma.len, dbeta.len,
-    )?;
+    s.check_backward(x.len, gamma.len, saved.len, dy.len, dx.len, dgamma.len, dbeta.len)?;
     let p = s.params();
     let scratch = g.scratch(2 * s.c)?;
-    let bind = [
-        (1, x),
-        (5, saved),
-        (7, dy),
-        (9, dgamma),
-        (10, dbeta),
-        (11, &scratch),
-    ];
+    let bind = [(1, x), (5, saved), (7, dy), (9, dgamma), (10, dbeta), (11, &scratch)];
     g.dispatch("batch_norm", "backward_stats", &p, &bind, s.c)?;
-    let bind = [
-        (1, x),
-        (2, gamma),
-        (5, saved),
-        (7, dy),
-        (8, dx),
-        (11, &scratch),
-    ];
+    let bind = [(1, x), (2, gamma), (5, saved), (7, dy), (8, dx), (11, &scratch)];
     g.dispatch_items("batch_norm", "backward_input", &p, &bind, x.len)
 }

@@ -4,20 +4,9 @@ use super::{check_loss, f, u};
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
-pub(crate) fn forward(
-    g: &mut GpuBackend,
-    z: &GpuTensor,
-    t: &GpuTensor,
-    loss: &GpuTensor,
-) -> Result<()> {
+pub(crate) fn forward(g: &mut GpuBackend, z: &GpuTensor, t: &GpuTensor, loss: &GpuTensor) -> Result<()> {
     check_loss("bce_with_logits", z.len, t.len, loss.len)?;
-    g.dispatch_items(
-        "bce_with_logits",
-        "forward",
-        &[u(z.len), 0],
-        &[(1, z), (2, t), (3, loss)],
-        z.len,
-    )
+    g.dispatch_items("bce_with_logits", "forward", &[u(z.len), 0], &[(1, z), (2, t), (3, loss)], z.len)
 }
 
 pub(crate) fn backward(
@@ -28,11 +17,5 @@ pub(crate) fn backward(
     scale: f32,
 ) -> Result<()> {
     check_loss("bce_with_logits", z.len, t.len, dz.len)?;
-    g.dispatch_items(
-        "bce_with_logits",
-        "backward",
-        &[u(z.len), f(scale)],
-        &[(1, z), (2, t), (4, dz)],
-        z.len,
-    )
+    g.dispatch_items("bce_with_logits", "backward", &[u(z.len), f(scale)], &[(1, z), (2, t), (4, dz)], z.len)
 }

@@ -28,10 +28,7 @@ impl Conv2d {
 
     pub fn validate(&self) -> Result<()> {
         if self.stride == 0 || self.kh == 0 || self.kw == 0 {
-            return Err(Error::shape(
-                "conv2d",
-                format!("stride and kernel must be positive: {self:?}"),
-            ));
+            return Err(Error::shape("conv2d", format!("stride and kernel must be positive: {self:?}")));
         }
         if self.h + 2 * self.pad < self.kh || self.w + 2 * self.pad < self.kw {
             return Err(Error::shape(
@@ -106,11 +103,7 @@ pub(crate) fn backward(
     check_grads("conv2d", x.len, w.len, grads)?;
     let bias_sum = {
         let (oh, ow) = s.out_hw();
-        ChannelSum {
-            n: s.n,
-            channels: s.k,
-            spatial: oh * ow,
-        }
+        ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
     };
     record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum)
 }

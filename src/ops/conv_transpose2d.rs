@@ -39,10 +39,7 @@ impl ConvTranspose2d {
         if self.output_padding >= self.stride {
             return Err(Error::shape(
                 "conv_transpose2d",
-                format!(
-                    "output_padding {} must be smaller than stride {}",
-                    self.output_padding, self.stride
-                ),
+                format!("output_padding {} must be smaller than stride {}", self.output_padding, self.stride),
             ));
         }
         let (oh, ow) = self.out_hw();
@@ -58,18 +55,8 @@ impl ConvTranspose2d {
     pub fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()> {
         self.validate()?;
         let (oh, ow) = self.out_hw();
-        expect(
-            "conv_transpose2d",
-            "x",
-            x,
-            &[self.n, self.c, self.h, self.w],
-        )?;
-        expect(
-            "conv_transpose2d",
-            "w",
-            w,
-            &[self.c, self.k, self.kh, self.kw],
-        )?;
+        expect("conv_transpose2d", "x", x, &[self.n, self.c, self.h, self.w])?;
+        expect("conv_transpose2d", "w", w, &[self.c, self.k, self.kh, self.kw])?;
         if let Some(b) = b {
             expect("conv_transpose2d", "b", b, &[self.k])?;
         }
@@ -111,13 +98,7 @@ pub(crate) fn forward(
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
     let dummy = g.dummy.clone();
     let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-    g.dispatch_items(
-        "conv_transpose2d",
-        "forward",
-        &s.params(b.is_some()),
-        &bind,
-        y.len,
-    )
+    g.dispatch_items("conv_transpose2d", "forward", &s.params(b.is_some()), &bind, y.len)
 }
 
 pub(crate) fn backward(
@@ -132,20 +113,7 @@ pub(crate) fn backward(
     check_grads("conv_transpose2d", x.len, w.len, grads)?;
     let bias_sum = {
         let (oh, ow) = s.out_hw();
-        ChannelSum {
-            n: s.n,
-            channels: s.k,
-            spatial: oh * ow,
-        }
+        ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
     };
-    record_weighted_backward(
-        g,
-        "conv_transpose2d",
-        &s.params(false),
-        x,
-        w,
-        dy,
-        grads,
-        bias_sum,
-    )
+    record_weighted_backward(g, "conv_transpose2d", &s.params(false), x, w, dy, grads, bias_sum)
 }

@@ -15,10 +15,7 @@ pub struct Dropout {
 impl Dropout {
     pub fn check(&self, x: usize, y: usize) -> Result<()> {
         if !(0.0..1.0).contains(&self.prob) {
-            return Err(Error::shape(
-                "dropout",
-                format!("probability {} must be in [0, 1)", self.prob),
-            ));
+            return Err(Error::shape("dropout", format!("probability {} must be in [0, 1)", self.prob)));
         }
         same_len("dropout", ("x", x), ("y", y))
     }
@@ -28,11 +25,5 @@ pub(crate) fn apply(g: &mut GpuBackend, s: &Dropout, x: &GpuTensor, y: &GpuTenso
     s.check(x.len, y.len)?;
     let [sl, sh] = split(s.seed);
     let [ol, oh] = split(s.offset);
-    g.dispatch_items(
-        "dropout",
-        "apply",
-        &[u(x.len), f(s.prob), sl, sh, ol, oh],
-        &[(1, x), (2, y)],
-        x.len,
-    )
+    g.dispatch_items("dropout", "apply", &[u(x.len), f(s.prob), sl, sh, ol, oh], &[(1, x), (2, y)], x.len)
 }

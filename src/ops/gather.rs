@@ -30,11 +30,7 @@ impl Gather {
         if data_words * 4 < order * self.dim {
             return Err(Error::shape(
                 "gather",
-                format!(
-                    "data of {} bytes is smaller than {order} images of {}",
-                    data_words * 4,
-                    self.dim
-                ),
+                format!("data of {} bytes is smaller than {order} images of {}", data_words * 4, self.dim),
             ));
         }
         expect("gather", "out", out, &[self.batch, self.dim])
@@ -67,11 +63,5 @@ pub(crate) fn images(
 ) -> Result<()> {
     s.check(data.len, order.len, out.len)?;
     let params = [u(s.batch), u(s.dim), u(s.start)];
-    g.dispatch_items(
-        "gather",
-        "images",
-        &params,
-        &[(1, data), (2, order), (3, out)],
-        out.len,
-    )
+    g.dispatch_items("gather", "images", &params, &[(1, data), (2, order), (3, out)], out.len)
 }

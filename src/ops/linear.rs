@@ -1,6 +1,7 @@
 //! linear: y = x · wᵀ + b. x [batch, in], w [out, in], b [out], y [batch, out].
 
-use super::reduce::ChannelSum;
+use super::gemm::{self, Gemm};
+use super::reduce::{self, ChannelSum};
 use super::{check_grads, expect, record_weighted_backward, u};
 use crate::backend::Grads;
 use crate::error::Result;
@@ -28,12 +29,7 @@ impl Linear {
     }
 
     fn params(&self, has_bias: bool) -> [u32; 4] {
-        [
-            u(self.batch),
-            u(self.in_features),
-            u(self.out_features),
-            has_bias as u32,
-        ]
+        [u(self.batch), u(self.in_features), u(self.out_features), has_bias as u32]
     }
 }
 
@@ -46,16 +42,16 @@ pub(crate) fn forward(
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
+    if g.ctx.tiled {
+        // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
+        let (i, o) = (s.in_features, s.out_features);
+        let mm = Gemm { m: s.batch, n: o, k: i, a: (i, 1), b: (1, i), c: (o, 1), accumulate: false };
+        return gemm::record(g, &mm, x, w, b, y);
+    }
     let dummy = g.dummy.clone();
     let params = s.params(b.is_some());
     let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-    g.dispatch_items(
-        "linear",
-        "forward",
-        &params,
-        &bind,
-        s.batch * s.out_features,
-    )
+    g.dispatch_items("linear", "forward", &params, &bind, s.batch * s.out_features)
 }
 
 pub(crate) fn backward(
@@ -68,10 +64,23 @@ pub(crate) fn backward(
 ) -> Result<()> {
     s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
     check_grads("linear", x.len, w.len, grads)?;
-    let bias_sum = ChannelSum {
-        n: s.batch,
-        channels: s.out_features,
-        spatial: 1,
-    };
-    record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum)
+    let bias_sum = ChannelSum { n: s.batch, channels: s.out_features, spatial: 1 };
+    if !g.ctx.tiled {
+        return record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum);
+    }
+    let (n, i, o) = (s.batch, s.in_features, s.out_features);
+    if let Some(dx) = grads.dx {
+        // dx[batch, in] = dy[batch, out] · w[out, in]
+        let mm = Gemm { m: n, n: i, k: o, a: (o, 1), b: (i, 1), c: (i, 1), accumulate: false };
+        gemm::record(g, &mm, dy, w, None, dx)?;
+    }
+    if let Some(dw) = grads.dw {
+        // dw[out, in] += (dy[batch, out])ᵀ · x[batch, in]
+        let mm = Gemm { m: o, n: i, k: n, a: (1, o), b: (i, 1), c: (i, 1), accumulate: true };
+        gemm::record(g, &mm, dy, x, None, dw)?;
+    }
+    if let Some(db) = grads.db {
+        reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod dropout;
 pub mod gather;
+pub mod gemm;
 pub mod linear;
 pub mod mse;
 pub mod random;
@@ -25,15 +26,8 @@ pub(crate) fn expect(op: &'static str, what: &str, got: usize, dims: &[usize]) -
     if got == want {
         return Ok(());
     }
-    let shape = dims
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("x");
-    Err(Error::shape(
-        op,
-        format!("{what} has {got} elements, expected [{shape}] = {want}"),
-    ))
+    let shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x");
+    Err(Error::shape(op, format!("{what} has {got} elements, expected [{shape}] = {want}")))
 }
 
 /// Checks that two tensors of an element-wise op have the same length.
@@ -41,10 +35,7 @@ pub(crate) fn same_len(op: &'static str, a: (&str, usize), b: (&str, usize)) -> 
     if a.1 == b.1 {
         Ok(())
     } else {
-        Err(Error::shape(
-            op,
-            format!("{} has {} elements but {} has {}", a.0, a.1, b.0, b.1),
-        ))
+        Err(Error::shape(op, format!("{} has {} elements but {} has {}", a.0, a.1, b.0, b.1)))
     }
 }
 
@@ -99,22 +90,10 @@ pub(crate) fn record_weighted_backward(
     bias_sum: reduce::ChannelSum,
 ) -> Result<()> {
     if let Some(dx) = grads.dx {
-        g.dispatch_items(
-            shader,
-            "backward_input",
-            params,
-            &[(5, dy), (2, w), (6, dx)],
-            x.len,
-        )?;
+        g.dispatch_items(shader, "backward_input", params, &[(5, dy), (2, w), (6, dx)], x.len)?;
     }
     if let Some(dw) = grads.dw {
-        g.dispatch_items(
-            shader,
-            "backward_weight",
-            params,
-            &[(5, dy), (1, x), (7, dw)],
-            w.len,
-        )?;
+        g.dispatch_items(shader, "backward_weight", params, &[(5, dy), (1, x), (7, dw)], w.len)?;
     }
     if let Some(db) = grads.db {
         reduce::sum_channels(g, &bias_sum, dy, db, true)?;

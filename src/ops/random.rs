@@ -24,11 +24,5 @@ pub(crate) fn fill(
         Distribution::Normal { mean, std } => ("fill_normal", mean, std),
         Distribution::Uniform { low, high } => ("fill_uniform", low, high),
     };
-    g.dispatch_items(
-        "random",
-        entry,
-        &[u(out.len), sl, sh, ol, oh, f(a), f(b)],
-        &[(1, out)],
-        out.len,
-    )
+    g.dispatch_items("random", entry, &[u(out.len), sl, sh, ol, oh, f(a), f(b)], &[(1, out)], out.len)
 }

@@ -14,13 +14,7 @@ pub struct ChannelSum {
 
 pub(crate) fn sum(g: &mut GpuBackend, x: &GpuTensor, out: &GpuTensor, alpha: f32) -> Result<()> {
     expect("sum", "out", out.len, &[1])?;
-    g.dispatch(
-        "reduce",
-        "sum",
-        &[u(x.len), 0, 0, 0, f(alpha)],
-        &[(1, x), (2, out)],
-        1,
-    )
+    g.dispatch("reduce", "sum", &[u(x.len), 0, 0, 0, f(alpha)], &[(1, x), (2, out)], 1)
 }
 
 pub(crate) fn sum_channels(
@@ -32,18 +26,6 @@ pub(crate) fn sum_channels(
 ) -> Result<()> {
     expect("sum_channels", "x", x.len, &[s.n, s.channels, s.spatial])?;
     expect("sum_channels", "out", out.len, &[s.channels])?;
-    let params = [
-        u(s.n),
-        u(s.channels),
-        u(s.spatial),
-        accumulate as u32,
-        f(1.0),
-    ];
-    g.dispatch(
-        "reduce",
-        "sum_channels",
-        &params,
-        &[(1, x), (2, out)],
-        s.channels,
-    )
+    let params = [u(s.n), u(s.channels), u(s.spatial), accumulate as u32, f(1.0)];
+    g.dispatch("reduce", "sum_channels", &params, &[(1, x), (2, out)], s.channels)
 }

@@ -28,11 +28,5 @@ pub(crate) fn step(
 ) -> Result<()> {
     s.check(param.len, grad.len, buf.len)?;
     let params = [u(param.len), f(s.lr), f(s.momentum), f(s.weight_decay)];
-    g.dispatch_items(
-        "sgd",
-        "step",
-        &params,
-        &[(1, param), (2, grad), (3, buf)],
-        param.len,
-    )
+    g.dispatch_items("sgd", "step", &params, &[(1, param), (2, grad), (3, buf)], param.len)
 }

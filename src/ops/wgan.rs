@@ -5,24 +5,11 @@ use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
 pub(crate) fn critic_backward(g: &mut GpuBackend, dz: &GpuTensor, scale: f32) -> Result<()> {
-    g.dispatch_items(
-        "wgan",
-        "critic_backward",
-        &[u(dz.len), f(scale)],
-        &[(1, dz)],
-        dz.len,
-    )
+    g.dispatch_items("wgan", "critic_backward", &[u(dz.len), f(scale)], &[(1, dz)], dz.len)
 }
 
 pub fn check_clip(c: f32) -> Result<()> {
-    if c > 0.0 {
-        Ok(())
-    } else {
-        Err(Error::shape(
-            "wgan",
-            format!("clip value {c} must be positive"),
-        ))
-    }
+    if c > 0.0 { Ok(()) } else { Err(Error::shape("wgan", format!("clip value {c} must be positive"))) }
 }
 
 pub(crate) fn clip(g: &mut GpuBackend, w: &GpuTensor, c: f32) -> Result<()> {

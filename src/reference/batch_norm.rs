@@ -31,11 +31,7 @@ pub fn batch_norm_forward<F: Float>(
             }) / mf;
             saved[ch] = mean;
             saved[s.c + ch] = F::one() / (var + eps).sqrt();
-            let unbiased = if m > 1 {
-                var * mf / (mf - F::one())
-            } else {
-                var
-            };
+            let unbiased = if m > 1 { var * mf / (mf - F::one()) } else { var };
             running[ch] = (F::one() - mom) * running[ch] + mom * mean;
             running[s.c + ch] = (F::one() - mom) * running[s.c + ch] + mom * unbiased;
         } else {

@@ -10,6 +10,7 @@ pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod dropout;
 pub mod gather;
+pub mod gemm;
 pub mod linear;
 pub mod mse;
 pub mod random;

@@ -21,10 +21,7 @@ pub fn threefry2x32(key: [u32; 2], ctr: [u32; 2]) -> [u32; 2] {
 /// The generator's two words for element `i` of the draw (seed, offset).
 pub fn bits(seed: u64, offset: u64, i: u64) -> [u32; 2] {
     let ctr = offset.wrapping_add(i);
-    threefry2x32(
-        [seed as u32, (seed >> 32) as u32],
-        [ctr as u32, (ctr >> 32) as u32],
-    )
+    threefry2x32([seed as u32, (seed >> 32) as u32], [ctr as u32, (ctr >> 32) as u32])
 }
 
 pub fn unit_float(bits: u32) -> f32 {

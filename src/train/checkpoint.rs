@@ -20,94 +20,56 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn tensor(&self, name: &str, path: &Path) -> Result<&[f32]> {
-        self.tensors
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| &v[..])
-            .ok_or_else(|| Error::Data {
-                path: path.into(),
-                msg: format!("checkpoint has no tensor '{name}'"),
-            })
+        self.tensors.iter().find(|(n, _)| n == name).map(|(_, v)| &v[..]).ok_or_else(|| Error::Data {
+            path: path.into(),
+            msg: format!("checkpoint has no tensor '{name}'"),
+        })
     }
 
     pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {
-        self.meta
-            .get(key)
-            .map(String::as_str)
-            .ok_or_else(|| Error::Data {
-                path: path.into(),
-                msg: format!("checkpoint metadata has no '{key}'"),
-            })
+        self.meta.get(key).map(String::as_str).ok_or_else(|| Error::Data {
+            path: path.into(),
+            msg: format!("checkpoint metadata has no '{key}'"),
+        })
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes: Vec<Vec<u8>> = self
-            .tensors
-            .iter()
-            .map(|(_, v)| bytemuck::cast_slice(v).to_vec())
-            .collect();
+        let bytes: Vec<Vec<u8>> =
+            self.tensors.iter().map(|(_, v)| bytemuck::cast_slice(v).to_vec()).collect();
         let views = self
             .tensors
             .iter()
             .zip(&bytes)
-            .map(|((name, v), b)| {
-                Ok((name.clone(), TensorView::new(Dtype::F32, vec![v.len()], b)?))
-            })
+            .map(|((name, v), b)| Ok((name.clone(), TensorView::new(Dtype::F32, vec![v.len()], b)?)))
             .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()
-            .map_err(|e| Error::Data {
-                path: path.into(),
-                msg: e.to_string(),
-            })?;
+            .map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })?;
         let mut meta = self.meta.clone();
         meta.insert("format".into(), FORMAT.into());
-        let data = safetensors::tensor::serialize(views, Some(meta)).map_err(|e| Error::Data {
-            path: path.into(),
-            msg: e.to_string(),
-        })?;
+        let data = safetensors::tensor::serialize(views, Some(meta))
+            .map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })?;
         let tmp = path.with_extension("safetensors.tmp");
-        let io = |source| Error::Io {
-            path: tmp.clone(),
-            source,
-        };
+        let io = |source| Error::Io { path: tmp.clone(), source };
         std::fs::write(&tmp, data).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })
+        std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.into(), source })
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: path.into(),
-            source,
-        })?;
-        let bad = |msg: String| Error::Data {
-            path: path.into(),
-            msg: format!("not a wgan-gpu checkpoint: {msg}"),
-        };
+        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+        let bad =
+            |msg: String| Error::Data { path: path.into(), msg: format!("not a wgan-gpu checkpoint: {msg}") };
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         if meta.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(bad(format!(
-                "format is {:?}, expected {FORMAT}",
-                meta.get("format")
-            )));
+            return Err(bad(format!("format is {:?}, expected {FORMAT}", meta.get("format"))));
         }
         let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(e.to_string()))?;
         let mut tensors = Vec::new();
         for name in st.names() {
             let t = st.tensor(name).map_err(|e| bad(e.to_string()))?;
             if t.dtype() != Dtype::F32 {
-                return Err(bad(format!(
-                    "tensor {name} is {:?}, expected F32",
-                    t.dtype()
-                )));
+                return Err(bad(format!("tensor {name} is {:?}, expected F32", t.dtype())));
             }
-            let v = t
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect();
+            let v = t.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
             tensors.push((name.to_string(), v));
         }
         Ok(Checkpoint { tensors, meta })

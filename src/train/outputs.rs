@@ -8,17 +8,11 @@ use image::{GrayImage, Luma, Rgb, RgbImage};
 use crate::error::{Error, Result};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.into(),
-        source,
-    }
+    move |source| Error::Io { path: path.into(), source }
 }
 
 fn img_err(path: &Path) -> impl FnOnce(image::ImageError) -> Error + '_ {
-    move |e| Error::Data {
-        path: path.into(),
-        msg: e.to_string(),
-    }
+    move |e| Error::Data { path: path.into(), msg: e.to_string() }
 }
 
 /// A pixel in [−1, 1] (tanh output) as 0..255, white digit on black like MNIST.
@@ -30,21 +24,14 @@ pub fn to_u8(v: f32) -> u8 {
 pub fn grid(images: &[f32], n: usize, h: usize, w: usize, cols: usize) -> GrayImage {
     let rows = n.div_ceil(cols);
     let pad = 2;
-    let mut img = GrayImage::from_pixel(
-        (cols * (w + pad) + pad) as u32,
-        (rows * (h + pad) + pad) as u32,
-        Luma([40]),
-    );
+    let mut img =
+        GrayImage::from_pixel((cols * (w + pad) + pad) as u32, (rows * (h + pad) + pad) as u32, Luma([40]));
     for k in 0..n {
         let (r, c) = (k / cols, k % cols);
         for y in 0..h {
             for x in 0..w {
                 let v = to_u8(images[k * h * w + y * w + x]);
-                img.put_pixel(
-                    (pad + c * (w + pad) + x) as u32,
-                    (pad + r * (h + pad) + y) as u32,
-                    Luma([v]),
-                );
+                img.put_pixel((pad + c * (w + pad) + x) as u32, (pad + r * (h + pad) + y) as u32, Luma([v]));
             }
         }
     }
@@ -54,10 +41,7 @@ pub fn grid(images: &[f32], n: usize, h: usize, w: usize, cols: usize) -> GrayIm
 /// Two grids side by side (generated left, real right), 16 pixels apart.
 pub fn side_by_side(left: &GrayImage, right: &GrayImage) -> GrayImage {
     let gap = 16;
-    let (w, h) = (
-        left.width() + gap + right.width(),
-        left.height().max(right.height()),
-    );
+    let (w, h) = (left.width() + gap + right.width(), left.height().max(right.height()));
     let mut img = GrayImage::from_pixel(w, h, Luma([255]));
     image::imageops::overlay(&mut img, left, 0, 0);
     image::imageops::overlay(&mut img, right, (left.width() + gap) as i64, 0);
@@ -70,11 +54,7 @@ pub fn save_png(img: &GrayImage, path: &Path) -> Result<()> {
 
 /// Appends one JSON object per line.
 pub fn append_jsonl(path: &Path, value: &serde_json::Value) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io(path))?;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;
     writeln!(f, "{value}").map_err(io(path))
 }
 
@@ -86,55 +66,54 @@ pub type Series = ([u8; 3], Vec<(f32, f32)>);
 pub fn plot(path: &Path, top: &[Series], bottom: &[Series]) -> Result<()> {
     let (w, h) = (900u32, 600u32);
     let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    let panel =
-        |img: &mut RgbImage, series: &[Series], y0: u32, ph: u32, fixed: Option<(f32, f32)>| {
-            let pts = series.iter().flat_map(|(_, p)| p.iter().copied());
-            let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
-            for (x, y) in pts.filter(|(_, y)| y.is_finite()) {
-                x_lo = x_lo.min(x);
-                x_hi = x_hi.max(x);
-                y_lo = y_lo.min(y);
-                y_hi = y_hi.max(y);
+    let panel = |img: &mut RgbImage, series: &[Series], y0: u32, ph: u32, fixed: Option<(f32, f32)>| {
+        let pts = series.iter().flat_map(|(_, p)| p.iter().copied());
+        let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (f32::MAX, f32::MIN, f32::MAX, f32::MIN);
+        for (x, y) in pts.filter(|(_, y)| y.is_finite()) {
+            x_lo = x_lo.min(x);
+            x_hi = x_hi.max(x);
+            y_lo = y_lo.min(y);
+            y_hi = y_hi.max(y);
+        }
+        if let Some((lo, hi)) = fixed {
+            (y_lo, y_hi) = (lo, hi);
+        }
+        if x_lo >= x_hi {
+            x_hi = x_lo + 1.0;
+        }
+        if y_lo >= y_hi {
+            y_hi = y_lo + 1.0;
+        }
+        let m = 30u32;
+        for q in 0..=4 {
+            let y = y0 + m + (ph - 2 * m) * q / 4;
+            for x in m..w - m {
+                img.put_pixel(x, y, Rgb([220, 220, 220]));
             }
-            if let Some((lo, hi)) = fixed {
-                (y_lo, y_hi) = (lo, hi);
-            }
-            if x_lo >= x_hi {
-                x_hi = x_lo + 1.0;
-            }
-            if y_lo >= y_hi {
-                y_hi = y_lo + 1.0;
-            }
-            let m = 30u32;
-            for q in 0..=4 {
-                let y = y0 + m + (ph - 2 * m) * q / 4;
-                for x in m..w - m {
-                    img.put_pixel(x, y, Rgb([220, 220, 220]));
-                }
-            }
-            for y in y0 + m..y0 + ph - m {
-                img.put_pixel(m, y, Rgb([0, 0, 0]));
-            }
-            let to_px = |x: f32, y: f32| {
-                let px = m as f32 + (x - x_lo) / (x_hi - x_lo) * (w - 2 * m) as f32;
-                let py = (y0 + ph - m) as f32
-                    - (y.clamp(y_lo, y_hi) - y_lo) / (y_hi - y_lo) * (ph - 2 * m) as f32;
-                (px, py)
-            };
-            for (colour, p) in series {
-                for seg in p.windows(2) {
-                    let (a, b) = (to_px(seg[0].0, seg[0].1), to_px(seg[1].0, seg[1].1));
-                    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
-                    for s in 0..=steps {
-                        let t = s as f32 / steps as f32;
-                        let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
-                        if x >= 0.0 && y >= 0.0 && (x as u32) < w && (y as u32) < h {
-                            img.put_pixel(x as u32, y as u32, Rgb(*colour));
-                        }
+        }
+        for y in y0 + m..y0 + ph - m {
+            img.put_pixel(m, y, Rgb([0, 0, 0]));
+        }
+        let to_px = |x: f32, y: f32| {
+            let px = m as f32 + (x - x_lo) / (x_hi - x_lo) * (w - 2 * m) as f32;
+            let py =
+                (y0 + ph - m) as f32 - (y.clamp(y_lo, y_hi) - y_lo) / (y_hi - y_lo) * (ph - 2 * m) as f32;
+            (px, py)
+        };
+        for (colour, p) in series {
+            for seg in p.windows(2) {
+                let (a, b) = (to_px(seg[0].0, seg[0].1), to_px(seg[1].0, seg[1].1));
+                let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+                for s in 0..=steps {
+                    let t = s as f32 / steps as f32;
+                    let (x, y) = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+                    if x >= 0.0 && y >= 0.0 && (x as u32) < w && (y as u32) < h {
+                        img.put_pixel(x as u32, y as u32, Rgb(*colour));
                     }
                 }
             }
-        };
+        }
+    };
     panel(&mut img, top, 0, h / 2, None);
     panel(&mut img, bottom, h / 2, h / 2, Some((0.0, 1.0)));
     img.save(path).map_err(img_err(path))

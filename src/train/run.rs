@@ -105,11 +105,7 @@ pub struct TrainArgs {
 fn parse_list(what: &str, s: &str) -> Result<Vec<usize>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            p.trim()
-                .parse()
-                .map_err(|_| Error::Config(format!("--{what}: '{p}' is not a number")))
-        })
+        .map(|p| p.trim().parse().map_err(|_| Error::Config(format!("--{what}: '{p}' is not a number"))))
         .collect()
 }
 
@@ -126,11 +122,7 @@ impl TrainArgs {
         Ok(match self.model {
             ModelKind::Mlp => (
                 models::mlp_generator(self.z_dim, &parse_list("g-hidden", &self.g_hidden)?, img),
-                models::mlp_discriminator(
-                    img,
-                    &parse_list("d-hidden", &self.d_hidden)?,
-                    self.d_dropout(),
-                ),
+                models::mlp_discriminator(img, &parse_list("d-hidden", &self.d_hidden)?, self.d_dropout()),
             ),
             ModelKind::Dcgan => {
                 let o = DcganOptions {
@@ -139,10 +131,7 @@ impl TrainArgs {
                     d_batch_norm: self.d_batch_norm,
                     d_dropout: self.d_dropout(),
                 };
-                (
-                    models::dcgan_generator(self.z_dim, o),
-                    models::dcgan_discriminator(o),
-                )
+                (models::dcgan_generator(self.z_dim, o), models::dcgan_discriminator(o))
             }
         })
     }
@@ -177,10 +166,7 @@ impl TrainArgs {
             ));
         }
         if !(0.0..1.0).contains(&self.d_dropout()) {
-            return Err(Error::Config(format!(
-                "--d-dropout {} must be in [0, 1)",
-                self.d_dropout()
-            )));
+            return Err(Error::Config(format!("--d-dropout {} must be in [0, 1)", self.d_dropout())));
         }
         Ok(())
     }
@@ -188,10 +174,8 @@ impl TrainArgs {
 
 /// "YYYYMMDD-HHMMSS" in UTC, for default run folders.
 fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = ((secs / 86400) as i64, secs % 86400);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
     let z = days + 719_468;
@@ -203,12 +187,7 @@ fn timestamp() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + (m <= 2) as i64;
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60)
 }
 
 /// The data order of one epoch: a Fisher–Yates shuffle driven by (seed, epoch).
@@ -270,12 +249,7 @@ mod erased {
     }
 }
 
-fn restore(
-    ckpt: &Checkpoint,
-    path: &Path,
-    gan: &mut Gan<GpuBackend>,
-    b: &mut GpuBackend,
-) -> Result<usize> {
+fn restore(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<GpuBackend>, b: &mut GpuBackend) -> Result<usize> {
     let pairs = [
         ("g.params", gan.g.params.clone()),
         ("g.running", gan.g.running.clone()),
@@ -291,20 +265,15 @@ fn restore(
         if v.len() != t.len() {
             return Err(Error::Data {
                 path: path.into(),
-                msg: format!(
-                    "tensor {name} has {} values, the model {}",
-                    v.len(),
-                    t.len()
-                ),
+                msg: format!("tensor {name} has {} values, the model {}", v.len(), t.len()),
             });
         }
         b.write(&t, v)?;
     }
     let num = |k: &str| -> Result<u64> {
-        ckpt.meta(k, path)?.parse().map_err(|_| Error::Data {
-            path: path.into(),
-            msg: format!("bad '{k}' in metadata"),
-        })
+        ckpt.meta(k, path)?
+            .parse()
+            .map_err(|_| Error::Data { path: path.into(), msg: format!("bad '{k}' in metadata") })
     };
     gan.step = num("step")?;
     gan.opt_g.t = num("opt_g.t")?;
@@ -338,11 +307,7 @@ impl Logger {
             self.pending.pop_front();
             let s = gan.summarise(&values);
             if !(s.d_loss.is_finite() && s.g_loss.is_finite()) {
-                return Err(Error::Diverged {
-                    step,
-                    d_loss: s.d_loss,
-                    g_loss: s.g_loss,
-                });
+                return Err(Error::Diverged { step, d_loss: s.d_loss, g_loss: s.g_loss });
             }
             let now = Instant::now();
             let dt = now.duration_since(self.last_time).as_secs_f64();
@@ -364,21 +329,12 @@ impl Logger {
 
     fn plot(&self, path: &Path) -> Result<()> {
         let series = |f: fn(&IterStats) -> f32| {
-            self.history
-                .iter()
-                .map(|(st, s)| (*st as f32, f(s)))
-                .collect::<Vec<_>>()
+            self.history.iter().map(|(st, s)| (*st as f32, f(s))).collect::<Vec<_>>()
         };
         outputs::plot(
             path,
-            &[
-                ([200, 30, 30], series(|s| s.d_loss)),
-                ([30, 60, 200], series(|s| s.g_loss)),
-            ],
-            &[
-                ([30, 150, 30], series(|s| s.acc_real)),
-                ([230, 140, 0], series(|s| s.acc_fake)),
-            ],
+            &[([200, 30, 30], series(|s| s.d_loss)), ([30, 60, 200], series(|s| s.g_loss))],
+            &[([30, 150, 30], series(|s| s.acc_real)), ([230, 140, 0], series(|s| s.acc_fake))],
         )
     }
 }
@@ -388,44 +344,25 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         Some(dir) => {
             let path = dir.join(CHECKPOINT);
             let ckpt = Checkpoint::load(&path)?;
-            let mut saved: TrainArgs =
-                serde_json::from_str(ckpt.meta("config", &path)?).map_err(|e| Error::Data {
-                    path: path.clone(),
-                    msg: format!("bad config: {e}"),
-                })?;
+            let mut saved: TrainArgs = serde_json::from_str(ckpt.meta("config", &path)?)
+                .map_err(|e| Error::Data { path: path.clone(), msg: format!("bad config: {e}") })?;
             saved.epochs = args.epochs.max(saved.epochs);
             args = saved;
             (Some((ckpt, path)), dir)
         }
-        None => (
-            None,
-            args.out
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("runs").join(timestamp())),
-        ),
+        None => (None, args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(timestamp()))),
     };
     args.validate()?;
     let samples_dir = out.join("samples");
-    std::fs::create_dir_all(&samples_dir).map_err(|source| Error::Io {
-        path: samples_dir.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&samples_dir)
+        .map_err(|source| Error::Io { path: samples_dir.clone(), source })?;
     let config_path = out.join("config.json");
-    std::fs::write(
-        &config_path,
-        serde_json::to_string_pretty(&args).expect("serialisable"),
-    )
-    .map_err(|source| Error::Io {
-        path: config_path,
-        source,
-    })?;
+    std::fs::write(&config_path, serde_json::to_string_pretty(&args).expect("serialisable"))
+        .map_err(|source| Error::Io { path: config_path, source })?;
 
     let mut data = mnist::train()?;
     if let Some(d) = &args.digits {
-        let digits: Vec<u8> = parse_list("digits", d)?
-            .into_iter()
-            .map(|x| x as u8)
-            .collect();
+        let digits: Vec<u8> = parse_list("digits", d)?.into_iter().map(|x| x as u8).collect();
         data.keep_labels(&digits)?;
     }
     if let Some(n) = args.limit {
@@ -464,18 +401,13 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
     let dim = data.image_len();
     let data_t = b.upload(&pack_bytes(&data.pixels))?;
     let order_t = b.alloc(data.count)?;
-    let reals: Vec<_> = (0..cfg.d_steps)
-        .map(|_| b.alloc(cfg.batch * dim))
-        .collect::<Result<_>>()?;
+    let reals: Vec<_> = (0..cfg.d_steps).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
     let shown = cfg.batch.min(64);
     let cols = (shown as f64).sqrt().ceil() as usize;
     let mut fixed = vec![0.0; cfg.batch * cfg.z_dim];
     crate::reference::random::normal(&mut fixed, derive_seed(cfg.seed, u64::MAX, 3), 0, 0.0, 1.0);
     let fixed_z = b.upload(&fixed)?;
-    let real_px: Vec<f32> = data.pixels[..shown * dim]
-        .iter()
-        .map(|&p| p as f32 / 127.5 - 1.0)
-        .collect();
+    let real_px: Vec<f32> = data.pixels[..shown * dim].iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
     let real_grid = outputs::grid(&real_px, shown, data.height, data.width, cols);
 
     let mut log = Logger {
@@ -497,17 +429,10 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
     let started = Instant::now();
     for epoch in start_epoch..args.epochs {
         bar.set_prefix(format!("epoch {}/{}", epoch + 1, args.epochs));
-        b.write(
-            &order_t,
-            &pack_indices(&epoch_order(data.count, cfg.seed, epoch)),
-        )?;
+        b.write(&order_t, &pack_indices(&epoch_order(data.count, cfg.seed, epoch)))?;
         for it in 0..iters_per_epoch {
             for (k, real) in reals.iter().enumerate() {
-                let s = Gather {
-                    batch: cfg.batch,
-                    dim,
-                    start: (it * cfg.d_steps + k) * cfg.batch,
-                };
+                let s = Gather { batch: cfg.batch, dim, start: (it * cfg.d_steps + k) * cfg.batch };
                 b.gather_images(&s, &data_t, &order_t, real)?;
             }
             gan.iteration(&mut b, &reals)?;

@@ -39,11 +39,7 @@ pub struct SampleArgs {
 }
 
 fn write_npy(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
-    let shape = dims
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
     let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({shape}), }}");
     // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
     while (10 + header.len() + 1) % 64 != 0 {
@@ -54,10 +50,7 @@ fn write_npy(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
     out.extend_from_slice(data);
-    std::fs::write(path, out).map_err(|source| Error::Io {
-        path: path.into(),
-        source,
-    })
+    std::fs::write(path, out).map_err(|source| Error::Io { path: path.into(), source })
 }
 
 pub fn sample(args: SampleArgs) -> Result<()> {
@@ -70,19 +63,13 @@ pub fn sample(args: SampleArgs) -> Result<()> {
         args.checkpoint.clone()
     };
     let ckpt = Checkpoint::load(&path)?;
-    let spec: NetSpec =
-        serde_json::from_str(ckpt.meta("g_spec", &path)?).map_err(|e| Error::Data {
-            path: path.clone(),
-            msg: format!("bad g_spec: {e}"),
-        })?;
+    let spec: NetSpec = serde_json::from_str(ckpt.meta("g_spec", &path)?)
+        .map_err(|e| Error::Data { path: path.clone(), msg: format!("bad g_spec: {e}") })?;
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
     let chunk = args.n.min(256);
     let mut g = Net::new(&mut b, &spec, chunk)?;
-    for (name, t) in [
-        ("g.params", g.params.clone()),
-        ("g.running", g.running.clone()),
-    ] {
+    for (name, t) in [("g.params", g.params.clone()), ("g.running", g.running.clone())] {
         let v = ckpt.tensor(name, &path)?;
         if v.len() != t.len() {
             return Err(Error::Data {
@@ -98,10 +85,7 @@ pub fn sample(args: SampleArgs) -> Result<()> {
     let z = b.alloc(chunk * z_dim)?;
     let mut pixels = Vec::with_capacity(args.n * h * w);
     for c in 0..args.n.div_ceil(chunk) {
-        let noise = crate::ops::random::Distribution::Normal {
-            mean: 0.0,
-            std: 1.0,
-        };
+        let noise = crate::ops::random::Distribution::Normal { mean: 0.0, std: 1.0 };
         b.fill_random(noise, derive_seed(args.seed, c as u64, 4), 0, &z)?;
         g.forward(&mut b, &z, false, 0, 0)?;
         let imgs = b.read(g.output())?;
@@ -111,10 +95,7 @@ pub fn sample(args: SampleArgs) -> Result<()> {
     let bytes: Vec<u8> = pixels.iter().map(|&v| outputs::to_u8(v)).collect();
     let out = &args.out;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-            path: parent.into(),
-            source,
-        })?;
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.into(), source })?;
     }
     match args.format {
         SampleFormat::Grid => {
@@ -122,13 +103,9 @@ pub fn sample(args: SampleArgs) -> Result<()> {
             outputs::save_png(&outputs::grid(&pixels, args.n, h, w, cols), out)?
         }
         SampleFormat::Png => {
-            std::fs::create_dir_all(out).map_err(|source| Error::Io {
-                path: out.clone(),
-                source,
-            })?;
+            std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.clone(), source })?;
             for (i, img) in bytes.chunks(h * w).enumerate() {
-                let im =
-                    image::GrayImage::from_raw(w as u32, h as u32, img.to_vec()).expect("sized");
+                let im = image::GrayImage::from_raw(w as u32, h as u32, img.to_vec()).expect("sized");
                 outputs::save_png(&im, &out.join(format!("{i:06}.png")))?;
             }
         }

@@ -49,9 +49,7 @@ impl Rng {
         lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
     }
     pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..n)
-            .map(|_| self.f(lo as f64, hi as f64) as f32)
-            .collect()
+        (0..n).map(|_| self.f(lo as f64, hi as f64) as f32).collect()
     }
     /// Values in ±[gap, hi): away from 0, where ReLU-like kinks would upset finite differences.
     pub fn vec_away_from_zero(&mut self, n: usize, gap: f64, hi: f64) -> Vec<f64> {
@@ -73,14 +71,8 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
         .enumerate()
         .filter_map(|(i, (&g, &w))| {
             let excess = (g - w).abs() - (atol + rtol * w.abs());
-            (excess > 0.0 || g.is_nan() != w.is_nan()).then_some((
-                i,
-                if excess.is_nan() {
-                    f32::INFINITY
-                } else {
-                    excess
-                },
-            ))
+            (excess > 0.0 || g.is_nan() != w.is_nan())
+                .then_some((i, if excess.is_nan() { f32::INFINITY } else { excess }))
         })
         .collect();
     if bad.is_empty() {
@@ -91,12 +83,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
         .iter()
         .take(8)
         .map(|&(i, _)| {
-            format!(
-                "  [{i}] got {:.7e} want {:.7e} diff {:.3e}",
-                got[i],
-                want[i],
-                (got[i] - want[i]).abs()
-            )
+            format!("  [{i}] got {:.7e} want {:.7e} diff {:.3e}", got[i], want[i], (got[i] - want[i]).abs())
         })
         .collect();
     panic!(
