@@ -402,11 +402,16 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
     let data_t = b.upload(&pack_bytes(&data.pixels))?;
     let order_t = b.alloc(data.count)?;
     let reals: Vec<_> = (0..cfg.d_steps).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
-    let shown = cfg.batch.min(64);
+    // The epoch grids always show 64 samples from fixed noise: as many G batches as that takes.
+    let shown = 64.min(data.count);
     let cols = (shown as f64).sqrt().ceil() as usize;
-    let mut fixed = vec![0.0; cfg.batch * cfg.z_dim];
-    crate::reference::random::normal(&mut fixed, derive_seed(cfg.seed, u64::MAX, 3), 0, 0.0, 1.0);
-    let fixed_z = b.upload(&fixed)?;
+    let fixed_z = (0..shown.div_ceil(cfg.batch) as u64)
+        .map(|c| {
+            let mut z = vec![0.0; cfg.batch * cfg.z_dim];
+            crate::reference::random::normal(&mut z, derive_seed(cfg.seed, u64::MAX - c, 3), 0, 0.0, 1.0);
+            b.upload(&z)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let real_px: Vec<f32> = data.pixels[..shown * dim].iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
     let real_grid = outputs::grid(&real_px, shown, data.height, data.width, cols);
 
@@ -454,7 +459,10 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         }
         // A diverged run stops here, before its checkpoint is overwritten.
         log.collect(&mut b, &gan, true)?;
-        let images = gan.generate(&mut b, &fixed_z)?;
+        let mut images = Vec::with_capacity(fixed_z.len() * cfg.batch * dim);
+        for z in &fixed_z {
+            images.extend(gan.generate(&mut b, z)?);
+        }
         let fake_grid = outputs::grid(&images, shown, data.height, data.width, cols);
         outputs::save_png(
             &outputs::side_by_side(&fake_grid, &real_grid),
