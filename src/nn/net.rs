@@ -58,8 +58,16 @@ pub struct Net<B: Backend> {
     sink: B::T,
 }
 
-fn grad_of<T>(p: &Param<T>, wanted: bool) -> Option<&T> {
-    wanted.then_some(&p.grad)
+/// The gradients a weighted layer's backward computes: always dx when asked for, dw and db only
+/// when parameter gradients are wanted.
+fn weight_grads<'a, T>(
+    dx: Option<&'a T>,
+    w: &'a Param<T>,
+    bias: &'a Option<Param<T>>,
+    param_grads: bool,
+) -> Grads<'a, T> {
+    let grad = |p: &'a Param<T>| param_grads.then_some(&p.grad);
+    Grads { dx, dw: grad(w), db: bias.as_ref().and_then(grad) }
 }
 
 fn aligned(n: usize) -> usize {
@@ -293,27 +301,15 @@ impl<B: Backend> Net<B> {
             let dout = &self.dacts[i];
             match &self.layers[i] {
                 Layer::Linear { s, w, b: bias } => {
-                    let g = Grads {
-                        dx: din,
-                        dw: grad_of(w, param_grads),
-                        db: bias.as_ref().and_then(|p| grad_of(p, param_grads)),
-                    };
+                    let g = weight_grads(din, w, bias, param_grads);
                     b.linear_backward(s, input, &w.value, dout, g)?
                 }
                 Layer::Conv { s, w, b: bias } => {
-                    let g = Grads {
-                        dx: din,
-                        dw: grad_of(w, param_grads),
-                        db: bias.as_ref().and_then(|p| grad_of(p, param_grads)),
-                    };
+                    let g = weight_grads(din, w, bias, param_grads);
                     b.conv2d_backward(s, input, &w.value, dout, g)?
                 }
                 Layer::ConvT { s, w, b: bias } => {
-                    let g = Grads {
-                        dx: din,
-                        dw: grad_of(w, param_grads),
-                        db: bias.as_ref().and_then(|p| grad_of(p, param_grads)),
-                    };
+                    let g = weight_grads(din, w, bias, param_grads);
                     b.conv_transpose2d_backward(s, input, &w.value, dout, g)?
                 }
                 Layer::Norm { s, gamma, beta, saved, .. } => {
