@@ -186,3 +186,75 @@ fn divergence_stops_the_run_without_a_checkpoint() {
     assert!(!dir.join("checkpoint.safetensors").exists(), "a diverged run must not write a checkpoint");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// 64 images of 10×12 and their labels, as IDX files (the images gzipped).
+fn write_idx_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    use std::io::Write;
+    std::fs::create_dir_all(dir).unwrap();
+    let mut rng = common::Rng::new(3);
+    let pixels: Vec<u8> = (0..64 * 120).map(|_| (rng.next_u64() % 256) as u8).collect();
+    let labels: Vec<u8> = (0..64).map(|i| (i % 10) as u8).collect();
+    let (img, lab) = (dir.join("imgs.idx.gz"), dir.join("labels.idx"));
+    let raw = dir.join("raw.idx");
+    wgan_gpu::data::idx::write(&raw, &[64, 10, 12], &pixels).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(&raw).unwrap()).unwrap();
+    std::fs::write(&img, gz.finish().unwrap()).unwrap();
+    wgan_gpu::data::idx::write(&lab, &[64], &labels).unwrap();
+    (img, lab)
+}
+
+#[test]
+fn trains_on_user_idx_files() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("idx");
+    let (img, lab) = write_idx_pair(&dir);
+    let out = dir.join("run");
+    let (i, l, o) = (img.to_str().unwrap(), lab.to_str().unwrap(), out.to_str().unwrap());
+    ok(&[
+        "train",
+        "--data",
+        i,
+        "--labels",
+        l,
+        "--digits",
+        "1,2,3,4,5",
+        "--g-hidden",
+        "16",
+        "--d-hidden",
+        "16",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "1",
+        "--out",
+        o,
+    ]);
+    let grid = image::open(out.join("samples/epoch_001.png")).unwrap();
+    assert!(grid.width() > 2 * 12, "grid of 12-pixel-wide images");
+    assert_one_line_error(&["train", "--data", i, "--model", "dcgan", "--out", o], "--model mlp");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_idx_files_are_one_line_errors() {
+    let dir = tmp("badidx");
+    let (img, lab) = write_idx_pair(&dir);
+    let bytes = std::fs::read(dir.join("raw.idx")).unwrap();
+    let truncated = dir.join("truncated.idx");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).unwrap();
+    let magic = dir.join("magic.idx");
+    std::fs::write(&magic, [&[1u8, 2, 3, 4][..], &bytes[4..]].concat()).unwrap();
+    let short_labels = dir.join("short.idx");
+    wgan_gpu::data::idx::write(&short_labels, &[63], &[0; 63]).unwrap();
+    let o = dir.join("run");
+    let o = o.to_str().unwrap();
+    assert_one_line_error(&["train", "--data", truncated.to_str().unwrap(), "--out", o], "truncated");
+    assert_one_line_error(&["train", "--data", magic.to_str().unwrap(), "--out", o], "magic");
+    let (i, s) = (img.to_str().unwrap(), short_labels.to_str().unwrap());
+    assert_one_line_error(&["train", "--data", i, "--labels", s, "--out", o], "labels");
+    assert_one_line_error(&["train", "--data", "/no/such.idx", "--out", o], "/no/such.idx");
+    let _ = (lab, std::fs::remove_dir_all(dir));
+}

@@ -18,7 +18,10 @@ pub fn from_idx(images: &idx::Idx, labels: Option<&idx::Idx>, path: &Path) -> Re
         ref other => {
             return Err(Error::Data {
                 path: path.into(),
-                msg: format!("image IDX has dimensions {other:?}"),
+                msg: format!(
+                    "an image IDX file has dimensions [count, height, width], this one {other:?} \
+                     (a label file goes to --labels)"
+                ),
             });
         }
     };

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::checkpoint::Checkpoint;
 use super::outputs;
 use crate::backend::{Backend, Tensor};
-use crate::data::mnist;
+use crate::data::{idx, mnist};
 use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
 use crate::gan::step::derive_seed;
@@ -73,6 +73,13 @@ pub struct TrainArgs {
     /// Use only the first N training images (quick experiments).
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Train on your own IDX image file (gzipped or not, e.g. Fashion-MNIST) instead of the
+    /// bundled MNIST.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// The IDX label file that goes with --data (needed for --digits).
+    #[arg(long, requires = "data")]
+    pub labels: Option<PathBuf>,
     /// Read losses back every N iterations (asynchronously).
     #[arg(long, default_value_t = 25)]
     pub log_every: u64,
@@ -117,8 +124,14 @@ impl TrainArgs {
         })
     }
 
-    pub fn specs(&self) -> Result<(NetSpec, NetSpec)> {
-        let img = Shape(1, 28, 28);
+    /// The two networks for images of shape `img` (the DCGAN needs 1×28×28).
+    pub fn specs(&self, img: Shape) -> Result<(NetSpec, NetSpec)> {
+        if self.model == ModelKind::Dcgan && img != Shape(1, 28, 28) {
+            return Err(Error::Config(format!(
+                "the dcgan model is built for 1x28x28 images, the data has {}x{}x{}; use --model mlp",
+                img.0, img.1, img.2
+            )));
+        }
         Ok(match self.model {
             ModelKind::Mlp => (
                 models::mlp_generator(self.z_dim, &parse_list("g-hidden", &self.g_hidden)?, img),
@@ -360,7 +373,14 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
     std::fs::write(&config_path, serde_json::to_string_pretty(&args).expect("serialisable"))
         .map_err(|source| Error::Io { path: config_path, source })?;
 
-    let mut data = mnist::train()?;
+    let mut data = match &args.data {
+        None => mnist::train()?,
+        Some(path) => {
+            let images = idx::read(path)?;
+            let labels = args.labels.as_deref().map(idx::read).transpose()?;
+            mnist::from_idx(&images, labels.as_ref(), path)?
+        }
+    };
     if let Some(d) = &args.digits {
         let digits: Vec<u8> = parse_list("digits", d)?.into_iter().map(|x| x as u8).collect();
         data.keep_labels(&digits)?;
@@ -380,7 +400,7 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
 
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
-    let (g_spec, d_spec) = args.specs()?;
+    let (g_spec, d_spec) = args.specs(Shape(data.channels, data.height, data.width))?;
     let mut gan = Gan::new(&mut b, cfg.clone(), &g_spec, &d_spec)?;
     let mut start_epoch = 0;
     if let Some((ckpt, path)) = &resume {
