@@ -11,7 +11,7 @@ use wgan_gpu::gpu::{BackendChoice, GpuBackend, GpuContext};
 /// lavapipe, so no adapter there means the GPU tests would silently prove nothing.
 pub fn gpu() -> Option<GpuBackend> {
     static CTX: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| match GpuContext::new(BackendChoice::Auto) {
+    let ctx = CTX.get_or_init(|| match GpuContext::new(test_backend()) {
         Ok(ctx) => Some(ctx),
         Err(e) => {
             let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -24,6 +24,11 @@ pub fn gpu() -> Option<GpuBackend> {
         }
     });
     ctx.clone().map(|c| GpuBackend::new(c).expect("backend"))
+}
+
+/// `WGAN_TEST_BACKEND=vulkan|metal|dx12|gl` runs the GPU tests on that backend (default: auto).
+fn test_backend() -> BackendChoice {
+    std::env::var("WGAN_TEST_BACKEND").map_or(BackendChoice::Auto, |v| v.parse().expect("WGAN_TEST_BACKEND"))
 }
 
 /// SplitMix64: enough randomness for test inputs and shapes, reproducible from a seed.
