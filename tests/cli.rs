@@ -70,6 +70,7 @@ fn short_run_writes_every_output_and_resume_is_exact() {
         "checkpoint.safetensors",
         "samples/epoch_001.png",
         "samples/epoch_002.png",
+        "progress.gif",
     ] {
         assert!(full.join(f).is_file(), "missing {f}");
     }

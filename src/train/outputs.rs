@@ -118,3 +118,31 @@ pub fn plot(path: &Path, top: &[Series], bottom: &[Series]) -> Result<()> {
     panel(&mut img, bottom, h / 2, h / 2, Some((0.0, 1.0)));
     img.save(path).map_err(img_err(path))
 }
+
+/// Animates every `epoch_*.png` in `samples` (in epoch order) into a looping GIF at `path`.
+pub fn progress_gif(samples: &Path, path: &Path) -> Result<()> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+    use image::{Delay, Frame};
+    let mut epochs: Vec<_> = std::fs::read_dir(samples)
+        .map_err(io(samples))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("epoch_") && n.ends_with(".png"))
+        })
+        .collect();
+    epochs.sort();
+    let tmp = path.with_extension("gif.tmp");
+    {
+        let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        let mut enc = GifEncoder::new_with_speed(std::io::BufWriter::new(file), 10);
+        enc.set_repeat(Repeat::Infinite).map_err(img_err(path))?;
+        for p in &epochs {
+            let frame = image::open(p).map_err(img_err(p))?.to_rgba8();
+            enc.encode_frame(Frame::from_parts(frame, 0, 0, Delay::from_numer_denom_ms(700, 1)))
+                .map_err(img_err(path))?;
+        }
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))
+}

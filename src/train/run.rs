@@ -490,6 +490,7 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         )?;
         write_checkpoint(&out, &args, &gan, &mut b, epoch + 1)?;
         log.plot(&out.join("losses.png"))?;
+        outputs::progress_gif(&samples_dir, &out.join("progress.gif"))?;
     }
     bar.finish();
     eprintln!(
