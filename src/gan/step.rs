@@ -138,7 +138,7 @@ impl<B: Backend> Gan<B> {
     }
 
     /// Writes the mean loss of D's current output into `stats[slot]` and dL/dlogits into D's
-    /// output gradient. `target`: the real, fake or generator target of this term.
+    /// output gradient, for the real, fake or generator term of the loss.
     fn loss(&mut self, b: &mut B, slot: usize, role: Role) -> Result<()> {
         let n = self.cfg.batch as f32;
         let (z, dz) = (self.d.output().clone(), self.d.output_grad().clone());

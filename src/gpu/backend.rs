@@ -335,33 +335,19 @@ impl GpuBackend {
         if t.len == 0 {
             return Ok(Vec::new());
         }
-        let staging = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: t.bytes(),
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let (buf, off, size) = (t.buf.clone(), t.offset, t.bytes());
-        self.encoder().copy_buffer_to_buffer(&buf, off, &staging, 0, size);
-        self.flush()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        self.ctx
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
-        rx.recv()
-            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?
-            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
-        let out = bytemuck::cast_slice::<u8, f32>(&view).to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(out)
+        let pending = self.read_async(t)?;
+        // Another thread polling the same device may have taken this buffer's map callback and
+        // not run it yet when our wait returns, so wait until the callback itself has run.
+        loop {
+            if let Some(values) = self.try_collect(&pending)? {
+                return Ok(values);
+            }
+            self.ctx
+                .device
+                .poll(wgpu::PollType::wait_indefinitely())
+                .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
+            std::thread::yield_now();
+        }
     }
 
     pub fn zero_tensor(&mut self, t: &GpuTensor) {

@@ -1,10 +1,5 @@
-use super::Float;
+use super::{Float, tap};
 use crate::ops::conv2d::Conv2d;
-
-/// Input coordinate of output `o` under kernel tap `i`, or None where it falls in the padding.
-fn tap(o: usize, i: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
-    (o * stride + i).checked_sub(pad).filter(|&v| v < size)
-}
 
 /// y [n, k, oh, ow] = conv(x [n, c, h, w], w [k, c, kh, kw]) + b [k]
 pub fn conv2d_forward<F: Float>(s: &Conv2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {

@@ -1,10 +1,5 @@
-use super::Float;
+use super::{Float, tap};
 use crate::ops::conv_transpose2d::ConvTranspose2d;
-
-/// Output coordinate that input `i` reaches through kernel tap `t`, or None outside the output.
-fn tap(i: usize, t: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
-    (i * stride + t).checked_sub(pad).filter(|&v| v < size)
-}
 
 /// y [n, k, oh, ow] = conv_transpose(x [n, c, h, w], w [c, k, kh, kw]) + b [k], as the scatter
 /// of each input pixel through the kernel (the definition, not the GPU's gather).

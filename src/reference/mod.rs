@@ -20,6 +20,12 @@ pub mod wgan;
 
 pub use num_traits::Float;
 
+/// The coordinate `o · stride + tap − pad` along an axis of length `size`, or None where it falls
+/// outside (in the padding for a convolution's input, off the edge for a transposed one's output).
+pub(crate) fn tap(o: usize, tap: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
+    (o * stride + tap).checked_sub(pad).filter(|&v| v < size)
+}
+
 /// A literal in the generic float type.
 pub(crate) fn c<F: Float>(x: f64) -> F {
     F::from(x).expect("representable")

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
 use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats, LossKind, ModelKind, OptConfig, OptKind};
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext, PendingRead};
+use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor, PendingRead};
 use crate::nn::{NetSpec, Shape};
 use crate::ops::gather::{Gather, pack_bytes, pack_indices};
 use crate::reference::random::bits;
@@ -217,6 +217,24 @@ fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
 
 const CHECKPOINT: &str = "checkpoint.safetensors";
 
+/// Every tensor a checkpoint holds, by name: what `write_checkpoint` saves and `restore` loads.
+fn checkpoint_tensors(gan: &Gan<GpuBackend>) -> [(&'static str, GpuTensor); 8] {
+    [
+        ("g.params", gan.g.params.clone()),
+        ("g.running", gan.g.running.clone()),
+        ("d.params", gan.d.params.clone()),
+        ("d.running", gan.d.running.clone()),
+        ("opt_g.m", gan.opt_g.m.clone()),
+        ("opt_g.v", gan.opt_g.v.clone()),
+        ("opt_d.m", gan.opt_d.m.clone()),
+        ("opt_d.v", gan.opt_d.v.clone()),
+    ]
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("serialisable")
+}
+
 fn write_checkpoint(
     dir: &Path,
     args: &TrainArgs,
@@ -224,17 +242,10 @@ fn write_checkpoint(
     b: &mut GpuBackend,
     epoch: usize,
 ) -> Result<()> {
-    let tensors = vec![
-        ("g.params".to_string(), b.read(&gan.g.params)?),
-        ("g.running".to_string(), b.read(&gan.g.running)?),
-        ("d.params".to_string(), b.read(&gan.d.params)?),
-        ("d.running".to_string(), b.read(&gan.d.running)?),
-        ("opt_g.m".to_string(), b.read(&gan.opt_g.m)?),
-        ("opt_g.v".to_string(), b.read(&gan.opt_g.v)?),
-        ("opt_d.m".to_string(), b.read(&gan.opt_d.m)?),
-        ("opt_d.v".to_string(), b.read(&gan.opt_d.v)?),
-    ];
-    let json = |v: &dyn erased::Json| v.to_json();
+    let tensors = checkpoint_tensors(gan)
+        .into_iter()
+        .map(|(name, t)| Ok((name.to_string(), b.read(&t)?)))
+        .collect::<Result<Vec<_>>>()?;
     let meta = [
         ("config", json(args)),
         ("g_spec", json(&gan.g.spec)),
@@ -250,29 +261,8 @@ fn write_checkpoint(
     Checkpoint { tensors, meta }.save(&dir.join(CHECKPOINT))
 }
 
-mod erased {
-    /// Lets a list of differently typed values be serialised in one expression.
-    pub trait Json {
-        fn to_json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> String {
-            serde_json::to_string(self).expect("serialisable")
-        }
-    }
-}
-
 fn restore(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<GpuBackend>, b: &mut GpuBackend) -> Result<usize> {
-    let pairs = [
-        ("g.params", gan.g.params.clone()),
-        ("g.running", gan.g.running.clone()),
-        ("d.params", gan.d.params.clone()),
-        ("d.running", gan.d.running.clone()),
-        ("opt_g.m", gan.opt_g.m.clone()),
-        ("opt_g.v", gan.opt_g.v.clone()),
-        ("opt_d.m", gan.opt_d.m.clone()),
-        ("opt_d.v", gan.opt_d.v.clone()),
-    ];
+    let pairs = checkpoint_tensors(gan);
     for (name, t) in pairs {
         let v = ckpt.tensor(name, path)?;
         if v.len() != t.len() {
