@@ -6,6 +6,7 @@
 //! [`gpu`] (adapter, device, pipelines, dispatch), [`cpu`] (the reference as a backend).
 
 pub mod backend;
+pub mod bench;
 pub mod cpu;
 pub mod data;
 pub mod error;

@@ -18,6 +18,8 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Generate images from a checkpoint: a grid, single PNGs, .npy or IDX.
     Sample(SampleArgs),
+    /// Time every op of the reference models and a whole training iteration on the adapter.
+    Bench(wgan_gpu::bench::BenchArgs),
     /// List the adapters wgpu sees: name, backend, type and the limits that matter here.
     Devices {
         /// vulkan, metal, dx12, gl or auto
@@ -33,6 +35,7 @@ fn run(cli: Cli) -> wgan_gpu::Result<()> {
     match cli.command {
         Command::Train(args) => wgan_gpu::train::train(*args),
         Command::Sample(args) => wgan_gpu::train::sample(args),
+        Command::Bench(args) => wgan_gpu::bench::bench(args),
         Command::Devices { backend, json } => {
             let adapters = list_adapters(backend);
             if adapters.is_empty() {

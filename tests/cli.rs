@@ -222,6 +222,8 @@ fn trains_on_user_idx_files() {
         l,
         "--digits",
         "1,2,3,4,5",
+        "--model",
+        "mlp",
         "--g-hidden",
         "16",
         "--d-hidden",

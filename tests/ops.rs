@@ -18,7 +18,7 @@ use wgan_gpu::ops::linear::Linear;
 use wgan_gpu::ops::random::Distribution;
 use wgan_gpu::ops::reduce::ChannelSum;
 use wgan_gpu::ops::sgd::SgdStep;
-use wgan_gpu::{Backend, Error, Grads};
+use wgan_gpu::{Backend, Error, Grads, Tensor};
 
 /// Uploads the named tensors to the CPU reference and to the GPU, runs the same body on each,
 /// then compares every tensor (outputs, and inputs that must be left unchanged).
@@ -570,7 +570,7 @@ fn gemm_through_strides() {
         };
         let c = if i % 2 == 0 { (n, 1) } else { (1, m) };
         for (accumulate, bias) in [(false, true), (true, false)] {
-            let s = Gemm { m, n, k, a, b, c, accumulate };
+            let s = Gemm::plain((m, n, k), a, b, c, accumulate);
             gpu_vs_cpu!(
                 format!("gemm {s:?} bias={bias}"),
                 (1e-5, 1e-4),
@@ -583,5 +583,97 @@ fn gemm_through_strides() {
                 |bk, t| { bk.gemm(&s, &t[0], &t[1], bias.then_some(&t[2]), &t[3]) }
             );
         }
+    }
+}
+
+#[test]
+fn gemm_vec4_layouts() {
+    // Every orientation tile8x4_vec4 reads (A along k or m, B along n or k), with m and n not
+    // multiples of the tile, and a batched, two-level reduction like a convolution's.
+    use wgan_gpu::ops::gemm::{Gemm, Strides};
+    let mut rng = Rng::new(14);
+    for (m, n, k) in [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100)] {
+        // B's rows along n start on multiples of 4: padded, as im2col pads its rows.
+        let n4 = n.next_multiple_of(4);
+        for (a, b) in [((k, 1), (n4, 1)), ((1, m), (n4, 1)), ((k, 1), (1, k)), ((1, m), (1, k))] {
+            let s = Gemm::plain((m, n, k), a, b, (n, 1), false);
+            assert!(
+                s.vec4_layout(m * k, k * n.next_multiple_of(4)).is_some(),
+                "{s:?} should take vec4 loads"
+            );
+            gpu_vs_cpu!(
+                format!("gemm {s:?}"),
+                (1e-5, 1e-4),
+                vec![
+                    ("a", rng.vec(m * k, -1.0, 1.0)),
+                    ("b", rng.vec(k * n.next_multiple_of(4), -1.0, 1.0)),
+                    ("c", vec![0.0; m * n]),
+                ],
+                |bk, t| { bk.gemm(&s, &t[0], &t[1], None, &t[2]) }
+            );
+        }
+    }
+    let (m, n, k, outer, batch) = (16, 12, 8, 3, 2);
+    let s = Gemm {
+        m,
+        n,
+        k,
+        k_outer: outer,
+        batch,
+        a: Strides { s0: k * outer, s1: 1, outer: k, batch: m * k * outer, offset: 4 },
+        b: Strides { s0: 1, s1: k * outer, outer: k, batch: n * k * outer, offset: 0 },
+        c: Strides { s0: 1, s1: m, outer: 0, batch: m * n, offset: 0 },
+        accumulate: true,
+        bias_axis: Default::default(),
+    };
+    assert!(s.vec4_layout(4 + batch * m * k * outer, batch * n * k * outer).is_some());
+    gpu_vs_cpu!(
+        format!("gemm {s:?}"),
+        (1e-5, 1e-4),
+        vec![
+            ("a", rng.vec(4 + batch * m * k * outer, -1.0, 1.0)),
+            ("b", rng.vec(batch * n * k * outer, -1.0, 1.0)),
+            ("c", rng.vec(batch * m * n, -1.0, 1.0)),
+        ],
+        |bk, t| { bk.gemm(&s, &t[0], &t[1], None, &t[2]) }
+    );
+}
+
+#[test]
+fn convolutions_split_into_workspace_chunks() {
+    // With a workspace too small for the batch, im2col runs chunks of samples: same results.
+    let Some(mut g) = gpu() else { return };
+    g.set_workspace_limit(2 * 64 * 52);
+    let mut cpu = CpuBackend;
+    let mut rng = Rng::new(15);
+    let conv = Conv2d { n: 5, c: 4, h: 14, w: 14, k: 8, kh: 4, kw: 4, stride: 2, pad: 1 };
+    let convt =
+        ConvTranspose2d { n: 5, c: 8, h: 7, w: 7, k: 4, kh: 4, kw: 4, stride: 2, pad: 1, output_padding: 0 };
+    let (xn, wn, yn) = (5 * 4 * 14 * 14, 8 * 4 * 16, 5 * 8 * 7 * 7);
+    let data =
+        [rng.vec(xn, -1.0, 1.0), rng.vec(wn, -1.0, 1.0), rng.vec(8, -1.0, 1.0), rng.vec(yn, -1.0, 1.0)];
+    fn run<B: Backend>(
+        b: &mut B,
+        conv: &Conv2d,
+        convt: &ConvTranspose2d,
+        data: &[Vec<f32>],
+    ) -> Vec<Vec<f32>> {
+        let [x, w, bias8, y8] = [0, 1, 2, 3].map(|i| b.upload(&data[i]).unwrap());
+        let bias4 = b.upload(&data[2][..4]).unwrap();
+        let outs =
+            [y8.len(), x.len(), w.len(), 8, x.len(), y8.len(), w.len(), 4].map(|n| b.alloc(n).unwrap());
+        b.conv2d_forward(conv, &x, &w, Some(&bias8), &outs[0]).unwrap();
+        let g = Grads { dx: Some(&outs[1]), dw: Some(&outs[2]), db: Some(&outs[3]) };
+        b.conv2d_backward(conv, &x, &w, &y8, g).unwrap();
+        // The transposed conv maps the 8×7×7 maps back to 4×14×14.
+        b.conv_transpose2d_forward(convt, &y8, &w, Some(&bias4), &outs[4]).unwrap();
+        let g = Grads { dx: Some(&outs[5]), dw: Some(&outs[6]), db: Some(&outs[7]) };
+        b.conv_transpose2d_backward(convt, &y8, &w, &x, g).unwrap();
+        outs.iter().map(|t| b.read(t).unwrap()).collect()
+    }
+    let want = run(&mut cpu, &conv, &convt, &data);
+    let got = run(&mut g, &conv, &convt, &data);
+    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+        assert_close(&format!("chunked conv output {i}"), got, want, 1e-4, 1e-4);
     }
 }

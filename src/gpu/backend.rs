@@ -56,8 +56,12 @@ pub struct GpuBackend {
     /// Bound where an entry point declares a buffer the call does not use (e.g. a missing bias).
     pub(crate) dummy: GpuTensor,
     /// Per-size workspaces that ops need between two of their own kernels.
-    scratch: HashMap<usize, GpuTensor>,
+    scratch: HashMap<(&'static str, usize), GpuTensor>,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
+    /// Most floats an op's workspace may hold (im2col splits the batch to fit).
+    pub(crate) workspace_floats: usize,
+    /// Set while `wgan-gpu bench` times dispatches.
+    pub(crate) profiler: Option<super::profiler::Profiler>,
 }
 
 type MapState = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
@@ -74,6 +78,18 @@ pub(crate) fn grid(items: usize, per_group: usize, max_dim: u32) -> (u32, u32) {
     let groups = items.div_ceil(per_group).max(1) as u64;
     let max_dim = max_dim as u64;
     if groups <= max_dim { (groups as u32, 1) } else { (max_dim as u32, groups.div_ceil(max_dim) as u32) }
+}
+
+/// `shader.entry` as a static string (a small fixed set, interned once each).
+fn label_of(shader: &'static str, entry: &'static str) -> &'static str {
+    static LABELS: Mutex<Vec<(&str, &str, &str)>> = Mutex::new(Vec::new());
+    let mut labels = LABELS.lock().unwrap();
+    if let Some((_, _, l)) = labels.iter().find(|(s, e, _)| *s == shader && *e == entry) {
+        return l;
+    }
+    let l: &'static str = Box::leak(format!("{shader}.{entry}").into_boxed_str());
+    labels.push((shader, entry, l));
+    l
 }
 
 impl GpuBackend {
@@ -100,7 +116,13 @@ impl GpuBackend {
             dummy: GpuTensor { buf: dummy_buf, offset: 0, len: 4 },
             scratch: HashMap::new(),
             in_flight: VecDeque::new(),
+            profiler: None,
+            workspace_floats: 16 << 20,
         })
+    }
+
+    pub(crate) fn encoder_mut(&mut self) -> &mut wgpu::CommandEncoder {
+        self.encoder()
     }
 
     fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
@@ -131,14 +153,19 @@ impl GpuBackend {
         Ok(GpuTensor { buf, offset: 0, len })
     }
 
-    /// A workspace of `len` f32 shared by every op that asks for that size; dispatches are
-    /// ordered, so two users of one workspace never overlap.
-    pub(crate) fn scratch(&mut self, len: usize) -> Result<GpuTensor> {
-        if let Some(t) = self.scratch.get(&len) {
+    /// Caps op workspaces at `floats` (64 MiB by default); tests use it to force batch splitting.
+    pub fn set_workspace_limit(&mut self, floats: usize) {
+        self.workspace_floats = floats.max(1);
+    }
+
+    /// A workspace of `len` f32 for one purpose, shared by every op call that asks for it;
+    /// dispatches are ordered, so two calls never overlap.
+    pub(crate) fn scratch(&mut self, purpose: &'static str, len: usize) -> Result<GpuTensor> {
+        if let Some(t) = self.scratch.get(&(purpose, len)) {
             return Ok(t.clone());
         }
         let t = self.alloc_tensor(len)?;
-        self.scratch.insert(len, t.clone());
+        self.scratch.insert((purpose, len), t.clone());
         Ok(t)
     }
 
@@ -224,9 +251,12 @@ impl GpuBackend {
         }
         let (gx, gy) = grid(groups, 1, self.ctx.limits.max_compute_workgroups_per_dimension);
         let bg = self.bind_groups[&key].clone();
-        let mut pass = self
-            .encoder()
-            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes: None });
+        let encoder = self.encoder.get_or_insert_with(|| {
+            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })
+        });
+        let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
+        let mut pass =
+            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes });
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bg, &[]);
         pass.dispatch_workgroups(gx, gy, 1);

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod context;
+mod profiler;
 pub mod shaders;
 
 pub use backend::{GpuBackend, GpuTensor, PendingRead};

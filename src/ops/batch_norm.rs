@@ -95,7 +95,7 @@ pub(crate) fn backward(
 ) -> Result<()> {
     s.check_backward(x.len, gamma.len, saved.len, dy.len, dx.len, dgamma.len, dbeta.len)?;
     let p = s.params();
-    let scratch = g.scratch(2 * s.c)?;
+    let scratch = g.scratch("batch_norm.stats", 2 * s.c)?;
     let bind = [(1, x), (5, saved), (7, dy), (9, dgamma), (10, dbeta), (11, &scratch)];
     g.dispatch("batch_norm", "backward_stats", &p, &bind, s.c)?;
     let bind = [(1, x), (2, gamma), (5, saved), (7, dy), (8, dx), (11, &scratch)];

@@ -1,6 +1,7 @@
 //! conv2d, NCHW: x [n, c, h, w], w [k, c, kh, kw], b [k], y [n, k, oh, ow].
 
-use super::reduce::ChannelSum;
+use super::im2col::{self, ConvGeometry};
+use super::reduce::{self, ChannelSum};
 use super::{check_grads, expect, record_weighted_backward, u};
 use crate::backend::Grads;
 use crate::error::{Error, Result};
@@ -58,6 +59,13 @@ impl Conv2d {
         2 * (self.n * self.k * oh * ow * self.c * self.kh * self.kw) as u64
     }
 
+    /// As a matrix product (see [`im2col`]).
+    pub(crate) fn geometry(&self) -> ConvGeometry {
+        let (oh, ow) = self.out_hw();
+        let Conv2d { n, c, h, w, k, kh, kw, stride, pad } = *self;
+        ConvGeometry { n, c, h, w, k, oh, ow, kh, kw, stride, pad }
+    }
+
     fn params(&self, has_bias: bool) -> [u32; 12] {
         let (oh, ow) = self.out_hw();
         [
@@ -86,6 +94,9 @@ pub(crate) fn forward(
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
+    if g.ctx.tiled {
+        return im2col::forward(g, &s.geometry(), x, w, b, y);
+    }
     let dummy = g.dummy.clone();
     let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
     g.dispatch_items("conv2d", "forward", &s.params(b.is_some()), &bind, y.len)
@@ -105,5 +116,18 @@ pub(crate) fn backward(
         let (oh, ow) = s.out_hw();
         ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
     };
+    if g.ctx.tiled {
+        let geo = s.geometry();
+        if let Some(dx) = grads.dx {
+            im2col::adjoint(g, &geo, dy, w, None, dx)?;
+        }
+        if let Some(dw) = grads.dw {
+            im2col::weight_grad(g, &geo, x, dy, dw)?;
+        }
+        if let Some(db) = grads.db {
+            reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+        }
+        return Ok(());
+    }
     record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum)
 }

@@ -1,7 +1,8 @@
 //! conv_transpose2d, NCHW: x [n, c, h, w], w [c, k, kh, kw], b [k], y [n, k, oh, ow],
 //! oh = (h − 1)·stride − 2·pad + kh + output_padding.
 
-use super::reduce::ChannelSum;
+use super::im2col::{self, ConvGeometry};
+use super::reduce::{self, ChannelSum};
 use super::{check_grads, expect, record_weighted_backward, u};
 use crate::backend::Grads;
 use crate::error::{Error, Result};
@@ -68,6 +69,14 @@ impl ConvTranspose2d {
         2 * (self.n * self.c * self.h * self.w * self.k * self.kh * self.kw) as u64
     }
 
+    /// The conv2d whose adjoint this is, as a matrix product (see [`im2col`]): from the output
+    /// [k, oh, ow] to the input [c, h, w], with this op's weights [c, k, kh, kw] as its own.
+    pub(crate) fn geometry(&self) -> ConvGeometry {
+        let (oh, ow) = self.out_hw();
+        let ConvTranspose2d { n, c, h, w, k, kh, kw, stride, pad, .. } = *self;
+        ConvGeometry { n, c: k, h: oh, w: ow, k: c, oh: h, ow: w, kh, kw, stride, pad }
+    }
+
     fn params(&self, has_bias: bool) -> [u32; 12] {
         let (oh, ow) = self.out_hw();
         [
@@ -96,6 +105,9 @@ pub(crate) fn forward(
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
+    if g.ctx.tiled {
+        return im2col::adjoint(g, &s.geometry(), x, w, b, y);
+    }
     let dummy = g.dummy.clone();
     let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
     g.dispatch_items("conv_transpose2d", "forward", &s.params(b.is_some()), &bind, y.len)
@@ -115,5 +127,18 @@ pub(crate) fn backward(
         let (oh, ow) = s.out_hw();
         ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
     };
+    if g.ctx.tiled {
+        let geo = s.geometry();
+        if let Some(dx) = grads.dx {
+            im2col::forward(g, &geo, dy, w, None, dx)?;
+        }
+        if let Some(dw) = grads.dw {
+            im2col::weight_grad(g, &geo, dy, x, dw)?;
+        }
+        if let Some(db) = grads.db {
+            reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+        }
+        return Ok(());
+    }
     record_weighted_backward(g, "conv_transpose2d", &s.params(false), x, w, dy, grads, bias_sum)
 }

@@ -1,31 +1,87 @@
-//! gemm: C[m, n] (+)= Σ_k A[m, k] · B[k, n] (+ bias[n]) with arbitrary strides, register-tiled.
-//! The GPU kernel behind `linear` (see [`crate::ops::linear`]); its reference is
-//! [`crate::reference::gemm::gemm`].
+//! gemm: C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), register-tiled, with
+//! arbitrary strides. The GPU kernel behind `linear` and the convolutions (see
+//! [`crate::ops::linear`], [`crate::ops::im2col`]); its reference is [`crate::reference::gemm::gemm`].
 
 use super::u;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
-/// Element (i, j) of an operand lives at i·s0 + j·s1.
+/// Where an operand's elements live: element (i, j) of batch item `b` at reduction step `ko` is at
+/// `offset + b·batch + ko·outer + i·s0 + j·s1` (`outer` is unused for C).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Strides {
+    pub s0: usize,
+    pub s1: usize,
+    pub outer: usize,
+    pub batch: usize,
+    pub offset: usize,
+}
+
+impl From<(usize, usize)> for Strides {
+    fn from((s0, s1): (usize, usize)) -> Self {
+        Strides { s0, s1, ..Strides::default() }
+    }
+}
+
+/// Which index the bias is added along.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BiasAxis {
+    /// bias[n]: a linear layer's output features.
+    #[default]
+    N,
+    /// bias[m]: a convolution's output channels.
+    M,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gemm {
     pub m: usize,
     pub n: usize,
     pub k: usize,
+    /// The reduction runs over `k_outer` × `k` (e.g. samples × pixels); 1 for a plain product.
+    pub k_outer: usize,
+    pub batch: usize,
     /// A[m, k] strides.
-    pub a: (usize, usize),
+    pub a: Strides,
     /// B[k, n] strides.
-    pub b: (usize, usize),
+    pub b: Strides,
     /// C[m, n] strides.
-    pub c: (usize, usize),
+    pub c: Strides,
     /// Add into C instead of overwriting it.
     pub accumulate: bool,
+    pub bias_axis: BiasAxis,
 }
 
 impl Gemm {
-    /// One past the largest index the operand with strides `s` over `r`×`q` touches.
-    fn extent(r: usize, q: usize, s: (usize, usize)) -> usize {
-        if r == 0 || q == 0 { 0 } else { (r - 1) * s.0 + (q - 1) * s.1 + 1 }
+    /// A single C[m, n] (+)= A[m, k] · B[k, n] through 2-D strides.
+    pub fn plain(
+        (m, n, k): (usize, usize, usize),
+        a: (usize, usize),
+        b: (usize, usize),
+        c: (usize, usize),
+        accumulate: bool,
+    ) -> Self {
+        Gemm {
+            m,
+            n,
+            k,
+            k_outer: 1,
+            batch: 1,
+            a: a.into(),
+            b: b.into(),
+            c: c.into(),
+            accumulate,
+            bias_axis: BiasAxis::N,
+        }
+    }
+
+    /// One past the largest index an operand with strides `s` over `r`×`q` touches.
+    fn extent(&self, r: usize, q: usize, s: Strides, outer: bool) -> usize {
+        if r == 0 || q == 0 || self.batch == 0 || self.k_outer == 0 {
+            return 0;
+        }
+        let ko = if outer { (self.k_outer - 1) * s.outer } else { 0 };
+        s.offset + (self.batch - 1) * s.batch + ko + (r - 1) * s.s0 + (q - 1) * s.s1 + 1
     }
 
     pub fn check(&self, a: usize, b: usize, bias: Option<usize>, c: usize) -> Result<()> {
@@ -36,17 +92,50 @@ impl Gemm {
                 Err(Error::shape("gemm", format!("{what} has {len} elements, the strides reach {need}")))
             }
         };
-        fits("a", a, Self::extent(self.m, self.k, self.a))?;
-        fits("b", b, Self::extent(self.k, self.n, self.b))?;
-        fits("c", c, Self::extent(self.m, self.n, self.c))?;
+        fits("a", a, self.extent(self.m, self.k, self.a, true))?;
+        fits("b", b, self.extent(self.k, self.n, self.b, true))?;
+        fits("c", c, self.extent(self.m, self.n, self.c, false))?;
         if let Some(bias) = bias {
-            fits("bias", bias, self.n)?;
+            fits("bias", bias, if self.bias_axis == BiasAxis::M { self.m } else { self.n })?;
         }
         Ok(())
     }
 
+    /// How `tile8x4_vec4` can read A (0: along k, 1: along m) and B (0: along n, 1: along k),
+    /// or None when it cannot: k must be a multiple of 4 and each operand contiguous along one
+    /// axis, with every other stride and offset a multiple of 4. Reading B along n may run past
+    /// column n up to the next multiple of 4 (those columns are never stored), so that padding
+    /// must lie inside the tensor.
+    pub fn vec4_layout(&self, a_len: usize, b_len: usize) -> Option<(u32, u32)> {
+        let all4 = |v: &[usize]| v.iter().all(|x| x.is_multiple_of(4));
+        if !self.k.is_multiple_of(4) || self.m == 0 || self.n == 0 {
+            return None;
+        }
+        let (a, b) = (self.a, self.b);
+        let a_vec = if a.s1 == 1 && all4(&[a.s0, a.outer, a.batch, a.offset]) {
+            0
+        } else if a.s0 == 1 && self.m.is_multiple_of(4) && all4(&[a.s1, a.outer, a.batch, a.offset]) {
+            1
+        } else {
+            return None;
+        };
+        let b_vec = if b.s1 == 1
+            && all4(&[b.s0, b.outer, b.batch, b.offset])
+            && self.extent(self.k, self.n.next_multiple_of(4), b, true) <= b_len / 4 * 4
+        {
+            0
+        } else if b.s0 == 1 && all4(&[b.s1, b.outer, b.batch, b.offset]) {
+            1
+        } else {
+            return None;
+        };
+        (self.extent(self.m, self.k, a, true) <= a_len / 4 * 4
+            && self.extent(self.k, self.n, b, true) <= b_len / 4 * 4)
+            .then_some((a_vec, b_vec))
+    }
+
     pub fn flops(&self) -> u64 {
-        2 * (self.m * self.n * self.k) as u64
+        2 * (self.batch * self.m * self.n * self.k_outer * self.k) as u64
     }
 }
 
@@ -60,20 +149,48 @@ pub(crate) fn record(
 ) -> Result<()> {
     s.check(a.len, b.len, bias.map(|t| t.len), c.len)?;
     let dummy = g.dummy.clone();
+    let bias_axis = match (bias, s.bias_axis) {
+        (None, _) => 0,
+        (Some(_), BiasAxis::N) => 1,
+        (Some(_), BiasAxis::M) => 2,
+    };
     let params = [
         u(s.m),
         u(s.n),
         u(s.k),
-        u(s.a.0),
-        u(s.a.1),
-        u(s.b.0),
-        u(s.b.1),
-        u(s.c.0),
-        u(s.c.1),
+        u(s.k_outer),
+        u(s.batch),
+        u(s.a.s0),
+        u(s.a.s1),
+        u(s.a.outer),
+        u(s.a.batch),
+        u(s.a.offset),
+        u(s.b.s0),
+        u(s.b.s1),
+        u(s.b.outer),
+        u(s.b.batch),
+        u(s.b.offset),
+        u(s.c.s0),
+        u(s.c.s1),
+        u(s.c.batch),
+        u(s.c.offset),
         s.accumulate as u32,
-        bias.is_some() as u32,
+        bias_axis,
     ];
-    let tiles = s.m.div_ceil(4) * s.n.div_ceil(4);
+    if let Some((a_vec, b_vec)) = s.vec4_layout(a.len, b.len) {
+        let mut params = params.to_vec();
+        params.extend([a_vec, b_vec]);
+        let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
+        // CPU adapters: the wider tile, fewer loads per multiply-add; GPUs: more, smaller tiles.
+        if g.ctx.adapter.is_cpu() {
+            let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
+            return g.dispatch_items("gemm", "tile8x8_vec4", &params, &bind, tiles);
+        }
+        let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(4);
+        return g.dispatch_items("gemm", "tile8x4_vec4", &params, &bind, tiles);
+    }
+    let params = [params.as_slice(), &[0, 0]].concat();
+    let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
     g.dispatch_items("gemm", "tile4x4", &params, &bind, tiles)
 }

@@ -45,7 +45,7 @@ pub(crate) fn forward(
     if g.ctx.tiled {
         // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
         let (i, o) = (s.in_features, s.out_features);
-        let mm = Gemm { m: s.batch, n: o, k: i, a: (i, 1), b: (1, i), c: (o, 1), accumulate: false };
+        let mm = Gemm::plain((s.batch, o, i), (i, 1), (1, i), (o, 1), false);
         return gemm::record(g, &mm, x, w, b, y);
     }
     let dummy = g.dummy.clone();
@@ -71,12 +71,12 @@ pub(crate) fn backward(
     let (n, i, o) = (s.batch, s.in_features, s.out_features);
     if let Some(dx) = grads.dx {
         // dx[batch, in] = dy[batch, out] · w[out, in]
-        let mm = Gemm { m: n, n: i, k: o, a: (o, 1), b: (i, 1), c: (i, 1), accumulate: false };
+        let mm = Gemm::plain((n, i, o), (o, 1), (i, 1), (i, 1), false);
         gemm::record(g, &mm, dy, w, None, dx)?;
     }
     if let Some(dw) = grads.dw {
         // dw[out, in] += (dy[batch, out])ᵀ · x[batch, in]
-        let mm = Gemm { m: o, n: i, k: n, a: (1, o), b: (i, 1), c: (i, 1), accumulate: true };
+        let mm = Gemm::plain((o, i, n), (1, o), (i, 1), (i, 1), true);
         gemm::record(g, &mm, dy, x, None, dw)?;
     }
     if let Some(db) = grads.db {

@@ -11,6 +11,7 @@ pub mod conv_transpose2d;
 pub mod dropout;
 pub mod gather;
 pub mod gemm;
+pub mod im2col;
 pub mod linear;
 pub mod mse;
 pub mod random;

@@ -1,0 +1,115 @@
+// im2col and col2im: the bridge that lets gemm.wgsl run convolutions.
+// Geometry of a conv2d: img [n, c, h, w] → [n, k, oh, ow], kernel kh×kw, stride, pad.
+// col [chunk, c·kh·kw, row] holds, for the samples n0 .. n0+chunk, every input tap of every output
+// pixel: col[s, (ci, i, j), (oy, ox)] = img[n0+s, ci, oy·stride+i−pad, ox·stride+j−pad], 0 off the edge.
+// Rows are padded with zeros from oh·ow to `row` (a multiple of 4) so gemm can read them as vec4.
+// col2im is its adjoint written as a gather, so each image element has one writer (deterministic):
+// img[n0+s, ci, iy, ix] = Σ col[s, (ci, i, j), (oy, ox)] over the taps that read (iy, ix) (+ bias[ci]).
+
+struct Params {
+    chunk: u32, n0: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32,
+    kh: u32, kw: u32, stride: u32, pad: u32,
+    has_bias: u32,
+    row: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> img: array<f32>;
+@group(0) @binding(2) var<storage, read_write> col: array<f32>;
+@group(0) @binding(3) var<storage, read> col_in: array<f32>;
+@group(0) @binding(4) var<storage, read_write> img_out: array<f32>;
+@group(0) @binding(5) var<storage, read> bias: array<f32>;
+
+// Integer division is slow on CPU adapters (no vector divide: lavapipe runs it lane by lane), so
+// each invocation owns a whole row and walks it with counters instead of dividing per element.
+
+// One invocation per row (s, (ci, i, j)) of col.
+@compute @workgroup_size(256)
+fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let r = flat_id(wg, nwg, lid);
+    let taps = p.c * p.kh * p.kw;
+    if (r >= p.chunk * taps) { return; }
+    let q = r % taps;
+    let s = r / taps;
+    let j = q % p.kw;
+    let i = (q / p.kw) % p.kh;
+    let ci = q / (p.kw * p.kh);
+    let src = ((p.n0 + s) * p.c + ci) * p.h * p.w;
+    var at = r * p.row;
+    for (var oy = 0u; oy < p.oh; oy++) {
+        let iy = i32(oy * p.stride + i) - i32(p.pad);
+        let y_in = iy >= 0 && iy < i32(p.h);
+        for (var ox = 0u; ox < p.ow; ox++) {
+            let ix = i32(ox * p.stride + j) - i32(p.pad);
+            var v = 0.0;
+            if (y_in && ix >= 0 && ix < i32(p.w)) {
+                v = img[src + u32(iy) * p.w + u32(ix)];
+            }
+            col[at] = v;
+            at++;
+        }
+    }
+    for (var pix = p.oh * p.ow; pix < p.row; pix++) {
+        col[r * p.row + pix] = 0.0;
+    }
+}
+
+// One invocation per image row (s, ci, iy). The taps that reach (iy, ix) are i ≡ iy + pad (mod
+// stride) with oy = (iy + pad − i) / stride, and likewise along x.
+@compute @workgroup_size(256)
+fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+          @builtin(local_invocation_index) lid: u32) {
+    let r = flat_id(wg, nwg, lid);
+    if (r >= p.chunk * p.c * p.h) { return; }
+    let iy = r % p.h;
+    let sc = r / p.h;
+    let ci = sc % p.c;
+    let base = sc * p.kh * p.kw * p.row;
+    let ry = (iy + p.pad) % p.stride;
+    let oy0 = i32((iy + p.pad) / p.stride);
+    var rx = p.pad % p.stride;
+    var ox0 = i32(p.pad / p.stride);
+    var b = 0.0;
+    if (p.has_bias != 0u) { b = bias[ci]; }
+    let out = (p.n0 * p.c * p.h + r) * p.w;
+    for (var ix = 0u; ix < p.w; ix++) {
+        var acc = b;
+        var oy = oy0;
+        for (var i = ry; i < p.kh; i += p.stride) {
+            if (oy >= 0 && oy < i32(p.oh)) {
+                var ox = ox0;
+                for (var j = rx; j < p.kw; j += p.stride) {
+                    if (ox >= 0 && ox < i32(p.ow)) {
+                        acc += col_in[base + (i * p.kw + j) * p.row + u32(oy) * p.ow + u32(ox)];
+                    }
+                    ox--;
+                }
+            }
+            oy--;
+        }
+        img_out[out + ix] = acc;
+        rx++;
+        if (rx == p.stride) {
+            rx = 0u;
+            ox0++;
+        }
+    }
+}
+
+// The same rows of a [n, c, oh·ow] tensor (a gradient arriving at a conv's output) padded to
+// `row` with zeros: col[s, ci, pix] = img[n0+s, ci, pix].
+@compute @workgroup_size(256)
+fn pad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let idx = flat_id(wg, nwg, lid);
+    if (idx >= p.chunk * p.c * p.row) { return; }
+    let pix = idx % p.row;
+    let r = idx / p.row;
+    let pixels = p.oh * p.ow;
+    var v = 0.0;
+    if (pix < pixels) {
+        v = img[(p.n0 * p.c + r) * pixels + pix];
+    }
+    col[idx] = v;
+}

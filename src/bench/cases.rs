@@ -1,0 +1,292 @@
+//! The ops of a network at its real layer shapes, each as a benchmark case that runs on any
+//! backend: the same inputs on the GPU and on the CPU reference, so the GPU result is checked
+//! before it is timed.
+
+use crate::backend::{Backend, Grads};
+use crate::error::Result;
+use crate::nn::{LayerSpec, NetSpec};
+use crate::ops::activation::Activation;
+use crate::ops::adam::AdamStep;
+use crate::ops::conv_transpose2d::ConvTranspose2d;
+use crate::ops::conv2d::Conv2d;
+use crate::ops::linear::Linear;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Op {
+    Linear(Linear, bool),
+    Conv2d(Conv2d, bool),
+    ConvTranspose2d(ConvTranspose2d, bool),
+    Activation(Activation, usize),
+    BceWithLogits(usize),
+    Adam(usize),
+}
+
+/// Which pass of an op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pass {
+    Forward,
+    /// dL/dx.
+    BackwardInput,
+    /// dL/dw and dL/db (accumulated), or an optimizer's update.
+    BackwardWeight,
+}
+
+impl Pass {
+    pub fn name(self) -> &'static str {
+        match self {
+            Pass::Forward => "forward",
+            Pass::BackwardInput => "backward_input",
+            Pass::BackwardWeight => "backward_weight",
+        }
+    }
+}
+
+/// One timed unit: an op's pass, its inputs, which of them it writes, and its work.
+pub struct Case {
+    pub net: &'static str,
+    pub layer: String,
+    pub op: Op,
+    pub pass: Pass,
+    /// Initial contents of every tensor the pass touches.
+    pub tensors: Vec<Vec<f32>>,
+    /// Indices of the tensors it writes (compared GPU vs CPU).
+    pub outputs: Vec<usize>,
+    /// Multiply-adds × 2 for the GEMM-like ops, None for element-wise ones.
+    pub flops: Option<u64>,
+    /// Bytes read and written once each, for element-wise ops' GB/s.
+    pub bytes: u64,
+}
+
+impl Case {
+    pub fn shape(&self) -> String {
+        match self.op {
+            Op::Linear(s, _) => format!("{}x{} -> {}", s.batch, s.in_features, s.out_features),
+            Op::Conv2d(s, _) => {
+                let (oh, ow) = s.out_hw();
+                format!("{}x{}x{}x{} -> {}x{}x{} k{} s{}", s.n, s.c, s.h, s.w, s.k, oh, ow, s.kh, s.stride)
+            }
+            Op::ConvTranspose2d(s, _) => {
+                let (oh, ow) = s.out_hw();
+                format!("{}x{}x{}x{} -> {}x{}x{} k{} s{}", s.n, s.c, s.h, s.w, s.k, oh, ow, s.kh, s.stride)
+            }
+            Op::Activation(_, n) | Op::BceWithLogits(n) | Op::Adam(n) => format!("{n}"),
+        }
+    }
+
+    pub fn op_name(&self) -> String {
+        match self.op {
+            Op::Linear(..) => "linear".into(),
+            Op::Conv2d(..) => "conv2d".into(),
+            Op::ConvTranspose2d(..) => "conv_transpose2d".into(),
+            Op::Activation(a, _) => format!("{a:?}").to_lowercase(),
+            Op::BceWithLogits(_) => "bce_with_logits".into(),
+            Op::Adam(_) => "adam".into(),
+        }
+    }
+
+    /// Records the pass on `b` over `t` (the uploaded [`Case::tensors`]).
+    pub fn run<B: Backend>(&self, b: &mut B, t: &[B::T]) -> Result<()> {
+        // Weighted ops: [x, w, b, y, dy, dx, dw, db].
+        let bias = |on: bool| on.then_some(&t[2]);
+        let grads = || match self.pass {
+            Pass::BackwardInput => Grads { dx: Some(&t[5]), dw: None, db: None },
+            _ => Grads { dx: None, dw: Some(&t[6]), db: Some(&t[7]) },
+        };
+        match (self.op, self.pass) {
+            (Op::Linear(s, on), Pass::Forward) => b.linear_forward(&s, &t[0], &t[1], bias(on), &t[3]),
+            (Op::Linear(s, _), _) => b.linear_backward(&s, &t[0], &t[1], &t[4], grads()),
+            (Op::Conv2d(s, on), Pass::Forward) => b.conv2d_forward(&s, &t[0], &t[1], bias(on), &t[3]),
+            (Op::Conv2d(s, _), _) => b.conv2d_backward(&s, &t[0], &t[1], &t[4], grads()),
+            (Op::ConvTranspose2d(s, on), Pass::Forward) => {
+                b.conv_transpose2d_forward(&s, &t[0], &t[1], bias(on), &t[3])
+            }
+            (Op::ConvTranspose2d(s, _), _) => b.conv_transpose2d_backward(&s, &t[0], &t[1], &t[4], grads()),
+            // [x, y, dy, dx]
+            (Op::Activation(a, _), Pass::Forward) => b.activation_forward(a, &t[0], &t[1]),
+            (Op::Activation(a, _), _) => b.activation_backward(a, &t[1], &t[2], &t[3]),
+            // [z, target, loss, dz]
+            (Op::BceWithLogits(_), Pass::Forward) => b.bce_with_logits_forward(&t[0], &t[1], &t[2]),
+            (Op::BceWithLogits(_), _) => b.bce_with_logits_backward(&t[0], &t[1], &t[3], 1.0),
+            // [param, grad, m, v]
+            (Op::Adam(_), _) => {
+                let s = AdamStep {
+                    lr: 2e-4,
+                    beta1: 0.5,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                    decoupled: false,
+                    t: 1,
+                };
+                b.adam_step(&s, &t[0], &t[1], &t[2], &t[3])
+            }
+        }
+    }
+}
+
+/// Deterministic inputs in [−1, 1) (SplitMix64), so every run checks the same numbers.
+pub struct Fill(u64);
+
+impl Fill {
+    pub fn new(seed: u64) -> Self {
+        Fill(seed)
+    }
+
+    pub fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = self.0;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^= z >> 31;
+                (z >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+}
+
+/// Every op pass of `spec` at `batch`, plus its optimizer step; `first_dx` says whether the first
+/// layer's input gradient is ever needed (D's is, for the generator step; G's is not).
+pub fn cases(
+    net: &'static str,
+    spec: &NetSpec,
+    batch: usize,
+    first_dx: bool,
+    fill: &mut Fill,
+) -> Result<Vec<Case>> {
+    let shapes = spec.shapes()?;
+    let mut out = Vec::new();
+    let mut params = 0;
+    for (i, l) in spec.layers.iter().enumerate() {
+        let inp = if i == 0 { spec.input } else { shapes[i - 1] };
+        let o = shapes[i];
+        let (x_len, y_len) = (batch * inp.size(), batch * o.size());
+        let weighted =
+            |op: Op, w_len: usize, b_len: usize, macs: u64, out: &mut Vec<Case>, fill: &mut Fill| {
+                let bias =
+                    matches!(op, Op::Linear(_, true) | Op::Conv2d(_, true) | Op::ConvTranspose2d(_, true));
+                let mut passes = vec![Pass::Forward, Pass::BackwardWeight];
+                if i > 0 || first_dx {
+                    passes.insert(1, Pass::BackwardInput);
+                }
+                for pass in passes {
+                    let tensors = vec![
+                        fill.vec(x_len),
+                        fill.vec(w_len),
+                        fill.vec(b_len),
+                        vec![0.0; y_len],
+                        fill.vec(y_len),
+                        vec![0.0; x_len],
+                        vec![0.0; w_len],
+                        vec![0.0; if bias { b_len } else { 0 }],
+                    ];
+                    let outputs = match pass {
+                        Pass::Forward => vec![3],
+                        Pass::BackwardInput => vec![5],
+                        Pass::BackwardWeight if bias => vec![6, 7],
+                        Pass::BackwardWeight => vec![6],
+                    };
+                    out.push(Case {
+                        net,
+                        layer: format!("{i}"),
+                        op,
+                        pass,
+                        tensors,
+                        outputs,
+                        flops: Some(2 * macs),
+                        bytes: 0,
+                    });
+                }
+            };
+        match *l {
+            LayerSpec::Linear { out: f, bias } => {
+                let s = Linear { batch, in_features: inp.size(), out_features: f };
+                params += inp.size() * f + f * bias as usize;
+                weighted(
+                    Op::Linear(s, bias),
+                    inp.size() * f,
+                    f,
+                    (batch * inp.size() * f) as u64,
+                    &mut out,
+                    fill,
+                );
+            }
+            LayerSpec::Conv2d { out: k, kernel, stride, pad, bias } => {
+                let s =
+                    Conv2d { n: batch, c: inp.0, h: inp.1, w: inp.2, k, kh: kernel, kw: kernel, stride, pad };
+                let w_len = k * inp.0 * kernel * kernel;
+                params += w_len + k * bias as usize;
+                weighted(Op::Conv2d(s, bias), w_len, k, s.flops_forward() / 2, &mut out, fill);
+            }
+            LayerSpec::ConvTranspose2d { out: k, kernel, stride, pad, output_padding, bias } => {
+                let s = ConvTranspose2d {
+                    n: batch,
+                    c: inp.0,
+                    h: inp.1,
+                    w: inp.2,
+                    k,
+                    kh: kernel,
+                    kw: kernel,
+                    stride,
+                    pad,
+                    output_padding,
+                };
+                let w_len = inp.0 * k * kernel * kernel;
+                params += w_len + k * bias as usize;
+                weighted(Op::ConvTranspose2d(s, bias), w_len, k, s.flops_forward() / 2, &mut out, fill);
+            }
+            LayerSpec::Activation { f } => {
+                for pass in [Pass::Forward, Pass::BackwardInput] {
+                    let (tensors, outputs, touched) = match pass {
+                        Pass::Forward => {
+                            (vec![fill.vec(y_len), vec![0.0; y_len], vec![], vec![]], vec![1], 2)
+                        }
+                        _ => {
+                            let y = fill.vec(y_len).iter().map(|v| v * 0.99).collect();
+                            (vec![vec![], y, fill.vec(y_len), vec![0.0; y_len]], vec![3], 3)
+                        }
+                    };
+                    out.push(Case {
+                        net,
+                        layer: format!("{i}"),
+                        op: Op::Activation(f, y_len),
+                        pass,
+                        tensors,
+                        outputs,
+                        flops: None,
+                        bytes: (4 * touched * y_len) as u64,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    if net == "D" {
+        for pass in [Pass::Forward, Pass::BackwardInput] {
+            let targets = (0..batch).map(|i| (i % 2) as f32).collect();
+            out.push(Case {
+                net,
+                layer: "loss".into(),
+                op: Op::BceWithLogits(batch),
+                pass,
+                tensors: vec![fill.vec(batch), targets, vec![0.0; batch], vec![0.0; batch]],
+                outputs: vec![if pass == Pass::Forward { 2 } else { 3 }],
+                flops: None,
+                bytes: (4 * 3 * batch) as u64,
+            });
+        }
+    }
+    let v = fill.vec(params).iter().map(|v| v.abs()).collect();
+    out.push(Case {
+        net,
+        layer: "all".into(),
+        op: Op::Adam(params),
+        pass: Pass::BackwardWeight,
+        tensors: vec![fill.vec(params), fill.vec(params), fill.vec(params), v],
+        outputs: vec![0, 2, 3],
+        flops: None,
+        bytes: (4 * 7 * params) as u64,
+    });
+    Ok(out)
+}
