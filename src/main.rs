@@ -47,7 +47,8 @@ fn run(cli: Cli) -> wgan_gpu::Result<()> {
                 } else {
                     println!(
                         "{} [{} {}] driver: {} {}\n  max_storage_buffer_binding_size {} MiB, max_buffer_size {} MiB, \
-                         workgroup x <= {}, invocations <= {}, shared memory {} KiB, timestamps: {}",
+                         workgroup x <= {}, invocations <= {}, shared memory {} KiB, timestamps: {}, \
+                         subgroups: {} (size {}..{})",
                         a.name,
                         a.backend,
                         a.device_type,
@@ -59,6 +60,9 @@ fn run(cli: Cli) -> wgan_gpu::Result<()> {
                         a.max_compute_invocations_per_workgroup,
                         a.max_compute_workgroup_storage_size >> 10,
                         if a.timestamp_queries { "yes" } else { "no" },
+                        if a.subgroups { "yes" } else { "no" },
+                        a.subgroup_size.0,
+                        a.subgroup_size.1,
                     );
                 }
             }

@@ -69,6 +69,7 @@ fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanCon
         opt_g: opt,
         opt_d: OptConfig { lr: 4e-4, ..opt },
         seed: 17,
+        init: Default::default(),
     }
 }
 

@@ -243,6 +243,7 @@ fn iteration_row(
         opt_g: OptConfig::dcgan_adam(),
         opt_d: OptConfig::dcgan_adam(),
         seed: 0,
+        init: Default::default(),
     };
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.

@@ -68,4 +68,7 @@ pub struct GanConfig {
     pub opt_g: OptConfig,
     pub opt_d: OptConfig,
     pub seed: u64,
+    /// How both networks' weights start (older checkpoints: PyTorch's defaults).
+    #[serde(default)]
+    pub init: crate::nn::InitScheme,
 }

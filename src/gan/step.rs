@@ -122,8 +122,8 @@ impl<B: Backend> Gan<B> {
             opt_d,
             step: 0,
         };
-        gan.g.init(b, derive_seed(gan.cfg.seed, 0, 1))?;
-        gan.d.init(b, derive_seed(gan.cfg.seed, 0, 2))?;
+        gan.g.init_with(b, derive_seed(gan.cfg.seed, 0, 1), gan.cfg.init)?;
+        gan.d.init_with(b, derive_seed(gan.cfg.seed, 0, 2), gan.cfg.init)?;
         Ok(gan)
     }
 

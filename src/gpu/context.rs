@@ -108,6 +108,9 @@ pub struct AdapterSummary {
     pub max_compute_invocations_per_workgroup: u32,
     pub max_compute_workgroup_storage_size: u32,
     pub timestamp_queries: bool,
+    /// Subgroup (SIMD group) operations, and their size range.
+    pub subgroups: bool,
+    pub subgroup_size: (u32, u32),
 }
 
 impl AdapterSummary {
@@ -126,6 +129,8 @@ impl AdapterSummary {
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
             timestamp_queries: adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY),
+            subgroups: adapter.features().contains(wgpu::Features::SUBGROUP),
+            subgroup_size: (info.subgroup_min_size, info.subgroup_max_size),
         }
     }
 
@@ -206,7 +211,7 @@ impl GpuContext {
         // The adapter's real limits, not WebGPU's conservative defaults: a 60000-image data set
         // or a large batch needs the bigger storage bindings real drivers offer.
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgan-gpu"),
             required_features: features,

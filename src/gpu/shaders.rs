@@ -20,6 +20,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("dropout", include_str!("../../shaders/dropout.wgsl")),
     ("gather", include_str!("../../shaders/gather.wgsl")),
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
+    ("gemm_subgroup", include_str!("../../shaders/gemm_subgroup.wgsl")),
     ("im2col", include_str!("../../shaders/im2col.wgsl")),
     ("linear", include_str!("../../shaders/linear.wgsl")),
     ("mse", include_str!("../../shaders/mse.wgsl")),

@@ -6,5 +6,5 @@
 mod net;
 mod spec;
 
-pub use net::{Net, ParamInfo};
+pub use net::{InitScheme, Net, ParamInfo};
 pub use spec::{LayerSpec, NetSpec, Shape};

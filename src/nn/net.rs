@@ -25,6 +25,19 @@ pub struct ParamInfo {
     pub init_value: f32,
 }
 
+/// How [`Net::init_with`] draws the first weights.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum InitScheme {
+    /// PyTorch's layer defaults: U(−1/√fan_in, 1/√fan_in) for weights and biases.
+    #[default]
+    Pytorch,
+    /// Radford et al. 2015: weights N(0, 0.02), biases 0, batch-norm scale N(1, 0.02).
+    Dcgan,
+}
+
 /// A parameter view and its gradient view.
 #[derive(Clone, Debug)]
 struct Param<T> {
@@ -213,15 +226,28 @@ impl<B: Backend> Net<B> {
         })
     }
 
-    /// PyTorch's default initialisation, drawn from the counter-based generator so the GPU and
-    /// CPU backends start from identical weights. Running statistics start at mean 0, var 1.
+    /// PyTorch's default initialisation; see [`Net::init_with`].
     pub fn init(&mut self, b: &mut B, seed: u64) -> Result<()> {
+        self.init_with(b, seed, InitScheme::Pytorch)
+    }
+
+    /// Initial weights drawn from the counter-based generator, so the GPU and CPU backends start
+    /// from identical weights. Running statistics start at mean 0, var 1.
+    pub fn init_with(&mut self, b: &mut B, seed: u64, scheme: InitScheme) -> Result<()> {
+        use crate::reference::random::{normal, uniform};
         let mut host = vec![0.0f32; self.params.len()];
         for (k, info) in self.param_infos.iter().enumerate() {
             let dst = &mut host[info.offset..info.offset + info.len];
-            match info.init_bound {
-                Some(bound) => crate::reference::random::uniform(dst, seed, (k as u64) << 32, -bound, bound),
-                None => dst.fill(info.init_value),
+            let at = (k as u64) << 32;
+            match (scheme, info.init_bound) {
+                (InitScheme::Pytorch, Some(bound)) => uniform(dst, seed, at, -bound, bound),
+                (InitScheme::Dcgan, Some(_)) if info.name.ends_with("weight") => {
+                    normal(dst, seed, at, 0.0, 0.02)
+                }
+                (InitScheme::Dcgan, Some(_)) => dst.fill(0.0),
+                // Batch-norm scale: N(1, 0.02) for DCGAN.
+                (InitScheme::Dcgan, None) if info.init_value == 1.0 => normal(dst, seed, at, 1.0, 0.02),
+                (_, None) => dst.fill(info.init_value),
             }
         }
         b.write(&self.params, &host)?;

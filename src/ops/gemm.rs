@@ -181,7 +181,15 @@ pub(crate) fn record(
         let mut params = params.to_vec();
         params.extend([a_vec, b_vec]);
         let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-        // CPU adapters: the wider tile, fewer loads per multiply-add; GPUs: more, smaller tiles.
+        // CPU adapters: tiles that need fewer loads per multiply-add, sharing A across the
+        // subgroup where it is 8 lanes wide; GPUs: more, smaller tiles.
+        let sg = g.ctx.device.features().contains(wgpu::Features::SUBGROUP)
+            && g.ctx.adapter.subgroup_size == (8, 8)
+            && std::env::var("WGAN_SUBGROUP").as_deref() != Ok("0");
+        if g.ctx.adapter.is_cpu() && sg {
+            let groups = s.batch * s.m.div_ceil(16) * s.n.div_ceil(4).div_ceil(8);
+            return g.dispatch_items("gemm_subgroup", "tile16x4", &params, &bind, 8 * groups);
+        }
         if g.ctx.adapter.is_cpu() {
             let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
             return g.dispatch_items("gemm", "tile8x8_vec4", &params, &bind, tiles);

@@ -13,6 +13,7 @@ use crate::gan::models::{self, DcganOptions};
 use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats, LossKind, ModelKind, OptConfig, OptKind};
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor, PendingRead};
+use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
 use crate::ops::gather::{Gather, pack_bytes, pack_indices};
 use crate::reference::random::bits;
@@ -96,6 +97,11 @@ pub struct TrainArgs {
     /// plenty for 28x28 digits and a quarter of the work of Radford et al.'s 64.
     #[arg(long, default_value_t = 32)]
     pub width: usize,
+    /// Initial weights: dcgan (N(0, 0.02), Radford et al.; the default for dcgan) or pytorch
+    /// (PyTorch's layer defaults; the default for mlp).
+    #[arg(long, value_enum)]
+    #[serde(default)]
+    pub init: Option<InitScheme>,
     /// DCGAN: no batch norm in the generator.
     #[arg(long)]
     pub no_g_batch_norm: bool,
@@ -169,7 +175,16 @@ impl TrainArgs {
             opt_g: opt(self.opt_g, self.lr_g),
             opt_d: opt(self.opt_d, self.lr_d),
             seed: self.seed,
+            init: self.init(),
         }
+    }
+
+    /// Radford et al.'s N(0, 0.02) for the DCGAN, PyTorch's layer defaults for the MLP.
+    pub fn init(&self) -> InitScheme {
+        self.init.unwrap_or(match self.model {
+            ModelKind::Dcgan => InitScheme::Dcgan,
+            ModelKind::Mlp => InitScheme::Pytorch,
+        })
     }
 
     fn validate(&self) -> Result<()> {
