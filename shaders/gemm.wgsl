@@ -3,28 +3,13 @@
 // (x · wᵀ), input gradient (dy · w) and weight gradient (dyᵀ · x) without transposing anything in
 // memory; the batch index runs convolutions sample by sample over im2col columns; the two-level
 // reduction (ko outer, k inner) sums a convolution's weight gradient over samples × pixels.
-// Each invocation owns a 4×4 tile of C held in registers: per step of k it loads 4 values of A and
+// The parameters, bias, C and the vec4 views are in gemm_tiles.wgsl (included before this file).
+// tile4x4: each invocation owns a 4×4 tile of C held in registers: per step of k it loads 4 values of A and
 // 4 of B for 16 multiply-adds. On lavapipe (8 invocations per SIMD, every load per lane, no real
 // shared memory) cutting loads per FMA is what pays; see BENCHMARKS.md.
 
-struct Params {
-    m: u32, n: u32, k: u32, k_outer: u32, batch: u32,
-    a_m: u32, a_k: u32, a_ko: u32, a_b: u32, a0: u32,
-    b_k: u32, b_n: u32, b_ko: u32, b_b: u32, b0: u32,
-    c_m: u32, c_n: u32, c_b: u32, c0: u32,
-    accumulate: u32,
-    // 0: no bias, 1: bias[n] (linear), 2: bias[m] (convolution channels)
-    bias_axis: u32,
-    // vec4 kernel only: A is read 4 at a time along k (0) or along m (1); B along n (0) or k (1).
-    a_vec: u32,
-    b_vec: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 
 @compute @workgroup_size(256)
 fn tile4x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -78,22 +63,17 @@ fn tile4x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     }
 }
 
-
-@group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
-
 // The same product for operands that can be read as vec4 (k a multiple of 4, the contiguous axis
-// of each operand aligned to 4 and padded to a multiple of 4): each invocation owns an 8×4 tile
-// and takes k four steps at a time, so 12 vec4 loads feed 128 multiply-adds where tile4x4 needs 32
-// scalar loads. On lavapipe a load costs about the same whatever its width, and loads, not
+// of each operand aligned to 4 and padded to a multiple of 4): each invocation owns an 8×8 tile
+// and takes k four steps at a time, so 16 vec4 loads feed 256 multiply-adds where tile4x4 needs
+// 64 scalar loads. On lavapipe a load costs about the same whatever its width, and loads, not
 // arithmetic, bound these kernels (see BENCHMARKS.md). Which axis is contiguous is a uniform
 // branch; in registers the two layouts are the same numbers, so the arithmetic is shared.
+
 // Eight rows of 4 consecutive k (A) or four rows of 4 consecutive n (B), as plain values: no
 // arrays, so nothing is left in per-invocation memory, which lavapipe also reaches lane by lane.
 struct Rows8 { r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32>,
                r4: vec4<f32>, r5: vec4<f32>, r6: vec4<f32>, r7: vec4<f32> }
-struct Rows4 { r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32> }
-
 // Element offsets: the 8 A rows when A runs along k (lo, hi: rows 0-3 and 4-7); the first row of
 // each 4-row group when A runs along m (lo.x, hi.x).
 struct ARows { lo: vec4<u32>, hi: vec4<u32> }
@@ -117,103 +97,6 @@ fn a_rows(o: ARows, k: u32) -> Rows8 {
                  vec4<f32>(l0.z, l1.z, l2.z, l3.z), vec4<f32>(l0.w, l1.w, l2.w, l3.w),
                  vec4<f32>(h0.x, h1.x, h2.x, h3.x), vec4<f32>(h0.y, h1.y, h2.y, h3.y),
                  vec4<f32>(h0.z, h1.z, h2.z, h3.z), vec4<f32>(h0.w, h1.w, h2.w, h3.w));
-}
-
-// B[k + kk, n0 .. n0+4] for kk < 4; `o` holds the 4 column offsets (B along k) or, in .x, the
-// offset of column n0 (B along n).
-fn b_rows(o: vec4<u32>, k: u32) -> Rows4 {
-    if (p.b_vec == 0u) {
-        return Rows4(b4[(o.x + k * p.b_k) / 4u], b4[(o.x + (k + 1u) * p.b_k) / 4u],
-                     b4[(o.x + (k + 2u) * p.b_k) / 4u], b4[(o.x + (k + 3u) * p.b_k) / 4u]);
-    }
-    let c0 = b4[(o.x + k) / 4u];
-    let c1 = b4[(o.y + k) / 4u];
-    let c2 = b4[(o.z + k) / 4u];
-    let c3 = b4[(o.w + k) / 4u];
-    return Rows4(vec4<f32>(c0.x, c1.x, c2.x, c3.x), vec4<f32>(c0.y, c1.y, c2.y, c3.y),
-                 vec4<f32>(c0.z, c1.z, c2.z, c3.z), vec4<f32>(c0.w, c1.w, c2.w, c3.w));
-}
-
-fn dot_rows(a: vec4<f32>, b: Rows4) -> vec4<f32> {
-    return a.x * b.r0 + a.y * b.r1 + a.z * b.r2 + a.w * b.r3;
-}
-
-fn store_row(cbase: u32, mi: u32, n0: u32, v: vec4<f32>) {
-    if (mi >= p.m) { return; }
-    for (var j = 0u; j < 4u; j++) {
-        let nj = n0 + j;
-        if (nj >= p.n) { return; }
-        let at = cbase + mi * p.c_m + nj * p.c_n;
-        var x = v[j];
-        if (p.bias_axis == 1u) { x += bias[nj]; }
-        if (p.bias_axis == 2u) { x += bias[mi]; }
-        if (p.accumulate != 0u) { x += c[at]; }
-        c[at] = x;
-    }
-}
-
-@compute @workgroup_size(256)
-fn tile8x4_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wg, nwg, lid);
-    let tiles_n = (p.n + 3u) / 4u;
-    let tiles_m = (p.m + 7u) / 8u;
-    let per_batch = tiles_m * tiles_n;
-    if (t >= per_batch * p.batch) { return; }
-    let bi = t / per_batch;
-    let r = t % per_batch;
-    let m0 = (r / tiles_n) * 8u;
-    let n0 = (r % tiles_n) * 4u;
-    let abase = p.a0 + bi * p.a_b;
-    let bbase = p.b0 + bi * p.b_b;
-    // Rows and columns past the edge repeat the last valid ones and are never stored.
-    let last_m = vec4<u32>(p.m - 1u);
-    var ao: ARows;
-    if (p.a_vec == 0u) {
-        ao = ARows(min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), last_m) * p.a_m + abase,
-                   min(vec4<u32>(m0) + vec4<u32>(4u, 5u, 6u, 7u), last_m) * p.a_m + abase);
-    } else {
-        ao = ARows(vec4<u32>(abase + m0 * p.a_m), vec4<u32>(abase + min(m0 + 4u, p.m - 4u) * p.a_m));
-    }
-    var bo: vec4<u32>;
-    if (p.b_vec == 0u) {
-        bo = vec4<u32>(bbase + n0 * p.b_n);
-    } else {
-        bo = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u)) * p.b_n + bbase;
-    }
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    var acc4 = vec4<f32>(0.0);
-    var acc5 = vec4<f32>(0.0);
-    var acc6 = vec4<f32>(0.0);
-    var acc7 = vec4<f32>(0.0);
-    for (var ko = 0u; ko < p.k_outer; ko++) {
-        let ak = ARows(ao.lo + vec4<u32>(ko * p.a_ko), ao.hi + vec4<u32>(ko * p.a_ko));
-        let bk = bo + vec4<u32>(ko * p.b_ko);
-        for (var k0 = 0u; k0 < p.k; k0 += 4u) {
-            let a = a_rows(ak, k0);
-            let b = b_rows(bk, k0);
-            acc0 += dot_rows(a.r0, b);
-            acc1 += dot_rows(a.r1, b);
-            acc2 += dot_rows(a.r2, b);
-            acc3 += dot_rows(a.r3, b);
-            acc4 += dot_rows(a.r4, b);
-            acc5 += dot_rows(a.r5, b);
-            acc6 += dot_rows(a.r6, b);
-            acc7 += dot_rows(a.r7, b);
-        }
-    }
-    let cbase = p.c0 + bi * p.c_b;
-    store_row(cbase, m0, n0, acc0);
-    store_row(cbase, m0 + 1u, n0, acc1);
-    store_row(cbase, m0 + 2u, n0, acc2);
-    store_row(cbase, m0 + 3u, n0, acc3);
-    store_row(cbase, m0 + 4u, n0, acc4);
-    store_row(cbase, m0 + 5u, n0, acc5);
-    store_row(cbase, m0 + 6u, n0, acc6);
-    store_row(cbase, m0 + 7u, n0, acc7);
 }
 
 @compute @workgroup_size(256)

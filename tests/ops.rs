@@ -588,8 +588,9 @@ fn gemm_through_strides() {
 
 #[test]
 fn gemm_vec4_layouts() {
-    // Every orientation tile8x4_vec4 reads (A along k or m, B along n or k), with m and n not
-    // multiples of the tile, and a batched, two-level reduction like a convolution's.
+    // Every orientation the vec4 kernels read (A along k or m, B along n or k), with m and n not
+    // multiples of the tile, and a batched, two-level reduction like a convolution's; on lavapipe
+    // once with the subgroup kernel and once with the 8×8 tile.
     use wgan_gpu::ops::gemm::{Gemm, Strides};
     let mut rng = Rng::new(14);
     for (m, n, k) in [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100)] {
@@ -601,16 +602,8 @@ fn gemm_vec4_layouts() {
                 s.vec4_layout(m * k, k * n.next_multiple_of(4)).is_some(),
                 "{s:?} should take vec4 loads"
             );
-            gpu_vs_cpu!(
-                format!("gemm {s:?}"),
-                (1e-5, 1e-4),
-                vec![
-                    ("a", rng.vec(m * k, -1.0, 1.0)),
-                    ("b", rng.vec(k * n.next_multiple_of(4), -1.0, 1.0)),
-                    ("c", vec![0.0; m * n]),
-                ],
-                |bk, t| { bk.gemm(&s, &t[0], &t[1], None, &t[2]) }
-            );
+            let (av, bv) = (rng.vec(m * k, -1.0, 1.0), rng.vec(k * n4, -1.0, 1.0));
+            gemm_on_every_kernel(&s, &av, &bv, &vec![0.0; m * n]);
         }
     }
     let (m, n, k, outer, batch) = (16, 12, 8, 3, 2);
@@ -627,16 +620,24 @@ fn gemm_vec4_layouts() {
         bias_axis: Default::default(),
     };
     assert!(s.vec4_layout(4 + batch * m * k * outer, batch * n * k * outer).is_some());
-    gpu_vs_cpu!(
-        format!("gemm {s:?}"),
-        (1e-5, 1e-4),
-        vec![
-            ("a", rng.vec(4 + batch * m * k * outer, -1.0, 1.0)),
-            ("b", rng.vec(batch * n * k * outer, -1.0, 1.0)),
-            ("c", rng.vec(batch * m * n, -1.0, 1.0)),
-        ],
-        |bk, t| { bk.gemm(&s, &t[0], &t[1], None, &t[2]) }
-    );
+    let (av, bv) = (rng.vec(4 + batch * m * k * outer, -1.0, 1.0), rng.vec(batch * n * k * outer, -1.0, 1.0));
+    gemm_on_every_kernel(&s, &av, &bv, &rng.vec(batch * m * n, -1.0, 1.0));
+}
+
+/// C from the CPU reference against the GPU's, with the subgroup kernel and without it.
+fn gemm_on_every_kernel(s: &wgan_gpu::ops::gemm::Gemm, a: &[f32], b: &[f32], c: &[f32]) {
+    let mut cpu = CpuBackend;
+    let t = [a, b, c].map(|v| cpu.upload(v).unwrap());
+    cpu.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
+    let want = cpu.read(&t[2]).unwrap();
+    for subgroup in [true, false] {
+        let Some(mut g) = gpu() else { return };
+        g.set_subgroup_gemm(subgroup);
+        let t = [a, b, c].map(|v| g.upload(v).unwrap());
+        g.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
+        let got = g.read(&t[2]).unwrap();
+        assert_close(&format!("gemm {s:?} subgroup={subgroup}"), &got, &want, 1e-5, 1e-4);
+    }
 }
 
 #[test]

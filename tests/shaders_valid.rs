@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use wgan_gpu::gpu::shaders::{COMMON, SHADERS, source};
+use wgan_gpu::gpu::shaders::{INCLUDES, SHADERS, source};
 
 fn validate(name: &str, src: &str) {
     let module = naga::front::wgsl::parse_str(src)
@@ -18,7 +18,9 @@ fn validate(name: &str, src: &str) {
 
 #[test]
 fn every_shader_validates() {
-    validate("common.wgsl", COMMON);
+    for (name, src) in INCLUDES {
+        validate(&format!("{name}.wgsl"), src);
+    }
     for (name, _) in SHADERS {
         validate(&format!("{name}.wgsl"), &source(name).unwrap());
     }
@@ -30,7 +32,7 @@ fn every_shader_file_is_embedded() {
     let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".wgsl").map(String::from))
-        .filter(|n| n != "common")
+        .filter(|n| INCLUDES.iter().all(|(i, _)| i != n))
         .collect();
     let embedded: BTreeSet<String> = SHADERS.iter().map(|(n, _)| n.to_string()).collect();
     assert_eq!(on_disk, embedded, "shaders/ and gpu::shaders::SHADERS disagree");

@@ -58,6 +58,8 @@ pub struct GpuBackend {
     /// Per-size workspaces that ops need between two of their own kernels.
     scratch: HashMap<(&'static str, usize), GpuTensor>,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
+    /// GEMMs use `gemm_subgroup.wgsl` (see [`GpuBackend::set_subgroup_gemm`]).
+    pub(crate) subgroup_gemm: bool,
     /// Most floats an op's workspace may hold (im2col splits the batch to fit).
     pub(crate) workspace_floats: usize,
     /// Set while `wgan-gpu bench` times dispatches.
@@ -118,7 +120,9 @@ impl GpuBackend {
             in_flight: VecDeque::new(),
             profiler: None,
             workspace_floats: 16 << 20,
-        })
+            subgroup_gemm: false,
+        }
+        .with_default_kernels())
     }
 
     pub(crate) fn encoder_mut(&mut self) -> &mut wgpu::CommandEncoder {
@@ -151,6 +155,25 @@ impl GpuBackend {
             mapped_at_creation: false,
         });
         Ok(GpuTensor { buf, offset: 0, len })
+    }
+
+    /// The subgroup GEMM where it pays: a CPU adapter with 8-wide subgroups (lavapipe), unless
+    /// `WGAN_SUBGROUP=0`.
+    fn with_default_kernels(mut self) -> Self {
+        let ctx = &self.ctx;
+        self.subgroup_gemm = ctx.adapter.is_cpu()
+            && ctx.device.features().contains(wgpu::Features::SUBGROUP)
+            && ctx.adapter.subgroup_size == (8, 8)
+            && std::env::var("WGAN_SUBGROUP").as_deref() != Ok("0");
+        self
+    }
+
+    /// Turns the subgroup GEMM off (or back on, where the device has 8-wide subgroups); tests use
+    /// it to cover both kernels on one adapter.
+    pub fn set_subgroup_gemm(&mut self, on: bool) {
+        self.subgroup_gemm = on
+            && self.ctx.device.features().contains(wgpu::Features::SUBGROUP)
+            && self.ctx.adapter.subgroup_size == (8, 8);
     }
 
     /// Caps op workspaces at `floats` (64 MiB by default); tests use it to force batch splitting.

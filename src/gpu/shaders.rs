@@ -9,6 +9,12 @@ use crate::error::{Error, Result};
 /// Prepended to every op shader: WGSL has no `#include`.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
+/// The GEMM kernels' shared parameters, buffers and tile helpers, for the shaders that name it.
+pub const GEMM_TILES: &str = include_str!("../../shaders/gemm_tiles.wgsl");
+
+/// Files of `shaders/` that are included into op shaders rather than being ops themselves.
+pub const INCLUDES: &[(&str, &str)] = &[("common", COMMON), ("gemm_tiles", GEMM_TILES)];
+
 /// Every op shader by name: `shaders/<name>.wgsl`.
 pub const SHADERS: &[(&str, &str)] = &[
     ("activation", include_str!("../../shaders/activation.wgsl")),
@@ -30,9 +36,12 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("wgan", include_str!("../../shaders/wgan.wgsl")),
 ];
 
-/// The full source of an op shader: the common helpers followed by the op's own file.
+/// The full source of an op shader: the common helpers, the GEMM pieces for the GEMM shaders,
+/// then the op's own file.
 pub fn source(name: &str) -> Option<String> {
-    SHADERS.iter().find(|(n, _)| *n == name).map(|(_, body)| format!("{COMMON}\n{body}"))
+    let (_, body) = SHADERS.iter().find(|(n, _)| *n == name)?;
+    let tiles = if matches!(name, "gemm" | "gemm_subgroup") { GEMM_TILES } else { "" };
+    Some(format!("{COMMON}\n{tiles}\n{body}"))
 }
 
 impl GpuContext {

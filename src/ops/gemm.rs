@@ -101,7 +101,7 @@ impl Gemm {
         Ok(())
     }
 
-    /// How `tile8x4_vec4` can read A (0: along k, 1: along m) and B (0: along n, 1: along k),
+    /// How the vec4 kernels can read A (0: along k, 1: along m) and B (0: along n, 1: along k),
     /// or None when it cannot: k must be a multiple of 4 and each operand contiguous along one
     /// axis, with every other stride and offset a multiple of 4. Reading B along n may run past
     /// column n up to the next multiple of 4 (those columns are never stored), so that padding
@@ -181,21 +181,14 @@ pub(crate) fn record(
         let mut params = params.to_vec();
         params.extend([a_vec, b_vec]);
         let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-        // CPU adapters: tiles that need fewer loads per multiply-add, sharing A across the
-        // subgroup where it is 8 lanes wide; GPUs: more, smaller tiles.
-        let sg = g.ctx.device.features().contains(wgpu::Features::SUBGROUP)
-            && g.ctx.adapter.subgroup_size == (8, 8)
-            && std::env::var("WGAN_SUBGROUP").as_deref() != Ok("0");
-        if g.ctx.adapter.is_cpu() && sg {
+        // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
+        // multiply-add); elsewhere each invocation owns an 8×8 tile.
+        if g.subgroup_gemm {
             let groups = s.batch * s.m.div_ceil(16) * s.n.div_ceil(4).div_ceil(8);
             return g.dispatch_items("gemm_subgroup", "tile16x4", &params, &bind, 8 * groups);
         }
-        if g.ctx.adapter.is_cpu() {
-            let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
-            return g.dispatch_items("gemm", "tile8x8_vec4", &params, &bind, tiles);
-        }
-        let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(4);
-        return g.dispatch_items("gemm", "tile8x4_vec4", &params, &bind, tiles);
+        let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
+        return g.dispatch_items("gemm", "tile8x8_vec4", &params, &bind, tiles);
     }
     let params = [params.as_slice(), &[0, 0]].concat();
     let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);

@@ -1,0 +1,62 @@
+// Included (after common.wgsl) by gemm.wgsl and gemm_subgroup.wgsl: the parameters and buffers
+// of the product C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), and the pieces
+// of its vec4 tiles. Element (i, j) of an operand at batch item b and outer reduction step ko is at
+// x0 + b·x_b + ko·x_ko + i·x_<row> + j·x_<col>.
+
+struct Params {
+    m: u32, n: u32, k: u32, k_outer: u32, batch: u32,
+    a_m: u32, a_k: u32, a_ko: u32, a_b: u32, a0: u32,
+    b_k: u32, b_n: u32, b_ko: u32, b_b: u32, b0: u32,
+    c_m: u32, c_n: u32, c_b: u32, c0: u32,
+    accumulate: u32,
+    // 0: no bias, 1: bias[n] (linear), 2: bias[m] (convolution channels)
+    bias_axis: u32,
+    // vec4 kernel only: A is read 4 at a time along k (0) or along m (1); B along n (0) or k (1).
+    a_vec: u32,
+    b_vec: u32,
+}
+
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> c: array<f32>;
+// A and B as vec4 (the vec4 kernels; gemm.rs checks alignment and padding first).
+@group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
+
+// Four rows of 4 consecutive n of B, as plain values: no arrays, since lavapipe keeps arrays in
+// per-invocation memory and reaches them lane by lane like any buffer.
+struct Rows4 { r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32> }
+
+// B[k + kk, n0 .. n0+4] for kk < 4; `o` holds the 4 column offsets (B along k) or, in .x, the
+// offset of column n0 (B along n).
+fn b_rows(o: vec4<u32>, k: u32) -> Rows4 {
+    if (p.b_vec == 0u) {
+        return Rows4(b4[(o.x + k * p.b_k) / 4u], b4[(o.x + (k + 1u) * p.b_k) / 4u],
+                     b4[(o.x + (k + 2u) * p.b_k) / 4u], b4[(o.x + (k + 3u) * p.b_k) / 4u]);
+    }
+    let c0 = b4[(o.x + k) / 4u];
+    let c1 = b4[(o.y + k) / 4u];
+    let c2 = b4[(o.z + k) / 4u];
+    let c3 = b4[(o.w + k) / 4u];
+    return Rows4(vec4<f32>(c0.x, c1.x, c2.x, c3.x), vec4<f32>(c0.y, c1.y, c2.y, c3.y),
+                 vec4<f32>(c0.z, c1.z, c2.z, c3.z), vec4<f32>(c0.w, c1.w, c2.w, c3.w));
+}
+
+fn dot_rows(a: vec4<f32>, b: Rows4) -> vec4<f32> {
+    return a.x * b.r0 + a.y * b.r1 + a.z * b.r2 + a.w * b.r3;
+}
+
+fn store_row(cbase: u32, mi: u32, n0: u32, v: vec4<f32>) {
+    if (mi >= p.m) { return; }
+    for (var j = 0u; j < 4u; j++) {
+        let nj = n0 + j;
+        if (nj >= p.n) { return; }
+        let at = cbase + mi * p.c_m + nj * p.c_n;
+        var x = v[j];
+        if (p.bias_axis == 1u) { x += bias[nj]; }
+        if (p.bias_axis == 2u) { x += bias[mi]; }
+        if (p.accumulate != 0u) { x += c[at]; }
+        c[at] = x;
+    }
+}
