@@ -125,11 +125,7 @@ impl GpuBackend {
         .with_default_kernels())
     }
 
-    pub(crate) fn encoder_mut(&mut self) -> &mut wgpu::CommandEncoder {
-        self.encoder()
-    }
-
-    fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+    pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
         let device = &self.ctx.device;
         self.encoder.get_or_insert_with(|| {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })

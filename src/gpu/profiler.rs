@@ -68,7 +68,7 @@ impl GpuBackend {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let encoder = self.encoder_mut();
+        let encoder = self.encoder();
         encoder.resolve_query_set(&p.set, 0..2 * n as u32, &resolve, 0);
         encoder.copy_buffer_to_buffer(&resolve, 0, &staging, 0, 16 * n);
         self.flush()?;

@@ -245,8 +245,7 @@ impl<B: Backend> Net<B> {
                     normal(dst, seed, at, 0.0, 0.02)
                 }
                 (InitScheme::Dcgan, Some(_)) => dst.fill(0.0),
-                // Batch-norm scale: N(1, 0.02) for DCGAN.
-                (InitScheme::Dcgan, None) if info.init_value == 1.0 => normal(dst, seed, at, 1.0, 0.02),
+                (InitScheme::Dcgan, None) if info.name.ends_with("gamma") => normal(dst, seed, at, 1.0, 0.02),
                 (_, None) => dst.fill(info.init_value),
             }
         }

@@ -154,6 +154,8 @@ pub(crate) fn record(
         (Some(_), BiasAxis::N) => 1,
         (Some(_), BiasAxis::M) => 2,
     };
+    let vec4 = s.vec4_layout(a.len, b.len);
+    let (a_vec, b_vec) = vec4.unwrap_or((0, 0));
     let params = [
         u(s.m),
         u(s.n),
@@ -176,10 +178,10 @@ pub(crate) fn record(
         u(s.c.offset),
         s.accumulate as u32,
         bias_axis,
+        a_vec,
+        b_vec,
     ];
-    if let Some((a_vec, b_vec)) = s.vec4_layout(a.len, b.len) {
-        let mut params = params.to_vec();
-        params.extend([a_vec, b_vec]);
+    if vec4.is_some() {
         let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
         // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
         // multiply-add); elsewhere each invocation owns an 8×8 tile.
@@ -190,7 +192,6 @@ pub(crate) fn record(
         let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
         return g.dispatch_items("gemm", "tile8x8_vec4", &params, &bind, tiles);
     }
-    let params = [params.as_slice(), &[0, 0]].concat();
     let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
     g.dispatch_items("gemm", "tile4x4", &params, &bind, tiles)
