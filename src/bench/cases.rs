@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, Grads};
 use crate::error::Result;
-use crate::nn::{LayerSpec, NetSpec};
+use crate::nn::{LayerSpec, NetSpec, WeightedOp};
 use crate::ops::activation::Activation;
 use crate::ops::adam::AdamStep;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
@@ -199,67 +199,37 @@ pub fn cases(
                     });
                 }
             };
-        match *l {
-            LayerSpec::Linear { out: f, bias } => {
-                let s = Linear { batch, in_features: inp.size(), out_features: f };
-                params += inp.size() * f + f * bias as usize;
-                weighted(
-                    Op::Linear(s, bias),
-                    inp.size() * f,
-                    f,
-                    (batch * inp.size() * f) as u64,
-                    &mut out,
-                    fill,
-                );
-            }
-            LayerSpec::Conv2d { out: k, kernel, stride, pad, bias } => {
-                let s =
-                    Conv2d { n: batch, c: inp.0, h: inp.1, w: inp.2, k, kh: kernel, kw: kernel, stride, pad };
-                let w_len = k * inp.0 * kernel * kernel;
-                params += w_len + k * bias as usize;
-                weighted(Op::Conv2d(s, bias), w_len, k, s.flops_forward() / 2, &mut out, fill);
-            }
-            LayerSpec::ConvTranspose2d { out: k, kernel, stride, pad, output_padding, bias } => {
-                let s = ConvTranspose2d {
-                    n: batch,
-                    c: inp.0,
-                    h: inp.1,
-                    w: inp.2,
-                    k,
-                    kh: kernel,
-                    kw: kernel,
-                    stride,
-                    pad,
-                    output_padding,
+        if let Some((wop, bias)) = l.weighted_op(inp, batch) {
+            let (w_len, b_len) = (wop.weight_len(), wop.outputs());
+            params += w_len + if bias { b_len } else { 0 };
+            let op = match wop {
+                WeightedOp::Linear(s) => Op::Linear(s, bias),
+                WeightedOp::Conv2d(s) => Op::Conv2d(s, bias),
+                WeightedOp::ConvTranspose2d(s) => Op::ConvTranspose2d(s, bias),
+            };
+            weighted(op, w_len, b_len, wop.flops_forward() / 2, &mut out, fill);
+            continue;
+        }
+        if let LayerSpec::Activation { f } = *l {
+            for pass in [Pass::Forward, Pass::BackwardInput] {
+                let (tensors, outputs, touched) = match pass {
+                    Pass::Forward => (vec![fill.vec(y_len), vec![0.0; y_len], vec![], vec![]], vec![1], 2),
+                    _ => {
+                        let y = fill.vec(y_len).iter().map(|v| v * 0.99).collect();
+                        (vec![vec![], y, fill.vec(y_len), vec![0.0; y_len]], vec![3], 3)
+                    }
                 };
-                let w_len = inp.0 * k * kernel * kernel;
-                params += w_len + k * bias as usize;
-                weighted(Op::ConvTranspose2d(s, bias), w_len, k, s.flops_forward() / 2, &mut out, fill);
+                out.push(Case {
+                    net,
+                    layer: format!("{i}"),
+                    op: Op::Activation(f, y_len),
+                    pass,
+                    tensors,
+                    outputs,
+                    flops: None,
+                    bytes: (4 * touched * y_len) as u64,
+                });
             }
-            LayerSpec::Activation { f } => {
-                for pass in [Pass::Forward, Pass::BackwardInput] {
-                    let (tensors, outputs, touched) = match pass {
-                        Pass::Forward => {
-                            (vec![fill.vec(y_len), vec![0.0; y_len], vec![], vec![]], vec![1], 2)
-                        }
-                        _ => {
-                            let y = fill.vec(y_len).iter().map(|v| v * 0.99).collect();
-                            (vec![vec![], y, fill.vec(y_len), vec![0.0; y_len]], vec![3], 3)
-                        }
-                    };
-                    out.push(Case {
-                        net,
-                        layer: format!("{i}"),
-                        op: Op::Activation(f, y_len),
-                        pass,
-                        tensors,
-                        outputs,
-                        flops: None,
-                        bytes: (4 * touched * y_len) as u64,
-                    });
-                }
-            }
-            _ => {}
         }
     }
     if net == "D" {

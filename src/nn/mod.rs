@@ -7,4 +7,4 @@ mod net;
 mod spec;
 
 pub use net::{InitScheme, Net, ParamInfo};
-pub use spec::{LayerSpec, NetSpec, Shape};
+pub use spec::{LayerSpec, NetSpec, Shape, WeightedOp};

@@ -1,6 +1,6 @@
 //! A network built on a backend: buffers for a fixed batch, forward and explicit backward.
 
-use super::spec::{LayerSpec, NetSpec, Shape};
+use super::spec::{LayerSpec, NetSpec, Shape, WeightedOp};
 use crate::backend::{Backend, Grads, Tensor};
 use crate::error::Result;
 use crate::ops::activation::Activation;
@@ -156,50 +156,26 @@ impl<B: Backend> Net<B> {
         for (i, l) in spec.layers.iter().enumerate() {
             let inp = if i == 0 { spec.input } else { shapes[i - 1] };
             let out = shapes[i];
-            let layer = match *l {
-                LayerSpec::Linear { out: o, bias } => {
-                    let s = Linear { batch, in_features: inp.size(), out_features: o };
-                    Layer::Linear { s, w: view(true).unwrap(), b: view(bias) }
+            let layer = match (l.weighted_op(inp, batch), l) {
+                (Some((op, bias)), _) => {
+                    let (w, b) = (view(true).unwrap(), view(bias));
+                    match op {
+                        WeightedOp::Linear(s) => Layer::Linear { s, w, b },
+                        WeightedOp::Conv2d(s) => Layer::Conv { s, w, b },
+                        WeightedOp::ConvTranspose2d(s) => Layer::ConvT { s, w, b },
+                    }
                 }
-                LayerSpec::Conv2d { out: o, kernel, stride, pad, bias } => {
-                    let s = Conv2d {
-                        n: batch,
-                        c: inp.0,
-                        h: inp.1,
-                        w: inp.2,
-                        k: o,
-                        kh: kernel,
-                        kw: kernel,
-                        stride,
-                        pad,
-                    };
-                    Layer::Conv { s, w: view(true).unwrap(), b: view(bias) }
-                }
-                LayerSpec::ConvTranspose2d { out: o, kernel, stride, pad, output_padding, bias } => {
-                    let s = ConvTranspose2d {
-                        n: batch,
-                        c: inp.0,
-                        h: inp.1,
-                        w: inp.2,
-                        k: o,
-                        kh: kernel,
-                        kw: kernel,
-                        stride,
-                        pad,
-                        output_padding,
-                    };
-                    Layer::ConvT { s, w: view(true).unwrap(), b: view(bias) }
-                }
-                LayerSpec::BatchNorm { momentum, eps } => {
+                (None, &LayerSpec::BatchNorm { momentum, eps }) => {
                     let s = BatchNorm { n: batch, c: out.0, spatial: out.1 * out.2, eps, momentum };
                     let r = running.slice(running_off, 2 * out.0);
                     running_off += aligned(2 * out.0);
                     let (gamma, beta) = (view(true).unwrap(), view(true).unwrap());
                     Layer::Norm { s, gamma, beta, running: r, saved: b.alloc(2 * out.0)? }
                 }
-                LayerSpec::Activation { f } => Layer::Act(f),
-                LayerSpec::Dropout { prob } => Layer::Drop { prob, draw: None },
-                LayerSpec::Reshape { .. } => Layer::Reshape,
+                (None, &LayerSpec::Activation { f }) => Layer::Act(f),
+                (None, &LayerSpec::Dropout { prob }) => Layer::Drop { prob, draw: None },
+                (None, LayerSpec::Reshape { .. }) => Layer::Reshape,
+                (None, _) => unreachable!("linear and convolution layers have a weighted op"),
             };
             // A reshape inside the network shares its input's buffers; only a leading one owns
             // buffers (its input belongs to the caller).

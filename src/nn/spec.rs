@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::ops::activation::Activation;
+use crate::ops::conv_transpose2d::ConvTranspose2d;
+use crate::ops::conv2d::Conv2d;
+use crate::ops::linear::Linear;
 
 /// Per-sample shape (channels, height, width); a flat vector is (n, 1, 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +56,64 @@ pub enum LayerSpec {
     Reshape {
         to: Shape,
     },
+}
+
+/// The op shape of a layer with weights, at one batch size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightedOp {
+    Linear(Linear),
+    Conv2d(Conv2d),
+    ConvTranspose2d(ConvTranspose2d),
+}
+
+impl WeightedOp {
+    pub fn weight_len(&self) -> usize {
+        match *self {
+            WeightedOp::Linear(s) => s.in_features * s.out_features,
+            WeightedOp::Conv2d(s) => s.k * s.c * s.kh * s.kw,
+            WeightedOp::ConvTranspose2d(s) => s.c * s.k * s.kh * s.kw,
+        }
+    }
+
+    /// Output features or channels: the bias length.
+    pub fn outputs(&self) -> usize {
+        match *self {
+            WeightedOp::Linear(s) => s.out_features,
+            WeightedOp::Conv2d(s) => s.k,
+            WeightedOp::ConvTranspose2d(s) => s.k,
+        }
+    }
+
+    pub fn flops_forward(&self) -> u64 {
+        match *self {
+            WeightedOp::Linear(s) => s.flops_forward(),
+            WeightedOp::Conv2d(s) => s.flops_forward(),
+            WeightedOp::ConvTranspose2d(s) => s.flops_forward(),
+        }
+    }
+}
+
+impl LayerSpec {
+    /// For a linear or (transposed) convolution layer on per-sample input `inp`: its op shape at
+    /// `batch` and whether it has a bias.
+    pub fn weighted_op(&self, inp: Shape, batch: usize) -> Option<(WeightedOp, bool)> {
+        let (n, c, h, w) = (batch, inp.0, inp.1, inp.2);
+        match *self {
+            LayerSpec::Linear { out, bias } => {
+                Some((WeightedOp::Linear(Linear { batch, in_features: inp.size(), out_features: out }), bias))
+            }
+            LayerSpec::Conv2d { out: k, kernel, stride, pad, bias } => {
+                let s = Conv2d { n, c, h, w, k, kh: kernel, kw: kernel, stride, pad };
+                Some((WeightedOp::Conv2d(s), bias))
+            }
+            LayerSpec::ConvTranspose2d { out: k, kernel, stride, pad, output_padding, bias } => {
+                let s =
+                    ConvTranspose2d { n, c, h, w, k, kh: kernel, kw: kernel, stride, pad, output_padding };
+                Some((WeightedOp::ConvTranspose2d(s), bias))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
