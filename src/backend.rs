@@ -10,6 +10,7 @@ use crate::error::Result;
 use crate::ops::activation::Activation;
 use crate::ops::adam::AdamStep;
 use crate::ops::batch_norm::{BatchNorm, BatchNormState};
+use crate::ops::condition::Condition;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
@@ -167,8 +168,15 @@ pub trait Backend {
     /// w = clamp(w, −c, c).
     fn wgan_clip(&mut self, w: &Self::T, c: f32) -> Result<()>;
 
-    /// A batch of images from a resident data set packed with `ops::gather::pack_bytes`.
-    fn gather_images(&mut self, s: &Gather, data: &Self::T, order: &Self::T, out: &Self::T) -> Result<()>;
+    /// A batch from a resident data set: images or labels packed with `ops::gather::pack_bytes`,
+    /// or table rows.
+    fn gather(&mut self, s: &Gather, data: &Self::T, order: &Self::T, out: &Self::T) -> Result<()>;
+
+    /// A network's input: x plus instance noise, then one-hot label planes.
+    fn condition_forward(&mut self, s: &Condition, x: &Self::T, label: &Self::T, out: &Self::T)
+    -> Result<()>;
+    /// dx = the feature part of dout.
+    fn condition_backward(&mut self, s: &Condition, dout: &Self::T, dx: &Self::T) -> Result<()>;
 
     fn adam_step(
         &mut self,

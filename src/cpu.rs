@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::ops::activation::Activation;
 use crate::ops::adam::AdamStep;
 use crate::ops::batch_norm::{BatchNorm, BatchNormState};
+use crate::ops::condition::Condition;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
@@ -384,19 +385,34 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
-    fn gather_images(
-        &mut self,
-        s: &Gather,
-        data: &CpuTensor,
-        order: &CpuTensor,
-        out: &CpuTensor,
-    ) -> Result<()> {
+    fn gather(&mut self, s: &Gather, data: &CpuTensor, order: &CpuTensor, out: &CpuTensor) -> Result<()> {
         s.check(data.len, order.len, out.len)?;
-        let bytes: Vec<u8> = data.get().iter().flat_map(|w| w.to_bits().to_le_bytes()).collect();
         let order: Vec<u32> = order.get().iter().map(|w| w.to_bits()).collect();
         let mut o = out.get();
-        r::gather::gather_images(s, &bytes, &order, &mut o);
+        r::gather::gather(s, &data.get(), &order, &mut o);
         out.set(&o);
+        Ok(())
+    }
+
+    fn condition_forward(
+        &mut self,
+        s: &Condition,
+        x: &CpuTensor,
+        label: &CpuTensor,
+        out: &CpuTensor,
+    ) -> Result<()> {
+        s.check(x.len, label.len, out.len)?;
+        let mut o = out.get();
+        r::condition::condition_forward(s, &x.get(), &label.get(), &mut o);
+        out.set(&o);
+        Ok(())
+    }
+
+    fn condition_backward(&mut self, s: &Condition, dout: &CpuTensor, dx: &CpuTensor) -> Result<()> {
+        s.check(dx.len, s.n, dout.len)?;
+        let mut o = dx.get();
+        r::condition::condition_backward(s, &dout.get(), &mut o);
+        dx.set(&o);
         Ok(())
     }
 

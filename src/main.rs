@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use wgan_gpu::gpu::BackendChoice;
 use wgan_gpu::gpu::context::list_adapters;
 use wgan_gpu::train::{SampleArgs, TrainArgs};
@@ -18,6 +19,8 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Generate images from a checkpoint: a grid, single PNGs, .npy or IDX.
     Sample(SampleArgs),
+    /// Walk G's latent space: a plane over two axes, or linear/spherical paths between seeds.
+    Interpolate(wgan_gpu::train::InterpolateArgs),
     /// Time every op of the reference models and a whole training iteration on the adapter.
     Bench(wgan_gpu::bench::BenchArgs),
     /// List the adapters wgpu sees: name, backend, type and the limits that matter here.
@@ -31,10 +34,16 @@ enum Command {
     },
 }
 
-fn run(cli: Cli) -> wgan_gpu::Result<()> {
+fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
     match cli.command {
-        Command::Train(args) => wgan_gpu::train::train(*args),
+        Command::Train(mut args) => {
+            if let Some(sub) = matches.subcommand_matches("train") {
+                args.apply_preset(&|id| sub.value_source(id) == Some(ValueSource::CommandLine));
+            }
+            wgan_gpu::train::train(*args)
+        }
         Command::Sample(args) => wgan_gpu::train::sample(args),
+        Command::Interpolate(args) => wgan_gpu::train::interpolate(args),
         Command::Bench(args) => wgan_gpu::bench::bench(args),
         Command::Devices { backend, json } => {
             let adapters = list_adapters(backend);
@@ -75,7 +84,9 @@ fn run(cli: Cli) -> wgan_gpu::Result<()> {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -261,3 +261,224 @@ fn bad_idx_files_are_one_line_errors() {
     assert_one_line_error(&["train", "--data", "/no/such.idx", "--out", o], "/no/such.idx");
     let _ = (lab, std::fs::remove_dir_all(dir));
 }
+
+/// A folder of 32×32 RGB images in two class subfolders ("cats": reddish PNGs, "dogs": bluish
+/// JPEGs), 16 each.
+fn write_image_folder(dir: &Path) {
+    let mut rng = common::Rng::new(8);
+    for (class, ext, tint) in [("cats", "png", [200u8, 40, 40]), ("dogs", "jpg", [40, 40, 200])] {
+        let sub = dir.join(class);
+        std::fs::create_dir_all(&sub).unwrap();
+        for i in 0..16 {
+            let img = image::RgbImage::from_fn(40, 36, |x, y| {
+                let v = ((x + y) as u64 * 3 + rng.next_u64() % 40) as u8;
+                image::Rgb([tint[0].saturating_add(v), tint[1].saturating_add(v), tint[2].saturating_add(v)])
+            });
+            img.save(sub.join(format!("{i:02}.{ext}"))).unwrap();
+        }
+    }
+    std::fs::write(dir.join("README.txt"), "not an image, ignored").unwrap();
+}
+
+#[test]
+fn trains_a_conditional_dcgan_on_a_folder_of_rgb_images() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("folder");
+    let data = dir.join("pets");
+    write_image_folder(&data);
+    let out = dir.join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    // PyTorch's init and no batch norm: after 4 iterations a 4-channel G with N(0, 0.02) weights
+    // and barely warmed-up running statistics still outputs ~0 for every label.
+    let run = [
+        "train",
+        "--data",
+        d,
+        "--image-size",
+        "32",
+        "--conditional",
+        "--width",
+        "4",
+        "--batch-size",
+        "8",
+        "--init",
+        "pytorch",
+        "--no-g-batch-norm",
+        "--epochs",
+        "1",
+        "--instance-noise",
+        "0.1",
+        "--out",
+        o,
+    ];
+    ok(&run);
+    let grid = image::open(out.join("samples/epoch_001.png")).unwrap();
+    assert!(matches!(grid, image::DynamicImage::ImageRgb8(_)), "an RGB data set gives RGB grids");
+    // One row per class: 2 rows of 32-pixel images with 2-pixel borders.
+    assert_eq!(grid.height(), 2 * 34 + 2);
+
+    // Samples of one label differ from another's with the same noise; labels go by name too.
+    let s = |f: &str| dir.join(f).display().to_string();
+    ok(&[
+        "sample",
+        "--checkpoint",
+        o,
+        "--n",
+        "4",
+        "--format",
+        "npy",
+        "--label",
+        "cats",
+        "--out",
+        &s("a.npy"),
+    ]);
+    ok(&["sample", "--checkpoint", o, "--n", "4", "--format", "npy", "--label", "1", "--out", &s("b.npy")]);
+    let (a, b) = (std::fs::read(s("a.npy")).unwrap(), std::fs::read(s("b.npy")).unwrap());
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() > 4 * 32 * 32 * 3, "npy of [4, 32, 32, 3]");
+    assert_ne!(a, b, "label 'cats' and label 1 ('dogs') gave the same images");
+    ok(&["sample", "--checkpoint", o, "--n", "2", "--format", "png", "--label", "dogs", "--out", &s("pngs")]);
+    let png = image::open(dir.join("pngs/000001.png")).unwrap();
+    assert_eq!((png.width(), png.height(), png.color().channel_count()), (32, 32, 3));
+    assert_one_line_error(
+        &["sample", "--checkpoint", o, "--label", "birds", "--out", &s("x.png")],
+        "cats, dogs",
+    );
+    for path in ["plane", "slerp"] {
+        let png = s(&format!("{path}.png"));
+        ok(&["interpolate", "--checkpoint", o, "--path", path, "--steps", "3", "--rows", "2", "--out", &png]);
+        let img = image::open(png).unwrap();
+        assert_eq!(img.width(), 3 * 34 + 2);
+    }
+
+    // --init-d starts D from this run's D; --freeze-d then leaves it unchanged.
+    let frozen = dir.join("frozen");
+    let f = frozen.to_str().unwrap();
+    ok(&[&run[..run.len() - 1], &[f, "--init-d", o, "--freeze-d"]].concat());
+    let before = Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();
+    let after = Checkpoint::load(&frozen.join("checkpoint.safetensors")).unwrap();
+    let d = |c: &Checkpoint| c.tensor("d.params", Path::new("d")).unwrap().to_vec();
+    assert!(d(&before) == d(&after), "a frozen D changed");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = common::Rng::new(4);
+    let mut text = String::from("height_cm,weight_kg,age\n");
+    for _ in 0..256 {
+        let h = 150.0 + (rng.next_u64() % 50) as f64;
+        let w = 0.9 * h - 90.0 + (rng.next_u64() % 10) as f64;
+        text += &format!("{h},{w},{}\n", 20 + rng.next_u64() % 50);
+    }
+    let csv = dir.join("people.csv");
+    std::fs::write(&csv, text).unwrap();
+    let out = dir.join("run");
+    let (c, o) = (csv.to_str().unwrap(), out.to_str().unwrap());
+    ok(&[
+        "train",
+        "--data",
+        c,
+        "--g-hidden",
+        "32",
+        "--d-hidden",
+        "32",
+        "--batch-size",
+        "32",
+        "--epochs",
+        "2",
+        "--out",
+        o,
+    ]);
+    let report = std::fs::read_to_string(out.join("report.txt")).unwrap();
+    for needle in ["height_cm", "weight_kg", "age", "correlation"] {
+        assert!(report.contains(needle), "report lacks {needle}:\n{report}");
+    }
+    let rows = wgan_gpu::data::table::read_csv(&out.join("samples/epoch_002.csv")).unwrap();
+    assert_eq!(rows.columns, ["height_cm", "weight_kg", "age"]);
+    let sampled = dir.join("sampled.csv");
+    ok(&["sample", "--checkpoint", o, "--n", "20", "--out", sampled.to_str().unwrap()]);
+    let t = wgan_gpu::data::table::read_csv(&sampled).unwrap();
+    assert_eq!((t.rows, t.columns.len()), (20, 3));
+    // In the table's units (heights near 150..200 cm), not standardised (near 0).
+    let mean_height = t.values.iter().step_by(3).sum::<f64>() / 20.0;
+    assert!((100.0..250.0).contains(&mean_height), "mean height {mean_height}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn bad_folders_and_tables_are_one_line_errors() {
+    let dir = tmp("baddata");
+    let o = dir.join("run");
+    let o = o.to_str().unwrap();
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("notes.txt"), "no images here").unwrap();
+    assert_one_line_error(&["train", "--data", empty.to_str().unwrap(), "--out", o], "no PNG or JPEG");
+
+    let corrupt = dir.join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    image::GrayImage::new(28, 28).save(corrupt.join("a.png")).unwrap();
+    std::fs::write(corrupt.join("b.png"), b"\x89PNG garbage").unwrap();
+    assert_one_line_error(&["train", "--data", corrupt.to_str().unwrap(), "--out", o], "b.png");
+
+    let mixed = dir.join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    image::GrayImage::new(28, 28).save(mixed.join("a.png")).unwrap();
+    image::RgbImage::new(28, 28).save(mixed.join("b.png")).unwrap();
+    assert_one_line_error(&["train", "--data", mixed.to_str().unwrap(), "--out", o], "--channels");
+
+    for (name, body, needle) in [
+        ("text.csv", "a,b\n1,2\n3,x\n4,5\n", "line 3, column 'b'"),
+        ("missing.csv", "a,b\n1,2\n3,4\n5,\n", "line 4, column 'b': missing value"),
+        ("ragged.csv", "a,b\n1,2\n3\n", "line 3"),
+        ("empty.csv", "", "empty"),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        assert_one_line_error(&["train", "--data", p.to_str().unwrap(), "--out", o], needle);
+    }
+    assert_one_line_error(
+        &["train", "--conditional", "--data", mixed.to_str().unwrap(), "--channels", "1", "--out", o],
+        "labels",
+    );
+    assert!(!dir.join("run/checkpoint.safetensors").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn every_preset_starts_and_runs() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("presets");
+    for (preset, extra) in [
+        ("goodfellow2014", &["--limit", "200"][..]),
+        ("mlp-zeros", &["--limit", "64"][..]),
+        // Smaller batches than the originals keep the test short; the flag given wins.
+        ("radford2015", &["--limit", "32", "--batch-size", "16", "--width", "8"][..]),
+        ("dcgan-keras", &["--limit", "16", "--batch-size", "8"][..]),
+    ] {
+        let out = dir.join(preset);
+        let o = out.to_str().unwrap();
+        ok(&[&["train", "--preset", preset, "--epochs", "1", "--out", o][..], extra].concat());
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+        let expect = |key: &str, v: serde_json::Value| assert_eq!(config[key], v, "{preset}: {key}");
+        match preset {
+            "goodfellow2014" => (expect("opt_d", "sgd".into()), expect("batch_size", 100.into())),
+            "mlp-zeros" => (expect("digits", "0".into()), expect("lr_d", 0.05.into())),
+            "radford2015" => (expect("d_batch_norm", true.into()), expect("batch_size", 16.into())),
+            _ => (expect("model", "keras".into()), expect("batch_size", 8.into())),
+        };
+        assert!(out.join("samples/epoch_001.png").is_file(), "{preset}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

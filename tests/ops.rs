@@ -532,25 +532,57 @@ fn wgan_critic_gradient_and_clip() {
 }
 
 #[test]
-fn gather_images_from_packed_bytes() {
-    use wgan_gpu::ops::gather::{Gather, pack_bytes, pack_indices};
+fn gather_pixels_labels_and_rows() {
+    use wgan_gpu::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
     let mut rng = Rng::new(12);
     for (count, dim, batch) in [(5, 3, 2), (100, 784, 64), (37, 17, 37)] {
         let bytes: Vec<u8> = (0..count * dim).map(|_| rng.next_u64() as u8).collect();
+        let floats = rng.vec(count * dim, -3.0, 3.0);
         let mut order: Vec<u32> = (0..count as u32).collect();
         order.reverse();
-        let s = Gather { batch, dim, start: count - batch };
+        for kind in [GatherKind::Pixels, GatherKind::UnitPixels, GatherKind::Bytes, GatherKind::Floats] {
+            let s = Gather { batch, dim, start: count - batch, kind };
+            let data = if kind == GatherKind::Floats { floats.clone() } else { pack_bytes(&bytes) };
+            gpu_vs_cpu!(
+                format!("gather {s:?}"),
+                (0.0, 0.0),
+                vec![("data", data), ("order", pack_indices(&order)), ("out", vec![0.0; batch * dim])],
+                |b, t| { b.gather(&s, &t[0], &t[1], &t[2]) }
+            );
+        }
+    }
+}
+
+#[test]
+fn condition_noise_and_label_planes() {
+    use wgan_gpu::ops::condition::Condition;
+    let mut rng = Rng::new(21);
+    for (n, dim, classes, spatial, sigma) in [(3, 5, 0, 1, 0.5), (7, 49, 10, 49, 0.0), (37, 100, 3, 1, 0.1)] {
+        let s = Condition { n, dim, classes, spatial, sigma, seed: 99, offset: 1 << 33 };
+        let labels: Vec<f32> = (0..n).map(|_| rng.vec(1, 0.0, classes.max(1) as f32)[0]).collect();
         gpu_vs_cpu!(
-            format!("gather {s:?}"),
-            (0.0, 0.0),
+            format!("condition {s:?}"),
+            (1e-5, 1e-4),
             vec![
-                ("data", pack_bytes(&bytes)),
-                ("order", pack_indices(&order)),
-                ("out", vec![0.0; batch * dim])
+                ("x", rng.vec(n * dim, -1.0, 1.0)),
+                ("label", labels),
+                ("out", vec![0.0; n * s.out_dim()]),
+                ("dout", rng.vec(n * s.out_dim(), -1.0, 1.0)),
+                ("dx", vec![0.0; n * dim]),
             ],
-            |b, t| { b.gather_images(&s, &t[0], &t[1], &t[2]) }
+            |b, t| {
+                b.condition_forward(&s, &t[0], &t[1], &t[2])?;
+                b.condition_backward(&s, &t[3], &t[4])
+            }
         );
     }
+    // The label planes are one-hot: exactly `spatial` ones per sample, at the label's plane.
+    let s = Condition { n: 2, dim: 1, classes: 3, spatial: 2, sigma: 0.0, seed: 0, offset: 0 };
+    let mut cpu = CpuBackend;
+    let (x, l, out) =
+        (cpu.upload(&[5.0, 6.0]).unwrap(), cpu.upload(&[2.7, 0.0]).unwrap(), cpu.alloc(14).unwrap());
+    cpu.condition_forward(&s, &x, &l, &out).unwrap();
+    assert_eq!(cpu.read(&out).unwrap(), [5., 0., 0., 0., 0., 1., 1., 6., 1., 1., 0., 0., 0., 0.]);
 }
 
 #[test]

@@ -21,12 +21,15 @@ struct Snapshot {
 fn run<B: Backend>(b: &mut B, cfg: &GanConfig, g: &NetSpec, d: &NetSpec, iters: usize) -> Snapshot {
     let mut gan = Gan::new(b, cfg.clone(), g, d).unwrap();
     let mut rng = Rng::new(cfg.seed);
-    let img = d.input.size();
+    let img = gan.g.output_shape().size();
     let mut stats = Vec::new();
     for _ in 0..iters {
         let reals: Vec<B::T> =
             (0..cfg.d_steps).map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap()).collect();
-        gan.iteration(b, &reals).unwrap();
+        let labels: Vec<B::T> = (0..if cfg.classes > 0 { cfg.d_steps } else { 0 })
+            .map(|_| b.upload(&rng.vec(cfg.batch, 0.0, cfg.classes as f32)).unwrap())
+            .collect();
+        gan.iteration(b, &reals, &labels).unwrap();
         stats.push(b.read(&gan.stats).unwrap());
     }
     let mut tensors = vec![
@@ -70,6 +73,9 @@ fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanCon
         opt_d: OptConfig { lr: 4e-4, ..opt },
         seed: 17,
         init: Default::default(),
+        classes: 0,
+        instance_noise: 0.0,
+        noise_anneal_steps: 0,
     }
 }
 
@@ -92,8 +98,30 @@ fn mlp_iterations_equal_reference_for_every_loss() {
 #[test]
 fn dcgan_iterations_equal_reference() {
     let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.2 };
-    let (g, d) = (dcgan_generator(8, o), dcgan_discriminator(o));
+    let img = Shape(1, 28, 28);
+    let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan bce", &config(LossKind::Bce, 5, 1, OptKind::Adam), &g, &d);
+    // 32×32 RGB: three stride-2 levels from a 4×4 base.
+    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let img = Shape(3, 32, 32);
+    let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
+    compare("dcgan 3x32x32", &config(LossKind::Lsgan, 3, 1, OptKind::Adam), &g, &d);
+}
+
+#[test]
+fn conditional_iterations_with_instance_noise_equal_reference() {
+    use wgan_gpu::gan::models::conditional;
+    let mut cfg = config(LossKind::Bce, 6, 2, OptKind::Adam);
+    (cfg.classes, cfg.instance_noise, cfg.noise_anneal_steps) = (3, 0.2, 4);
+    // Conv D: label planes; MLP D: label features.
+    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let img = Shape(1, 8, 8);
+    let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3);
+    assert_eq!(d.input, Shape(4, 8, 8));
+    compare("conditional dcgan", &cfg, &g, &d);
+    let (g, d) = conditional(mlp_generator(8, &[12], img), mlp_discriminator(img, &[10], 0.0), 3);
+    assert_eq!(d.input, Shape(67, 1, 1));
+    compare("conditional mlp", &cfg, &g, &d);
 }
 
 /// The wiring the GAN step relies on: G's parameter gradient of mean BCE(D(G(z)), 1), taken
@@ -104,7 +132,8 @@ fn network_gradients_match_finite_differences() {
     use wgan_gpu::nn::Net;
     let mut b = CpuBackend;
     let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0 };
-    let (gs, ds) = (dcgan_generator(3, o), dcgan_discriminator(o));
+    let img = Shape(1, 28, 28);
+    let (gs, ds) = (dcgan_generator(3, img, o), dcgan_discriminator(img, o));
     let mlp = (mlp_generator(3, &[5], Shape(1, 28, 28)), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
     // Piecewise-linear activations become tanh: central differences across a ReLU kink are
     // wrong by design, and this test is about the wiring, not the kinks (gradcheck.rs has those).

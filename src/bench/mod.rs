@@ -244,6 +244,9 @@ fn iteration_row(
         opt_d: OptConfig::dcgan_adam(),
         seed: 0,
         init: Default::default(),
+        classes: 0,
+        instance_noise: 0.0,
+        noise_anneal_steps: 0,
     };
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.
@@ -253,7 +256,7 @@ fn iteration_row(
     let mut times = Vec::new();
     for i in 0..args.warmup + args.iters {
         let t = Instant::now();
-        gan.iteration(g, &reals)?;
+        gan.iteration(g, &reals, &[])?;
         g.flush()?;
         g.limit_in_flight(0)?;
         if i >= args.warmup {
@@ -263,7 +266,7 @@ fn iteration_row(
     // Where the time of one iteration goes, by kernel (GPU timestamps).
     let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
     if g.start_profiling() {
-        gan.iteration(g, &reals)?;
+        gan.iteration(g, &reals, &[])?;
         for (label, s) in g.finish_profiling()? {
             match by_kernel.iter_mut().find(|(l, ..)| *l == label) {
                 Some(e) => {

@@ -35,7 +35,15 @@ pub fn from_idx(images: &idx::Idx, labels: Option<&idx::Idx>, path: &Path) -> Re
         Some(l) => Some(l.data.clone()),
         None => None,
     };
-    Ok(ImageSet { pixels: images.data.clone(), labels, count, channels: 1, height: h, width: w })
+    Ok(ImageSet {
+        pixels: images.data.clone(),
+        labels,
+        classes: Vec::new(),
+        count,
+        channels: 1,
+        height: h,
+        width: w,
+    })
 }
 
 /// The 60000 MNIST training images with labels.

@@ -1,7 +1,10 @@
-//! Training data: IDX files (MNIST's format) and the bundled MNIST.
+//! Training data: IDX files (MNIST's format), the bundled MNIST, folders of PNG/JPEG images and
+//! CSV tables.
 
+pub mod folder;
 pub mod idx;
 pub mod mnist;
+pub mod table;
 
 /// A set of equally sized u8 images with optional labels, ready to upload once.
 #[derive(Clone, Debug)]
@@ -9,6 +12,8 @@ pub struct ImageSet {
     /// count · channels · height · width bytes, 0 = background, 255 = ink.
     pub pixels: Vec<u8>,
     pub labels: Option<Vec<u8>>,
+    /// Class names by label (folder names); empty when labels are plain numbers (IDX).
+    pub classes: Vec<String>,
     pub count: usize,
     pub channels: usize,
     pub height: usize,

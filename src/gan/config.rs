@@ -16,8 +16,20 @@ pub enum LossKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
+    /// Fully connected G and D (Goodfellow et al. 2014); images of any size, and table rows.
     Mlp,
+    /// Radford et al. 2015: transposed convolutions in G, strided convolutions in D.
     Dcgan,
+    /// The Keras DCGAN of `--preset dcgan-keras`: pixels in [0, 1] and a sigmoid output.
+    Keras,
+}
+
+impl ModelKind {
+    /// Whether G's output (and the data it is shown) is in [0, 1] (sigmoid) rather than
+    /// [−1, 1] (tanh).
+    pub fn unit_pixels(self) -> bool {
+        self == ModelKind::Keras
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -71,4 +83,14 @@ pub struct GanConfig {
     /// How both networks' weights start (older checkpoints: PyTorch's defaults).
     #[serde(default)]
     pub init: crate::nn::InitScheme,
+    /// Classes both networks are told (0: unconditional). G's input is z then the one-hot label;
+    /// D's is the image then one constant plane per class (one feature per class for an MLP).
+    #[serde(default)]
+    pub classes: usize,
+    /// Standard deviation of the Gaussian instance noise on every input of D (Sønderby et al.
+    /// 2016, Arjovsky & Bottou 2017), falling linearly to 0 at step `noise_anneal_steps`.
+    #[serde(default)]
+    pub instance_noise: f32,
+    #[serde(default)]
+    pub noise_anneal_steps: u64,
 }

@@ -1,4 +1,5 @@
-//! The two model families for 1×28×28 images.
+//! The two model families: MLPs for any image or table row, DCGANs for square images whose side
+//! halves down to 4..7 (28, 32, 64, ...).
 
 use crate::nn::{LayerSpec as L, NetSpec, Shape};
 use crate::ops::activation::Activation;
@@ -40,10 +41,11 @@ pub fn mlp_discriminator(img: Shape, hidden: &[usize], dropout: f32) -> NetSpec 
     NetSpec { input: img, layers }
 }
 
-/// Options of the 28×28 DCGAN.
+/// Options of the DCGAN.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DcganOptions {
-    /// Channels of the 7×7 and 14×14 feature maps (128 and 64 by default).
+    /// Channels of the feature map one step below full resolution; doubled at each step down
+    /// (at 28×28: 14×14 has `width`, 7×7 has 2·`width`).
     pub width: usize,
     pub g_batch_norm: bool,
     pub d_batch_norm: bool,
@@ -58,46 +60,117 @@ impl Default for DcganOptions {
     }
 }
 
-/// z → Linear → (2w,7,7) → ConvT(2w→w, 4, s2, p1) → 14×14 → ConvT(w→1, 4, s2, p1) → 28×28, tanh.
-/// With batch norm, layers before it drop their bias and use ReLU (Radford et al.); without,
-/// LeakyReLU 0.2, exactly the PyTorch reference bench's generator.
-pub fn dcgan_generator(z_dim: usize, o: DcganOptions) -> NetSpec {
-    let w = o.width;
+/// How many stride-2 steps take a side of `size` down to a 4..7 base (28 → 7 in 2, 32 → 4 in 3,
+/// 64 → 4 in 4), or None when halving never lands there exactly.
+pub fn dcgan_levels(size: usize) -> Option<usize> {
+    (1..8).find(|&l| size.is_multiple_of(1 << l) && (4..=7).contains(&(size >> l)))
+}
+
+fn levels_of(img: Shape) -> usize {
+    assert_eq!(img.1, img.2, "the DCGAN needs square images");
+    dcgan_levels(img.1).expect("a size the DCGAN supports (checked by the caller)")
+}
+
+/// z → Linear → (2^(L−1)·w, b, b) → L × ConvT(4, s2, p1), halving channels → img, tanh, where
+/// b = side / 2^L (at 28×28: 7×7 → 14×14 → 28×28). With batch norm, layers before it drop their
+/// bias and use ReLU (Radford et al.); without, LeakyReLU 0.2, exactly the PyTorch reference
+/// bench's generator.
+pub fn dcgan_generator(z_dim: usize, img: Shape, o: DcganOptions) -> NetSpec {
+    let levels = levels_of(img);
+    let base = img.1 >> levels;
     let bn_on = o.g_batch_norm;
     let hidden_act = if bn_on { Activation::Relu } else { LRELU };
-    let mut layers = vec![L::Linear { out: 2 * w * 49, bias: !bn_on }];
+    let mut ch = o.width << (levels - 1);
+    let mut layers = vec![L::Linear { out: ch * base * base, bias: !bn_on }];
     if bn_on {
         layers.push(bn());
     }
     layers.push(act(hidden_act));
-    layers.push(L::Reshape { to: Shape(2 * w, 7, 7) });
-    layers.push(L::ConvTranspose2d { out: w, kernel: 4, stride: 2, pad: 1, output_padding: 0, bias: !bn_on });
-    if bn_on {
-        layers.push(bn());
+    layers.push(L::Reshape { to: Shape(ch, base, base) });
+    for level in (0..levels).rev() {
+        let last = level == 0;
+        let out = if last { img.0 } else { ch / 2 };
+        let bias = last || !bn_on;
+        layers.push(L::ConvTranspose2d { out, kernel: 4, stride: 2, pad: 1, output_padding: 0, bias });
+        if !last {
+            if bn_on {
+                layers.push(bn());
+            }
+            layers.push(act(hidden_act));
+        }
+        ch = out;
     }
-    layers.push(act(hidden_act));
-    layers.push(L::ConvTranspose2d { out: 1, kernel: 4, stride: 2, pad: 1, output_padding: 0, bias: true });
     layers.push(act(Activation::Tanh));
     NetSpec { input: Shape(z_dim, 1, 1), layers }
 }
 
-/// 28×28 → Conv(1→w, 4, s2, p1) → 14×14 → Conv(w→2w, 4, s2, p1) → 7×7 → Linear → 1 logit.
-pub fn dcgan_discriminator(o: DcganOptions) -> NetSpec {
-    let w = o.width;
-    let mut layers = vec![L::Conv2d { out: w, kernel: 4, stride: 2, pad: 1, bias: true }, act(LRELU)];
-    if o.d_dropout > 0.0 {
-        layers.push(L::Dropout { prob: o.d_dropout });
-    }
-    layers.push(L::Conv2d { out: 2 * w, kernel: 4, stride: 2, pad: 1, bias: !o.d_batch_norm });
-    if o.d_batch_norm {
-        layers.push(bn());
-    }
-    layers.push(act(LRELU));
-    if o.d_dropout > 0.0 {
-        layers.push(L::Dropout { prob: o.d_dropout });
+/// img → L × Conv(4, s2, p1), doubling channels from `width` → (2^(L−1)·w, b, b) → Linear → 1
+/// logit (at 28×28: 14×14 → 7×7). Batch norm, when asked for, on every conv but the first
+/// (Radford et al.).
+pub fn dcgan_discriminator(img: Shape, o: DcganOptions) -> NetSpec {
+    let levels = levels_of(img);
+    let mut layers = Vec::new();
+    for level in 0..levels {
+        let first = level == 0;
+        let norm = o.d_batch_norm && !first;
+        layers.push(L::Conv2d { out: o.width << level, kernel: 4, stride: 2, pad: 1, bias: !norm });
+        if norm {
+            layers.push(bn());
+        }
+        layers.push(act(LRELU));
+        if o.d_dropout > 0.0 {
+            layers.push(L::Dropout { prob: o.d_dropout });
+        }
     }
     layers.push(L::Linear { out: 1, bias: true });
-    NetSpec { input: Shape(1, 28, 28), layers }
+    NetSpec { input: img, layers }
+}
+
+/// J. Brownlee's Keras DCGAN for MNIST, for images whose side divides by 4: G dense 128·(s/4)²,
+/// LeakyReLU 0.2, two ConvT(128, 4, s2) with LeakyReLU, Conv(c, 7, p3), sigmoid; D two
+/// Conv(64, 3, s2, p1) each with LeakyReLU 0.2 and dropout 0.4, then one logit. (Keras' "same"
+/// padding puts the odd pixel at the bottom-right; symmetric padding shifts it by half a pixel.)
+pub fn keras_generator(z_dim: usize, img: Shape) -> NetSpec {
+    let base = img.1 / 4;
+    let convt = L::ConvTranspose2d { out: 128, kernel: 4, stride: 2, pad: 1, output_padding: 0, bias: true };
+    let layers = vec![
+        L::Linear { out: 128 * base * base, bias: true },
+        act(LRELU),
+        L::Reshape { to: Shape(128, base, base) },
+        convt.clone(),
+        act(LRELU),
+        convt,
+        act(LRELU),
+        L::Conv2d { out: img.0, kernel: 7, stride: 1, pad: 3, bias: true },
+        act(Activation::Sigmoid),
+    ];
+    NetSpec { input: Shape(z_dim, 1, 1), layers }
+}
+
+pub fn keras_discriminator(img: Shape) -> NetSpec {
+    let conv = L::Conv2d { out: 64, kernel: 3, stride: 2, pad: 1, bias: true };
+    let layers = vec![
+        conv.clone(),
+        act(LRELU),
+        L::Dropout { prob: 0.4 },
+        conv,
+        act(LRELU),
+        L::Dropout { prob: 0.4 },
+        L::Linear { out: 1, bias: true },
+    ];
+    NetSpec { input: img, layers }
+}
+
+/// The same two networks told one of `classes` classes (Mirza & Osindero 2014): G reads z then
+/// a one-hot label; D reads the image then one constant plane per class when it starts with a
+/// convolution, one feature per class when it starts with a linear layer.
+pub fn conditional(mut g: NetSpec, mut d: NetSpec, classes: usize) -> (NetSpec, NetSpec) {
+    g.input = Shape(g.input.size() + classes, 1, 1);
+    d.input = match d.layers.first() {
+        Some(L::Linear { .. }) => Shape(d.input.size() + classes, 1, 1),
+        _ => Shape(d.input.0 + classes, d.input.1, d.input.2),
+    };
+    (g, d)
 }
 
 /// The exact models of `shared/bench/pytorch_gan_bench.py` (no batch norm, no dropout).
@@ -109,7 +182,8 @@ pub fn reference_bench_models(kind: super::ModelKind, z_dim: usize) -> (NetSpec,
         }
         super::ModelKind::Dcgan => {
             let o = DcganOptions { width: 64, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0 };
-            (dcgan_generator(z_dim, o), dcgan_discriminator(o))
+            (dcgan_generator(z_dim, img, o), dcgan_discriminator(img, o))
         }
+        super::ModelKind::Keras => (keras_generator(z_dim, img), keras_discriminator(img)),
     }
 }

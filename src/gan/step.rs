@@ -5,9 +5,11 @@
 
 use super::config::{GanConfig, LossKind, OptConfig, OptKind};
 use crate::backend::{Backend, Tensor};
+use crate::error::Error;
 use crate::error::Result;
 use crate::nn::{Net, NetSpec};
 use crate::ops::adam::AdamStep;
+use crate::ops::condition::Condition;
 use crate::ops::random::Distribution;
 use crate::ops::sgd::SgdStep;
 use crate::reference::random::threefry2x32;
@@ -93,6 +95,17 @@ pub struct Gan<B: Backend> {
     fake_target: B::T,
     gen_target: B::T,
     per_sample: B::T,
+    /// Labels of the fake batch: uniform in [0, classes), floored by `condition`.
+    fake_labels: B::T,
+    /// G's input when conditional: z then the one-hot label.
+    g_in: Option<B::T>,
+    /// D's input and its gradient when conditional or noisy.
+    d_in: Option<(B::T, B::T)>,
+    /// How D's input is formed from an image (noise and seed are set per call).
+    d_cond: Condition,
+    /// False skips D's backward passes and updates (a frozen D, or one that is winning by too
+    /// much); its losses are still computed.
+    pub train_d: bool,
     /// [d_loss_real, d_loss_fake, g_loss, logits on real, logits on fake], slot-aligned.
     pub stats: B::T,
 }
@@ -102,6 +115,33 @@ impl<B: Backend> Gan<B> {
         let n = cfg.batch;
         let g = Net::new(b, g_spec, n)?;
         let d = Net::new(b, d_spec, n)?;
+        let k = cfg.classes;
+        let image = g.output_shape().size();
+        let label_len = d_spec.input.size().checked_sub(image).filter(|&l| k > 0 && l % k == 0);
+        let spatial = match label_len {
+            Some(l) if l > 0 => l / k,
+            None if k == 0 && d_spec.input.size() == image => 1,
+            _ => {
+                return Err(Error::Config(format!(
+                    "D's input {:?} is not G's output {:?} plus {k} label planes",
+                    d_spec.input,
+                    g.output_shape()
+                )));
+            }
+        };
+        if g_spec.input.size() != cfg.z_dim + k {
+            return Err(Error::Config(format!(
+                "G's input has {} features, z_dim {} plus {k} classes",
+                g_spec.input.size(),
+                cfg.z_dim
+            )));
+        }
+        let d_cond = Condition { n, dim: image, classes: k, spatial, sigma: 0.0, seed: 0, offset: 0 };
+        let d_in = if k > 0 || cfg.instance_noise > 0.0 {
+            Some((b.alloc(n * d_cond.out_dim())?, b.alloc(n * d_cond.out_dim())?))
+        } else {
+            None
+        };
         let opt_g = Optimizer::new(b, cfg.opt_g, g.params.len())?;
         let opt_d = Optimizer::new(b, cfg.opt_d, d.params.len())?;
         let (real_label, gen_label) = match cfg.loss {
@@ -109,7 +149,12 @@ impl<B: Backend> Gan<B> {
             _ => (cfg.real_label, 1.0),
         };
         let mut gan = Gan {
-            z: b.alloc(n * g_spec.input.size())?,
+            z: b.alloc(n * cfg.z_dim)?,
+            fake_labels: b.alloc(n)?,
+            g_in: if k > 0 { Some(b.alloc(n * (cfg.z_dim + k))?) } else { None },
+            d_in,
+            d_cond,
+            train_d: true,
             real_target: b.upload(&vec![real_label; n])?,
             fake_target: b.alloc(n)?,
             gen_target: b.upload(&vec![gen_label; n])?,
@@ -131,10 +176,45 @@ impl<B: Backend> Gan<B> {
         LOGITS_REAL + self.cfg.batch.div_ceil(SLOT) * SLOT
     }
 
-    /// The latent noise for draw `k` of this iteration.
-    fn draw_noise(&mut self, b: &mut B, k: u64) -> Result<()> {
+    /// G's input for draw `k` of this iteration: fresh latent noise, and a fresh uniformly drawn
+    /// label when conditional.
+    fn draw_input(&mut self, b: &mut B, k: u64) -> Result<B::T> {
         let seed = derive_seed(self.cfg.seed, self.step, 100 + k);
-        b.fill_random(Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, &self.z)
+        b.fill_random(Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, &self.z)?;
+        let Some(g_in) = &self.g_in else { return Ok(self.z.clone()) };
+        let classes = self.cfg.classes as f32;
+        let seed = derive_seed(self.cfg.seed, self.step, 300 + k);
+        b.fill_random(Distribution::Uniform { low: 0.0, high: classes }, seed, 0, &self.fake_labels)?;
+        let s = self.g_condition();
+        b.condition_forward(&s, &self.z, &self.fake_labels, g_in)?;
+        Ok(g_in.clone())
+    }
+
+    fn g_condition(&self) -> Condition {
+        let (n, z_dim, classes) = (self.cfg.batch, self.cfg.z_dim, self.cfg.classes);
+        Condition { n, dim: z_dim, classes, spatial: 1, sigma: 0.0, seed: 0, offset: 0 }
+    }
+
+    /// The instance noise's standard deviation at the current step.
+    pub fn noise_sigma(&self) -> f32 {
+        let c = &self.cfg;
+        match c.noise_anneal_steps {
+            0 => c.instance_noise,
+            t => c.instance_noise * (1.0 - self.step as f32 / t as f32).max(0.0),
+        }
+    }
+
+    /// What D sees of images `x` with labels `label`: x itself, or x with instance noise and
+    /// label planes (call numbers the draws within an iteration).
+    fn d_input(&mut self, b: &mut B, x: &B::T, label: &B::T, call: u64) -> Result<B::T> {
+        let Some((d_in, _)) = &self.d_in else { return Ok(x.clone()) };
+        let s = Condition {
+            sigma: self.noise_sigma(),
+            seed: derive_seed(self.cfg.seed, self.step, 400 + call),
+            ..self.d_cond
+        };
+        b.condition_forward(&s, x, label, d_in)?;
+        Ok(d_in.clone())
     }
 
     /// Writes the mean loss of D's current output into `stats[slot]` and dL/dlogits into D's
@@ -170,42 +250,62 @@ impl<B: Backend> Gan<B> {
         }
     }
 
-    /// One iteration on `reals` (one real batch per discriminator step).
-    pub fn iteration(&mut self, b: &mut B, reals: &[B::T]) -> Result<()> {
+    /// One iteration on `reals` (one real batch per discriminator step) with their `labels`
+    /// (one per real batch when conditional, else none).
+    pub fn iteration(&mut self, b: &mut B, reals: &[B::T], labels: &[B::T]) -> Result<()> {
         assert_eq!(reals.len(), self.cfg.d_steps.max(1), "one real batch per discriminator step");
+        let conditional = self.cfg.classes > 0;
+        assert_eq!(labels.len(), if conditional { reals.len() } else { 0 }, "labels iff conditional");
         let dropout_seed = |gan: &Self, call: u64| derive_seed(gan.cfg.seed, gan.step, 1000 + call);
         let n = self.cfg.batch;
         let fake_at = self.logits_fake_at();
+        let mut g_in = self.z.clone();
         for (k, real) in reals.iter().enumerate() {
             let k = k as u64;
-            self.draw_noise(b, k)?;
-            self.g.forward(b, &self.z, true, dropout_seed(self, 10 * k), 0)?;
-            b.zero(&self.d.grads)?;
+            g_in = self.draw_input(b, k)?;
+            self.g.forward(b, &g_in, true, dropout_seed(self, 10 * k), 0)?;
+            if self.train_d {
+                b.zero(&self.d.grads)?;
+            }
 
-            self.d.forward(b, real, true, dropout_seed(self, 10 * k + 1), 0)?;
+            let real_label = labels.get(k as usize).unwrap_or(&self.fake_labels).clone();
+            let x = self.d_input(b, real, &real_label, 2 * k)?;
+            self.d.forward(b, &x, true, dropout_seed(self, 10 * k + 1), 0)?;
             self.loss(b, D_LOSS_REAL, Role::Real)?;
             b.copy(self.d.output(), &self.stats.slice(LOGITS_REAL, n))?;
-            self.d.backward(b, real, None, true)?;
+            if self.train_d {
+                self.d.backward(b, &x, None, true)?;
+            }
 
             let fake = self.g.output().clone();
-            self.d.forward(b, &fake, true, dropout_seed(self, 10 * k + 2), 0)?;
+            let x = self.d_input(b, &fake, &self.fake_labels.clone(), 2 * k + 1)?;
+            self.d.forward(b, &x, true, dropout_seed(self, 10 * k + 2), 0)?;
             self.loss(b, D_LOSS_FAKE, Role::Fake)?;
             b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
-            self.d.backward(b, &fake, None, true)?;
-
-            self.opt_d.step(b, &self.d.params, &self.d.grads)?;
-            if self.cfg.loss == LossKind::Wgan {
-                b.wgan_clip(&self.d.params, self.cfg.clip)?;
+            if self.train_d {
+                self.d.backward(b, &x, None, true)?;
+                self.opt_d.step(b, &self.d.params, &self.d.grads)?;
+                if self.cfg.loss == LossKind::Wgan {
+                    b.wgan_clip(&self.d.params, self.cfg.clip)?;
+                }
             }
         }
 
         // Generator step on the last fake batch, through the just-updated discriminator.
         b.zero(&self.g.grads)?;
         let fake = self.g.output().clone();
-        self.d.forward(b, &fake, true, dropout_seed(self, 999), 0)?;
+        let x = self.d_input(b, &fake, &self.fake_labels.clone(), 999)?;
+        self.d.forward(b, &x, true, dropout_seed(self, 999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
-        self.d.backward(b, &fake, Some(self.g.output_grad()), false)?;
-        self.g.backward(b, &self.z, None, true)?;
+        match &self.d_in {
+            None => self.d.backward(b, &x, Some(self.g.output_grad()), false)?,
+            Some((_, dx)) => {
+                let dx = dx.clone();
+                self.d.backward(b, &x, Some(&dx), false)?;
+                b.condition_backward(&self.d_cond, &dx, self.g.output_grad())?;
+            }
+        }
+        self.g.backward(b, &g_in, None, true)?;
         self.opt_g.step(b, &self.g.params, &self.g.grads)?;
         self.step += 1;
         Ok(())
@@ -231,9 +331,18 @@ impl<B: Backend> Gan<B> {
         }
     }
 
-    /// Generates images for `z` (host noise, [batch, z_dim]) with G in evaluation mode.
-    pub fn generate(&mut self, b: &mut B, z: &B::T) -> Result<Vec<f32>> {
-        self.g.forward(b, z, false, 0, 0)?;
+    /// Generates images for `z` ([batch, z_dim]) of classes `labels` ([batch], when
+    /// conditional) with G in evaluation mode.
+    pub fn generate(&mut self, b: &mut B, z: &B::T, labels: Option<&B::T>) -> Result<Vec<f32>> {
+        let input = match (&self.g_in, labels) {
+            (Some(g_in), Some(l)) => {
+                b.condition_forward(&self.g_condition(), z, l, g_in)?;
+                g_in.clone()
+            }
+            (None, None) => z.clone(),
+            _ => return Err(Error::Config("labels are needed exactly when the model is conditional".into())),
+        };
+        self.g.forward(b, &input, false, 0, 0)?;
         b.read(self.g.output())
     }
 }

@@ -423,6 +423,7 @@ mod trait_impl {
     use crate::ops::activation::{self, Activation};
     use crate::ops::adam::{self, AdamStep};
     use crate::ops::batch_norm::{self, BatchNorm, BatchNormState};
+    use crate::ops::condition::{self, Condition};
     use crate::ops::conv_transpose2d::{self, ConvTranspose2d};
     use crate::ops::conv2d::{self, Conv2d};
     use crate::ops::dropout::{self, Dropout};
@@ -558,8 +559,14 @@ mod trait_impl {
         fn wgan_clip(&mut self, w: &T, c: f32) -> Result<()> {
             wgan::clip(self, w, c)
         }
-        fn gather_images(&mut self, s: &Gather, data: &T, order: &T, out: &T) -> Result<()> {
-            gather::images(self, s, data, order, out)
+        fn gather(&mut self, s: &Gather, data: &T, order: &T, out: &T) -> Result<()> {
+            gather::gather(self, s, data, order, out)
+        }
+        fn condition_forward(&mut self, s: &Condition, x: &T, label: &T, out: &T) -> Result<()> {
+            condition::forward(self, s, x, label, out)
+        }
+        fn condition_backward(&mut self, s: &Condition, dout: &T, dx: &T) -> Result<()> {
+            condition::backward(self, s, dout, dx)
         }
         fn adam_step(&mut self, s: &AdamStep, param: &T, grad: &T, m: &T, v: &T) -> Result<()> {
             adam::step(self, s, param, grad, m, v)

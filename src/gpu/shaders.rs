@@ -21,6 +21,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("adam", include_str!("../../shaders/adam.wgsl")),
     ("batch_norm", include_str!("../../shaders/batch_norm.wgsl")),
     ("bce_with_logits", include_str!("../../shaders/bce_with_logits.wgsl")),
+    ("condition", include_str!("../../shaders/condition.wgsl")),
     ("conv2d", include_str!("../../shaders/conv2d.wgsl")),
     ("conv_transpose2d", include_str!("../../shaders/conv_transpose2d.wgsl")),
     ("dropout", include_str!("../../shaders/dropout.wgsl")),

@@ -1,18 +1,32 @@
-//! gather: a batch of images from a resident u8 data set, in a given order, scaled to [−1, 1].
-//! data: the data set's bytes packed 4 to a word ([`pack_bytes`]); order: u32 indices.
+//! gather: a batch from a data set resident on the device, in a given order: u8 images scaled
+//! to [−1, 1], u8 labels as numbers, or f32 table rows.
+//! data: bytes packed 4 to a word ([`pack_bytes`]) or floats; order: u32 indices.
 
-use super::{expect, u};
+use super::{expect, f, u};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GatherKind {
+    /// u8 pixels 0..255 → [−1, 1] (for a tanh generator).
+    Pixels,
+    /// u8 pixels 0..255 → [0, 1] (for a sigmoid generator).
+    UnitPixels,
+    /// u8 values as numbers (class labels).
+    Bytes,
+    /// f32 values as they are (standardised table rows).
+    Floats,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Gather {
-    /// Images in the batch.
+    /// Items in the batch.
     pub batch: usize,
-    /// Bytes per image.
+    /// Values per item.
     pub dim: usize,
     /// First position in `order` to take.
     pub start: usize,
+    pub kind: GatherKind,
 }
 
 impl Gather {
@@ -27,13 +41,27 @@ impl Gather {
                 ),
             ));
         }
-        if data_words * 4 < order * self.dim {
+        let per_word = if self.kind == GatherKind::Floats { 1 } else { 4 };
+        if data_words * per_word < order * self.dim {
             return Err(Error::shape(
                 "gather",
-                format!("data of {} bytes is smaller than {order} images of {}", data_words * 4, self.dim),
+                format!(
+                    "data of {} values is smaller than {order} items of {}",
+                    data_words * per_word,
+                    self.dim
+                ),
             ));
         }
         expect("gather", "out", out, &[self.batch, self.dim])
+    }
+
+    /// (scale, bias) applied to each byte.
+    pub fn byte_map(&self) -> (f32, f32) {
+        match self.kind {
+            GatherKind::Pixels => (1.0 / 127.5, -1.0),
+            GatherKind::UnitPixels => (1.0 / 255.0, 0.0),
+            _ => (1.0, 0.0),
+        }
     }
 }
 
@@ -54,7 +82,7 @@ pub fn pack_indices(idx: &[u32]) -> Vec<f32> {
     idx.iter().map(|&i| f32::from_bits(i)).collect()
 }
 
-pub(crate) fn images(
+pub(crate) fn gather(
     g: &mut GpuBackend,
     s: &Gather,
     data: &GpuTensor,
@@ -62,6 +90,8 @@ pub(crate) fn images(
     out: &GpuTensor,
 ) -> Result<()> {
     s.check(data.len, order.len, out.len)?;
-    let params = [u(s.batch), u(s.dim), u(s.start)];
-    g.dispatch_items("gather", "images", &params, &[(1, data), (2, order), (3, out)], out.len)
+    let (scale, bias) = s.byte_map();
+    let params = [u(s.batch), u(s.dim), u(s.start), f(scale), f(bias)];
+    let entry = if s.kind == GatherKind::Floats { "floats" } else { "bytes" };
+    g.dispatch_items("gather", entry, &params, &[(1, data), (2, order), (3, out)], out.len)
 }

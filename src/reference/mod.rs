@@ -6,6 +6,7 @@ pub mod activation;
 pub mod adam;
 pub mod batch_norm;
 pub mod bce_with_logits;
+pub mod condition;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod dropout;

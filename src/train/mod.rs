@@ -2,9 +2,14 @@
 //! and everything a run writes (config.json, samples/, metrics.jsonl, losses.png, checkpoints).
 
 pub mod checkpoint;
+pub mod data;
+mod interpolate;
 pub mod outputs;
+mod preset;
 mod run;
 mod sample;
 
+pub use interpolate::{InterpolateArgs, interpolate};
+pub use preset::Preset;
 pub use run::{TrainArgs, train};
-pub use sample::{SampleArgs, SampleFormat, sample};
+pub use sample::{Generator, SampleArgs, SampleFormat, sample};

@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::path::Path;
 
-use image::{GrayImage, Luma, Rgb, RgbImage};
+use image::{DynamicImage, Rgb, RgbImage};
+
+use crate::nn::Shape;
 
 use crate::error::{Error, Result};
 
@@ -20,36 +22,64 @@ pub fn to_u8(v: f32) -> u8 {
     ((v + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8
 }
 
-/// Images [n, h, w] in [−1, 1] laid out `cols` to a row with a 2-pixel border.
-pub fn grid(images: &[f32], n: usize, h: usize, w: usize, cols: usize) -> GrayImage {
+/// Images [n, c, h, w] in [−1, 1] (c = 1 grey or 3 RGB) laid out `cols` to a row with a
+/// 2-pixel border.
+pub fn grid(images: &[f32], n: usize, shape: Shape, cols: usize) -> DynamicImage {
+    let Shape(c, h, w) = shape;
     let rows = n.div_ceil(cols);
     let pad = 2;
-    let mut img =
-        GrayImage::from_pixel((cols * (w + pad) + pad) as u32, (rows * (h + pad) + pad) as u32, Luma([40]));
+    let (gw, gh) = ((cols * (w + pad) + pad) as u32, (rows * (h + pad) + pad) as u32);
+    let mut img = RgbImage::from_pixel(gw, gh, Rgb([40, 40, 40]));
     for k in 0..n {
-        let (r, c) = (k / cols, k % cols);
+        let (r, col) = (k / cols, k % cols);
+        let at = |ch: usize, y: usize, x: usize| to_u8(images[((k * c + ch.min(c - 1)) * h + y) * w + x]);
         for y in 0..h {
             for x in 0..w {
-                let v = to_u8(images[k * h * w + y * w + x]);
-                img.put_pixel((pad + c * (w + pad) + x) as u32, (pad + r * (h + pad) + y) as u32, Luma([v]));
+                let px = Rgb([at(0, y, x), at(1, y, x), at(2, y, x)]);
+                img.put_pixel((pad + col * (w + pad) + x) as u32, (pad + r * (h + pad) + y) as u32, px);
             }
         }
     }
-    img
+    if c == 1 { DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(img).to_luma8()) } else { img.into() }
+}
+
+/// One image [c, h, w] in [−1, 1], without a border.
+pub fn grid_cell(image: &[f32], shape: Shape) -> DynamicImage {
+    let Shape(c, h, w) = shape;
+    let px = |ch: usize, p: usize| to_u8(image[ch.min(c - 1) * h * w + p]);
+    if c == 1 {
+        image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
+            image::Luma([px(0, y as usize * w + x as usize)])
+        })
+        .into()
+    } else {
+        RgbImage::from_fn(w as u32, h as u32, |x, y| {
+            let p = y as usize * w + x as usize;
+            Rgb([px(0, p), px(1, p), px(2, p)])
+        })
+        .into()
+    }
 }
 
 /// Two grids side by side (generated left, real right), 16 pixels apart.
-pub fn side_by_side(left: &GrayImage, right: &GrayImage) -> GrayImage {
+pub fn side_by_side(left: &DynamicImage, right: &DynamicImage) -> DynamicImage {
     let gap = 16;
     let (w, h) = (left.width() + gap + right.width(), left.height().max(right.height()));
-    let mut img = GrayImage::from_pixel(w, h, Luma([255]));
-    image::imageops::overlay(&mut img, left, 0, 0);
-    image::imageops::overlay(&mut img, right, (left.width() + gap) as i64, 0);
-    img
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    image::imageops::overlay(&mut img, &left.to_rgb8(), 0, 0);
+    image::imageops::overlay(&mut img, &right.to_rgb8(), (left.width() + gap) as i64, 0);
+    if matches!(left, DynamicImage::ImageLuma8(_)) && matches!(right, DynamicImage::ImageLuma8(_)) {
+        DynamicImage::ImageRgb8(img).to_luma8().into()
+    } else {
+        img.into()
+    }
 }
 
-pub fn save_png(img: &GrayImage, path: &Path) -> Result<()> {
-    img.save(path).map_err(img_err(path))
+/// Writes a PNG through a temporary file, so an interrupted run never leaves half a picture.
+pub fn save_png(img: &DynamicImage, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("png.tmp");
+    img.save_with_format(&tmp, image::ImageFormat::Png).map_err(img_err(path))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 /// Appends one JSON object per line.

@@ -5,9 +5,10 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::Checkpoint;
+use super::data::{self, DataFormat, DataInfo, TrainData};
 use super::outputs;
+use super::preset::Preset;
 use crate::backend::{Backend, Tensor};
-use crate::data::{idx, mnist};
 use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
 use crate::gan::step::derive_seed;
@@ -15,16 +16,21 @@ use crate::gan::{Gan, GanConfig, IterStats, LossKind, ModelKind, OptConfig, OptK
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor, PendingRead};
 use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
-use crate::ops::gather::{Gather, pack_bytes, pack_indices};
+use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
 use crate::reference::random::bits;
 
 /// Every setting of a run; written to config.json and into each checkpoint.
 #[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
 pub struct TrainArgs {
+    /// A well-known setup: goodfellow2014, mlp-zeros, radford2015 or dcgan-keras (settings given
+    /// on the command line win).
+    #[arg(long, value_enum)]
+    #[serde(default)]
+    pub preset: Option<Preset>,
     /// vulkan, metal, dx12, gl or auto
     #[arg(long, default_value = "auto")]
     pub backend: String,
-    /// dcgan (default: recognisable digits after one epoch) or mlp
+    /// dcgan (default: recognisable digits after one epoch), mlp (also for CSV tables) or keras
     #[arg(long, value_enum, default_value_t = ModelKind::Dcgan)]
     pub model: ModelKind,
     /// bce (non-saturating G loss), minimax, lsgan or wgan
@@ -73,13 +79,53 @@ pub struct TrainArgs {
     /// Use only the first N training images (quick experiments).
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Train on your own IDX image file (gzipped or not, e.g. Fashion-MNIST) instead of the
-    /// bundled MNIST.
+    /// Train on your own data instead of the bundled MNIST: an IDX image file (gzipped or not,
+    /// e.g. Fashion-MNIST), a folder of PNG/JPEG images (subfolders = classes) or a CSV table.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// The IDX label file that goes with --data (needed for --digits).
+    /// How to read --data (default: a folder is a folder, *.csv a table, anything else IDX).
+    #[arg(long, value_enum, requires = "data")]
+    #[serde(default)]
+    pub format: Option<DataFormat>,
+    /// The IDX label file that goes with --data (needed for --digits and --conditional).
     #[arg(long, requires = "data")]
     pub labels: Option<PathBuf>,
+    /// Side length images from a folder are cropped square and resized to (the DCGAN takes
+    /// 28, 32, 64 or any side that halves down to 4..7).
+    #[arg(long, default_value_t = 28)]
+    #[serde(default = "default_image_size")]
+    pub image_size: usize,
+    /// Channels of images from a folder: 1 (grey) or 3 (RGB); default: as the images are.
+    #[arg(long)]
+    #[serde(default)]
+    pub channels: Option<usize>,
+    /// Class-conditional G and D (Mirza & Osindero 2014): both are told the label, one-hot;
+    /// the epoch grids show one row per class and `sample --label` picks one.
+    #[arg(long)]
+    #[serde(default)]
+    pub conditional: bool,
+    /// Gaussian noise of this standard deviation on every input of D (real and fake), falling
+    /// linearly to 0 over the run (instance noise, Sønderby et al. 2016). Pixels span [−1, 1].
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub instance_noise: f32,
+    /// Multiply both learning rates by this after every epoch (e.g. 0.95).
+    #[arg(long, default_value_t = 1.0)]
+    #[serde(default = "one")]
+    pub lr_decay: f32,
+    /// Skip D's update while its loss is below this (judged on the latest loss read back, every
+    /// --log-every iterations), so a winning D waits for G.
+    #[arg(long)]
+    #[serde(default)]
+    pub d_skip_below: Option<f32>,
+    /// Start D from the discriminator of this checkpoint (or run folder); same D architecture.
+    #[arg(long)]
+    #[serde(default)]
+    pub init_d: Option<PathBuf>,
+    /// Never update D: G trains against a fixed discriminator (use with --init-d).
+    #[arg(long)]
+    #[serde(default)]
+    pub freeze_d: bool,
     /// Read losses back every N iterations (asynchronously).
     #[arg(long, default_value_t = 25)]
     pub log_every: u64,
@@ -115,7 +161,15 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
 }
 
-fn parse_list(what: &str, s: &str) -> Result<Vec<usize>> {
+fn default_image_size() -> usize {
+    28
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+pub(crate) fn parse_list(what: &str, s: &str) -> Result<Vec<usize>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| p.trim().parse().map_err(|_| Error::Config(format!("--{what}: '{p}' is not a number"))))
@@ -126,33 +180,39 @@ impl TrainArgs {
     fn d_dropout(&self) -> f32 {
         self.d_dropout.unwrap_or(match self.model {
             ModelKind::Mlp => 0.3,
-            ModelKind::Dcgan => 0.0,
+            ModelKind::Dcgan | ModelKind::Keras => 0.0,
         })
     }
 
-    /// The two networks for images of shape `img` (the DCGAN needs 1×28×28).
-    pub fn specs(&self, img: Shape) -> Result<(NetSpec, NetSpec)> {
-        if self.model == ModelKind::Dcgan && img != Shape(1, 28, 28) {
-            return Err(Error::Config(format!(
-                "the dcgan model is built for 1x28x28 images, the data has {}x{}x{}; use --model mlp",
-                img.0, img.1, img.2
-            )));
-        }
-        Ok(match self.model {
+    /// The two networks for samples of shape `img`, told one of `classes` classes when > 0.
+    pub fn specs(&self, img: Shape, classes: usize) -> Result<(NetSpec, NetSpec)> {
+        let square = img.1 == img.2;
+        let (g, d) = match self.model {
             ModelKind::Mlp => (
                 models::mlp_generator(self.z_dim, &parse_list("g-hidden", &self.g_hidden)?, img),
                 models::mlp_discriminator(img, &parse_list("d-hidden", &self.d_hidden)?, self.d_dropout()),
             ),
-            ModelKind::Dcgan => {
+            ModelKind::Dcgan if square && models::dcgan_levels(img.1).is_some() => {
                 let o = DcganOptions {
                     width: self.width,
                     g_batch_norm: !self.no_g_batch_norm,
                     d_batch_norm: self.d_batch_norm,
                     d_dropout: self.d_dropout(),
                 };
-                (models::dcgan_generator(self.z_dim, o), models::dcgan_discriminator(o))
+                (models::dcgan_generator(self.z_dim, img, o), models::dcgan_discriminator(img, o))
             }
-        })
+            ModelKind::Keras if square && img.1.is_multiple_of(4) => {
+                (models::keras_generator(self.z_dim, img), models::keras_discriminator(img))
+            }
+            kind => {
+                return Err(Error::Config(format!(
+                    "the {kind:?} model needs square images of a side it can halve (28, 32, 64), the \
+                     data has {}x{}x{}; use --image-size for a folder, or --model mlp",
+                    img.0, img.1, img.2
+                )));
+            }
+        };
+        Ok(if classes > 0 { models::conditional(g, d, classes) } else { (g, d) })
     }
 
     pub fn gan_config(&self) -> GanConfig {
@@ -176,6 +236,9 @@ impl TrainArgs {
             opt_d: opt(self.opt_d, self.lr_d),
             seed: self.seed,
             init: self.init(),
+            classes: 0,
+            instance_noise: self.instance_noise,
+            noise_anneal_steps: 0,
         }
     }
 
@@ -183,7 +246,7 @@ impl TrainArgs {
     pub fn init(&self) -> InitScheme {
         self.init.unwrap_or(match self.model {
             ModelKind::Dcgan => InitScheme::Dcgan,
-            ModelKind::Mlp => InitScheme::Pytorch,
+            ModelKind::Mlp | ModelKind::Keras => InitScheme::Pytorch,
         })
     }
 
@@ -192,6 +255,12 @@ impl TrainArgs {
             return Err(Error::Config(
                 "--batch-size, --epochs, --z-dim and --log-every must be positive".into(),
             ));
+        }
+        if self.instance_noise < 0.0 || self.lr_decay <= 0.0 {
+            return Err(Error::Config("--instance-noise must be >= 0 and --lr-decay > 0".into()));
+        }
+        if let Some(c) = self.channels.filter(|c| ![1, 3].contains(c)) {
+            return Err(Error::Config(format!("--channels {c}: use 1 (grey) or 3 (RGB)")));
         }
         if !(0.0..1.0).contains(&self.d_dropout()) {
             return Err(Error::Config(format!("--d-dropout {} must be in [0, 1)", self.d_dropout())));
@@ -253,6 +322,7 @@ fn json<T: Serialize>(v: &T) -> String {
 fn write_checkpoint(
     dir: &Path,
     args: &TrainArgs,
+    info: &DataInfo,
     gan: &Gan<GpuBackend>,
     b: &mut GpuBackend,
     epoch: usize,
@@ -263,6 +333,7 @@ fn write_checkpoint(
         .collect::<Result<Vec<_>>>()?;
     let meta = [
         ("config", json(args)),
+        ("data", json(info)),
         ("g_spec", json(&gan.g.spec)),
         ("d_spec", json(&gan.d.spec)),
         ("step", gan.step.to_string()),
@@ -357,6 +428,65 @@ impl Logger {
     }
 }
 
+/// The 64 (or one row per class) samples the epoch grids show, from fixed noise.
+struct Showcase {
+    cols: usize,
+    z: Vec<GpuTensor>,
+    labels: Vec<Option<GpuTensor>>,
+}
+
+impl Showcase {
+    fn new(b: &mut GpuBackend, cfg: &GanConfig, shown: usize, cols: usize, classes: usize) -> Result<Self> {
+        let chunks = shown.div_ceil(cfg.batch);
+        let mut z = Vec::with_capacity(chunks);
+        let mut labels = Vec::with_capacity(chunks);
+        for c in 0..chunks {
+            let mut noise = vec![0.0; cfg.batch * cfg.z_dim];
+            let seed = derive_seed(cfg.seed, u64::MAX - c as u64, 3);
+            crate::reference::random::normal(&mut noise, seed, 0, 0.0, 1.0);
+            z.push(b.upload(&noise)?);
+            // Row r of the grid shows class r.
+            let label = |i: usize| ((c * cfg.batch + i) / cols % classes.max(1)) as f32;
+            labels.push(if classes > 0 {
+                Some(b.upload(&(0..cfg.batch).map(label).collect::<Vec<_>>())?)
+            } else {
+                None
+            });
+        }
+        Ok(Showcase { cols, z, labels })
+    }
+
+    /// G's samples for the showcase noise, in [−1, 1] (images) or standardised units (rows).
+    fn generate(&self, b: &mut GpuBackend, gan: &mut Gan<GpuBackend>, unit_pixels: bool) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        for (z, l) in self.z.iter().zip(&self.labels) {
+            out.extend(gan.generate(b, z, l.as_ref())?);
+        }
+        if unit_pixels {
+            out.iter_mut().for_each(|v| *v = 2.0 * *v - 1.0);
+        }
+        Ok(out)
+    }
+}
+
+/// Loads D's weights (and batch-norm statistics) from another run's checkpoint.
+fn load_discriminator(path: &Path, gan: &mut Gan<GpuBackend>, b: &mut GpuBackend) -> Result<()> {
+    let file = if path.is_dir() { path.join(CHECKPOINT) } else { path.to_path_buf() };
+    let ckpt = Checkpoint::load(&file)?;
+    let spec: NetSpec = serde_json::from_str(ckpt.meta("d_spec", &file)?)
+        .map_err(|e| Error::Data { path: file.clone(), msg: format!("bad d_spec: {e}") })?;
+    if spec != gan.d.spec {
+        return Err(Error::Data {
+            path: file,
+            msg: "its discriminator has another architecture than this run's (same --model, sizes and \
+                  data shape are needed)"
+                .into(),
+        });
+    }
+    b.write(&gan.d.params, ckpt.tensor("d.params", &file)?)?;
+    b.write(&gan.d.running, ckpt.tensor("d.running", &file)?)
+}
+
 pub fn train(mut args: TrainArgs) -> Result<()> {
     let (resume, out) = match args.resume.clone() {
         Some(dir) => {
@@ -371,6 +501,12 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         None => (None, args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(timestamp()))),
     };
     args.validate()?;
+    // Data first: a bad file fails before anything is written.
+    let data = data::load(&args)?;
+    if matches!(data, TrainData::Table { .. }) && args.model != ModelKind::Mlp {
+        eprintln!("wgan-gpu: a table trains with --model mlp");
+        args.model = ModelKind::Mlp;
+    }
     let samples_dir = out.join("samples");
     std::fs::create_dir_all(&samples_dir)
         .map_err(|source| Error::Io { path: samples_dir.clone(), source })?;
@@ -378,67 +514,72 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
     std::fs::write(&config_path, serde_json::to_string_pretty(&args).expect("serialisable"))
         .map_err(|source| Error::Io { path: config_path, source })?;
 
-    let mut data = match &args.data {
-        None => mnist::train()?,
-        Some(path) => {
-            let images = idx::read(path)?;
-            let labels = args.labels.as_deref().map(idx::read).transpose()?;
-            mnist::from_idx(&images, labels.as_ref(), path)?
-        }
-    };
-    if let Some(d) = &args.digits {
-        let digits: Vec<u8> = parse_list("digits", d)?.into_iter().map(|x| x as u8).collect();
-        data.keep_labels(&digits)?;
-    }
-    if let Some(n) = args.limit {
-        data.truncate(n);
-    }
-    let cfg = args.gan_config();
+    let info = data.info(args.conditional);
+    let classes = info.classes.len();
+    let mut cfg = args.gan_config();
+    cfg.classes = classes;
     let per_iter = cfg.batch * cfg.d_steps;
-    let iters_per_epoch = data.count / per_iter;
+    let iters_per_epoch = data.count() / per_iter;
     if iters_per_epoch == 0 {
         return Err(Error::Config(format!(
-            "{} images are fewer than one iteration's {per_iter} (batch size x d-steps); lower --batch-size",
-            data.count
+            "{} samples are fewer than one iteration's {per_iter} (batch size x d-steps); lower --batch-size",
+            data.count()
         )));
     }
+    cfg.noise_anneal_steps = (args.epochs * iters_per_epoch) as u64;
 
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
-    let (g_spec, d_spec) = args.specs(Shape(data.channels, data.height, data.width))?;
+    let shape = data.shape();
+    let (g_spec, d_spec) = args.specs(shape, classes)?;
     let mut gan = Gan::new(&mut b, cfg.clone(), &g_spec, &d_spec)?;
     let mut start_epoch = 0;
     if let Some((ckpt, path)) = &resume {
         start_epoch = restore(ckpt, path, &mut gan, &mut b)?;
+    } else if let Some(d) = &args.init_d {
+        load_discriminator(d, &mut gan, &mut b)?;
     }
+    gan.train_d = !args.freeze_d;
     eprintln!(
-        "wgan-gpu: {:?} {:?} on {} | {} images, {} iterations/epoch, epochs {}..{} -> {}",
+        "wgan-gpu: {:?} {:?}{} on {} | {} samples of {}x{}x{}, {} iterations/epoch, epochs {}..{} -> {}",
         args.model,
         args.loss,
+        if classes > 0 { format!(", {classes} classes") } else { String::new() },
         b.describe(),
-        data.count,
+        data.count(),
+        shape.0,
+        shape.1,
+        shape.2,
         iters_per_epoch,
         start_epoch + 1,
         args.epochs,
         out.display()
     );
 
-    let dim = data.image_len();
-    let data_t = b.upload(&pack_bytes(&data.pixels))?;
-    let order_t = b.alloc(data.count)?;
+    let dim = shape.size();
+    let unit_pixels = args.model.unit_pixels();
+    let (data_t, kind) = data.upload(&mut b, unit_pixels)?;
+    let labels_t = match data.labels().filter(|_| classes > 0) {
+        Some(l) => Some(b.upload(&pack_bytes(l))?),
+        None => None,
+    };
+    let order_t = b.alloc(data.count())?;
     let reals: Vec<_> = (0..cfg.d_steps).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
-    // The epoch grids always show 64 samples from fixed noise: as many G batches as that takes.
-    let shown = 64.min(data.count);
-    let cols = (shown as f64).sqrt().ceil() as usize;
-    let fixed_z = (0..shown.div_ceil(cfg.batch) as u64)
-        .map(|c| {
-            let mut z = vec![0.0; cfg.batch * cfg.z_dim];
-            crate::reference::random::normal(&mut z, derive_seed(cfg.seed, u64::MAX - c, 3), 0, 0.0, 1.0);
-            b.upload(&z)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let real_px: Vec<f32> = data.pixels[..shown * dim].iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
-    let real_grid = outputs::grid(&real_px, shown, data.height, data.width, cols);
+    let real_labels: Vec<_> = match labels_t {
+        Some(_) => (0..cfg.d_steps).map(|_| b.alloc(cfg.batch)).collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+    let table = matches!(data, TrainData::Table { .. });
+    let (shown, cols) = match (table, classes) {
+        (true, _) => (data.count().min(1000), 1),
+        (false, 0) => (64.min(data.count()), (64.min(data.count()) as f64).sqrt().ceil() as usize),
+        (false, k) => (k.min(20) * 10, 10),
+    };
+    let showcase = Showcase::new(&mut b, &cfg, shown, cols, classes)?;
+    let real_grid = (!table).then(|| match classes {
+        0 => outputs::grid(&data.first(shown), shown, shape, cols),
+        _ => outputs::grid(&data.by_class(shown / cols, cols), shown, shape, cols),
+    });
 
     let mut log = Logger {
         metrics: out.join("metrics.jsonl"),
@@ -459,13 +600,23 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
     let started = Instant::now();
     for epoch in start_epoch..args.epochs {
         bar.set_prefix(format!("epoch {}/{}", epoch + 1, args.epochs));
-        b.write(&order_t, &pack_indices(&epoch_order(data.count, cfg.seed, epoch)))?;
+        let decay = args.lr_decay.powi(epoch as i32);
+        gan.opt_g.cfg.lr = args.lr_g * decay;
+        gan.opt_d.cfg.lr = args.lr_d * decay;
+        b.write(&order_t, &pack_indices(&epoch_order(data.count(), cfg.seed, epoch)))?;
         for it in 0..iters_per_epoch {
             for (k, real) in reals.iter().enumerate() {
-                let s = Gather { batch: cfg.batch, dim, start: (it * cfg.d_steps + k) * cfg.batch };
-                b.gather_images(&s, &data_t, &order_t, real)?;
+                let start = (it * cfg.d_steps + k) * cfg.batch;
+                b.gather(&Gather { batch: cfg.batch, dim, start, kind }, &data_t, &order_t, real)?;
+                if let Some(l) = &labels_t {
+                    let s = Gather { batch: cfg.batch, dim: 1, start, kind: GatherKind::Bytes };
+                    b.gather(&s, l, &order_t, &real_labels[k])?;
+                }
             }
-            gan.iteration(&mut b, &reals)?;
+            if let (Some(threshold), Some(last)) = (args.d_skip_below, log.last) {
+                gan.train_d = !args.freeze_d && last.d_loss >= threshold;
+            }
+            gan.iteration(&mut b, &reals, &real_labels)?;
             if gan.step % args.log_every == 0 || it + 1 == iters_per_epoch {
                 let p = b.read_async(&gan.stats)?;
                 log.pending.push_back((gan.step, epoch + 1, p));
@@ -484,18 +635,29 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         }
         // A diverged run stops here, before its checkpoint is overwritten.
         log.collect(&mut b, &gan, true)?;
-        let mut images = Vec::with_capacity(fixed_z.len() * cfg.batch * dim);
-        for z in &fixed_z {
-            images.extend(gan.generate(&mut b, z)?);
+        let generated = showcase.generate(&mut b, &mut gan, unit_pixels)?;
+        match (&data, &real_grid) {
+            (TrainData::Table { table, .. }, _) => {
+                let rows = info.unstandardise(&generated[..shown * dim]);
+                let csv = samples_dir.join(format!("epoch_{:03}.csv", epoch + 1));
+                crate::data::table::write_csv(&csv, &table.columns, &rows)?;
+                let report = crate::data::table::compare_report(&table.columns, &table.values, &rows);
+                let path = out.join("report.txt");
+                std::fs::write(&path, &report).map_err(|source| Error::Io { path, source })?;
+                bar.suspend(|| eprintln!("epoch {}:\n{report}", epoch + 1));
+            }
+            (TrainData::Images(_), Some(real_grid)) => {
+                let fake_grid = outputs::grid(&generated, shown, shape, showcase.cols);
+                outputs::save_png(
+                    &outputs::side_by_side(&fake_grid, real_grid),
+                    &samples_dir.join(format!("epoch_{:03}.png", epoch + 1)),
+                )?;
+                outputs::progress_gif(&samples_dir, &out.join("progress.gif"))?;
+            }
+            (TrainData::Images(_), None) => unreachable!("image runs have a real grid"),
         }
-        let fake_grid = outputs::grid(&images, shown, data.height, data.width, cols);
-        outputs::save_png(
-            &outputs::side_by_side(&fake_grid, &real_grid),
-            &samples_dir.join(format!("epoch_{:03}.png", epoch + 1)),
-        )?;
-        write_checkpoint(&out, &args, &gan, &mut b, epoch + 1)?;
+        write_checkpoint(&out, &args, &info, &gan, &mut b, epoch + 1)?;
         log.plot(&out.join("losses.png"))?;
-        outputs::progress_gif(&samples_dir, &out.join("progress.gif"))?;
     }
     bar.finish();
     eprintln!(

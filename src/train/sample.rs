@@ -1,24 +1,30 @@
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::Checkpoint;
+use super::data::DataInfo;
 use super::outputs;
 use crate::backend::{Backend, Tensor};
-use crate::data::idx;
+use crate::data::{idx, table};
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
-use crate::nn::{Net, NetSpec};
+use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor};
+use crate::nn::{LayerSpec, Net, NetSpec, Shape};
+use crate::ops::activation::Activation;
+use crate::ops::condition::Condition;
+use crate::ops::random::Distribution;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum SampleFormat {
-    /// One PNG with all samples in a grid.
+    /// One PNG with all samples in a grid (one row per class for a conditional model).
     Grid,
     /// A folder of single PNGs, 000000.png, ...
     Png,
-    /// A NumPy .npy file of u8 [n, 28, 28].
+    /// A NumPy .npy file of u8 [n, h, w] (grey) or [n, h, w, 3] (RGB).
     Npy,
-    /// An IDX file of u8 [n, 28, 28], like MNIST's.
+    /// An IDX file of u8 [n, h, w] (grey) or [n, 3, h, w], like MNIST's.
     Idx,
+    /// CSV rows in the table's own columns and units (models trained on a CSV table).
+    Csv,
 }
 
 #[derive(clap::Args, Clone, Debug)]
@@ -32,10 +38,109 @@ pub struct SampleArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = SampleFormat::Grid)]
-    pub format: SampleFormat,
+    /// Default: grid for images, csv for tables.
+    #[arg(long, value_enum)]
+    pub format: Option<SampleFormat>,
+    /// Conditional models: generate only this class (its number or folder name).
+    #[arg(long)]
+    pub label: Option<String>,
     #[arg(long, default_value = "auto")]
     pub backend: String,
+}
+
+/// A trained generator, ready to run on any batch of latent vectors.
+pub struct Generator {
+    pub spec: NetSpec,
+    pub info: DataInfo,
+    net: Net<GpuBackend>,
+    input: Option<GpuTensor>,
+    pub chunk: usize,
+}
+
+impl Generator {
+    /// G of the checkpoint at `path` (a file or a run folder), built for `chunk` samples a call.
+    pub fn load(b: &mut GpuBackend, path: &Path, chunk: usize) -> Result<Generator> {
+        let path = if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() };
+        let ckpt = Checkpoint::load(&path)?;
+        let bad = |what: &str, e: serde_json::Error| Error::Data {
+            path: path.clone(),
+            msg: format!("bad {what}: {e}"),
+        };
+        let spec: NetSpec =
+            serde_json::from_str(ckpt.meta("g_spec", &path)?).map_err(|e| bad("g_spec", e))?;
+        // Checkpoints from before data sources had no "data" entry: unconditional images.
+        let info: DataInfo = match ckpt.meta("data", &path) {
+            Ok(j) => serde_json::from_str(j).map_err(|e| bad("data", e))?,
+            Err(_) => DataInfo::default(),
+        };
+        let net = Net::new(b, &spec, chunk)?;
+        for (name, t) in [("g.params", net.params.clone()), ("g.running", net.running.clone())] {
+            let v = ckpt.tensor(name, &path)?;
+            if v.len() != t.len() {
+                return Err(Error::Data {
+                    path: path.clone(),
+                    msg: format!("{name} does not match the generator"),
+                });
+            }
+            b.write(&t, v)?;
+        }
+        let input = if info.classes.is_empty() { None } else { Some(b.alloc(chunk * spec.input.size())?) };
+        Ok(Generator { spec, info, net, input, chunk })
+    }
+
+    pub fn z_dim(&self) -> usize {
+        self.spec.input.size() - self.info.classes.len()
+    }
+
+    pub fn output_shape(&self) -> Result<Shape> {
+        self.spec.output()
+    }
+
+    /// A sigmoid generator's samples are in [0, 1]; every other's in [−1, 1].
+    fn unit_pixels(&self) -> bool {
+        matches!(self.spec.layers.last(), Some(LayerSpec::Activation { f: Activation::Sigmoid }))
+    }
+
+    /// The class index named by `label` (a number or a class name).
+    pub fn class_index(&self, label: &str) -> Result<usize> {
+        let classes = &self.info.classes;
+        if classes.is_empty() {
+            return Err(Error::Config("--label needs a model trained with --conditional".into()));
+        }
+        classes
+            .iter()
+            .position(|c| c == label)
+            .or_else(|| label.parse().ok().filter(|&i: &usize| i < classes.len()))
+            .ok_or_else(|| Error::Config(format!("--label {label}: the classes are {}", classes.join(", "))))
+    }
+
+    /// G's output for `z` ([chunk, z_dim]) and `labels` ([chunk] class indices; ignored when
+    /// unconditional): images in [−1, 1] or standardised table rows.
+    pub fn run(&mut self, b: &mut GpuBackend, z: &GpuTensor, labels: &[f32]) -> Result<Vec<f32>> {
+        let x = match &self.input {
+            Some(input) => {
+                let l = b.upload(labels)?;
+                let s = Condition {
+                    n: self.chunk,
+                    dim: self.z_dim(),
+                    classes: self.info.classes.len(),
+                    spatial: 1,
+                    sigma: 0.0,
+                    seed: 0,
+                    offset: 0,
+                };
+                b.condition_forward(&s, z, &l, input)?;
+                input.clone()
+            }
+            None => z.clone(),
+        };
+        self.net.forward(b, &x, false, 0, 0)?;
+        let mut out = b.read(self.net.output())?;
+        if self.unit_pixels() {
+            out.iter_mut().for_each(|v| *v = 2.0 * *v - 1.0);
+        }
+        Ok(out)
+    }
 }
 
 fn write_npy(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
@@ -53,64 +158,73 @@ fn write_npy(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
     std::fs::write(path, out).map_err(|source| Error::Io { path: path.into(), source })
 }
 
+/// Planar [n, c, h, w] bytes as interleaved [n, h, w, c].
+fn interleave(bytes: &[u8], shape: Shape) -> Vec<u8> {
+    let Shape(c, h, w) = shape;
+    let mut out = vec![0; bytes.len()];
+    for (i, img) in bytes.chunks(c * h * w).enumerate() {
+        for ch in 0..c {
+            for p in 0..h * w {
+                out[i * c * h * w + p * c + ch] = img[ch * h * w + p];
+            }
+        }
+    }
+    out
+}
+
 pub fn sample(args: SampleArgs) -> Result<()> {
     if args.n == 0 {
         return Err(Error::Config("--n must be positive".into()));
     }
-    let path = if args.checkpoint.is_dir() {
-        args.checkpoint.join("checkpoint.safetensors")
-    } else {
-        args.checkpoint.clone()
-    };
-    let ckpt = Checkpoint::load(&path)?;
-    let spec: NetSpec = serde_json::from_str(ckpt.meta("g_spec", &path)?)
-        .map_err(|e| Error::Data { path: path.clone(), msg: format!("bad g_spec: {e}") })?;
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
     let chunk = args.n.min(256);
-    let mut g = Net::new(&mut b, &spec, chunk)?;
-    for (name, t) in [("g.params", g.params.clone()), ("g.running", g.running.clone())] {
-        let v = ckpt.tensor(name, &path)?;
-        if v.len() != t.len() {
-            return Err(Error::Data {
-                path: path.clone(),
-                msg: format!("{name} does not match the generator"),
-            });
-        }
-        b.write(&t, v)?;
+    let mut g = Generator::load(&mut b, &args.checkpoint, chunk)?;
+    let fixed = args.label.as_deref().map(|l| g.class_index(l)).transpose()?;
+    let classes = g.info.classes.len();
+    let format =
+        args.format.unwrap_or(if g.info.is_table() { SampleFormat::Csv } else { SampleFormat::Grid });
+    let shape = g.output_shape()?;
+    if (format == SampleFormat::Csv) != g.info.is_table() {
+        return Err(Error::Config(format!(
+            "--format {format:?} does not fit a model of {}",
+            if g.info.is_table() { "table rows (use csv)" } else { "images" }
+        )));
     }
-    let z_dim = spec.input.size();
-    let shape = spec.output()?;
-    let (h, w) = (shape.1, shape.2);
-    let z = b.alloc(chunk * z_dim)?;
-    let mut pixels = Vec::with_capacity(args.n * h * w);
+    // Grids of a conditional model show one row per class, 10 to a row.
+    let cols = if classes > 0 && fixed.is_none() { 10 } else { (args.n as f64).sqrt().ceil() as usize };
+    let label_of = |i: usize| fixed.unwrap_or(if classes > 0 { i / cols % classes } else { 0 }) as f32;
+    let z = b.alloc(chunk * g.z_dim())?;
+    let mut values = Vec::with_capacity(args.n * shape.size());
     for c in 0..args.n.div_ceil(chunk) {
-        let noise = crate::ops::random::Distribution::Normal { mean: 0.0, std: 1.0 };
+        let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
         b.fill_random(noise, derive_seed(args.seed, c as u64, 4), 0, &z)?;
-        g.forward(&mut b, &z, false, 0, 0)?;
-        let imgs = b.read(g.output())?;
+        let labels: Vec<f32> = (0..chunk).map(|i| label_of(c * chunk + i)).collect();
+        let out = g.run(&mut b, &z, &labels)?;
         let take = (args.n - c * chunk).min(chunk);
-        pixels.extend_from_slice(&imgs[..take * h * w]);
+        values.extend_from_slice(&out[..take * shape.size()]);
     }
-    let bytes: Vec<u8> = pixels.iter().map(|&v| outputs::to_u8(v)).collect();
     let out = &args.out;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.into(), source })?;
     }
-    match args.format {
-        SampleFormat::Grid => {
-            let cols = (args.n as f64).sqrt().ceil() as usize;
-            outputs::save_png(&outputs::grid(&pixels, args.n, h, w, cols), out)?
-        }
+    let bytes: Vec<u8> = values.iter().map(|&v| outputs::to_u8(v)).collect();
+    let Shape(ch, h, w) = shape;
+    let dims: Vec<usize> = if ch == 1 { vec![args.n, h, w] } else { vec![args.n, h, w, ch] };
+    match format {
+        SampleFormat::Grid => outputs::save_png(&outputs::grid(&values, args.n, shape, cols), out)?,
         SampleFormat::Png => {
             std::fs::create_dir_all(out).map_err(|source| Error::Io { path: out.clone(), source })?;
-            for (i, img) in bytes.chunks(h * w).enumerate() {
-                let im = image::GrayImage::from_raw(w as u32, h as u32, img.to_vec()).expect("sized");
-                outputs::save_png(&im, &out.join(format!("{i:06}.png")))?;
+            for (i, img) in values.chunks(shape.size()).enumerate() {
+                outputs::save_png(&outputs::grid_cell(img, shape), &out.join(format!("{i:06}.png")))?;
             }
         }
-        SampleFormat::Npy => write_npy(out, &[args.n, h, w], &bytes)?,
-        SampleFormat::Idx => idx::write(out, &[args.n, h, w], &bytes)?,
+        SampleFormat::Npy => write_npy(out, &dims, &interleave(&bytes, shape))?,
+        SampleFormat::Idx => {
+            let dims: Vec<usize> = if ch == 1 { vec![args.n, h, w] } else { vec![args.n, ch, h, w] };
+            idx::write(out, &dims, &bytes)?
+        }
+        SampleFormat::Csv => table::write_csv(out, &g.info.columns, &g.info.unstandardise(&values))?,
     }
     eprintln!("wrote {} samples to {}", args.n, out.display());
     Ok(())

@@ -1,0 +1,215 @@
+//! What a run trains on: images (bundled MNIST, IDX files, a folder of PNG/JPEG) or a CSV table,
+//! resident on the device and gathered into batches there.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::run::{TrainArgs, parse_list};
+use crate::backend::Backend;
+use crate::data::table::{Standardiser, Table};
+use crate::data::{ImageSet, folder, idx, mnist, table};
+use crate::error::{Error, Result};
+use crate::gpu::{GpuBackend, GpuTensor};
+use crate::nn::Shape;
+use crate::ops::gather::{GatherKind, pack_bytes};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DataFormat {
+    /// An IDX image file (gzipped or not), MNIST's format; labels from --labels.
+    Idx,
+    /// A folder of PNG/JPEG images; subfolders are classes.
+    Folder,
+    /// A CSV table with a header and numeric columns.
+    Csv,
+}
+
+impl DataFormat {
+    /// A folder is a folder, a `.csv` file a table, and anything else is read as IDX (whose magic
+    /// number is checked).
+    pub fn detect(path: &Path) -> DataFormat {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
+        if path.is_dir() {
+            DataFormat::Folder
+        } else if name.ends_with(".csv") {
+            DataFormat::Csv
+        } else {
+            DataFormat::Idx
+        }
+    }
+}
+
+/// What a checkpoint must remember about its data to sample in the data's own terms.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    /// Class names by label (conditional models); empty otherwise.
+    pub classes: Vec<String>,
+    /// Table columns and the standardisation the model learned in; empty for images.
+    pub columns: Vec<String>,
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl DataInfo {
+    pub fn is_table(&self) -> bool {
+        !self.columns.is_empty()
+    }
+
+    /// Generated rows (standardised) back in the table's units.
+    pub fn unstandardise(&self, rows: &[f32]) -> Vec<f64> {
+        Standardiser { mean: self.mean.clone(), std: self.std.clone() }.invert(rows)
+    }
+}
+
+pub enum TrainData {
+    Images(ImageSet),
+    Table { table: Table, standardised: Vec<f32>, standardiser: Standardiser, labels: Option<Vec<u8>> },
+}
+
+impl TrainData {
+    pub fn count(&self) -> usize {
+        match self {
+            TrainData::Images(s) => s.count,
+            TrainData::Table { table, .. } => table.rows,
+        }
+    }
+
+    /// One sample's shape: (channels, height, width), or (columns, 1, 1) for a table row.
+    pub fn shape(&self) -> Shape {
+        match self {
+            TrainData::Images(s) => Shape(s.channels, s.height, s.width),
+            TrainData::Table { table, .. } => Shape(table.columns.len(), 1, 1),
+        }
+    }
+
+    pub fn labels(&self) -> Option<&[u8]> {
+        match self {
+            TrainData::Images(s) => s.labels.as_deref(),
+            TrainData::Table { labels, .. } => labels.as_deref(),
+        }
+    }
+
+    /// Class names: a folder's subfolders, else the label numbers 0..=max.
+    pub fn class_names(&self) -> Vec<String> {
+        match self {
+            TrainData::Images(s) if !s.classes.is_empty() => s.classes.clone(),
+            _ => {
+                let max = self.labels().and_then(|l| l.iter().max().copied()).map_or(0, |m| m as usize + 1);
+                (0..max).map(|c| c.to_string()).collect()
+            }
+        }
+    }
+
+    pub fn info(&self, conditional: bool) -> DataInfo {
+        let classes = if conditional { self.class_names() } else { Vec::new() };
+        match self {
+            TrainData::Images(_) => DataInfo { classes, ..Default::default() },
+            TrainData::Table { table, standardiser, .. } => DataInfo {
+                classes,
+                columns: table.columns.clone(),
+                mean: standardiser.mean.clone(),
+                std: standardiser.std.clone(),
+            },
+        }
+    }
+
+    /// The whole data set on the device, and how to gather batches from it.
+    pub fn upload(&self, b: &mut GpuBackend, unit_pixels: bool) -> Result<(GpuTensor, GatherKind)> {
+        match self {
+            TrainData::Images(s) => {
+                let kind = if unit_pixels { GatherKind::UnitPixels } else { GatherKind::Pixels };
+                Ok((b.upload(&pack_bytes(&s.pixels))?, kind))
+            }
+            TrainData::Table { standardised, .. } => Ok((b.upload(standardised)?, GatherKind::Floats)),
+        }
+    }
+
+    /// The first `n` samples in [−1, 1] (images) or standardised units (rows), for the grids.
+    pub fn first(&self, n: usize) -> Vec<f32> {
+        match self {
+            TrainData::Images(s) => {
+                s.pixels[..n * s.image_len()].iter().map(|&p| p as f32 / 127.5 - 1.0).collect()
+            }
+            TrainData::Table { standardised, table, .. } => standardised[..n * table.columns.len()].to_vec(),
+        }
+    }
+
+    /// `per_class` images of each of the first `rows` classes, row by row, in [−1, 1] (black
+    /// where a class has fewer).
+    pub fn by_class(&self, rows: usize, per_class: usize) -> Vec<f32> {
+        let (TrainData::Images(s), Some(labels)) = (self, self.labels()) else { return Vec::new() };
+        let d = s.image_len();
+        let mut out = vec![-1.0; rows * per_class * d];
+        for class in 0..rows {
+            let picks = (0..s.count).filter(|&i| labels[i] as usize == class).take(per_class);
+            for (k, i) in picks.enumerate() {
+                let dst = &mut out[(class * per_class + k) * d..][..d];
+                for (o, &p) in dst.iter_mut().zip(&s.pixels[i * d..(i + 1) * d]) {
+                    *o = p as f32 / 127.5 - 1.0;
+                }
+            }
+        }
+        out
+    }
+
+    fn keep_labels(&mut self, wanted: &[u8]) -> Result<()> {
+        match self {
+            TrainData::Images(s) => s.keep_labels(wanted),
+            TrainData::Table { .. } => Err(Error::Config("--digits needs labelled images".into())),
+        }
+    }
+
+    fn truncate(&mut self, n: usize) {
+        match self {
+            TrainData::Images(s) => s.truncate(n),
+            TrainData::Table { table, standardised, .. } => {
+                if n < table.rows {
+                    let cols = table.columns.len();
+                    table.rows = n;
+                    table.values.truncate(n * cols);
+                    standardised.truncate(n * cols);
+                }
+            }
+        }
+    }
+}
+
+/// Reads what `--data` (and `--format`, `--labels`, `--image-size`, `--channels`, `--digits`,
+/// `--limit`) name; the bundled MNIST without `--data`.
+pub fn load(args: &TrainArgs) -> Result<TrainData> {
+    let mut data = match &args.data {
+        None => TrainData::Images(mnist::train()?),
+        Some(path) => match args.format.unwrap_or_else(|| DataFormat::detect(path)) {
+            DataFormat::Idx => {
+                let images = idx::read(path)?;
+                let labels = args.labels.as_deref().map(idx::read).transpose()?;
+                TrainData::Images(mnist::from_idx(&images, labels.as_ref(), path)?)
+            }
+            DataFormat::Folder => {
+                TrainData::Images(folder::read_folder(path, args.image_size, args.channels)?)
+            }
+            DataFormat::Csv => {
+                let table = table::read_csv(path)?;
+                let standardiser = Standardiser::fit(&table);
+                let standardised = standardiser.apply(&table);
+                TrainData::Table { table, standardised, standardiser, labels: None }
+            }
+        },
+    };
+    if let Some(d) = &args.digits {
+        let digits: Vec<u8> = parse_list("digits", d)?.into_iter().map(|x| x as u8).collect();
+        data.keep_labels(&digits)?;
+    }
+    if let Some(n) = args.limit {
+        data.truncate(n);
+    }
+    if args.conditional && data.labels().is_none() {
+        return Err(Error::Config(
+            "--conditional needs labels: the bundled MNIST, --labels with an IDX file, or a folder \
+             with one subfolder per class"
+                .into(),
+        ));
+    }
+    Ok(data)
+}

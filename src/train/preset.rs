@@ -1,0 +1,96 @@
+//! `--preset NAME`: well-known GAN setups by one flag. A preset fills in the settings it names;
+//! any of them given on the command line wins.
+
+use super::run::TrainArgs;
+use crate::gan::{LossKind, ModelKind, OptKind};
+use crate::nn::InitScheme;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// Goodfellow et al. 2014 (MNIST): MLP G 1200-1200, D 240-240 with dropout 0.5, SGD with
+    /// momentum 0.5 at lr 0.1, batch 100, k = 1 D step per G step.
+    Goodfellow2014,
+    /// A small MLP GAN on MNIST zeros: G 64-128-512-784, D 784-256-1, SGD, G lr 1e-3,
+    /// D lr 0.05, batch 32 (the original's G batch of 16 is not reproduced: here the G step
+    /// reuses the D step's 32 fakes).
+    MlpZeros,
+    /// Radford et al. 2015: DCGAN with batch norm in G and D, Adam lr 2e-4 β1 0.5, batch 128,
+    /// weights N(0, 0.02).
+    Radford2015,
+    /// The Keras DCGAN for MNIST (J. Brownlee's tutorial): D two 64-filter 3×3 stride-2 convs
+    /// with dropout 0.4, G transposed convs to a sigmoid output, Adam 2e-4 β1 0.5, batch 128.
+    DcganKeras,
+}
+
+impl TrainArgs {
+    /// Applies the preset, if any, to every setting for which `explicit(id)` is false (`id` is
+    /// the field name, as clap names the argument).
+    pub fn apply_preset(&mut self, explicit: &dyn Fn(&str) -> bool) {
+        let Some(preset) = self.preset else { return };
+        // set!(field = value) only where the user did not give --field.
+        macro_rules! set {
+            ($($field:ident = $value:expr),* $(,)?) => {{
+                $(if !explicit(stringify!($field)) { self.$field = $value; })*
+            }};
+        }
+        match preset {
+            Preset::Goodfellow2014 => set!(
+                model = ModelKind::Mlp,
+                g_hidden = "1200,1200".into(),
+                d_hidden = "240,240".into(),
+                d_dropout = Some(0.5),
+                loss = LossKind::Bce,
+                opt_g = OptKind::Sgd,
+                opt_d = OptKind::Sgd,
+                lr_g = 0.1,
+                lr_d = 0.1,
+                momentum = 0.5,
+                batch_size = 100,
+                d_steps = 1,
+                init = Some(InitScheme::Pytorch),
+            ),
+            Preset::MlpZeros => set!(
+                model = ModelKind::Mlp,
+                z_dim = 64,
+                g_hidden = "128,512".into(),
+                d_hidden = "256".into(),
+                d_dropout = Some(0.0),
+                loss = LossKind::Bce,
+                opt_g = OptKind::Sgd,
+                opt_d = OptKind::Sgd,
+                momentum = 0.0,
+                lr_g = 1e-3,
+                lr_d = 0.05,
+                batch_size = 32,
+                digits = Some("0".into()),
+                init = Some(InitScheme::Pytorch),
+            ),
+            Preset::Radford2015 => set!(
+                model = ModelKind::Dcgan,
+                width = 64,
+                d_batch_norm = true,
+                no_g_batch_norm = false,
+                loss = LossKind::Bce,
+                opt_g = OptKind::Adam,
+                opt_d = OptKind::Adam,
+                lr_g = 2e-4,
+                lr_d = 2e-4,
+                beta1 = 0.5,
+                batch_size = 128,
+                init = Some(InitScheme::Dcgan),
+            ),
+            Preset::DcganKeras => set!(
+                model = ModelKind::Keras,
+                loss = LossKind::Bce,
+                opt_g = OptKind::Adam,
+                opt_d = OptKind::Adam,
+                lr_g = 2e-4,
+                lr_d = 2e-4,
+                beta1 = 0.5,
+                batch_size = 128,
+                init = Some(InitScheme::Pytorch),
+            ),
+        }
+    }
+}
