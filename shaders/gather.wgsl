@@ -3,6 +3,8 @@
 // 47 MB, under the 128 MiB storage-binding limit.
 // bytes:  out[b, j] = data[order[start + b], j] · scale + bias   (pixels 0..255 → [−1, 1], or
 //         labels as numbers with scale 1, bias 0)
+//         With shift > 0 each image [h, w] moves by its own (dy, dx) in [−shift, shift]², drawn
+//         from (seed, start + b), exposed pixels black: augmentation for the classifier.
 // floats: out[b, j] = data[order[start + b], j]                  (table rows, f32 bit patterns)
 // data [count · dim bytes or floats], order [count] (u32), out [batch, dim]
 
@@ -12,6 +14,11 @@ struct Params {
     start: u32,
     scale: f32,
     bias: f32,
+    shift: u32,
+    height: u32,
+    width: u32,
+    seed_lo: u32,
+    seed_hi: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -25,7 +32,19 @@ fn bytes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = flat_id(wg, nwg, lid);
     if (i >= p.batch * p.dim) { return; }
     let b = i / p.dim;
-    let j = i % p.dim;
+    var j = i % p.dim;
+    if (p.shift > 0u) {
+        let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), vec2<u32>(p.start + b, 0u));
+        let span = 2u * p.shift + 1u;
+        let plane = p.height * p.width;
+        let y = i32((j % plane) / p.width) - i32(r.x % span) + i32(p.shift);
+        let x = i32(j % p.width) - i32(r.y % span) + i32(p.shift);
+        if (y < 0 || x < 0 || y >= i32(p.height) || x >= i32(p.width)) {
+            out[i] = p.bias;
+            return;
+        }
+        j = j / plane * plane + u32(y) * p.width + u32(x);
+    }
     let byte_index = order[p.start + b] * p.dim + j;
     let byte = (data[byte_index / 4u] >> (8u * (byte_index % 4u))) & 0xFFu;
     out[i] = f32(byte) * p.scale + p.bias;

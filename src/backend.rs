@@ -20,6 +20,7 @@ use crate::ops::linear::Linear;
 use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
 use crate::ops::sgd::SgdStep;
+use crate::ops::softmax_cross_entropy::SoftmaxCrossEntropy;
 
 /// A 1-D range of f32 in a backend's memory.
 pub trait Tensor: Clone + std::fmt::Debug {
@@ -128,6 +129,25 @@ pub trait Backend {
     fn bce_with_logits_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
     /// dz = scale · d mean(loss) / dz.
     fn bce_with_logits_backward(&mut self, z: &Self::T, t: &Self::T, dz: &Self::T, scale: f32) -> Result<()>;
+    /// Per-sample softmax cross-entropy of logits [n, k] against class labels [n].
+    fn softmax_cross_entropy_forward(
+        &mut self,
+        s: &SoftmaxCrossEntropy,
+        z: &Self::T,
+        label: &Self::T,
+        loss: &Self::T,
+    ) -> Result<()>;
+    /// dz = scale · d mean(loss) / dz.
+    fn softmax_cross_entropy_backward(
+        &mut self,
+        s: &SoftmaxCrossEntropy,
+        z: &Self::T,
+        label: &Self::T,
+        dz: &Self::T,
+        scale: f32,
+    ) -> Result<()>;
+    /// The class probabilities p [n, k] (softmax of each row).
+    fn softmax(&mut self, s: &SoftmaxCrossEntropy, z: &Self::T, p: &Self::T) -> Result<()>;
     fn mse_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
     fn mse_backward(&mut self, z: &Self::T, t: &Self::T, dz: &Self::T, scale: f32) -> Result<()>;
 

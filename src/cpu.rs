@@ -19,6 +19,7 @@ use crate::ops::linear::Linear;
 use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
 use crate::ops::sgd::SgdStep;
+use crate::ops::softmax_cross_entropy::SoftmaxCrossEntropy;
 use crate::ops::{check_grads, check_loss, expect, same_len};
 use crate::reference as r;
 
@@ -235,6 +236,49 @@ impl Backend for CpuBackend {
         let mut out = dx.get();
         r::activation::activation_backward(a, &y.get(), &dy.get(), &mut out);
         dx.set(&out);
+        Ok(())
+    }
+
+    fn softmax_cross_entropy_forward(
+        &mut self,
+        s: &SoftmaxCrossEntropy,
+        z: &CpuTensor,
+        label: &CpuTensor,
+        loss: &CpuTensor,
+    ) -> Result<()> {
+        s.check(z.len, label.len, loss.len, &[s.n])?;
+        let mut out = loss.get();
+        r::softmax_cross_entropy::softmax_cross_entropy_forward(&z.get(), &label.get(), s.k, &mut out);
+        loss.set(&out);
+        Ok(())
+    }
+
+    fn softmax_cross_entropy_backward(
+        &mut self,
+        s: &SoftmaxCrossEntropy,
+        z: &CpuTensor,
+        label: &CpuTensor,
+        dz: &CpuTensor,
+        scale: f32,
+    ) -> Result<()> {
+        s.check(z.len, label.len, dz.len, &[s.n, s.k])?;
+        let mut out = dz.get();
+        r::softmax_cross_entropy::softmax_cross_entropy_backward(
+            &z.get(),
+            &label.get(),
+            s.k,
+            &mut out,
+            scale,
+        );
+        dz.set(&out);
+        Ok(())
+    }
+
+    fn softmax(&mut self, s: &SoftmaxCrossEntropy, z: &CpuTensor, p: &CpuTensor) -> Result<()> {
+        s.check(z.len, s.n, p.len, &[s.n, s.k])?;
+        let mut out = p.get();
+        r::softmax_cross_entropy::softmax_cross_entropy_probs(&z.get(), s.k, &mut out);
+        p.set(&out);
         Ok(())
     }
 

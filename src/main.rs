@@ -21,6 +21,11 @@ enum Command {
     Sample(SampleArgs),
     /// Walk G's latent space: a plane over two axes, or linear/spherical paths between seeds.
     Interpolate(wgan_gpu::train::InterpolateArgs),
+    /// Score samples (a checkpoint's or any image files) with the bundled digit classifier:
+    /// Fréchet distance, KID, classifier score, precision/recall, class coverage.
+    Eval(wgan_gpu::eval::EvalArgs),
+    /// Train the digit classifier `eval` scores samples with (softmax cross-entropy, our ops).
+    TrainClassifier(wgan_gpu::eval::classifier::TrainClassifierArgs),
     /// Time every op of the reference models and a whole training iteration on the adapter.
     Bench(wgan_gpu::bench::BenchArgs),
     /// List the adapters wgpu sees: name, backend, type and the limits that matter here.
@@ -44,6 +49,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
         }
         Command::Sample(args) => wgan_gpu::train::sample(args),
         Command::Interpolate(args) => wgan_gpu::train::interpolate(args),
+        Command::Eval(args) => wgan_gpu::eval::eval(args),
+        Command::TrainClassifier(args) => wgan_gpu::eval::classifier::train_classifier(args),
         Command::Bench(args) => wgan_gpu::bench::bench(args),
         Command::Devices { backend, json } => {
             let adapters = list_adapters(backend);

@@ -402,6 +402,7 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
         assert!(report.contains(needle), "report lacks {needle}:\n{report}");
     }
     let rows = wgan_gpu::data::table::read_csv(&out.join("samples/epoch_002.csv")).unwrap();
+    assert!(out.join("samples/epoch_002.png").is_file() && out.join("progress.gif").is_file());
     assert_eq!(rows.columns, ["height_cm", "weight_kg", "age"]);
     let sampled = dir.join("sampled.csv");
     ok(&["sample", "--checkpoint", o, "--n", "20", "--out", sampled.to_str().unwrap()]);
@@ -480,5 +481,35 @@ fn every_preset_starts_and_runs() {
         };
         assert!(out.join("samples/epoch_001.png").is_file(), "{preset}");
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn eval_scores_checkpoints_and_image_files() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("eval");
+    let run = dir.join("run");
+    ok(&args(&tiny(&run, "1")));
+    let r = run.to_str().unwrap();
+    let out = ok(&["eval", "--checkpoint", r, "--n", "600", "--json", "--no-reference"]);
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["fd", "kid_x1000", "score", "precision", "recall", "classes"] {
+        assert!(line.get(key).is_some(), "eval JSON lacks {key}: {line}");
+    }
+    // Files another tool wrote: an npy and a grid PNG of this run's samples.
+    let npy = dir.join("s.npy");
+    ok(&["sample", "--checkpoint", r, "--n", "30", "--format", "npy", "--out", npy.to_str().unwrap()]);
+    let grid = dir.join("g.png");
+    ok(&["sample", "--checkpoint", r, "--n", "30", "--out", grid.to_str().unwrap()]);
+    for f in [&npy, &grid] {
+        let out = ok(&["eval", "--images", f.to_str().unwrap(), "--no-reference"]);
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(table.contains("KIDx1000") && table.contains(" 30 "), "{table}");
+    }
+    let junk = dir.join("junk.npy");
+    std::fs::write(&junk, b"\x93NUMPY junk").unwrap();
+    assert_one_line_error(&["eval", "--images", junk.to_str().unwrap()], "npy");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -16,6 +16,9 @@ use wgan_gpu::reference::conv_transpose2d::{conv_transpose2d_backward, conv_tran
 use wgan_gpu::reference::conv2d::{conv2d_backward, conv2d_forward};
 use wgan_gpu::reference::linear::{linear_backward, linear_forward};
 use wgan_gpu::reference::mse::{mse_backward, mse_forward};
+use wgan_gpu::reference::softmax_cross_entropy::{
+    softmax_cross_entropy_backward, softmax_cross_entropy_forward,
+};
 
 /// Compares `analytic` with the central difference of p ↦ Σ r·forward(p) at every coordinate.
 fn check(what: &str, p: &[f64], r: &[f64], forward: impl Fn(&[f64]) -> Vec<f64>, analytic: &[f64]) {
@@ -156,6 +159,16 @@ fn loss_gradients() {
         mean(l)
     };
     check("mse", &z, &[1.0], forward, &dz);
+
+    // 4 samples of 3 classes.
+    let label = [2.0, 0.0, 1.0, 2.0];
+    softmax_cross_entropy_backward(&z, &label, 3, &mut dz, 1.0);
+    let forward = |z: &[f64]| {
+        let mut l = vec![0.0; 4];
+        softmax_cross_entropy_forward(z, &label, 3, &mut l);
+        mean(l)
+    };
+    check("softmax_cross_entropy", &z, &[1.0], forward, &dz);
 }
 
 #[test]

@@ -280,6 +280,35 @@ fn losses_forward_backward_and_mean() {
 }
 
 #[test]
+fn softmax_cross_entropy_forward_backward_and_probs() {
+    use wgan_gpu::ops::softmax_cross_entropy::SoftmaxCrossEntropy;
+    let mut rng = Rng::new(22);
+    for (n, k) in [(1, 1), (5, 10), (300, 10), (37, 3)] {
+        let s = SoftmaxCrossEntropy { n, k };
+        let mut z = rng.vec(n * k, -8.0, 8.0);
+        // Far past where exp overflows without the max subtracted.
+        z[0] = 120.0;
+        let labels: Vec<f32> = (0..n).map(|i| (i % k) as f32).collect();
+        gpu_vs_cpu!(
+            format!("softmax_cross_entropy {s:?}"),
+            (1e-5, 1e-4),
+            vec![
+                ("z", z.clone()),
+                ("label", labels),
+                ("loss", vec![0.0; n]),
+                ("dz", vec![0.0; n * k]),
+                ("p", vec![0.0; n * k]),
+            ],
+            |b, t| {
+                b.softmax_cross_entropy_forward(&s, &t[0], &t[1], &t[2])?;
+                b.softmax_cross_entropy_backward(&s, &t[0], &t[1], &t[3], 0.5)?;
+                b.softmax(&s, &t[0], &t[4])
+            }
+        );
+    }
+}
+
+#[test]
 fn reductions() {
     let mut rng = Rng::new(6);
     for n in [1, 256, 257, 100_003] {
@@ -541,7 +570,7 @@ fn gather_pixels_labels_and_rows() {
         let mut order: Vec<u32> = (0..count as u32).collect();
         order.reverse();
         for kind in [GatherKind::Pixels, GatherKind::UnitPixels, GatherKind::Bytes, GatherKind::Floats] {
-            let s = Gather { batch, dim, start: count - batch, kind };
+            let s = Gather { batch, dim, start: count - batch, kind, shift: None };
             let data = if kind == GatherKind::Floats { floats.clone() } else { pack_bytes(&bytes) };
             gpu_vs_cpu!(
                 format!("gather {s:?}"),
@@ -551,6 +580,26 @@ fn gather_pixels_labels_and_rows() {
             );
         }
     }
+    // Augmentation: images shifted by up to 2 pixels, each by its own offset.
+    use wgan_gpu::ops::gather::Shift;
+    let (count, h, w) = (9, 5, 7);
+    let bytes: Vec<u8> = (0..count * h * w).map(|_| rng.next_u64() as u8).collect();
+    let shift = Shift { max: 2, height: h, width: w, seed: 77 };
+    let s = Gather { batch: 8, dim: h * w, start: 1, kind: GatherKind::Pixels, shift: Some(shift) };
+    gpu_vs_cpu!(
+        "gather shifted",
+        (0.0, 0.0),
+        vec![
+            ("data", pack_bytes(&bytes)),
+            ("order", pack_indices(&(0..count as u32).collect::<Vec<_>>())),
+            ("out", vec![0.0; 8 * h * w])
+        ],
+        |b, t| { b.gather(&s, &t[0], &t[1], &t[2]) }
+    );
+    let offsets: Vec<_> = (1..9).map(|p| shift.offset(p)).collect();
+    assert!(
+        offsets.iter().any(|&o| o != (0, 0)) && offsets.iter().all(|&(y, x)| y.abs() <= 2 && x.abs() <= 2)
+    );
 }
 
 #[test]

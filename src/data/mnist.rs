@@ -53,3 +53,14 @@ pub fn train() -> Result<ImageSet> {
     let labels = idx::parse(TRAIN_LABELS, Path::new("assets/mnist/train-labels-idx1-ubyte.gz"))?;
     from_idx(&images, Some(&labels), path)
 }
+
+const TEST_IMAGES: &[u8] = include_bytes!("../../assets/mnist/t10k-images-idx3-ubyte.gz");
+const TEST_LABELS: &[u8] = include_bytes!("../../assets/mnist/t10k-labels-idx1-ubyte.gz");
+
+/// The 10000 MNIST test images with labels: what the evaluation compares samples against.
+pub fn test() -> Result<ImageSet> {
+    let path = Path::new("assets/mnist/t10k-images-idx3-ubyte.gz");
+    let images = idx::parse(TEST_IMAGES, path)?;
+    let labels = idx::parse(TEST_LABELS, Path::new("assets/mnist/t10k-labels-idx1-ubyte.gz"))?;
+    from_idx(&images, Some(&labels), path)
+}

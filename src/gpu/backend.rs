@@ -433,6 +433,7 @@ mod trait_impl {
     use crate::ops::random::{self, Distribution};
     use crate::ops::reduce::{self, ChannelSum};
     use crate::ops::sgd::{self, SgdStep};
+    use crate::ops::softmax_cross_entropy::{self, SoftmaxCrossEntropy};
     use crate::ops::{bce_with_logits, mse, wgan};
 
     type T = GpuTensor;
@@ -505,6 +506,28 @@ mod trait_impl {
         }
         fn activation_backward(&mut self, a: Activation, y: &T, dy: &T, dx: &T) -> Result<()> {
             activation::backward(self, a, y, dy, dx)
+        }
+        fn softmax_cross_entropy_forward(
+            &mut self,
+            s: &SoftmaxCrossEntropy,
+            z: &T,
+            label: &T,
+            loss: &T,
+        ) -> Result<()> {
+            softmax_cross_entropy::forward(self, s, z, label, loss)
+        }
+        fn softmax_cross_entropy_backward(
+            &mut self,
+            s: &SoftmaxCrossEntropy,
+            z: &T,
+            label: &T,
+            dz: &T,
+            scale: f32,
+        ) -> Result<()> {
+            softmax_cross_entropy::backward(self, s, z, label, dz, scale)
+        }
+        fn softmax(&mut self, s: &SoftmaxCrossEntropy, z: &T, p: &T) -> Result<()> {
+            softmax_cross_entropy::probs(self, s, z, p)
         }
         fn bce_with_logits_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
             bce_with_logits::forward(self, z, t, loss)

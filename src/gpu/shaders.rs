@@ -33,6 +33,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("mse", include_str!("../../shaders/mse.wgsl")),
     ("random", include_str!("../../shaders/random.wgsl")),
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
+    ("softmax_cross_entropy", include_str!("../../shaders/softmax_cross_entropy.wgsl")),
     ("sgd", include_str!("../../shaders/sgd.wgsl")),
     ("wgan", include_str!("../../shaders/wgan.wgsl")),
 ];

@@ -243,6 +243,11 @@ impl<B: Backend> Net<B> {
         self.acts.last().expect("a network has layers")
     }
 
+    /// The output of layer `i` in the last forward pass (e.g. a classifier's features).
+    pub fn activation(&self, i: usize) -> &B::T {
+        &self.acts[i]
+    }
+
     /// Where the caller puts dL/d(output) before [`Net::backward`].
     pub fn output_grad(&self) -> &B::T {
         self.dacts.last().expect("a network has layers")

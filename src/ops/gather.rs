@@ -27,6 +27,28 @@ pub struct Gather {
     /// First position in `order` to take.
     pub start: usize,
     pub kind: GatherKind,
+    /// Random translation of byte images, for augmentation; None for plain gathering.
+    pub shift: Option<Shift>,
+}
+
+/// Each image of a batch moves by its own offset in [−max, max]² (pixels), exposed pixels black;
+/// offsets are drawn from (seed, position in the order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shift {
+    pub max: usize,
+    pub height: usize,
+    pub width: usize,
+    pub seed: u64,
+}
+
+impl Shift {
+    /// (dy, dx) of the image at `position`, as gather.wgsl draws it.
+    pub fn offset(&self, position: usize) -> (i64, i64) {
+        let key = [self.seed as u32, (self.seed >> 32) as u32];
+        let [a, b] = crate::reference::random::threefry2x32(key, [position as u32, 0]);
+        let span = 2 * self.max as u32 + 1;
+        ((a % span) as i64 - self.max as i64, (b % span) as i64 - self.max as i64)
+    }
 }
 
 impl Gather {
@@ -50,6 +72,16 @@ impl Gather {
                     data_words * per_word,
                     self.dim
                 ),
+            ));
+        }
+        if let Some(s) = self.shift
+            && (self.kind == GatherKind::Floats
+                || s.height * s.width == 0
+                || !self.dim.is_multiple_of(s.height * s.width))
+        {
+            return Err(Error::shape(
+                "gather",
+                format!("a shift needs byte images of {}x{}", s.height, s.width),
             ));
         }
         expect("gather", "out", out, &[self.batch, self.dim])
@@ -91,7 +123,10 @@ pub(crate) fn gather(
 ) -> Result<()> {
     s.check(data.len, order.len, out.len)?;
     let (scale, bias) = s.byte_map();
-    let params = [u(s.batch), u(s.dim), u(s.start), f(scale), f(bias)];
+    let sh = s.shift.unwrap_or(Shift { max: 0, height: 0, width: 0, seed: 0 });
+    let [sl, shi] = super::split(sh.seed);
+    let params =
+        [u(s.batch), u(s.dim), u(s.start), f(scale), f(bias), u(sh.max), u(sh.height), u(sh.width), sl, shi];
     let entry = if s.kind == GatherKind::Floats { "floats" } else { "bytes" };
     g.dispatch_items("gather", entry, &params, &[(1, data), (2, order), (3, out)], out.len)
 }

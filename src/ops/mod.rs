@@ -18,6 +18,7 @@ pub mod mse;
 pub mod random;
 pub mod reduce;
 pub mod sgd;
+pub mod softmax_cross_entropy;
 pub mod wgan;
 
 use crate::error::{Error, Result};

@@ -17,6 +17,7 @@ pub mod mse;
 pub mod random;
 pub mod reduce;
 pub mod sgd;
+pub mod softmax_cross_entropy;
 pub mod wgan;
 
 pub use num_traits::Float;

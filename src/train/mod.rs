@@ -11,5 +11,6 @@ mod sample;
 
 pub use interpolate::{InterpolateArgs, interpolate};
 pub use preset::Preset;
+pub(crate) use run::epoch_order;
 pub use run::{TrainArgs, train};
 pub use sample::{Generator, SampleArgs, SampleFormat, sample};

@@ -149,6 +149,32 @@ pub fn plot(path: &Path, top: &[Series], bottom: &[Series]) -> Result<()> {
     img.save(path).map_err(img_err(path))
 }
 
+/// A scatter plot of real (grey) and generated (red) points in standardised units, ±3.5 on both
+/// axes, with grey lines at 0 and ±2: what a table GAN learned of two columns' joint shape.
+pub fn scatter(real: &[(f32, f32)], fake: &[(f32, f32)]) -> DynamicImage {
+    let size = 320u32;
+    let mut img = RgbImage::from_pixel(size, size, Rgb([255, 255, 255]));
+    let to_px = |v: f32| ((v / 3.5 + 1.0) * 0.5 * (size - 1) as f32).round();
+    for g in [-2.0, 0.0, 2.0] {
+        let p = to_px(g) as u32;
+        for t in 0..size {
+            img.put_pixel(p, t, Rgb([225, 225, 225]));
+            img.put_pixel(t, p, Rgb([225, 225, 225]));
+        }
+    }
+    for (points, colour) in [(real, Rgb([110, 110, 110])), (fake, Rgb([220, 30, 30]))] {
+        for &(x, y) in points {
+            let (px, py) = (to_px(x), to_px(-y));
+            if px >= 1.0 && py >= 1.0 && px < (size - 1) as f32 && py < (size - 1) as f32 {
+                for (dx, dy) in [(0, 0), (1, 0), (0, 1), (1, 1)] {
+                    img.put_pixel(px as u32 + dx, py as u32 + dy, colour);
+                }
+            }
+        }
+    }
+    img.into()
+}
+
 /// Animates every `epoch_*.png` in `samples` (in epoch order) into a looping GIF at `path`.
 pub fn progress_gif(samples: &Path, path: &Path) -> Result<()> {
     use image::codecs::gif::{GifEncoder, Repeat};

@@ -10,6 +10,8 @@ use super::outputs;
 use super::preset::Preset;
 use crate::backend::{Backend, Tensor};
 use crate::error::{Error, Result};
+use crate::eval::classifier::Classifier;
+use crate::eval::{Reference, Scores};
 use crate::gan::models::{self, DcganOptions};
 use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats, LossKind, ModelKind, OptConfig, OptKind};
@@ -126,6 +128,12 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub freeze_d: bool,
+    /// Score G's samples every N iterations (2000 samples; FD, KID, classifier score,
+    /// precision/recall, classes covered) into metrics.jsonl and eval.png, warning on the console
+    /// when they look like mode collapse. 1x28x28 digits only. 0: never.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub eval_every: u64,
     /// Read losses back every N iterations (asynchronously).
     #[arg(long, default_value_t = 25)]
     pub log_every: u64,
@@ -288,7 +296,7 @@ fn timestamp() -> String {
 }
 
 /// The data order of one epoch: a Fisher–Yates shuffle driven by (seed, epoch).
-fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
+pub(crate) fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
     let s = derive_seed(seed, epoch as u64, 7);
     let mut order: Vec<u32> = (0..count as u32).collect();
     for i in (1..count).rev() {
@@ -436,13 +444,20 @@ struct Showcase {
 }
 
 impl Showcase {
-    fn new(b: &mut GpuBackend, cfg: &GanConfig, shown: usize, cols: usize, classes: usize) -> Result<Self> {
+    /// `purpose` separates the noise of the grids (3) from the evaluation's (8).
+    fn new(
+        b: &mut GpuBackend,
+        cfg: &GanConfig,
+        (shown, cols): (usize, usize),
+        classes: usize,
+        purpose: u64,
+    ) -> Result<Self> {
         let chunks = shown.div_ceil(cfg.batch);
         let mut z = Vec::with_capacity(chunks);
         let mut labels = Vec::with_capacity(chunks);
         for c in 0..chunks {
             let mut noise = vec![0.0; cfg.batch * cfg.z_dim];
-            let seed = derive_seed(cfg.seed, u64::MAX - c as u64, 3);
+            let seed = derive_seed(cfg.seed, u64::MAX - c as u64, purpose);
             crate::reference::random::normal(&mut noise, seed, 0, 0.0, 1.0);
             z.push(b.upload(&noise)?);
             // Row r of the grid shows class r.
@@ -468,6 +483,85 @@ impl Showcase {
         Ok(out)
     }
 }
+
+/// One line on how close generated rows are to real ones: the worst column mean and std gaps (in
+/// real standard deviations) and the worst correlation gap.
+fn table_summary(real: &[f64], fake: &[f64], cols: usize) -> String {
+    use crate::data::table::{column_stats, correlation};
+    let (r, f) = (column_stats(real, cols), column_stats(fake, cols));
+    let gap = |a: &[f64], b: &[f64]| {
+        (0..cols).map(|c| (a[c] - b[c]).abs() / r.std[c].max(1e-12)).fold(0.0, f64::max)
+    };
+    let (rc, fc) = (correlation(real, cols), correlation(fake, cols));
+    let corr = rc.iter().zip(&fc).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    format!(
+        "worst column mean gap {:.2} std, std gap {:.2} std, correlation gap {corr:.2}",
+        gap(&r.mean, &f.mean),
+        gap(&r.std, &f.std)
+    )
+}
+
+/// The two columns whose correlation is largest in magnitude ((0, 0) for a single column).
+fn most_correlated(values: &[f64], cols: usize) -> (usize, usize) {
+    let r = crate::data::table::correlation(values, cols);
+    let pairs = (0..cols).flat_map(|i| (i + 1..cols).map(move |j| (i, j)));
+    pairs.max_by(|a, b| r[a.0 * cols + a.1].abs().total_cmp(&r[b.0 * cols + b.1].abs())).unwrap_or((0, 0))
+}
+
+/// `--eval-every`: the classifier scores of G's samples during training.
+struct Evaluator {
+    samples: Showcase,
+    classifier: Classifier<GpuBackend>,
+    reference: Reference,
+    history: Vec<(u64, Scores)>,
+}
+
+impl Evaluator {
+    fn new(b: &mut GpuBackend, cfg: &GanConfig, classes: usize) -> Result<Self> {
+        let mut classifier = Classifier::bundled(b, 500)?;
+        let reference = Reference::new(b, &mut classifier)?;
+        let samples = Showcase::new(b, cfg, (EVAL_SAMPLES, 1), classes, 8)?;
+        Ok(Evaluator { samples, classifier, reference, history: Vec::new() })
+    }
+
+    fn run(
+        &mut self,
+        b: &mut GpuBackend,
+        gan: &mut Gan<GpuBackend>,
+        unit_pixels: bool,
+    ) -> Result<(Scores, Option<String>)> {
+        let images = self.samples.generate(b, gan, unit_pixels)?;
+        let scored = self.classifier.score(b, &images[..EVAL_SAMPLES * 784])?;
+        let classes = gan.cfg.classes;
+        let labels: Option<Vec<usize>> =
+            (classes > 0).then(|| (0..EVAL_SAMPLES).map(|i| i % classes).collect());
+        let scores = self.reference.score("samples", &scored, labels.as_deref(), gan.step)?;
+        let warning = scores.collapse_warning(self.history.last().map(|(_, s)| s));
+        self.history.push((gan.step, scores.clone()));
+        Ok((scores, warning))
+    }
+
+    /// FD (top, red) and KID×1000 (top, blue); classes covered / 10 and precision, recall (bottom).
+    fn plot(&self, path: &Path) -> Result<()> {
+        let series =
+            |f: &dyn Fn(&Scores) -> f32| self.history.iter().map(|(s, v)| (*s as f32, f(v))).collect();
+        outputs::plot(
+            path,
+            &[
+                ([200, 30, 30], series(&|s| s.fd.unwrap_or(f64::NAN) as f32)),
+                ([30, 60, 200], series(&|s| s.kid_x1000 as f32)),
+            ],
+            &[
+                ([30, 150, 30], series(&|s| s.classes.covered as f32 / 10.0)),
+                ([230, 140, 0], series(&|s| s.precision as f32)),
+                ([120, 30, 160], series(&|s| s.recall as f32)),
+            ],
+        )
+    }
+}
+
+/// Samples per `--eval-every` evaluation: enough for a stable FD trend, a few seconds to score.
+const EVAL_SAMPLES: usize = 2000;
 
 /// Loads D's weights (and batch-norm statistics) from another run's checkpoint.
 fn load_discriminator(path: &Path, gan: &mut Gan<GpuBackend>, b: &mut GpuBackend) -> Result<()> {
@@ -575,7 +669,21 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         (false, 0) => (64.min(data.count()), (64.min(data.count()) as f64).sqrt().ceil() as usize),
         (false, k) => (k.min(20) * 10, 10),
     };
-    let showcase = Showcase::new(&mut b, &cfg, shown, cols, classes)?;
+    let showcase = Showcase::new(&mut b, &cfg, (shown, cols), classes, 3)?;
+    let mut evaluator = match args.eval_every {
+        0 => None,
+        _ if shape != Shape(1, 28, 28) || table => {
+            return Err(Error::Config(
+                "--eval-every scores 1x28x28 digits with the MNIST classifier; this data is not that".into(),
+            ));
+        }
+        _ => Some(Evaluator::new(&mut b, &cfg, classes)?),
+    };
+    // A table's epoch picture plots its most correlated pair of columns.
+    let scatter_pair = match &data {
+        TrainData::Table { table, .. } => most_correlated(&table.values, dim),
+        TrainData::Images(_) => (0, 0),
+    };
     let real_grid = (!table).then(|| match classes {
         0 => outputs::grid(&data.first(shown), shown, shape, cols),
         _ => outputs::grid(&data.by_class(shown / cols, cols), shown, shape, cols),
@@ -607,9 +715,10 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         for it in 0..iters_per_epoch {
             for (k, real) in reals.iter().enumerate() {
                 let start = (it * cfg.d_steps + k) * cfg.batch;
-                b.gather(&Gather { batch: cfg.batch, dim, start, kind }, &data_t, &order_t, real)?;
+                let s = Gather { batch: cfg.batch, dim, start, kind, shift: None };
+                b.gather(&s, &data_t, &order_t, real)?;
                 if let Some(l) = &labels_t {
-                    let s = Gather { batch: cfg.batch, dim: 1, start, kind: GatherKind::Bytes };
+                    let s = Gather { batch: cfg.batch, dim: 1, start, kind: GatherKind::Bytes, shift: None };
                     b.gather(&s, l, &order_t, &real_labels[k])?;
                 }
             }
@@ -617,6 +726,25 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
                 gan.train_d = !args.freeze_d && last.d_loss >= threshold;
             }
             gan.iteration(&mut b, &reals, &real_labels)?;
+            if let Some(e) = evaluator.as_mut().filter(|_| gan.step % args.eval_every == 0) {
+                let (scores, warning) = e.run(&mut b, &mut gan, unit_pixels)?;
+                let line = serde_json::json!({ "step": gan.step, "epoch": epoch + 1, "eval": scores });
+                outputs::append_jsonl(&log.metrics, &line)?;
+                bar.suspend(|| {
+                    eprintln!(
+                        "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
+                        gan.step,
+                        scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
+                        scores.kid_x1000,
+                        scores.score,
+                        scores.classes.covered
+                    );
+                    if let Some(w) = warning {
+                        eprintln!("warning: {w}");
+                    }
+                });
+                e.plot(&out.join("eval.png"))?;
+            }
             if gan.step % args.log_every == 0 || it + 1 == iters_per_epoch {
                 let p = b.read_async(&gan.stats)?;
                 log.pending.push_back((gan.step, epoch + 1, p));
@@ -644,7 +772,18 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
                 let report = crate::data::table::compare_report(&table.columns, &table.values, &rows);
                 let path = out.join("report.txt");
                 std::fs::write(&path, &report).map_err(|source| Error::Io { path, source })?;
-                bar.suspend(|| eprintln!("epoch {}:\n{report}", epoch + 1));
+                let summary = table_summary(&table.values, &rows, dim);
+                if epoch + 1 == args.epochs {
+                    bar.suspend(|| eprintln!("{report}"));
+                } else {
+                    bar.suspend(|| eprintln!("epoch {}: {summary} (report.txt has the rest)", epoch + 1));
+                }
+                let (x, y) = scatter_pair;
+                let points = |v: &[f32]| v.chunks(dim).map(|r| (r[x], r[y])).collect::<Vec<_>>();
+                outputs::save_png(
+                    &outputs::scatter(&points(&data.first(shown)), &points(&generated[..shown * dim])),
+                    &samples_dir.join(format!("epoch_{:03}.png", epoch + 1)),
+                )?;
             }
             (TrainData::Images(_), Some(real_grid)) => {
                 let fake_grid = outputs::grid(&generated, shown, shape, showcase.cols);
@@ -652,10 +791,10 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
                     &outputs::side_by_side(&fake_grid, real_grid),
                     &samples_dir.join(format!("epoch_{:03}.png", epoch + 1)),
                 )?;
-                outputs::progress_gif(&samples_dir, &out.join("progress.gif"))?;
             }
             (TrainData::Images(_), None) => unreachable!("image runs have a real grid"),
         }
+        outputs::progress_gif(&samples_dir, &out.join("progress.gif"))?;
         write_checkpoint(&out, &args, &info, &gan, &mut b, epoch + 1)?;
         log.plot(&out.join("losses.png"))?;
     }

@@ -1,0 +1,203 @@
+//! `wgan-gpu eval` and `wgan-gpu train-classifier`: sample quality measured with a digit
+//! classifier trained by our own ops, and mode-collapse checks.
+
+pub mod classifier;
+pub mod metrics;
+pub mod samples;
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::data::mnist;
+use crate::error::{Error, Result};
+use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
+use classifier::{CLASSES, Classifier, FEATURES, Scored, to_signed};
+use metrics::{ClassHistogram, FeatureStats};
+
+/// Precision and recall compare every sample with every other: O(n²). They use this many.
+pub const PR_SAMPLES: usize = 2000;
+const KID_SUBSETS: usize = 10;
+const KID_SUBSET_SIZE: usize = 1000;
+const IS_SPLITS: usize = 10;
+/// Nearest neighbours for the precision/recall manifolds (Kynkäänniemi et al. use k = 3).
+const PR_K: usize = 3;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Scores {
+    /// What was scored ("samples", "real train (reference)").
+    pub what: String,
+    pub n: usize,
+    /// Fréchet distance on classifier features against the MNIST test set (lower is better).
+    pub fd: Option<f64>,
+    /// Kernel distance (unbiased MMD², cubic polynomial kernel) on the same features, ×1000.
+    pub kid_x1000: f64,
+    pub kid_std_x1000: f64,
+    /// exp E KL(p(y|x) ‖ p(y)) over 10 splits: 10 is ideal for 10 balanced confident classes.
+    pub score: f64,
+    pub score_std: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub classes: ClassHistogram,
+    /// Conditional models: the classifier's accuracy on the samples of each requested label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_class_accuracy: Option<Vec<f64>>,
+}
+
+impl Scores {
+    /// A line for the console when the samples look collapsed, else None.
+    pub fn collapse_warning(&self, previous: Option<&Scores>) -> Option<String> {
+        let h = &self.classes;
+        let dropped = previous.is_some_and(|p| h.covered < p.classes.covered);
+        (dropped || h.top_share > 0.5).then(|| {
+            format!(
+                "possible mode collapse: {} of {CLASSES} classes covered{}, the largest class has {:.0}% of samples",
+                h.covered,
+                previous.map(|p| format!(" (was {})", p.classes.covered)).unwrap_or_default(),
+                100.0 * h.top_share
+            )
+        })
+    }
+}
+
+/// The MNIST test set's features: what every sample set is compared against.
+pub struct Reference {
+    pub test: Scored,
+    pub stats: FeatureStats,
+}
+
+impl Reference {
+    pub fn new<B: Backend>(b: &mut B, clf: &mut Classifier<B>) -> Result<Self> {
+        let test = mnist::test()?;
+        let test = clf.score(b, &to_signed(&test, test.count))?;
+        let stats = FeatureStats::new(&test.features, FEATURES)?;
+        Ok(Reference { test, stats })
+    }
+
+    /// Every score of `s` against the test set. `labels`: the class each sample was asked for.
+    pub fn score(&self, what: &str, s: &Scored, labels: Option<&[usize]>, seed: u64) -> Result<Scores> {
+        let stats = FeatureStats::new(&s.features, FEATURES)?;
+        let fd = match metrics::frechet_distance(&stats, &self.stats) {
+            Ok(d) => Some(d),
+            Err(_) if s.n < metrics::MIN_SAMPLES_FOR_FD => None,
+            Err(e) => return Err(e),
+        };
+        let (kid, kid_std) =
+            metrics::kid(&s.features, &self.test.features, FEATURES, KID_SUBSETS, KID_SUBSET_SIZE, seed);
+        let (score, score_std) = metrics::inception_score(&s.probs, CLASSES, IS_SPLITS);
+        let m = PR_SAMPLES.min(s.n).min(self.test.n) * FEATURES;
+        let (precision, recall) =
+            metrics::precision_recall(&self.test.features[..m], &s.features[..m], FEATURES, PR_K);
+        let predicted = s.predicted();
+        let per_class_accuracy = labels.map(|l| {
+            (0..CLASSES)
+                .map(|c| {
+                    let asked: Vec<usize> = (0..s.n).filter(|&i| l[i] == c).collect();
+                    asked.iter().filter(|&&i| predicted[i] == c).count() as f64 / asked.len().max(1) as f64
+                })
+                .collect()
+        });
+        Ok(Scores {
+            what: what.into(),
+            n: s.n,
+            fd,
+            kid_x1000: 1000.0 * kid,
+            kid_std_x1000: 1000.0 * kid_std,
+            score,
+            score_std,
+            precision,
+            recall,
+            classes: metrics::class_histogram(&predicted, CLASSES),
+            per_class_accuracy,
+        })
+    }
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct EvalArgs {
+    /// A generator checkpoint (or its run folder) to draw samples from.
+    #[arg(long, conflicts_with = "images", required_unless_present = "images")]
+    pub checkpoint: Option<PathBuf>,
+    /// Images made by any tool: a folder of PNGs, a grid PNG written by `sample`, an IDX file or
+    /// a .npy array (u8 0..255, or f32 in [0, 1] or [−1, 1]); 28×28 white-on-black digits.
+    #[arg(long)]
+    pub images: Option<PathBuf>,
+    /// Samples to draw from a checkpoint.
+    #[arg(long, default_value_t = 10000)]
+    pub n: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print one JSON object per line instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the reference line (real training images scored the same way).
+    #[arg(long)]
+    pub no_reference: bool,
+    #[arg(long, default_value = "auto")]
+    pub backend: String,
+}
+
+pub fn print_table(rows: &[Scores]) {
+    println!(
+        "{:<24} {:>6} {:>8} {:>13} {:>13} {:>6} {:>6} {:>7} {:>7}",
+        "", "n", "FD", "KIDx1000", "score", "prec", "recall", "classes", "KL(u)"
+    );
+    for r in rows {
+        println!(
+            "{:<24} {:>6} {:>8} {:>13} {:>13} {:>6.3} {:>6.3} {:>7} {:>7.3}",
+            r.what,
+            r.n,
+            r.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
+            format!("{:.2}±{:.2}", r.kid_x1000, r.kid_std_x1000),
+            format!("{:.2}±{:.2}", r.score, r.score_std),
+            r.precision,
+            r.recall,
+            format!("{}/{CLASSES}", r.classes.covered),
+            r.classes.kl_to_uniform,
+        );
+    }
+    for r in rows {
+        println!("{}: class histogram {:?}", r.what, r.classes.counts);
+        if let Some(acc) = &r.per_class_accuracy {
+            let acc: Vec<String> = acc.iter().map(|a| format!("{:.0}%", 100.0 * a)).collect();
+            println!("{}: classifier accuracy per requested label: {}", r.what, acc.join(" "));
+        }
+    }
+}
+
+pub fn eval(args: EvalArgs) -> Result<()> {
+    let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
+    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let (images, labels, what) = match (&args.checkpoint, &args.images) {
+        (Some(c), _) => {
+            let (images, labels) = samples::from_checkpoint(&mut b, c, args.n, args.seed)?;
+            (images, labels, format!("samples of {}", c.display()))
+        }
+        (None, Some(p)) => (samples::read_images(p)?, None, p.display().to_string()),
+        (None, None) => return Err(Error::Config("give --checkpoint or --images".into())),
+    };
+    let mut clf = Classifier::bundled(&mut b, 500)?;
+    let reference = Reference::new(&mut b, &mut clf)?;
+    let scored = clf.score(&mut b, &images)?;
+    let mut rows = vec![reference.score(&what, &scored, labels.as_deref(), args.seed)?];
+    if !args.no_reference {
+        let train = mnist::train()?;
+        let real = clf.score(&mut b, &to_signed(&train, scored.n.max(PR_SAMPLES)))?;
+        rows.push(reference.score("real train (reference)", &real, None, args.seed)?);
+    }
+    if args.json {
+        for r in &rows {
+            println!("{}", serde_json::to_string(r).expect("serialisable"));
+        }
+    } else {
+        print_table(&rows);
+        if let Some(w) = rows[0].collapse_warning(None) {
+            eprintln!("warning: {w}");
+        }
+        if scored.n < 5000 {
+            eprintln!("note: {} samples; FD and KID are biased upward below ~5000 (--n)", scored.n);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Where evaluated images come from: a generator checkpoint, or files any tool wrote.
+
+use std::path::Path;
+
+use crate::backend::Backend;
+use crate::data::{folder, idx};
+use crate::error::{Error, Result};
+use crate::gan::step::derive_seed;
+use crate::gpu::GpuBackend;
+use crate::nn::Shape;
+use crate::ops::random::Distribution;
+use crate::train::Generator;
+
+const DIGIT: Shape = Shape(1, 28, 28);
+
+fn needs_digits(path: &Path, got: Shape) -> Error {
+    Error::Data {
+        path: path.into(),
+        msg: format!(
+            "the evaluation scores 1x28x28 digits (its classifier is MNIST's), these are {}x{}x{}",
+            got.0, got.1, got.2
+        ),
+    }
+}
+
+/// `n` samples of G in [−1, 1], and for a conditional model the label each was asked for (class
+/// i mod k, so the classes are balanced).
+pub fn from_checkpoint(
+    b: &mut GpuBackend,
+    path: &Path,
+    n: usize,
+    seed: u64,
+) -> Result<(Vec<f32>, Option<Vec<usize>>)> {
+    let chunk = n.clamp(1, 500);
+    let mut g = Generator::load(b, path, chunk)?;
+    let shape = g.output_shape()?;
+    if shape != DIGIT || g.info.is_table() {
+        return Err(needs_digits(path, shape));
+    }
+    let classes = g.info.classes.len();
+    let labels: Option<Vec<usize>> = (classes > 0).then(|| (0..n).map(|i| i % classes).collect());
+    let z = b.alloc(chunk * g.z_dim())?;
+    let mut images = Vec::with_capacity(n * 784);
+    for c in 0..n.div_ceil(chunk) {
+        let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
+        b.fill_random(noise, derive_seed(seed, c as u64, 6), 0, &z)?;
+        let l: Vec<f32> = (0..chunk).map(|i| ((c * chunk + i) % classes.max(1)) as f32).collect();
+        let take = (n - c * chunk).min(chunk);
+        images.extend_from_slice(&g.run(b, &z, &l)?[..take * 784]);
+    }
+    Ok((images, labels))
+}
+
+/// 28×28 digits from a folder of PNG/JPEG, a grid PNG as `sample` writes it (2-pixel borders),
+/// an IDX file or a .npy array, as f32 in [−1, 1].
+pub fn read_images(path: &Path) -> Result<Vec<f32>> {
+    let lower = path.to_string_lossy().to_ascii_lowercase();
+    let bytes: Vec<u8> = if path.is_dir() {
+        folder::read_folder(path, 28, Some(1))?.pixels
+    } else if lower.ends_with(".png") {
+        read_grid(path)?
+    } else if lower.ends_with(".npy") {
+        return read_npy(path);
+    } else {
+        let f = idx::read(path)?;
+        match f.dims[..] {
+            [_, 28, 28] | [_, 1, 28, 28] | [_, 784] => f.data,
+            ref d => {
+                return Err(Error::Data {
+                    path: path.into(),
+                    msg: format!("IDX of shape {d:?}, not [n, 28, 28]"),
+                });
+            }
+        }
+    };
+    Ok(bytes.iter().map(|&p| p as f32 / 127.5 - 1.0).collect())
+}
+
+/// The cells of a grid of 28×28 images with 2-pixel borders (or one 28×28 image).
+fn read_grid(path: &Path) -> Result<Vec<u8>> {
+    let img =
+        image::open(path).map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })?.to_luma8();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if (w, h) == (28, 28) {
+        return Ok(img.into_raw());
+    }
+    let fits = |s: usize| s >= 32 && (s - 2).is_multiple_of(30);
+    if !fits(w) || !fits(h) {
+        return Err(Error::Data {
+            path: path.into(),
+            msg: format!("a {w}x{h} PNG is neither a 28x28 image nor a grid of them with 2-pixel borders"),
+        });
+    }
+    let (cols, rows) = ((w - 2) / 30, (h - 2) / 30);
+    let mut out = Vec::with_capacity(cols * rows * 784);
+    for r in 0..rows {
+        for c in 0..cols {
+            for y in 0..28 {
+                for x in 0..28 {
+                    out.push(img.get_pixel((2 + c * 30 + x) as u32, (2 + r * 30 + y) as u32)[0]);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A .npy of u8 or little-endian f32, any shape whose trailing dimensions hold 784 values.
+fn read_npy(path: &Path) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let bad = |msg: &str| Error::Data { path: path.into(), msg: format!("not a readable .npy: {msg}") };
+    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+        return Err(bad("no NUMPY magic"));
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
+        v => return Err(bad(&format!("version {v}"))),
+    };
+    let header = std::str::from_utf8(bytes.get(start..start + len).ok_or_else(|| bad("truncated header"))?)
+        .map_err(|_| bad("header is not text"))?;
+    if header.contains("'fortran_order': True") {
+        return Err(bad("Fortran order; save with np.ascontiguousarray"));
+    }
+    let data = &bytes[start + len..];
+    let values: Vec<f32> = if header.contains("'|u1'") {
+        data.iter().map(|&p| p as f32 / 127.5 - 1.0).collect()
+    } else if header.contains("'<f4'") {
+        let v: Vec<f32> = data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        match (lo, hi) {
+            (l, h) if l >= 0.0 && h <= 1.0 => v.iter().map(|x| 2.0 * x - 1.0).collect(),
+            (l, _) if l < 0.0 => v,
+            _ => v.iter().map(|x| x / 127.5 - 1.0).collect(),
+        }
+    } else {
+        return Err(bad("dtype must be uint8 ('|u1') or float32 ('<f4')"));
+    };
+    if values.is_empty() || !values.len().is_multiple_of(784) {
+        return Err(bad(&format!("{} values are not a whole number of 28x28 images", values.len())));
+    }
+    Ok(values)
+}
