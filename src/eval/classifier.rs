@@ -145,6 +145,9 @@ pub struct TrainClassifierArgs {
     pub shift: usize,
     #[arg(long, default_value = "assets/classifier.safetensors")]
     pub out: PathBuf,
+    /// Continue from these weights (a classifier file) instead of a fresh initialisation.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub backend: String,
 }
@@ -164,7 +167,10 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<()> {
     let data = mnist::train()?;
     let n = args.batch_size;
     let mut c = Classifier::new(&mut b, n)?;
-    c.net.init_with(&mut b, derive_seed(args.seed, 0, 1), InitScheme::Pytorch)?;
+    match &args.init {
+        Some(path) => c.load(&mut b, &Checkpoint::load(path)?, path)?,
+        None => c.net.init_with(&mut b, derive_seed(args.seed, 0, 1), InitScheme::Pytorch)?,
+    }
     let opt_cfg = OptConfig { kind: OptKind::Adam, lr: args.lr, ..OptConfig::dcgan_adam() };
     let opt_cfg = OptConfig { beta1: 0.9, ..opt_cfg };
     let mut opt = Optimizer::new(&mut b, opt_cfg, c.net.params.len())?;
@@ -227,10 +233,19 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<()> {
         c.accuracy = Some(acc);
     }
     let params = b.read(&c.net.params)?;
+    let mut command = format!(
+        "wgan-gpu train-classifier --epochs {} --batch-size {} --lr {} --lr-decay {} --shift {} --seed {}",
+        args.epochs, args.batch_size, args.lr, args.lr_decay, args.shift, args.seed
+    );
+    if let Some(init) = &args.init {
+        // The weights started from carry their own command: the full recipe is both, in order.
+        let before = Checkpoint::load(init)?.meta.get("command").cloned().unwrap_or_default();
+        command = format!("{before} && {command} --init {}", init.display());
+    }
     let meta = [
         ("spec", serde_json::to_string(&spec()).expect("serialisable")),
         ("test_accuracy", format!("{:.4}", c.accuracy.unwrap_or(0.0))),
-        ("command", format!("wgan-gpu train-classifier --epochs {} --batch-size {} --lr {} --lr-decay {} --shift {} --seed {}", args.epochs, args.batch_size, args.lr, args.lr_decay, args.shift, args.seed)),
+        ("command", command),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -63,9 +63,11 @@ pub fn frechet_distance(a: &FeatureStats, b: &FeatureStats) -> Result<f64> {
 }
 
 /// Kernel Inception Distance (Bińkowski et al. 2018): the unbiased MMD² with the polynomial
-/// kernel k(x, y) = (x·y / d + 1)³, averaged over `subsets` random subsets of `size` rows of
-/// each set; mean and standard deviation.
-pub fn kid(x: &[f32], y: &[f32], d: usize, subsets: usize, size: usize, seed: u64) -> (f64, f64) {
+/// kernel k(x, y) = ((s·x)·(s·y) / d + 1)³, averaged over `subsets` random subsets of `size` rows
+/// of each set; mean and standard deviation. `s` scales features to the magnitude the kernel was
+/// designed for (Inception's pool features are O(1); ReLU features of a small CNN are not, and the
+/// cube then turns sampling noise into huge variance).
+pub fn kid(x: &[f32], y: &[f32], d: usize, subsets: usize, size: usize, scale: f64, seed: u64) -> (f64, f64) {
     let (nx, ny) = (x.len() / d, y.len() / d);
     let m = size.min(nx).min(ny);
     if m < 2 {
@@ -73,7 +75,7 @@ pub fn kid(x: &[f32], y: &[f32], d: usize, subsets: usize, size: usize, seed: u6
     }
     let k = |a: &[f32], b: &[f32]| {
         let dot: f64 = a.iter().zip(b).map(|(&p, &q)| p as f64 * q as f64).sum();
-        (dot / d as f64 + 1.0).powi(3)
+        (dot * scale * scale / d as f64 + 1.0).powi(3)
     };
     let mut values = Vec::with_capacity(subsets);
     for s in 0..subsets as u64 {
@@ -97,6 +99,12 @@ pub fn kid(x: &[f32], y: &[f32], d: usize, subsets: usize, size: usize, seed: u6
 
 fn row(s: &[f32], i: usize, d: usize) -> &[f32] {
     &s[i * d..(i + 1) * d]
+}
+
+/// 1 / the root mean square of all feature values: what [`kid`] scales features by.
+pub fn unit_rms_scale(features: &[f32]) -> f64 {
+    let ms = features.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / features.len().max(1) as f64;
+    if ms > 0.0 { 1.0 / ms.sqrt() } else { 1.0 }
 }
 
 /// `m` distinct indices below `n`, drawn by a seeded partial Fisher–Yates shuffle.
@@ -248,13 +256,13 @@ mod tests {
         let k = |x: f64, y: f64| (x * y + 1.0f64).powi(3);
         let want = (2.0 * k(0.0, 1.0) + 2.0 * k(1.0, 2.0)) / 2.0
             - 2.0 * (k(0.0, 1.0) + k(0.0, 2.0) + k(1.0, 1.0) + k(1.0, 2.0)) / 4.0;
-        let (got, _) = kid(&[0.0, 1.0], &[1.0, 2.0], 1, 1, 2, 0);
+        let (got, _) = kid(&[0.0, 1.0], &[1.0, 2.0], 1, 1, 2, 1.0, 0);
         assert!((got - want).abs() < 1e-9, "{got} vs {want}");
         // Two draws of one distribution score near 0, far below a shifted one.
         let x: Vec<f32> = (0..800).map(|i| (i as f32 * 0.37).sin()).collect();
         let shifted: Vec<f32> = x[400..].iter().map(|v| v + 0.5).collect();
-        let (same, _) = kid(&x[..400], &x[400..], 2, 5, 100, 1);
-        let (apart, _) = kid(&x[..400], &shifted, 2, 5, 100, 1);
+        let (same, _) = kid(&x[..400], &x[400..], 2, 5, 100, 1.0, 1);
+        let (apart, _) = kid(&x[..400], &shifted, 2, 5, 100, 1.0, 1);
         assert!(same.abs() < 0.05 * apart, "same {same}, shifted {apart}");
     }
 

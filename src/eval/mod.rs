@@ -31,7 +31,8 @@ pub struct Scores {
     pub n: usize,
     /// Fréchet distance on classifier features against the MNIST test set (lower is better).
     pub fd: Option<f64>,
-    /// Kernel distance (unbiased MMD², cubic polynomial kernel) on the same features, ×1000.
+    /// Kernel distance (unbiased MMD², cubic polynomial kernel) on the same features scaled to
+    /// unit RMS over the test set, ×1000.
     pub kid_x1000: f64,
     pub kid_std_x1000: f64,
     /// exp E KL(p(y|x) ‖ p(y)) over 10 splits: 10 is ideal for 10 balanced confident classes.
@@ -65,6 +66,8 @@ impl Scores {
 pub struct Reference {
     pub test: Scored,
     pub stats: FeatureStats,
+    /// Features are scaled by this for KID: to unit root mean square over the test set.
+    kid_scale: f64,
 }
 
 impl Reference {
@@ -72,7 +75,8 @@ impl Reference {
         let test = mnist::test()?;
         let test = clf.score(b, &to_signed(&test, test.count))?;
         let stats = FeatureStats::new(&test.features, FEATURES)?;
-        Ok(Reference { test, stats })
+        let kid_scale = metrics::unit_rms_scale(&test.features);
+        Ok(Reference { test, stats, kid_scale })
     }
 
     /// Every score of `s` against the test set. `labels`: the class each sample was asked for.
@@ -83,8 +87,15 @@ impl Reference {
             Err(_) if s.n < metrics::MIN_SAMPLES_FOR_FD => None,
             Err(e) => return Err(e),
         };
-        let (kid, kid_std) =
-            metrics::kid(&s.features, &self.test.features, FEATURES, KID_SUBSETS, KID_SUBSET_SIZE, seed);
+        let (kid, kid_std) = metrics::kid(
+            &s.features,
+            &self.test.features,
+            FEATURES,
+            KID_SUBSETS,
+            KID_SUBSET_SIZE,
+            self.kid_scale,
+            seed,
+        );
         let (score, score_std) = metrics::inception_score(&s.probs, CLASSES, IS_SPLITS);
         let m = PR_SAMPLES.min(s.n).min(self.test.n) * FEATURES;
         let (precision, recall) =
@@ -139,13 +150,14 @@ pub struct EvalArgs {
 }
 
 pub fn print_table(rows: &[Scores]) {
+    let w = rows.iter().map(|r| r.what.chars().count()).max().unwrap_or(0);
     println!(
-        "{:<24} {:>6} {:>8} {:>13} {:>13} {:>6} {:>6} {:>7} {:>7}",
+        "{:<w$} {:>6} {:>8} {:>13} {:>13} {:>6} {:>6} {:>7} {:>7}",
         "", "n", "FD", "KIDx1000", "score", "prec", "recall", "classes", "KL(u)"
     );
     for r in rows {
         println!(
-            "{:<24} {:>6} {:>8} {:>13} {:>13} {:>6.3} {:>6.3} {:>7} {:>7.3}",
+            "{:<w$} {:>6} {:>8} {:>13} {:>13} {:>6.3} {:>6.3} {:>7} {:>7.3}",
             r.what,
             r.n,
             r.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
