@@ -5,8 +5,7 @@
 
 use super::config::{GanConfig, LossKind, OptConfig, OptKind};
 use crate::backend::{Backend, Tensor};
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::nn::{Net, NetSpec};
 use crate::ops::adam::AdamStep;
 use crate::ops::condition::Condition;
