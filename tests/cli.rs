@@ -491,7 +491,11 @@ fn eval_scores_checkpoints_and_image_files() {
     }
     let dir = tmp("eval");
     let run = dir.join("run");
-    ok(&args(&tiny(&run, "1")));
+    // --eval-every scores G during training (4 iterations: at steps 2 and 4).
+    ok(&[&args(&tiny(&run, "1"))[..], &["--eval-every", "2"]].concat());
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().filter(|l| l.contains("\"eval\"")).count(), 2, "{metrics}");
+    assert!(run.join("eval.png").is_file());
     let r = run.to_str().unwrap();
     let out = ok(&["eval", "--checkpoint", r, "--n", "600", "--json", "--no-reference"]);
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
