@@ -49,6 +49,12 @@ fn unit_float(bits: u32) -> f32 {
     return f32(bits >> 8u) * (1.0 / 16777216.0);
 }
 
+// A standard normal from one Threefry draw by Box–Muller; u1 is in (0, 1] so the log is finite.
+fn standard_normal(r: vec2<u32>) -> f32 {
+    let u1 = f32((r.x >> 8u) + 1u) * (1.0 / 16777216.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * unit_float(r.y));
+}
+
 fn sigmoid_stable(z: f32) -> f32 {
     if (z >= 0.0) {
         return 1.0 / (1.0 + exp(-z));

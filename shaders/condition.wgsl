@@ -40,8 +40,7 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         var v = x[s * p.dim + j];
         if (p.sigma != 0.0) {
             let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(p.off_lo, p.off_hi, s * p.dim + j));
-            let u1 = f32((r.x >> 8u) + 1u) * (1.0 / 16777216.0);
-            v += p.sigma * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * unit_float(r.y));
+            v += p.sigma * standard_normal(r);
         }
         out[i] = v;
     } else {

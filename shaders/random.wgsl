@@ -16,16 +16,14 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
-// Normal(mean = a, std = b) by Box–Muller; u1 is in (0, 1] so the log is finite.
+// Normal(mean = a, std = b).
 @compute @workgroup_size(256)
 fn fill_normal(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
     let i = flat_id(wg, nwg, lid);
     if (i >= p.n) { return; }
     let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(p.off_lo, p.off_hi, i));
-    let u1 = f32((r.x >> 8u) + 1u) * (1.0 / 16777216.0);
-    let u2 = unit_float(r.y);
-    out[i] = p.a + p.b * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+    out[i] = p.a + p.b * standard_normal(r);
 }
 
 // Uniform in [a, b).

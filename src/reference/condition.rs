@@ -1,4 +1,4 @@
-use super::random::{bits, unit_float};
+use super::random::{bits, standard_normal};
 use crate::ops::condition::Condition;
 
 /// x [n, dim], label [n] → out [n, dim + classes·spatial]: x plus sigma·N(seed, offset + i), then
@@ -9,9 +9,7 @@ pub fn condition_forward(s: &Condition, x: &[f32], label: &[f32], out: &mut [f32
         for j in 0..s.dim {
             let mut v = x[i * s.dim + j];
             if s.sigma != 0.0 {
-                let [a, b] = bits(s.seed, s.offset, (i * s.dim + j) as u64);
-                let u1 = ((a >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
-                v += s.sigma * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * unit_float(b)).cos();
+                v += s.sigma * standard_normal(bits(s.seed, s.offset, (i * s.dim + j) as u64));
             }
             out[i * row + j] = v;
         }

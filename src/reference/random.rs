@@ -28,13 +28,16 @@ pub fn unit_float(bits: u32) -> f32 {
     (bits >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
-/// out[i] ~ Normal(mean, std) by Box–Muller, as random.wgsl's `fill_normal`.
+/// A standard normal from one draw by Box–Muller, as common.wgsl's `standard_normal`.
+pub fn standard_normal([a, b]: [u32; 2]) -> f32 {
+    let u1 = ((a >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
+    (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * unit_float(b)).cos()
+}
+
+/// out[i] ~ Normal(mean, std), as random.wgsl's `fill_normal`.
 pub fn normal(out: &mut [f32], seed: u64, offset: u64, mean: f32, std: f32) {
     for (i, o) in out.iter_mut().enumerate() {
-        let [a, b] = bits(seed, offset, i as u64);
-        let u1 = ((a >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
-        let u2 = unit_float(b);
-        *o = mean + std * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
+        *o = mean + std * standard_normal(bits(seed, offset, i as u64));
     }
 }
 
