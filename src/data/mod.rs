@@ -6,6 +6,11 @@ pub mod idx;
 pub mod mnist;
 pub mod table;
 
+/// A u8 pixel (0..255) on the [−1, 1] scale the generators and the classifier work in.
+pub fn signed_pixel(p: u8) -> f32 {
+    p as f32 / 127.5 - 1.0
+}
+
 /// A set of equally sized u8 images with optional labels, ready to upload once.
 #[derive(Clone, Debug)]
 pub struct ImageSet {

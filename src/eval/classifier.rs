@@ -124,7 +124,7 @@ impl<B: Backend> Classifier<B> {
 
 /// Images of a set as f32 in [−1, 1].
 pub fn to_signed(set: &ImageSet, n: usize) -> Vec<f32> {
-    set.pixels[..n.min(set.count) * set.image_len()].iter().map(|&p| p as f32 / 127.5 - 1.0).collect()
+    set.pixels[..n.min(set.count) * set.image_len()].iter().map(|&p| crate::data::signed_pixel(p)).collect()
 }
 
 #[derive(clap::Args, Clone, Debug)]

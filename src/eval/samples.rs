@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::backend::Backend;
-use crate::data::{folder, idx};
+use crate::data::{folder, idx, signed_pixel};
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
 use crate::gpu::GpuBackend;
@@ -73,7 +73,7 @@ pub fn read_images(path: &Path) -> Result<Vec<f32>> {
             }
         }
     };
-    Ok(bytes.iter().map(|&p| p as f32 / 127.5 - 1.0).collect())
+    Ok(bytes.iter().map(|&p| signed_pixel(p)).collect())
 }
 
 /// The cells of a grid of 28×28 images with 2-pixel borders (or one 28×28 image).
@@ -124,7 +124,7 @@ fn read_npy(path: &Path) -> Result<Vec<f32>> {
     }
     let data = &bytes[start + len..];
     let values: Vec<f32> = if header.contains("'|u1'") {
-        data.iter().map(|&p| p as f32 / 127.5 - 1.0).collect()
+        data.iter().map(|&p| signed_pixel(p)).collect()
     } else if header.contains("'<f4'") {
         let v: Vec<f32> = data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
         let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::run::{TrainArgs, parse_list};
 use crate::backend::Backend;
 use crate::data::table::{Standardiser, Table};
-use crate::data::{ImageSet, folder, idx, mnist, table};
+use crate::data::{ImageSet, folder, idx, mnist, signed_pixel, table};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 use crate::nn::Shape;
@@ -128,9 +128,7 @@ impl TrainData {
     /// The first `n` samples in [−1, 1] (images) or standardised units (rows), for the grids.
     pub fn first(&self, n: usize) -> Vec<f32> {
         match self {
-            TrainData::Images(s) => {
-                s.pixels[..n * s.image_len()].iter().map(|&p| p as f32 / 127.5 - 1.0).collect()
-            }
+            TrainData::Images(s) => s.pixels[..n * s.image_len()].iter().map(|&p| signed_pixel(p)).collect(),
             TrainData::Table { standardised, table, .. } => standardised[..n * table.columns.len()].to_vec(),
         }
     }
@@ -146,7 +144,7 @@ impl TrainData {
             for (k, i) in picks.enumerate() {
                 let dst = &mut out[(class * per_class + k) * d..][..d];
                 for (o, &p) in dst.iter_mut().zip(&s.pixels[i * d..(i + 1) * d]) {
-                    *o = p as f32 / 127.5 - 1.0;
+                    *o = signed_pixel(p);
                 }
             }
         }
