@@ -1,10 +1,13 @@
 // activation: element-wise y = f(x); backward uses the saved output y, not x.
-// kind 0: LeakyReLU(slope) (ReLU is slope 0), 1: sigmoid, 2: tanh.
-// x, y, dy, dx [n]
+// KIND (a pipeline constant, so the other kinds' code is not run masked on CPU adapters):
+// 0: LeakyReLU(slope) (ReLU is slope 0), 1: sigmoid, 2: tanh.
+// x, y, dy, dx [n]. The *4 entries take 4 elements per invocation (n a multiple of 4): on CPU
+// adapters a vec4 load or store costs about what a scalar one does.
+
+override KIND: u32 = 0u;
 
 struct Params {
     n: u32,
-    kind: u32,
     slope: f32,
 }
 
@@ -14,34 +17,60 @@ struct Params {
 @group(0) @binding(3) var<storage, read> yin: array<f32>;
 @group(0) @binding(4) var<storage, read> dy: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(6) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> y4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> yin4: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(10) var<storage, read_write> dx4: array<vec4<f32>>;
+
+fn f(v: f32) -> f32 {
+    switch KIND {
+        case 1u: { return sigmoid_stable(v); }
+        case 2u: { return tanh_stable(v); }
+        default: { return select(p.slope * v, v, v > 0.0); }
+    }
+}
+
+// f'(x) written in terms of y = f(x).
+fn df(v: f32) -> f32 {
+    switch KIND {
+        case 1u: { return v * (1.0 - v); }
+        case 2u: { return 1.0 - v * v; }
+        default: { return select(p.slope, 1.0, v > 0.0); }
+    }
+}
 
 @compute @workgroup_size(256)
 fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
     let i = flat_id(wg, nwg, lid);
     if (i >= p.n) { return; }
-    let v = x[i];
-    var r: f32;
-    switch p.kind {
-        case 1u: { r = sigmoid_stable(v); }
-        case 2u: { r = tanh_stable(v); }
-        default: { r = select(p.slope * v, v, v > 0.0); }
-    }
-    y[i] = r;
+    y[i] = f(x[i]);
 }
 
-// dx = dy · f'(x), written in terms of y = f(x)   (overwrites dx)
+// dx = dy · f'(x)   (overwrites dx)
 @compute @workgroup_size(256)
 fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
     let i = flat_id(wg, nwg, lid);
     if (i >= p.n) { return; }
-    let v = yin[i];
-    var d: f32;
-    switch p.kind {
-        case 1u: { d = v * (1.0 - v); }
-        case 2u: { d = 1.0 - v * v; }
-        default: { d = select(p.slope, 1.0, v > 0.0); }
-    }
-    dx[i] = dy[i] * d;
+    dx[i] = dy[i] * df(yin[i]);
+}
+
+@compute @workgroup_size(256)
+fn forward4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let i = flat_id(wg, nwg, lid);
+    if (i >= p.n / 4u) { return; }
+    let v = x4[i];
+    y4[i] = vec4<f32>(f(v.x), f(v.y), f(v.z), f(v.w));
+}
+
+@compute @workgroup_size(256)
+fn backward4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = flat_id(wg, nwg, lid);
+    if (i >= p.n / 4u) { return; }
+    let v = yin4[i];
+    dx4[i] = dy4[i] * vec4<f32>(df(v.x), df(v.y), df(v.z), df(v.w));
 }

@@ -80,7 +80,7 @@ struct ARows { lo: vec4<u32>, hi: vec4<u32> }
 
 // A[m0 + i, k .. k+4] for i < 8.
 fn a_rows(o: ARows, k: u32) -> Rows8 {
-    if (p.a_vec == 0u) {
+    if (A_VEC == 0u) {
         return Rows8(a4[(o.lo.x + k) / 4u], a4[(o.lo.y + k) / 4u], a4[(o.lo.z + k) / 4u],
                      a4[(o.lo.w + k) / 4u], a4[(o.hi.x + k) / 4u], a4[(o.hi.y + k) / 4u],
                      a4[(o.hi.z + k) / 4u], a4[(o.hi.w + k) / 4u]);
@@ -116,7 +116,7 @@ fn tile8x8_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     // Rows and columns past the edge repeat the last valid ones and are never stored.
     let last_m = vec4<u32>(p.m - 1u);
     var ao: ARows;
-    if (p.a_vec == 0u) {
+    if (A_VEC == 0u) {
         ao = ARows(min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), last_m) * p.a_m + abase,
                    min(vec4<u32>(m0) + vec4<u32>(4u, 5u, 6u, 7u), last_m) * p.a_m + abase);
     } else {
@@ -124,7 +124,7 @@ fn tile8x8_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     }
     var bo: vec4<u32>;
     var bo2: vec4<u32>;
-    if (p.b_vec == 0u) {
+    if (B_VEC == 0u) {
         bo = vec4<u32>(bbase + n0 * p.b_n);
         bo2 = vec4<u32>(bbase + min(n0 + 4u, ((p.n + 3u) / 4u) * 4u - 4u) * p.b_n);
     } else {

@@ -11,10 +11,13 @@ struct Params {
     accumulate: u32,
     // 0: no bias, 1: bias[n] (linear), 2: bias[m] (convolution channels)
     bias_axis: u32,
-    // vec4 kernel only: A is read 4 at a time along k (0) or along m (1); B along n (0) or k (1).
-    a_vec: u32,
-    b_vec: u32,
 }
+
+// The vec4 kernels only: A is read 4 at a time along k (0) or along m (1); B along n (0) or k (1).
+// Pipeline constants rather than parameters, so each layout is its own pipeline with no branch
+// in the inner loop (on CPU adapters both sides of a branch run, masked).
+override A_VEC: u32 = 0u;
+override B_VEC: u32 = 0u;
 
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -31,7 +34,7 @@ struct Rows4 { r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32> }
 // B[k + kk, n0 .. n0+4] for kk < 4; `o` holds the 4 column offsets (B along k) or, in .x, the
 // offset of column n0 (B along n).
 fn b_rows(o: vec4<u32>, k: u32) -> Rows4 {
-    if (p.b_vec == 0u) {
+    if (B_VEC == 0u) {
         return Rows4(b4[(o.x + k * p.b_k) / 4u], b4[(o.x + (k + 1u) * p.b_k) / 4u],
                      b4[(o.x + (k + 2u) * p.b_k) / 4u], b4[(o.x + (k + 3u) * p.b_k) / 4u]);
     }

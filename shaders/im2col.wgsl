@@ -15,15 +15,25 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> img: array<f32>;
-@group(0) @binding(2) var<storage, read_write> col: array<f32>;
 @group(0) @binding(3) var<storage, read> col_in: array<f32>;
 @group(0) @binding(4) var<storage, read_write> img_out: array<f32>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
+// col, written as vec4 (its rows are padded to a multiple of 4).
+@group(0) @binding(6) var<storage, read_write> col4: array<vec4<f32>>;
 
 // Integer division is slow on CPU adapters (no vector divide: lavapipe runs it lane by lane), so
 // each invocation owns a whole row and walks it with counters instead of dividing per element.
 
-// One invocation per row (s, (ci, i, j)) of col.
+// Tap (i, j) of a sample's channel (starting at img[src]) for output pixel (oy, ox); 0 off the
+// image and on the row padding (oy == oh).
+fn tap(src: u32, i: u32, j: u32, oy: u32, ox: u32) -> f32 {
+    let iy = i32(oy * p.stride + i) - i32(p.pad);
+    let ix = i32(ox * p.stride + j) - i32(p.pad);
+    if (oy >= p.oh || iy < 0 || iy >= i32(p.h) || ix < 0 || ix >= i32(p.w)) { return 0.0; }
+    return img[src + u32(iy) * p.w + u32(ix)];
+}
+
+// One invocation per row (s, (ci, i, j)) of col, written 4 pixels at a time.
 @compute @workgroup_size(256)
 fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
@@ -36,22 +46,19 @@ fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     let i = (q / p.kw) % p.kh;
     let ci = q / (p.kw * p.kh);
     let src = ((p.n0 + s) * p.c + ci) * p.h * p.w;
-    var at = r * p.row;
-    for (var oy = 0u; oy < p.oh; oy++) {
-        let iy = i32(oy * p.stride + i) - i32(p.pad);
-        let y_in = iy >= 0 && iy < i32(p.h);
-        for (var ox = 0u; ox < p.ow; ox++) {
-            let ix = i32(ox * p.stride + j) - i32(p.pad);
-            var v = 0.0;
-            if (y_in && ix >= 0 && ix < i32(p.w)) {
-                v = img[src + u32(iy) * p.w + u32(ix)];
-            }
-            col[at] = v;
-            at++;
-        }
-    }
-    for (var pix = p.oh * p.ow; pix < p.row; pix++) {
-        col[r * p.row + pix] = 0.0;
+    let at = r * p.row / 4u;
+    var oy = 0u;
+    var ox = 0u;
+    for (var q4 = 0u; q4 < p.row / 4u; q4++) {
+        let v0 = tap(src, i, j, oy, ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        let v1 = tap(src, i, j, oy, ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        let v2 = tap(src, i, j, oy, ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        let v3 = tap(src, i, j, oy, ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        col4[at + q4] = vec4<f32>(v0, v1, v2, v3);
     }
 }
 
@@ -98,18 +105,25 @@ fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 }
 
 // The same rows of a [n, c, oh·ow] tensor (a gradient arriving at a conv's output) padded to
-// `row` with zeros: col[s, ci, pix] = img[n0+s, ci, pix].
+// `row` with zeros: col[s, ci, pix] = img[n0+s, ci, pix]. One invocation per row, 4 at a time.
 @compute @workgroup_size(256)
 fn pad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
-    if (idx >= p.chunk * p.c * p.row) { return; }
-    let pix = idx % p.row;
-    let r = idx / p.row;
+    let r = flat_id(wg, nwg, lid);
+    if (r >= p.chunk * p.c) { return; }
     let pixels = p.oh * p.ow;
-    var v = 0.0;
-    if (pix < pixels) {
-        v = img[(p.n0 * p.c + r) * pixels + pix];
+    let src = (p.n0 * p.c + r) * pixels;
+    let at = r * p.row / 4u;
+    for (var q4 = 0u; q4 < p.row / 4u; q4++) {
+        let pix = 4u * q4;
+        var v = vec4<f32>(0.0);
+        if (pix + 3u < pixels) {
+            v = vec4<f32>(img[src + pix], img[src + pix + 1u], img[src + pix + 2u], img[src + pix + 3u]);
+        } else {
+            if (pix < pixels) { v.x = img[src + pix]; }
+            if (pix + 1u < pixels) { v.y = img[src + pix + 1u]; }
+            if (pix + 2u < pixels) { v.z = img[src + pix + 2u]; }
+        }
+        col4[at + q4] = v;
     }
-    col[idx] = v;
 }

@@ -2,7 +2,7 @@
 // so the same input gives the same bits on every run. No float atomics.
 // sum:          out[0] = alpha · Σ x[i]                 x [n], out [1]   (one workgroup)
 // sum_channels: out[c] (+)= Σ_{b,s} x[b, c, s]          x [batch, channels, spatial], out [channels]
-//               (one workgroup per channel; the bias gradient of linear and the convolutions)
+//               (the bias gradient of linear and the convolutions), in two passes when long
 
 struct Params {
     n: u32,
@@ -10,6 +10,9 @@ struct Params {
     spatial: u32,
     accumulate: u32,
     alpha: f32,
+    // sum_channels: elements per invocation, and whether it writes `out` itself.
+    per_run: u32,
+    direct: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -42,22 +45,48 @@ fn sum(@builtin(local_invocation_index) lid: u32) {
     }
 }
 
+// One invocation per (channel, run of `per_run` consecutive elements of that channel, walked in
+// (b, s) order): no division per element and no barriers, which both run lane by lane on CPU
+// adapters, and lanes take neighbouring channels. With one run per channel it writes out
+// directly (direct = 1); otherwise partial[run, c], summed by sum_runs in run order.
 @compute @workgroup_size(256)
 fn sum_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let c = group_id(wg, nwg);
+    let t = flat_id(wg, nwg, lid);
+    let c = t % p.channels;
+    let run = t / p.channels;
     let per_channel = p.n * p.spatial;
+    let first = run * p.per_run;
+    if (first >= per_channel && per_channel > 0u) { return; }
+    let last = min(first + p.per_run, per_channel);
+    var s = first % p.spatial;
+    var at = (first / p.spatial * p.channels + c) * p.spatial + s;
     var acc = 0.0;
-    if (c < p.channels) {
-        for (var e = lid; e < per_channel; e += WG) {
-            let b = e / p.spatial;
-            let s = e % p.spatial;
-            acc += x[(b * p.channels + c) * p.spatial + s];
+    for (var e = first; e < last; e++) {
+        acc += x[at];
+        s++;
+        at++;
+        if (s == p.spatial) {
+            s = 0u;
+            at += (p.channels - 1u) * p.spatial;
         }
     }
-    partial[lid] = acc;
-    let total = tree_sum(lid);
-    if (lid == 0u && c < p.channels) {
-        out[c] = select(0.0, out[c], p.accumulate != 0u) + p.alpha * total;
+    if (p.direct != 0u) {
+        out[c] = select(0.0, out[c], p.accumulate != 0u) + p.alpha * acc;
+    } else {
+        out[run * p.channels + c] = acc;
     }
+}
+
+// out[c] (+)= alpha · Σ_run x[run, c] for x [runs = n, channels].
+@compute @workgroup_size(256)
+fn sum_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+            @builtin(local_invocation_index) lid: u32) {
+    let c = flat_id(wg, nwg, lid);
+    if (c >= p.channels) { return; }
+    var acc = 0.0;
+    for (var r = 0u; r < p.n; r++) {
+        acc += x[r * p.channels + c];
+    }
+    out[c] = select(0.0, out[c], p.accumulate != 0u) + p.alpha * acc;
 }

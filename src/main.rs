@@ -62,7 +62,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
                     println!("{}", serde_json::to_string(&a).expect("serialisable"));
                 } else {
                     println!(
-                        "{} [{} {}] driver: {} {}\n  max_storage_buffer_binding_size {} MiB, max_buffer_size {} MiB, \
+                        "{} [{} {}] driver: {} {}\n  max_storage_buffer_binding_size {} MiB, max_uniform_buffer_binding_size {} KiB, \
+                         max_buffer_size {} MiB, \
                          workgroup x <= {}, invocations <= {}, shared memory {} KiB, timestamps: {}, \
                          subgroups: {} (size {}..{})",
                         a.name,
@@ -71,6 +72,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
                         a.driver,
                         a.driver_info,
                         a.max_storage_buffer_binding_size >> 20,
+                        a.max_uniform_buffer_binding_size >> 10,
                         a.max_buffer_size >> 20,
                         a.max_compute_workgroup_size_x,
                         a.max_compute_invocations_per_workgroup,

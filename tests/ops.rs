@@ -222,7 +222,8 @@ fn activations_forward_and_backward() {
     let mut rng = Rng::new(4);
     let kinds = [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Sigmoid, Activation::Tanh];
     for a in kinds {
-        for n in [1, 255, 1000 + rng.int(0, 3000)] {
+        // Lengths that are and are not multiples of 4 (the vec4 entries).
+        for n in [1, 255, 1028, 1000 + rng.int(0, 3000)] {
             let mut x = rng.vec(n, -6.0, 6.0);
             // Saturated inputs must give ±1 / 0 / 1, never NaN.
             x[0] = 100.0;
@@ -319,8 +320,12 @@ fn reductions() {
             |b, t| { b.sum(&t[0], &t[1], 0.5) }
         );
     }
-    for _ in 0..4 {
-        let s = ChannelSum { n: rng.int(1, 70), channels: rng.int(1, 300), spatial: rng.int(1, 50) };
+    // The last shape is long enough per channel to take the two-pass path.
+    let mut shapes: Vec<ChannelSum> = (0..4)
+        .map(|_| ChannelSum { n: rng.int(1, 70), channels: rng.int(1, 300), spatial: rng.int(1, 50) })
+        .collect();
+    shapes.push(ChannelSum { n: 67, channels: 3, spatial: 61 });
+    for s in shapes {
         for accumulate in [false, true] {
             gpu_vs_cpu!(
                 format!("sum_channels {s:?} accumulate={accumulate}"),
@@ -674,7 +679,7 @@ fn gemm_vec4_layouts() {
     // once with the subgroup kernel and once with the 8×8 tile.
     use wgan_gpu::ops::gemm::{Gemm, Strides};
     let mut rng = Rng::new(14);
-    for (m, n, k) in [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100)] {
+    for (m, n, k) in [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100), (68, 37, 16)] {
         // B's rows along n start on multiples of 4: padded, as im2col pads its rows.
         let n4 = n.next_multiple_of(4);
         for (a, b) in [((k, 1), (n4, 1)), ((1, m), (n4, 1)), ((k, 1), (1, k)), ((1, m), (1, k))] {
@@ -705,19 +710,20 @@ fn gemm_vec4_layouts() {
     gemm_on_every_kernel(&s, &av, &bv, &rng.vec(batch * m * n, -1.0, 1.0));
 }
 
-/// C from the CPU reference against the GPU's, with the subgroup kernel and without it.
+/// C from the CPU reference against the GPU's, with each subgroup tile and without subgroups.
 fn gemm_on_every_kernel(s: &wgan_gpu::ops::gemm::Gemm, a: &[f32], b: &[f32], c: &[f32]) {
     let mut cpu = CpuBackend;
     let t = [a, b, c].map(|v| cpu.upload(v).unwrap());
     cpu.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
     let want = cpu.read(&t[2]).unwrap();
-    for subgroup in [true, false] {
+    for (subgroup, rows) in [(true, Some(16)), (true, Some(32)), (true, Some(64)), (false, None)] {
         let Some(mut g) = gpu() else { return };
         g.set_subgroup_gemm(subgroup);
+        g.set_gemm_rows(rows);
         let t = [a, b, c].map(|v| g.upload(v).unwrap());
         g.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
         let got = g.read(&t[2]).unwrap();
-        assert_close(&format!("gemm {s:?} subgroup={subgroup}"), &got, &want, 1e-5, 1e-4);
+        assert_close(&format!("gemm {s:?} subgroup={subgroup} rows={rows:?}"), &got, &want, 1e-5, 1e-4);
     }
 }
 

@@ -60,6 +60,8 @@ pub struct GpuBackend {
     in_flight: VecDeque<wgpu::SubmissionIndex>,
     /// GEMMs use `gemm_subgroup.wgsl` (see [`GpuBackend::set_subgroup_gemm`]).
     pub(crate) subgroup_gemm: bool,
+    /// Rows of C per subgroup in the subgroup GEMM (16, 32 or 64), when not chosen per product.
+    pub(crate) gemm_rows: Option<usize>,
     /// Most floats an op's workspace may hold (im2col splits the batch to fit).
     pub(crate) workspace_floats: usize,
     /// Set while `wgan-gpu bench` times dispatches.
@@ -121,6 +123,7 @@ impl GpuBackend {
             profiler: None,
             workspace_floats: 16 << 20,
             subgroup_gemm: false,
+            gemm_rows: None,
         }
         .with_default_kernels())
     }
@@ -161,7 +164,15 @@ impl GpuBackend {
             && ctx.device.features().contains(wgpu::Features::SUBGROUP)
             && ctx.adapter.subgroup_size == (8, 8)
             && std::env::var("WGAN_SUBGROUP").as_deref() != Ok("0");
+        self.set_gemm_rows(std::env::var("WGAN_TILE").ok().and_then(|v| v.parse().ok()));
         self
+    }
+
+    /// Fixes the subgroup GEMM's tile height (16, 32 or 64 rows; `WGAN_TILE`), or with `None`
+    /// (or any other value) lets each product take the tallest its rows fill. For tests and
+    /// for comparing the tiles.
+    pub fn set_gemm_rows(&mut self, rows: Option<usize>) {
+        self.gemm_rows = rows.filter(|r| matches!(r, 16 | 32 | 64));
     }
 
     /// Turns the subgroup GEMM off (or back on, where the device has 8-wide subgroups); tests use
@@ -198,7 +209,22 @@ impl GpuBackend {
         bindings: &[(u32, &GpuTensor)],
         groups: usize,
     ) -> Result<()> {
-        let pipeline = self.ctx.pipeline(shader, entry)?;
+        self.dispatch_specialised(shader, entry, &[], params, bindings, groups)
+    }
+
+    /// [`GpuBackend::dispatch`] of a pipeline whose `override` constants are set to `constants`:
+    /// for choices that would otherwise be runtime branches inside a kernel's loop, which CPU
+    /// adapters run on both sides (their lanes are SIMD lanes under a mask).
+    pub(crate) fn dispatch_specialised(
+        &mut self,
+        shader: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, u32)],
+        params: &[u32],
+        bindings: &[(u32, &GpuTensor)],
+        groups: usize,
+    ) -> Result<()> {
+        let pipeline = self.ctx.pipeline(shader, entry, constants)?;
         let limit = self.ctx.limits.max_storage_buffer_binding_size;
         let align = self.ctx.limits.min_storage_buffer_offset_alignment as u64;
         for (_, t) in bindings {

@@ -103,6 +103,7 @@ pub struct AdapterSummary {
     pub driver: String,
     pub driver_info: String,
     pub max_storage_buffer_binding_size: u64,
+    pub max_uniform_buffer_binding_size: u64,
     pub max_buffer_size: u64,
     pub max_compute_workgroup_size_x: u32,
     pub max_compute_invocations_per_workgroup: u32,
@@ -124,6 +125,7 @@ impl AdapterSummary {
             driver: info.driver,
             driver_info: info.driver_info,
             max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_uniform_buffer_binding_size: limits.max_uniform_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             max_compute_workgroup_size_x: limits.max_compute_workgroup_size_x,
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
@@ -149,6 +151,9 @@ pub fn list_adapters(choice: BackendChoice) -> Vec<AdapterSummary> {
         .collect()
 }
 
+/// Shader, entry point and the values of its `override` constants.
+pub(crate) type PipelineKey = (&'static str, &'static str, Vec<(&'static str, u32)>);
+
 /// A device and queue on one adapter, with the pipelines compiled on it so far.
 /// Shared (behind an `Arc`) by every backend and test that runs on that device.
 pub struct GpuContext {
@@ -156,7 +161,7 @@ pub struct GpuContext {
     pub queue: wgpu::Queue,
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
-    pub(crate) pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
+    pub(crate) pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     /// Register-tiled GEMM kernels (default) or the simple one-output-per-invocation ones
     /// (`WGAN_KERNELS=simple`), kept as a baseline and a fallback.
     pub tiled: bool,

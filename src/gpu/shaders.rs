@@ -47,16 +47,20 @@ pub fn source(name: &str) -> Option<String> {
 }
 
 impl GpuContext {
-    /// The pipeline for `shader`'s entry point `entry`, compiled on first use. Its bind-group
-    /// layout is derived from the bindings that entry point uses.
+    /// The pipeline for `shader`'s entry point `entry` with its `override` constants set to
+    /// `constants`, compiled on first use. Its bind-group layout is derived from the bindings
+    /// that entry point uses.
     pub(crate) fn pipeline(
         &self,
         shader: &'static str,
         entry: &'static str,
+        constants: &[(&'static str, u32)],
     ) -> Result<wgpu::ComputePipeline> {
-        if let Some(p) = self.pipelines.lock().unwrap().get(&(shader, entry)) {
+        let key = (shader, entry, constants.to_vec());
+        if let Some(p) = self.pipelines.lock().unwrap().get(&key) {
             return Ok(p.clone());
         }
+        let overrides: Vec<(&str, f64)> = constants.iter().map(|&(name, v)| (name, f64::from(v))).collect();
         let src = source(shader)
             .ok_or_else(|| Error::Shader { name: shader.into(), msg: "no such shader".into() })?;
         let label = format!("{shader}.{entry}");
@@ -71,12 +75,15 @@ impl GpuContext {
                     layout: None,
                     module: &module,
                     entry_point: Some(entry),
-                    compilation_options: Default::default(),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &overrides,
+                        ..Default::default()
+                    },
                     cache: None,
                 })
             })
             .map_err(|e| Error::Shader { name: label.clone(), msg: e.to_string() })?;
-        self.pipelines.lock().unwrap().insert((shader, entry), pipeline.clone());
+        self.pipelines.lock().unwrap().insert(key, pipeline.clone());
         Ok(pipeline)
     }
 }

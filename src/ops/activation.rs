@@ -33,7 +33,24 @@ pub(crate) fn check_backward(y: usize, dy: usize, dx: usize) -> Result<()> {
 pub(crate) fn forward(g: &mut GpuBackend, a: Activation, x: &GpuTensor, y: &GpuTensor) -> Result<()> {
     same_len("activation", ("x", x.len), ("y", y.len))?;
     let (kind, slope) = a.code();
-    g.dispatch_items("activation", "forward", &[u(x.len), kind, f(slope)], &[(1, x), (2, y)], x.len)
+    let kind = [("KIND", kind)];
+    if x.len.is_multiple_of(4) {
+        let bind = [(6, x), (7, y)];
+        return g.dispatch_specialised(
+            "activation",
+            "forward4",
+            &kind,
+            &[u(x.len), f(slope)],
+            &bind,
+            groups(x.len / 4),
+        );
+    }
+    let bind = [(1, x), (2, y)];
+    g.dispatch_specialised("activation", "forward", &kind, &[u(x.len), f(slope)], &bind, groups(x.len))
+}
+
+fn groups(items: usize) -> usize {
+    items.div_ceil(256)
 }
 
 pub(crate) fn backward(
@@ -45,11 +62,18 @@ pub(crate) fn backward(
 ) -> Result<()> {
     check_backward(y.len, dy.len, dx.len)?;
     let (kind, slope) = a.code();
-    g.dispatch_items(
-        "activation",
-        "backward",
-        &[u(y.len), kind, f(slope)],
-        &[(3, y), (4, dy), (5, dx)],
-        y.len,
-    )
+    let kind = [("KIND", kind)];
+    if y.len.is_multiple_of(4) {
+        let bind = [(8, y), (9, dy), (10, dx)];
+        return g.dispatch_specialised(
+            "activation",
+            "backward4",
+            &kind,
+            &[u(y.len), f(slope)],
+            &bind,
+            groups(y.len / 4),
+        );
+    }
+    let bind = [(3, y), (4, dy), (5, dx)];
+    g.dispatch_specialised("activation", "backward", &kind, &[u(y.len), f(slope)], &bind, groups(y.len))
 }

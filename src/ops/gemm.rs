@@ -155,7 +155,6 @@ pub(crate) fn record(
         (Some(_), BiasAxis::M) => 2,
     };
     let vec4 = s.vec4_layout(a.len, b.len);
-    let (a_vec, b_vec) = vec4.unwrap_or((0, 0));
     let params = [
         u(s.m),
         u(s.n),
@@ -178,19 +177,26 @@ pub(crate) fn record(
         u(s.c.offset),
         s.accumulate as u32,
         bias_axis,
-        a_vec,
-        b_vec,
     ];
-    if vec4.is_some() {
+    if let Some((a_vec, b_vec)) = vec4 {
         let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
+        let layout = [("A_VEC", a_vec), ("B_VEC", b_vec)];
         // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
         // multiply-add); elsewhere each invocation owns an 8×8 tile.
         if g.subgroup_gemm {
-            let groups = s.batch * s.m.div_ceil(16) * s.n.div_ceil(4).div_ceil(8);
-            return g.dispatch_items("gemm_subgroup", "tile16x4", &params, &bind, 8 * groups);
+            // The tallest tile that the rows fill: taller ones load less per multiply-add.
+            let rows = g.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
+            let entry = match rows {
+                16 => "tile16x4",
+                32 => "tile32x4",
+                _ => "tile64x4",
+            };
+            let groups = s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8);
+            let wgs = (8 * groups).div_ceil(256);
+            return g.dispatch_specialised("gemm_subgroup", entry, &layout, &params, &bind, wgs);
         }
         let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
-        return g.dispatch_items("gemm", "tile8x8_vec4", &params, &bind, tiles);
+        return g.dispatch_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles.div_ceil(256));
     }
     let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];

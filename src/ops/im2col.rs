@@ -78,7 +78,7 @@ impl ConvGeometry {
     fn im2col(&self, g: &mut GpuBackend, img: &GpuTensor, n0: usize, chunk: usize) -> Result<GpuTensor> {
         let col = self.workspace(g, chunk)?;
         let params = self.params(n0, chunk, false);
-        g.dispatch_items("im2col", "im2col", &params, &[(1, img), (2, &col)], chunk * self.taps())?;
+        g.dispatch_items("im2col", "im2col", &params, &[(1, img), (6, &col)], chunk * self.taps())?;
         Ok(col)
     }
 
@@ -98,7 +98,7 @@ impl ConvGeometry {
         }
         let padded = g.scratch("im2col.rows", chunk * self.k * self.row())?;
         let params = self.params_rows(n0, chunk, self.k, false);
-        g.dispatch_items("im2col", "pad_rows", &params, &[(1, dout), (2, &padded)], padded.len)?;
+        g.dispatch_items("im2col", "pad_rows", &params, &[(1, dout), (6, &padded)], chunk * self.k)?;
         Ok((padded, 0, self.row()))
     }
 }

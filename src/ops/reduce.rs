@@ -26,6 +26,18 @@ pub(crate) fn sum_channels(
 ) -> Result<()> {
     expect("sum_channels", "x", x.len, &[s.n, s.channels, s.spatial])?;
     expect("sum_channels", "out", out.len, &[s.channels])?;
-    let params = [u(s.n), u(s.channels), u(s.spatial), accumulate as u32, f(1.0)];
-    g.dispatch("reduce", "sum_channels", &params, &[(1, x), (2, out)], s.channels)
+    let per_channel = s.n * s.spatial;
+    // Long enough runs to keep the second pass short, enough of them to fill a GPU.
+    let per_run = per_channel.div_ceil(64).clamp(256, 4096).min(per_channel.max(1));
+    let runs = per_channel.div_ceil(per_run).max(1);
+    let params = |direct: bool| {
+        [u(s.n), u(s.channels), u(s.spatial), accumulate as u32, f(1.0), u(per_run), direct as u32]
+    };
+    if runs == 1 {
+        return g.dispatch_items("reduce", "sum_channels", &params(true), &[(1, x), (2, out)], s.channels);
+    }
+    let partial = g.scratch("reduce.partial", runs * s.channels)?;
+    g.dispatch_items("reduce", "sum_channels", &params(false), &[(1, x), (2, &partial)], runs * s.channels)?;
+    let sum_params = [u(runs), u(s.channels), 1, accumulate as u32, f(1.0), 0, 0];
+    g.dispatch_items("reduce", "sum_runs", &sum_params, &[(1, &partial), (2, out)], s.channels)
 }
