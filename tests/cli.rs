@@ -475,7 +475,7 @@ fn every_preset_starts_and_runs() {
         let expect = |key: &str, v: serde_json::Value| assert_eq!(config[key], v, "{preset}: {key}");
         match preset {
             "goodfellow2014" => (expect("opt_d", "sgd".into()), expect("batch_size", 100.into())),
-            "mlp-zeros" => (expect("digits", "0".into()), expect("lr_d", 0.05.into())),
+            "mlp-zeros" => (expect("digits", "0".into()), expect("g_batch", 16.into())),
             "radford2015" => (expect("d_batch_norm", true.into()), expect("batch_size", 16.into())),
             _ => (expect("model", "keras".into()), expect("batch_size", 8.into())),
         };

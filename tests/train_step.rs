@@ -76,6 +76,7 @@ fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanCon
         classes: 0,
         instance_noise: 0.0,
         noise_anneal_steps: 0,
+        g_batch: 0,
     }
 }
 
@@ -93,6 +94,14 @@ fn mlp_iterations_equal_reference_for_every_loss() {
         let d_steps = if loss == LossKind::Wgan { 2 } else { 1 };
         compare(&format!("mlp {loss:?}"), &config(loss, 7, d_steps, kind), &g, &d);
     }
+    // A generator step on 4 of the 7 fakes (the mlp-zeros preset's smaller G batch).
+    let cfg = GanConfig { g_batch: 4, ..config(LossKind::Bce, 7, 1, OptKind::Sgd) };
+    compare("mlp g_batch 4 of 7", &cfg, &g, &d);
+    // It changes G's update and not D's (one iteration: D steps before G does).
+    let all = run(&mut CpuBackend, &GanConfig { g_batch: 0, ..cfg.clone() }, &g, &d, 1);
+    let four = run(&mut CpuBackend, &cfg, &g, &d, 1);
+    assert_ne!(all.tensors[0].1, four.tensors[0].1, "g_batch must change G's update");
+    assert_eq!(all.tensors[1].1, four.tensors[1].1, "g_batch must not change D's update");
 }
 
 #[test]

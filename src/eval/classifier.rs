@@ -90,14 +90,7 @@ impl<B: Backend> Classifier<B> {
     }
 
     pub fn load(&mut self, b: &mut B, ckpt: &Checkpoint, path: &Path) -> Result<()> {
-        let params = ckpt.tensor("params", path)?;
-        if params.len() != self.net.params.len() {
-            return Err(Error::Data {
-                path: path.into(),
-                msg: "classifier weights do not fit its network".into(),
-            });
-        }
-        b.write(&self.net.params, params)?;
+        ckpt.load_into(b, "params", &self.net.params, path)?;
         self.accuracy = ckpt.meta("test_accuracy", path).ok().and_then(|a| a.parse().ok());
         Ok(())
     }

@@ -93,4 +93,15 @@ pub struct GanConfig {
     pub instance_noise: f32,
     #[serde(default)]
     pub noise_anneal_steps: u64,
+    /// Samples of each fake batch the generator step learns from (0: all `batch`): a generator
+    /// batch smaller than the discriminator's, as in setups that train them at different sizes.
+    #[serde(default)]
+    pub g_batch: usize,
+}
+
+impl GanConfig {
+    /// The generator step's batch: `g_batch` when set (at most `batch`), else `batch`.
+    pub fn g_batch(&self) -> usize {
+        if self.g_batch == 0 { self.batch } else { self.g_batch.min(self.batch) }
+    }
 }

@@ -219,25 +219,34 @@ impl<B: Backend> Gan<B> {
     /// Writes the mean loss of D's current output into `stats[slot]` and dL/dlogits into D's
     /// output gradient, for the real, fake or generator term of the loss.
     fn loss(&mut self, b: &mut B, slot: usize, role: Role) -> Result<()> {
-        let n = self.cfg.batch as f32;
         let (z, dz) = (self.d.output().clone(), self.d.output_grad().clone());
+        // The generator's term may use only the first g_batch samples; the rest get no gradient.
+        let used = if role == Role::Gen { self.cfg.g_batch() } else { self.cfg.batch };
+        if used < self.cfg.batch {
+            b.zero(&dz.slice(used, self.cfg.batch - used))?;
+        }
+        let (z, dz) = (z.slice(0, used), dz.slice(0, used));
+        let n = used as f32;
         let out = self.stats.slice(slot, 1);
         let target = match role {
             Role::Real => &self.real_target,
             Role::Fake => &self.fake_target,
             Role::Gen => &self.gen_target,
-        };
+        }
+        .slice(0, used);
+        let target = &target;
+        let per_sample = self.per_sample.slice(0, used);
         match self.cfg.loss {
             LossKind::Bce | LossKind::Minimax => {
                 // Minimax's generator minimises −BCE(D(G(z)), 0) = log(1 − D(G(z))).
                 let sign = if role == Role::Gen && self.cfg.loss == LossKind::Minimax { -1.0 } else { 1.0 };
-                b.bce_with_logits_forward(&z, target, &self.per_sample)?;
-                b.sum(&self.per_sample, &out, sign / n)?;
+                b.bce_with_logits_forward(&z, target, &per_sample)?;
+                b.sum(&per_sample, &out, sign / n)?;
                 b.bce_with_logits_backward(&z, target, &dz, sign)
             }
             LossKind::Lsgan => {
-                b.mse_forward(&z, target, &self.per_sample)?;
-                b.sum(&self.per_sample, &out, 0.5 / n)?;
+                b.mse_forward(&z, target, &per_sample)?;
+                b.sum(&per_sample, &out, 0.5 / n)?;
                 b.mse_backward(&z, target, &dz, 0.5)
             }
             LossKind::Wgan => {

@@ -9,6 +9,7 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
+use crate::{Backend, Tensor};
 
 pub const FORMAT: &str = "wgan-gpu/1";
 
@@ -24,6 +25,19 @@ impl Checkpoint {
             path: path.into(),
             msg: format!("checkpoint has no tensor '{name}'"),
         })
+    }
+
+    /// Writes tensor `name` into `into` (a network's parameters or statistics), which must have
+    /// its length: a checkpoint of another architecture is an error naming the tensor.
+    pub fn load_into<B: Backend>(&self, b: &mut B, name: &str, into: &B::T, path: &Path) -> Result<()> {
+        let v = self.tensor(name, path)?;
+        if v.len() != into.len() {
+            return Err(Error::Data {
+                path: path.into(),
+                msg: format!("tensor {name} has {} values, the model {}", v.len(), into.len()),
+            });
+        }
+        b.write(into, v)
     }
 
     pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {

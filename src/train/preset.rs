@@ -12,8 +12,7 @@ pub enum Preset {
     /// momentum 0.5 at lr 0.1, batch 100, k = 1 D step per G step.
     Goodfellow2014,
     /// A small MLP GAN on MNIST zeros: G 64-128-512-784, D 784-256-1, SGD, G lr 1e-3,
-    /// D lr 0.05, batch 32 (the original's G batch of 16 is not reproduced: here the G step
-    /// reuses the D step's 32 fakes).
+    /// D lr 0.05, D batch 32, G batch 16 (the G step learns from 16 of the D step's fakes).
     MlpZeros,
     /// Radford et al. 2015: DCGAN with batch norm in G and D, Adam lr 2e-4 β1 0.5, batch 128,
     /// weights N(0, 0.02).
@@ -63,6 +62,7 @@ impl TrainArgs {
                 lr_g = 1e-3,
                 lr_d = 0.05,
                 batch_size = 32,
+                g_batch = Some(16),
                 digits = Some("0".into()),
                 init = Some(InitScheme::Pytorch),
             ),

@@ -8,7 +8,7 @@ use super::checkpoint::Checkpoint;
 use super::data::{self, DataFormat, DataInfo, TrainData};
 use super::outputs;
 use super::preset::Preset;
-use crate::backend::{Backend, Tensor};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::eval::classifier::Classifier;
 use crate::eval::{Reference, Scores};
@@ -44,6 +44,11 @@ pub struct TrainArgs {
     pub batch_size: usize,
     #[arg(long, default_value_t = 100)]
     pub z_dim: usize,
+    /// The generator step learns from the first N of the --batch-size fakes (default: all of them),
+    /// for setups that train G at a smaller batch than D.
+    #[arg(long)]
+    #[serde(default)]
+    pub g_batch: Option<usize>,
     /// Discriminator (critic) steps per generator step; each takes its own real batch.
     #[arg(long, default_value_t = 1)]
     pub d_steps: usize,
@@ -247,6 +252,7 @@ impl TrainArgs {
             classes: 0,
             instance_noise: self.instance_noise,
             noise_anneal_steps: 0,
+            g_batch: self.g_batch.unwrap_or(0),
         }
     }
 
@@ -263,6 +269,12 @@ impl TrainArgs {
             return Err(Error::Config(
                 "--batch-size, --epochs, --z-dim and --log-every must be positive".into(),
             ));
+        }
+        if let Some(g) = self.g_batch.filter(|&g| g == 0 || g > self.batch_size) {
+            return Err(Error::Config(format!(
+                "--g-batch {g} must be between 1 and --batch-size {}",
+                self.batch_size
+            )));
         }
         if self.instance_noise < 0.0 || self.lr_decay <= 0.0 {
             return Err(Error::Config("--instance-noise must be >= 0 and --lr-decay > 0".into()));
@@ -358,14 +370,7 @@ fn write_checkpoint(
 fn restore(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<GpuBackend>, b: &mut GpuBackend) -> Result<usize> {
     let pairs = checkpoint_tensors(gan);
     for (name, t) in pairs {
-        let v = ckpt.tensor(name, path)?;
-        if v.len() != t.len() {
-            return Err(Error::Data {
-                path: path.into(),
-                msg: format!("tensor {name} has {} values, the model {}", v.len(), t.len()),
-            });
-        }
-        b.write(&t, v)?;
+        ckpt.load_into(b, name, &t, path)?;
     }
     let num = |k: &str| -> Result<u64> {
         ckpt.meta(k, path)?
@@ -577,8 +582,8 @@ fn load_discriminator(path: &Path, gan: &mut Gan<GpuBackend>, b: &mut GpuBackend
                 .into(),
         });
     }
-    b.write(&gan.d.params, ckpt.tensor("d.params", &file)?)?;
-    b.write(&gan.d.running, ckpt.tensor("d.running", &file)?)
+    ckpt.load_into(b, "d.params", &gan.d.params, &file)?;
+    ckpt.load_into(b, "d.running", &gan.d.running, &file)
 }
 
 pub fn train(mut args: TrainArgs) -> Result<()> {

@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use super::checkpoint::Checkpoint;
 use super::data::DataInfo;
 use super::outputs;
-use crate::backend::{Backend, Tensor};
+use crate::backend::Backend;
 use crate::data::{idx, table};
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
@@ -74,16 +74,8 @@ impl Generator {
             Err(_) => DataInfo::default(),
         };
         let net = Net::new(b, &spec, chunk)?;
-        for (name, t) in [("g.params", net.params.clone()), ("g.running", net.running.clone())] {
-            let v = ckpt.tensor(name, &path)?;
-            if v.len() != t.len() {
-                return Err(Error::Data {
-                    path: path.clone(),
-                    msg: format!("{name} does not match the generator"),
-                });
-            }
-            b.write(&t, v)?;
-        }
+        ckpt.load_into(b, "g.params", &net.params, &path)?;
+        ckpt.load_into(b, "g.running", &net.running, &path)?;
         let input = if info.classes.is_empty() { None } else { Some(b.alloc(chunk * spec.input.size())?) };
         Ok(Generator { spec, info, net, input, chunk })
     }
