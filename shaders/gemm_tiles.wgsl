@@ -53,13 +53,17 @@ fn dot_rows(a: vec4<f32>, b: Rows4) -> vec4<f32> {
 fn store_row(cbase: u32, mi: u32, n0: u32, v: vec4<f32>) {
     if (mi >= p.m) { return; }
     for (var j = 0u; j < 4u; j++) {
-        let nj = n0 + j;
-        if (nj >= p.n) { return; }
-        let at = cbase + mi * p.c_m + nj * p.c_n;
-        var x = v[j];
-        if (p.bias_axis == 1u) { x += bias[nj]; }
-        if (p.bias_axis == 2u) { x += bias[mi]; }
-        if (p.accumulate != 0u) { x += c[at]; }
-        c[at] = x;
+        store_one(cbase, mi, n0 + j, v[j]);
     }
+}
+
+// C[mi, nj] (+)= x (+ bias), when inside C.
+fn store_one(cbase: u32, mi: u32, nj: u32, v: f32) {
+    if (mi >= p.m || nj >= p.n) { return; }
+    let at = cbase + mi * p.c_m + nj * p.c_n;
+    var x = v;
+    if (p.bias_axis == 1u) { x += bias[nj]; }
+    if (p.bias_axis == 2u) { x += bias[mi]; }
+    if (p.accumulate != 0u) { x += c[at]; }
+    c[at] = x;
 }

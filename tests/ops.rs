@@ -716,14 +716,17 @@ fn gemm_on_every_kernel(s: &wgan_gpu::ops::gemm::Gemm, a: &[f32], b: &[f32], c: 
     let t = [a, b, c].map(|v| cpu.upload(v).unwrap());
     cpu.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
     let want = cpu.read(&t[2]).unwrap();
-    for (subgroup, rows) in [(true, Some(16)), (true, Some(32)), (true, Some(64)), (false, None)] {
+    use wgan_gpu::gpu::GemmKernel::{Registers, Shared, Subgroup};
+    for (kernel, rows) in
+        [(Subgroup, Some(16)), (Subgroup, Some(32)), (Subgroup, Some(64)), (Registers, None), (Shared, None)]
+    {
         let Some(mut g) = gpu() else { return };
-        g.set_subgroup_gemm(subgroup);
+        g.set_gemm_kernel(kernel);
         g.set_gemm_rows(rows);
         let t = [a, b, c].map(|v| g.upload(v).unwrap());
         g.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
         let got = g.read(&t[2]).unwrap();
-        assert_close(&format!("gemm {s:?} subgroup={subgroup} rows={rows:?}"), &got, &want, 1e-5, 1e-4);
+        assert_close(&format!("gemm {s:?} {kernel:?} rows={rows:?}"), &got, &want, 1e-5, 1e-4);
     }
 }
 

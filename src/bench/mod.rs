@@ -92,6 +92,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let threads = std::env::var("LP_NUM_THREADS").ok();
     let timestamps = ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
     let a = &ctx.adapter;
+    let kernels = if ctx.tiled { format!("tiled, GEMM {}", g.gemm_kernel().name()) } else { "simple".into() };
     out.line(&format!(
         "adapter: {} ({}, {}), driver: {} {}; kernels: {}; LP_NUM_THREADS: {}; timing: {}",
         a.name,
@@ -99,13 +100,13 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         a.device_type,
         a.driver,
         a.driver_info,
-        if ctx.tiled { "tiled" } else { "simple" },
+        kernels,
         threads.as_deref().unwrap_or("unset"),
         if timestamps { "GPU timestamps (ops), wall clock (iterations)" } else { "wall clock" },
     ));
     out.row(json!({
         "bench": "header", "adapter": a.name, "backend": a.backend, "device_type": a.device_type,
-        "driver": a.driver, "driver_info": a.driver_info, "kernels": if ctx.tiled { "tiled" } else { "simple" },
+        "driver": a.driver, "driver_info": a.driver_info, "kernels": kernels,
         "lp_num_threads": threads, "timestamps": timestamps,
     }));
     let models: &[ModelKind] = match args.model {

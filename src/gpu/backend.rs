@@ -15,6 +15,28 @@ use super::context::GpuContext;
 use crate::backend::Tensor;
 use crate::error::{Error, Result};
 
+/// The GEMM kernel family (`shaders/gemm*.wgsl`), chosen per adapter kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernel {
+    /// The 8 lanes of a subgroup share 16 to 64 rows of A through broadcasts
+    /// (`gemm_subgroup.wgsl`): for CPU adapters whose loads run lane by lane (lavapipe).
+    Subgroup,
+    /// An 8×8 vec4 tile per invocation (4×4 scalar when operands are not vec4-aligned).
+    Registers,
+    /// 64×64 tiles per workgroup staged in workgroup memory (`gemm_shared.wgsl`): for GPUs.
+    Shared,
+}
+
+impl GemmKernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            GemmKernel::Subgroup => "subgroup",
+            GemmKernel::Registers => "registers",
+            GemmKernel::Shared => "shared",
+        }
+    }
+}
+
 /// A range of f32 elements in a GPU buffer. Cloning is cheap (the buffer is reference counted).
 #[derive(Clone, Debug)]
 pub struct GpuTensor {
@@ -58,8 +80,8 @@ pub struct GpuBackend {
     /// Per-size workspaces that ops need between two of their own kernels.
     scratch: HashMap<(&'static str, usize), GpuTensor>,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
-    /// GEMMs use `gemm_subgroup.wgsl` (see [`GpuBackend::set_subgroup_gemm`]).
-    pub(crate) subgroup_gemm: bool,
+    /// Which GEMM kernels this backend records (see [`GemmKernel`]).
+    pub(crate) gemm_kernel: GemmKernel,
     /// Rows of C per subgroup in the subgroup GEMM (16, 32 or 64), when not chosen per product.
     pub(crate) gemm_rows: Option<usize>,
     /// Most floats an op's workspace may hold (im2col splits the batch to fit).
@@ -122,7 +144,7 @@ impl GpuBackend {
             in_flight: VecDeque::new(),
             profiler: None,
             workspace_floats: 16 << 20,
-            subgroup_gemm: false,
+            gemm_kernel: GemmKernel::Registers,
             gemm_rows: None,
         }
         .with_default_kernels())
@@ -156,16 +178,35 @@ impl GpuBackend {
         Ok(GpuTensor { buf, offset: 0, len })
     }
 
-    /// The subgroup GEMM where it pays: a CPU adapter with 8-wide subgroups (lavapipe), unless
-    /// `WGAN_SUBGROUP=0`.
+    /// The GEMM kernels for the adapter's kind (`WGAN_GEMM=subgroup|registers|shared` overrides):
+    /// subgroup broadcasts on CPU adapters with 8-wide subgroups (lavapipe), register tiles on
+    /// other CPU adapters, workgroup-memory tiles on GPUs.
     fn with_default_kernels(mut self) -> Self {
-        let ctx = &self.ctx;
-        self.subgroup_gemm = ctx.adapter.is_cpu()
-            && ctx.device.features().contains(wgpu::Features::SUBGROUP)
-            && ctx.adapter.subgroup_size == (8, 8)
-            && std::env::var("WGAN_SUBGROUP").as_deref() != Ok("0");
+        let kernel = match std::env::var("WGAN_GEMM").as_deref() {
+            Ok("subgroup") => GemmKernel::Subgroup,
+            Ok("registers") => GemmKernel::Registers,
+            Ok("shared") => GemmKernel::Shared,
+            _ if !self.ctx.adapter.is_cpu() => GemmKernel::Shared,
+            _ => GemmKernel::Subgroup,
+        };
+        self.set_gemm_kernel(kernel);
         self.set_gemm_rows(std::env::var("WGAN_TILE").ok().and_then(|v| v.parse().ok()));
         self
+    }
+
+    /// Which GEMM kernels are recorded; `Subgroup` falls back to `Registers` where the device
+    /// lacks 8-wide subgroups. Tests use it to cover every kernel on one adapter.
+    pub fn set_gemm_kernel(&mut self, kernel: GemmKernel) {
+        let eight_wide = self.ctx.device.features().contains(wgpu::Features::SUBGROUP)
+            && self.ctx.adapter.subgroup_size == (8, 8);
+        self.gemm_kernel = match kernel {
+            GemmKernel::Subgroup if !eight_wide => GemmKernel::Registers,
+            k => k,
+        };
+    }
+
+    pub fn gemm_kernel(&self) -> GemmKernel {
+        self.gemm_kernel
     }
 
     /// Fixes the subgroup GEMM's tile height (16, 32 or 64 rows; `WGAN_TILE`), or with `None`
@@ -173,14 +214,6 @@ impl GpuBackend {
     /// for comparing the tiles.
     pub fn set_gemm_rows(&mut self, rows: Option<usize>) {
         self.gemm_rows = rows.filter(|r| matches!(r, 16 | 32 | 64));
-    }
-
-    /// Turns the subgroup GEMM off (or back on, where the device has 8-wide subgroups); tests use
-    /// it to cover both kernels on one adapter.
-    pub fn set_subgroup_gemm(&mut self, on: bool) {
-        self.subgroup_gemm = on
-            && self.ctx.device.features().contains(wgpu::Features::SUBGROUP)
-            && self.ctx.adapter.subgroup_size == (8, 8);
     }
 
     /// Caps op workspaces at `floats` (64 MiB by default); tests use it to force batch splitting.

@@ -7,5 +7,5 @@ pub mod context;
 mod profiler;
 pub mod shaders;
 
-pub use backend::{GpuBackend, GpuTensor, PendingRead};
+pub use backend::{GemmKernel, GpuBackend, GpuTensor, PendingRead};
 pub use context::{BackendChoice, GpuContext};

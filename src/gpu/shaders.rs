@@ -27,6 +27,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("dropout", include_str!("../../shaders/dropout.wgsl")),
     ("gather", include_str!("../../shaders/gather.wgsl")),
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
+    ("gemm_shared", include_str!("../../shaders/gemm_shared.wgsl")),
     ("gemm_subgroup", include_str!("../../shaders/gemm_subgroup.wgsl")),
     ("im2col", include_str!("../../shaders/im2col.wgsl")),
     ("linear", include_str!("../../shaders/linear.wgsl")),
@@ -42,7 +43,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 /// then the op's own file.
 pub fn source(name: &str) -> Option<String> {
     let (_, body) = SHADERS.iter().find(|(n, _)| *n == name)?;
-    let tiles = if matches!(name, "gemm" | "gemm_subgroup") { GEMM_TILES } else { "" };
+    let tiles = if matches!(name, "gemm" | "gemm_shared" | "gemm_subgroup") { GEMM_TILES } else { "" };
     Some(format!("{COMMON}\n{tiles}\n{body}"))
 }
 

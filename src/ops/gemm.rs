@@ -4,7 +4,7 @@
 
 use super::u;
 use crate::error::{Error, Result};
-use crate::gpu::{GpuBackend, GpuTensor};
+use crate::gpu::{GemmKernel, GpuBackend, GpuTensor};
 
 /// Where an operand's elements live: element (i, j) of batch item `b` at reduction step `ko` is at
 /// `offset + b·batch + ko·outer + i·s0 + j·s1` (`outer` is unused for C).
@@ -178,12 +178,17 @@ pub(crate) fn record(
         s.accumulate as u32,
         bias_axis,
     ];
+    if g.gemm_kernel == GemmKernel::Shared {
+        let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
+        let groups = s.batch * s.m.div_ceil(64) * s.n.div_ceil(64);
+        return g.dispatch("gemm_shared", "tile64", &params, &bind, groups);
+    }
     if let Some((a_vec, b_vec)) = vec4 {
         let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
         let layout = [("A_VEC", a_vec), ("B_VEC", b_vec)];
         // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
         // multiply-add); elsewhere each invocation owns an 8×8 tile.
-        if g.subgroup_gemm {
+        if g.gemm_kernel == GemmKernel::Subgroup {
             // The tallest tile that the rows fill: taller ones load less per multiply-add.
             let rows = g.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
             let entry = match rows {
