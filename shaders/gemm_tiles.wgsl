@@ -1,5 +1,5 @@
-// Included (after common.wgsl) by gemm.wgsl and gemm_subgroup.wgsl: the parameters and buffers
-// of the product C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), and the pieces
+// Included (after common.wgsl, before gemm_store.wgsl or gemm_store4.wgsl, which hold C) by the
+// gemm*.wgsl shaders: the parameters and buffers of the product C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), and the pieces
 // of its vec4 tiles. Element (i, j) of an operand at batch item b and outer reduction step ko is at
 // x0 + b·x_b + ko·x_ko + i·x_<row> + j·x_<col>.
 
@@ -22,7 +22,6 @@ override B_VEC: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> c: array<f32>;
 // A and B as vec4 (the vec4 kernels; gemm.rs checks alignment and padding first).
 @group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> b4: array<vec4<f32>>;
@@ -48,22 +47,4 @@ fn b_rows(o: vec4<u32>, k: u32) -> Rows4 {
 
 fn dot_rows(a: vec4<f32>, b: Rows4) -> vec4<f32> {
     return a.x * b.r0 + a.y * b.r1 + a.z * b.r2 + a.w * b.r3;
-}
-
-fn store_row(cbase: u32, mi: u32, n0: u32, v: vec4<f32>) {
-    if (mi >= p.m) { return; }
-    for (var j = 0u; j < 4u; j++) {
-        store_one(cbase, mi, n0 + j, v[j]);
-    }
-}
-
-// C[mi, nj] (+)= x (+ bias), when inside C.
-fn store_one(cbase: u32, mi: u32, nj: u32, v: f32) {
-    if (mi >= p.m || nj >= p.n) { return; }
-    let at = cbase + mi * p.c_m + nj * p.c_n;
-    var x = v;
-    if (p.bias_axis == 1u) { x += bias[nj]; }
-    if (p.bias_axis == 2u) { x += bias[mi]; }
-    if (p.accumulate != 0u) { x += c[at]; }
-    c[at] = x;
 }

@@ -647,6 +647,9 @@ fn gemm_through_strides() {
     for _ in 0..3 {
         cases.push((rng.int(1, 90), rng.int(1, 90), rng.int(1, 300)));
     }
+    // Row-major with C's rows a multiple of 4: vec4 loads and vec4 stores of C (with bias, and
+    // accumulating).
+    cases.push((20, 24, 8));
     for (i, (m, n, k)) in cases.into_iter().enumerate() {
         // Row-major A·B, A·Bᵀ, Aᵀ·B, with C written transposed every other case.
         let (a, b) = match i % 3 {

@@ -12,8 +12,21 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// The GEMM kernels' shared parameters, buffers and tile helpers, for the shaders that name it.
 pub const GEMM_TILES: &str = include_str!("../../shaders/gemm_tiles.wgsl");
 
+/// How the GEMM kernels store C: as scalars through any strides, or as vec4 rows.
+pub const GEMM_STORE: &str = include_str!("../../shaders/gemm_store.wgsl");
+pub const GEMM_STORE4: &str = include_str!("../../shaders/gemm_store4.wgsl");
+
 /// Files of `shaders/` that are included into op shaders rather than being ops themselves.
-pub const INCLUDES: &[(&str, &str)] = &[("common", COMMON), ("gemm_tiles", GEMM_TILES)];
+pub const INCLUDES: &[(&str, &str)] = &[
+    ("common", COMMON),
+    ("gemm_tiles", GEMM_TILES),
+    ("gemm_store", GEMM_STORE),
+    ("gemm_store4", GEMM_STORE4),
+];
+
+/// Shaders assembled from another's file with different includes: `gemm_subgroup` storing C
+/// as vec4 rows.
+pub const VARIANTS: &[&str] = &["gemm_subgroup_c4"];
 
 /// Every op shader by name: `shaders/<name>.wgsl`.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -42,8 +55,16 @@ pub const SHADERS: &[(&str, &str)] = &[
 /// The full source of an op shader: the common helpers, the GEMM pieces for the GEMM shaders,
 /// then the op's own file.
 pub fn source(name: &str) -> Option<String> {
-    let (_, body) = SHADERS.iter().find(|(n, _)| *n == name)?;
-    let tiles = if matches!(name, "gemm" | "gemm_shared" | "gemm_subgroup") { GEMM_TILES } else { "" };
+    let (file, store) = match name {
+        "gemm_subgroup_c4" => ("gemm_subgroup", GEMM_STORE4),
+        _ => (name, GEMM_STORE),
+    };
+    let (_, body) = SHADERS.iter().find(|(n, _)| *n == file)?;
+    let tiles = if matches!(file, "gemm" | "gemm_shared" | "gemm_subgroup") {
+        format!("{GEMM_TILES}\n{store}")
+    } else {
+        String::new()
+    };
     Some(format!("{COMMON}\n{tiles}\n{body}"))
 }
 

@@ -134,6 +134,13 @@ impl Gemm {
             .then_some((a_vec, b_vec))
     }
 
+    /// Whether C can be stored as vec4 rows: contiguous along n, n and every other stride and
+    /// offset multiples of 4, and the tensor a whole number of vec4.
+    pub fn c_vec4(&self, c_len: usize) -> bool {
+        let c = self.c;
+        c.s1 == 1 && [self.n, c.s0, c.batch, c.offset, c_len].iter().all(|x| x.is_multiple_of(4))
+    }
+
     pub fn flops(&self) -> u64 {
         2 * (self.batch * self.m * self.n * self.k_outer * self.k) as u64
     }
@@ -198,7 +205,8 @@ pub(crate) fn record(
             };
             let groups = s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8);
             let wgs = (8 * groups).div_ceil(256);
-            return g.dispatch_specialised("gemm_subgroup", entry, &layout, &params, &bind, wgs);
+            let shader = if s.c_vec4(c.len) { "gemm_subgroup_c4" } else { "gemm_subgroup" };
+            return g.dispatch_specialised(shader, entry, &layout, &params, &bind, wgs);
         }
         let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
         return g.dispatch_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles.div_ceil(256));

@@ -143,15 +143,16 @@ pub(crate) fn adjoint(
     bias: Option<&GpuTensor>,
     img: &GpuTensor,
 ) -> Result<()> {
-    let (q, p, row) = (geo.taps(), geo.pixels(), geo.row());
+    let (q, row) = (geo.taps(), geo.row());
     let dummy = g.dummy.clone();
     for (n0, chunk) in geo.chunks(g) {
         let (rows, offset, stride) = geo.output_rows(g, out, n0, chunk)?;
         let col = geo.workspace(g, chunk)?;
-        // col_s[q, p] = (w[k, q])ᵀ · out_s[k, p]
+        // col_s[q, p] = (w[k, q])ᵀ · out_s[k, p], over whole padded rows (their padding is zero in
+        // `rows` and unread in col) so that C's rows are vec4.
         let mm = Gemm {
             m: q,
-            n: p,
+            n: row,
             k: geo.k,
             k_outer: 1,
             batch: chunk,
