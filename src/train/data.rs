@@ -125,11 +125,20 @@ impl TrainData {
         }
     }
 
-    /// The first `n` samples in [−1, 1] (images) or standardised units (rows), for the grids.
-    pub fn first(&self, n: usize) -> Vec<f32> {
+    /// `n` samples spread evenly over the data set (not the first `n`: a folder lists its classes
+    /// one after another), in [−1, 1] (images) or standardised units (rows), for the grids.
+    pub fn spread(&self, n: usize) -> Vec<f32> {
+        let count = self.count();
+        let picks = (0..n).map(|i| i * count / n.max(1));
         match self {
-            TrainData::Images(s) => s.pixels[..n * s.image_len()].iter().map(|&p| signed_pixel(p)).collect(),
-            TrainData::Table { standardised, table, .. } => standardised[..n * table.columns.len()].to_vec(),
+            TrainData::Images(s) => {
+                let d = s.image_len();
+                picks.flat_map(|i| s.pixels[i * d..(i + 1) * d].iter().map(|&p| signed_pixel(p))).collect()
+            }
+            TrainData::Table { standardised, table, .. } => {
+                let d = table.columns.len();
+                picks.flat_map(|i| standardised[i * d..(i + 1) * d].iter().copied()).collect()
+            }
         }
     }
 

@@ -690,7 +690,7 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         TrainData::Images(_) => (0, 0),
     };
     let real_grid = (!table).then(|| match classes {
-        0 => outputs::grid(&data.first(shown), shown, shape, cols),
+        0 => outputs::grid(&data.spread(shown), shown, shape, cols),
         _ => outputs::grid(&data.by_class(shown / cols, cols), shown, shape, cols),
     });
 
@@ -786,7 +786,7 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
                 let (x, y) = scatter_pair;
                 let points = |v: &[f32]| v.chunks(dim).map(|r| (r[x], r[y])).collect::<Vec<_>>();
                 outputs::save_png(
-                    &outputs::scatter(&points(&data.first(shown)), &points(&generated[..shown * dim])),
+                    &outputs::scatter(&points(&data.spread(shown)), &points(&generated[..shown * dim])),
                     &samples_dir.join(format!("epoch_{:03}.png", epoch + 1)),
                 )?;
             }
