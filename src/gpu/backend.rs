@@ -350,10 +350,23 @@ impl GpuBackend {
         bindings: &[(u32, &GpuTensor)],
         items: usize,
     ) -> Result<()> {
+        self.dispatch_items_specialised(shader, entry, &[], params, bindings, items)
+    }
+
+    /// [`GpuBackend::dispatch_items`] of a pipeline with its `override` constants set.
+    pub(crate) fn dispatch_items_specialised(
+        &mut self,
+        shader: &'static str,
+        entry: &'static str,
+        constants: &[(&'static str, u32)],
+        params: &[u32],
+        bindings: &[(u32, &GpuTensor)],
+        items: usize,
+    ) -> Result<()> {
         if items == 0 {
             return Ok(());
         }
-        self.dispatch(shader, entry, params, bindings, items.div_ceil(256))
+        self.dispatch_specialised(shader, entry, constants, params, bindings, items.div_ceil(256))
     }
 
     /// Submits everything recorded so far (with this submission's parameter blocks).

@@ -32,25 +32,7 @@ pub(crate) fn check_backward(y: usize, dy: usize, dx: usize) -> Result<()> {
 
 pub(crate) fn forward(g: &mut GpuBackend, a: Activation, x: &GpuTensor, y: &GpuTensor) -> Result<()> {
     same_len("activation", ("x", x.len), ("y", y.len))?;
-    let (kind, slope) = a.code();
-    let kind = [("KIND", kind)];
-    if x.len.is_multiple_of(4) {
-        let bind = [(6, x), (7, y)];
-        return g.dispatch_specialised(
-            "activation",
-            "forward4",
-            &kind,
-            &[u(x.len), f(slope)],
-            &bind,
-            groups(x.len / 4),
-        );
-    }
-    let bind = [(1, x), (2, y)];
-    g.dispatch_specialised("activation", "forward", &kind, &[u(x.len), f(slope)], &bind, groups(x.len))
-}
-
-fn groups(items: usize) -> usize {
-    items.div_ceil(256)
+    dispatch(g, ("forward", "forward4"), a, x.len, &[(1, x), (2, y)], &[(6, x), (7, y)])
 }
 
 pub(crate) fn backward(
@@ -61,19 +43,22 @@ pub(crate) fn backward(
     dx: &GpuTensor,
 ) -> Result<()> {
     check_backward(y.len, dy.len, dx.len)?;
+    let (scalar, vec4) = ([(3, y), (4, dy), (5, dx)], [(8, y), (9, dy), (10, dx)]);
+    dispatch(g, ("backward", "backward4"), a, y.len, &scalar, &vec4)
+}
+
+/// One invocation per element, or per 4 elements (the `*4` entry and its vec4 bindings) where
+/// the length allows; the kind is a pipeline constant.
+fn dispatch(
+    g: &mut GpuBackend,
+    (entry, entry4): (&'static str, &'static str),
+    a: Activation,
+    len: usize,
+    scalar: &[(u32, &GpuTensor)],
+    vec4: &[(u32, &GpuTensor)],
+) -> Result<()> {
     let (kind, slope) = a.code();
-    let kind = [("KIND", kind)];
-    if y.len.is_multiple_of(4) {
-        let bind = [(8, y), (9, dy), (10, dx)];
-        return g.dispatch_specialised(
-            "activation",
-            "backward4",
-            &kind,
-            &[u(y.len), f(slope)],
-            &bind,
-            groups(y.len / 4),
-        );
-    }
-    let bind = [(3, y), (4, dy), (5, dx)];
-    g.dispatch_specialised("activation", "backward", &kind, &[u(y.len), f(slope)], &bind, groups(y.len))
+    let (entry, bind, items) =
+        if len.is_multiple_of(4) { (entry4, vec4, len / 4) } else { (entry, scalar, len) };
+    g.dispatch_items_specialised("activation", entry, &[("KIND", kind)], &[u(len), f(slope)], bind, items)
 }

@@ -203,13 +203,13 @@ pub(crate) fn record(
                 32 => "tile32x4",
                 _ => "tile64x4",
             };
-            let groups = s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8);
-            let wgs = (8 * groups).div_ceil(256);
+            // One subgroup of 8 lanes per block of rows × 32 columns.
+            let lanes = 8 * s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8);
             let shader = if s.c_vec4(c.len) { "gemm_subgroup_c4" } else { "gemm_subgroup" };
-            return g.dispatch_specialised(shader, entry, &layout, &params, &bind, wgs);
+            return g.dispatch_items_specialised(shader, entry, &layout, &params, &bind, lanes);
         }
         let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
-        return g.dispatch_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles.div_ceil(256));
+        return g.dispatch_items_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles);
     }
     let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
