@@ -102,3 +102,115 @@ fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
     }
     dw[idx] += acc;
 }
+
+// Narrow convolutions: few output channels (the Keras generator's last 7×7 conv to one channel).
+// As a matrix product they waste the GEMM tile's rows and materialise im2col columns that are
+// 49·c long per pixel, so these read the image directly. Each invocation owns 4 neighbouring
+// pixels of a row (ow4 = ⌈ow/4⌉ quads per row); the kernel size and stride are pipeline
+// constants so the tap loops unroll.
+override KH: u32 = 1u;
+override KW: u32 = 1u;
+override STRIDE: u32 = 1u;
+
+// x[row + ix] for the 4 columns ix, 0 where ix falls into the padding.
+fn taps4(row: u32, ix: vec4<i32>) -> vec4<f32> {
+    let w = i32(p.w);
+    let at = vec4<u32>(clamp(ix, vec4(0), vec4(w - 1)));
+    let v = vec4(x[row + at.x], x[row + at.y], x[row + at.z], x[row + at.w]);
+    return select(vec4(0.0), v, (ix >= vec4(0)) & (ix < vec4(w)));
+}
+
+// y[n, k, oy, 4q..4q+3] over items n·k·oh·ow4   (overwrites y)
+@compute @workgroup_size(256)
+fn forward_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                  @builtin(local_invocation_index) lid: u32) {
+    let idx = flat_id(wg, nwg, lid);
+    let ow4 = (p.ow + 3u) / 4u;
+    if (idx >= p.n * p.k * p.oh * ow4) { return; }
+    let ox0 = (idx % ow4) * 4u;
+    let oy = (idx / ow4) % p.oh;
+    let ko = (idx / (ow4 * p.oh)) % p.k;
+    let ni = idx / (ow4 * p.oh * p.k);
+    let lanes = vec4<i32>(i32(ox0 * STRIDE) - i32(p.pad)) + vec4<i32>(0, 1, 2, 3) * i32(STRIDE);
+    var acc = vec4(select(0.0, b[ko], p.has_bias != 0u));
+    for (var c = 0u; c < p.c; c++) {
+        let wbase = (ko * p.c + c) * KH * KW;
+        for (var i = 0u; i < KH; i++) {
+            let iy = i32(oy * STRIDE + i) - i32(p.pad);
+            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            let row = ((ni * p.c + c) * p.h + u32(iy)) * p.w;
+            for (var j = 0u; j < KW; j++) {
+                acc += taps4(row, lanes + vec4(i32(j))) * wt[wbase + i * KW + j];
+            }
+        }
+    }
+    let out = ((ni * p.k + ko) * p.oh + oy) * p.ow + ox0;
+    for (var t = 0u; t < 4u; t++) {
+        if (ox0 + t < p.ow) { y[out + t] = acc[t]; }
+    }
+}
+
+// dx[n, c, iy, 4q..4q+3] over items n·c·h·⌈w/4⌉   (overwrites dx)
+@compute @workgroup_size(256)
+fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_index) lid: u32) {
+    let idx = flat_id(wg, nwg, lid);
+    let w4 = (p.w + 3u) / 4u;
+    if (idx >= p.n * p.c * p.h * w4) { return; }
+    let ix0 = (idx % w4) * 4u;
+    let iy = (idx / w4) % p.h;
+    let c = (idx / (w4 * p.h)) % p.c;
+    let ni = idx / (w4 * p.h * p.c);
+    let s = i32(STRIDE);
+    var acc = vec4(0.0);
+    for (var ko = 0u; ko < p.k; ko++) {
+        let wbase = (ko * p.c + c) * KH * KW;
+        for (var i = 0u; i < KH; i++) {
+            let ty = i32(iy + p.pad) - i32(i);
+            if (ty < 0 || ty % s != 0 || ty / s >= i32(p.oh)) { continue; }
+            let row = ((ni * p.k + ko) * p.oh + u32(ty / s)) * p.ow;
+            for (var j = 0u; j < KW; j++) {
+                let tx = vec4<i32>(i32(ix0 + p.pad) - i32(j)) + vec4<i32>(0, 1, 2, 3);
+                let ox = tx / s;
+                let ok = (tx >= vec4(0)) & (tx % s == vec4(0)) & (ox < vec4(i32(p.ow)));
+                let at = vec4<u32>(clamp(ox, vec4(0), vec4(i32(p.ow) - 1)));
+                let v = vec4(dy[row + at.x], dy[row + at.y], dy[row + at.z], dy[row + at.w]);
+                acc += select(vec4(0.0), v, ok) * wt[wbase + i * KW + j];
+            }
+        }
+    }
+    let out = ((ni * p.c + c) * p.h + iy) * p.w + ix0;
+    for (var t = 0u; t < 4u; t++) {
+        if (ix0 + t < p.w) { dx[out + t] = acc[t]; }
+    }
+}
+
+// dw[k, c, i, j] += Σ over n, oy and quads of ox, one invocation per weight
+@compute @workgroup_size(256)
+fn backward_weight_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                          @builtin(local_invocation_index) lid: u32) {
+    let idx = flat_id(wg, nwg, lid);
+    if (idx >= p.k * p.c * KH * KW) { return; }
+    let j = idx % KW;
+    let i = (idx / KW) % KH;
+    let c = (idx / (KW * KH)) % p.c;
+    let ko = idx / (KW * KH * p.c);
+    let ow4 = (p.ow + 3u) / 4u;
+    var acc = vec4(0.0);
+    for (var ni = 0u; ni < p.n; ni++) {
+        for (var oy = 0u; oy < p.oh; oy++) {
+            let iy = i32(oy * STRIDE + i) - i32(p.pad);
+            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            let row = ((ni * p.c + c) * p.h + u32(iy)) * p.w;
+            let drow = ((ni * p.k + ko) * p.oh + oy) * p.ow;
+            for (var q = 0u; q < ow4; q++) {
+                let ox = vec4<i32>(i32(q * 4u)) + vec4<i32>(0, 1, 2, 3);
+                let at = vec4<u32>(min(ox, vec4(i32(p.ow) - 1)));
+                let d = vec4(dy[drow + at.x], dy[drow + at.y], dy[drow + at.z], dy[drow + at.w]);
+                let ix = ox * i32(STRIDE) + vec4(i32(j) - i32(p.pad));
+                acc += select(vec4(0.0), d, ox < vec4(i32(p.ow))) * taps4(row, ix);
+            }
+        }
+    }
+    dw[idx] += acc.x + acc.y + acc.z + acc.w;
+}

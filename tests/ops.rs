@@ -105,7 +105,14 @@ fn conv2d_forward_and_gradients() {
     let mut shapes = vec![
         Conv2d { n: 3, c: 1, h: 28, w: 28, k: 64, kh: 4, kw: 4, stride: 2, pad: 1 },
         Conv2d { n: 2, c: 64, h: 14, w: 14, k: 128, kh: 4, kw: 4, stride: 2, pad: 1 },
+        // Narrow (few output channels, direct kernels): the Keras generator's last layer on a
+        // smaller image (dw sums n·oh·ow products; the tolerance is for short sums), then
+        // odd widths and strides.
+        Conv2d { n: 2, c: 128, h: 9, w: 10, k: 1, kh: 7, kw: 7, stride: 1, pad: 3 },
+        Conv2d { n: 3, c: 9, h: 11, w: 13, k: 3, kh: 3, kw: 5, stride: 2, pad: 2 },
+        Conv2d { n: 2, c: 7, h: 10, w: 9, k: 2, kh: 4, kw: 3, stride: 3, pad: 1 },
     ];
+    assert!(shapes[2..5].iter().all(Conv2d::narrow));
     for _ in 0..4 {
         shapes.push(random_conv(&mut rng));
     }

@@ -22,6 +22,9 @@ use cases::{Case, Fill};
 pub enum BenchModel {
     Dcgan,
     Mlp,
+    /// The Keras DCGAN of `--preset dcgan-keras` (not in the PyTorch reference).
+    Keras,
+    /// dcgan and mlp, the two models of the PyTorch reference.
     All,
 }
 
@@ -112,6 +115,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let models: &[ModelKind] = match args.model {
         BenchModel::Dcgan => &[ModelKind::Dcgan],
         BenchModel::Mlp => &[ModelKind::Mlp],
+        BenchModel::Keras => &[ModelKind::Keras],
         BenchModel::All => &[ModelKind::Dcgan, ModelKind::Mlp],
     };
     for &model in models {

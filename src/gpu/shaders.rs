@@ -65,7 +65,72 @@ pub fn source(name: &str) -> Option<String> {
     } else {
         String::new()
     };
+    let body = if file == "gemm_subgroup" { expand_tiles(body) } else { body.to_string() };
     Some(format!("{COMMON}\n{tiles}\n{body}"))
+}
+
+/// The heights of `gemm_subgroup.wgsl`'s tiles: its entry points are `tile16x4`, `tile32x4` and
+/// `tile64x4`.
+pub const SUBGROUP_TILE_ROWS: [usize; 3] = [16, 32, 64];
+
+/// `gemm_subgroup.wgsl` with its one templated entry point (the first `@compute` function) written
+/// out for every tile height; the file's header says what the `{…}` names and `//% each` lines
+/// mean.
+pub fn expand_tiles(template: &str) -> String {
+    let start = template.find("@compute").expect("the template has an entry point");
+    let end = start + template[start..].find("\n}\n").expect("the entry point ends with a `}` line") + 3;
+    let mut out = template[..start].to_string();
+    for rows in SUBGROUP_TILE_ROWS {
+        out += &expand_entry(&template[start..end], rows);
+        out.push('\n');
+    }
+    out + &template[end..]
+}
+
+fn expand_entry(entry: &str, rows: usize) -> String {
+    let mut out = String::new();
+    for line in entry.lines() {
+        let text = line.trim_start();
+        let indent = &line[..line.len() - text.len()];
+        let Some((kind, text)) = text.strip_prefix("//% each ").and_then(|d| d.split_once(": ")) else {
+            out += &line.replace("{rows}", &rows.to_string());
+            out.push('\n');
+            continue;
+        };
+        let groups = rows / 4;
+        let items: Vec<Vec<(String, usize)>> = match kind {
+            "load" => (0..rows / 8).map(|j| vec![("j".into(), j)]).collect(),
+            "row" => {
+                (0..rows).map(|r| vec![("r".into(), r), ("q".into(), r / 8), ("l".into(), r % 8)]).collect()
+            }
+            "group" => (0..groups)
+                .map(|g| {
+                    let mut names = vec![("g".to_string(), g)];
+                    for i in 0..4 {
+                        // Row 4g + i; the values at k + i sit in load slot i·groups + g.
+                        let slot = i * groups + g;
+                        names.extend([
+                            (format!("r{i}"), 4 * g + i),
+                            (format!("q{i}"), slot / 8),
+                            (format!("l{i}"), slot % 8),
+                        ]);
+                    }
+                    names
+                })
+                .collect(),
+            other => panic!("gemm_subgroup.wgsl: unknown `//% each {other}` line"),
+        };
+        for names in items {
+            let mut l = text.replace("{rows}", &rows.to_string());
+            for (name, v) in names {
+                l = l.replace(&format!("{{{name}}}"), &v.to_string());
+            }
+            out += indent;
+            out += &l;
+            out.push('\n');
+        }
+    }
+    out
 }
 
 impl GpuContext {

@@ -66,6 +66,18 @@ impl Conv2d {
         ConvGeometry { n, c, h, w, k, oh, ow, kh, kw, stride, pad }
     }
 
+    /// Few output channels and long im2col columns: as a matrix product this wastes the GEMM
+    /// tile's rows and writes c·kh·kw floats per pixel, so the `*_narrow` kernels read the image
+    /// directly instead (the Keras generator's last 7×7 conv to one channel ran at 0.2–0.5
+    /// GFLOP/s as a GEMM on lavapipe).
+    pub fn narrow(&self) -> bool {
+        self.k < 4 && self.c * self.kh * self.kw >= 64
+    }
+
+    fn constants(&self) -> [(&'static str, u32); 3] {
+        [("KH", u(self.kh)), ("KW", u(self.kw)), ("STRIDE", u(self.stride))]
+    }
+
     fn params(&self, has_bias: bool) -> [u32; 12] {
         let (oh, ow) = self.out_hw();
         [
@@ -94,12 +106,20 @@ pub(crate) fn forward(
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
-    if g.ctx.tiled {
+    let narrow = g.ctx.tiled && s.narrow();
+    if g.ctx.tiled && !narrow {
         return im2col::forward(g, &s.geometry(), x, w, b, y);
     }
     let dummy = g.dummy.clone();
     let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-    g.dispatch_items("conv2d", "forward", &s.params(b.is_some()), &bind, y.len)
+    let params = s.params(b.is_some());
+    if narrow {
+        let (oh, ow) = s.out_hw();
+        let quads = s.n * s.k * oh * ow.div_ceil(4);
+        let consts = s.constants();
+        return g.dispatch_items_specialised("conv2d", "forward_narrow", &consts, &params, &bind, quads);
+    }
+    g.dispatch_items("conv2d", "forward", &params, &bind, y.len)
 }
 
 pub(crate) fn backward(
@@ -116,7 +136,21 @@ pub(crate) fn backward(
         let (oh, ow) = s.out_hw();
         ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
     };
-    if g.ctx.tiled {
+    if !g.ctx.tiled {
+        return record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum);
+    }
+    if s.narrow() {
+        let (params, consts) = (s.params(false), s.constants());
+        if let Some(dx) = grads.dx {
+            let quads = s.n * s.c * s.h * s.w.div_ceil(4);
+            let bind = [(5, dy), (2, w), (6, dx)];
+            g.dispatch_items_specialised("conv2d", "backward_input_narrow", &consts, &params, &bind, quads)?;
+        }
+        if let Some(dw) = grads.dw {
+            let bind = [(5, dy), (1, x), (7, dw)];
+            g.dispatch_items_specialised("conv2d", "backward_weight_narrow", &consts, &params, &bind, w.len)?;
+        }
+    } else {
         let geo = s.geometry();
         if let Some(dx) = grads.dx {
             im2col::adjoint(g, &geo, dy, w, None, dx)?;
@@ -124,10 +158,9 @@ pub(crate) fn backward(
         if let Some(dw) = grads.dw {
             im2col::weight_grad(g, &geo, x, dy, dw)?;
         }
-        if let Some(db) = grads.db {
-            reduce::sum_channels(g, &bias_sum, dy, db, true)?;
-        }
-        return Ok(());
     }
-    record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum)
+    if let Some(db) = grads.db {
+        reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+    }
+    Ok(())
 }
