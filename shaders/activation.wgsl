@@ -24,11 +24,7 @@ struct Params {
 @group(0) @binding(10) var<storage, read_write> dx4: array<vec4<f32>>;
 
 fn f(v: f32) -> f32 {
-    switch KIND {
-        case 1u: { return sigmoid_stable(v); }
-        case 2u: { return tanh_stable(v); }
-        default: { return select(p.slope * v, v, v > 0.0); }
-    }
+    return activate(KIND, p.slope, v);
 }
 
 // f'(x) written in terms of y = f(x).

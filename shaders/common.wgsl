@@ -68,3 +68,19 @@ fn tanh_stable(x: f32) -> f32 {
     let e = exp(-2.0 * abs(x));
     return sign(x) * (1.0 - e) / (1.0 + e);
 }
+
+// Activation `kind` of v: 0 LeakyReLU(slope) (ReLU is slope 0), 1 sigmoid, 2 tanh. Callers pass
+// a pipeline constant, so CPU adapters do not run the other kinds masked.
+fn activate(kind: u32, slope: f32, v: f32) -> f32 {
+    switch kind {
+        case 1u: { return sigmoid_stable(v); }
+        case 2u: { return tanh_stable(v); }
+        default: { return select(slope * v, v, v > 0.0); }
+    }
+}
+
+// A forward kernel's fused activation as it stores its output: `code` 0 none, else kind + 1.
+fn epilogue(code: u32, slope: f32, v: f32) -> f32 {
+    if (code == 0u) { return v; }
+    return activate(code - 1u, slope, v);
+}

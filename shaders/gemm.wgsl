@@ -58,7 +58,7 @@ fn tile4x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
             if (p.bias_axis == 1u) { v += bias[nj]; }
             if (p.bias_axis == 2u) { v += bias[mi]; }
             if (p.accumulate != 0u) { v += c[at]; }
-            c[at] = v;
+            c[at] = epilogue(EPILOGUE, p.slope, v);
         }
     }
 }

@@ -18,5 +18,5 @@ fn store_one(cbase: u32, mi: u32, nj: u32, v: f32) {
     if (p.bias_axis == 1u) { x += bias[nj]; }
     if (p.bias_axis == 2u) { x += bias[mi]; }
     if (p.accumulate != 0u) { x += c[at]; }
-    c[at] = x;
+    c[at] = epilogue(EPILOGUE, p.slope, x);
 }

@@ -13,5 +13,7 @@ fn store_row(cbase: u32, mi: u32, n0: u32, v: vec4<f32>) {
     if (p.bias_axis == 2u) { x += vec4<f32>(bias[mi]); }
     let at = (cbase + mi * p.c_m + n0) / 4u;
     if (p.accumulate != 0u) { x += c[at]; }
-    c[at] = x;
+    let s = p.slope;
+    c[at] = vec4<f32>(epilogue(EPILOGUE, s, x.x), epilogue(EPILOGUE, s, x.y), epilogue(EPILOGUE, s, x.z),
+                      epilogue(EPILOGUE, s, x.w));
 }

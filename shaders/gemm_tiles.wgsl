@@ -11,6 +11,8 @@ struct Params {
     accumulate: u32,
     // 0: no bias, 1: bias[n] (linear), 2: bias[m] (convolution channels)
     bias_axis: u32,
+    // LeakyReLU's slope when EPILOGUE is 1.
+    slope: f32,
 }
 
 // The vec4 kernels only: A is read 4 at a time along k (0) or along m (1); B along n (0) or k (1).
@@ -18,6 +20,9 @@ struct Params {
 // in the inner loop (on CPU adapters both sides of a branch run, masked).
 override A_VEC: u32 = 0u;
 override B_VEC: u32 = 0u;
+// The activation fused into C's stores (common.wgsl's `epilogue` code: 0 none, 1 LeakyReLU,
+// 2 sigmoid, 3 tanh); only for products that overwrite C.
+override EPILOGUE: u32 = 0u;
 
 
 @group(0) @binding(0) var<uniform> p: Params;

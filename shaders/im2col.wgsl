@@ -11,7 +11,12 @@ struct Params {
     kh: u32, kw: u32, stride: u32, pad: u32,
     has_bias: u32,
     row: u32,
+    // LeakyReLU's slope when EPILOGUE is 1.
+    slope: f32,
 }
+
+// col2im's fused activation (common.wgsl's `epilogue` code), for transposed convolutions' forward.
+override EPILOGUE: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> img: array<f32>;
@@ -95,7 +100,7 @@ fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
             }
             oy--;
         }
-        img_out[out + ix] = acc;
+        img_out[out + ix] = epilogue(EPILOGUE, p.slope, acc);
         rx++;
         if (rx == p.stride) {
             rx = 0u;

@@ -7,6 +7,7 @@
 //! `flush` submit it.
 
 use crate::error::Result;
+use crate::nn::WeightedOp;
 use crate::ops::activation::Activation;
 use crate::ops::adam::AdamStep;
 use crate::ops::batch_norm::{BatchNorm, BatchNormState};
@@ -124,6 +125,26 @@ pub trait Backend {
 
     fn activation_forward(&mut self, a: Activation, x: &Self::T, y: &Self::T) -> Result<()>;
     fn activation_backward(&mut self, a: Activation, y: &Self::T, dy: &Self::T, dx: &Self::T) -> Result<()>;
+
+    /// A weighted layer's forward followed by `act`, into `y`. The GPU fuses the activation into
+    /// the layer's stores (one pass over y instead of three); this default, the CPU reference's,
+    /// runs the two ops through `pre`, which the GPU leaves alone.
+    #[allow(clippy::too_many_arguments)]
+    fn weighted_act_forward(
+        &mut self,
+        op: &WeightedOp,
+        (x, w, b): (&Self::T, &Self::T, Option<&Self::T>),
+        act: Activation,
+        pre: &Self::T,
+        y: &Self::T,
+    ) -> Result<()> {
+        match op {
+            WeightedOp::Linear(s) => self.linear_forward(s, x, w, b, pre)?,
+            WeightedOp::Conv2d(s) => self.conv2d_forward(s, x, w, b, pre)?,
+            WeightedOp::ConvTranspose2d(s) => self.conv_transpose2d_forward(s, x, w, b, pre)?,
+        }
+        self.activation_forward(act, pre, y)
+    }
 
     /// Per-sample losses; `sum` with alpha 1/n gives the mean.
     fn bce_with_logits_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;

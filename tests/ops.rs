@@ -666,7 +666,9 @@ fn gemm_through_strides() {
         };
         let c = if i % 2 == 0 { (n, 1) } else { (1, m) };
         for (accumulate, bias) in [(false, true), (true, false)] {
-            let s = Gemm::plain((m, n, k), a, b, c, accumulate);
+            // Overwriting products also with a fused activation (the scalar 4×4 tile's epilogue).
+            let epilogue = (!accumulate).then_some(Activation::LeakyRelu(0.2));
+            let s = Gemm { epilogue, ..Gemm::plain((m, n, k), a, b, c, accumulate) };
             gpu_vs_cpu!(
                 format!("gemm {s:?} bias={bias}"),
                 (1e-5, 1e-4),
@@ -689,11 +691,18 @@ fn gemm_vec4_layouts() {
     // once with the subgroup kernel and once with the 8×8 tile.
     use wgan_gpu::ops::gemm::{Gemm, Strides};
     let mut rng = Rng::new(14);
-    for (m, n, k) in [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100), (68, 37, 16)] {
+    // Each with every fused activation too (the epilogue of a layer's forward).
+    let acts = [None, Some(Activation::LeakyRelu(0.2)), Some(Activation::Sigmoid), Some(Activation::Tanh)];
+    for (i, (m, n, k)) in
+        [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100), (68, 37, 16)].into_iter().enumerate()
+    {
         // B's rows along n start on multiples of 4: padded, as im2col pads its rows.
         let n4 = n.next_multiple_of(4);
-        for (a, b) in [((k, 1), (n4, 1)), ((1, m), (n4, 1)), ((k, 1), (1, k)), ((1, m), (1, k))] {
-            let s = Gemm::plain((m, n, k), a, b, (n, 1), false);
+        for (j, (a, b)) in
+            [((k, 1), (n4, 1)), ((1, m), (n4, 1)), ((k, 1), (1, k)), ((1, m), (1, k))].into_iter().enumerate()
+        {
+            let epilogue = acts[(i + j) % 4];
+            let s = Gemm { epilogue, ..Gemm::plain((m, n, k), a, b, (n, 1), false) };
             assert!(
                 s.vec4_layout(m * k, k * n.next_multiple_of(4)).is_some(),
                 "{s:?} should take vec4 loads"
@@ -714,6 +723,7 @@ fn gemm_vec4_layouts() {
         c: Strides { s0: 1, s1: m, outer: 0, batch: m * n, offset: 0 },
         accumulate: true,
         bias_axis: Default::default(),
+        epilogue: None,
     };
     assert!(s.vec4_layout(4 + batch * m * k * outer, batch * n * k * outer).is_some());
     let (av, bv) = (rng.vec(4 + batch * m * k * outer, -1.0, 1.0), rng.vec(batch * n * k * outer, -1.0, 1.0));
@@ -776,5 +786,70 @@ fn convolutions_split_into_workspace_chunks() {
     let got = run(&mut g, &conv, &convt, &data);
     for (i, (got, want)) in got.iter().zip(&want).enumerate() {
         assert_close(&format!("chunked conv output {i}"), got, want, 1e-4, 1e-4);
+    }
+}
+
+#[test]
+fn weighted_layers_with_fused_activation() {
+    // The GPU fuses the activation into the layer's stores (GEMM or col2im), or runs it after a
+    // narrow convolution; the CPU reference runs the two ops. `pre` (the CPU's intermediate) is
+    // cleared before comparing.
+    use wgan_gpu::nn::WeightedOp;
+    let mut rng = Rng::new(21);
+    let ops = [
+        WeightedOp::Linear(Linear { batch: 37, in_features: 65, out_features: 19 }),
+        WeightedOp::Conv2d(Conv2d { n: 3, c: 5, h: 11, w: 9, k: 6, kh: 3, kw: 3, stride: 2, pad: 1 }),
+        WeightedOp::Conv2d(Conv2d { n: 2, c: 4, h: 8, w: 8, k: 8, kh: 4, kw: 4, stride: 2, pad: 1 }),
+        WeightedOp::Conv2d(Conv2d { n: 2, c: 16, h: 7, w: 9, k: 1, kh: 5, kw: 5, stride: 1, pad: 2 }),
+        WeightedOp::ConvTranspose2d(ConvTranspose2d {
+            n: 3,
+            c: 6,
+            h: 5,
+            w: 7,
+            k: 5,
+            kh: 4,
+            kw: 4,
+            stride: 2,
+            pad: 1,
+            output_padding: 0,
+        }),
+    ];
+    let acts = [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Sigmoid, Activation::Tanh];
+    for (i, op) in ops.iter().enumerate() {
+        let (xn, yn, bn) = match op {
+            WeightedOp::Linear(s) => (s.batch * s.in_features, s.batch * s.out_features, s.out_features),
+            WeightedOp::Conv2d(s) => {
+                let (oh, ow) = s.out_hw();
+                (s.n * s.c * s.h * s.w, s.n * s.k * oh * ow, s.k)
+            }
+            WeightedOp::ConvTranspose2d(s) => {
+                let (oh, ow) = s.out_hw();
+                (s.n * s.c * s.h * s.w, s.n * s.k * oh * ow, s.k)
+            }
+        };
+        for (j, &act) in acts.iter().enumerate() {
+            let with_bias = (i + j) % 2 == 0;
+            gpu_vs_cpu!(
+                format!("{op:?} then {act:?} bias={with_bias}"),
+                (1e-5, 1e-4),
+                vec![
+                    ("x", rng.vec(xn, -1.0, 1.0)),
+                    ("w", rng.vec(op.weight_len(), -1.0, 1.0)),
+                    ("b", rng.vec(bn, -1.0, 1.0)),
+                    ("pre", vec![0.0; yn]),
+                    ("y", rng.vec(yn, -1.0, 1.0)),
+                ],
+                |b, t| {
+                    b.weighted_act_forward(
+                        op,
+                        (&t[0], &t[1], with_bias.then_some(&t[2])),
+                        act,
+                        &t[3],
+                        &t[4],
+                    )?;
+                    b.zero(&t[3])
+                }
+            );
+        }
     }
 }

@@ -492,6 +492,7 @@ mod trait_impl {
     use super::{GpuBackend, GpuTensor};
     use crate::backend::{Backend, Grads};
     use crate::error::Result;
+    use crate::nn::WeightedOp;
     use crate::ops::activation::{self, Activation};
     use crate::ops::adam::{self, AdamStep};
     use crate::ops::batch_norm::{self, BatchNorm, BatchNormState};
@@ -542,13 +543,13 @@ mod trait_impl {
             gemm::record(self, s, a, b, bias, c)
         }
         fn linear_forward(&mut self, s: &Linear, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
-            linear::forward(self, s, x, w, b, y)
+            linear::forward(self, s, x, w, (b, None), y)
         }
         fn linear_backward(&mut self, s: &Linear, x: &T, w: &T, dy: &T, g: Grads<'_, T>) -> Result<()> {
             linear::backward(self, s, x, w, dy, g)
         }
         fn conv2d_forward(&mut self, s: &Conv2d, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
-            conv2d::forward(self, s, x, w, b, y)
+            conv2d::forward(self, s, x, w, (b, None), y)
         }
         fn conv2d_backward(&mut self, s: &Conv2d, x: &T, w: &T, dy: &T, g: Grads<'_, T>) -> Result<()> {
             conv2d::backward(self, s, x, w, dy, g)
@@ -561,7 +562,7 @@ mod trait_impl {
             b: Option<&T>,
             y: &T,
         ) -> Result<()> {
-            conv_transpose2d::forward(self, s, x, w, b, y)
+            conv_transpose2d::forward(self, s, x, w, (b, None), y)
         }
         fn conv_transpose2d_backward(
             &mut self,
@@ -578,6 +579,21 @@ mod trait_impl {
         }
         fn activation_backward(&mut self, a: Activation, y: &T, dy: &T, dx: &T) -> Result<()> {
             activation::backward(self, a, y, dy, dx)
+        }
+        fn weighted_act_forward(
+            &mut self,
+            op: &WeightedOp,
+            (x, w, b): (&T, &T, Option<&T>),
+            act: Activation,
+            _pre: &T,
+            y: &T,
+        ) -> Result<()> {
+            let b = (b, Some(act));
+            match op {
+                WeightedOp::Linear(s) => linear::forward(self, s, x, w, b, y),
+                WeightedOp::Conv2d(s) => conv2d::forward(self, s, x, w, b, y),
+                WeightedOp::ConvTranspose2d(s) => conv_transpose2d::forward(self, s, x, w, b, y),
+            }
         }
         fn softmax_cross_entropy_forward(
             &mut self,

@@ -55,6 +55,19 @@ enum Layer<T> {
     Reshape,
 }
 
+impl<T> Layer<T> {
+    /// A weighted layer's op, weights and bias.
+    fn weighted(&self) -> Option<(WeightedOp, &T, Option<&T>)> {
+        let (op, w, b) = match self {
+            Layer::Linear { s, w, b } => (WeightedOp::Linear(*s), w, b),
+            Layer::Conv { s, w, b } => (WeightedOp::Conv2d(*s), w, b),
+            Layer::ConvT { s, w, b } => (WeightedOp::ConvTranspose2d(*s), w, b),
+            _ => return None,
+        };
+        Some((op, &w.value, b.as_ref().map(|p| &p.value)))
+    }
+}
+
 pub struct Net<B: Backend> {
     pub spec: NetSpec,
     pub batch: usize,
@@ -260,8 +273,22 @@ impl<B: Backend> Net<B> {
     /// Runs every layer on `x` [batch, input shape]. Dropout draws from (seed, offset + layer),
     /// and backward reuses the same draw.
     pub fn forward(&mut self, b: &mut B, x: &B::T, training: bool, seed: u64, offset: u64) -> Result<()> {
+        let mut fused = false;
         for i in 0..self.layers.len() {
             let (input, out) = (if i == 0 { x } else { &self.acts[i - 1] }, &self.acts[i]);
+            if std::mem::take(&mut fused) {
+                // This activation ran inside the layer before it.
+                continue;
+            }
+            // A weighted layer followed by an activation writes the activation's output directly
+            // (its own output buffer then goes unwritten; backward reads only the activation's).
+            if let (Some((op, w, bias)), Some(Layer::Act(f))) =
+                (self.layers[i].weighted(), self.layers.get(i + 1))
+            {
+                b.weighted_act_forward(&op, (input, w, bias), *f, out, &self.acts[i + 1])?;
+                fused = true;
+                continue;
+            }
             match &mut self.layers[i] {
                 Layer::Linear { s, w, b: bias } => {
                     b.linear_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?

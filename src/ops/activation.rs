@@ -15,13 +15,41 @@ pub enum Activation {
 
 impl Activation {
     /// The shader's (kind, slope) encoding.
-    fn code(self) -> (u32, f32) {
+    pub(crate) fn code(self) -> (u32, f32) {
         match self {
             Activation::Relu => (0, 0.0),
             Activation::LeakyRelu(s) => (0, s),
             Activation::Sigmoid => (1, 0.0),
             Activation::Tanh => (2, 0.0),
         }
+    }
+}
+
+/// A fused activation's (code, slope) for common.wgsl's `epilogue`: code 0 is none.
+pub(crate) fn epilogue_code(a: Option<Activation>) -> (u32, f32) {
+    a.map_or((0, 0.0), |a| {
+        let (kind, slope) = a.code();
+        (kind + 1, slope)
+    })
+}
+
+/// `op` writing its output into y with `act` applied: `op` gets y itself where the caller's
+/// kernel fuses the activation (`fused`), else a scratch tensor that the activation kernel then
+/// reads.
+pub(crate) fn applied(
+    g: &mut GpuBackend,
+    act: Option<Activation>,
+    fused: bool,
+    y: &GpuTensor,
+    op: impl FnOnce(&mut GpuBackend, &GpuTensor, Option<Activation>) -> Result<()>,
+) -> Result<()> {
+    match act {
+        Some(a) if !fused => {
+            let pre = g.scratch("activation.pre", y.len)?;
+            op(g, &pre, None)?;
+            forward(g, a, &pre, y)
+        }
+        _ => op(g, y, act),
     }
 }
 

@@ -1,5 +1,6 @@
 //! conv2d, NCHW: x [n, c, h, w], w [k, c, kh, kw], b [k], y [n, k, oh, ow].
 
+use super::activation::{self, Activation};
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
 use super::{check_grads, expect, record_weighted_backward, u};
@@ -97,29 +98,33 @@ impl Conv2d {
     }
 }
 
+/// y = act(conv(x, w) + b); the activation is fused into the GEMM's stores (tiled kernels, not
+/// narrow convolutions).
 pub(crate) fn forward(
     g: &mut GpuBackend,
     s: &Conv2d,
     x: &GpuTensor,
     w: &GpuTensor,
-    b: Option<&GpuTensor>,
+    (b, act): (Option<&GpuTensor>, Option<Activation>),
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
-    let narrow = g.ctx.tiled && s.narrow();
-    if g.ctx.tiled && !narrow {
-        return im2col::forward(g, &s.geometry(), x, w, b, y);
-    }
-    let dummy = g.dummy.clone();
-    let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-    let params = s.params(b.is_some());
-    if narrow {
-        let (oh, ow) = s.out_hw();
-        let quads = s.n * s.k * oh * ow.div_ceil(4);
-        let consts = s.constants();
-        return g.dispatch_items_specialised("conv2d", "forward_narrow", &consts, &params, &bind, quads);
-    }
-    g.dispatch_items("conv2d", "forward", &params, &bind, y.len)
+    let (tiled, narrow) = (g.ctx.tiled, g.ctx.tiled && s.narrow());
+    activation::applied(g, act, tiled && !narrow, y, |g, y, act| {
+        if tiled && !narrow {
+            return im2col::forward(g, &s.geometry(), x, w, (b, act), y);
+        }
+        let dummy = g.dummy.clone();
+        let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+        let params = s.params(b.is_some());
+        if narrow {
+            let (oh, ow) = s.out_hw();
+            let quads = s.n * s.k * oh * ow.div_ceil(4);
+            let consts = s.constants();
+            return g.dispatch_items_specialised("conv2d", "forward_narrow", &consts, &params, &bind, quads);
+        }
+        g.dispatch_items("conv2d", "forward", &params, &bind, y.len)
+    })
 }
 
 pub(crate) fn backward(
@@ -153,7 +158,7 @@ pub(crate) fn backward(
     } else {
         let geo = s.geometry();
         if let Some(dx) = grads.dx {
-            im2col::adjoint(g, &geo, dy, w, None, dx)?;
+            im2col::adjoint(g, &geo, dy, w, (None, None), dx)?;
         }
         if let Some(dw) = grads.dw {
             im2col::weight_grad(g, &geo, x, dy, dw)?;

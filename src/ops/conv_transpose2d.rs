@@ -1,6 +1,7 @@
 //! conv_transpose2d, NCHW: x [n, c, h, w], w [c, k, kh, kw], b [k], y [n, k, oh, ow],
 //! oh = (h − 1)·stride − 2·pad + kh + output_padding.
 
+use super::activation::{self, Activation};
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
 use super::{check_grads, expect, record_weighted_backward, u};
@@ -96,21 +97,25 @@ impl ConvTranspose2d {
     }
 }
 
+/// y = act(conv_transpose(x, w) + b); the activation is fused into col2im's stores.
 pub(crate) fn forward(
     g: &mut GpuBackend,
     s: &ConvTranspose2d,
     x: &GpuTensor,
     w: &GpuTensor,
-    b: Option<&GpuTensor>,
+    (b, act): (Option<&GpuTensor>, Option<Activation>),
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
-    if g.ctx.tiled {
-        return im2col::adjoint(g, &s.geometry(), x, w, b, y);
-    }
-    let dummy = g.dummy.clone();
-    let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-    g.dispatch_items("conv_transpose2d", "forward", &s.params(b.is_some()), &bind, y.len)
+    let tiled = g.ctx.tiled;
+    activation::applied(g, act, tiled, y, |g, y, act| {
+        if tiled {
+            return im2col::adjoint(g, &s.geometry(), x, w, (b, act), y);
+        }
+        let dummy = g.dummy.clone();
+        let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+        g.dispatch_items("conv_transpose2d", "forward", &s.params(b.is_some()), &bind, y.len)
+    })
 }
 
 pub(crate) fn backward(
@@ -130,7 +135,7 @@ pub(crate) fn backward(
     if g.ctx.tiled {
         let geo = s.geometry();
         if let Some(dx) = grads.dx {
-            im2col::forward(g, &geo, dy, w, None, dx)?;
+            im2col::forward(g, &geo, dy, w, (None, None), dx)?;
         }
         if let Some(dw) = grads.dw {
             im2col::weight_grad(g, &geo, dy, x, dw)?;

@@ -2,6 +2,7 @@
 //! arbitrary strides. The GPU kernel behind `linear` and the convolutions (see
 //! [`crate::ops::linear`], [`crate::ops::im2col`]); its reference is [`crate::reference::gemm::gemm`].
 
+use super::activation::{Activation, epilogue_code};
 use super::u;
 use crate::error::{Error, Result};
 use crate::gpu::{GemmKernel, GpuBackend, GpuTensor};
@@ -33,7 +34,7 @@ pub enum BiasAxis {
     M,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Gemm {
     pub m: usize,
     pub n: usize,
@@ -50,6 +51,8 @@ pub struct Gemm {
     /// Add into C instead of overwriting it.
     pub accumulate: bool,
     pub bias_axis: BiasAxis,
+    /// An activation applied to C as it is stored (a layer's forward); not with `accumulate`.
+    pub epilogue: Option<Activation>,
 }
 
 impl Gemm {
@@ -72,6 +75,7 @@ impl Gemm {
             c: c.into(),
             accumulate,
             bias_axis: BiasAxis::N,
+            epilogue: None,
         }
     }
 
@@ -97,6 +101,9 @@ impl Gemm {
         fits("c", c, self.extent(self.m, self.n, self.c, false))?;
         if let Some(bias) = bias {
             fits("bias", bias, if self.bias_axis == BiasAxis::M { self.m } else { self.n })?;
+        }
+        if self.accumulate && self.epilogue.is_some() {
+            return Err(Error::shape("gemm", "an activation epilogue needs a product that overwrites C"));
         }
         Ok(())
     }
@@ -162,6 +169,7 @@ pub(crate) fn record(
         (Some(_), BiasAxis::M) => 2,
     };
     let vec4 = s.vec4_layout(a.len, b.len);
+    let (epilogue, slope) = epilogue_code(s.epilogue);
     let params = [
         u(s.m),
         u(s.n),
@@ -184,15 +192,17 @@ pub(crate) fn record(
         u(s.c.offset),
         s.accumulate as u32,
         bias_axis,
+        slope.to_bits(),
     ];
     if g.gemm_kernel == GemmKernel::Shared {
         let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
         let groups = s.batch * s.m.div_ceil(64) * s.n.div_ceil(64);
-        return g.dispatch("gemm_shared", "tile64", &params, &bind, groups);
+        let constants = [("EPILOGUE", epilogue)];
+        return g.dispatch_specialised("gemm_shared", "tile64", &constants, &params, &bind, groups);
     }
     if let Some((a_vec, b_vec)) = vec4 {
         let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-        let layout = [("A_VEC", a_vec), ("B_VEC", b_vec)];
+        let layout = [("A_VEC", a_vec), ("B_VEC", b_vec), ("EPILOGUE", epilogue)];
         // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
         // multiply-add); elsewhere each invocation owns an 8×8 tile.
         if g.gemm_kernel == GemmKernel::Subgroup {
@@ -213,5 +223,5 @@ pub(crate) fn record(
     }
     let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-    g.dispatch_items("gemm", "tile4x4", &params, &bind, tiles)
+    g.dispatch_items_specialised("gemm", "tile4x4", &[("EPILOGUE", epilogue)], &params, &bind, tiles)
 }

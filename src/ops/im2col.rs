@@ -5,6 +5,7 @@
 //! (The direct one-output-per-invocation kernels in `conv2d.wgsl` and `conv_transpose2d.wgsl`
 //! remain, selected by `WGAN_KERNELS=simple`.)
 
+use super::activation::{Activation, epilogue_code};
 use super::gemm::{self, BiasAxis, Gemm, Strides};
 use super::u;
 use crate::error::Result;
@@ -53,11 +54,11 @@ impl ConvGeometry {
         g.scratch("im2col.col", chunk * self.taps() * self.row())
     }
 
-    fn params(&self, n0: usize, chunk: usize, has_bias: bool) -> [u32; 13] {
+    fn params(&self, n0: usize, chunk: usize, has_bias: bool) -> [u32; 14] {
         self.params_rows(n0, chunk, self.c, has_bias)
     }
 
-    fn params_rows(&self, n0: usize, chunk: usize, rows: usize, has_bias: bool) -> [u32; 13] {
+    fn params_rows(&self, n0: usize, chunk: usize, rows: usize, has_bias: bool) -> [u32; 14] {
         [
             u(chunk),
             u(n0),
@@ -72,6 +73,7 @@ impl ConvGeometry {
             u(self.pad),
             has_bias as u32,
             u(self.row()),
+            0,
         ]
     }
 
@@ -103,13 +105,13 @@ impl ConvGeometry {
     }
 }
 
-/// out = conv(img, w) (+ bias[k]), overwriting out.
+/// out = act(conv(img, w) (+ bias[k])), overwriting out.
 pub(crate) fn forward(
     g: &mut GpuBackend,
     geo: &ConvGeometry,
     img: &GpuTensor,
     w: &GpuTensor,
-    bias: Option<&GpuTensor>,
+    (bias, act): (Option<&GpuTensor>, Option<Activation>),
     out: &GpuTensor,
 ) -> Result<()> {
     let (q, p, row) = (geo.taps(), geo.pixels(), geo.row());
@@ -127,24 +129,26 @@ pub(crate) fn forward(
             c: Strides { s0: p, s1: 1, batch: geo.k * p, offset: n0 * geo.k * p, ..Strides::default() },
             accumulate: false,
             bias_axis: BiasAxis::M,
+            epilogue: act,
         };
         gemm::record(g, &mm, w, &col, bias, out)?;
     }
     Ok(())
 }
 
-/// img = convᵀ(out, w) (+ bias[c]), overwriting img: conv2d's input gradient and
+/// img = act(convᵀ(out, w) (+ bias[c])), overwriting img: conv2d's input gradient and
 /// conv_transpose2d's forward.
 pub(crate) fn adjoint(
     g: &mut GpuBackend,
     geo: &ConvGeometry,
     out: &GpuTensor,
     w: &GpuTensor,
-    bias: Option<&GpuTensor>,
+    (bias, act): (Option<&GpuTensor>, Option<Activation>),
     img: &GpuTensor,
 ) -> Result<()> {
     let (q, row) = (geo.taps(), geo.row());
     let dummy = g.dummy.clone();
+    let (epilogue, slope) = epilogue_code(act);
     for (n0, chunk) in geo.chunks(g) {
         let (rows, offset, stride) = geo.output_rows(g, out, n0, chunk)?;
         let col = geo.workspace(g, chunk)?;
@@ -161,11 +165,14 @@ pub(crate) fn adjoint(
             c: Strides { s0: row, s1: 1, batch: q * row, ..Strides::default() },
             accumulate: false,
             bias_axis: BiasAxis::M,
+            epilogue: None,
         };
         gemm::record(g, &mm, w, &rows, None, &col)?;
-        let params = geo.params(n0, chunk, bias.is_some());
+        let mut params = geo.params(n0, chunk, bias.is_some());
+        params[13] = slope.to_bits();
         let bind = [(3, &col), (4, img), (5, bias.unwrap_or(&dummy))];
-        g.dispatch_items("im2col", "col2im", &params, &bind, chunk * geo.c * geo.h)?;
+        let constants = [("EPILOGUE", epilogue)];
+        g.dispatch_items_specialised("im2col", "col2im", &constants, &params, &bind, chunk * geo.c * geo.h)?;
     }
     Ok(())
 }
@@ -194,6 +201,7 @@ pub(crate) fn weight_grad(
             c: (q, 1).into(),
             accumulate: true,
             bias_axis: BiasAxis::M,
+            epilogue: None,
         };
         gemm::record(g, &mm, &rows, &col, None, dw)?;
     }

@@ -1,5 +1,6 @@
 //! linear: y = x · wᵀ + b. x [batch, in], w [out, in], b [out], y [batch, out].
 
+use super::activation::{self, Activation};
 use super::gemm::{self, Gemm};
 use super::reduce::{self, ChannelSum};
 use super::{check_grads, expect, record_weighted_backward, u};
@@ -33,25 +34,29 @@ impl Linear {
     }
 }
 
+/// y = act(x·wᵀ + b); the activation is fused into the GEMM's stores.
 pub(crate) fn forward(
     g: &mut GpuBackend,
     s: &Linear,
     x: &GpuTensor,
     w: &GpuTensor,
-    b: Option<&GpuTensor>,
+    (b, act): (Option<&GpuTensor>, Option<Activation>),
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
-    if g.ctx.tiled {
-        // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
-        let (i, o) = (s.in_features, s.out_features);
-        let mm = Gemm::plain((s.batch, o, i), (i, 1), (1, i), (o, 1), false);
-        return gemm::record(g, &mm, x, w, b, y);
-    }
-    let dummy = g.dummy.clone();
-    let params = s.params(b.is_some());
-    let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-    g.dispatch_items("linear", "forward", &params, &bind, s.batch * s.out_features)
+    let tiled = g.ctx.tiled;
+    activation::applied(g, act, tiled, y, |g, y, act| {
+        if tiled {
+            // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
+            let (i, o) = (s.in_features, s.out_features);
+            let mm = Gemm { epilogue: act, ..Gemm::plain((s.batch, o, i), (i, 1), (1, i), (o, 1), false) };
+            return gemm::record(g, &mm, x, w, b, y);
+        }
+        let dummy = g.dummy.clone();
+        let params = s.params(b.is_some());
+        let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+        g.dispatch_items("linear", "forward", &params, &bind, s.batch * s.out_features)
+    })
 }
 
 pub(crate) fn backward(

@@ -1,3 +1,4 @@
+use super::activation::activation_forward;
 use crate::ops::gemm::{BiasAxis, Gemm};
 
 /// C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), through the strides in `s`.
@@ -19,6 +20,10 @@ pub fn gemm(s: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32])
                 }
                 let at = sc.offset + bi * sc.batch + i * sc.s0 + j * sc.s1;
                 c[at] = if s.accumulate { c[at] + acc } else { acc };
+                if let Some(f) = s.epilogue {
+                    let v = [c[at]];
+                    activation_forward(f, &v, &mut c[at..at + 1]);
+                }
             }
         }
     }
