@@ -111,6 +111,8 @@ fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
 override KH: u32 = 1u;
 override KW: u32 = 1u;
 override STRIDE: u32 = 1u;
+// The input columns 4 neighbouring outputs read along a row.
+override SPAN: u32 = 3u * STRIDE + KW;
 
 // x[row + ix] for the 4 columns ix, 0 where ix falls into the padding.
 fn taps4(row: u32, ix: vec4<i32>) -> vec4<f32> {
@@ -139,8 +141,22 @@ fn forward_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
             let iy = i32(oy * STRIDE + i) - i32(p.pad);
             if (iy < 0 || iy >= i32(p.h)) { continue; }
             let row = ((ni * p.c + c) * p.h + u32(iy)) * p.w;
-            for (var j = 0u; j < KW; j++) {
-                acc += taps4(row, lanes + vec4(i32(j))) * wt[wbase + i * KW + j];
+            if (SPAN <= 16u) {
+                // The 4 pixels' taps along the row overlap: load the span once, then take
+                // each tap's 4 values from it (the loops have constant bounds and unroll).
+                var win: array<f32, 16>;
+                for (var u = 0u; u < SPAN; u++) {
+                    let ix = lanes.x + i32(u);
+                    win[u] = select(0.0, x[row + u32(clamp(ix, 0, i32(p.w) - 1))], ix >= 0 && ix < i32(p.w));
+                }
+                for (var j = 0u; j < KW; j++) {
+                    let v = vec4(win[j], win[j + STRIDE], win[j + 2u * STRIDE], win[j + 3u * STRIDE]);
+                    acc += v * wt[wbase + i * KW + j];
+                }
+            } else {
+                for (var j = 0u; j < KW; j++) {
+                    acc += taps4(row, lanes + vec4(i32(j))) * wt[wbase + i * KW + j];
+                }
             }
         }
     }
@@ -169,6 +185,21 @@ fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
             let ty = i32(iy + p.pad) - i32(i);
             if (ty < 0 || ty % s != 0 || ty / s >= i32(p.oh)) { continue; }
             let row = ((ni * p.k + ko) * p.oh + u32(ty / s)) * p.ow;
+            if (STRIDE == 1u && KW + 3u <= 16u) {
+                // As in forward_narrow: the row's span of dy once, the taps from it; tap j of
+                // pixel t reads dy column ix0 + t + pad − j, window index t + KW − 1 − j.
+                let first = i32(ix0 + p.pad) - i32(KW - 1u);
+                var win: array<f32, 16>;
+                for (var u = 0u; u < KW + 3u; u++) {
+                    let ox = first + i32(u);
+                    win[u] = select(0.0, dy[row + u32(clamp(ox, 0, i32(p.ow) - 1))], ox >= 0 && ox < i32(p.ow));
+                }
+                for (var j = 0u; j < KW; j++) {
+                    let u = KW - 1u - j;
+                    acc += vec4(win[u], win[u + 1u], win[u + 2u], win[u + 3u]) * wt[wbase + i * KW + j];
+                }
+                continue;
+            }
             for (var j = 0u; j < KW; j++) {
                 let tx = vec4<i32>(i32(ix0 + p.pad) - i32(j)) + vec4<i32>(0, 1, 2, 3);
                 let ox = tx / s;
@@ -185,18 +216,23 @@ fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
     }
 }
 
-// dw[k, c, i, j] += Σ over n, oy and quads of ox, one invocation per weight
+// dw[k, c, i, j] += Σ over n, oy and quads of ox: one invocation per kernel row (k, c, i) and all
+// its KW taps from one span of the input row where that span fits 16 floats (SPAN ≤ 16, as in
+// forward_narrow), else one invocation per weight.
 @compute @workgroup_size(256)
 fn backward_weight_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
                           @builtin(local_invocation_index) lid: u32) {
     let idx = flat_id(wg, nwg, lid);
-    if (idx >= p.k * p.c * KH * KW) { return; }
-    let j = idx % KW;
-    let i = (idx / KW) % KH;
-    let c = (idx / (KW * KH)) % p.c;
-    let ko = idx / (KW * KH * p.c);
+    let by_row = SPAN <= 16u;
+    let taps = select(KW, 1u, by_row);
+    if (idx >= p.k * p.c * KH * taps) { return; }
+    let j0 = idx % taps;
+    let i = (idx / taps) % KH;
+    let c = (idx / (taps * KH)) % p.c;
+    let ko = idx / (taps * KH * p.c);
     let ow4 = (p.ow + 3u) / 4u;
     var acc = vec4(0.0);
+    var accs: array<f32, 16>;
     for (var ni = 0u; ni < p.n; ni++) {
         for (var oy = 0u; oy < p.oh; oy++) {
             let iy = i32(oy * STRIDE + i) - i32(p.pad);
@@ -206,11 +242,31 @@ fn backward_weight_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_wor
             for (var q = 0u; q < ow4; q++) {
                 let ox = vec4<i32>(i32(q * 4u)) + vec4<i32>(0, 1, 2, 3);
                 let at = vec4<u32>(min(ox, vec4(i32(p.ow) - 1)));
-                let d = vec4(dy[drow + at.x], dy[drow + at.y], dy[drow + at.z], dy[drow + at.w]);
-                let ix = ox * i32(STRIDE) + vec4(i32(j) - i32(p.pad));
-                acc += select(vec4(0.0), d, ox < vec4(i32(p.ow))) * taps4(row, ix);
+                let dv = vec4(dy[drow + at.x], dy[drow + at.y], dy[drow + at.z], dy[drow + at.w]);
+                let d = select(vec4(0.0), dv, ox < vec4(i32(p.ow)));
+                if (by_row) {
+                    let first = i32(q * 4u * STRIDE) - i32(p.pad);
+                    var win: array<f32, 16>;
+                    for (var u = 0u; u < SPAN; u++) {
+                        let ix = first + i32(u);
+                        win[u] = select(0.0, x[row + u32(clamp(ix, 0, i32(p.w) - 1))], ix >= 0 && ix < i32(p.w));
+                    }
+                    for (var j = 0u; j < KW; j++) {
+                        accs[j] += dot(d, vec4(win[j], win[j + STRIDE], win[j + 2u * STRIDE], win[j + 3u * STRIDE]));
+                    }
+                } else {
+                    let ix = ox * i32(STRIDE) + vec4(i32(j0) - i32(p.pad));
+                    acc += d * taps4(row, ix);
+                }
             }
         }
     }
-    dw[idx] += acc.x + acc.y + acc.z + acc.w;
+    if (by_row) {
+        let base = ((ko * p.c + c) * KH + i) * KW;
+        for (var j = 0u; j < KW; j++) {
+            dw[base + j] += accs[j];
+        }
+    } else {
+        dw[idx] += acc.x + acc.y + acc.z + acc.w;
+    }
 }

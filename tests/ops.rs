@@ -111,8 +111,10 @@ fn conv2d_forward_and_gradients() {
         Conv2d { n: 2, c: 128, h: 9, w: 10, k: 1, kh: 7, kw: 7, stride: 1, pad: 3 },
         Conv2d { n: 3, c: 9, h: 11, w: 13, k: 3, kh: 3, kw: 5, stride: 2, pad: 2 },
         Conv2d { n: 2, c: 7, h: 10, w: 9, k: 2, kh: 4, kw: 3, stride: 3, pad: 1 },
+        // Too wide for the kernels' 16-float row window (3·stride + kw > 16).
+        Conv2d { n: 2, c: 8, h: 12, w: 23, k: 2, kh: 3, kw: 9, stride: 3, pad: 2 },
     ];
-    assert!(shapes[2..5].iter().all(Conv2d::narrow));
+    assert!(shapes[2..6].iter().all(Conv2d::narrow));
     for _ in 0..4 {
         shapes.push(random_conv(&mut rng));
     }

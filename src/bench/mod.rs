@@ -90,6 +90,9 @@ impl Out {
 
 pub fn bench(args: BenchArgs) -> Result<()> {
     let ctx = GpuContext::new(args.backend)?;
+    if let Some(hint) = ctx.adapter.slow_path_hint() {
+        eprintln!("{hint}");
+    }
     let mut g = GpuBackend::new(ctx.clone())?;
     let out = Out { json: args.json };
     let threads = std::env::var("LP_NUM_THREADS").ok();

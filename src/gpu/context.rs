@@ -140,6 +140,16 @@ impl AdapterSummary {
     pub fn is_cpu(&self) -> bool {
         self.device_type == "Cpu"
     }
+
+    /// What to do when the adapter is Mesa's llvmpipe through OpenGL, which `auto` falls back to
+    /// where no Vulkan driver is installed: wgpu's GL backend has no subgroup operations, and the
+    /// same models trained 2 to 2.5x slower there than on lavapipe (BENCHMARKS.md, 2026-11-30).
+    pub fn slow_path_hint(&self) -> Option<&'static str> {
+        (self.is_cpu() && self.backend == "Gl").then_some(
+            "note: running on llvmpipe through OpenGL; Mesa's Vulkan driver (lavapipe) runs these kernels \
+             2 to 2.5x faster: sudo apt-get install mesa-vulkan-drivers",
+        )
+    }
 }
 
 /// Every adapter wgpu can see for the chosen backends.

@@ -153,7 +153,9 @@ pub(crate) fn backward(
         }
         if let Some(dw) = grads.dw {
             let bind = [(5, dy), (1, x), (7, dw)];
-            g.dispatch_items_specialised("conv2d", "backward_weight_narrow", &consts, &params, &bind, w.len)?;
+            // One invocation per kernel row where the shader's window (SPAN) fits, else per weight.
+            let items = if 3 * s.stride + s.kw <= 16 { s.k * s.c * s.kh } else { w.len };
+            g.dispatch_items_specialised("conv2d", "backward_weight_narrow", &consts, &params, &bind, items)?;
         }
     } else {
         let geo = s.geometry();

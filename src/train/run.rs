@@ -629,6 +629,9 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
 
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    if let Some(hint) = b.ctx.adapter.slow_path_hint() {
+        eprintln!("{hint}");
+    }
     let shape = data.shape();
     let (g_spec, d_spec) = args.specs(shape, classes)?;
     let mut gan = Gan::new(&mut b, cfg.clone(), &g_spec, &d_spec)?;
