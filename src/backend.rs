@@ -129,7 +129,6 @@ pub trait Backend {
     /// A weighted layer's forward followed by `act`, into `y`. The GPU fuses the activation into
     /// the layer's stores (one pass over y instead of three); this default, the CPU reference's,
     /// runs the two ops through `pre`, which the GPU leaves alone.
-    #[allow(clippy::too_many_arguments)]
     fn weighted_act_forward(
         &mut self,
         op: &WeightedOp,
