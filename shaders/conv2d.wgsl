@@ -114,12 +114,19 @@ override STRIDE: u32 = 1u;
 // The input columns 4 neighbouring outputs read along a row.
 override SPAN: u32 = 3u * STRIDE + KW;
 
-// x[row + ix] for the 4 columns ix, 0 where ix falls into the padding.
+// x[row + ix], 0 where ix falls into the padding.
+fn x_tap(row: u32, ix: i32) -> f32 {
+    return select(0.0, x[row + u32(clamp(ix, 0, i32(p.w) - 1))], ix >= 0 && ix < i32(p.w));
+}
+
+// dy[row + ox], 0 outside the output row.
+fn dy_tap(row: u32, ox: i32) -> f32 {
+    return select(0.0, dy[row + u32(clamp(ox, 0, i32(p.ow) - 1))], ox >= 0 && ox < i32(p.ow));
+}
+
+// x_tap for 4 columns.
 fn taps4(row: u32, ix: vec4<i32>) -> vec4<f32> {
-    let w = i32(p.w);
-    let at = vec4<u32>(clamp(ix, vec4(0), vec4(w - 1)));
-    let v = vec4(x[row + at.x], x[row + at.y], x[row + at.z], x[row + at.w]);
-    return select(vec4(0.0), v, (ix >= vec4(0)) & (ix < vec4(w)));
+    return vec4(x_tap(row, ix.x), x_tap(row, ix.y), x_tap(row, ix.z), x_tap(row, ix.w));
 }
 
 // y[n, k, oy, 4q..4q+3] over items n·k·oh·ow4   (overwrites y)
@@ -146,8 +153,7 @@ fn forward_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
                 // each tap's 4 values from it (the loops have constant bounds and unroll).
                 var win: array<f32, 16>;
                 for (var u = 0u; u < SPAN; u++) {
-                    let ix = lanes.x + i32(u);
-                    win[u] = select(0.0, x[row + u32(clamp(ix, 0, i32(p.w) - 1))], ix >= 0 && ix < i32(p.w));
+                    win[u] = x_tap(row, lanes.x + i32(u));
                 }
                 for (var j = 0u; j < KW; j++) {
                     let v = vec4(win[j], win[j + STRIDE], win[j + 2u * STRIDE], win[j + 3u * STRIDE]);
@@ -185,14 +191,13 @@ fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
             let ty = i32(iy + p.pad) - i32(i);
             if (ty < 0 || ty % s != 0 || ty / s >= i32(p.oh)) { continue; }
             let row = ((ni * p.k + ko) * p.oh + u32(ty / s)) * p.ow;
-            if (STRIDE == 1u && KW + 3u <= 16u) {
+            if (STRIDE == 1u && SPAN <= 16u) {
                 // As in forward_narrow: the row's span of dy once, the taps from it; tap j of
                 // pixel t reads dy column ix0 + t + pad − j, window index t + KW − 1 − j.
                 let first = i32(ix0 + p.pad) - i32(KW - 1u);
                 var win: array<f32, 16>;
-                for (var u = 0u; u < KW + 3u; u++) {
-                    let ox = first + i32(u);
-                    win[u] = select(0.0, dy[row + u32(clamp(ox, 0, i32(p.ow) - 1))], ox >= 0 && ox < i32(p.ow));
+                for (var u = 0u; u < SPAN; u++) {
+                    win[u] = dy_tap(row, first + i32(u));
                 }
                 for (var j = 0u; j < KW; j++) {
                     let u = KW - 1u - j;
@@ -203,10 +208,8 @@ fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
             for (var j = 0u; j < KW; j++) {
                 let tx = vec4<i32>(i32(ix0 + p.pad) - i32(j)) + vec4<i32>(0, 1, 2, 3);
                 let ox = tx / s;
-                let ok = (tx >= vec4(0)) & (tx % s == vec4(0)) & (ox < vec4(i32(p.ow)));
-                let at = vec4<u32>(clamp(ox, vec4(0), vec4(i32(p.ow) - 1)));
-                let v = vec4(dy[row + at.x], dy[row + at.y], dy[row + at.z], dy[row + at.w]);
-                acc += select(vec4(0.0), v, ok) * wt[wbase + i * KW + j];
+                let v = vec4(dy_tap(row, ox.x), dy_tap(row, ox.y), dy_tap(row, ox.z), dy_tap(row, ox.w));
+                acc += select(vec4(0.0), v, (tx >= vec4(0)) & (tx % s == vec4(0))) * wt[wbase + i * KW + j];
             }
         }
     }
@@ -248,8 +251,7 @@ fn backward_weight_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_wor
                     let first = i32(q * 4u * STRIDE) - i32(p.pad);
                     var win: array<f32, 16>;
                     for (var u = 0u; u < SPAN; u++) {
-                        let ix = first + i32(u);
-                        win[u] = select(0.0, x[row + u32(clamp(ix, 0, i32(p.w) - 1))], ix >= 0 && ix < i32(p.w));
+                        win[u] = x_tap(row, first + i32(u));
                     }
                     for (var j = 0u; j < KW; j++) {
                         accs[j] += dot(d, vec4(win[j], win[j + STRIDE], win[j + 2u * STRIDE], win[j + 3u * STRIDE]));

@@ -818,15 +818,15 @@ fn weighted_layers_with_fused_activation() {
     ];
     let acts = [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Sigmoid, Activation::Tanh];
     for (i, op) in ops.iter().enumerate() {
-        let (xn, yn, bn) = match op {
-            WeightedOp::Linear(s) => (s.batch * s.in_features, s.batch * s.out_features, s.out_features),
+        let (xn, yn) = match op {
+            WeightedOp::Linear(s) => (s.batch * s.in_features, s.batch * s.out_features),
             WeightedOp::Conv2d(s) => {
                 let (oh, ow) = s.out_hw();
-                (s.n * s.c * s.h * s.w, s.n * s.k * oh * ow, s.k)
+                (s.n * s.c * s.h * s.w, s.n * s.k * oh * ow)
             }
             WeightedOp::ConvTranspose2d(s) => {
                 let (oh, ow) = s.out_hw();
-                (s.n * s.c * s.h * s.w, s.n * s.k * oh * ow, s.k)
+                (s.n * s.c * s.h * s.w, s.n * s.k * oh * ow)
             }
         };
         for (j, &act) in acts.iter().enumerate() {
@@ -837,7 +837,7 @@ fn weighted_layers_with_fused_activation() {
                 vec![
                     ("x", rng.vec(xn, -1.0, 1.0)),
                     ("w", rng.vec(op.weight_len(), -1.0, 1.0)),
-                    ("b", rng.vec(bn, -1.0, 1.0)),
+                    ("b", rng.vec(op.outputs(), -1.0, 1.0)),
                     ("pre", vec![0.0; yn]),
                     ("y", rng.vec(yn, -1.0, 1.0)),
                 ],

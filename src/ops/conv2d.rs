@@ -109,9 +109,10 @@ pub(crate) fn forward(
     y: &GpuTensor,
 ) -> Result<()> {
     s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
-    let (tiled, narrow) = (g.ctx.tiled, g.ctx.tiled && s.narrow());
-    activation::applied(g, act, tiled && !narrow, y, |g, y, act| {
-        if tiled && !narrow {
+    let narrow = g.ctx.tiled && s.narrow();
+    let as_gemm = g.ctx.tiled && !narrow;
+    activation::applied(g, act, as_gemm, y, |g, y, act| {
+        if as_gemm {
             return im2col::forward(g, &s.geometry(), x, w, (b, act), y);
         }
         let dummy = g.dummy.clone();
