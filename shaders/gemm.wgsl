@@ -55,9 +55,9 @@ fn tile4x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
             if (nj >= p.n) { break; }
             let at = cbase + mi * p.c_m + nj * p.c_n;
             var v = rows[i][j];
-            if (p.bias_axis == 1u) { v += bias[nj]; }
-            if (p.bias_axis == 2u) { v += bias[mi]; }
-            if (p.accumulate != 0u) { v += c[at]; }
+            if (BIAS == 1u) { v += bias[nj]; }
+            if (BIAS == 2u) { v += bias[mi]; }
+            if (ACCUMULATE != 0u) { v += c[at]; }
             c[at] = epilogue(EPILOGUE, p.slope, v);
         }
     }

@@ -15,8 +15,8 @@ fn store_one(cbase: u32, mi: u32, nj: u32, v: f32) {
     if (mi >= p.m || nj >= p.n) { return; }
     let at = cbase + mi * p.c_m + nj * p.c_n;
     var x = v;
-    if (p.bias_axis == 1u) { x += bias[nj]; }
-    if (p.bias_axis == 2u) { x += bias[mi]; }
-    if (p.accumulate != 0u) { x += c[at]; }
+    if (BIAS == 1u) { x += bias[nj]; }
+    if (BIAS == 2u) { x += bias[mi]; }
+    if (ACCUMULATE != 0u) { x += c[at]; }
     c[at] = epilogue(EPILOGUE, p.slope, x);
 }

@@ -9,10 +9,10 @@
 fn store_row(cbase: u32, mi: u32, n0: u32, v: vec4<f32>) {
     if (mi >= p.m || n0 >= p.n) { return; }
     var x = v;
-    if (p.bias_axis == 1u) { x += vec4<f32>(bias[n0], bias[n0 + 1u], bias[n0 + 2u], bias[n0 + 3u]); }
-    if (p.bias_axis == 2u) { x += vec4<f32>(bias[mi]); }
+    if (BIAS == 1u) { x += vec4<f32>(bias[n0], bias[n0 + 1u], bias[n0 + 2u], bias[n0 + 3u]); }
+    if (BIAS == 2u) { x += vec4<f32>(bias[mi]); }
     let at = (cbase + mi * p.c_m + n0) / 4u;
-    if (p.accumulate != 0u) { x += c[at]; }
+    if (ACCUMULATE != 0u) { x += c[at]; }
     let s = p.slope;
     c[at] = vec4<f32>(epilogue(EPILOGUE, s, x.x), epilogue(EPILOGUE, s, x.y), epilogue(EPILOGUE, s, x.z),
                       epilogue(EPILOGUE, s, x.w));

@@ -13,7 +13,8 @@
 // tile height, replacing {rows} and repeating each `//% each load|row|group:` line for every load
 // slot {j} of a lane, every row {r} of C (held by lane {l} of load {q} when A runs along k), or
 // every group {g} of 4 rows {r0}..{r3} (whose values at k + kk are in load {qkk} of lane {lkk}
-// when A runs along m). WGSL has no generics, and lavapipe keeps arrays in memory reached lane by
+// when A runs along m). `//% dense:` lines read B from b4 (gemm_subgroup, gemm_subgroup_c4);
+// `//% conv:` lines instead gather it from an image (gemm_subgroup_conv: gemm_conv.wgsl). WGSL has no generics, and lavapipe keeps arrays in memory reached lane by
 // lane, so the accumulators are separate variables c0, c1, ...
 //
 // A's loads: slot s = 8·j + lane is this lane's j-th load. A along k: slot s holds row m0 + s at
@@ -37,24 +38,18 @@ fn tile{rows}x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     let m0 = (r / blocks_n) * {rows}u;
     let n0 = ((r % blocks_n) * 8u + lane) * 4u;
     let abase = p.a0 + bi * p.a_b;
-    let bbase = p.b0 + bi * p.b_b;
     let kstep = select(1u, p.a_k, A_VEC == 1u);
     //% each load: let ao{j} = a_slot(abase, m0, {j}u * 8u + lane, {rows}u);
-    // Columns past the edge read the last valid group of 4 and are never stored.
-    let nc = min(n0, tiles_n * 4u - 4u);
-    var bo: vec4<u32>;
-    if (B_VEC == 0u) {
-        bo = vec4<u32>(bbase + nc * p.b_n);
-    } else {
-        bo = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u)) * p.b_n + bbase;
-    }
+    //% dense: let bo = b_columns(p.b0 + bi * p.b_b, n0);
+    //% conv: let cols = conv_columns(n0);
     //% each row: var c{r} = vec4<f32>(0.0);
     for (var ko = 0u; ko < p.k_outer; ko++) {
-        let bk = bo + vec4<u32>(ko * p.b_ko);
+        //% dense: let bk = bo + vec4<u32>(ko * p.b_ko);
         //% each load: let ak{j} = ao{j} + ko * p.a_ko;
         for (var k0 = 0u; k0 < p.k; k0 += 4u) {
             //% each load: let q{j} = a4[(ak{j} + k0 * kstep) / 4u];
-            let b = b_rows(bk, k0);
+            //% dense: let b = b_rows(bk, k0);
+            //% conv: let b = conv_rows(cols, k0);
             if (A_VEC == 0u) {
                 //% each row: c{r} += dot_rows(subgroupBroadcast(q{q}, {l}u), b);
             } else {

@@ -8,11 +8,13 @@ struct Params {
     a_m: u32, a_k: u32, a_ko: u32, a_b: u32, a0: u32,
     b_k: u32, b_n: u32, b_ko: u32, b_b: u32, b0: u32,
     c_m: u32, c_n: u32, c_b: u32, c0: u32,
-    accumulate: u32,
-    // 0: no bias, 1: bias[n] (linear), 2: bias[m] (convolution channels)
-    bias_axis: u32,
     // LeakyReLU's slope when EPILOGUE is 1.
     slope: f32,
+    // For gemm_conv.wgsl only (other products leave these unset): the image B is gathered from,
+    // the grid of B's columns per sample, and where they read and write (see there).
+    img_c: u32, img_h: u32, img_w: u32, q_w: u32, q_pixels: u32,
+    step: u32, off_y: u32, off_x: u32, dir: u32,
+    out_w: u32, out_step: u32, out_y0: u32, out_x0: u32,
 }
 
 // The vec4 kernels only: A is read 4 at a time along k (0) or along m (1); B along n (0) or k (1).
@@ -23,6 +25,12 @@ override B_VEC: u32 = 0u;
 // The activation fused into C's stores (common.wgsl's `epilogue` code: 0 none, 1 LeakyReLU,
 // 2 sigmoid, 3 tanh); only for products that overwrite C.
 override EPILOGUE: u32 = 0u;
+// The bias added to C (0: none, 1: bias[n] (linear), 2: bias[m] (convolution channels)) and
+// whether C is added to (1) or overwritten (0). Constants too: a CPU adapter runs a branch that no
+// lane takes all the same, masked, loads included, and on lavapipe the untaken bias and
+// accumulate branches of the stores cost products with k = 128 a sixth of their time.
+override BIAS: u32 = 0u;
+override ACCUMULATE: u32 = 0u;
 
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -48,6 +56,15 @@ fn b_rows(o: vec4<u32>, k: u32) -> Rows4 {
     let c3 = b4[(o.w + k) / 4u];
     return Rows4(vec4<f32>(c0.x, c1.x, c2.x, c3.x), vec4<f32>(c0.y, c1.y, c2.y, c3.y),
                  vec4<f32>(c0.z, c1.z, c2.z, c3.z), vec4<f32>(c0.w, c1.w, c2.w, c3.w));
+}
+
+// The offsets b_rows wants for the 4 columns from n0 (see there). Columns past the edge read the
+// last valid ones and are never stored.
+fn b_columns(bbase: u32, n0: u32) -> vec4<u32> {
+    if (B_VEC == 0u) {
+        return vec4<u32>(bbase + min(n0, (p.n + 3u) / 4u * 4u - 4u) * p.b_n);
+    }
+    return min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u)) * p.b_n + bbase;
 }
 
 fn dot_rows(a: vec4<f32>, b: Rows4) -> vec4<f32> {

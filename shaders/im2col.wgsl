@@ -13,6 +13,8 @@ struct Params {
     row: u32,
     // LeakyReLU's slope when EPILOGUE is 1.
     slope: f32,
+    // phase_weights only: the weights' output channels, the phase's first tap and its taps.
+    k: u32, i0: u32, j0: u32, ka: u32, kb: u32,
 }
 
 // col2im's fused activation (common.wgsl's `epilogue` code), for transposed convolutions' forward.
@@ -31,11 +33,19 @@ override EPILOGUE: u32 = 0u;
 
 // Tap (i, j) of a sample's channel (starting at img[src]) for output pixel (oy, ox); 0 off the
 // image and on the row padding (oy == oh).
+// Branch-free: on CPU adapters a divergent early return costs more than the load it skips.
 fn tap(src: u32, i: u32, j: u32, oy: u32, ox: u32) -> f32 {
-    let iy = i32(oy * p.stride + i) - i32(p.pad);
-    let ix = i32(ox * p.stride + j) - i32(p.pad);
-    if (oy >= p.oh || iy < 0 || iy >= i32(p.h) || ix < 0 || ix >= i32(p.w)) { return 0.0; }
-    return img[src + u32(iy) * p.w + u32(ix)];
+    // Off the top or left edge these wrap around to large values and fail the bounds test too.
+    let iy = oy * p.stride + i - p.pad;
+    let ix = ox * p.stride + j - p.pad;
+    let inside = oy < p.oh && iy < p.h && ix < p.w;
+    return select(0.0, img[select(src, src + iy * p.w + ix, inside)], inside);
+}
+
+fn next_pixel(oy: ptr<function, u32>, ox: ptr<function, u32>) {
+    let wrap = *ox + 1u == p.ow;
+    *ox = select(*ox + 1u, 0u, wrap);
+    *oy += u32(wrap);
 }
 
 // One invocation per row (s, (ci, i, j)) of col, written 4 pixels at a time.
@@ -56,13 +66,13 @@ fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     var ox = 0u;
     for (var q4 = 0u; q4 < p.row / 4u; q4++) {
         let v0 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        next_pixel(&oy, &ox);
         let v1 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        next_pixel(&oy, &ox);
         let v2 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        next_pixel(&oy, &ox);
         let v3 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
+        next_pixel(&oy, &ox);
         col4[at + q4] = vec4<f32>(v0, v1, v2, v3);
     }
 }
@@ -131,4 +141,22 @@ fn pad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
         }
         col4[at + q4] = v;
     }
+}
+
+// The weights of one phase of an adjoint run as an implicit GEMM (gemm_conv.wgsl): the image
+// pixels (iy, ix) ≡ (py, px) mod stride are reached only by the taps i ≡ iy + pad and j ≡ ix + pad
+// (mod stride), i = i0 + a·stride (a < ka) and j = j0 + b·stride (b < kb). For those the product
+// reads wp[ci, (co, a, b)] = w[co, ci, i, j], with w [k, c, kh, kw] in `img` and wp in `img_out`.
+@compute @workgroup_size(256)
+fn phase_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) lid: u32) {
+    let e = flat_id(wg, nwg, lid);
+    let taps = p.k * p.ka * p.kb;
+    if (e >= p.c * taps) { return; }
+    let ci = e / taps;
+    let t = e % taps;
+    let co = t / (p.ka * p.kb);
+    let i = p.i0 + (t / p.kb) % p.ka * p.stride;
+    let j = p.j0 + t % p.kb * p.stride;
+    img_out[e] = img[((co * p.c + ci) * p.kh + i) * p.kw + j];
 }

@@ -113,6 +113,8 @@ fn conv2d_forward_and_gradients() {
         Conv2d { n: 2, c: 7, h: 10, w: 9, k: 2, kh: 4, kw: 3, stride: 3, pad: 1 },
         // Too wide for the kernels' 16-float row window (3·stride + kw > 16).
         Conv2d { n: 2, c: 8, h: 12, w: 23, k: 2, kh: 3, kw: 9, stride: 3, pad: 2 },
+        // The input gradient as stride-phase products (CPU adapters), at odd sizes.
+        Conv2d { n: 2, c: 16, h: 11, w: 10, k: 8, kh: 6, kw: 3, stride: 3, pad: 2 },
     ];
     assert!(shapes[2..6].iter().all(Conv2d::narrow));
     for _ in 0..4 {
@@ -196,6 +198,9 @@ fn conv_transpose2d_forward_and_gradients() {
             output_padding: 0,
         },
         ConvTranspose2d { n: 2, c: 3, h: 7, w: 7, k: 2, kh: 3, kw: 3, stride: 2, pad: 1, output_padding: 1 },
+        // Stride-phase products (CPU adapters) whose phases differ in taps (2 or 1 rows of 5) and
+        // whose outputs are odd.
+        ConvTranspose2d { n: 2, c: 8, h: 5, w: 6, k: 16, kh: 5, kw: 3, stride: 3, pad: 1, output_padding: 1 },
     ];
     for _ in 0..4 {
         shapes.push(random_conv_transpose(&mut rng));
@@ -755,7 +760,10 @@ fn gemm_on_every_kernel(s: &wgan_gpu::ops::gemm::Gemm, a: &[f32], b: &[f32], c: 
 #[test]
 fn convolutions_split_into_workspace_chunks() {
     // With a workspace too small for the batch, im2col runs chunks of samples: same results.
+    // (With the register-tile kernel: the subgroup one gathers most convolutions' columns
+    // without a workspace.)
     let Some(mut g) = gpu() else { return };
+    g.set_gemm_kernel(wgan_gpu::gpu::GemmKernel::Registers);
     g.set_workspace_limit(2 * 64 * 52);
     let mut cpu = CpuBackend;
     let mut rng = Rng::new(15);

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
+use super::denormals::FlushSubnormals;
 use crate::error::{Error, Result};
 
 /// Which wgpu backend to use (`--backend`).
@@ -183,6 +184,8 @@ impl GpuContext {
     /// Opens the adapter for `choice`. `WGPU_ADAPTER_NAME` picks by (case-insensitive) substring;
     /// otherwise a discrete GPU is preferred over an integrated one over a CPU adapter.
     pub fn new(choice: BackendChoice) -> Result<Arc<Self>> {
+        // Held until the device exists, so that CPU drivers' worker threads start flushing.
+        let _flush = (std::env::var_os("LAB_NOFTZ").is_none()).then(FlushSubnormals::begin);
         let instance = instance(choice);
         let mut adapters = Vec::new();
         // `auto` tries Vulkan/Metal/DX12 first and GL only when none of those has an adapter:

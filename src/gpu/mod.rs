@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod context;
+mod denormals;
 mod profiler;
 pub mod shaders;
 

@@ -16,17 +16,21 @@ pub const GEMM_TILES: &str = include_str!("../../shaders/gemm_tiles.wgsl");
 pub const GEMM_STORE: &str = include_str!("../../shaders/gemm_store.wgsl");
 pub const GEMM_STORE4: &str = include_str!("../../shaders/gemm_store4.wgsl");
 
+/// The implicit-GEMM convolution's B (gathered from an image) and C (stored back into one).
+pub const GEMM_CONV: &str = include_str!("../../shaders/gemm_conv.wgsl");
+
 /// Files of `shaders/` that are included into op shaders rather than being ops themselves.
 pub const INCLUDES: &[(&str, &str)] = &[
     ("common", COMMON),
     ("gemm_tiles", GEMM_TILES),
     ("gemm_store", GEMM_STORE),
     ("gemm_store4", GEMM_STORE4),
+    ("gemm_conv", GEMM_CONV),
 ];
 
 /// Shaders assembled from another's file with different includes: `gemm_subgroup` storing C
-/// as vec4 rows.
-pub const VARIANTS: &[&str] = &["gemm_subgroup_c4"];
+/// as vec4 rows, and as a convolution that gathers B from an image.
+pub const VARIANTS: &[&str] = &["gemm_subgroup_c4", "gemm_subgroup_conv"];
 
 /// Every op shader by name: `shaders/<name>.wgsl`.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -57,6 +61,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 pub fn source(name: &str) -> Option<String> {
     let (file, store) = match name {
         "gemm_subgroup_c4" => ("gemm_subgroup", GEMM_STORE4),
+        "gemm_subgroup_conv" => ("gemm_subgroup", GEMM_CONV),
         _ => (name, GEMM_STORE),
     };
     let (_, body) = SHADERS.iter().find(|(n, _)| *n == file)?;
@@ -65,7 +70,8 @@ pub fn source(name: &str) -> Option<String> {
     } else {
         String::new()
     };
-    let body = if file == "gemm_subgroup" { expand_tiles(body) } else { body.to_string() };
+    let body =
+        if file == "gemm_subgroup" { expand_tiles(body, store == GEMM_CONV) } else { body.to_string() };
     Some(format!("{COMMON}\n{tiles}\n{body}"))
 }
 
@@ -74,24 +80,34 @@ pub fn source(name: &str) -> Option<String> {
 pub const SUBGROUP_TILE_ROWS: [usize; 3] = [16, 32, 64];
 
 /// `gemm_subgroup.wgsl` with its one templated entry point (the first `@compute` function) written
-/// out for every tile height; the file's header says what the `{…}` names and `//% each` lines
-/// mean.
-pub fn expand_tiles(template: &str) -> String {
+/// out for every tile height, reading B from an image (`conv`) or from memory; the file's header
+/// says what the `{…}` names and `//%` lines mean.
+pub fn expand_tiles(template: &str, conv: bool) -> String {
     let start = template.find("@compute").expect("the template has an entry point");
     let end = start + template[start..].find("\n}\n").expect("the entry point ends with a `}` line") + 3;
     let mut out = template[..start].to_string();
     for rows in SUBGROUP_TILE_ROWS {
-        out += &expand_entry(&template[start..end], rows);
+        out += &expand_entry(&template[start..end], rows, conv);
         out.push('\n');
     }
     out + &template[end..]
 }
 
-fn expand_entry(entry: &str, rows: usize) -> String {
+fn expand_entry(entry: &str, rows: usize, conv: bool) -> String {
     let mut out = String::new();
     for line in entry.lines() {
         let text = line.trim_start();
         let indent = &line[..line.len() - text.len()];
+        let (dense_only, conv_only) = (text.strip_prefix("//% dense: "), text.strip_prefix("//% conv: "));
+        if let Some(text) = if conv { conv_only } else { dense_only } {
+            out += indent;
+            out += text;
+            out.push('\n');
+            continue;
+        }
+        if dense_only.is_some() || conv_only.is_some() {
+            continue;
+        }
         let Some((kind, text)) = text.strip_prefix("//% each ").and_then(|d| d.split_once(": ")) else {
             out += &line.replace("{rows}", &rows.to_string());
             out.push('\n');

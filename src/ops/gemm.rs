@@ -163,14 +163,145 @@ pub(crate) fn record(
 ) -> Result<()> {
     s.check(a.len, b.len, bias.map(|t| t.len), c.len)?;
     let dummy = g.dummy.clone();
-    let bias_axis = match (bias, s.bias_axis) {
-        (None, _) => 0,
-        (Some(_), BiasAxis::N) => 1,
-        (Some(_), BiasAxis::M) => 2,
-    };
     let vec4 = s.vec4_layout(a.len, b.len);
+    let (params, store) = params(s, bias.is_some());
+    if g.gemm_kernel == GemmKernel::Shared {
+        let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
+        let groups = s.batch * s.m.div_ceil(64) * s.n.div_ceil(64);
+        return g.dispatch_specialised("gemm_shared", "tile64", &store, &params, &bind, groups);
+    }
+    if let Some((a_vec, b_vec)) = vec4 {
+        let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
+        let [epi, bias_c, acc] = store;
+        let layout = [("A_VEC", a_vec), ("B_VEC", b_vec), epi, bias_c, acc];
+        // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
+        // multiply-add); elsewhere each invocation owns an 8×8 tile.
+        if g.gemm_kernel == GemmKernel::Subgroup {
+            let (entry, lanes) = subgroup_tiles(g, s);
+            let shader = if s.c_vec4(c.len) { "gemm_subgroup_c4" } else { "gemm_subgroup" };
+            return g.dispatch_items_specialised(shader, entry, &layout, &params, &bind, lanes);
+        }
+        let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
+        return g.dispatch_items_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles);
+    }
+    let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
+    let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
+    g.dispatch_items_specialised("gemm", "tile4x4", &store, &params, &bind, tiles)
+}
+
+/// Where [`record_gathered`] finds B and puts C (`gemm_conv.wgsl` says it with formulas): column n
+/// of B is point (qy, qx) of sample n / q_pixels on a grid q_w wide, row t = (ci, i, j) a kernel
+/// tap, read at img[sample, ci, qy·step + off_y + i·dir, qx·step + off_x + j·dir] (0 off the
+/// image); C's column goes to pixel (qy·out_step + out_y0, qx·out_step + out_x0) of rows out_w
+/// long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ImageTaps {
+    /// The image: channels, height, width.
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    /// Taps per channel.
+    pub kh: usize,
+    pub kw: usize,
+    pub q_w: usize,
+    pub q_pixels: usize,
+    pub step: usize,
+    pub off: (isize, isize),
+    /// +1 or −1.
+    pub dir: isize,
+    pub out_w: usize,
+    pub out_step: usize,
+    pub out_origin: (usize, usize),
+}
+
+impl ImageTaps {
+    fn params(&self) -> [u32; 13] {
+        // Offsets and directions wrap, as the shader's unsigned arithmetic expects.
+        let wrap = |v: isize| v as i32 as u32;
+        [
+            u(self.c),
+            u(self.h),
+            u(self.w),
+            u(self.q_w),
+            u(self.q_pixels),
+            u(self.step),
+            wrap(self.off.0),
+            wrap(self.off.1),
+            wrap(self.dir),
+            u(self.out_w),
+            u(self.out_step),
+            u(self.out_origin.0),
+            u(self.out_origin.1),
+        ]
+    }
+}
+
+/// Whether [`record_gathered`] can run `s` on this backend: the subgroup kernel (CPU adapters),
+/// with A read 4 taps at a time.
+pub(crate) fn gathers(g: &GpuBackend, s: &Gemm, a_len: usize) -> bool {
+    let a = s.a;
+    g.gemm_kernel == GemmKernel::Subgroup
+        && s.batch == 1
+        && s.k_outer == 1
+        && s.k.is_multiple_of(4)
+        && a.s1 == 1
+        && [a.s0, a.offset].iter().all(|x| x.is_multiple_of(4))
+        && s.extent(s.m, s.k, a, true) <= a_len
+}
+
+/// The implicit-GEMM convolution (`gemm_conv.wgsl`): C = A · B (+ bias[m]) with B gathered from
+/// `img` as `taps` says instead of read from an im2col workspace. C's column n is output pixel
+/// (n / out_pixels, n % out_pixels), stored at `c.offset + sample·c.batch + m·c.s0 + pixel`.
+/// Only where [`gathers`] says so.
+pub(crate) fn record_gathered(
+    g: &mut GpuBackend,
+    s: &Gemm,
+    taps: &ImageTaps,
+    a: &GpuTensor,
+    img: &GpuTensor,
+    bias: Option<&GpuTensor>,
+    c: &GpuTensor,
+) -> Result<()> {
+    if !gathers(g, s, a.len) || s.bias_axis != BiasAxis::M {
+        return Err(Error::shape("gemm", format!("no gathering kernel for {s:?} on this adapter")));
+    }
+    if s.m == 0 || s.n == 0 {
+        return Ok(());
+    }
+    let samples = s.n.div_ceil(taps.q_pixels.max(1));
+    let fits = |what, len: usize, need: usize| {
+        if need > len {
+            return Err(Error::shape(
+                "gemm",
+                format!("{what} holds {len} elements, the product reads {need}"),
+            ));
+        }
+        Ok(())
+    };
+    fits("img", img.len, samples * taps.c * taps.h * taps.w)?;
+    fits("bias", bias.map_or(s.m, |b| b.len), s.m)?;
+    let last = |q: usize| (q - 1) * taps.out_step;
+    let rows = taps.q_pixels / taps.q_w.max(1);
+    let end = (last(rows) + taps.out_origin.0) * taps.out_w + last(taps.q_w) + taps.out_origin.1 + 1;
+    fits("c", c.len, s.c.offset + (samples - 1) * s.c.batch + (s.m - 1) * s.c.s0 + end)?;
+    let (mut params, [epi, bias_c, acc]) = params(s, bias.is_some());
+    params.extend(taps.params());
+    let constants = [("A_VEC", 0), ("KH", u(taps.kh)), ("KW", u(taps.kw)), epi, bias_c, acc];
+    let dummy = g.dummy.clone();
+    let bind = [(5, a), (7, img), (3, bias.unwrap_or(&dummy)), (4, c)];
+    let (entry, lanes) = subgroup_tiles(g, s);
+    g.dispatch_items_specialised("gemm_subgroup_conv", entry, &constants, &params, &bind, lanes)
+}
+
+/// The parameter block of gemm_tiles.wgsl (without the image fields) and the store's constants.
+fn params(s: &Gemm, has_bias: bool) -> (Vec<u32>, [(&'static str, u32); 3]) {
+    let bias_code = match (has_bias, s.bias_axis) {
+        (false, _) => 0,
+        (true, BiasAxis::N) => 1,
+        (true, BiasAxis::M) => 2,
+    };
     let (epilogue, slope) = epilogue_code(s.epilogue);
-    let params = [
+    let params = vec![
         u(s.m),
         u(s.n),
         u(s.k),
@@ -190,38 +321,20 @@ pub(crate) fn record(
         u(s.c.s1),
         u(s.c.batch),
         u(s.c.offset),
-        s.accumulate as u32,
-        bias_axis,
         slope.to_bits(),
     ];
-    if g.gemm_kernel == GemmKernel::Shared {
-        let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-        let groups = s.batch * s.m.div_ceil(64) * s.n.div_ceil(64);
-        let constants = [("EPILOGUE", epilogue)];
-        return g.dispatch_specialised("gemm_shared", "tile64", &constants, &params, &bind, groups);
-    }
-    if let Some((a_vec, b_vec)) = vec4 {
-        let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-        let layout = [("A_VEC", a_vec), ("B_VEC", b_vec), ("EPILOGUE", epilogue)];
-        // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
-        // multiply-add); elsewhere each invocation owns an 8×8 tile.
-        if g.gemm_kernel == GemmKernel::Subgroup {
-            // The tallest tile that the rows fill: taller ones load less per multiply-add.
-            let rows = g.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
-            let entry = match rows {
-                16 => "tile16x4",
-                32 => "tile32x4",
-                _ => "tile64x4",
-            };
-            // One subgroup of 8 lanes per block of rows × 32 columns.
-            let lanes = 8 * s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8);
-            let shader = if s.c_vec4(c.len) { "gemm_subgroup_c4" } else { "gemm_subgroup" };
-            return g.dispatch_items_specialised(shader, entry, &layout, &params, &bind, lanes);
-        }
-        let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
-        return g.dispatch_items_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles);
-    }
-    let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
-    let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-    g.dispatch_items_specialised("gemm", "tile4x4", &[("EPILOGUE", epilogue)], &params, &bind, tiles)
+    (params, [("EPILOGUE", epilogue), ("BIAS", bias_code), ("ACCUMULATE", s.accumulate as u32)])
+}
+
+/// The subgroup kernel's entry point for `s` and its invocation count: the tallest tile that the
+/// rows fill (taller ones load less per multiply-add), one subgroup of 8 lanes per block of rows ×
+/// 32 columns.
+fn subgroup_tiles(g: &GpuBackend, s: &Gemm) -> (&'static str, usize) {
+    let rows = g.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
+    let entry = match rows {
+        16 => "tile16x4",
+        32 => "tile32x4",
+        _ => "tile64x4",
+    };
+    (entry, 8 * s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8))
 }

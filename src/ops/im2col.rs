@@ -6,7 +6,7 @@
 //! remain, selected by `WGAN_KERNELS=simple`.)
 
 use super::activation::{Activation, epilogue_code};
-use super::gemm::{self, BiasAxis, Gemm, Strides};
+use super::gemm::{self, BiasAxis, Gemm, ImageTaps, Strides};
 use super::u;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -56,6 +56,15 @@ impl ConvGeometry {
 
     fn params(&self, n0: usize, chunk: usize, has_bias: bool) -> [u32; 14] {
         self.params_rows(n0, chunk, self.c, has_bias)
+    }
+
+    /// The taps of `w` that reach the image pixels of phase (py, px) (≡ mod stride): the first
+    /// (i0, j0) and how many along each axis (every stride-th from there).
+    fn phase(&self, py: usize, px: usize) -> ((usize, usize), (usize, usize)) {
+        let first = |p: usize| (p + self.pad) % self.stride;
+        let count = |first: usize, k: usize| k.saturating_sub(first).div_ceil(self.stride);
+        let (i0, j0) = (first(py), first(px));
+        ((i0, j0), (count(i0, self.kh), count(j0, self.kw)))
     }
 
     fn params_rows(&self, n0: usize, chunk: usize, rows: usize, has_bias: bool) -> [u32; 14] {
@@ -115,6 +124,40 @@ pub(crate) fn forward(
     out: &GpuTensor,
 ) -> Result<()> {
     let (q, p, row) = (geo.taps(), geo.pixels(), geo.row());
+    // On CPU adapters the product gathers its columns from the image itself (one product over all
+    // samples, no workspace): writing the columns out costs more than the gather saves there.
+    let implicit = Gemm {
+        m: geo.k,
+        n: geo.n * p,
+        k: q,
+        k_outer: 1,
+        batch: 1,
+        a: (q, 1).into(),
+        b: Strides::default(),
+        c: Strides { s0: p, s1: 1, batch: geo.k * p, ..Strides::default() },
+        accumulate: false,
+        bias_axis: BiasAxis::M,
+        epilogue: act,
+    };
+    if gemm::gathers(g, &implicit, w.len) {
+        let pad = geo.pad as isize;
+        let taps = ImageTaps {
+            c: geo.c,
+            h: geo.h,
+            w: geo.w,
+            kh: geo.kh,
+            kw: geo.kw,
+            q_w: geo.ow,
+            q_pixels: p,
+            step: geo.stride,
+            off: (-pad, -pad),
+            dir: 1,
+            out_w: geo.ow,
+            out_step: 1,
+            out_origin: (0, 0),
+        };
+        return gemm::record_gathered(g, &implicit, &taps, w, img, bias, out);
+    }
     for (n0, chunk) in geo.chunks(g) {
         let col = geo.im2col(g, img, n0, chunk)?;
         // out_s[k, p] = w[k, q] · col_s[q, p]
@@ -146,6 +189,9 @@ pub(crate) fn adjoint(
     (bias, act): (Option<&GpuTensor>, Option<Activation>),
     img: &GpuTensor,
 ) -> Result<()> {
+    if adjoint_by_phases(g, geo, out, w, (bias, act), img)? {
+        return Ok(());
+    }
     let (q, row) = (geo.taps(), geo.row());
     let dummy = g.dummy.clone();
     let (epilogue, slope) = epilogue_code(act);
@@ -175,6 +221,80 @@ pub(crate) fn adjoint(
         g.dispatch_items_specialised("im2col", "col2im", &constants, &params, &bind, chunk * geo.c * geo.h)?;
     }
     Ok(())
+}
+
+/// [`adjoint`] without zero insertion or col2im, where the implicit GEMM runs (CPU adapters): each
+/// of the stride² phases of image pixels ((iy, ix) ≡ (py, px) mod stride) is one product over the
+/// taps that reach it, gathering `out` (see `gemm_conv.wgsl`). False when it does not apply: every
+/// phase needs taps, in multiples of 4, and the image channels must fill the kernel's 16-row tiles
+/// (an image of 1 channel, the DCGAN's, ran 10x slower so than as one product and col2im).
+fn adjoint_by_phases(
+    g: &mut GpuBackend,
+    geo: &ConvGeometry,
+    out: &GpuTensor,
+    w: &GpuTensor,
+    (bias, act): (Option<&GpuTensor>, Option<Activation>),
+    img: &GpuTensor,
+) -> Result<bool> {
+    let s = geo.stride;
+    let phases: Vec<(usize, usize)> =
+        (0..s.min(geo.h)).flat_map(|py| (0..s.min(geo.w)).map(move |px| (py, px))).collect();
+    let product = |(py, px): (usize, usize)| {
+        let (_, (ka, kb)) = geo.phase(py, px);
+        let (qh, qw) = ((geo.h - py).div_ceil(s), (geo.w - px).div_ceil(s));
+        let taps = geo.k * ka * kb;
+        Gemm {
+            m: geo.c,
+            n: geo.n * qh * qw,
+            k: taps,
+            k_outer: 1,
+            batch: 1,
+            a: (taps, 1).into(),
+            b: Strides::default(),
+            c: Strides { s0: geo.h * geo.w, s1: 1, batch: geo.c * geo.h * geo.w, ..Strides::default() },
+            accumulate: false,
+            bias_axis: BiasAxis::M,
+            epilogue: act,
+        }
+    };
+    let most = geo.c * geo.k * geo.kh.div_ceil(s) * geo.kw.div_ceil(s);
+    if geo.c < 16
+        || !phases.iter().all(|&ph| {
+            let mm = product(ph);
+            mm.k > 0 && gemm::gathers(g, &mm, most)
+        })
+    {
+        return Ok(false);
+    }
+    let wp = g.scratch("im2col.phase_w", most)?;
+    for (py, px) in phases {
+        let ((i0, j0), (ka, kb)) = geo.phase(py, px);
+        let mut params = geo.params(0, 0, false).to_vec();
+        params.extend([geo.k, i0, j0, ka, kb].map(u));
+        let items = geo.c * geo.k * ka * kb;
+        g.dispatch_items("im2col", "phase_weights", &params, &[(1, w), (4, &wp)], items)?;
+        // Image row iy = py + stride·qy is reached from out row (iy + pad − i) / stride =
+        // qy + (py + pad − i0) / stride − a for tap i = i0 + stride·a; likewise along x.
+        let (qh, qw) = ((geo.h - py).div_ceil(s), (geo.w - px).div_ceil(s));
+        let origin = |p: usize, first: usize| ((p + geo.pad - first) / s) as isize;
+        let taps = ImageTaps {
+            c: geo.k,
+            h: geo.oh,
+            w: geo.ow,
+            kh: ka,
+            kw: kb,
+            q_w: qw,
+            q_pixels: qh * qw,
+            step: 1,
+            off: (origin(py, i0), origin(px, j0)),
+            dir: -1,
+            out_w: geo.w,
+            out_step: s,
+            out_origin: (py, px),
+        };
+        gemm::record_gathered(g, &product((py, px)), &taps, &wp, out, bias, img)?;
+    }
+    Ok(true)
 }
 
 /// dw[k, q] += Σ_{samples, pixels} dout[k, p] · im2col(img)[q, p].
