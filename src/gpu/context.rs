@@ -184,8 +184,10 @@ impl GpuContext {
     /// Opens the adapter for `choice`. `WGPU_ADAPTER_NAME` picks by (case-insensitive) substring;
     /// otherwise a discrete GPU is preferred over an integrated one over a CPU adapter.
     pub fn new(choice: BackendChoice) -> Result<Arc<Self>> {
-        // Held until the device exists, so that CPU drivers' worker threads start flushing.
-        let _flush = (std::env::var_os("LAB_NOFTZ").is_none()).then(FlushSubnormals::begin);
+        // Held until the device exists, so that CPU drivers' worker threads start flushing
+        // subnormals to zero; `WGAN_SUBNORMALS=keep` leaves them be (see `denormals`).
+        let keep = std::env::var("WGAN_SUBNORMALS").is_ok_and(|v| v == "keep");
+        let _flush = (!keep).then(FlushSubnormals::begin);
         let instance = instance(choice);
         let mut adapters = Vec::new();
         // `auto` tries Vulkan/Metal/DX12 first and GL only when none of those has an adapter:

@@ -179,7 +179,14 @@ pub(crate) fn record(
         if g.gemm_kernel == GemmKernel::Subgroup {
             let (entry, lanes) = subgroup_tiles(g, s);
             let shader = if s.c_vec4(c.len) { "gemm_subgroup_c4" } else { "gemm_subgroup" };
-            return g.dispatch_items_specialised(shader, entry, &layout, &params, &bind, lanes);
+            return g.dispatch_specialised(
+                shader,
+                entry,
+                &layout,
+                &params,
+                &bind,
+                lanes.div_ceil(SUBGROUP_WG),
+            );
         }
         let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
         return g.dispatch_items_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles);
@@ -188,6 +195,9 @@ pub(crate) fn record(
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
     g.dispatch_items_specialised("gemm", "tile4x4", &store, &params, &bind, tiles)
 }
+
+/// Invocations per workgroup of `gemm_subgroup.wgsl` (its `@workgroup_size`).
+const SUBGROUP_WG: usize = 64;
 
 /// Where [`record_gathered`] finds B and puts C (`gemm_conv.wgsl` says it with formulas): column n
 /// of B is point (qy, qx) of sample n / q_pixels on a grid q_w wide, row t = (ci, i, j) a kernel
@@ -290,7 +300,14 @@ pub(crate) fn record_gathered(
     let dummy = g.dummy.clone();
     let bind = [(5, a), (7, img), (3, bias.unwrap_or(&dummy)), (4, c)];
     let (entry, lanes) = subgroup_tiles(g, s);
-    g.dispatch_items_specialised("gemm_subgroup_conv", entry, &constants, &params, &bind, lanes)
+    g.dispatch_specialised(
+        "gemm_subgroup_conv",
+        entry,
+        &constants,
+        &params,
+        &bind,
+        lanes.div_ceil(SUBGROUP_WG),
+    )
 }
 
 /// The parameter block of gemm_tiles.wgsl (without the image fields) and the store's constants.
@@ -328,7 +345,7 @@ fn params(s: &Gemm, has_bias: bool) -> (Vec<u32>, [(&'static str, u32); 3]) {
 
 /// The subgroup kernel's entry point for `s` and its invocation count: the tallest tile that the
 /// rows fill (taller ones load less per multiply-add), one subgroup of 8 lanes per block of rows ×
-/// 32 columns.
+/// 32 columns, in workgroups of 64 (`SUBGROUP_WG`).
 fn subgroup_tiles(g: &GpuBackend, s: &Gemm) -> (&'static str, usize) {
     let rows = g.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
     let entry = match rows {
