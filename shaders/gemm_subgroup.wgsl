@@ -14,7 +14,8 @@
 // slot {j} of a lane, every row {r} of C (held by lane {l} of load {q} when A runs along k), or
 // every group {g} of 4 rows {r0}..{r3} (whose values at k + kk are in load {qkk} of lane {lkk}
 // when A runs along m). `//% dense:` lines read B from b4 (gemm_subgroup, gemm_subgroup_c4);
-// `//% conv:` lines instead gather it from an image (gemm_subgroup_conv: gemm_conv.wgsl). WGSL has no generics, and lavapipe keeps arrays in memory reached lane by
+// `//% conv:` and `//% conv_weight:` lines instead gather it from an image
+// (gemm_subgroup_conv: gemm_conv.wgsl; gemm_subgroup_conv_weight: gemm_conv_weight.wgsl). WGSL has no generics, and lavapipe keeps arrays in memory reached lane by
 // lane, so the accumulators are separate variables c0, c1, ...
 //
 // A's loads: slot s = 8·j + lane is this lane's j-th load. A along k: slot s holds row m0 + s at
@@ -45,6 +46,7 @@ fn tile{rows}x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
     //% each load: let ao{j} = a_slot(abase, m0, {j}u * 8u + lane, {rows}u);
     //% dense: let bo = b_columns(p.b0 + bi * p.b_b, n0);
     //% conv: let cols = conv_columns(n0);
+    //% conv_weight: let cols = tap_columns(n0);
     //% each row: var c{r} = vec4<f32>(0.0);
     for (var ko = 0u; ko < p.k_outer; ko++) {
         //% dense: let bk = bo + vec4<u32>(ko * p.b_ko);
@@ -53,6 +55,7 @@ fn tile{rows}x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
             //% each load: let q{j} = a4[(ak{j} + k0 * kstep) / 4u];
             //% dense: let b = b_rows(bk, k0);
             //% conv: let b = conv_rows(cols, k0);
+            //% conv_weight: let b = tap_rows(cols, ko, k0);
             if (A_VEC == 0u) {
                 //% each row: c{r} += dot_rows(subgroupBroadcast(q{q}, {l}u), b);
             } else {

@@ -18,6 +18,8 @@ pub const GEMM_STORE4: &str = include_str!("../../shaders/gemm_store4.wgsl");
 
 /// The implicit-GEMM convolution's B (gathered from an image) and C (stored back into one).
 pub const GEMM_CONV: &str = include_str!("../../shaders/gemm_conv.wgsl");
+/// The implicit-GEMM weight gradient's B (taps gathered from an image).
+pub const GEMM_CONV_WEIGHT: &str = include_str!("../../shaders/gemm_conv_weight.wgsl");
 
 /// Files of `shaders/` that are included into op shaders rather than being ops themselves.
 pub const INCLUDES: &[(&str, &str)] = &[
@@ -26,11 +28,23 @@ pub const INCLUDES: &[(&str, &str)] = &[
     ("gemm_store", GEMM_STORE),
     ("gemm_store4", GEMM_STORE4),
     ("gemm_conv", GEMM_CONV),
+    ("gemm_conv_weight", GEMM_CONV_WEIGHT),
 ];
 
 /// Shaders assembled from another's file with different includes: `gemm_subgroup` storing C
-/// as vec4 rows, and as a convolution that gathers B from an image.
-pub const VARIANTS: &[&str] = &["gemm_subgroup_c4", "gemm_subgroup_conv"];
+/// as vec4 rows, as a convolution that gathers B from an image, and as a convolution's weight
+/// gradient that does.
+pub const VARIANTS: &[&str] = &["gemm_subgroup_c4", "gemm_subgroup_conv", "gemm_subgroup_conv_weight"];
+
+/// How `gemm_subgroup.wgsl`'s template reads B: from memory, or gathered from an image as a
+/// convolution's columns (`gemm_conv.wgsl`) or as its weight gradient's (`gemm_conv_weight.wgsl`).
+/// Each keeps the template's `//% dense:`, `//% conv:` or `//% conv_weight:` lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TileB {
+    Dense,
+    Conv,
+    ConvWeight,
+}
 
 /// Every op shader by name: `shaders/<name>.wgsl`.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -59,19 +73,19 @@ pub const SHADERS: &[(&str, &str)] = &[
 /// The full source of an op shader: the common helpers, the GEMM pieces for the GEMM shaders,
 /// then the op's own file.
 pub fn source(name: &str) -> Option<String> {
-    let (file, store) = match name {
-        "gemm_subgroup_c4" => ("gemm_subgroup", GEMM_STORE4),
-        "gemm_subgroup_conv" => ("gemm_subgroup", GEMM_CONV),
-        _ => (name, GEMM_STORE),
+    let (file, includes, b): (_, &[&str], _) = match name {
+        "gemm_subgroup_c4" => ("gemm_subgroup", &[GEMM_STORE4], TileB::Dense),
+        "gemm_subgroup_conv" => ("gemm_subgroup", &[GEMM_CONV], TileB::Conv),
+        "gemm_subgroup_conv_weight" => ("gemm_subgroup", &[GEMM_STORE4, GEMM_CONV_WEIGHT], TileB::ConvWeight),
+        _ => (name, &[GEMM_STORE], TileB::Dense),
     };
     let (_, body) = SHADERS.iter().find(|(n, _)| *n == file)?;
     let tiles = if matches!(file, "gemm" | "gemm_shared" | "gemm_subgroup") {
-        format!("{GEMM_TILES}\n{store}")
+        format!("{GEMM_TILES}\n{}", includes.join("\n"))
     } else {
         String::new()
     };
-    let body =
-        if file == "gemm_subgroup" { expand_tiles(body, store == GEMM_CONV) } else { body.to_string() };
+    let body = if file == "gemm_subgroup" { expand_tiles(body, b) } else { body.to_string() };
     Some(format!("{COMMON}\n{tiles}\n{body}"))
 }
 
@@ -80,32 +94,37 @@ pub fn source(name: &str) -> Option<String> {
 pub const SUBGROUP_TILE_ROWS: [usize; 3] = [16, 32, 64];
 
 /// `gemm_subgroup.wgsl` with its one templated entry point (the first `@compute` function) written
-/// out for every tile height, reading B from an image (`conv`) or from memory; the file's header
-/// says what the `{…}` names and `//%` lines mean.
-pub fn expand_tiles(template: &str, conv: bool) -> String {
+/// out for every tile height, reading B as `b` says; the file's header says what the `{…}` names
+/// and `//%` lines mean.
+pub fn expand_tiles(template: &str, b: TileB) -> String {
     let start = template.find("@compute").expect("the template has an entry point");
     let end = start + template[start..].find("\n}\n").expect("the entry point ends with a `}` line") + 3;
     let mut out = template[..start].to_string();
     for rows in SUBGROUP_TILE_ROWS {
-        out += &expand_entry(&template[start..end], rows, conv);
+        out += &expand_entry(&template[start..end], rows, b);
         out.push('\n');
     }
     out + &template[end..]
 }
 
-fn expand_entry(entry: &str, rows: usize, conv: bool) -> String {
+fn expand_entry(entry: &str, rows: usize, b: TileB) -> String {
     let mut out = String::new();
     for line in entry.lines() {
         let text = line.trim_start();
         let indent = &line[..line.len() - text.len()];
-        let (dense_only, conv_only) = (text.strip_prefix("//% dense: "), text.strip_prefix("//% conv: "));
-        if let Some(text) = if conv { conv_only } else { dense_only } {
-            out += indent;
-            out += text;
-            out.push('\n');
-            continue;
-        }
-        if dense_only.is_some() || conv_only.is_some() {
+        let only = [
+            (TileB::Dense, "//% dense: "),
+            (TileB::Conv, "//% conv: "),
+            (TileB::ConvWeight, "//% conv_weight: "),
+        ]
+        .into_iter()
+        .find_map(|(mode, prefix)| text.strip_prefix(prefix).map(|rest| (mode, rest)));
+        if let Some((mode, text)) = only {
+            if mode == b {
+                out += indent;
+                out += text;
+                out.push('\n');
+            }
             continue;
         }
         let Some((kind, text)) = text.strip_prefix("//% each ").and_then(|d| d.split_once(": ")) else {

@@ -310,6 +310,53 @@ pub(crate) fn record_gathered(
     )
 }
 
+/// Whether [`record_weight_gathered`] can run `s`: the subgroup kernel, A read 4 pixels at a time,
+/// C stored as vec4 rows.
+pub(crate) fn gathers_weight(g: &GpuBackend, s: &Gemm, a_len: usize, c_len: usize) -> bool {
+    let a = s.a;
+    g.gemm_kernel == GemmKernel::Subgroup
+        && s.batch == 1
+        && s.k.is_multiple_of(4)
+        && a.s1 == 1
+        && [a.s0, a.outer, a.offset].iter().all(|x| x.is_multiple_of(4))
+        && s.extent(s.m, s.k, a, true) <= a_len
+        && s.c_vec4(c_len)
+        && s.extent(s.m, s.n, s.c, false) <= c_len
+}
+
+/// A convolution's weight gradient as an implicit GEMM (`gemm_conv_weight.wgsl`): C (+)= A · B
+/// with A the output gradient [samples (k_outer), m, k pixels] and B[pixel, tap] gathered from
+/// `img` as `taps` says (its kernel size, step and offsets; the pixels lie on a grid `taps.q_w`
+/// wide). Only where [`gathers_weight`] says so.
+pub(crate) fn record_weight_gathered(
+    g: &mut GpuBackend,
+    s: &Gemm,
+    taps: &ImageTaps,
+    a: &GpuTensor,
+    img: &GpuTensor,
+    c: &GpuTensor,
+) -> Result<()> {
+    if !gathers_weight(g, s, a.len, c.len) || taps.dir != 1 || s.epilogue.is_some() {
+        return Err(Error::shape("gemm", format!("no gathering kernel for {s:?} on this adapter")));
+    }
+    let need = s.k_outer * taps.c * taps.h * taps.w;
+    if img.len < need {
+        return Err(Error::shape(
+            "gemm",
+            format!("img holds {} elements, the product reads {need}", img.len),
+        ));
+    }
+    let (mut params, [epi, bias_c, acc]) = params(s, false);
+    params.extend(taps.params());
+    let constants =
+        [("A_VEC", 0), ("KH", u(taps.kh)), ("KW", u(taps.kw)), ("OW", u(taps.q_w)), epi, bias_c, acc];
+    let dummy = g.dummy.clone();
+    let bind = [(5, a), (7, img), (3, &dummy), (4, c)];
+    let (entry, lanes) = subgroup_tiles(g, s);
+    let groups = lanes.div_ceil(SUBGROUP_WG);
+    g.dispatch_specialised("gemm_subgroup_conv_weight", entry, &constants, &params, &bind, groups)
+}
+
 /// The parameter block of gemm_tiles.wgsl (without the image fields) and the store's constants.
 fn params(s: &Gemm, has_bias: bool) -> (Vec<u32>, [(&'static str, u32); 3]) {
     let bias_code = match (has_bias, s.bias_axis) {

@@ -306,6 +306,42 @@ pub(crate) fn weight_grad(
     dw: &GpuTensor,
 ) -> Result<()> {
     let (q, row) = (geo.taps(), geo.row());
+    // Where the implicit GEMM runs, the product gathers im2col's rows from the image itself.
+    let mut implicit = Gemm {
+        m: geo.k,
+        n: q,
+        k: row,
+        k_outer: geo.n,
+        batch: 1,
+        a: Strides { s0: row, s1: 1, outer: geo.k * row, ..Strides::default() },
+        b: Strides::default(),
+        c: (q, 1).into(),
+        accumulate: true,
+        bias_axis: BiasAxis::M,
+        epilogue: None,
+    };
+    if gemm::gathers_weight(g, &implicit, geo.n * geo.k * row, dw.len) {
+        let (rows, offset, stride) = geo.output_rows(g, dout, 0, geo.n)?;
+        implicit.a = Strides { s0: stride, s1: 1, outer: geo.k * stride, offset, ..Strides::default() };
+        implicit.k = stride;
+        let pad = geo.pad as isize;
+        let taps = ImageTaps {
+            c: geo.c,
+            h: geo.h,
+            w: geo.w,
+            kh: geo.kh,
+            kw: geo.kw,
+            q_w: geo.ow,
+            q_pixels: geo.pixels(),
+            step: geo.stride,
+            off: (-pad, -pad),
+            dir: 1,
+            out_w: 0,
+            out_step: 0,
+            out_origin: (0, 0),
+        };
+        return gemm::record_weight_gathered(g, &implicit, &taps, &rows, img, dw);
+    }
     for (n0, chunk) in geo.chunks(g) {
         let (rows, offset, stride) = geo.output_rows(g, dout, n0, chunk)?;
         let col = geo.im2col(g, img, n0, chunk)?;
