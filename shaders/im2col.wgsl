@@ -33,19 +33,11 @@ override EPILOGUE: u32 = 0u;
 
 // Tap (i, j) of a sample's channel (starting at img[src]) for output pixel (oy, ox); 0 off the
 // image and on the row padding (oy == oh).
-// Branch-free: on CPU adapters a divergent early return costs more than the load it skips.
 fn tap(src: u32, i: u32, j: u32, oy: u32, ox: u32) -> f32 {
-    // Off the top or left edge these wrap around to large values and fail the bounds test too.
-    let iy = oy * p.stride + i - p.pad;
-    let ix = ox * p.stride + j - p.pad;
-    let inside = oy < p.oh && iy < p.h && ix < p.w;
-    return select(0.0, img[select(src, src + iy * p.w + ix, inside)], inside);
-}
-
-fn next_pixel(oy: ptr<function, u32>, ox: ptr<function, u32>) {
-    let wrap = *ox + 1u == p.ow;
-    *ox = select(*ox + 1u, 0u, wrap);
-    *oy += u32(wrap);
+    let iy = i32(oy * p.stride + i) - i32(p.pad);
+    let ix = i32(ox * p.stride + j) - i32(p.pad);
+    if (oy >= p.oh || iy < 0 || iy >= i32(p.h) || ix < 0 || ix >= i32(p.w)) { return 0.0; }
+    return img[src + u32(iy) * p.w + u32(ix)];
 }
 
 // One invocation per row (s, (ci, i, j)) of col, written 4 pixels at a time.
@@ -66,13 +58,13 @@ fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
     var ox = 0u;
     for (var q4 = 0u; q4 < p.row / 4u; q4++) {
         let v0 = tap(src, i, j, oy, ox);
-        next_pixel(&oy, &ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
         let v1 = tap(src, i, j, oy, ox);
-        next_pixel(&oy, &ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
         let v2 = tap(src, i, j, oy, ox);
-        next_pixel(&oy, &ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
         let v3 = tap(src, i, j, oy, ox);
-        next_pixel(&oy, &ox);
+        ox++; if (ox == p.ow) { ox = 0u; oy++; }
         col4[at + q4] = vec4<f32>(v0, v1, v2, v3);
     }
 }

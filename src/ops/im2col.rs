@@ -1,6 +1,9 @@
 //! Convolutions as matrix products: `shaders/im2col.wgsl` lays a chunk of samples' input taps out
 //! as columns, [`gemm`] multiplies them with the weights, and col2im folds columns back into an
-//! image. conv2d and conv_transpose2d are each other's adjoint, so the three functions here serve
+//! image. Where the subgroup GEMM runs (CPU adapters), all three are implicit GEMMs instead: the
+//! product gathers the columns from the image itself (`gemm_conv.wgsl`, `gemm_conv_weight.wgsl`),
+//! and the adjoint is one product per stride phase of its output, with no col2im.
+//! conv2d and conv_transpose2d are each other's adjoint, so the three functions here serve
 //! both: conv2d's forward is conv_transpose2d's input gradient and the other way round.
 //! (The direct one-output-per-invocation kernels in `conv2d.wgsl` and `conv_transpose2d.wgsl`
 //! remain, selected by `WGAN_KERNELS=simple`.)
