@@ -61,6 +61,27 @@ impl ConvGeometry {
         self.params_rows(n0, chunk, self.c, has_bias)
     }
 
+    /// The convolution as [`gemm::record_gathered`] reads it: B's columns are the output pixels,
+    /// each reading the image at pixel·stride − pad + tap, and written to the same pixel of out.
+    fn image_taps(&self) -> ImageTaps {
+        let pad = self.pad as isize;
+        ImageTaps {
+            c: self.c,
+            h: self.h,
+            w: self.w,
+            kh: self.kh,
+            kw: self.kw,
+            q_w: self.ow,
+            q_pixels: self.pixels(),
+            step: self.stride,
+            off: (-pad, -pad),
+            dir: 1,
+            out_w: self.ow,
+            out_step: 1,
+            out_origin: (0, 0),
+        }
+    }
+
     /// The taps of `w` that reach the image pixels of phase (py, px) (≡ mod stride): the first
     /// (i0, j0) and how many along each axis (every stride-th from there).
     fn phase(&self, py: usize, px: usize) -> ((usize, usize), (usize, usize)) {
@@ -127,8 +148,8 @@ pub(crate) fn forward(
     out: &GpuTensor,
 ) -> Result<()> {
     let (q, p, row) = (geo.taps(), geo.pixels(), geo.row());
-    // On CPU adapters the product gathers its columns from the image itself (one product over all
-    // samples, no workspace): writing the columns out costs more than the gather saves there.
+    // On CPU adapters the product gathers its columns from the image itself, over all samples at
+    // once: no im2col pass, no workspace, no tiles half empty at the end of a sample's pixels.
     let implicit = Gemm {
         m: geo.k,
         n: geo.n * p,
@@ -143,23 +164,7 @@ pub(crate) fn forward(
         epilogue: act,
     };
     if gemm::gathers(g, &implicit, w.len) {
-        let pad = geo.pad as isize;
-        let taps = ImageTaps {
-            c: geo.c,
-            h: geo.h,
-            w: geo.w,
-            kh: geo.kh,
-            kw: geo.kw,
-            q_w: geo.ow,
-            q_pixels: p,
-            step: geo.stride,
-            off: (-pad, -pad),
-            dir: 1,
-            out_w: geo.ow,
-            out_step: 1,
-            out_origin: (0, 0),
-        };
-        return gemm::record_gathered(g, &implicit, &taps, w, img, bias, out);
+        return gemm::record_gathered(g, &implicit, &geo.image_taps(), w, img, bias, out);
     }
     for (n0, chunk) in geo.chunks(g) {
         let col = geo.im2col(g, img, n0, chunk)?;
@@ -310,40 +315,22 @@ pub(crate) fn weight_grad(
 ) -> Result<()> {
     let (q, row) = (geo.taps(), geo.row());
     // Where the implicit GEMM runs, the product gathers im2col's rows from the image itself.
-    let mut implicit = Gemm {
+    let implicit = |stride: usize, offset: usize| Gemm {
         m: geo.k,
         n: q,
-        k: row,
+        k: stride,
         k_outer: geo.n,
         batch: 1,
-        a: Strides { s0: row, s1: 1, outer: geo.k * row, ..Strides::default() },
+        a: Strides { s0: stride, s1: 1, outer: geo.k * stride, offset, ..Strides::default() },
         b: Strides::default(),
         c: (q, 1).into(),
         accumulate: true,
         bias_axis: BiasAxis::M,
         epilogue: None,
     };
-    if gemm::gathers_weight(g, &implicit, geo.n * geo.k * row, dw.len) {
+    if gemm::gathers_weight(g, &implicit(row, 0), geo.n * geo.k * row, dw.len) {
         let (rows, offset, stride) = geo.output_rows(g, dout, 0, geo.n)?;
-        implicit.a = Strides { s0: stride, s1: 1, outer: geo.k * stride, offset, ..Strides::default() };
-        implicit.k = stride;
-        let pad = geo.pad as isize;
-        let taps = ImageTaps {
-            c: geo.c,
-            h: geo.h,
-            w: geo.w,
-            kh: geo.kh,
-            kw: geo.kw,
-            q_w: geo.ow,
-            q_pixels: geo.pixels(),
-            step: geo.stride,
-            off: (-pad, -pad),
-            dir: 1,
-            out_w: 0,
-            out_step: 0,
-            out_origin: (0, 0),
-        };
-        return gemm::record_weight_gathered(g, &implicit, &taps, &rows, img, dw);
+        return gemm::record_weight_gathered(g, &implicit(stride, offset), &geo.image_taps(), &rows, img, dw);
     }
     for (n0, chunk) in geo.chunks(g) {
         let (rows, offset, stride) = geo.output_rows(g, dout, n0, chunk)?;
