@@ -89,13 +89,6 @@ impl Gemm {
     }
 
     pub fn check(&self, a: usize, b: usize, bias: Option<usize>, c: usize) -> Result<()> {
-        let fits = |what: &str, len: usize, need: usize| {
-            if len >= need {
-                Ok(())
-            } else {
-                Err(Error::shape("gemm", format!("{what} has {len} elements, the strides reach {need}")))
-            }
-        };
         fits("a", a, self.extent(self.m, self.k, self.a, true))?;
         fits("b", b, self.extent(self.k, self.n, self.b, true))?;
         fits("c", c, self.extent(self.m, self.n, self.c, false))?;
@@ -177,16 +170,9 @@ pub(crate) fn record(
         // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
         // multiply-add); elsewhere each invocation owns an 8×8 tile.
         if g.gemm_kernel == GemmKernel::Subgroup {
-            let (entry, lanes) = subgroup_tiles(g, s);
+            let (entry, groups) = subgroup_tiles(g, s);
             let shader = if s.c_vec4(c.len) { "gemm_subgroup_c4" } else { "gemm_subgroup" };
-            return g.dispatch_specialised(
-                shader,
-                entry,
-                &layout,
-                &params,
-                &bind,
-                lanes.div_ceil(SUBGROUP_WG),
-            );
+            return g.dispatch_specialised(shader, entry, &layout, &params, &bind, groups);
         }
         let tiles = s.batch * s.m.div_ceil(8) * s.n.div_ceil(8);
         return g.dispatch_items_specialised("gemm", "tile8x8_vec4", &layout, &params, &bind, tiles);
@@ -194,6 +180,15 @@ pub(crate) fn record(
     let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
     g.dispatch_items_specialised("gemm", "tile4x4", &store, &params, &bind, tiles)
+}
+
+/// An operand of `len` elements that a product reads up to element `need`.
+fn fits(what: &str, len: usize, need: usize) -> Result<()> {
+    if len >= need {
+        Ok(())
+    } else {
+        Err(Error::shape("gemm", format!("{what} has {len} elements, the product reaches {need}")))
+    }
 }
 
 /// Invocations per workgroup of `gemm_subgroup.wgsl` (its `@workgroup_size`).
@@ -260,9 +255,9 @@ pub(crate) fn gathers(g: &GpuBackend, s: &Gemm, a_len: usize) -> bool {
 }
 
 /// The implicit-GEMM convolution (`gemm_conv.wgsl`): C = A · B (+ bias[m]) with B gathered from
-/// `img` as `taps` says instead of read from an im2col workspace. C's column n is output pixel
-/// (n / out_pixels, n % out_pixels), stored at `c.offset + sample·c.batch + m·c.s0 + pixel`.
-/// Only where [`gathers`] says so.
+/// `img` as `taps` says instead of read from an im2col workspace, and C's column n stored at
+/// `c.offset + sample·c.batch + m·c.s0` plus the pixel `taps` maps it to. Only where [`gathers`]
+/// says so.
 pub(crate) fn record_gathered(
     g: &mut GpuBackend,
     s: &Gemm,
@@ -279,35 +274,13 @@ pub(crate) fn record_gathered(
         return Ok(());
     }
     let samples = s.n.div_ceil(taps.q_pixels.max(1));
-    let fits = |what, len: usize, need: usize| {
-        if need > len {
-            return Err(Error::shape(
-                "gemm",
-                format!("{what} holds {len} elements, the product reads {need}"),
-            ));
-        }
-        Ok(())
-    };
     fits("img", img.len, samples * taps.c * taps.h * taps.w)?;
     fits("bias", bias.map_or(s.m, |b| b.len), s.m)?;
     let last = |q: usize| (q - 1) * taps.out_step;
     let rows = taps.q_pixels / taps.q_w.max(1);
     let end = (last(rows) + taps.out_origin.0) * taps.out_w + last(taps.q_w) + taps.out_origin.1 + 1;
     fits("c", c.len, s.c.offset + (samples - 1) * s.c.batch + (s.m - 1) * s.c.s0 + end)?;
-    let (mut params, [epi, bias_c, acc]) = params(s, bias.is_some());
-    params.extend(taps.params());
-    let constants = [("A_VEC", 0), ("KH", u(taps.kh)), ("KW", u(taps.kw)), epi, bias_c, acc];
-    let dummy = g.dummy.clone();
-    let bind = [(5, a), (7, img), (3, bias.unwrap_or(&dummy)), (4, c)];
-    let (entry, lanes) = subgroup_tiles(g, s);
-    g.dispatch_specialised(
-        "gemm_subgroup_conv",
-        entry,
-        &constants,
-        &params,
-        &bind,
-        lanes.div_ceil(SUBGROUP_WG),
-    )
+    dispatch_gathered(g, "gemm_subgroup_conv", s, taps, &[], (a, img, bias, c))
 }
 
 /// Whether [`record_weight_gathered`] can run `s`: the subgroup kernel, A read 4 pixels at a time,
@@ -339,22 +312,29 @@ pub(crate) fn record_weight_gathered(
     if !gathers_weight(g, s, a.len, c.len) || taps.dir != 1 || s.epilogue.is_some() {
         return Err(Error::shape("gemm", format!("no gathering kernel for {s:?} on this adapter")));
     }
-    let need = s.k_outer * taps.c * taps.h * taps.w;
-    if img.len < need {
-        return Err(Error::shape(
-            "gemm",
-            format!("img holds {} elements, the product reads {need}", img.len),
-        ));
-    }
-    let (mut params, [epi, bias_c, acc]) = params(s, false);
+    fits("img", img.len, s.k_outer * taps.c * taps.h * taps.w)?;
+    let ow = [("OW", u(taps.q_w))];
+    dispatch_gathered(g, "gemm_subgroup_conv_weight", s, taps, &ow, (a, img, None, c))
+}
+
+/// The dispatch shared by the gathering products: the subgroup kernel's tiles with the image's
+/// fields after gemm_tiles.wgsl's parameters.
+fn dispatch_gathered(
+    g: &mut GpuBackend,
+    shader: &'static str,
+    s: &Gemm,
+    taps: &ImageTaps,
+    more: &[(&'static str, u32)],
+    (a, img, bias, c): (&GpuTensor, &GpuTensor, Option<&GpuTensor>, &GpuTensor),
+) -> Result<()> {
+    let (mut params, store) = params(s, bias.is_some());
     params.extend(taps.params());
-    let constants =
-        [("A_VEC", 0), ("KH", u(taps.kh)), ("KW", u(taps.kw)), ("OW", u(taps.q_w)), epi, bias_c, acc];
+    let kernel = [("A_VEC", 0), ("KH", u(taps.kh)), ("KW", u(taps.kw))];
+    let constants: Vec<_> = kernel.into_iter().chain(more.iter().copied()).chain(store).collect();
     let dummy = g.dummy.clone();
-    let bind = [(5, a), (7, img), (3, &dummy), (4, c)];
-    let (entry, lanes) = subgroup_tiles(g, s);
-    let groups = lanes.div_ceil(SUBGROUP_WG);
-    g.dispatch_specialised("gemm_subgroup_conv_weight", entry, &constants, &params, &bind, groups)
+    let bind = [(5, a), (7, img), (3, bias.unwrap_or(&dummy)), (4, c)];
+    let (entry, groups) = subgroup_tiles(g, s);
+    g.dispatch_specialised(shader, entry, &constants, &params, &bind, groups)
 }
 
 /// The parameter block of gemm_tiles.wgsl (without the image fields) and the store's constants.
@@ -390,9 +370,9 @@ fn params(s: &Gemm, has_bias: bool) -> (Vec<u32>, [(&'static str, u32); 3]) {
     (params, [("EPILOGUE", epilogue), ("BIAS", bias_code), ("ACCUMULATE", s.accumulate as u32)])
 }
 
-/// The subgroup kernel's entry point for `s` and its invocation count: the tallest tile that the
+/// The subgroup kernel's entry point for `s` and its workgroup count: the tallest tile that the
 /// rows fill (taller ones load less per multiply-add), one subgroup of 8 lanes per block of rows ×
-/// 32 columns, in workgroups of 64 (`SUBGROUP_WG`).
+/// 32 columns, in workgroups of `SUBGROUP_WG` invocations.
 fn subgroup_tiles(g: &GpuBackend, s: &Gemm) -> (&'static str, usize) {
     let rows = g.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
     let entry = match rows {
@@ -400,5 +380,6 @@ fn subgroup_tiles(g: &GpuBackend, s: &Gemm) -> (&'static str, usize) {
         32 => "tile32x4",
         _ => "tile64x4",
     };
-    (entry, 8 * s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8))
+    let lanes = 8 * s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8);
+    (entry, lanes.div_ceil(SUBGROUP_WG))
 }
