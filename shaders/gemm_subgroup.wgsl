@@ -14,9 +14,10 @@
 // slot {j} of a lane, every row {r} of C (held by lane {l} of load {q} when A runs along k), or
 // every group {g} of 4 rows {r0}..{r3} (whose values at k + kk are in load {qkk} of lane {lkk}
 // when A runs along m). `//% dense:` lines read B from b4 (gemm_subgroup, gemm_subgroup_c4);
-// `//% conv:` and `//% conv_weight:` lines instead gather it from an image
-// (gemm_subgroup_conv: gemm_conv.wgsl; gemm_subgroup_conv_weight: gemm_conv_weight.wgsl). WGSL has no generics, and lavapipe keeps arrays in memory reached lane by
-// lane, so the accumulators are separate variables c0, c1, ...
+// `//% conv:` and `//% conv_weight:` lines instead gather it from an image (gemm_subgroup_conv:
+// gemm_conv.wgsl; gemm_subgroup_conv_weight: gemm_conv_weight.wgsl). WGSL has no generics, and
+// lavapipe keeps arrays in memory reached lane by lane, so the accumulators are separate
+// variables c0, c1, ...
 //
 // A's loads: slot s = 8·j + lane is this lane's j-th load. A along k: slot s holds row m0 + s at
 // k .. k+3. A along m: slot s holds rows 4g .. 4g+3 at k + kk, with g = s % (ROWS/4) and
