@@ -23,7 +23,7 @@ use wgan_gpu::{Backend, Error, Grads, Tensor};
 /// Uploads the named tensors to the CPU reference and to the GPU, runs the same body on each,
 /// then compares every tensor (outputs, and inputs that must be left unchanged).
 macro_rules! gpu_vs_cpu {
-    ($what:expr, $tol:expr, $tensors:expr, |$b:ident, $t:ident| $body:block) => {{
+    ($what:expr, $tol:expr, $tensors:expr, |$b:ident, $t:ident| $body:block $(, kernel = $kernel:expr)?) => {{
         let what: String = $what.into();
         let tensors: Vec<(&str, Vec<f32>)> = $tensors;
         let (atol, rtol): (f32, f32) = $tol;
@@ -35,6 +35,7 @@ macro_rules! gpu_vs_cpu {
             $t.iter().map(|x| $b.read(x).unwrap()).collect::<Vec<_>>()
         };
         if let Some(mut $b) = gpu() {
+            $($b.set_gemm_kernel($kernel);)?
             let $t: Vec<_> = tensors.iter().map(|(_, v)| $b.upload(v).unwrap()).collect();
             let r: wgan_gpu::Result<()> = (|| $body)();
             r.unwrap_or_else(|e| panic!("{what} on GPU: {e}"));
@@ -77,6 +78,20 @@ fn linear_forward_and_gradients() {
             }
         );
     }
+}
+
+/// The GEMM kernels whose convolution paths differ: the subgroup one runs them as implicit GEMMs,
+/// the others as im2col + GEMM (+ col2im).
+const CONV_KERNELS: [wgan_gpu::gpu::GemmKernel; 2] =
+    [wgan_gpu::gpu::GemmKernel::Subgroup, wgan_gpu::gpu::GemmKernel::Registers];
+
+/// The absolute tolerance for sums of products of values in [−1, 1], the longest `lens` long:
+/// float rounding grows with the square root of the length (1e-5 up to 64 terms), and a result
+/// near zero after cancellation keeps the error of its large terms, which the relative part
+/// cannot cover.
+fn sum_atol(lens: &[usize]) -> f32 {
+    let longest = lens.iter().copied().max().unwrap_or(1) as f32;
+    1e-5 * (longest / 64.0).sqrt().max(1.0)
 }
 
 fn random_conv(rng: &mut Rng) -> Conv2d {
@@ -124,25 +139,30 @@ fn conv2d_forward_and_gradients() {
         let (oh, ow) = s.out_hw();
         let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 0;
-        gpu_vs_cpu!(
-            format!("conv2d {s:?} bias={with_bias}"),
-            (1e-5, 1e-4),
-            vec![
-                ("x", rng.vec(xn, -1.0, 1.0)),
-                ("w", rng.vec(wn, -1.0, 1.0)),
-                ("b", rng.vec(s.k, -1.0, 1.0)),
-                ("y", vec![0.0; yn]),
-                ("dy", rng.vec(yn, -1.0, 1.0)),
-                ("dx", rng.vec(xn, -9.0, 9.0)),
-                ("dw", rng.vec(wn, -1.0, 1.0)),
-                ("db", rng.vec(s.k, -1.0, 1.0)),
-            ],
-            |b, t| {
-                b.conv2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
-                let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                b.conv2d_backward(s, &t[0], &t[1], &t[4], g)
-            }
-        );
+        let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * oh * ow]);
+        // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
+        for kernel in CONV_KERNELS {
+            gpu_vs_cpu!(
+                format!("conv2d {s:?} bias={with_bias} {kernel:?}"),
+                (atol, 1e-4),
+                vec![
+                    ("x", rng.vec(xn, -1.0, 1.0)),
+                    ("w", rng.vec(wn, -1.0, 1.0)),
+                    ("b", rng.vec(s.k, -1.0, 1.0)),
+                    ("y", vec![0.0; yn]),
+                    ("dy", rng.vec(yn, -1.0, 1.0)),
+                    ("dx", rng.vec(xn, -9.0, 9.0)),
+                    ("dw", rng.vec(wn, -1.0, 1.0)),
+                    ("db", rng.vec(s.k, -1.0, 1.0)),
+                ],
+                |b, t| {
+                    b.conv2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+                    let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
+                    b.conv2d_backward(s, &t[0], &t[1], &t[4], g)
+                },
+                kernel = kernel
+            );
+        }
     }
 }
 
@@ -209,25 +229,30 @@ fn conv_transpose2d_forward_and_gradients() {
         let (oh, ow) = s.out_hw();
         let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.c * s.k * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 1;
-        gpu_vs_cpu!(
-            format!("conv_transpose2d {s:?} bias={with_bias}"),
-            (1e-5, 1e-4),
-            vec![
-                ("x", rng.vec(xn, -1.0, 1.0)),
-                ("w", rng.vec(wn, -1.0, 1.0)),
-                ("b", rng.vec(s.k, -1.0, 1.0)),
-                ("y", vec![0.0; yn]),
-                ("dy", rng.vec(yn, -1.0, 1.0)),
-                ("dx", rng.vec(xn, -9.0, 9.0)),
-                ("dw", rng.vec(wn, -1.0, 1.0)),
-                ("db", rng.vec(s.k, -1.0, 1.0)),
-            ],
-            |b, t| {
-                b.conv_transpose2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
-                let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                b.conv_transpose2d_backward(s, &t[0], &t[1], &t[4], g)
-            }
-        );
+        let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * s.h * s.w]);
+        // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
+        for kernel in CONV_KERNELS {
+            gpu_vs_cpu!(
+                format!("conv_transpose2d {s:?} bias={with_bias} {kernel:?}"),
+                (atol, 1e-4),
+                vec![
+                    ("x", rng.vec(xn, -1.0, 1.0)),
+                    ("w", rng.vec(wn, -1.0, 1.0)),
+                    ("b", rng.vec(s.k, -1.0, 1.0)),
+                    ("y", vec![0.0; yn]),
+                    ("dy", rng.vec(yn, -1.0, 1.0)),
+                    ("dx", rng.vec(xn, -9.0, 9.0)),
+                    ("dw", rng.vec(wn, -1.0, 1.0)),
+                    ("db", rng.vec(s.k, -1.0, 1.0)),
+                ],
+                |b, t| {
+                    b.conv_transpose2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+                    let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
+                    b.conv_transpose2d_backward(s, &t[0], &t[1], &t[4], g)
+                },
+                kernel = kernel
+            );
+        }
     }
 }
 
