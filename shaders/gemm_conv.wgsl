@@ -19,7 +19,6 @@ override KH: u32 = 1u;
 override KW: u32 = 1u;
 
 @group(0) @binding(4) var<storage, read_write> c: array<f32>;
-@group(0) @binding(7) var<storage, read> img: array<f32>;
 
 // Where this lane's 4 columns start in img, and their tap (0, 0).
 struct ConvCols { base: vec4<u32>, iy0: vec4<u32>, ix0: vec4<u32> }
@@ -28,8 +27,7 @@ struct ConvCols { base: vec4<u32>, iy0: vec4<u32>, ix0: vec4<u32> }
 var<private> c_col: vec4<u32>;
 
 fn conv_columns(n0: u32) -> ConvCols {
-    // Columns past the edge repeat the last one and are never stored.
-    let n = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+    let n = columns4(n0);
     let s = n / p.q_pixels;
     let q = n % p.q_pixels;
     let qy = q / p.q_w;
@@ -44,8 +42,7 @@ fn conv_row(cols: ConvCols, t: u32) -> vec4<f32> {
     let iy = cols.iy0 + (t / KW) % KH * p.dir;
     let ix = cols.ix0 + t % KW * p.dir;
     let inside = (iy < vec4<u32>(p.img_h)) & (ix < vec4<u32>(p.img_w));
-    let at = select(cols.base, cols.base + (ci * p.img_h + iy) * p.img_w + ix, inside);
-    return select(vec4<f32>(0.0), vec4<f32>(img[at.x], img[at.y], img[at.z], img[at.w]), inside);
+    return img4(cols.base + (ci * p.img_h + iy) * p.img_w + ix, inside);
 }
 
 fn conv_rows(cols: ConvCols, k: u32) -> Rows4 {

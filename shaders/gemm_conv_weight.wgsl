@@ -11,14 +11,11 @@ override KH: u32 = 1u;
 override KW: u32 = 1u;
 override OW: u32 = 1u;
 
-@group(0) @binding(7) var<storage, read> img: array<f32>;
-
 // This lane's 4 taps: where their channel starts in a sample, and their (i, j).
 struct TapCols { base: vec4<u32>, i: vec4<u32>, j: vec4<u32> }
 
 fn tap_columns(n0: u32) -> TapCols {
-    // Columns past the edge repeat the last one and are never stored.
-    let t = min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+    let t = columns4(n0);
     return TapCols(t / (KH * KW) * (p.img_h * p.img_w), t / KW % KH, t % KW);
 }
 
@@ -27,9 +24,7 @@ fn tap_row(cols: TapCols, s: u32, pixel: u32) -> vec4<f32> {
     let iy = cols.i + (pixel / OW * p.step + p.off_y);
     let ix = cols.j + (pixel % OW * p.step + p.off_x);
     let inside = (iy < vec4<u32>(p.img_h)) & (ix < vec4<u32>(p.img_w)) & vec4<bool>(pixel < p.q_pixels);
-    let sample = s * (p.img_c * p.img_h * p.img_w);
-    let at = select(vec4<u32>(sample), sample + cols.base + iy * p.img_w + ix, inside);
-    return select(vec4<f32>(0.0), vec4<f32>(img[at.x], img[at.y], img[at.z], img[at.w]), inside);
+    return img4(s * (p.img_c * p.img_h * p.img_w) + cols.base + iy * p.img_w + ix, inside);
 }
 
 fn tap_rows(cols: TapCols, s: u32, k: u32) -> Rows4 {

@@ -43,6 +43,11 @@ override ACCUMULATE: u32 = 0u;
 // per-invocation memory and reaches them lane by lane like any buffer.
 struct Rows4 { r0: vec4<f32>, r1: vec4<f32>, r2: vec4<f32>, r3: vec4<f32> }
 
+// The 4 columns from n0; those past the edge repeat the last one (read, never stored).
+fn columns4(n0: u32) -> vec4<u32> {
+    return min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u));
+}
+
 // B[k + kk, n0 .. n0+4] for kk < 4; `o` holds the 4 column offsets (B along k) or, in .x, the
 // offset of column n0 (B along n).
 fn b_rows(o: vec4<u32>, k: u32) -> Rows4 {
@@ -64,7 +69,16 @@ fn b_columns(bbase: u32, n0: u32) -> vec4<u32> {
     if (B_VEC == 0u) {
         return vec4<u32>(bbase + min(n0, (p.n + 3u) / 4u * 4u - 4u) * p.b_n);
     }
-    return min(vec4<u32>(n0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(p.n - 1u)) * p.b_n + bbase;
+    return columns4(n0) * p.b_n + bbase;
+}
+
+// The image a gathering product reads B from (gemm_conv.wgsl, gemm_conv_weight.wgsl): img[at]
+// where `inside`, else 0 (and the load reads element 0 instead).
+@group(0) @binding(7) var<storage, read> img: array<f32>;
+
+fn img4(at: vec4<u32>, inside: vec4<bool>) -> vec4<f32> {
+    let safe = select(vec4<u32>(0u), at, inside);
+    return select(vec4<f32>(0.0), vec4<f32>(img[safe.x], img[safe.y], img[safe.z], img[safe.w]), inside);
 }
 
 fn dot_rows(a: vec4<f32>, b: Rows4) -> vec4<f32> {

@@ -112,7 +112,7 @@ impl Gemm {
             return None;
         }
         let (a, b) = (self.a, self.b);
-        let a_vec = if a.s1 == 1 && all4(&[a.s0, a.outer, a.batch, a.offset]) {
+        let a_vec = if self.a_along_k() {
             0
         } else if a.s0 == 1 && self.m.is_multiple_of(4) && all4(&[a.s1, a.outer, a.batch, a.offset]) {
             1
@@ -132,6 +132,23 @@ impl Gemm {
         (self.extent(self.m, self.k, a, true) <= a_len / 4 * 4
             && self.extent(self.k, self.n, b, true) <= b_len / 4 * 4)
             .then_some((a_vec, b_vec))
+    }
+
+    /// Whether the vec4 kernels can read A 4 along k (A_VEC 0): contiguous along k, every other
+    /// stride and offset a multiple of 4 (k itself and A's extent: [`Gemm::vec4_layout`]).
+    fn a_along_k(&self) -> bool {
+        let a = self.a;
+        a.s1 == 1 && [a.s0, a.outer, a.batch, a.offset].iter().all(|x| x.is_multiple_of(4))
+    }
+
+    /// Whether the subgroup kernel can run `s` with B gathered ([`record_gathered`],
+    /// [`record_weight_gathered`]): one product (no batch), A read 4 along k and inside `a_len`.
+    fn gathering(&self, g: &GpuBackend, a_len: usize) -> bool {
+        g.gemm_kernel == GemmKernel::Subgroup
+            && self.batch == 1
+            && self.k.is_multiple_of(4)
+            && self.a_along_k()
+            && self.extent(self.m, self.k, self.a, true) <= a_len / 4 * 4
     }
 
     /// Whether C can be stored as vec4 rows: contiguous along n, n and every other stride and
@@ -244,14 +261,7 @@ impl ImageTaps {
 /// Whether [`record_gathered`] can run `s` on this backend: the subgroup kernel (CPU adapters),
 /// with A read 4 taps at a time.
 pub(crate) fn gathers(g: &GpuBackend, s: &Gemm, a_len: usize) -> bool {
-    let a = s.a;
-    g.gemm_kernel == GemmKernel::Subgroup
-        && s.batch == 1
-        && s.k_outer == 1
-        && s.k.is_multiple_of(4)
-        && a.s1 == 1
-        && [a.s0, a.offset].iter().all(|x| x.is_multiple_of(4))
-        && s.extent(s.m, s.k, a, true) <= a_len
+    s.k_outer == 1 && s.gathering(g, a_len)
 }
 
 /// The implicit-GEMM convolution (`gemm_conv.wgsl`): C = A · B (+ bias[m]) with B gathered from
@@ -286,15 +296,7 @@ pub(crate) fn record_gathered(
 /// Whether [`record_weight_gathered`] can run `s`: the subgroup kernel, A read 4 pixels at a time,
 /// C stored as vec4 rows.
 pub(crate) fn gathers_weight(g: &GpuBackend, s: &Gemm, a_len: usize, c_len: usize) -> bool {
-    let a = s.a;
-    g.gemm_kernel == GemmKernel::Subgroup
-        && s.batch == 1
-        && s.k.is_multiple_of(4)
-        && a.s1 == 1
-        && [a.s0, a.outer, a.offset].iter().all(|x| x.is_multiple_of(4))
-        && s.extent(s.m, s.k, a, true) <= a_len
-        && s.c_vec4(c_len)
-        && s.extent(s.m, s.n, s.c, false) <= c_len
+    s.gathering(g, a_len) && s.c_vec4(c_len) && s.extent(s.m, s.n, s.c, false) <= c_len
 }
 
 /// A convolution's weight gradient as an implicit GEMM (`gemm_conv_weight.wgsl`): C (+)= A · B
