@@ -15,6 +15,7 @@ use crate::ops::condition::Condition;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
+use crate::ops::ema::EmaStep;
 use crate::ops::gather::Gather;
 use crate::ops::gemm::Gemm;
 use crate::ops::linear::Linear;
@@ -22,6 +23,7 @@ use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
 use crate::ops::sgd::SgdStep;
 use crate::ops::softmax_cross_entropy::SoftmaxCrossEntropy;
+use crate::ops::spectral_norm::{SpectralNorm, SpectralState};
 
 /// A 1-D range of f32 in a backend's memory.
 pub trait Tensor: Clone + std::fmt::Debug {
@@ -168,6 +170,10 @@ pub trait Backend {
     ) -> Result<()>;
     /// The class probabilities p [n, k] (softmax of each row).
     fn softmax(&mut self, s: &SoftmaxCrossEntropy, z: &Self::T, p: &Self::T) -> Result<()>;
+    /// Per-sample hinge loss max(0, 1 − s·z), s = 2t − 1 (targets 1 real, 0 fake, as for BCE).
+    fn hinge_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
+    /// dz = scale · d mean(loss) / dz.
+    fn hinge_backward(&mut self, z: &Self::T, t: &Self::T, dz: &Self::T, scale: f32) -> Result<()>;
     fn mse_forward(&mut self, z: &Self::T, t: &Self::T, loss: &Self::T) -> Result<()>;
     fn mse_backward(&mut self, z: &Self::T, t: &Self::T, dz: &Self::T, scale: f32) -> Result<()>;
 
@@ -227,4 +233,24 @@ pub trait Backend {
         v: &Self::T,
     ) -> Result<()>;
     fn sgd_step(&mut self, s: &SgdStep, param: &Self::T, grad: &Self::T, buf: &Self::T) -> Result<()>;
+    /// ema = decay · ema + (1 − decay) · param.
+    fn ema_update(&mut self, s: &EmaStep, param: &Self::T, ema: &Self::T) -> Result<()>;
+
+    /// w_sn = w / σ(w); with `power`, one power iteration on st.u, st.v first (training).
+    fn spectral_norm_forward(
+        &mut self,
+        s: &SpectralNorm,
+        w: &Self::T,
+        st: &SpectralState<'_, Self::T>,
+        w_sn: &Self::T,
+        power: bool,
+    ) -> Result<()>;
+    /// dw: dL/dw_sn in, dL/dw out (through σ's dependence on w).
+    fn spectral_norm_backward(
+        &mut self,
+        s: &SpectralNorm,
+        w_sn: &Self::T,
+        st: &SpectralState<'_, Self::T>,
+        dw: &Self::T,
+    ) -> Result<()>;
 }

@@ -13,6 +13,7 @@ use crate::ops::condition::Condition;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
+use crate::ops::ema::EmaStep;
 use crate::ops::gather::Gather;
 use crate::ops::gemm::Gemm;
 use crate::ops::linear::Linear;
@@ -20,6 +21,7 @@ use crate::ops::random::Distribution;
 use crate::ops::reduce::ChannelSum;
 use crate::ops::sgd::SgdStep;
 use crate::ops::softmax_cross_entropy::SoftmaxCrossEntropy;
+use crate::ops::spectral_norm::{SpectralNorm, SpectralState};
 use crate::ops::{check_grads, check_loss, expect, same_len};
 use crate::reference as r;
 
@@ -304,6 +306,22 @@ impl Backend for CpuBackend {
         Ok(())
     }
 
+    fn hinge_forward(&mut self, z: &CpuTensor, t: &CpuTensor, loss: &CpuTensor) -> Result<()> {
+        check_loss("hinge", z.len, t.len, loss.len)?;
+        let mut out = loss.get();
+        r::hinge::hinge_forward(&z.get(), &t.get(), &mut out);
+        loss.set(&out);
+        Ok(())
+    }
+
+    fn hinge_backward(&mut self, z: &CpuTensor, t: &CpuTensor, dz: &CpuTensor, scale: f32) -> Result<()> {
+        check_loss("hinge", z.len, t.len, dz.len)?;
+        let mut out = dz.get();
+        r::hinge::hinge_backward(&z.get(), &t.get(), &mut out, scale);
+        dz.set(&out);
+        Ok(())
+    }
+
     fn mse_forward(&mut self, z: &CpuTensor, t: &CpuTensor, loss: &CpuTensor) -> Result<()> {
         check_loss("mse", z.len, t.len, loss.len)?;
         let mut out = loss.get();
@@ -483,6 +501,59 @@ impl Backend for CpuBackend {
         r::sgd::sgd_step(s, &mut p, &grad.get(), &mut b);
         param.set(&p);
         buf.set(&b);
+        Ok(())
+    }
+
+    fn ema_update(&mut self, s: &EmaStep, param: &CpuTensor, ema: &CpuTensor) -> Result<()> {
+        s.check(param.len, ema.len)?;
+        let mut e = ema.get();
+        r::ema::ema_update(s.decay, &param.get(), &mut e);
+        ema.set(&e);
+        Ok(())
+    }
+
+    fn spectral_norm_forward(
+        &mut self,
+        s: &SpectralNorm,
+        w: &CpuTensor,
+        st: &SpectralState<'_, CpuTensor>,
+        w_sn: &CpuTensor,
+        power: bool,
+    ) -> Result<()> {
+        s.check(w.len, st.u.len, st.v.len, st.state.len, w_sn.len)?;
+        let (w, mut state) = (w.get(), st.state.get());
+        if power {
+            let (mut u, mut v) = (st.u.get(), st.v.get());
+            r::spectral_norm::spectral_norm_power(s, &w, &mut u, &mut v, &mut state);
+            st.u.set(&u);
+            st.v.set(&v);
+            st.state.set(&state);
+        }
+        let mut o = w_sn.get();
+        r::spectral_norm::spectral_norm_scale(&w, &state, &mut o);
+        w_sn.set(&o);
+        Ok(())
+    }
+
+    fn spectral_norm_backward(
+        &mut self,
+        s: &SpectralNorm,
+        w_sn: &CpuTensor,
+        st: &SpectralState<'_, CpuTensor>,
+        dw: &CpuTensor,
+    ) -> Result<()> {
+        s.check(dw.len, st.u.len, st.v.len, st.state.len, w_sn.len)?;
+        let (mut state, mut d) = (st.state.get(), dw.get());
+        r::spectral_norm::spectral_norm_backward(
+            s,
+            &w_sn.get(),
+            &st.u.get(),
+            &st.v.get(),
+            &mut state,
+            &mut d,
+        );
+        st.state.set(&state);
+        dw.set(&d);
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use wgan_gpu::reference::batch_norm::{batch_norm_backward, batch_norm_forward};
 use wgan_gpu::reference::bce_with_logits::{bce_with_logits_backward, bce_with_logits_forward};
 use wgan_gpu::reference::conv_transpose2d::{conv_transpose2d_backward, conv_transpose2d_forward};
 use wgan_gpu::reference::conv2d::{conv2d_backward, conv2d_forward};
+use wgan_gpu::reference::hinge::{hinge_backward, hinge_forward};
 use wgan_gpu::reference::linear::{linear_backward, linear_forward};
 use wgan_gpu::reference::mse::{mse_backward, mse_forward};
 use wgan_gpu::reference::softmax_cross_entropy::{
@@ -159,6 +160,16 @@ fn loss_gradients() {
         mean(l)
     };
     check("mse", &z, &[1.0], forward, &dz);
+    // Targets 1 and 0 (real, fake), logits away from the hinge's kink at ±1.
+    let t: Vec<f64> = (0..12).map(|i| (i % 2) as f64).collect();
+    let z: Vec<f64> = z.iter().map(|&v| if (v.abs() - 1.0).abs() < 0.1 { v + 0.3 } else { v }).collect();
+    hinge_backward(&z, &t, &mut dz, 1.0);
+    let forward = |z: &[f64]| {
+        let mut l = vec![0.0; z.len()];
+        hinge_forward(z, &t, &mut l);
+        mean(l)
+    };
+    check("hinge", &z, &[1.0], forward, &dz);
 
     // 4 samples of 3 classes.
     let label = [2.0, 0.0, 1.0, 2.0];
@@ -200,4 +211,38 @@ fn batch_norm_gradients() {
         batch_norm_backward(&s, &p[..len], &p[len..len + c], &saved, &r, &mut dx, &mut dg, &mut dbeta);
         check(&format!("batch_norm {s:?}"), &p, &r, forward, &[dx, dg, dbeta].concat());
     }
+}
+
+/// Spectral norm: after a power iteration, w ↦ w / (uᵀ w v) with u, v held (PyTorch's
+/// semantics), whose gradient goes through σ as well; and the power iteration finds σ₁.
+#[test]
+fn spectral_norm_gradient_and_sigma() {
+    use wgan_gpu::ops::spectral_norm::SpectralNorm;
+    use wgan_gpu::reference::spectral_norm::{
+        spectral_norm_backward, spectral_norm_power, spectral_norm_scale,
+    };
+    let mut rng = Rng::new(31);
+    let (m, k) = (5, 7);
+    let s = SpectralNorm::new(m, k);
+    let w = vecf(&mut rng, m * k);
+    let r = vecf(&mut rng, m * k);
+    let (mut u, mut v, mut state) = (vecf(&mut rng, m), vec![0.0; k], vec![0.0; 2]);
+    spectral_norm_power(&s, &w, &mut u, &mut v, &mut state);
+    let mut w_sn = vec![0.0; m * k];
+    spectral_norm_scale(&w, &state, &mut w_sn);
+    let mut dw = r.clone();
+    spectral_norm_backward(&s, &w_sn, &u, &v, &mut state, &mut dw);
+    let forward = |q: &[f64]| {
+        let sigma: f64 = (0..m).map(|i| u[i] * (0..k).map(|j| q[i * k + j] * v[j]).sum::<f64>()).sum();
+        q.iter().map(|x| x / sigma).collect()
+    };
+    check("spectral_norm", &w, &r, forward, &dw);
+
+    // Many iterations converge to the largest singular value.
+    for _ in 0..200 {
+        spectral_norm_power(&s, &w, &mut u, &mut v, &mut state);
+    }
+    let sv = nalgebra::DMatrix::from_row_slice(m, k, &w).singular_values();
+    let top = sv.iter().cloned().fold(0.0, f64::max);
+    assert!((state[0] - top).abs() < 1e-9 * top, "sigma {} vs largest singular value {top}", state[0]);
 }

@@ -589,6 +589,54 @@ fn oversized_buffer_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn hinge_ema_and_spectral_norm() {
+    use wgan_gpu::ops::ema::EmaStep;
+    use wgan_gpu::ops::spectral_norm::{SpectralNorm, SpectralState};
+    let mut rng = Rng::new(23);
+    for n in [1, 64, 300 + rng.int(0, 700)] {
+        let z = rng.vec(n, -3.0, 3.0);
+        let t: Vec<f32> = (0..n).map(|i| (i % 2) as f32).collect();
+        let (zero, mean) = (vec![0.0; n], vec![0.0]);
+        let tensors = vec![("z", z), ("t", t), ("loss", zero.clone()), ("dz", zero), ("mean", mean)];
+        gpu_vs_cpu!(format!("hinge n={n}"), (1e-6, 1e-5), tensors, |b, t| {
+            b.hinge_forward(&t[0], &t[1], &t[2])?;
+            b.hinge_backward(&t[0], &t[1], &t[3], -0.5)?;
+            b.sum(&t[2], &t[4], 1.0 / n as f32)
+        });
+        let tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("ema", rng.vec(n, -1.0, 1.0))];
+        gpu_vs_cpu!(format!("ema n={n}"), (1e-6, 1e-5), tensors, |b, t| {
+            for updates in [0, 5, 5000] {
+                b.ema_update(&EmaStep::warmed_up(0.999, updates), &t[0], &t[1])?;
+            }
+            Ok(())
+        });
+    }
+    // Matrices of D's layers (conv [k, c·kh·kw], linear [1, in]) and sizes that are not
+    // multiples of the workgroup.
+    for (m, k) in [(1, 3136), (64, 512), (7, 300), (300, 5)] {
+        let mut u0 = rng.vec(m, -1.0, 1.0);
+        let norm = u0.iter().map(|x| x * x).sum::<f32>().sqrt();
+        u0.iter_mut().for_each(|x| *x /= norm);
+        let tensors = vec![
+            ("w", rng.vec(m * k, -0.2, 0.2)),
+            ("u", u0),
+            ("v", vec![0.0; k]),
+            ("state", vec![0.0; 2]),
+            ("w_sn", vec![0.0; m * k]),
+            ("dw", rng.vec(m * k, -1.0, 1.0)),
+        ];
+        gpu_vs_cpu!(format!("spectral_norm {m}x{k}"), (1e-5, 1e-4), tensors, |b, t| {
+            let s = SpectralNorm::new(m, k);
+            let st = SpectralState { u: &t[1], v: &t[2], state: &t[3] };
+            for _ in 0..3 {
+                b.spectral_norm_forward(&s, &t[0], &st, &t[4], true)?;
+            }
+            b.spectral_norm_backward(&s, &t[4], &st, &t[5])
+        });
+    }
+}
+
+#[test]
 fn wgan_critic_gradient_and_clip() {
     let mut rng = Rng::new(11);
     for n in [1, 64, 1000 + rng.int(0, 500)] {

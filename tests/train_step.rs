@@ -41,6 +41,15 @@ fn run<B: Backend>(b: &mut B, cfg: &GanConfig, g: &NetSpec, d: &NetSpec, iters: 
     if gan.g.running.len() > 1 {
         tensors.push(("g.running".to_string(), b.read(&gan.g.running).unwrap()));
     }
+    if gan.d.spec.spectral_norm {
+        tensors.push(("d.spectral".to_string(), b.read(&gan.d.spectral_state).unwrap()));
+    }
+    if gan.g_ema.is_some() {
+        gan.refresh_ema_statistics(b).unwrap();
+        let ema = gan.g_ema.as_ref().unwrap();
+        tensors.push(("g_ema.params".to_string(), b.read(&ema.params).unwrap()));
+        tensors.push(("g_ema.running".to_string(), b.read(&ema.running).unwrap()));
+    }
     Snapshot { stats, tensors }
 }
 
@@ -77,6 +86,7 @@ fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanCon
         instance_noise: 0.0,
         noise_anneal_steps: 0,
         g_batch: 0,
+        g_ema: 0.0,
     }
 }
 
@@ -115,6 +125,33 @@ fn dcgan_iterations_equal_reference() {
     let img = Shape(3, 32, 32);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan 3x32x32", &config(LossKind::Lsgan, 3, 1, OptKind::Adam), &g, &d);
+}
+
+/// The recipe's pieces together: hinge loss, spectral norm on every layer of D (conv and
+/// linear), G's moving average with its batch-norm statistics recomputed.
+#[test]
+fn hinge_spectral_norm_and_ema_iterations_equal_reference() {
+    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let img = Shape(1, 28, 28);
+    let (g, mut d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
+    d.spectral_norm = true;
+    let cfg = GanConfig { g_ema: 0.99, ..config(LossKind::Hinge, 5, 1, OptKind::Adam) };
+    compare("dcgan hinge + spectral norm + ema", &cfg, &g, &d);
+    let mlp =
+        (mlp_generator(8, &[16], img), NetSpec { spectral_norm: true, ..mlp_discriminator(img, &[12], 0.0) });
+    compare("mlp bce + spectral norm", &config(LossKind::Bce, 7, 2, OptKind::Adam), &mlp.0, &mlp.1);
+
+    // The EMA lags the live weights, and its statistics are its own.
+    let mut b = CpuBackend;
+    let mut gan = Gan::new(&mut b, cfg.clone(), &g, &d).unwrap();
+    let reals = vec![b.upload(&vec![0.5; 5 * 784]).unwrap()];
+    for _ in 0..3 {
+        gan.iteration(&mut b, &reals, &[]).unwrap();
+    }
+    gan.refresh_ema_statistics(&mut b).unwrap();
+    let ema = gan.g_ema.as_ref().unwrap();
+    assert_ne!(b.read(&ema.params).unwrap(), b.read(&gan.g.params).unwrap());
+    assert_ne!(b.read(&ema.running).unwrap(), b.read(&gan.g.running).unwrap());
 }
 
 #[test]

@@ -256,6 +256,7 @@ fn iteration_row(
         instance_noise: 0.0,
         noise_anneal_steps: 0,
         g_batch: 0,
+        g_ema: 0.0,
     };
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.

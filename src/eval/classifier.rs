@@ -42,6 +42,7 @@ pub fn spec() -> NetSpec {
             L::Dropout { prob: 0.25 },
             L::Linear { out: CLASSES, bias: true },
         ],
+        spectral_norm: false,
     }
 }
 

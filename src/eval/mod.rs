@@ -145,6 +145,9 @@ pub struct EvalArgs {
     /// Skip the reference line (real training images scored the same way).
     #[arg(long)]
     pub no_reference: bool,
+    /// Draw from the live generator's weights, not their moving average (--g-ema).
+    #[arg(long)]
+    pub raw: bool,
     #[arg(long, default_value = "auto")]
     pub backend: String,
 }
@@ -183,7 +186,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
     let (images, labels, what) = match (&args.checkpoint, &args.images) {
         (Some(c), _) => {
-            let (images, labels) = samples::from_checkpoint(&mut b, c, args.n, args.seed)?;
+            let (images, labels) = samples::from_checkpoint(&mut b, c, args.n, args.seed, args.raw)?;
             (images, labels, format!("samples of {}", c.display()))
         }
         (None, Some(p)) => (samples::read_images(p)?, None, p.display().to_string()),

@@ -30,9 +30,10 @@ pub fn from_checkpoint(
     path: &Path,
     n: usize,
     seed: u64,
+    raw: bool,
 ) -> Result<(Vec<f32>, Option<Vec<usize>>)> {
     let chunk = n.clamp(1, 500);
-    let mut g = Generator::load(b, path, chunk)?;
+    let mut g = Generator::load(b, path, chunk, raw)?;
     let shape = g.output_shape()?;
     if shape != DIGIT || g.info.is_table() {
         return Err(needs_digits(path, shape));

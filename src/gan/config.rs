@@ -11,6 +11,16 @@ pub enum LossKind {
     Lsgan,
     /// Wasserstein critic with weight clipping (Arjovsky et al. 2017).
     Wgan,
+    /// Hinge loss (Lim & Ye 2017, Miyato et al. 2018): D minimises relu(1 − D(x)) +
+    /// relu(1 + D(G(z))), G minimises −D(G(z)).
+    Hinge,
+}
+
+impl LossKind {
+    /// Whether D's output is a raw score rather than the logit of a probability.
+    pub fn raw_score(self) -> bool {
+        matches!(self, LossKind::Wgan | LossKind::Hinge)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -97,6 +107,10 @@ pub struct GanConfig {
     /// batch smaller than the discriminator's, as in setups that train them at different sizes.
     #[serde(default)]
     pub g_batch: usize,
+    /// Decay of the generator's exponential moving average (0: none), updated after every G
+    /// step with a warm-up; samples come from it.
+    #[serde(default)]
+    pub g_ema: f32,
 }
 
 impl GanConfig {

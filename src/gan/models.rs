@@ -24,7 +24,7 @@ pub fn mlp_generator(z_dim: usize, hidden: &[usize], img: Shape) -> NetSpec {
     layers.push(L::Linear { out: img.size(), bias: true });
     layers.push(act(Activation::Tanh));
     layers.push(L::Reshape { to: img });
-    NetSpec { input: Shape(z_dim, 1, 1), layers }
+    NetSpec { input: Shape(z_dim, 1, 1), layers, spectral_norm: false }
 }
 
 /// MLP discriminator: image → hidden (LeakyReLU 0.2, optional dropout) → 1 logit.
@@ -38,7 +38,7 @@ pub fn mlp_discriminator(img: Shape, hidden: &[usize], dropout: f32) -> NetSpec 
         }
     }
     layers.push(L::Linear { out: 1, bias: true });
-    NetSpec { input: img, layers }
+    NetSpec { input: img, layers, spectral_norm: false }
 }
 
 /// Options of the DCGAN.
@@ -101,7 +101,7 @@ pub fn dcgan_generator(z_dim: usize, img: Shape, o: DcganOptions) -> NetSpec {
         ch = out;
     }
     layers.push(act(Activation::Tanh));
-    NetSpec { input: Shape(z_dim, 1, 1), layers }
+    NetSpec { input: Shape(z_dim, 1, 1), layers, spectral_norm: false }
 }
 
 /// img → L × Conv(4, s2, p1), doubling channels from `width` → (2^(L−1)·w, b, b) → Linear → 1
@@ -123,7 +123,7 @@ pub fn dcgan_discriminator(img: Shape, o: DcganOptions) -> NetSpec {
         }
     }
     layers.push(L::Linear { out: 1, bias: true });
-    NetSpec { input: img, layers }
+    NetSpec { input: img, layers, spectral_norm: false }
 }
 
 /// J. Brownlee's Keras DCGAN for MNIST, for images whose side divides by 4: G dense 128·(s/4)²,
@@ -144,7 +144,7 @@ pub fn keras_generator(z_dim: usize, img: Shape) -> NetSpec {
         L::Conv2d { out: img.0, kernel: 7, stride: 1, pad: 3, bias: true },
         act(Activation::Sigmoid),
     ];
-    NetSpec { input: Shape(z_dim, 1, 1), layers }
+    NetSpec { input: Shape(z_dim, 1, 1), layers, spectral_norm: false }
 }
 
 pub fn keras_discriminator(img: Shape) -> NetSpec {
@@ -158,7 +158,7 @@ pub fn keras_discriminator(img: Shape) -> NetSpec {
         L::Dropout { prob: 0.4 },
         L::Linear { out: 1, bias: true },
     ];
-    NetSpec { input: img, layers }
+    NetSpec { input: img, layers, spectral_norm: false }
 }
 
 /// The same two networks told one of `classes` classes (Mirza & Osindero 2014): G reads z then

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::nn::{Net, NetSpec};
 use crate::ops::adam::AdamStep;
 use crate::ops::condition::Condition;
+use crate::ops::ema::EmaStep;
 use crate::ops::random::Distribution;
 use crate::ops::sgd::SgdStep;
 use crate::reference::random::threefry2x32;
@@ -19,6 +20,9 @@ const D_LOSS_REAL: usize = 0;
 const D_LOSS_FAKE: usize = SLOT;
 const G_LOSS: usize = 2 * SLOT;
 const LOGITS_REAL: usize = 3 * SLOT;
+
+/// Batches of fresh noise whose statistics become the EMA generator's batch-norm statistics.
+pub const EMA_STAT_BATCHES: usize = 16;
 
 /// A network's optimizer state: Adam's two moments, or SGD's momentum buffer (in `m`).
 pub struct Optimizer<B: Backend> {
@@ -84,6 +88,8 @@ pub struct IterStats {
 pub struct Gan<B: Backend> {
     pub cfg: GanConfig,
     pub g: Net<B>,
+    /// The moving average of G's weights (when `cfg.g_ema` > 0), which samples are drawn from.
+    pub g_ema: Option<Net<B>>,
     pub d: Net<B>,
     pub opt_g: Optimizer<B>,
     pub opt_d: Optimizer<B>,
@@ -114,6 +120,10 @@ impl<B: Backend> Gan<B> {
         let n = cfg.batch;
         let g = Net::new(b, g_spec, n)?;
         let d = Net::new(b, d_spec, n)?;
+        if !(0.0..1.0).contains(&cfg.g_ema) {
+            return Err(Error::Config(format!("--g-ema {} must be in [0, 1) (0: off)", cfg.g_ema)));
+        }
+        let g_ema = if cfg.g_ema > 0.0 { Some(Net::new(b, g_spec, n)?) } else { None };
         let k = cfg.classes;
         let image = g.output_shape().size();
         let label_len = d_spec.input.size().checked_sub(image).filter(|&l| k > 0 && l % k == 0);
@@ -161,6 +171,7 @@ impl<B: Backend> Gan<B> {
             stats: b.alloc(LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT)?,
             cfg,
             g,
+            g_ema,
             d,
             opt_g,
             opt_d,
@@ -168,7 +179,31 @@ impl<B: Backend> Gan<B> {
         };
         gan.g.init_with(b, derive_seed(gan.cfg.seed, 0, 1), gan.cfg.init)?;
         gan.d.init_with(b, derive_seed(gan.cfg.seed, 0, 2), gan.cfg.init)?;
+        if let Some(ema) = &gan.g_ema {
+            b.copy(&gan.g.params, &ema.params)?;
+            b.copy(&gan.g.running, &ema.running)?;
+        }
         Ok(gan)
+    }
+
+    /// Gives the EMA generator batch-norm statistics of its own: the cumulative average over
+    /// [`EMA_STAT_BATCHES`] batches of fresh noise through the averaged weights (the method of
+    /// torch.optim.swa_utils.update_bn). The live G's running statistics belong to the live
+    /// weights and would not match an average of past weights. Deterministic in (seed, step),
+    /// and touches nothing the training reads, so resumed runs stay exact.
+    pub fn refresh_ema_statistics(&mut self, b: &mut B) -> Result<()> {
+        if self.g_ema.as_ref().is_none_or(|e| !e.has_batch_norm()) {
+            return Ok(());
+        }
+        for k in 0..EMA_STAT_BATCHES {
+            let input = self.draw_input(b, 50 + k as u64)?;
+            let ema = self.g_ema.as_mut().expect("checked above");
+            ema.set_batch_norm_momentum(Some(1.0 / (k + 1) as f32));
+            ema.forward(b, &input, true, 0, 0)?;
+        }
+        let ema = self.g_ema.as_mut().expect("checked above");
+        ema.set_batch_norm_momentum(None);
+        Ok(())
     }
 
     fn logits_fake_at(&self) -> usize {
@@ -255,6 +290,15 @@ impl<B: Backend> Gan<B> {
                 b.sum(&z, &out, sign / n)?;
                 b.wgan_critic_backward(&dz, sign)
             }
+            LossKind::Hinge if role == Role::Gen => {
+                b.sum(&z, &out, -1.0 / n)?;
+                b.wgan_critic_backward(&dz, -1.0)
+            }
+            LossKind::Hinge => {
+                b.hinge_forward(&z, target, &per_sample)?;
+                b.sum(&per_sample, &out, 1.0 / n)?;
+                b.hinge_backward(&z, target, &dz, 1.0)
+            }
         }
     }
 
@@ -275,6 +319,7 @@ impl<B: Backend> Gan<B> {
             if self.train_d {
                 b.zero(&self.d.grads)?;
             }
+            self.d.normalise_weights(b)?;
 
             let real_label = labels.get(k as usize).unwrap_or(&self.fake_labels).clone();
             let x = self.d_input(b, real, &real_label, 2 * k)?;
@@ -292,6 +337,7 @@ impl<B: Backend> Gan<B> {
             b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
             if self.train_d {
                 self.d.backward(b, &x, None, true)?;
+                self.d.spectral_backward(b)?;
                 self.opt_d.step(b, &self.d.params, &self.d.grads)?;
                 if self.cfg.loss == LossKind::Wgan {
                     b.wgan_clip(&self.d.params, self.cfg.clip)?;
@@ -303,6 +349,9 @@ impl<B: Backend> Gan<B> {
         b.zero(&self.g.grads)?;
         let fake = self.g.output().clone();
         let x = self.d_input(b, &fake, &self.fake_labels.clone(), 999)?;
+        if self.train_d {
+            self.d.normalise_weights(b)?;
+        }
         self.d.forward(b, &x, true, dropout_seed(self, 999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
         match &self.d_in {
@@ -315,6 +364,9 @@ impl<B: Backend> Gan<B> {
         }
         self.g.backward(b, &g_in, None, true)?;
         self.opt_g.step(b, &self.g.params, &self.g.grads)?;
+        if let Some(ema) = &self.g_ema {
+            b.ema_update(&EmaStep::warmed_up(self.cfg.g_ema, self.step), &self.g.params, &ema.params)?;
+        }
         self.step += 1;
         Ok(())
     }
@@ -325,9 +377,8 @@ impl<B: Backend> Gan<B> {
         let real = &stats[LOGITS_REAL..LOGITS_REAL + n];
         let fake_at = self.logits_fake_at();
         let fake = &stats[fake_at..fake_at + n];
-        let score = |z: f32| {
-            if self.cfg.loss == LossKind::Wgan { z } else { crate::reference::activation::sigmoid(z) }
-        };
+        let score =
+            |z: f32| if self.cfg.loss.raw_score() { z } else { crate::reference::activation::sigmoid(z) };
         let mean = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&z| f(z)).sum::<f32>() / n as f32;
         IterStats {
             d_loss: stats[D_LOSS_REAL] + stats[D_LOSS_FAKE],
@@ -340,8 +391,9 @@ impl<B: Backend> Gan<B> {
     }
 
     /// Generates images for `z` ([batch, z_dim]) of classes `labels` ([batch], when
-    /// conditional) with G in evaluation mode.
-    pub fn generate(&mut self, b: &mut B, z: &B::T, labels: Option<&B::T>) -> Result<Vec<f32>> {
+    /// conditional) with G in evaluation mode: the EMA generator when there is one (call
+    /// [`Gan::refresh_ema_statistics`] first), or the live one when `raw`.
+    pub fn generate(&mut self, b: &mut B, z: &B::T, labels: Option<&B::T>, raw: bool) -> Result<Vec<f32>> {
         let input = match (&self.g_in, labels) {
             (Some(g_in), Some(l)) => {
                 b.condition_forward(&self.g_condition(), z, l, g_in)?;
@@ -350,8 +402,12 @@ impl<B: Backend> Gan<B> {
             (None, None) => z.clone(),
             _ => return Err(Error::Config("labels are needed exactly when the model is conditional".into())),
         };
-        self.g.forward(b, &input, false, 0, 0)?;
-        b.read(self.g.output())
+        let g = match &mut self.g_ema {
+            Some(ema) if !raw => ema,
+            _ => &mut self.g,
+        };
+        g.forward(b, &input, false, 0, 0)?;
+        b.read(g.output())
     }
 }
 

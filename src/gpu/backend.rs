@@ -500,6 +500,7 @@ mod trait_impl {
     use crate::ops::conv_transpose2d::{self, ConvTranspose2d};
     use crate::ops::conv2d::{self, Conv2d};
     use crate::ops::dropout::{self, Dropout};
+    use crate::ops::ema::{self, EmaStep};
     use crate::ops::gather::{self, Gather};
     use crate::ops::gemm::{self, Gemm};
     use crate::ops::linear::{self, Linear};
@@ -507,7 +508,8 @@ mod trait_impl {
     use crate::ops::reduce::{self, ChannelSum};
     use crate::ops::sgd::{self, SgdStep};
     use crate::ops::softmax_cross_entropy::{self, SoftmaxCrossEntropy};
-    use crate::ops::{bce_with_logits, mse, wgan};
+    use crate::ops::spectral_norm::{self, SpectralNorm, SpectralState};
+    use crate::ops::{bce_with_logits, hinge, mse, wgan};
 
     type T = GpuTensor;
 
@@ -623,6 +625,12 @@ mod trait_impl {
         fn bce_with_logits_backward(&mut self, z: &T, t: &T, dz: &T, scale: f32) -> Result<()> {
             bce_with_logits::backward(self, z, t, dz, scale)
         }
+        fn hinge_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
+            hinge::forward(self, z, t, loss)
+        }
+        fn hinge_backward(&mut self, z: &T, t: &T, dz: &T, scale: f32) -> Result<()> {
+            hinge::backward(self, z, t, dz, scale)
+        }
         fn mse_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
             mse::forward(self, z, t, loss)
         }
@@ -684,6 +692,28 @@ mod trait_impl {
         }
         fn sgd_step(&mut self, s: &SgdStep, param: &T, grad: &T, buf: &T) -> Result<()> {
             sgd::step(self, s, param, grad, buf)
+        }
+        fn ema_update(&mut self, s: &EmaStep, param: &T, ema: &T) -> Result<()> {
+            ema::update(self, s, param, ema)
+        }
+        fn spectral_norm_forward(
+            &mut self,
+            s: &SpectralNorm,
+            w: &T,
+            st: &SpectralState<'_, T>,
+            w_sn: &T,
+            power: bool,
+        ) -> Result<()> {
+            spectral_norm::forward(self, s, w, st, w_sn, power)
+        }
+        fn spectral_norm_backward(
+            &mut self,
+            s: &SpectralNorm,
+            w_sn: &T,
+            st: &SpectralState<'_, T>,
+            dw: &T,
+        ) -> Result<()> {
+            spectral_norm::backward(self, s, w_sn, st, dw)
         }
     }
 }

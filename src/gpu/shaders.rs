@@ -56,10 +56,12 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("conv2d", include_str!("../../shaders/conv2d.wgsl")),
     ("conv_transpose2d", include_str!("../../shaders/conv_transpose2d.wgsl")),
     ("dropout", include_str!("../../shaders/dropout.wgsl")),
+    ("ema", include_str!("../../shaders/ema.wgsl")),
     ("gather", include_str!("../../shaders/gather.wgsl")),
     ("gemm", include_str!("../../shaders/gemm.wgsl")),
     ("gemm_shared", include_str!("../../shaders/gemm_shared.wgsl")),
     ("gemm_subgroup", include_str!("../../shaders/gemm_subgroup.wgsl")),
+    ("hinge", include_str!("../../shaders/hinge.wgsl")),
     ("im2col", include_str!("../../shaders/im2col.wgsl")),
     ("linear", include_str!("../../shaders/linear.wgsl")),
     ("mse", include_str!("../../shaders/mse.wgsl")),
@@ -67,6 +69,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("softmax_cross_entropy", include_str!("../../shaders/softmax_cross_entropy.wgsl")),
     ("sgd", include_str!("../../shaders/sgd.wgsl")),
+    ("spectral_norm", include_str!("../../shaders/spectral_norm.wgsl")),
     ("wgan", include_str!("../../shaders/wgan.wgsl")),
 ];
 

@@ -9,6 +9,7 @@ use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
 use crate::ops::linear::Linear;
+use crate::ops::spectral_norm::{SpectralNorm, SpectralState};
 
 /// Parameter tensors start on 64-float (256-byte) boundaries of the flat buffer: the largest
 /// storage-offset alignment wgpu allows, so every view can be bound on every adapter.
@@ -68,6 +69,27 @@ impl<T> Layer<T> {
     }
 }
 
+/// A weight divided by its spectral norm: the raw weight lives in the flat buffer (the optimizer
+/// updates it), the layer computes with the normalised copy, and its gradient slot first
+/// receives dL/d(normalised), which [`Net::spectral_backward`] turns into dL/d(raw).
+struct Spectral<T> {
+    s: SpectralNorm,
+    raw: T,
+    normalised: T,
+    grad: T,
+    u: T,
+    v: T,
+    state: T,
+    /// Where u, v and state start in [`Net::spectral_state`].
+    at: [usize; 3],
+}
+
+impl<T> Spectral<T> {
+    fn state(&self) -> SpectralState<'_, T> {
+        SpectralState { u: &self.u, v: &self.v, state: &self.state }
+    }
+}
+
 pub struct Net<B: Backend> {
     pub spec: NetSpec,
     pub batch: usize,
@@ -82,6 +104,9 @@ pub struct Net<B: Backend> {
     dacts: Vec<B::T>,
     /// Receives an input gradient nobody asked for, where a kernel always writes one.
     sink: B::T,
+    spectral: Vec<Spectral<B::T>>,
+    /// Every spectral-normalised weight's u, v and (σ, scratch), in one flat buffer (checkpointed).
+    pub spectral_state: B::T,
 }
 
 /// The gradients a weighted layer's backward computes: always dx when asked for, dw and db only
@@ -162,6 +187,21 @@ impl<B: Backend> Net<B> {
                 grad: grads.slice(info.offset, info.len),
             })
         };
+        let sn_shapes: Vec<SpectralNorm> = if spec.spectral_norm {
+            (spec.layers.iter().enumerate())
+                .filter_map(|(i, l)| l.weighted_op(if i == 0 { spec.input } else { shapes[i - 1] }, batch))
+                .map(|(op, _)| {
+                    let (m, k) = op.matrix();
+                    SpectralNorm::new(m, k)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let sn_len: usize = sn_shapes.iter().map(|s| aligned(s.m) + aligned(s.k) + ALIGN).sum();
+        let spectral_state = b.alloc(sn_len.max(1))?;
+        let mut spectral = Vec::new();
+        let mut sn_off = 0;
         let mut layers = Vec::new();
         let mut acts: Vec<B::T> = Vec::new();
         let mut dacts: Vec<B::T> = Vec::new();
@@ -171,11 +211,21 @@ impl<B: Backend> Net<B> {
             let out = shapes[i];
             let layer = match (l.weighted_op(inp, batch), l) {
                 (Some((op, bias)), _) => {
-                    let (w, b) = (view(true).unwrap(), view(bias));
+                    let (mut w, bias) = (view(true).unwrap(), view(bias));
+                    if let Some(&s) = sn_shapes.get(spectral.len()) {
+                        let at = [sn_off, sn_off + aligned(s.m), sn_off + aligned(s.m) + aligned(s.k)];
+                        sn_off = at[2] + ALIGN;
+                        let (u, v) = (spectral_state.slice(at[0], s.m), spectral_state.slice(at[1], s.k));
+                        let state = spectral_state.slice(at[2], 2);
+                        let normalised = b.alloc(w.value.len())?;
+                        let raw = std::mem::replace(&mut w.value, normalised.clone());
+                        let grad = w.grad.clone();
+                        spectral.push(Spectral { s, raw, normalised, grad, u, v, state, at });
+                    }
                     match op {
-                        WeightedOp::Linear(s) => Layer::Linear { s, w, b },
-                        WeightedOp::Conv2d(s) => Layer::Conv { s, w, b },
-                        WeightedOp::ConvTranspose2d(s) => Layer::ConvT { s, w, b },
+                        WeightedOp::Linear(s) => Layer::Linear { s, w, b: bias },
+                        WeightedOp::Conv2d(s) => Layer::Conv { s, w, b: bias },
+                        WeightedOp::ConvTranspose2d(s) => Layer::ConvT { s, w, b: bias },
                     }
                 }
                 (None, &LayerSpec::BatchNorm { momentum, eps }) => {
@@ -212,6 +262,8 @@ impl<B: Backend> Net<B> {
             acts,
             dacts,
             sink,
+            spectral,
+            spectral_state,
         })
     }
 
@@ -248,7 +300,60 @@ impl<B: Backend> Net<B> {
             }
         }
         b.write(&self.running, &running)?;
+        // Spectral norm's u and v start as random unit vectors (as in PyTorch), σ at 1.
+        let mut sn = vec![0.0f32; self.spectral_state.len()];
+        for (k, sp) in self.spectral.iter().enumerate() {
+            let at = ((self.param_infos.len() + k) as u64) << 32;
+            for (start, len, off) in [(sp.at[0], sp.s.m, 0u64), (sp.at[1], sp.s.k, 1 << 31)] {
+                let dst = &mut sn[start..start + len];
+                normal(dst, seed, at + off, 0.0, 1.0);
+                let norm = dst.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                dst.iter_mut().for_each(|x| *x /= norm);
+            }
+            sn[sp.at[2]] = 1.0;
+        }
+        b.write(&self.spectral_state, &sn)?;
+        self.normalise_weights(b)?;
         b.zero(&self.grads)
+    }
+
+    /// Spectral norm: one power iteration and w / σ(w) for every normalised weight. Call it
+    /// before the forward passes that follow a weight update; one call serves every forward and
+    /// backward until the next update (their gradients share its σ, u and v).
+    pub fn normalise_weights(&mut self, b: &mut B) -> Result<()> {
+        for sp in &self.spectral {
+            b.spectral_norm_forward(&sp.s, &sp.raw, &sp.state(), &sp.normalised, true)?;
+        }
+        Ok(())
+    }
+
+    /// Turns the accumulated gradients of normalised weights into those of the raw weights:
+    /// after the backward passes, before the optimizer step.
+    pub fn spectral_backward(&mut self, b: &mut B) -> Result<()> {
+        for sp in &self.spectral {
+            b.spectral_norm_backward(&sp.s, &sp.normalised, &sp.state(), &sp.grad)?;
+        }
+        Ok(())
+    }
+
+    /// The spectral norms σ of the normalised weights, from the last power iteration.
+    pub fn spectral_sigmas(&mut self, b: &mut B) -> Result<Vec<f32>> {
+        let all = b.read(&self.spectral_state)?;
+        Ok(self.spectral.iter().map(|sp| all[sp.at[2]]).collect())
+    }
+
+    pub fn has_batch_norm(&self) -> bool {
+        self.layers.iter().any(|l| matches!(l, Layer::Norm { .. }))
+    }
+
+    /// The momentum of every batch-norm layer's running statistics: `Some(m)`, or the spec's
+    /// with None. (Momentum 1/(k+1) on the k-th batch makes them a cumulative average.)
+    pub fn set_batch_norm_momentum(&mut self, momentum: Option<f32>) {
+        for (layer, spec) in self.layers.iter_mut().zip(&self.spec.layers) {
+            if let (Layer::Norm { s, .. }, LayerSpec::BatchNorm { momentum: m, .. }) = (layer, spec) {
+                s.momentum = momentum.unwrap_or(*m);
+            }
+        }
     }
 
     /// The output of the last forward pass: [batch, output shape].

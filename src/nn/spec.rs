@@ -84,6 +84,16 @@ impl WeightedOp {
         }
     }
 
+    /// The weight as the matrix spectral norm divides: [m, k], m its first dimension (output
+    /// channels or features; a transposed convolution's input channels), k the rest.
+    pub fn matrix(&self) -> (usize, usize) {
+        match *self {
+            WeightedOp::Linear(s) => (s.out_features, s.in_features),
+            WeightedOp::Conv2d(s) => (s.k, s.c * s.kh * s.kw),
+            WeightedOp::ConvTranspose2d(s) => (s.c, s.k * s.kh * s.kw),
+        }
+    }
+
     pub fn flops_forward(&self) -> u64 {
         match *self {
             WeightedOp::Linear(s) => s.flops_forward(),
@@ -120,6 +130,10 @@ impl LayerSpec {
 pub struct NetSpec {
     pub input: Shape,
     pub layers: Vec<LayerSpec>,
+    /// Every weighted layer computes with its weight divided by its spectral norm (Miyato et al.
+    /// 2018); the optimizer updates the raw weight.
+    #[serde(default)]
+    pub spectral_norm: bool,
 }
 
 impl NetSpec {

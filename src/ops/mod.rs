@@ -10,8 +10,10 @@ pub mod condition;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod dropout;
+pub mod ema;
 pub mod gather;
 pub mod gemm;
+pub mod hinge;
 pub mod im2col;
 pub mod linear;
 pub mod mse;
@@ -19,6 +21,7 @@ pub mod random;
 pub mod reduce;
 pub mod sgd;
 pub mod softmax_cross_entropy;
+pub mod spectral_norm;
 pub mod wgan;
 
 use crate::error::{Error, Result};

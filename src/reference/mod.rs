@@ -10,14 +10,17 @@ pub mod condition;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod dropout;
+pub mod ema;
 pub mod gather;
 pub mod gemm;
+pub mod hinge;
 pub mod linear;
 pub mod mse;
 pub mod random;
 pub mod reduce;
 pub mod sgd;
 pub mod softmax_cross_entropy;
+pub mod spectral_norm;
 pub mod wgan;
 
 pub use num_traits::Float;

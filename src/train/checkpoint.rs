@@ -40,6 +40,10 @@ impl Checkpoint {
         b.write(into, v)
     }
 
+    pub fn has(&self, name: &str) -> bool {
+        self.tensors.iter().any(|(n, _)| n == name)
+    }
+
     pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {
         self.meta.get(key).map(String::as_str).ok_or_else(|| Error::Data {
             path: path.into(),

@@ -48,6 +48,9 @@ pub struct InterpolateArgs {
     /// Conditional models: the class to draw (default: row r shows class r).
     #[arg(long)]
     pub label: Option<String>,
+    /// Draw from the live generator's weights, not their moving average (--g-ema).
+    #[arg(long)]
+    pub raw: bool,
     #[arg(long, default_value = "auto")]
     pub backend: String,
 }
@@ -83,7 +86,7 @@ pub fn interpolate(args: InterpolateArgs) -> Result<()> {
     let rows = if args.path == Path::Plane { args.steps } else { args.rows };
     let n = rows * args.steps;
     let chunk = n.min(256);
-    let mut g = Generator::load(&mut b, &args.checkpoint, chunk)?;
+    let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
     if g.info.is_table() {
         return Err(Error::Config("interpolate draws images; this model generates table rows".into()));
     }

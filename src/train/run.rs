@@ -167,6 +167,21 @@ pub struct TrainArgs {
     /// DCGAN: batch norm in the discriminator.
     #[arg(long)]
     pub d_batch_norm: bool,
+    /// Spectral normalisation of every weighted layer of the discriminator (Miyato et al. 2018):
+    /// one power iteration per step; pairs with --loss hinge.
+    #[arg(long)]
+    #[serde(default)]
+    pub d_spectral_norm: bool,
+    /// Keep an exponential moving average of G's weights with this decay (warmed up as
+    /// (1+t)/(10+t)); epoch grids, --eval-every, sample, interpolate and eval draw from it.
+    /// 0 turns it off.
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub g_ema: f32,
+    /// Epoch grids and --eval-every from the live generator, not its moving average.
+    #[arg(long)]
+    #[serde(default)]
+    pub raw: bool,
     /// Continue the run in this folder from its checkpoint (other settings come from it,
     /// except --epochs, which may extend the run).
     #[arg(long)]
@@ -225,7 +240,9 @@ impl TrainArgs {
                 )));
             }
         };
-        Ok(if classes > 0 { models::conditional(g, d, classes) } else { (g, d) })
+        let (g, mut d) = if classes > 0 { models::conditional(g, d, classes) } else { (g, d) };
+        d.spectral_norm = self.d_spectral_norm;
+        Ok((g, d))
     }
 
     pub fn gan_config(&self) -> GanConfig {
@@ -253,6 +270,7 @@ impl TrainArgs {
             instance_noise: self.instance_noise,
             noise_anneal_steps: 0,
             g_batch: self.g_batch.unwrap_or(0),
+            g_ema: self.g_ema,
         }
     }
 
@@ -322,8 +340,8 @@ pub(crate) fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
 const CHECKPOINT: &str = "checkpoint.safetensors";
 
 /// Every tensor a checkpoint holds, by name: what `write_checkpoint` saves and `restore` loads.
-fn checkpoint_tensors(gan: &Gan<GpuBackend>) -> [(&'static str, GpuTensor); 8] {
-    [
+fn checkpoint_tensors(gan: &Gan<GpuBackend>) -> Vec<(&'static str, GpuTensor)> {
+    let mut tensors = vec![
         ("g.params", gan.g.params.clone()),
         ("g.running", gan.g.running.clone()),
         ("d.params", gan.d.params.clone()),
@@ -332,7 +350,15 @@ fn checkpoint_tensors(gan: &Gan<GpuBackend>) -> [(&'static str, GpuTensor); 8] {
         ("opt_g.v", gan.opt_g.v.clone()),
         ("opt_d.m", gan.opt_d.m.clone()),
         ("opt_d.v", gan.opt_d.v.clone()),
-    ]
+    ];
+    if let Some(ema) = &gan.g_ema {
+        tensors.push(("g_ema.params", ema.params.clone()));
+        tensors.push(("g_ema.running", ema.running.clone()));
+    }
+    if gan.d.spec.spectral_norm {
+        tensors.push(("d.spectral", gan.d.spectral_state.clone()));
+    }
+    tensors
 }
 
 fn json<T: Serialize>(v: &T) -> String {
@@ -476,11 +502,18 @@ impl Showcase {
         Ok(Showcase { cols, z, labels })
     }
 
-    /// G's samples for the showcase noise, in [−1, 1] (images) or standardised units (rows).
-    fn generate(&self, b: &mut GpuBackend, gan: &mut Gan<GpuBackend>, unit_pixels: bool) -> Result<Vec<f32>> {
+    /// G's samples for the showcase noise, in [−1, 1] (images) or standardised units (rows):
+    /// the EMA generator's (with its statistics refreshed) unless `raw`.
+    fn generate(
+        &self,
+        b: &mut GpuBackend,
+        gan: &mut Gan<GpuBackend>,
+        unit_pixels: bool,
+        raw: bool,
+    ) -> Result<Vec<f32>> {
         let mut out = Vec::new();
         for (z, l) in self.z.iter().zip(&self.labels) {
-            out.extend(gan.generate(b, z, l.as_ref())?);
+            out.extend(gan.generate(b, z, l.as_ref(), raw)?);
         }
         if unit_pixels {
             out.iter_mut().for_each(|v| *v = 2.0 * *v - 1.0);
@@ -534,8 +567,12 @@ impl Evaluator {
         b: &mut GpuBackend,
         gan: &mut Gan<GpuBackend>,
         unit_pixels: bool,
+        raw: bool,
     ) -> Result<(Scores, Option<String>)> {
-        let images = self.samples.generate(b, gan, unit_pixels)?;
+        if !raw {
+            gan.refresh_ema_statistics(b)?;
+        }
+        let images = self.samples.generate(b, gan, unit_pixels, raw)?;
         let scored = self.classifier.score(b, &images[..EVAL_SAMPLES * 784])?;
         let classes = gan.cfg.classes;
         let labels: Option<Vec<usize>> =
@@ -735,7 +772,7 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
             }
             gan.iteration(&mut b, &reals, &real_labels)?;
             if let Some(e) = evaluator.as_mut().filter(|_| gan.step % args.eval_every == 0) {
-                let (scores, warning) = e.run(&mut b, &mut gan, unit_pixels)?;
+                let (scores, warning) = e.run(&mut b, &mut gan, unit_pixels, args.raw)?;
                 let line = serde_json::json!({ "step": gan.step, "epoch": epoch + 1, "eval": scores });
                 outputs::append_jsonl(&log.metrics, &line)?;
                 bar.suspend(|| {
@@ -771,7 +808,9 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
         }
         // A diverged run stops here, before its checkpoint is overwritten.
         log.collect(&mut b, &gan, true)?;
-        let generated = showcase.generate(&mut b, &mut gan, unit_pixels)?;
+        // For the grid and for the checkpoint, which `sample` and `eval` draw from.
+        gan.refresh_ema_statistics(&mut b)?;
+        let generated = showcase.generate(&mut b, &mut gan, unit_pixels, args.raw)?;
         match (&data, &real_grid) {
             (TrainData::Table { table, .. }, _) => {
                 let rows = info.unstandardise(&generated[..shown * dim]);

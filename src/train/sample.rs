@@ -44,6 +44,9 @@ pub struct SampleArgs {
     /// Conditional models: generate only this class (its number or folder name).
     #[arg(long)]
     pub label: Option<String>,
+    /// Draw from the live generator's weights, not their moving average (--g-ema).
+    #[arg(long)]
+    pub raw: bool,
     #[arg(long, default_value = "auto")]
     pub backend: String,
 }
@@ -58,8 +61,9 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// G of the checkpoint at `path` (a file or a run folder), built for `chunk` samples a call.
-    pub fn load(b: &mut GpuBackend, path: &Path, chunk: usize) -> Result<Generator> {
+    /// G of the checkpoint at `path` (a file or a run folder), built for `chunk` samples a call:
+    /// its moving average when it has one, unless `raw`.
+    pub fn load(b: &mut GpuBackend, path: &Path, chunk: usize, raw: bool) -> Result<Generator> {
         let path = if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() };
         let ckpt = Checkpoint::load(&path)?;
         let bad = |what: &str, e: serde_json::Error| Error::Data {
@@ -74,8 +78,9 @@ impl Generator {
             Err(_) => DataInfo::default(),
         };
         let net = Net::new(b, &spec, chunk)?;
-        ckpt.load_into(b, "g.params", &net.params, &path)?;
-        ckpt.load_into(b, "g.running", &net.running, &path)?;
+        let g = if !raw && ckpt.has("g_ema.params") { "g_ema" } else { "g" };
+        ckpt.load_into(b, &format!("{g}.params"), &net.params, &path)?;
+        ckpt.load_into(b, &format!("{g}.running"), &net.running, &path)?;
         let input = if info.classes.is_empty() { None } else { Some(b.alloc(chunk * spec.input.size())?) };
         Ok(Generator { spec, info, net, input, chunk })
     }
@@ -171,7 +176,7 @@ pub fn sample(args: SampleArgs) -> Result<()> {
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
     let chunk = args.n.min(256);
-    let mut g = Generator::load(&mut b, &args.checkpoint, chunk)?;
+    let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
     let fixed = args.label.as_deref().map(|l| g.class_index(l)).transpose()?;
     let classes = g.info.classes.len();
     let format =

@@ -1,0 +1,301 @@
+//! Runs every layer a GAN of ours is built from on random inputs, forward and backward, on the
+//! GPU backend (the CPU reference where no adapter is found), and writes inputs and results to
+//! a safetensors file that `scripts/check_against_pytorch.py` replays through PyTorch itself.
+//! The test suite compares the GPU with our own CPU reference; this compares both with PyTorch's
+//! semantics (padding, output_padding, weight layouts, batch norm's statistics, the losses).
+//!
+//!     cargo run --release --example pytorch_layers -- layers.safetensors
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use wgan_gpu::cpu::CpuBackend;
+use wgan_gpu::gpu::{BackendChoice, GpuBackend, GpuContext};
+use wgan_gpu::ops::activation::Activation;
+use wgan_gpu::ops::adam::AdamStep;
+use wgan_gpu::ops::batch_norm::{BatchNorm, BatchNormState};
+use wgan_gpu::ops::conv_transpose2d::ConvTranspose2d;
+use wgan_gpu::ops::conv2d::Conv2d;
+use wgan_gpu::ops::linear::Linear;
+use wgan_gpu::ops::spectral_norm::{SpectralNorm, SpectralState};
+use wgan_gpu::reference::random::uniform;
+use wgan_gpu::train::checkpoint::Checkpoint;
+use wgan_gpu::{Backend, Grads, Result};
+
+/// Collects named tensors (flat, shapes in the metadata) for one file.
+struct Dump {
+    tensors: Vec<(String, Vec<f32>)>,
+    meta: HashMap<String, String>,
+    draws: u64,
+}
+
+impl Dump {
+    fn random(&mut self, len: usize, lo: f32, hi: f32) -> Vec<f32> {
+        let mut v = vec![0.0; len];
+        self.draws += 1;
+        uniform(&mut v, 2026, self.draws << 32, lo, hi);
+        v
+    }
+    fn put(&mut self, name: String, v: Vec<f32>) {
+        self.tensors.push((name, v));
+    }
+}
+
+/// The named tensors uploaded, the body run, and every tensor read back into the dump.
+fn run_case<B: Backend>(
+    b: &mut B,
+    dump: &mut Dump,
+    case: &str,
+    params: serde_json::Value,
+    inputs: Vec<(&str, Vec<f32>)>,
+    body: impl FnOnce(&mut B, &[B::T]) -> Result<()>,
+) -> Result<()> {
+    let t: Vec<B::T> = inputs.iter().map(|(_, v)| b.upload(v)).collect::<Result<_>>()?;
+    for (name, v) in &inputs {
+        dump.put(format!("{case}.in.{name}"), v.clone());
+    }
+    body(b, &t)?;
+    for ((name, _), x) in inputs.iter().zip(&t) {
+        dump.put(format!("{case}.out.{name}"), b.read(x)?);
+    }
+    dump.meta.insert(format!("case.{case}"), params.to_string());
+    Ok(())
+}
+
+fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
+    // Linear.
+    let s = Linear { batch: 5, in_features: 7, out_features: 3 };
+    let inputs = vec![
+        ("x", d.random(35, -1.0, 1.0)),
+        ("w", d.random(21, -0.5, 0.5)),
+        ("b", d.random(3, -0.5, 0.5)),
+        ("dy", d.random(15, -1.0, 1.0)),
+        ("y", vec![0.0; 15]),
+        ("dx", vec![0.0; 35]),
+        ("dw", vec![0.0; 21]),
+        ("db", vec![0.0; 3]),
+    ];
+    let p = serde_json::json!({"op": "linear", "n": 5, "in": 7, "out": 3});
+    run_case(b, d, "linear", p, inputs, |b, t| {
+        b.linear_forward(&s, &t[0], &t[1], Some(&t[2]), &t[4])?;
+        b.linear_backward(
+            &s,
+            &t[0],
+            &t[1],
+            &t[3],
+            Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) },
+        )
+    })?;
+
+    // Convolutions as our models use them (4x4, stride 2, pad 1) and odd ones.
+    for (i, &(c, h, w, k, kh, stride, pad)) in
+        [(1, 28, 28, 4, 4, 2, 1), (3, 9, 8, 5, 3, 2, 1), (2, 7, 7, 3, 3, 1, 0)].iter().enumerate()
+    {
+        let n = 2;
+        let s = Conv2d { n, c, h, w, k, kh, kw: kh, stride, pad };
+        let (oh, ow) = ((h + 2 * pad - kh) / stride + 1, (w + 2 * pad - kh) / stride + 1);
+        let inputs = vec![
+            ("x", d.random(n * c * h * w, -1.0, 1.0)),
+            ("w", d.random(k * c * kh * kh, -0.5, 0.5)),
+            ("b", d.random(k, -0.5, 0.5)),
+            ("dy", d.random(n * k * oh * ow, -1.0, 1.0)),
+            ("y", vec![0.0; n * k * oh * ow]),
+            ("dx", vec![0.0; n * c * h * w]),
+            ("dw", vec![0.0; k * c * kh * kh]),
+            ("db", vec![0.0; k]),
+        ];
+        let p = serde_json::json!({"op": "conv2d", "n": n, "c": c, "h": h, "w": w, "k": k, "kernel": kh,
+            "stride": stride, "pad": pad});
+        run_case(b, d, &format!("conv2d{i}"), p, inputs, |b, t| {
+            b.conv2d_forward(&s, &t[0], &t[1], Some(&t[2]), &t[4])?;
+            let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) };
+            b.conv2d_backward(&s, &t[0], &t[1], &t[3], g)
+        })?;
+    }
+    for (i, &(c, h, w, k, kh, stride, pad, op)) in
+        [(8, 7, 7, 4, 4, 2, 1, 0), (3, 5, 6, 2, 3, 2, 1, 1), (2, 4, 3, 3, 5, 3, 2, 2)].iter().enumerate()
+    {
+        let n = 2;
+        let s = ConvTranspose2d { n, c, h, w, k, kh, kw: kh, stride, pad, output_padding: op };
+        let (oh, ow) = s.out_hw();
+        let inputs = vec![
+            ("x", d.random(n * c * h * w, -1.0, 1.0)),
+            ("w", d.random(c * k * kh * kh, -0.5, 0.5)),
+            ("b", d.random(k, -0.5, 0.5)),
+            ("dy", d.random(n * k * oh * ow, -1.0, 1.0)),
+            ("y", vec![0.0; n * k * oh * ow]),
+            ("dx", vec![0.0; n * c * h * w]),
+            ("dw", vec![0.0; c * k * kh * kh]),
+            ("db", vec![0.0; k]),
+        ];
+        let p = serde_json::json!({"op": "conv_transpose2d", "n": n, "c": c, "h": h, "w": w, "k": k,
+            "kernel": kh, "stride": stride, "pad": pad, "output_padding": op});
+        run_case(b, d, &format!("conv_transpose2d{i}"), p, inputs, |b, t| {
+            b.conv_transpose2d_forward(&s, &t[0], &t[1], Some(&t[2]), &t[4])?;
+            let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) };
+            b.conv_transpose2d_backward(&s, &t[0], &t[1], &t[3], g)
+        })?;
+    }
+
+    // Batch norm, 2-D (per channel) and 1-D (per feature), training then evaluation.
+    for (name, n, c, spatial) in [("batch_norm2d", 4, 3, 25), ("batch_norm1d", 16, 6, 1)] {
+        let s = BatchNorm { n, c, spatial, eps: 1e-5, momentum: 0.1 };
+        let len = n * c * spatial;
+        let mut running = d.random(c, -0.5, 0.5);
+        running.extend(d.random(c, 0.5, 2.0));
+        let inputs = vec![
+            ("x", d.random(len, -2.0, 3.0)),
+            ("gamma", d.random(c, 0.5, 1.5)),
+            ("beta", d.random(c, -0.5, 0.5)),
+            ("running", running),
+            ("dy", d.random(len, -1.0, 1.0)),
+            ("y", vec![0.0; len]),
+            ("dx", vec![0.0; len]),
+            ("dgamma", vec![0.0; c]),
+            ("dbeta", vec![0.0; c]),
+            ("y_eval", vec![0.0; len]),
+            ("saved", vec![0.0; 2 * c]),
+        ];
+        let p = serde_json::json!({"op": "batch_norm", "n": n, "c": c, "spatial": spatial,
+            "eps": 1e-5, "momentum": 0.1});
+        run_case(b, d, name, p, inputs, |b, t| {
+            let st = BatchNormState { gamma: &t[1], beta: &t[2], running: &t[3], saved: &t[10] };
+            b.batch_norm_forward(&s, &t[0], &st, &t[5], true)?;
+            b.batch_norm_backward(&s, &t[0], &t[1], &t[10], &t[4], &t[6], &t[7], &t[8])?;
+            // Evaluation with the running statistics this training step left.
+            b.batch_norm_forward(&s, &t[0], &st, &t[9], false)
+        })?;
+    }
+
+    // Activations.
+    for (name, a) in [
+        ("relu", Activation::Relu),
+        ("leaky_relu", Activation::LeakyRelu(0.2)),
+        ("sigmoid", Activation::Sigmoid),
+        ("tanh", Activation::Tanh),
+    ] {
+        let inputs = vec![
+            ("x", d.random(50, -4.0, 4.0)),
+            ("dy", d.random(50, -1.0, 1.0)),
+            ("y", vec![0.0; 50]),
+            ("dx", vec![0.0; 50]),
+        ];
+        run_case(b, d, name, serde_json::json!({"op": name, "slope": 0.2}), inputs, |b, t| {
+            b.activation_forward(a, &t[0], &t[2])?;
+            b.activation_backward(a, &t[2], &t[1], &t[3])
+        })?;
+    }
+
+    // Losses: mean over the batch and its gradient.
+    let n = 40;
+    let mut targets = d.random(n, 0.0, 1.0);
+    targets[..n / 2].iter_mut().for_each(|t| *t = t.round());
+    for loss in ["bce_with_logits", "mse", "hinge"] {
+        let inputs = vec![
+            ("z", d.random(n, -3.0, 3.0)),
+            (
+                "t",
+                if loss == "hinge" { targets.iter().map(|t| t.round()).collect() } else { targets.clone() },
+            ),
+            ("loss", vec![0.0; n]),
+            ("mean", vec![0.0]),
+            ("dz", vec![0.0; n]),
+        ];
+        run_case(b, d, loss, serde_json::json!({"op": loss}), inputs, |b, t| {
+            match loss {
+                "bce_with_logits" => {
+                    b.bce_with_logits_forward(&t[0], &t[1], &t[2])?;
+                    b.bce_with_logits_backward(&t[0], &t[1], &t[4], 1.0)?;
+                }
+                "mse" => {
+                    b.mse_forward(&t[0], &t[1], &t[2])?;
+                    b.mse_backward(&t[0], &t[1], &t[4], 1.0)?;
+                }
+                _ => {
+                    b.hinge_forward(&t[0], &t[1], &t[2])?;
+                    b.hinge_backward(&t[0], &t[1], &t[4], 1.0)?;
+                }
+            }
+            b.sum(&t[2], &t[3], 1.0 / n as f32)
+        })?;
+    }
+
+    // Spectral norm of a conv weight [8, 3, 4, 4]: one power iteration, w / σ, and the gradient.
+    let (m, k) = (8, 48);
+    let s = SpectralNorm::new(m, k);
+    let mut u0 = d.random(m, -1.0, 1.0);
+    let norm = u0.iter().map(|x| x * x).sum::<f32>().sqrt();
+    u0.iter_mut().for_each(|x| *x /= norm);
+    let inputs = vec![
+        ("w", d.random(m * k, -0.5, 0.5)),
+        ("u", u0),
+        ("v", vec![0.0; k]),
+        ("state", vec![0.0; 2]),
+        ("w_sn", vec![0.0; m * k]),
+        ("dw", d.random(m * k, -1.0, 1.0)),
+    ];
+    run_case(
+        b,
+        d,
+        "spectral_norm",
+        serde_json::json!({"op": "spectral_norm", "shape": [8, 3, 4, 4]}),
+        inputs,
+        |b, t| {
+            let st = SpectralState { u: &t[1], v: &t[2], state: &t[3] };
+            b.spectral_norm_forward(&s, &t[0], &st, &t[4], true)?;
+            b.spectral_norm_backward(&s, &t[4], &st, &t[5])
+        },
+    )?;
+
+    // Adam, three steps with a fresh gradient each.
+    let inputs = vec![
+        ("param", d.random(30, -1.0, 1.0)),
+        ("m", vec![0.0; 30]),
+        ("v", vec![0.0; 30]),
+        ("g1", d.random(30, -1.0, 1.0)),
+        ("g2", d.random(30, -1.0, 1.0)),
+        ("g3", d.random(30, -1.0, 1.0)),
+    ];
+    let p = serde_json::json!({"op": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8});
+    run_case(b, d, "adam", p, inputs, |b, t| {
+        for step in 1..=3u64 {
+            let s = AdamStep {
+                lr: 2e-4,
+                beta1: 0.5,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                decoupled: false,
+                t: step,
+            };
+            b.adam_step(&s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
+        }
+        Ok(())
+    })
+}
+
+fn main() {
+    let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "layers.safetensors".into()));
+    let mut dump = Dump { tensors: Vec::new(), meta: HashMap::new(), draws: 0 };
+    let ran = match GpuContext::new(BackendChoice::Auto).and_then(GpuBackend::new) {
+        Ok(mut g) => {
+            let name = g.describe();
+            cases(&mut g, &mut dump).map(|_| name)
+        }
+        Err(e) => {
+            eprintln!("no adapter ({e}): the CPU reference runs instead");
+            cases(&mut CpuBackend, &mut dump).map(|_| "CPU reference".to_string())
+        }
+    };
+    match ran {
+        Ok(name) => {
+            dump.meta.insert("adapter".into(), name.clone());
+            Checkpoint { tensors: dump.tensors, meta: dump.meta }.save(&out).expect("writable output");
+            eprintln!("every layer on {name} -> {}", out.display());
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    }
+}
