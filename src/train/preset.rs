@@ -22,17 +22,33 @@ pub enum Preset {
     DcganKeras,
 }
 
+/// The default DCGAN's learning rate for G and D (other models keep Radford et al.'s 2e-4).
+pub const DCGAN_LR: f32 = 1e-3;
+
 impl TrainArgs {
     /// Applies the preset, if any, to every setting for which `explicit(id)` is false (`id` is
-    /// the field name, as clap names the argument).
+    /// the field name, as clap names the argument); then the defaults that depend on the model.
     pub fn apply_preset(&mut self, explicit: &dyn Fn(&str) -> bool) {
-        let Some(preset) = self.preset else { return };
         // set!(field = value) only where the user did not give --field.
         macro_rules! set {
             ($($field:ident = $value:expr),* $(,)?) => {{
                 $(if !explicit(stringify!($field)) { self.$field = $value; })*
             }};
         }
+        let Some(preset) = self.preset else {
+            // The default DCGAN's step size, chosen by measurement (README, "Why these
+            // defaults"): Adam moves each weight by about lr per step, and at 2e-4 G needs
+            // thousands of steps to move its output from the initial grey to the data's
+            // background; the moving average (--g-ema) hides the noisier steps from the samples.
+            if self.model == ModelKind::Dcgan
+                && self.data.as_ref().is_none_or(|d| !d.to_string_lossy().ends_with(".csv"))
+            {
+                set!(lr_g = DCGAN_LR, lr_d = DCGAN_LR);
+            }
+            return;
+        };
+        // The published setups had no moving average of G.
+        set!(g_ema = 0.0);
         match preset {
             Preset::Goodfellow2014 => set!(
                 model = ModelKind::Mlp,

@@ -62,8 +62,10 @@ pub struct TrainArgs {
     pub opt_g: OptKind,
     #[arg(long, value_enum, default_value_t = OptKind::Adam)]
     pub opt_d: OptKind,
+    /// G's Adam/SGD learning rate (default: 1e-3 for the default DCGAN, 2e-4 otherwise).
     #[arg(long, default_value_t = 2e-4)]
     pub lr_g: f32,
+    /// D's learning rate (default: as --lr-g).
     #[arg(long, default_value_t = 2e-4)]
     pub lr_d: f32,
     #[arg(long, default_value_t = 0.5)]
@@ -175,7 +177,7 @@ pub struct TrainArgs {
     /// Keep an exponential moving average of G's weights with this decay (warmed up as
     /// (1+t)/(10+t)); epoch grids, --eval-every, sample, interpolate and eval draw from it.
     /// 0 turns it off.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.999)]
     #[serde(default)]
     pub g_ema: f32,
     /// Epoch grids and --eval-every from the live generator, not its moving average.
