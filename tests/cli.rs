@@ -542,7 +542,27 @@ fn every_preset_starts_and_runs() {
             _ => (expect("model", "keras".into()), expect("batch_size", 8.into())),
         };
         assert!(out.join("samples/epoch_001.png").is_file(), "{preset}");
+        // Presets are the published setups: no moving average, no spectral norm.
+        (expect("g_ema", 0.0.into()), expect("d_spectral_norm", false.into()));
     }
+    // Without a preset, the DCGAN's measured recipe; flags given still win.
+    let config_of = |args: &[&str]| {
+        let out = dir.join("default");
+        let o = out.to_str().unwrap();
+        ok(&[&["train", "--limit", "32", "--batch-size", "16", "--width", "4", "--out", o][..], args]
+            .concat());
+        let text = std::fs::read_to_string(out.join("config.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let c = config_of(&[]);
+    assert_eq!(
+        (&c["loss"], &c["d_spectral_norm"], &c["g_ema"]),
+        (&"hinge".into(), &true.into(), &0.999.into())
+    );
+    assert_eq!((&c["lr_g"], &c["lr_d"]), (&0.001.into(), &0.001.into()));
+    let c = config_of(&["--loss", "bce", "--d-spectral-norm", "false", "--lr-g", "2e-4", "--g-ema", "0"]);
+    assert_eq!((&c["loss"], &c["d_spectral_norm"], &c["g_ema"]), (&"bce".into(), &false.into(), &0.0.into()));
+    assert_eq!((&c["lr_g"], &c["lr_d"]), (&0.0002.into(), &0.001.into()));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -35,7 +35,8 @@ pub struct TrainArgs {
     /// dcgan (default: recognisable digits after one epoch), mlp (also for CSV tables) or keras
     #[arg(long, value_enum, default_value_t = ModelKind::Dcgan)]
     pub model: ModelKind,
-    /// bce (non-saturating G loss), minimax, lsgan or wgan
+    /// bce (non-saturating G loss), minimax, lsgan, wgan or hinge (default: hinge for the
+    /// default DCGAN, bce otherwise)
     #[arg(long, value_enum, default_value_t = LossKind::Bce)]
     pub loss: LossKind,
     #[arg(long, default_value_t = 5)]
@@ -170,8 +171,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub d_batch_norm: bool,
     /// Spectral normalisation of every weighted layer of the discriminator (Miyato et al. 2018):
-    /// one power iteration per step; pairs with --loss hinge.
-    #[arg(long)]
+    /// one power iteration per step (default: on for the default DCGAN; `--d-spectral-norm
+    /// false` turns it off).
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set)]
     #[serde(default)]
     pub d_spectral_norm: bool,
     /// Keep an exponential moving average of G's weights with this decay (warmed up as
