@@ -543,7 +543,8 @@ fn every_preset_starts_and_runs() {
         };
         assert!(out.join("samples/epoch_001.png").is_file(), "{preset}");
         // Presets are the published setups: no moving average, no spectral norm.
-        (expect("g_ema", 0.0.into()), expect("d_spectral_norm", false.into()));
+        expect("g_ema", 0.0.into());
+        expect("d_spectral_norm", false.into());
     }
     // Without a preset, the DCGAN's measured recipe; flags given still win.
     let config_of = |args: &[&str]| {
