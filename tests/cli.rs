@@ -213,6 +213,13 @@ fn bad_input_is_a_one_line_error() {
     );
     assert_one_line_error(&["train", "--resume", dir.to_str().unwrap()], "checkpoint.safetensors");
     assert_one_line_error(&["train", "--batch-size", "0", "--out", dir.to_str().unwrap()], "--batch-size");
+    // Every number is checked before anything runs or is written.
+    for (flag, value) in
+        [("--lr-g", "nan"), ("--lr-d", "-1"), ("--beta1", "1"), ("--g-ema", "inf"), ("--clip", "0")]
+    {
+        let arg = format!("{flag}={value}");
+        assert_one_line_error(&["train", &arg, "--out", dir.to_str().unwrap()], flag);
+    }
     assert_one_line_error(&["train", "--digits", "x", "--out", dir.to_str().unwrap()], "--digits");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -298,8 +298,34 @@ impl TrainArgs {
                 self.batch_size
             )));
         }
-        if self.instance_noise < 0.0 || self.lr_decay <= 0.0 {
-            return Err(Error::Config("--instance-noise must be >= 0 and --lr-decay > 0".into()));
+        // Every number up front: a NaN learning rate would otherwise train until "diverged".
+        let unit = 0.0..1.0;
+        let checks: [(&str, f32, bool); 11] = [
+            ("lr-g", self.lr_g, self.lr_g > 0.0),
+            ("lr-d", self.lr_d, self.lr_d > 0.0),
+            ("beta1", self.beta1, unit.contains(&self.beta1)),
+            ("beta2", self.beta2, unit.contains(&self.beta2)),
+            ("momentum", self.momentum, unit.contains(&self.momentum)),
+            ("weight-decay", self.weight_decay, self.weight_decay >= 0.0),
+            ("clip", self.clip, self.clip > 0.0),
+            ("real-label", self.real_label, self.real_label > 0.0 && self.real_label <= 1.0),
+            ("instance-noise", self.instance_noise, self.instance_noise >= 0.0),
+            ("lr-decay", self.lr_decay, self.lr_decay > 0.0),
+            ("g-ema", self.g_ema, unit.contains(&self.g_ema)),
+        ];
+        for (flag, value, ok) in checks {
+            if !value.is_finite() || !ok {
+                let want = match flag {
+                    "beta1" | "beta2" | "momentum" | "g-ema" => "in [0, 1)",
+                    "real-label" => "in (0, 1]",
+                    "weight-decay" | "instance-noise" => ">= 0",
+                    _ => "> 0",
+                };
+                return Err(Error::Config(format!("--{flag} {value}: must be a finite number {want}")));
+            }
+        }
+        if self.d_skip_below.is_some_and(|v| !v.is_finite()) {
+            return Err(Error::Config("--d-skip-below must be a finite number".into()));
         }
         if let Some(c) = self.channels.filter(|c| ![1, 3].contains(c)) {
             return Err(Error::Config(format!("--channels {c}: use 1 (grey) or 3 (RGB)")));
