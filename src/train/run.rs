@@ -159,6 +159,10 @@ pub struct TrainArgs {
     /// plenty for 28x28 digits and a quarter of the work of Radford et al.'s 64.
     #[arg(long, default_value_t = 32)]
     pub width: usize,
+    /// DCGAN: the generator's width when it differs from D's (default: --width).
+    #[arg(long)]
+    #[serde(default)]
+    pub g_width: Option<usize>,
     /// Initial weights: dcgan (N(0, 0.02), Radford et al.; the default for dcgan) or pytorch
     /// (PyTorch's layer defaults; the default for mlp).
     #[arg(long, value_enum)]
@@ -231,7 +235,8 @@ impl TrainArgs {
                     d_batch_norm: self.d_batch_norm,
                     d_dropout: self.d_dropout(),
                 };
-                (models::dcgan_generator(self.z_dim, img, o), models::dcgan_discriminator(img, o))
+                let g = DcganOptions { width: self.g_width.unwrap_or(self.width), ..o };
+                (models::dcgan_generator(self.z_dim, img, g), models::dcgan_discriminator(img, o))
             }
             ModelKind::Keras if square && img.1.is_multiple_of(4) => {
                 (models::keras_generator(self.z_dim, img), models::keras_discriminator(img))
@@ -287,9 +292,15 @@ impl TrainArgs {
     }
 
     fn validate(&self) -> Result<()> {
-        if self.batch_size == 0 || self.epochs == 0 || self.z_dim == 0 || self.log_every == 0 {
+        if self.batch_size == 0
+            || self.epochs == 0
+            || self.z_dim == 0
+            || self.log_every == 0
+            || self.width == 0
+            || self.g_width == Some(0)
+        {
             return Err(Error::Config(
-                "--batch-size, --epochs, --z-dim and --log-every must be positive".into(),
+                "--batch-size, --epochs, --z-dim, --log-every, --width and --g-width must be positive".into(),
             ));
         }
         if let Some(g) = self.g_batch.filter(|&g| g == 0 || g > self.batch_size) {
