@@ -1,12 +1,11 @@
 //! bce_with_logits: per-sample stable BCE on logits; backward gives scale · d mean / dz.
 
-use super::{check_loss, f, u};
+use super::record_loss;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 pub(crate) fn forward(g: &mut GpuBackend, z: &GpuTensor, t: &GpuTensor, loss: &GpuTensor) -> Result<()> {
-    check_loss("bce_with_logits", z.len, t.len, loss.len)?;
-    g.dispatch_items("bce_with_logits", "forward", &[u(z.len), 0], &[(1, z), (2, t), (3, loss)], z.len)
+    record_loss(g, "bce_with_logits", (z, t), loss, None)
 }
 
 pub(crate) fn backward(
@@ -16,6 +15,5 @@ pub(crate) fn backward(
     dz: &GpuTensor,
     scale: f32,
 ) -> Result<()> {
-    check_loss("bce_with_logits", z.len, t.len, dz.len)?;
-    g.dispatch_items("bce_with_logits", "backward", &[u(z.len), f(scale)], &[(1, z), (2, t), (4, dz)], z.len)
+    record_loss(g, "bce_with_logits", (z, t), dz, Some(scale))
 }

@@ -81,6 +81,23 @@ pub(crate) fn check_loss(op: &'static str, z: usize, t: usize, out: usize) -> Re
     same_len(op, ("z", z), ("output", out))
 }
 
+/// Records a per-sample loss shader's entry (bce_with_logits, mse, hinge share one layout): z at
+/// binding 1, t at 2, and `forward` writing the loss at 3 or `backward` writing dz at 4.
+pub(crate) fn record_loss(
+    g: &mut crate::gpu::GpuBackend,
+    shader: &'static str,
+    (z, t): (&crate::gpu::GpuTensor, &crate::gpu::GpuTensor),
+    out: &crate::gpu::GpuTensor,
+    backward_scale: Option<f32>,
+) -> Result<()> {
+    check_loss(shader, z.len, t.len, out.len)?;
+    let (entry, slot, scale) = match backward_scale {
+        None => ("forward", 3, 0),
+        Some(s) => ("backward", 4, f(s)),
+    };
+    g.dispatch_items(shader, entry, &[u(z.len), scale], &[(1, z), (2, t), (slot, out)], z.len)
+}
+
 /// The backward pass shared by linear, conv2d and conv_transpose2d: each shader has
 /// `backward_input` (dy, w → dx) and `backward_weight` (dy, x → dw += ), and the bias gradient is
 /// the per-channel sum of dy. Skips what `grads` does not ask for.
