@@ -567,7 +567,7 @@ fn every_preset_starts_and_runs() {
         (&c["loss"], &c["d_spectral_norm"], &c["g_ema"]),
         (&"hinge".into(), &true.into(), &0.999.into())
     );
-    assert_eq!((&c["lr_g"], &c["lr_d"]), (&0.001.into(), &0.001.into()));
+    assert_eq!((&c["lr_g"], &c["lr_d"], &c["beta1"]), (&0.001.into(), &0.001.into(), &0.0.into()));
     let c = config_of(&["--loss", "bce", "--d-spectral-norm", "false", "--lr-g", "2e-4", "--g-ema", "0"]);
     assert_eq!((&c["loss"], &c["d_spectral_norm"], &c["g_ema"]), (&"bce".into(), &false.into(), &0.0.into()));
     assert_eq!((&c["lr_g"], &c["lr_d"]), (&0.0002.into(), &0.001.into()));

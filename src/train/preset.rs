@@ -39,11 +39,19 @@ impl TrainArgs {
             // The default DCGAN's recipe, chosen by measurement (README, "Why these defaults"):
             // Adam moves each weight by about lr per step, and at 2e-4 G needs thousands of
             // steps to move its output from the initial grey to the data's background; the
-            // moving average (--g-ema) hides the noisier steps from the samples, and hinge loss
-            // with a spectrally normalised D scored best at that step size.
+            // moving average (--g-ema) hides the noisier steps from the samples, hinge loss with
+            // a spectrally normalised D scored best at that step size, and Adam without momentum
+            // (β1 0, as SN-GAN, BigGAN and StyleGAN train) better again: momentum carries each
+            // player past where the other has moved to.
             let table = self.data.as_ref().is_some_and(|d| d.to_string_lossy().ends_with(".csv"));
             if self.model == ModelKind::Dcgan && !table {
-                set!(lr_g = DCGAN_LR, lr_d = DCGAN_LR, loss = LossKind::Hinge, d_spectral_norm = true);
+                set!(
+                    lr_g = DCGAN_LR,
+                    lr_d = DCGAN_LR,
+                    beta1 = 0.0,
+                    loss = LossKind::Hinge,
+                    d_spectral_norm = true
+                );
             }
             return;
         };

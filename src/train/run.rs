@@ -69,6 +69,7 @@ pub struct TrainArgs {
     /// D's learning rate (default: as --lr-g).
     #[arg(long, default_value_t = 2e-4)]
     pub lr_d: f32,
+    /// Adam's β1 (default: 0 for the default DCGAN, 0.5 otherwise).
     #[arg(long, default_value_t = 0.5)]
     pub beta1: f32,
     #[arg(long, default_value_t = 0.999)]
