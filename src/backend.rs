@@ -236,14 +236,13 @@ pub trait Backend {
     /// ema = decay · ema + (1 − decay) · param.
     fn ema_update(&mut self, s: &EmaStep, param: &Self::T, ema: &Self::T) -> Result<()>;
 
-    /// w_sn = w / σ(w); with `power`, one power iteration on st.u, st.v first (training).
+    /// One power iteration on st.u, st.v, then w_sn = w / σ(w).
     fn spectral_norm_forward(
         &mut self,
         s: &SpectralNorm,
         w: &Self::T,
         st: &SpectralState<'_, Self::T>,
         w_sn: &Self::T,
-        power: bool,
     ) -> Result<()>;
     /// dw: dL/dw_sn in, dL/dw out (through σ's dependence on w).
     fn spectral_norm_backward(

@@ -518,17 +518,13 @@ impl Backend for CpuBackend {
         w: &CpuTensor,
         st: &SpectralState<'_, CpuTensor>,
         w_sn: &CpuTensor,
-        power: bool,
     ) -> Result<()> {
         s.check(w.len, st.u.len, st.v.len, st.state.len, w_sn.len)?;
-        let (w, mut state) = (w.get(), st.state.get());
-        if power {
-            let (mut u, mut v) = (st.u.get(), st.v.get());
-            r::spectral_norm::spectral_norm_power(s, &w, &mut u, &mut v, &mut state);
-            st.u.set(&u);
-            st.v.set(&v);
-            st.state.set(&state);
-        }
+        let (w, mut state, mut u, mut v) = (w.get(), st.state.get(), st.u.get(), st.v.get());
+        r::spectral_norm::spectral_norm_power(s, &w, &mut u, &mut v, &mut state);
+        st.u.set(&u);
+        st.v.set(&v);
+        st.state.set(&state);
         let mut o = w_sn.get();
         r::spectral_norm::spectral_norm_scale(&w, &state, &mut o);
         w_sn.set(&o);

@@ -284,20 +284,17 @@ impl<B: Backend> Gan<B> {
                 b.sum(&per_sample, &out, 0.5 / n)?;
                 b.mse_backward(&z, target, &dz, 0.5)
             }
-            LossKind::Wgan => {
-                // The critic maximises D(x) − D(G(z)); the generator maximises D(G(z)).
-                let sign = if role == Role::Fake { 1.0 } else { -1.0 };
-                b.sum(&z, &out, sign / n)?;
-                b.wgan_critic_backward(&dz, sign)
-            }
-            LossKind::Hinge if role == Role::Gen => {
-                b.sum(&z, &out, -1.0 / n)?;
-                b.wgan_critic_backward(&dz, -1.0)
-            }
-            LossKind::Hinge => {
+            LossKind::Hinge if role != Role::Gen => {
                 b.hinge_forward(&z, target, &per_sample)?;
                 b.sum(&per_sample, &out, 1.0 / n)?;
                 b.hinge_backward(&z, target, &dz, 1.0)
+            }
+            LossKind::Wgan | LossKind::Hinge => {
+                // The critic maximises D(x) − D(G(z)); the generator (WGAN's and the hinge
+                // loss's) maximises D(G(z)).
+                let sign = if role == Role::Fake { 1.0 } else { -1.0 };
+                b.sum(&z, &out, sign / n)?;
+                b.wgan_critic_backward(&dz, sign)
             }
         }
     }

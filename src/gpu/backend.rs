@@ -702,9 +702,8 @@ mod trait_impl {
             w: &T,
             st: &SpectralState<'_, T>,
             w_sn: &T,
-            power: bool,
         ) -> Result<()> {
-            spectral_norm::forward(self, s, w, st, w_sn, power)
+            spectral_norm::forward(self, s, w, st, w_sn)
         }
         fn spectral_norm_backward(
             &mut self,

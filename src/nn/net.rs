@@ -80,8 +80,6 @@ struct Spectral<T> {
     u: T,
     v: T,
     state: T,
-    /// Where u, v and state start in [`Net::spectral_state`].
-    at: [usize; 3],
 }
 
 impl<T> Spectral<T> {
@@ -213,14 +211,16 @@ impl<B: Backend> Net<B> {
                 (Some((op, bias)), _) => {
                     let (mut w, bias) = (view(true).unwrap(), view(bias));
                     if let Some(&s) = sn_shapes.get(spectral.len()) {
-                        let at = [sn_off, sn_off + aligned(s.m), sn_off + aligned(s.m) + aligned(s.k)];
-                        sn_off = at[2] + ALIGN;
-                        let (u, v) = (spectral_state.slice(at[0], s.m), spectral_state.slice(at[1], s.k));
-                        let state = spectral_state.slice(at[2], 2);
+                        let mut next = |len: usize| {
+                            let t = spectral_state.slice(sn_off, len);
+                            sn_off += aligned(len);
+                            t
+                        };
+                        let (u, v, state) = (next(s.m), next(s.k), next(2));
                         let normalised = b.alloc(w.value.len())?;
                         let raw = std::mem::replace(&mut w.value, normalised.clone());
                         let grad = w.grad.clone();
-                        spectral.push(Spectral { s, raw, normalised, grad, u, v, state, at });
+                        spectral.push(Spectral { s, raw, normalised, grad, u, v, state });
                     }
                     match op {
                         WeightedOp::Linear(s) => Layer::Linear { s, w, b: bias },
@@ -301,18 +301,17 @@ impl<B: Backend> Net<B> {
         }
         b.write(&self.running, &running)?;
         // Spectral norm's u and v start as random unit vectors (as in PyTorch), σ at 1.
-        let mut sn = vec![0.0f32; self.spectral_state.len()];
         for (k, sp) in self.spectral.iter().enumerate() {
             let at = ((self.param_infos.len() + k) as u64) << 32;
-            for (start, len, off) in [(sp.at[0], sp.s.m, 0u64), (sp.at[1], sp.s.k, 1 << 31)] {
-                let dst = &mut sn[start..start + len];
-                normal(dst, seed, at + off, 0.0, 1.0);
-                let norm = dst.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                dst.iter_mut().for_each(|x| *x /= norm);
+            for (t, off) in [(&sp.u, 0u64), (&sp.v, 1 << 31)] {
+                let mut unit = vec![0.0f32; t.len()];
+                normal(&mut unit, seed, at + off, 0.0, 1.0);
+                let norm = unit.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+                unit.iter_mut().for_each(|x| *x /= norm);
+                b.write(t, &unit)?;
             }
-            sn[sp.at[2]] = 1.0;
+            b.write(&sp.state, &[1.0, 0.0])?;
         }
-        b.write(&self.spectral_state, &sn)?;
         self.normalise_weights(b)?;
         b.zero(&self.grads)
     }
@@ -322,7 +321,7 @@ impl<B: Backend> Net<B> {
     /// backward until the next update (their gradients share its σ, u and v).
     pub fn normalise_weights(&mut self, b: &mut B) -> Result<()> {
         for sp in &self.spectral {
-            b.spectral_norm_forward(&sp.s, &sp.raw, &sp.state(), &sp.normalised, true)?;
+            b.spectral_norm_forward(&sp.s, &sp.raw, &sp.state(), &sp.normalised)?;
         }
         Ok(())
     }
@@ -334,12 +333,6 @@ impl<B: Backend> Net<B> {
             b.spectral_norm_backward(&sp.s, &sp.normalised, &sp.state(), &sp.grad)?;
         }
         Ok(())
-    }
-
-    /// The spectral norms σ of the normalised weights, from the last power iteration.
-    pub fn spectral_sigmas(&mut self, b: &mut B) -> Result<Vec<f32>> {
-        let all = b.read(&self.spectral_state)?;
-        Ok(self.spectral.iter().map(|sp| all[sp.at[2]]).collect())
     }
 
     pub fn has_batch_norm(&self) -> bool {

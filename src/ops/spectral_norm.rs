@@ -1,6 +1,7 @@
 //! spectral_norm: a weight divided by its largest singular value (Miyato et al. 2018), the
-//! weight viewed as a matrix [m, k] (m output channels or features). Forward: one power
-//! iteration on the persistent u (and v), then w_sn = w / σ; backward: dL/dw from dL/dw_sn
+//! weight viewed as a matrix [m, k] (m output channels or features). Forward (training only:
+//! D never runs in evaluation mode): one power iteration on the persistent u (and v), then
+//! w_sn = w / σ; backward: dL/dw from dL/dw_sn
 //! through w/σ(w), in place. w, w_sn, dw [m, k]; u [m]; v [k]; state [2] (σ, Σ dw ⊙ w_sn).
 
 use super::{expect, f, u};
@@ -40,20 +41,17 @@ impl SpectralNorm {
     }
 }
 
-/// With `power`, one power iteration (training); then w_sn = w / σ.
+/// One power iteration, then w_sn = w / σ.
 pub(crate) fn forward(
     g: &mut GpuBackend,
     s: &SpectralNorm,
     w: &GpuTensor,
     st: &SpectralState<'_, GpuTensor>,
     w_sn: &GpuTensor,
-    power: bool,
 ) -> Result<()> {
     s.check(w.len, st.u.len, st.v.len, st.state.len, w_sn.len)?;
     let p = s.params();
-    if power {
-        g.dispatch("spectral_norm", "power", &p, &[(1, w), (2, st.u), (3, st.v), (4, st.state)], 1)?;
-    }
+    g.dispatch("spectral_norm", "power", &p, &[(1, w), (2, st.u), (3, st.v), (4, st.state)], 1)?;
     g.dispatch_items("spectral_norm", "scale", &p, &[(1, w), (4, st.state), (5, w_sn)], w.len)
 }
 

@@ -1,6 +1,7 @@
 //! `--preset NAME`: well-known GAN setups by one flag. A preset fills in the settings it names;
 //! any of them given on the command line wins.
 
+use super::data::DataFormat;
 use super::run::TrainArgs;
 use crate::gan::{LossKind, ModelKind, OptKind};
 use crate::nn::InitScheme;
@@ -43,7 +44,10 @@ impl TrainArgs {
             // a spectrally normalised D scored best at that step size, and Adam without momentum
             // (β1 0, as SN-GAN, BigGAN and StyleGAN train) better again: momentum carries each
             // player past where the other has moved to.
-            let table = self.data.as_ref().is_some_and(|d| d.to_string_lossy().ends_with(".csv"));
+            let table = self
+                .data
+                .as_ref()
+                .is_some_and(|d| self.format.unwrap_or_else(|| DataFormat::detect(d)) == DataFormat::Csv);
             if self.model == ModelKind::Dcgan && !table {
                 set!(
                     lr_g = DCGAN_LR,

@@ -311,28 +311,27 @@ impl TrainArgs {
             )));
         }
         // Every number up front: a NaN learning rate would otherwise train until "diverged".
-        let unit = 0.0..1.0;
-        let checks: [(&str, f32, bool); 11] = [
-            ("lr-g", self.lr_g, self.lr_g > 0.0),
-            ("lr-d", self.lr_d, self.lr_d > 0.0),
-            ("beta1", self.beta1, unit.contains(&self.beta1)),
-            ("beta2", self.beta2, unit.contains(&self.beta2)),
-            ("momentum", self.momentum, unit.contains(&self.momentum)),
-            ("weight-decay", self.weight_decay, self.weight_decay >= 0.0),
-            ("clip", self.clip, self.clip > 0.0),
-            ("real-label", self.real_label, self.real_label > 0.0 && self.real_label <= 1.0),
-            ("instance-noise", self.instance_noise, self.instance_noise >= 0.0),
-            ("lr-decay", self.lr_decay, self.lr_decay > 0.0),
-            ("g-ema", self.g_ema, unit.contains(&self.g_ema)),
+        // Each range as the error states it, and its test.
+        type Range = (&'static str, fn(f32) -> bool);
+        const POSITIVE: Range = ("> 0", |v| v > 0.0);
+        const NON_NEGATIVE: Range = (">= 0", |v| v >= 0.0);
+        const UNIT: Range = ("in [0, 1)", |v| (0.0..1.0).contains(&v));
+        const LABEL: Range = ("in (0, 1]", |v| v > 0.0 && v <= 1.0);
+        let checks = [
+            ("lr-g", self.lr_g, POSITIVE),
+            ("lr-d", self.lr_d, POSITIVE),
+            ("beta1", self.beta1, UNIT),
+            ("beta2", self.beta2, UNIT),
+            ("momentum", self.momentum, UNIT),
+            ("weight-decay", self.weight_decay, NON_NEGATIVE),
+            ("clip", self.clip, POSITIVE),
+            ("real-label", self.real_label, LABEL),
+            ("instance-noise", self.instance_noise, NON_NEGATIVE),
+            ("lr-decay", self.lr_decay, POSITIVE),
+            ("g-ema", self.g_ema, UNIT),
         ];
-        for (flag, value, ok) in checks {
-            if !value.is_finite() || !ok {
-                let want = match flag {
-                    "beta1" | "beta2" | "momentum" | "g-ema" => "in [0, 1)",
-                    "real-label" => "in (0, 1]",
-                    "weight-decay" | "instance-noise" => ">= 0",
-                    _ => "> 0",
-                };
+        for (flag, value, (want, ok)) in checks {
+            if !value.is_finite() || !ok(value) {
                 return Err(Error::Config(format!("--{flag} {value}: must be a finite number {want}")));
             }
         }
@@ -545,7 +544,7 @@ impl Showcase {
     }
 
     /// G's samples for the showcase noise, in [−1, 1] (images) or standardised units (rows):
-    /// the EMA generator's (with its statistics refreshed) unless `raw`.
+    /// the EMA generator's unless `raw` (the caller refreshes its statistics first).
     fn generate(
         &self,
         b: &mut GpuBackend,
