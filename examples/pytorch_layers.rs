@@ -17,8 +17,8 @@ use wgan_gpu::ops::batch_norm::{BatchNorm, BatchNormState};
 use wgan_gpu::ops::conv_transpose2d::ConvTranspose2d;
 use wgan_gpu::ops::conv2d::Conv2d;
 use wgan_gpu::ops::linear::Linear;
+use wgan_gpu::ops::random::reference::uniform;
 use wgan_gpu::ops::spectral_norm::{SpectralNorm, SpectralState};
-use wgan_gpu::reference::random::uniform;
 use wgan_gpu::train::checkpoint::Checkpoint;
 use wgan_gpu::{Backend, Grads, Result};
 
@@ -77,8 +77,9 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
     ];
     let p = serde_json::json!({"op": "linear", "n": 5, "in": 7, "out": 3});
     run_case(b, d, "linear", p, inputs, |b, t| {
-        b.linear_forward(&s, &t[0], &t[1], Some(&t[2]), &t[4])?;
-        b.linear_backward(
+        wgan_gpu::ops::linear::forward(b, &s, &t[0], &t[1], Some(&t[2]), &t[4])?;
+        wgan_gpu::ops::linear::backward(
+            b,
             &s,
             &t[0],
             &t[1],
@@ -107,9 +108,9 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         let p = serde_json::json!({"op": "conv2d", "n": n, "c": c, "h": h, "w": w, "k": k, "kernel": kh,
             "stride": stride, "pad": pad});
         run_case(b, d, &format!("conv2d{i}"), p, inputs, |b, t| {
-            b.conv2d_forward(&s, &t[0], &t[1], Some(&t[2]), &t[4])?;
+            wgan_gpu::ops::conv2d::forward(b, &s, &t[0], &t[1], Some(&t[2]), &t[4])?;
             let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) };
-            b.conv2d_backward(&s, &t[0], &t[1], &t[3], g)
+            wgan_gpu::ops::conv2d::backward(b, &s, &t[0], &t[1], &t[3], g)
         })?;
     }
     for (i, &(c, h, w, k, kh, stride, pad, op)) in
@@ -131,9 +132,9 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         let p = serde_json::json!({"op": "conv_transpose2d", "n": n, "c": c, "h": h, "w": w, "k": k,
             "kernel": kh, "stride": stride, "pad": pad, "output_padding": op});
         run_case(b, d, &format!("conv_transpose2d{i}"), p, inputs, |b, t| {
-            b.conv_transpose2d_forward(&s, &t[0], &t[1], Some(&t[2]), &t[4])?;
+            wgan_gpu::ops::conv_transpose2d::forward(b, &s, &t[0], &t[1], Some(&t[2]), &t[4])?;
             let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) };
-            b.conv_transpose2d_backward(&s, &t[0], &t[1], &t[3], g)
+            wgan_gpu::ops::conv_transpose2d::backward(b, &s, &t[0], &t[1], &t[3], g)
         })?;
     }
 
@@ -160,10 +161,10 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
             "eps": 1e-5, "momentum": 0.1});
         run_case(b, d, name, p, inputs, |b, t| {
             let st = BatchNormState { gamma: &t[1], beta: &t[2], running: &t[3], saved: &t[10] };
-            b.batch_norm_forward(&s, &t[0], &st, &t[5], true)?;
-            b.batch_norm_backward(&s, &t[0], &t[1], &t[10], &t[4], &t[6], &t[7], &t[8])?;
+            wgan_gpu::ops::batch_norm::forward(b, &s, &t[0], &st, &t[5], true)?;
+            wgan_gpu::ops::batch_norm::backward(b, &s, &t[0], &t[1], &t[10], &t[4], (&t[6], &t[7], &t[8]))?;
             // Evaluation with the running statistics this training step left.
-            b.batch_norm_forward(&s, &t[0], &st, &t[9], false)
+            wgan_gpu::ops::batch_norm::forward(b, &s, &t[0], &st, &t[9], false)
         })?;
     }
 
@@ -181,8 +182,8 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
             ("dx", vec![0.0; 50]),
         ];
         run_case(b, d, name, serde_json::json!({"op": name, "slope": 0.2}), inputs, |b, t| {
-            b.activation_forward(a, &t[0], &t[2])?;
-            b.activation_backward(a, &t[2], &t[1], &t[3])
+            wgan_gpu::ops::activation::forward(b, a, &t[0], &t[2])?;
+            wgan_gpu::ops::activation::backward(b, a, &t[2], &t[1], &t[3])
         })?;
     }
 
@@ -204,19 +205,19 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         run_case(b, d, loss, serde_json::json!({"op": loss}), inputs, |b, t| {
             match loss {
                 "bce_with_logits" => {
-                    b.bce_with_logits_forward(&t[0], &t[1], &t[2])?;
-                    b.bce_with_logits_backward(&t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
                 "mse" => {
-                    b.mse_forward(&t[0], &t[1], &t[2])?;
-                    b.mse_backward(&t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::mse::forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::mse::backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
                 _ => {
-                    b.hinge_forward(&t[0], &t[1], &t[2])?;
-                    b.hinge_backward(&t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::hinge::forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::hinge::backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
             }
-            b.sum(&t[2], &t[3], 1.0 / n as f32)
+            wgan_gpu::ops::reduce::sum(b, &t[2], &t[3], 1.0 / n as f32)
         })?;
     }
 
@@ -242,8 +243,8 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         inputs,
         |b, t| {
             let st = SpectralState { u: &t[1], v: &t[2], state: &t[3] };
-            b.spectral_norm_forward(&s, &t[0], &st, &t[4])?;
-            b.spectral_norm_backward(&s, &t[4], &st, &t[5])
+            wgan_gpu::ops::spectral_norm::forward(b, &s, &t[0], &st, &t[4])?;
+            wgan_gpu::ops::spectral_norm::backward(b, &s, &t[4], &st, &t[5])
         },
     )?;
 
@@ -268,7 +269,7 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
                 decoupled: false,
                 t: step,
             };
-            b.adam_step(&s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
+            wgan_gpu::ops::adam::step(b, &s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
         }
         Ok(())
     })

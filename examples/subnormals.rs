@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut times = Vec::new();
         for _ in 0..4 {
             let t = Instant::now();
-            g.gemm(&mm, &a, &b, None, &c)?;
+            wgan_gpu::ops::gemm::gemm(&mut g, &mm, &a, &b, None, &c)?;
             g.read(&c)?;
             times.push(t.elapsed().as_secs_f64());
         }

@@ -1,8 +1,8 @@
 //! wgan-gpu: a GAN trainer whose every forward and backward pass is a WGSL compute shader
 //! dispatched through wgpu, with a plain CPU reference of every op to prove the GPU right.
 //!
-//! Layout: `shaders/<op>.wgsl` (the kernels), [`ops`] (shapes and GPU recording),
-//! [`reference`] (the CPU reference of the same names), [`backend`] (the trait both implement),
+//! Layout: `shaders/<op>.wgsl` (the kernels), [`ops`] (one module per op: shape, entry points,
+//! GPU recording, CPU reference), [`backend`] (the trait both backends implement),
 //! [`gpu`] (adapter, device, pipelines, dispatch), [`cpu`] (the reference as a backend).
 
 pub mod backend;

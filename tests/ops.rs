@@ -28,13 +28,15 @@ macro_rules! gpu_vs_cpu {
         let tensors: Vec<(&str, Vec<f32>)> = $tensors;
         let (atol, rtol): (f32, f32) = $tol;
         let want = {
-            let mut $b = CpuBackend;
+            let mut cpu = CpuBackend;
+            let $b = &mut cpu;
             let $t: Vec<_> = tensors.iter().map(|(_, v)| $b.upload(v).unwrap()).collect();
             let r: wgan_gpu::Result<()> = (|| $body)();
             r.unwrap_or_else(|e| panic!("{what} on CPU: {e}"));
             $t.iter().map(|x| $b.read(x).unwrap()).collect::<Vec<_>>()
         };
-        if let Some(mut $b) = gpu() {
+        if let Some(mut gpu) = gpu() {
+            let $b = &mut gpu;
             $($b.set_gemm_kernel($kernel);)?
             let $t: Vec<_> = tensors.iter().map(|(_, v)| $b.upload(v).unwrap()).collect();
             let r: wgan_gpu::Result<()> = (|| $body)();
@@ -72,9 +74,9 @@ fn linear_forward_and_gradients() {
             ],
             |b, t| {
                 let bias = with_bias.then_some(&t[2]);
-                b.linear_forward(&s, &t[0], &t[1], bias, &t[3])?;
+                wgan_gpu::ops::linear::forward(b, &s, &t[0], &t[1], bias, &t[3])?;
                 let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                b.linear_backward(&s, &t[0], &t[1], &t[4], g)
+                wgan_gpu::ops::linear::backward(b, &s, &t[0], &t[1], &t[4], g)
             }
         );
     }
@@ -156,9 +158,9 @@ fn conv2d_forward_and_gradients() {
                     ("db", rng.vec(s.k, -1.0, 1.0)),
                 ],
                 |b, t| {
-                    b.conv2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+                    wgan_gpu::ops::conv2d::forward(b, s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
                     let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                    b.conv2d_backward(s, &t[0], &t[1], &t[4], g)
+                    wgan_gpu::ops::conv2d::backward(b, s, &t[0], &t[1], &t[4], g)
                 },
                 kernel = kernel
             );
@@ -246,9 +248,16 @@ fn conv_transpose2d_forward_and_gradients() {
                     ("db", rng.vec(s.k, -1.0, 1.0)),
                 ],
                 |b, t| {
-                    b.conv_transpose2d_forward(s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+                    wgan_gpu::ops::conv_transpose2d::forward(
+                        b,
+                        s,
+                        &t[0],
+                        &t[1],
+                        with_bias.then_some(&t[2]),
+                        &t[3],
+                    )?;
                     let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                    b.conv_transpose2d_backward(s, &t[0], &t[1], &t[4], g)
+                    wgan_gpu::ops::conv_transpose2d::backward(b, s, &t[0], &t[1], &t[4], g)
                 },
                 kernel = kernel
             );
@@ -274,8 +283,8 @@ fn activations_forward_and_backward() {
                 (1e-6, 1e-5),
                 vec![("x", x), ("y", vec![0.0; n]), ("dy", rng.vec(n, -1.0, 1.0)), ("dx", vec![7.0; n])],
                 |b, t| {
-                    b.activation_forward(a, &t[0], &t[1])?;
-                    b.activation_backward(a, &t[1], &t[2], &t[3])
+                    wgan_gpu::ops::activation::forward(b, a, &t[0], &t[1])?;
+                    wgan_gpu::ops::activation::backward(b, a, &t[1], &t[2], &t[3])
                 }
             );
         }
@@ -306,13 +315,13 @@ fn losses_forward_backward_and_mean() {
                 ],
                 |b, t| {
                     if loss == "mse" {
-                        b.mse_forward(&t[0], &t[1], &t[2])?;
-                        b.mse_backward(&t[0], &t[1], &t[3], scale)?;
+                        wgan_gpu::ops::mse::forward(b, &t[0], &t[1], &t[2])?;
+                        wgan_gpu::ops::mse::backward(b, &t[0], &t[1], &t[3], scale)?;
                     } else {
-                        b.bce_with_logits_forward(&t[0], &t[1], &t[2])?;
-                        b.bce_with_logits_backward(&t[0], &t[1], &t[3], scale)?;
+                        wgan_gpu::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])?;
+                        wgan_gpu::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[3], scale)?;
                     }
-                    b.sum(&t[2], &t[4], 1.0 / n as f32)
+                    wgan_gpu::ops::reduce::sum(b, &t[2], &t[4], 1.0 / n as f32)
                 }
             );
         }
@@ -340,9 +349,9 @@ fn softmax_cross_entropy_forward_backward_and_probs() {
                 ("p", vec![0.0; n * k]),
             ],
             |b, t| {
-                b.softmax_cross_entropy_forward(&s, &t[0], &t[1], &t[2])?;
-                b.softmax_cross_entropy_backward(&s, &t[0], &t[1], &t[3], 0.5)?;
-                b.softmax(&s, &t[0], &t[4])
+                wgan_gpu::ops::softmax_cross_entropy::forward(b, &s, &t[0], &t[1], &t[2])?;
+                wgan_gpu::ops::softmax_cross_entropy::backward(b, &s, &t[0], &t[1], &t[3], 0.5)?;
+                wgan_gpu::ops::softmax_cross_entropy::probs(b, &s, &t[0], &t[4])
             }
         );
     }
@@ -356,7 +365,7 @@ fn reductions() {
             format!("sum n={n}"),
             (1e-4, 1e-5),
             vec![("x", rng.vec(n, -1.0, 1.0)), ("out", vec![0.0])],
-            |b, t| { b.sum(&t[0], &t[1], 0.5) }
+            |b, t| { wgan_gpu::ops::reduce::sum(b, &t[0], &t[1], 0.5) }
         );
     }
     // The last shape is long enough per channel to take the two-pass path.
@@ -373,7 +382,7 @@ fn reductions() {
                     ("x", rng.vec(s.n * s.channels * s.spatial, -1.0, 1.0)),
                     ("out", rng.vec(s.channels, -1.0, 1.0))
                 ],
-                |b, t| { b.sum_channels(&s, &t[0], &t[1], accumulate) }
+                |b, t| { wgan_gpu::ops::reduce::sum_channels(b, &s, &t[0], &t[1], accumulate) }
             );
         }
     }
@@ -410,10 +419,18 @@ fn batch_norm_train_eval_and_gradients() {
             ],
             |b, t| {
                 let st = BatchNormState { gamma: &t[1], beta: &t[2], running: &t[3], saved: &t[4] };
-                b.batch_norm_forward(&s, &t[0], &st, &t[5], true)?;
-                b.batch_norm_backward(&s, &t[0], &t[1], &t[4], &t[6], &t[7], &t[8], &t[9])?;
+                wgan_gpu::ops::batch_norm::forward(b, &s, &t[0], &st, &t[5], true)?;
+                wgan_gpu::ops::batch_norm::backward(
+                    b,
+                    &s,
+                    &t[0],
+                    &t[1],
+                    &t[4],
+                    &t[6],
+                    (&t[7], &t[8], &t[9]),
+                )?;
                 let ev = BatchNormState { saved: &t[11], ..st };
-                b.batch_norm_forward(&s, &t[0], &ev, &t[10], false)
+                wgan_gpu::ops::batch_norm::forward(b, &s, &t[0], &ev, &t[10], false)
             }
         );
     }
@@ -430,14 +447,14 @@ fn dropout_forward_backward_and_rate() {
             (0.0, 1e-6),
             vec![("x", x.clone()), ("y", vec![0.0; n]), ("dy", rng.vec(n, -1.0, 1.0)), ("dx", vec![3.0; n])],
             |b, t| {
-                b.dropout(&s, &t[0], &t[1])?;
-                b.dropout(&s, &t[2], &t[3])
+                wgan_gpu::ops::dropout::apply(b, &s, &t[0], &t[1])?;
+                wgan_gpu::ops::dropout::apply(b, &s, &t[2], &t[3])
             }
         );
         if n > 10_000 {
             let mut cpu = CpuBackend;
             let (xt, yt) = (cpu.upload(&x).unwrap(), cpu.alloc(n).unwrap());
-            cpu.dropout(&s, &xt, &yt).unwrap();
+            wgan_gpu::ops::dropout::apply(&mut cpu, &s, &xt, &yt).unwrap();
             let kept = cpu.read(&yt).unwrap().iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
             assert!((kept - (1.0 - prob as f64)).abs() < 0.01, "kept fraction {kept}");
         }
@@ -451,13 +468,13 @@ fn random_samplers_match_reference_and_statistics() {
             [Distribution::Normal { mean: 0.0, std: 1.0 }, Distribution::Uniform { low: -1.0, high: 3.0 }]
         {
             gpu_vs_cpu!(format!("random {d:?} n={n}"), (2e-5, 1e-5), vec![("out", vec![0.0; n])], |b, t| {
-                b.fill_random(d, seed, offset, &t[0])
+                wgan_gpu::ops::random::fill(b, d, seed, offset, &t[0])
             });
         }
     }
     let mut cpu = CpuBackend;
     let t = cpu.alloc(200_000).unwrap();
-    cpu.fill_random(Distribution::Normal { mean: 0.0, std: 1.0 }, 3, 0, &t).unwrap();
+    wgan_gpu::ops::random::fill(&mut cpu, Distribution::Normal { mean: 0.0, std: 1.0 }, 3, 0, &t).unwrap();
     let v = cpu.read(&t).unwrap();
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
     let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / v.len() as f64;
@@ -484,7 +501,7 @@ fn optimizers_several_steps() {
                         decoupled,
                         t: step,
                     };
-                    b.adam_step(&s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
+                    wgan_gpu::ops::adam::step(b, &s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
                 }
                 Ok(())
             });
@@ -495,7 +512,7 @@ fn optimizers_several_steps() {
         gpu_vs_cpu!(format!("sgd n={n}"), (1e-6, 1e-5), tensors, |b, t| {
             let s = SgdStep { lr: 0.05, momentum: 0.9, weight_decay: 1e-4 };
             for k in 0..3 {
-                b.sgd_step(&s, &t[0], &t[2 + k], &t[1])?;
+                wgan_gpu::ops::sgd::step(b, &s, &t[0], &t[2 + k], &t[1])?;
             }
             Ok(())
         });
@@ -521,7 +538,7 @@ fn adam_equals_closed_form() {
                 decoupled: false,
                 t,
             };
-            b.adam_step(&s, &p, &gt, &m, &v).unwrap();
+            wgan_gpu::ops::adam::step(b, &s, &p, &gt, &m, &v).unwrap();
         }
         b.read(&p).unwrap()
     }
@@ -547,8 +564,16 @@ fn gpu_results_are_deterministic() {
     let mut runs = Vec::new();
     for _ in 0..3 {
         let (dw, db, total) = (b.alloc(s.k * s.c * 16).unwrap(), b.alloc(s.k).unwrap(), b.alloc(1).unwrap());
-        b.conv2d_backward(&s, &x, &w, &dy, Grads { dx: None, dw: Some(&dw), db: Some(&db) }).unwrap();
-        b.sum(&big, &total, 1.0).unwrap();
+        wgan_gpu::ops::conv2d::backward(
+            &mut b,
+            &s,
+            &x,
+            &w,
+            &dy,
+            Grads { dx: None, dw: Some(&dw), db: Some(&db) },
+        )
+        .unwrap();
+        wgan_gpu::ops::reduce::sum(&mut b, &big, &total, 1.0).unwrap();
         let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         runs.push((bits(b.read(&dw).unwrap()), bits(b.read(&db).unwrap()), bits(b.read(&total).unwrap())));
     }
@@ -560,15 +585,18 @@ fn shape_mismatch_names_the_op_and_shapes() {
     let mut cpu = CpuBackend;
     let s = Linear { batch: 4, in_features: 3, out_features: 2 };
     let (x, w, y) = (cpu.alloc(12).unwrap(), cpu.alloc(5).unwrap(), cpu.alloc(8).unwrap());
-    let e = cpu.linear_forward(&s, &x, &w, None, &y).unwrap_err();
+    let e = wgan_gpu::ops::linear::forward(&mut cpu, &s, &x, &w, None, &y).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::Shape { op: "linear", .. }), "{msg}");
     assert!(msg.contains("w has 5 elements, expected [2x3] = 6"), "{msg}");
     if let Some(mut g) = gpu() {
         let (x, w, y) = (g.alloc(12).unwrap(), g.alloc(5).unwrap(), g.alloc(8).unwrap());
-        assert_eq!(g.linear_forward(&s, &x, &w, None, &y).unwrap_err().to_string(), msg);
+        assert_eq!(
+            wgan_gpu::ops::linear::forward(&mut g, &s, &x, &w, None, &y).unwrap_err().to_string(),
+            msg
+        );
         let c = Conv2d { n: 1, c: 1, h: 2, w: 2, k: 1, kh: 5, kw: 5, stride: 1, pad: 0 };
-        let e = g.conv2d_forward(&c, &x, &w, None, &y).unwrap_err();
+        let e = wgan_gpu::ops::conv2d::forward(&mut g, &c, &x, &w, None, &y).unwrap_err();
         assert!(matches!(e, Error::Shape { op: "conv2d", .. }), "{e}");
     }
 }
@@ -582,7 +610,7 @@ fn oversized_buffer_is_an_error_not_a_panic() {
         return;
     }
     let (x, y) = (g.alloc(n).unwrap(), g.alloc(n).unwrap());
-    let e = g.activation_forward(Activation::Tanh, &x, &y).unwrap_err();
+    let e = wgan_gpu::ops::activation::forward(&mut g, Activation::Tanh, &x, &y).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::TooLarge { .. }), "{msg}");
     assert!(msg.contains("max_storage_buffer_binding_size") && msg.contains("batch size"), "{msg}");
@@ -599,14 +627,14 @@ fn hinge_ema_and_spectral_norm() {
         let (zero, mean) = (vec![0.0; n], vec![0.0]);
         let tensors = vec![("z", z), ("t", t), ("loss", zero.clone()), ("dz", zero), ("mean", mean)];
         gpu_vs_cpu!(format!("hinge n={n}"), (1e-6, 1e-5), tensors, |b, t| {
-            b.hinge_forward(&t[0], &t[1], &t[2])?;
-            b.hinge_backward(&t[0], &t[1], &t[3], -0.5)?;
-            b.sum(&t[2], &t[4], 1.0 / n as f32)
+            wgan_gpu::ops::hinge::forward(b, &t[0], &t[1], &t[2])?;
+            wgan_gpu::ops::hinge::backward(b, &t[0], &t[1], &t[3], -0.5)?;
+            wgan_gpu::ops::reduce::sum(b, &t[2], &t[4], 1.0 / n as f32)
         });
         let tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("ema", rng.vec(n, -1.0, 1.0))];
         gpu_vs_cpu!(format!("ema n={n}"), (1e-6, 1e-5), tensors, |b, t| {
             for updates in [0, 5, 5000] {
-                b.ema_update(&EmaStep::warmed_up(0.999, updates), &t[0], &t[1])?;
+                wgan_gpu::ops::ema::update(b, &EmaStep::warmed_up(0.999, updates), &t[0], &t[1])?;
             }
             Ok(())
         });
@@ -629,9 +657,9 @@ fn hinge_ema_and_spectral_norm() {
             let s = SpectralNorm::new(m, k);
             let st = SpectralState { u: &t[1], v: &t[2], state: &t[3] };
             for _ in 0..3 {
-                b.spectral_norm_forward(&s, &t[0], &st, &t[4])?;
+                wgan_gpu::ops::spectral_norm::forward(b, &s, &t[0], &st, &t[4])?;
             }
-            b.spectral_norm_backward(&s, &t[4], &st, &t[5])
+            wgan_gpu::ops::spectral_norm::backward(b, &s, &t[4], &st, &t[5])
         });
     }
 }
@@ -645,8 +673,8 @@ fn wgan_critic_gradient_and_clip() {
             (0.0, 1e-6),
             vec![("dz", vec![9.0; n]), ("w", rng.vec(n, -0.05, 0.05))],
             |b, t| {
-                b.wgan_critic_backward(&t[0], -1.0)?;
-                b.wgan_clip(&t[1], 0.01)
+                wgan_gpu::ops::wgan::critic_backward(b, &t[0], -1.0)?;
+                wgan_gpu::ops::wgan::clip(b, &t[1], 0.01)
             }
         );
     }
@@ -668,7 +696,7 @@ fn gather_pixels_labels_and_rows() {
                 format!("gather {s:?}"),
                 (0.0, 0.0),
                 vec![("data", data), ("order", pack_indices(&order)), ("out", vec![0.0; batch * dim])],
-                |b, t| { b.gather(&s, &t[0], &t[1], &t[2]) }
+                |b, t| { wgan_gpu::ops::gather::gather(b, &s, &t[0], &t[1], &t[2]) }
             );
         }
     }
@@ -686,7 +714,7 @@ fn gather_pixels_labels_and_rows() {
             ("order", pack_indices(&(0..count as u32).collect::<Vec<_>>())),
             ("out", vec![0.0; 8 * h * w])
         ],
-        |b, t| { b.gather(&s, &t[0], &t[1], &t[2]) }
+        |b, t| { wgan_gpu::ops::gather::gather(b, &s, &t[0], &t[1], &t[2]) }
     );
     let offsets: Vec<_> = (1..9).map(|p| shift.offset(p)).collect();
     assert!(
@@ -712,8 +740,8 @@ fn condition_noise_and_label_planes() {
                 ("dx", vec![0.0; n * dim]),
             ],
             |b, t| {
-                b.condition_forward(&s, &t[0], &t[1], &t[2])?;
-                b.condition_backward(&s, &t[3], &t[4])
+                wgan_gpu::ops::condition::forward(b, &s, &t[0], &t[1], &t[2])?;
+                wgan_gpu::ops::condition::backward(b, &s, &t[3], &t[4])
             }
         );
     }
@@ -722,7 +750,7 @@ fn condition_noise_and_label_planes() {
     let mut cpu = CpuBackend;
     let (x, l, out) =
         (cpu.upload(&[5.0, 6.0]).unwrap(), cpu.upload(&[2.7, 0.0]).unwrap(), cpu.alloc(14).unwrap());
-    cpu.condition_forward(&s, &x, &l, &out).unwrap();
+    wgan_gpu::ops::condition::forward(&mut cpu, &s, &x, &l, &out).unwrap();
     assert_eq!(cpu.read(&out).unwrap(), [5., 0., 0., 0., 0., 1., 1., 6., 1., 1., 0., 0., 0., 0.]);
 }
 
@@ -758,7 +786,7 @@ fn gemm_through_strides() {
                     ("bias", rng.vec(n, -1.0, 1.0)),
                     ("c", rng.vec(m * n, -1.0, 1.0)),
                 ],
-                |bk, t| { bk.gemm(&s, &t[0], &t[1], bias.then_some(&t[2]), &t[3]) }
+                |bk, t| { wgan_gpu::ops::gemm::gemm(bk, &s, &t[0], &t[1], bias.then_some(&t[2]), &t[3]) }
             );
         }
     }
@@ -814,7 +842,7 @@ fn gemm_vec4_layouts() {
 fn gemm_on_every_kernel(s: &wgan_gpu::ops::gemm::Gemm, a: &[f32], b: &[f32], c: &[f32]) {
     let mut cpu = CpuBackend;
     let t = [a, b, c].map(|v| cpu.upload(v).unwrap());
-    cpu.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
+    wgan_gpu::ops::gemm::gemm(&mut cpu, s, &t[0], &t[1], None, &t[2]).unwrap();
     let want = cpu.read(&t[2]).unwrap();
     use wgan_gpu::gpu::GemmKernel::{Registers, Shared, Subgroup};
     for (kernel, rows) in
@@ -824,7 +852,7 @@ fn gemm_on_every_kernel(s: &wgan_gpu::ops::gemm::Gemm, a: &[f32], b: &[f32], c: 
         g.set_gemm_kernel(kernel);
         g.set_gemm_rows(rows);
         let t = [a, b, c].map(|v| g.upload(v).unwrap());
-        g.gemm(s, &t[0], &t[1], None, &t[2]).unwrap();
+        wgan_gpu::ops::gemm::gemm(&mut g, s, &t[0], &t[1], None, &t[2]).unwrap();
         let got = g.read(&t[2]).unwrap();
         assert_close(&format!("gemm {s:?} {kernel:?} rows={rows:?}"), &got, &want, 1e-5, 1e-4);
     }
@@ -856,13 +884,13 @@ fn convolutions_split_into_workspace_chunks() {
         let bias4 = b.upload(&data[2][..4]).unwrap();
         let outs =
             [y8.len(), x.len(), w.len(), 8, x.len(), y8.len(), w.len(), 4].map(|n| b.alloc(n).unwrap());
-        b.conv2d_forward(conv, &x, &w, Some(&bias8), &outs[0]).unwrap();
+        wgan_gpu::ops::conv2d::forward(b, conv, &x, &w, Some(&bias8), &outs[0]).unwrap();
         let g = Grads { dx: Some(&outs[1]), dw: Some(&outs[2]), db: Some(&outs[3]) };
-        b.conv2d_backward(conv, &x, &w, &y8, g).unwrap();
+        wgan_gpu::ops::conv2d::backward(b, conv, &x, &w, &y8, g).unwrap();
         // The transposed conv maps the 8×7×7 maps back to 4×14×14.
-        b.conv_transpose2d_forward(convt, &y8, &w, Some(&bias4), &outs[4]).unwrap();
+        wgan_gpu::ops::conv_transpose2d::forward(b, convt, &y8, &w, Some(&bias4), &outs[4]).unwrap();
         let g = Grads { dx: Some(&outs[5]), dw: Some(&outs[6]), db: Some(&outs[7]) };
-        b.conv_transpose2d_backward(convt, &y8, &w, &x, g).unwrap();
+        wgan_gpu::ops::conv_transpose2d::backward(b, convt, &y8, &w, &x, g).unwrap();
         outs.iter().map(|t| b.read(t).unwrap()).collect()
     }
     let want = run(&mut cpu, &conv, &convt, &data);
@@ -923,13 +951,7 @@ fn weighted_layers_with_fused_activation() {
                     ("y", rng.vec(yn, -1.0, 1.0)),
                 ],
                 |b, t| {
-                    b.weighted_act_forward(
-                        op,
-                        (&t[0], &t[1], with_bias.then_some(&t[2])),
-                        act,
-                        &t[3],
-                        &t[4],
-                    )?;
+                    op.act_forward(b, (&t[0], &t[1], with_bias.then_some(&t[2])), act, &t[3], &t[4])?;
                     b.zero(&t[3])
                 }
             );

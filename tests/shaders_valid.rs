@@ -33,5 +33,5 @@ fn every_shader_file_is_embedded() {
         .filter(|n| INCLUDES.iter().all(|(i, _)| i != n))
         .collect();
     let embedded: BTreeSet<String> = SHADERS.iter().map(|(n, _)| n.to_string()).collect();
-    assert_eq!(on_disk, embedded, "shaders/ and gpu::shaders::SHADERS disagree");
+    assert_eq!(on_disk, embedded, "shaders/ and ops::SHADERS disagree");
 }

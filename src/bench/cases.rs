@@ -93,20 +93,28 @@ impl Case {
             _ => Grads { dx: None, dw: Some(&t[6]), db: Some(&t[7]) },
         };
         match (self.op, self.pass) {
-            (Op::Linear(s, on), Pass::Forward) => b.linear_forward(&s, &t[0], &t[1], bias(on), &t[3]),
-            (Op::Linear(s, _), _) => b.linear_backward(&s, &t[0], &t[1], &t[4], grads()),
-            (Op::Conv2d(s, on), Pass::Forward) => b.conv2d_forward(&s, &t[0], &t[1], bias(on), &t[3]),
-            (Op::Conv2d(s, _), _) => b.conv2d_backward(&s, &t[0], &t[1], &t[4], grads()),
-            (Op::ConvTranspose2d(s, on), Pass::Forward) => {
-                b.conv_transpose2d_forward(&s, &t[0], &t[1], bias(on), &t[3])
+            (Op::Linear(s, on), Pass::Forward) => {
+                crate::ops::linear::forward(b, &s, &t[0], &t[1], bias(on), &t[3])
             }
-            (Op::ConvTranspose2d(s, _), _) => b.conv_transpose2d_backward(&s, &t[0], &t[1], &t[4], grads()),
+            (Op::Linear(s, _), _) => crate::ops::linear::backward(b, &s, &t[0], &t[1], &t[4], grads()),
+            (Op::Conv2d(s, on), Pass::Forward) => {
+                crate::ops::conv2d::forward(b, &s, &t[0], &t[1], bias(on), &t[3])
+            }
+            (Op::Conv2d(s, _), _) => crate::ops::conv2d::backward(b, &s, &t[0], &t[1], &t[4], grads()),
+            (Op::ConvTranspose2d(s, on), Pass::Forward) => {
+                crate::ops::conv_transpose2d::forward(b, &s, &t[0], &t[1], bias(on), &t[3])
+            }
+            (Op::ConvTranspose2d(s, _), _) => {
+                crate::ops::conv_transpose2d::backward(b, &s, &t[0], &t[1], &t[4], grads())
+            }
             // [x, y, dy, dx]
-            (Op::Activation(a, _), Pass::Forward) => b.activation_forward(a, &t[0], &t[1]),
-            (Op::Activation(a, _), _) => b.activation_backward(a, &t[1], &t[2], &t[3]),
+            (Op::Activation(a, _), Pass::Forward) => crate::ops::activation::forward(b, a, &t[0], &t[1]),
+            (Op::Activation(a, _), _) => crate::ops::activation::backward(b, a, &t[1], &t[2], &t[3]),
             // [z, target, loss, dz]
-            (Op::BceWithLogits(_), Pass::Forward) => b.bce_with_logits_forward(&t[0], &t[1], &t[2]),
-            (Op::BceWithLogits(_), _) => b.bce_with_logits_backward(&t[0], &t[1], &t[3], 1.0),
+            (Op::BceWithLogits(_), Pass::Forward) => {
+                crate::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])
+            }
+            (Op::BceWithLogits(_), _) => crate::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[3], 1.0),
             // [param, grad, m, v]
             (Op::Adam(_), _) => {
                 let s = AdamStep {
@@ -118,7 +126,7 @@ impl Case {
                     decoupled: false,
                     t: 1,
                 };
-                b.adam_step(&s, &t[0], &t[1], &t[2], &t[3])
+                crate::ops::adam::step(b, &s, &t[0], &t[1], &t[2], &t[3])
             }
         }
     }

@@ -108,7 +108,7 @@ impl<B: Backend> Classifier<B> {
             x.resize(batch * 784, -1.0);
             b.write(&self.input, &x)?;
             self.net.forward(b, &self.input, false, 0, 0)?;
-            b.softmax(&s, self.net.output(), &self.probs)?;
+            crate::ops::softmax_cross_entropy::probs(b, &s, self.net.output(), &self.probs)?;
             features.extend_from_slice(&b.read(self.net.activation(FEATURE_LAYER))?[..take * FEATURES]);
             probs.extend_from_slice(&b.read(&self.probs)?[..take * CLASSES]);
         }
@@ -189,13 +189,15 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<()> {
                 width: 28,
                 seed: derive_seed(args.seed, epoch as u64, 9),
             });
-            b.gather(
+            crate::ops::gather::gather(
+                &mut b,
                 &Gather { batch: n, dim: 784, start, kind: GatherKind::Pixels, shift },
                 &data_t,
                 &order_t,
                 &x,
             )?;
-            b.gather(
+            crate::ops::gather::gather(
+                &mut b,
                 &Gather { batch: n, dim: 1, start, kind: GatherKind::Bytes, shift: None },
                 &labels_t,
                 &order_t,
@@ -203,9 +205,16 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<()> {
             )?;
             b.zero(&c.net.grads)?;
             c.net.forward(&mut b, &x, true, derive_seed(args.seed, step, 2), 0)?;
-            b.softmax_cross_entropy_forward(&s, c.net.output(), &y, &loss)?;
-            b.sum(&loss, &mean, 1.0 / n as f32)?;
-            b.softmax_cross_entropy_backward(&s, c.net.output(), &y, c.net.output_grad(), 1.0)?;
+            crate::ops::softmax_cross_entropy::forward(&mut b, &s, c.net.output(), &y, &loss)?;
+            crate::ops::reduce::sum(&mut b, &loss, &mean, 1.0 / n as f32)?;
+            crate::ops::softmax_cross_entropy::backward(
+                &mut b,
+                &s,
+                c.net.output(),
+                &y,
+                c.net.output_grad(),
+                1.0,
+            )?;
             c.net.backward(&mut b, &x, None, true)?;
             opt.step(&mut b, &c.net.params, &c.net.grads)?;
             step += 1;

@@ -111,7 +111,7 @@ pub fn unit_rms_scale(features: &[f32]) -> f64 {
 fn subset(n: usize, m: usize, seed: u64) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
     for i in 0..m.min(n) {
-        let [a, b] = crate::reference::random::bits(seed, 0, i as u64);
+        let [a, b] = crate::ops::random::reference::bits(seed, 0, i as u64);
         let j = i + (((b as u64) << 32 | a as u64) % (n - i) as u64) as usize;
         idx.swap(i, j);
     }

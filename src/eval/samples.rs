@@ -44,7 +44,7 @@ pub fn from_checkpoint(
     let mut images = Vec::with_capacity(n * 784);
     for c in 0..n.div_ceil(chunk) {
         let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
-        b.fill_random(noise, derive_seed(seed, c as u64, 6), 0, &z)?;
+        crate::ops::random::fill(b, noise, derive_seed(seed, c as u64, 6), 0, &z)?;
         let l: Vec<f32> = (0..chunk).map(|i| ((c * chunk + i) % classes.max(1)) as f32).collect();
         let take = (n - c * chunk).min(chunk);
         images.extend_from_slice(&g.run(b, &z, &l)?[..take * 784]);

@@ -11,8 +11,8 @@ use crate::ops::adam::AdamStep;
 use crate::ops::condition::Condition;
 use crate::ops::ema::EmaStep;
 use crate::ops::random::Distribution;
+use crate::ops::random::reference::threefry2x32;
 use crate::ops::sgd::SgdStep;
-use crate::reference::random::threefry2x32;
 
 /// Slots of [`Gan::stats`], each on a 64-float boundary so it can be bound on any adapter.
 const SLOT: usize = 64;
@@ -52,11 +52,11 @@ impl<B: Backend> Optimizer<B> {
                     decoupled: false,
                     t: self.t,
                 };
-                b.adam_step(&s, params, grads, &self.m, &self.v)
+                crate::ops::adam::step(b, &s, params, grads, &self.m, &self.v)
             }
             OptKind::Sgd => {
                 let s = SgdStep { lr: c.lr, momentum: c.momentum, weight_decay: c.weight_decay };
-                b.sgd_step(&s, params, grads, &self.m)
+                crate::ops::sgd::step(b, &s, params, grads, &self.m)
             }
         }
     }
@@ -214,13 +214,19 @@ impl<B: Backend> Gan<B> {
     /// label when conditional.
     fn draw_input(&mut self, b: &mut B, k: u64) -> Result<B::T> {
         let seed = derive_seed(self.cfg.seed, self.step, 100 + k);
-        b.fill_random(Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, &self.z)?;
+        crate::ops::random::fill(b, Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, &self.z)?;
         let Some(g_in) = &self.g_in else { return Ok(self.z.clone()) };
         let classes = self.cfg.classes as f32;
         let seed = derive_seed(self.cfg.seed, self.step, 300 + k);
-        b.fill_random(Distribution::Uniform { low: 0.0, high: classes }, seed, 0, &self.fake_labels)?;
+        crate::ops::random::fill(
+            b,
+            Distribution::Uniform { low: 0.0, high: classes },
+            seed,
+            0,
+            &self.fake_labels,
+        )?;
         let s = self.g_condition();
-        b.condition_forward(&s, &self.z, &self.fake_labels, g_in)?;
+        crate::ops::condition::forward(b, &s, &self.z, &self.fake_labels, g_in)?;
         Ok(g_in.clone())
     }
 
@@ -247,7 +253,7 @@ impl<B: Backend> Gan<B> {
             seed: derive_seed(self.cfg.seed, self.step, 400 + call),
             ..self.d_cond
         };
-        b.condition_forward(&s, x, label, d_in)?;
+        crate::ops::condition::forward(b, &s, x, label, d_in)?;
         Ok(d_in.clone())
     }
 
@@ -275,26 +281,26 @@ impl<B: Backend> Gan<B> {
             LossKind::Bce | LossKind::Minimax => {
                 // Minimax's generator minimises −BCE(D(G(z)), 0) = log(1 − D(G(z))).
                 let sign = if role == Role::Gen && self.cfg.loss == LossKind::Minimax { -1.0 } else { 1.0 };
-                b.bce_with_logits_forward(&z, target, &per_sample)?;
-                b.sum(&per_sample, &out, sign / n)?;
-                b.bce_with_logits_backward(&z, target, &dz, sign)
+                crate::ops::bce_with_logits::forward(b, &z, target, &per_sample)?;
+                crate::ops::reduce::sum(b, &per_sample, &out, sign / n)?;
+                crate::ops::bce_with_logits::backward(b, &z, target, &dz, sign)
             }
             LossKind::Lsgan => {
-                b.mse_forward(&z, target, &per_sample)?;
-                b.sum(&per_sample, &out, 0.5 / n)?;
-                b.mse_backward(&z, target, &dz, 0.5)
+                crate::ops::mse::forward(b, &z, target, &per_sample)?;
+                crate::ops::reduce::sum(b, &per_sample, &out, 0.5 / n)?;
+                crate::ops::mse::backward(b, &z, target, &dz, 0.5)
             }
             LossKind::Hinge if role != Role::Gen => {
-                b.hinge_forward(&z, target, &per_sample)?;
-                b.sum(&per_sample, &out, 1.0 / n)?;
-                b.hinge_backward(&z, target, &dz, 1.0)
+                crate::ops::hinge::forward(b, &z, target, &per_sample)?;
+                crate::ops::reduce::sum(b, &per_sample, &out, 1.0 / n)?;
+                crate::ops::hinge::backward(b, &z, target, &dz, 1.0)
             }
             LossKind::Wgan | LossKind::Hinge => {
                 // The critic maximises D(x) − D(G(z)); the generator (WGAN's and the hinge
                 // loss's) maximises D(G(z)).
                 let sign = if role == Role::Fake { 1.0 } else { -1.0 };
-                b.sum(&z, &out, sign / n)?;
-                b.wgan_critic_backward(&dz, sign)
+                crate::ops::reduce::sum(b, &z, &out, sign / n)?;
+                crate::ops::wgan::critic_backward(b, &dz, sign)
             }
         }
     }
@@ -337,7 +343,7 @@ impl<B: Backend> Gan<B> {
                 self.d.spectral_backward(b)?;
                 self.opt_d.step(b, &self.d.params, &self.d.grads)?;
                 if self.cfg.loss == LossKind::Wgan {
-                    b.wgan_clip(&self.d.params, self.cfg.clip)?;
+                    crate::ops::wgan::clip(b, &self.d.params, self.cfg.clip)?;
                 }
             }
         }
@@ -356,13 +362,18 @@ impl<B: Backend> Gan<B> {
             Some((_, dx)) => {
                 let dx = dx.clone();
                 self.d.backward(b, &x, Some(&dx), false)?;
-                b.condition_backward(&self.d_cond, &dx, self.g.output_grad())?;
+                crate::ops::condition::backward(b, &self.d_cond, &dx, self.g.output_grad())?;
             }
         }
         self.g.backward(b, &g_in, None, true)?;
         self.opt_g.step(b, &self.g.params, &self.g.grads)?;
         if let Some(ema) = &self.g_ema {
-            b.ema_update(&EmaStep::warmed_up(self.cfg.g_ema, self.step), &self.g.params, &ema.params)?;
+            crate::ops::ema::update(
+                b,
+                &EmaStep::warmed_up(self.cfg.g_ema, self.step),
+                &self.g.params,
+                &ema.params,
+            )?;
         }
         self.step += 1;
         Ok(())
@@ -374,8 +385,9 @@ impl<B: Backend> Gan<B> {
         let real = &stats[LOGITS_REAL..LOGITS_REAL + n];
         let fake_at = self.logits_fake_at();
         let fake = &stats[fake_at..fake_at + n];
-        let score =
-            |z: f32| if self.cfg.loss.raw_score() { z } else { crate::reference::activation::sigmoid(z) };
+        let score = |z: f32| {
+            if self.cfg.loss.raw_score() { z } else { crate::ops::activation::reference::sigmoid(z) }
+        };
         let mean = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&z| f(z)).sum::<f32>() / n as f32;
         IterStats {
             d_loss: stats[D_LOSS_REAL] + stats[D_LOSS_FAKE],
@@ -393,7 +405,7 @@ impl<B: Backend> Gan<B> {
     pub fn generate(&mut self, b: &mut B, z: &B::T, labels: Option<&B::T>, raw: bool) -> Result<Vec<f32>> {
         let input = match (&self.g_in, labels) {
             (Some(g_in), Some(l)) => {
-                b.condition_forward(&self.g_condition(), z, l, g_in)?;
+                crate::ops::condition::forward(b, &self.g_condition(), z, l, g_in)?;
                 g_in.clone()
             }
             (None, None) => z.clone(),

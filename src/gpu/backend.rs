@@ -490,26 +490,9 @@ impl GpuBackend {
 
 mod trait_impl {
     use super::{GpuBackend, GpuTensor};
-    use crate::backend::{Backend, Grads};
+    use crate::backend::Backend;
     use crate::error::Result;
-    use crate::nn::WeightedOp;
-    use crate::ops::activation::{self, Activation};
-    use crate::ops::adam::{self, AdamStep};
-    use crate::ops::batch_norm::{self, BatchNorm, BatchNormState};
-    use crate::ops::condition::{self, Condition};
-    use crate::ops::conv_transpose2d::{self, ConvTranspose2d};
-    use crate::ops::conv2d::{self, Conv2d};
-    use crate::ops::dropout::{self, Dropout};
-    use crate::ops::ema::{self, EmaStep};
-    use crate::ops::gather::{self, Gather};
-    use crate::ops::gemm::{self, Gemm};
-    use crate::ops::linear::{self, Linear};
-    use crate::ops::random::{self, Distribution};
-    use crate::ops::reduce::{self, ChannelSum};
-    use crate::ops::sgd::{self, SgdStep};
-    use crate::ops::softmax_cross_entropy::{self, SoftmaxCrossEntropy};
-    use crate::ops::spectral_norm::{self, SpectralNorm, SpectralState};
-    use crate::ops::{bce_with_logits, hinge, mse, wgan};
+    use crate::ops::Pass;
 
     type T = GpuTensor;
 
@@ -541,178 +524,15 @@ mod trait_impl {
             GpuBackend::flush(self)
         }
 
-        fn gemm(&mut self, s: &Gemm, a: &T, b: &T, bias: Option<&T>, c: &T) -> Result<()> {
-            gemm::record(self, s, a, b, bias, c)
-        }
-        fn linear_forward(&mut self, s: &Linear, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
-            linear::forward(self, s, x, w, (b, None), y)
-        }
-        fn linear_backward(&mut self, s: &Linear, x: &T, w: &T, dy: &T, g: Grads<'_, T>) -> Result<()> {
-            linear::backward(self, s, x, w, dy, g)
-        }
-        fn conv2d_forward(&mut self, s: &Conv2d, x: &T, w: &T, b: Option<&T>, y: &T) -> Result<()> {
-            conv2d::forward(self, s, x, w, (b, None), y)
-        }
-        fn conv2d_backward(&mut self, s: &Conv2d, x: &T, w: &T, dy: &T, g: Grads<'_, T>) -> Result<()> {
-            conv2d::backward(self, s, x, w, dy, g)
-        }
-        fn conv_transpose2d_forward(
+        fn run<P: Pass + ?Sized>(
             &mut self,
-            s: &ConvTranspose2d,
-            x: &T,
-            w: &T,
-            b: Option<&T>,
-            y: &T,
+            pass: &P,
+            reads: &[Option<&T>],
+            writes: &[Option<&T>],
         ) -> Result<()> {
-            conv_transpose2d::forward(self, s, x, w, (b, None), y)
-        }
-        fn conv_transpose2d_backward(
-            &mut self,
-            s: &ConvTranspose2d,
-            x: &T,
-            w: &T,
-            dy: &T,
-            g: Grads<'_, T>,
-        ) -> Result<()> {
-            conv_transpose2d::backward(self, s, x, w, dy, g)
-        }
-        fn activation_forward(&mut self, a: Activation, x: &T, y: &T) -> Result<()> {
-            activation::forward(self, a, x, y)
-        }
-        fn activation_backward(&mut self, a: Activation, y: &T, dy: &T, dx: &T) -> Result<()> {
-            activation::backward(self, a, y, dy, dx)
-        }
-        fn weighted_act_forward(
-            &mut self,
-            op: &WeightedOp,
-            (x, w, b): (&T, &T, Option<&T>),
-            act: Activation,
-            _pre: &T,
-            y: &T,
-        ) -> Result<()> {
-            let b = (b, Some(act));
-            match op {
-                WeightedOp::Linear(s) => linear::forward(self, s, x, w, b, y),
-                WeightedOp::Conv2d(s) => conv2d::forward(self, s, x, w, b, y),
-                WeightedOp::ConvTranspose2d(s) => conv_transpose2d::forward(self, s, x, w, b, y),
-            }
-        }
-        fn softmax_cross_entropy_forward(
-            &mut self,
-            s: &SoftmaxCrossEntropy,
-            z: &T,
-            label: &T,
-            loss: &T,
-        ) -> Result<()> {
-            softmax_cross_entropy::forward(self, s, z, label, loss)
-        }
-        fn softmax_cross_entropy_backward(
-            &mut self,
-            s: &SoftmaxCrossEntropy,
-            z: &T,
-            label: &T,
-            dz: &T,
-            scale: f32,
-        ) -> Result<()> {
-            softmax_cross_entropy::backward(self, s, z, label, dz, scale)
-        }
-        fn softmax(&mut self, s: &SoftmaxCrossEntropy, z: &T, p: &T) -> Result<()> {
-            softmax_cross_entropy::probs(self, s, z, p)
-        }
-        fn bce_with_logits_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
-            bce_with_logits::forward(self, z, t, loss)
-        }
-        fn bce_with_logits_backward(&mut self, z: &T, t: &T, dz: &T, scale: f32) -> Result<()> {
-            bce_with_logits::backward(self, z, t, dz, scale)
-        }
-        fn hinge_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
-            hinge::forward(self, z, t, loss)
-        }
-        fn hinge_backward(&mut self, z: &T, t: &T, dz: &T, scale: f32) -> Result<()> {
-            hinge::backward(self, z, t, dz, scale)
-        }
-        fn mse_forward(&mut self, z: &T, t: &T, loss: &T) -> Result<()> {
-            mse::forward(self, z, t, loss)
-        }
-        fn mse_backward(&mut self, z: &T, t: &T, dz: &T, scale: f32) -> Result<()> {
-            mse::backward(self, z, t, dz, scale)
-        }
-        fn sum(&mut self, x: &T, out: &T, alpha: f32) -> Result<()> {
-            reduce::sum(self, x, out, alpha)
-        }
-        fn sum_channels(&mut self, s: &ChannelSum, x: &T, out: &T, accumulate: bool) -> Result<()> {
-            reduce::sum_channels(self, s, x, out, accumulate)
-        }
-        fn batch_norm_forward(
-            &mut self,
-            s: &BatchNorm,
-            x: &T,
-            st: &BatchNormState<'_, T>,
-            y: &T,
-            training: bool,
-        ) -> Result<()> {
-            batch_norm::forward(self, s, x, st, y, training)
-        }
-        fn batch_norm_backward(
-            &mut self,
-            s: &BatchNorm,
-            x: &T,
-            gamma: &T,
-            saved: &T,
-            dy: &T,
-            dx: &T,
-            dgamma: &T,
-            dbeta: &T,
-        ) -> Result<()> {
-            batch_norm::backward(self, s, x, gamma, saved, dy, dx, dgamma, dbeta)
-        }
-        fn dropout(&mut self, s: &Dropout, x: &T, y: &T) -> Result<()> {
-            dropout::apply(self, s, x, y)
-        }
-        fn fill_random(&mut self, d: Distribution, seed: u64, offset: u64, out: &T) -> Result<()> {
-            random::fill(self, d, seed, offset, out)
-        }
-        fn wgan_critic_backward(&mut self, dz: &T, scale: f32) -> Result<()> {
-            wgan::critic_backward(self, dz, scale)
-        }
-        fn wgan_clip(&mut self, w: &T, c: f32) -> Result<()> {
-            wgan::clip(self, w, c)
-        }
-        fn gather(&mut self, s: &Gather, data: &T, order: &T, out: &T) -> Result<()> {
-            gather::gather(self, s, data, order, out)
-        }
-        fn condition_forward(&mut self, s: &Condition, x: &T, label: &T, out: &T) -> Result<()> {
-            condition::forward(self, s, x, label, out)
-        }
-        fn condition_backward(&mut self, s: &Condition, dout: &T, dx: &T) -> Result<()> {
-            condition::backward(self, s, dout, dx)
-        }
-        fn adam_step(&mut self, s: &AdamStep, param: &T, grad: &T, m: &T, v: &T) -> Result<()> {
-            adam::step(self, s, param, grad, m, v)
-        }
-        fn sgd_step(&mut self, s: &SgdStep, param: &T, grad: &T, buf: &T) -> Result<()> {
-            sgd::step(self, s, param, grad, buf)
-        }
-        fn ema_update(&mut self, s: &EmaStep, param: &T, ema: &T) -> Result<()> {
-            ema::update(self, s, param, ema)
-        }
-        fn spectral_norm_forward(
-            &mut self,
-            s: &SpectralNorm,
-            w: &T,
-            st: &SpectralState<'_, T>,
-            w_sn: &T,
-        ) -> Result<()> {
-            spectral_norm::forward(self, s, w, st, w_sn)
-        }
-        fn spectral_norm_backward(
-            &mut self,
-            s: &SpectralNorm,
-            w_sn: &T,
-            st: &SpectralState<'_, T>,
-            dw: &T,
-        ) -> Result<()> {
-            spectral_norm::backward(self, s, w_sn, st, dw)
+            let lens = |list: &[Option<&T>]| list.iter().map(|t| t.map(|t| t.len)).collect::<Vec<_>>();
+            pass.check(&lens(reads), &lens(writes))?;
+            pass.record(self, reads, writes)
         }
     }
 }

@@ -46,32 +46,8 @@ pub enum TileB {
     ConvWeight,
 }
 
-/// Every op shader by name: `shaders/<name>.wgsl`.
-pub const SHADERS: &[(&str, &str)] = &[
-    ("activation", include_str!("../../shaders/activation.wgsl")),
-    ("adam", include_str!("../../shaders/adam.wgsl")),
-    ("batch_norm", include_str!("../../shaders/batch_norm.wgsl")),
-    ("bce_with_logits", include_str!("../../shaders/bce_with_logits.wgsl")),
-    ("condition", include_str!("../../shaders/condition.wgsl")),
-    ("conv2d", include_str!("../../shaders/conv2d.wgsl")),
-    ("conv_transpose2d", include_str!("../../shaders/conv_transpose2d.wgsl")),
-    ("dropout", include_str!("../../shaders/dropout.wgsl")),
-    ("ema", include_str!("../../shaders/ema.wgsl")),
-    ("gather", include_str!("../../shaders/gather.wgsl")),
-    ("gemm", include_str!("../../shaders/gemm.wgsl")),
-    ("gemm_shared", include_str!("../../shaders/gemm_shared.wgsl")),
-    ("gemm_subgroup", include_str!("../../shaders/gemm_subgroup.wgsl")),
-    ("hinge", include_str!("../../shaders/hinge.wgsl")),
-    ("im2col", include_str!("../../shaders/im2col.wgsl")),
-    ("linear", include_str!("../../shaders/linear.wgsl")),
-    ("mse", include_str!("../../shaders/mse.wgsl")),
-    ("random", include_str!("../../shaders/random.wgsl")),
-    ("reduce", include_str!("../../shaders/reduce.wgsl")),
-    ("softmax_cross_entropy", include_str!("../../shaders/softmax_cross_entropy.wgsl")),
-    ("sgd", include_str!("../../shaders/sgd.wgsl")),
-    ("spectral_norm", include_str!("../../shaders/spectral_norm.wgsl")),
-    ("wgan", include_str!("../../shaders/wgan.wgsl")),
-];
+/// Every shader by name (the registry is in [`crate::ops`]).
+pub use crate::ops::SHADERS;
 
 /// The full source of an op shader: the common helpers, the GEMM pieces for the GEMM shaders,
 /// then the op's own file.

@@ -275,7 +275,7 @@ impl<B: Backend> Net<B> {
     /// Initial weights drawn from the counter-based generator, so the GPU and CPU backends start
     /// from identical weights. Running statistics start at mean 0, var 1.
     pub fn init_with(&mut self, b: &mut B, seed: u64, scheme: InitScheme) -> Result<()> {
-        use crate::reference::random::{normal, uniform};
+        use crate::ops::random::reference::{normal, uniform};
         let mut host = vec![0.0f32; self.params.len()];
         for (k, info) in self.param_infos.iter().enumerate() {
             let dst = &mut host[info.offset..info.offset + info.len];
@@ -321,7 +321,7 @@ impl<B: Backend> Net<B> {
     /// backward until the next update (their gradients share its σ, u and v).
     pub fn normalise_weights(&mut self, b: &mut B) -> Result<()> {
         for sp in &self.spectral {
-            b.spectral_norm_forward(&sp.s, &sp.raw, &sp.state(), &sp.normalised)?;
+            crate::ops::spectral_norm::forward(b, &sp.s, &sp.raw, &sp.state(), &sp.normalised)?;
         }
         Ok(())
     }
@@ -330,7 +330,7 @@ impl<B: Backend> Net<B> {
     /// after the backward passes, before the optimizer step.
     pub fn spectral_backward(&mut self, b: &mut B) -> Result<()> {
         for sp in &self.spectral {
-            b.spectral_norm_backward(&sp.s, &sp.normalised, &sp.state(), &sp.grad)?;
+            crate::ops::spectral_norm::backward(b, &sp.s, &sp.normalised, &sp.state(), &sp.grad)?;
         }
         Ok(())
     }
@@ -383,30 +383,35 @@ impl<B: Backend> Net<B> {
             if let (Some((op, w, bias)), Some(Layer::Act(f))) =
                 (self.layers[i].weighted(), self.layers.get(i + 1))
             {
-                b.weighted_act_forward(&op, (input, w, bias), *f, out, &self.acts[i + 1])?;
+                op.act_forward(b, (input, w, bias), *f, out, &self.acts[i + 1])?;
                 fused = true;
                 continue;
             }
             match &mut self.layers[i] {
                 Layer::Linear { s, w, b: bias } => {
-                    b.linear_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
+                    crate::ops::linear::forward(b, s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
                 }
                 Layer::Conv { s, w, b: bias } => {
-                    b.conv2d_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
+                    crate::ops::conv2d::forward(b, s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
                 }
-                Layer::ConvT { s, w, b: bias } => {
-                    b.conv_transpose2d_forward(s, input, &w.value, bias.as_ref().map(|p| &p.value), out)?
-                }
+                Layer::ConvT { s, w, b: bias } => crate::ops::conv_transpose2d::forward(
+                    b,
+                    s,
+                    input,
+                    &w.value,
+                    bias.as_ref().map(|p| &p.value),
+                    out,
+                )?,
                 Layer::Norm { s, gamma, beta, running, saved } => {
                     let st = BatchNormState { gamma: &gamma.value, beta: &beta.value, running, saved };
-                    b.batch_norm_forward(s, input, &st, out, training)?
+                    crate::ops::batch_norm::forward(b, s, input, &st, out, training)?
                 }
-                Layer::Act(f) => b.activation_forward(*f, input, out)?,
+                Layer::Act(f) => crate::ops::activation::forward(b, *f, input, out)?,
                 Layer::Drop { prob, draw } => {
                     if training && *prob > 0.0 {
                         // Offsets leave room for 2^32 elements per layer per call.
                         let d = Dropout { prob: *prob, seed, offset: offset.wrapping_add((i as u64) << 32) };
-                        b.dropout(&d, input, out)?;
+                        crate::ops::dropout::apply(b, &d, input, out)?;
                         *draw = Some(d);
                     } else {
                         b.copy(input, out)?;
@@ -433,29 +438,37 @@ impl<B: Backend> Net<B> {
             match &self.layers[i] {
                 Layer::Linear { s, w, b: bias } => {
                     let g = weight_grads(din, w, bias, param_grads);
-                    b.linear_backward(s, input, &w.value, dout, g)?
+                    crate::ops::linear::backward(b, s, input, &w.value, dout, g)?
                 }
                 Layer::Conv { s, w, b: bias } => {
                     let g = weight_grads(din, w, bias, param_grads);
-                    b.conv2d_backward(s, input, &w.value, dout, g)?
+                    crate::ops::conv2d::backward(b, s, input, &w.value, dout, g)?
                 }
                 Layer::ConvT { s, w, b: bias } => {
                     let g = weight_grads(din, w, bias, param_grads);
-                    b.conv_transpose2d_backward(s, input, &w.value, dout, g)?
+                    crate::ops::conv_transpose2d::backward(b, s, input, &w.value, dout, g)?
                 }
                 Layer::Norm { s, gamma, beta, saved, .. } => {
                     let d = din.unwrap_or(&self.sink);
-                    b.batch_norm_backward(s, input, &gamma.value, saved, dout, d, &gamma.grad, &beta.grad)?
+                    crate::ops::batch_norm::backward(
+                        b,
+                        s,
+                        input,
+                        &gamma.value,
+                        saved,
+                        dout,
+                        (d, &gamma.grad, &beta.grad),
+                    )?
                 }
                 Layer::Act(f) => {
                     if let Some(d) = din {
-                        b.activation_backward(*f, &self.acts[i], dout, d)?
+                        crate::ops::activation::backward(b, *f, &self.acts[i], dout, d)?
                     }
                 }
                 Layer::Drop { draw, .. } => {
                     if let Some(d) = din {
                         match draw {
-                            Some(draw) => b.dropout(draw, dout, d)?,
+                            Some(draw) => crate::ops::dropout::apply(b, draw, dout, d)?,
                             None => b.copy(dout, d)?,
                         }
                     }

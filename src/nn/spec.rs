@@ -3,11 +3,13 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::activation::Activation;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::linear::Linear;
+use crate::ops::weighted_forward;
 
 /// Per-sample shape (channels, height, width); a flat vector is (n, 1, 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +69,25 @@ pub enum WeightedOp {
 }
 
 impl WeightedOp {
+    /// The layer's forward followed by `act`, into `y`: the GPU fuses the activation into the
+    /// layer's stores (one pass over y instead of three), the CPU reference runs the two ops
+    /// through `pre`, which the GPU leaves alone.
+    pub fn act_forward<B: Backend + ?Sized>(
+        &self,
+        b: &mut B,
+        (x, w, bias): (&B::T, &B::T, Option<&B::T>),
+        act: Activation,
+        pre: &B::T,
+        y: &B::T,
+    ) -> Result<()> {
+        let (tensors, act) = ((x, w, bias), Some((act, pre)));
+        match *self {
+            WeightedOp::Linear(s) => weighted_forward(b, s, tensors, act, y),
+            WeightedOp::Conv2d(s) => weighted_forward(b, s, tensors, act, y),
+            WeightedOp::ConvTranspose2d(s) => weighted_forward(b, s, tensors, act, y),
+        }
+    }
+
     pub fn weight_len(&self) -> usize {
         match *self {
             WeightedOp::Linear(s) => s.in_features * s.out_features,

@@ -1,6 +1,7 @@
 //! activation: element-wise LeakyReLU / ReLU / sigmoid / tanh; backward from the saved output.
 
-use super::{f, same_len, u};
+use super::{Pass, all, all_mut, f, run, same_len, u};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -47,32 +48,68 @@ pub(crate) fn applied(
         Some(a) if !fused => {
             let pre = g.scratch("activation.pre", y.len)?;
             op(g, &pre, None)?;
-            forward(g, a, &pre, y)
+            record_forward(g, a, &pre, y)
         }
         _ => op(g, y, act),
     }
 }
 
-pub(crate) fn check_backward(y: usize, dy: usize, dx: usize) -> Result<()> {
-    same_len("activation", ("y", y), ("dy", dy))?;
-    same_len("activation", ("y", y), ("dx", dx))
+pub fn forward<B: Backend + ?Sized>(b: &mut B, a: Activation, x: &B::T, y: &B::T) -> Result<()> {
+    run(b, &ActivationPass { act: a, backward: false }, &[x], &[y])
 }
 
-pub(crate) fn forward(g: &mut GpuBackend, a: Activation, x: &GpuTensor, y: &GpuTensor) -> Result<()> {
-    same_len("activation", ("x", x.len), ("y", y.len))?;
+/// dx from the forward's output y.
+pub fn backward<B: Backend + ?Sized>(b: &mut B, a: Activation, y: &B::T, dy: &B::T, dx: &B::T) -> Result<()> {
+    run(b, &ActivationPass { act: a, backward: true }, &[y, dy], &[dx])
+}
+
+/// Forward reads x, writes y; backward reads y, dy, writes dx.
+struct ActivationPass {
+    act: Activation,
+    backward: bool,
+}
+
+impl Pass for ActivationPass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let [out] = all(writes);
+        if self.backward {
+            let [y, dy] = all(reads);
+            same_len("activation", ("y", y), ("dy", dy))?;
+            same_len("activation", ("y", y), ("dx", out))
+        } else {
+            let [x] = all(reads);
+            same_len("activation", ("x", x), ("y", out))
+        }
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let [out] = all_mut(writes);
+        if self.backward {
+            let [y, dy] = all(reads);
+            reference::activation_backward(self.act, y, dy, out);
+        } else {
+            let [x] = all(reads);
+            reference::activation_forward(self.act, x, out);
+        }
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let [out] = all(writes);
+        if self.backward {
+            let [y, dy] = all(reads);
+            let (scalar, vec4) = ([(3, y), (4, dy), (5, out)], [(8, y), (9, dy), (10, out)]);
+            dispatch(g, ("backward", "backward4"), self.act, y.len, &scalar, &vec4)
+        } else {
+            record_forward(g, self.act, all::<_, 1>(reads)[0], out)
+        }
+    }
+}
+
+pub(crate) fn record_forward(g: &mut GpuBackend, a: Activation, x: &GpuTensor, y: &GpuTensor) -> Result<()> {
     dispatch(g, ("forward", "forward4"), a, x.len, &[(1, x), (2, y)], &[(6, x), (7, y)])
-}
-
-pub(crate) fn backward(
-    g: &mut GpuBackend,
-    a: Activation,
-    y: &GpuTensor,
-    dy: &GpuTensor,
-    dx: &GpuTensor,
-) -> Result<()> {
-    check_backward(y.len, dy.len, dx.len)?;
-    let (scalar, vec4) = ([(3, y), (4, dy), (5, dx)], [(8, y), (9, dy), (10, dx)]);
-    dispatch(g, ("backward", "backward4"), a, y.len, &scalar, &vec4)
 }
 
 /// One invocation per element, or per 4 elements (the `*4` entry and its vec4 bindings) where
@@ -89,4 +126,87 @@ fn dispatch(
     let (entry, bind, items) =
         if len.is_multiple_of(4) { (entry4, vec4, len / 4) } else { (entry, scalar, len) };
     g.dispatch_items_specialised("activation", entry, &[("KIND", kind)], &[u(len), f(slope)], bind, items)
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::activation::Activation;
+    use crate::reference::{Float, c};
+
+    pub fn sigmoid<F: Float>(z: F) -> F {
+        if z >= F::zero() {
+            F::one() / (F::one() + (-z).exp())
+        } else {
+            let e = z.exp();
+            e / (F::one() + e)
+        }
+    }
+
+    /// y = f(x)
+    pub fn activation_forward<F: Float>(a: Activation, x: &[F], y: &mut [F]) {
+        for (y, &v) in y.iter_mut().zip(x) {
+            *y = match a {
+                Activation::Relu => v.max(F::zero()),
+                Activation::LeakyRelu(s) => {
+                    if v > F::zero() {
+                        v
+                    } else {
+                        c::<F>(s as f64) * v
+                    }
+                }
+                Activation::Sigmoid => sigmoid(v),
+                Activation::Tanh => v.tanh(),
+            };
+        }
+    }
+
+    /// dx = dy · f'(x), from the saved output y (overwrite).
+    pub fn activation_backward<F: Float>(a: Activation, y: &[F], dy: &[F], dx: &mut [F]) {
+        for ((dx, &v), &g) in dx.iter_mut().zip(y).zip(dy) {
+            let d = match a {
+                Activation::Relu => {
+                    if v > F::zero() {
+                        F::one()
+                    } else {
+                        F::zero()
+                    }
+                }
+                Activation::LeakyRelu(s) => {
+                    if v > F::zero() {
+                        F::one()
+                    } else {
+                        c(s as f64)
+                    }
+                }
+                Activation::Sigmoid => v * (F::one() - v),
+                Activation::Tanh => F::one() - v * v,
+            };
+            *dx = g * d;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::*;
+    use super::*;
+    use crate::reference::gradcheck::{Rng, check, vecf};
+
+    #[test]
+    fn activation_gradients() {
+        let mut rng = Rng::new(14);
+        for a in [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Sigmoid, Activation::Tanh] {
+            let x = rng.vec_away_from_zero(40, 0.01, 4.0);
+            let r = vecf(&mut rng, 40);
+            let forward = |x: &[f64]| {
+                let mut y = vec![0.0; x.len()];
+                activation_forward(a, x, &mut y);
+                y
+            };
+            let y = forward(&x);
+            let mut dx = vec![0.0; 40];
+            activation_backward(a, &y, &r, &mut dx);
+            check(&format!("activation {a:?}"), &x, &r, forward, &dx);
+        }
+    }
 }

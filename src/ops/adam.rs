@@ -1,7 +1,8 @@
 //! adam: one step over a flat parameter buffer, so a whole network is one dispatch.
 //! param, grad, m, v [n].
 
-use super::{f, same_len, u};
+use super::{Pass, all, all_mut, f, run, same_len, u};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -32,26 +33,70 @@ impl AdamStep {
     }
 }
 
-pub(crate) fn step(
-    g: &mut GpuBackend,
+/// Updates param, m and v in place from grad.
+pub fn step<B: Backend + ?Sized>(
+    b: &mut B,
     s: &AdamStep,
-    param: &GpuTensor,
-    grad: &GpuTensor,
-    m: &GpuTensor,
-    v: &GpuTensor,
+    param: &B::T,
+    grad: &B::T,
+    m: &B::T,
+    v: &B::T,
 ) -> Result<()> {
-    s.check(param.len, grad.len, m.len, v.len)?;
-    let (bc1, bc2) = s.bias_corrections();
-    let params = [
-        u(param.len),
-        f(s.lr),
-        f(s.beta1),
-        f(s.beta2),
-        f(s.eps),
-        f(s.weight_decay),
-        f(bc1),
-        f(bc2),
-        s.decoupled as u32,
-    ];
-    g.dispatch_items("adam", "step", &params, &[(1, param), (2, grad), (3, m), (4, v)], param.len)
+    run(b, s, &[grad], &[param, m, v])
+}
+
+/// Reads grad; writes param, m, v.
+impl Pass for AdamStep {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([grad], [param, m, v]) = (all(reads), all(writes));
+        self.check(param, grad, m, v)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([grad], [param, m, v]) = (all(reads), all_mut(writes));
+        reference::adam_step(self, param, grad, m, v);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([grad], [param, m, v]) = (all(reads), all(writes));
+        let (bc1, bc2) = self.bias_corrections();
+        let params = [
+            u(param.len),
+            f(self.lr),
+            f(self.beta1),
+            f(self.beta2),
+            f(self.eps),
+            f(self.weight_decay),
+            f(bc1),
+            f(bc2),
+            self.decoupled as u32,
+        ];
+        g.dispatch_items("adam", "step", &params, &[(1, param), (2, grad), (3, m), (4, v)], param.len)
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::adam::AdamStep;
+
+    /// One Adam step, in PyTorch's form: w −= lr/bc1 · m / (√v/√bc2 + eps).
+    pub fn adam_step(s: &AdamStep, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let (bc1, bc2) = s.bias_corrections();
+        for i in 0..param.len() {
+            let mut w = param[i];
+            let mut g = grad[i];
+            if s.decoupled {
+                w -= s.lr * s.weight_decay * w;
+            } else {
+                g += s.weight_decay * w;
+            }
+            m[i] = s.beta1 * m[i] + (1.0 - s.beta1) * g;
+            v[i] = s.beta2 * v[i] + (1.0 - s.beta2) * g * g;
+            let denom = v[i].sqrt() / bc2.sqrt() + s.eps;
+            param[i] = w - (s.lr / bc1) * m[i] / denom;
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! condition: a network's input with instance noise added and a class label appended as one-hot
 //! planes (see `shaders/condition.wgsl`); backward hands the feature part of the gradient on.
 
-use super::{expect, f, split, u};
+use super::{Pass, all, all_mut, expect, f, run, split, u};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -44,18 +45,103 @@ impl Condition {
     }
 }
 
-pub(crate) fn forward(
-    g: &mut GpuBackend,
+/// A network's input: x plus instance noise, then one-hot label planes.
+pub fn forward<B: Backend + ?Sized>(
+    b: &mut B,
     s: &Condition,
-    x: &GpuTensor,
-    label: &GpuTensor,
-    out: &GpuTensor,
+    x: &B::T,
+    label: &B::T,
+    out: &B::T,
 ) -> Result<()> {
-    s.check(x.len, label.len, out.len)?;
-    g.dispatch_items("condition", "forward", &s.params(), &[(1, x), (2, label), (3, out)], out.len)
+    run(b, &ConditionPass { s: *s, backward: false }, &[x, label], &[out])
 }
 
-pub(crate) fn backward(g: &mut GpuBackend, s: &Condition, dout: &GpuTensor, dx: &GpuTensor) -> Result<()> {
-    s.check(dx.len, s.n, dout.len)?;
-    g.dispatch_items("condition", "backward", &s.params(), &[(1, dout), (3, dx)], dx.len)
+/// dx = the feature part of dout.
+pub fn backward<B: Backend + ?Sized>(b: &mut B, s: &Condition, dout: &B::T, dx: &B::T) -> Result<()> {
+    run(b, &ConditionPass { s: *s, backward: true }, &[dout], &[dx])
+}
+
+/// Forward reads x, label, writes out; backward reads dout, writes dx.
+struct ConditionPass {
+    s: Condition,
+    backward: bool,
+}
+
+impl Pass for ConditionPass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let [out] = all(writes);
+        if self.backward {
+            let [dout] = all(reads);
+            self.s.check(out, self.s.n, dout)
+        } else {
+            let [x, label] = all(reads);
+            self.s.check(x, label, out)
+        }
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let [out] = all_mut(writes);
+        if self.backward {
+            let [dout] = all(reads);
+            reference::condition_backward(&self.s, dout, out);
+        } else {
+            let [x, label] = all(reads);
+            reference::condition_forward(&self.s, x, label, out);
+        }
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let [out] = all(writes);
+        if self.backward {
+            let [dout] = all(reads);
+            g.dispatch_items("condition", "backward", &self.s.params(), &[(1, dout), (3, out)], out.len)
+        } else {
+            let [x, label] = all(reads);
+            g.dispatch_items(
+                "condition",
+                "forward",
+                &self.s.params(),
+                &[(1, x), (2, label), (3, out)],
+                out.len,
+            )
+        }
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::condition::Condition;
+    use crate::ops::random::reference::{bits, standard_normal};
+
+    /// x [n, dim], label [n] → out [n, dim + classes·spatial]: x plus sigma·N(seed, offset + i), then
+    /// one-hot label planes (as condition.wgsl's `forward`).
+    pub fn condition_forward(s: &Condition, x: &[f32], label: &[f32], out: &mut [f32]) {
+        let row = s.out_dim();
+        for i in 0..s.n {
+            for j in 0..s.dim {
+                let mut v = x[i * s.dim + j];
+                if s.sigma != 0.0 {
+                    v += s.sigma * standard_normal(bits(s.seed, s.offset, (i * s.dim + j) as u64));
+                }
+                out[i * row + j] = v;
+            }
+            if s.classes > 0 {
+                let c = (label[i].floor().max(0.0) as usize).min(s.classes - 1);
+                for j in s.dim..row {
+                    out[i * row + j] = ((j - s.dim) / s.spatial == c) as u8 as f32;
+                }
+            }
+        }
+    }
+
+    /// dout [n, dim + classes·spatial] → dx [n, dim].
+    pub fn condition_backward(s: &Condition, dout: &[f32], dx: &mut [f32]) {
+        let row = s.out_dim();
+        for i in 0..s.n {
+            dx[i * s.dim..(i + 1) * s.dim].copy_from_slice(&dout[i * row..i * row + s.dim]);
+        }
+    }
 }

@@ -3,8 +3,9 @@
 use super::activation::{self, Activation};
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
-use super::{check_grads, expect, record_weighted_backward, u};
-use crate::backend::Grads;
+use super::{Weighted, weighted_backward, weighted_forward};
+use super::{expect, record_weighted_backward, u};
+use crate::backend::{Backend, Grads};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -100,7 +101,7 @@ impl Conv2d {
 
 /// y = act(conv(x, w) + b); the activation is fused into the GEMM's stores (tiled kernels, not
 /// narrow convolutions).
-pub(crate) fn forward(
+fn record_forward(
     g: &mut GpuBackend,
     s: &Conv2d,
     x: &GpuTensor,
@@ -108,7 +109,6 @@ pub(crate) fn forward(
     (b, act): (Option<&GpuTensor>, Option<Activation>),
     y: &GpuTensor,
 ) -> Result<()> {
-    s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
     let narrow = g.ctx.tiled && s.narrow();
     let as_gemm = g.ctx.tiled && !narrow;
     activation::applied(g, act, as_gemm, y, |g, y, act| {
@@ -128,7 +128,7 @@ pub(crate) fn forward(
     })
 }
 
-pub(crate) fn backward(
+fn record_backward(
     g: &mut GpuBackend,
     s: &Conv2d,
     x: &GpuTensor,
@@ -136,8 +136,6 @@ pub(crate) fn backward(
     dy: &GpuTensor,
     grads: Grads<'_, GpuTensor>,
 ) -> Result<()> {
-    s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
-    check_grads("conv2d", x.len, w.len, grads)?;
     let bias_sum = {
         let (oh, ow) = s.out_hw();
         ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
@@ -168,7 +166,186 @@ pub(crate) fn backward(
         }
     }
     if let Some(db) = grads.db {
-        reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+        reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
     }
     Ok(())
+}
+
+/// y = x ⊛ w + b.
+pub fn forward<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &Conv2d,
+    x: &B::T,
+    w: &B::T,
+    bias: Option<&B::T>,
+    y: &B::T,
+) -> Result<()> {
+    weighted_forward(b, *s, (x, w, bias), None, y)
+}
+
+/// The requested dx, dw (+=), db (+=).
+pub fn backward<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &Conv2d,
+    x: &B::T,
+    w: &B::T,
+    dy: &B::T,
+    grads: Grads<'_, B::T>,
+) -> Result<()> {
+    weighted_backward(b, *s, (x, w, dy), grads)
+}
+
+impl Weighted for Conv2d {
+    const NAME: &'static str = "conv2d";
+    fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()> {
+        Conv2d::check(self, x, w, b, y)
+    }
+    fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+        reference::conv2d_forward(self, x, w, b, y);
+    }
+    fn reference_backward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+        dw: Option<&mut [f32]>,
+        db: Option<&mut [f32]>,
+    ) {
+        reference::conv2d_backward(self, x, w, dy, dx, dw, db);
+    }
+    fn record_forward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        b: (Option<&GpuTensor>, Option<Activation>),
+        y: &GpuTensor,
+    ) -> Result<()> {
+        record_forward(g, self, x, w, b, y)
+    }
+    fn record_backward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        dy: &GpuTensor,
+        grads: Grads<'_, GpuTensor>,
+    ) -> Result<()> {
+        record_backward(g, self, x, w, dy, grads)
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::conv2d::Conv2d;
+    use crate::reference::{Float, tap};
+
+    /// y [n, k, oh, ow] = conv(x [n, c, h, w], w [k, c, kh, kw]) + b [k]
+    pub fn conv2d_forward<F: Float>(s: &Conv2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
+        let (oh, ow) = s.out_hw();
+        for n in 0..s.n {
+            for k in 0..s.k {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = b.map_or(F::zero(), |b| b[k]);
+                        for c in 0..s.c {
+                            for i in 0..s.kh {
+                                let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
+                                    continue;
+                                };
+                                for j in 0..s.kw {
+                                    let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
+                                        continue;
+                                    };
+                                    acc = acc
+                                        + x[((n * s.c + c) * s.h + iy) * s.w + ix]
+                                            * w[((k * s.c + c) * s.kh + i) * s.kw + j];
+                                }
+                            }
+                        }
+                        y[((n * s.k + k) * oh + oy) * ow + ox] = acc;
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx (overwrite), dw += , db += from dy [n, k, oh, ow], written as the scatter that is the
+    /// transpose of the forward gather.
+    pub fn conv2d_backward<F: Float>(
+        s: &Conv2d,
+        x: &[F],
+        w: &[F],
+        dy: &[F],
+        mut dx: Option<&mut [F]>,
+        mut dw: Option<&mut [F]>,
+        db: Option<&mut [F]>,
+    ) {
+        let (oh, ow) = s.out_hw();
+        if let Some(dx) = dx.as_deref_mut() {
+            dx.fill(F::zero());
+        }
+        for n in 0..s.n {
+            for k in 0..s.k {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let g = dy[((n * s.k + k) * oh + oy) * ow + ox];
+                        for c in 0..s.c {
+                            for i in 0..s.kh {
+                                let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
+                                    continue;
+                                };
+                                for j in 0..s.kw {
+                                    let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
+                                        continue;
+                                    };
+                                    let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
+                                    let wi = ((k * s.c + c) * s.kh + i) * s.kw + j;
+                                    if let Some(dx) = dx.as_deref_mut() {
+                                        dx[xi] = dx[xi] + g * w[wi];
+                                    }
+                                    if let Some(dw) = dw.as_deref_mut() {
+                                        dw[wi] = dw[wi] + g * x[xi];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(db) = db {
+            crate::ops::reduce::reference::sum_channels(s.n, s.k, oh * ow, dy, db, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::*;
+    use super::*;
+    use crate::reference::gradcheck::{Rng, check, vecf};
+
+    #[test]
+    fn conv2d_gradients() {
+        let mut rng = Rng::new(12);
+        for s in [
+            Conv2d { n: 2, c: 2, h: 5, w: 6, k: 3, kh: 3, kw: 2, stride: 2, pad: 1 },
+            Conv2d { n: 1, c: 3, h: 4, w: 4, k: 2, kh: 4, kw: 4, stride: 2, pad: 1 },
+        ] {
+            let (oh, ow) = s.out_hw();
+            let (nx, nw, nb, ny) = (s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.k, s.n * s.k * oh * ow);
+            let p = vecf(&mut rng, nx + nw + nb);
+            let r = vecf(&mut rng, ny);
+            let forward = |p: &[f64]| {
+                let mut y = vec![0.0; ny];
+                conv2d_forward(&s, &p[..nx], &p[nx..nx + nw], Some(&p[nx + nw..]), &mut y);
+                y
+            };
+            let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; nb]);
+            conv2d_backward(&s, &p[..nx], &p[nx..nx + nw], &r, Some(&mut dx), Some(&mut dw), Some(&mut db));
+            check(&format!("conv2d {s:?}"), &p, &r, forward, &[dx, dw, db].concat());
+        }
+    }
 }

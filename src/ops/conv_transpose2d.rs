@@ -4,8 +4,9 @@
 use super::activation::{self, Activation};
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
-use super::{check_grads, expect, record_weighted_backward, u};
-use crate::backend::Grads;
+use super::{Weighted, weighted_backward, weighted_forward};
+use super::{expect, record_weighted_backward, u};
+use crate::backend::{Backend, Grads};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -98,7 +99,7 @@ impl ConvTranspose2d {
 }
 
 /// y = act(conv_transpose(x, w) + b); the activation is fused into col2im's stores.
-pub(crate) fn forward(
+fn record_forward(
     g: &mut GpuBackend,
     s: &ConvTranspose2d,
     x: &GpuTensor,
@@ -106,7 +107,6 @@ pub(crate) fn forward(
     (b, act): (Option<&GpuTensor>, Option<Activation>),
     y: &GpuTensor,
 ) -> Result<()> {
-    s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
     let tiled = g.ctx.tiled;
     activation::applied(g, act, tiled, y, |g, y, act| {
         if tiled {
@@ -118,7 +118,7 @@ pub(crate) fn forward(
     })
 }
 
-pub(crate) fn backward(
+fn record_backward(
     g: &mut GpuBackend,
     s: &ConvTranspose2d,
     x: &GpuTensor,
@@ -126,8 +126,6 @@ pub(crate) fn backward(
     dy: &GpuTensor,
     grads: Grads<'_, GpuTensor>,
 ) -> Result<()> {
-    s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
-    check_grads("conv_transpose2d", x.len, w.len, grads)?;
     let bias_sum = {
         let (oh, ow) = s.out_hw();
         ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
@@ -141,9 +139,227 @@ pub(crate) fn backward(
             im2col::weight_grad(g, &geo, dy, x, dw)?;
         }
         if let Some(db) = grads.db {
-            reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+            reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
         }
         return Ok(());
     }
     record_weighted_backward(g, "conv_transpose2d", &s.params(false), x, w, dy, grads, bias_sum)
+}
+
+/// y = x ⊛ w + b.
+pub fn forward<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &ConvTranspose2d,
+    x: &B::T,
+    w: &B::T,
+    bias: Option<&B::T>,
+    y: &B::T,
+) -> Result<()> {
+    weighted_forward(b, *s, (x, w, bias), None, y)
+}
+
+/// The requested dx, dw (+=), db (+=).
+pub fn backward<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &ConvTranspose2d,
+    x: &B::T,
+    w: &B::T,
+    dy: &B::T,
+    grads: Grads<'_, B::T>,
+) -> Result<()> {
+    weighted_backward(b, *s, (x, w, dy), grads)
+}
+
+impl Weighted for ConvTranspose2d {
+    const NAME: &'static str = "conv_transpose2d";
+    fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()> {
+        ConvTranspose2d::check(self, x, w, b, y)
+    }
+    fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+        reference::conv_transpose2d_forward(self, x, w, b, y);
+    }
+    fn reference_backward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+        dw: Option<&mut [f32]>,
+        db: Option<&mut [f32]>,
+    ) {
+        reference::conv_transpose2d_backward(self, x, w, dy, dx, dw, db);
+    }
+    fn record_forward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        b: (Option<&GpuTensor>, Option<Activation>),
+        y: &GpuTensor,
+    ) -> Result<()> {
+        record_forward(g, self, x, w, b, y)
+    }
+    fn record_backward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        dy: &GpuTensor,
+        grads: Grads<'_, GpuTensor>,
+    ) -> Result<()> {
+        record_backward(g, self, x, w, dy, grads)
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::conv_transpose2d::ConvTranspose2d;
+    use crate::reference::{Float, tap};
+
+    /// y [n, k, oh, ow] = conv_transpose(x [n, c, h, w], w [c, k, kh, kw]) + b [k], as the scatter
+    /// of each input pixel through the kernel (the definition, not the GPU's gather).
+    pub fn conv_transpose2d_forward<F: Float>(
+        s: &ConvTranspose2d,
+        x: &[F],
+        w: &[F],
+        b: Option<&[F]>,
+        y: &mut [F],
+    ) {
+        let (oh, ow) = s.out_hw();
+        for n in 0..s.n {
+            for k in 0..s.k {
+                let bias = b.map_or(F::zero(), |b| b[k]);
+                y[(n * s.k + k) * oh * ow..(n * s.k + k + 1) * oh * ow].fill(bias);
+            }
+        }
+        for n in 0..s.n {
+            for c in 0..s.c {
+                for iy in 0..s.h {
+                    for ix in 0..s.w {
+                        let v = x[((n * s.c + c) * s.h + iy) * s.w + ix];
+                        for k in 0..s.k {
+                            for i in 0..s.kh {
+                                let Some(oy) = tap(iy, i, s.stride, s.pad, oh) else {
+                                    continue;
+                                };
+                                for j in 0..s.kw {
+                                    let Some(ox) = tap(ix, j, s.stride, s.pad, ow) else {
+                                        continue;
+                                    };
+                                    let yi = ((n * s.k + k) * oh + oy) * ow + ox;
+                                    y[yi] = y[yi] + v * w[((c * s.k + k) * s.kh + i) * s.kw + j];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx (overwrite), dw += , db += from dy [n, k, oh, ow].
+    pub fn conv_transpose2d_backward<F: Float>(
+        s: &ConvTranspose2d,
+        x: &[F],
+        w: &[F],
+        dy: &[F],
+        mut dx: Option<&mut [F]>,
+        mut dw: Option<&mut [F]>,
+        db: Option<&mut [F]>,
+    ) {
+        let (oh, ow) = s.out_hw();
+        for n in 0..s.n {
+            for c in 0..s.c {
+                for iy in 0..s.h {
+                    for ix in 0..s.w {
+                        let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
+                        let mut acc = F::zero();
+                        for k in 0..s.k {
+                            for i in 0..s.kh {
+                                let Some(oy) = tap(iy, i, s.stride, s.pad, oh) else {
+                                    continue;
+                                };
+                                for j in 0..s.kw {
+                                    let Some(ox) = tap(ix, j, s.stride, s.pad, ow) else {
+                                        continue;
+                                    };
+                                    let g = dy[((n * s.k + k) * oh + oy) * ow + ox];
+                                    let wi = ((c * s.k + k) * s.kh + i) * s.kw + j;
+                                    acc = acc + g * w[wi];
+                                    if let Some(dw) = dw.as_deref_mut() {
+                                        dw[wi] = dw[wi] + g * x[xi];
+                                    }
+                                }
+                            }
+                        }
+                        if let Some(dx) = dx.as_deref_mut() {
+                            dx[xi] = acc;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(db) = db {
+            crate::ops::reduce::reference::sum_channels(s.n, s.k, oh * ow, dy, db, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::*;
+    use super::*;
+    use crate::reference::gradcheck::{Rng, check, vecf};
+
+    #[test]
+    fn conv_transpose2d_gradients() {
+        let mut rng = Rng::new(13);
+        for s in [
+            ConvTranspose2d {
+                n: 2,
+                c: 2,
+                h: 3,
+                w: 4,
+                k: 3,
+                kh: 3,
+                kw: 3,
+                stride: 2,
+                pad: 1,
+                output_padding: 1,
+            },
+            ConvTranspose2d {
+                n: 1,
+                c: 3,
+                h: 3,
+                w: 3,
+                k: 2,
+                kh: 4,
+                kw: 4,
+                stride: 2,
+                pad: 1,
+                output_padding: 0,
+            },
+        ] {
+            let (oh, ow) = s.out_hw();
+            let (nx, nw, nb, ny) = (s.n * s.c * s.h * s.w, s.c * s.k * s.kh * s.kw, s.k, s.n * s.k * oh * ow);
+            let p = vecf(&mut rng, nx + nw + nb);
+            let r = vecf(&mut rng, ny);
+            let forward = |p: &[f64]| {
+                let mut y = vec![0.0; ny];
+                conv_transpose2d_forward(&s, &p[..nx], &p[nx..nx + nw], Some(&p[nx + nw..]), &mut y);
+                y
+            };
+            let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; nb]);
+            conv_transpose2d_backward(
+                &s,
+                &p[..nx],
+                &p[nx..nx + nw],
+                &r,
+                Some(&mut dx),
+                Some(&mut dw),
+                Some(&mut db),
+            );
+            check(&format!("conv_transpose2d {s:?}"), &p, &r, forward, &[dx, dw, db].concat());
+        }
+    }
 }

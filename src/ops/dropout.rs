@@ -1,7 +1,8 @@
 //! dropout: y = x · mask / (1 − prob) with the mask drawn from (seed, offset); backward applies
 //! the same map to dy, so it must be given the same seed and offset as the forward.
 
-use super::{f, same_len, split, u};
+use super::{Pass, all, all_mut, f, run, same_len, split, u};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -21,9 +22,52 @@ impl Dropout {
     }
 }
 
-pub(crate) fn apply(g: &mut GpuBackend, s: &Dropout, x: &GpuTensor, y: &GpuTensor) -> Result<()> {
-    s.check(x.len, y.len)?;
-    let [sl, sh] = split(s.seed);
-    let [ol, oh] = split(s.offset);
-    g.dispatch_items("dropout", "apply", &[u(x.len), f(s.prob), sl, sh, ol, oh], &[(1, x), (2, y)], x.len)
+/// Dropout's forward on x, and its backward on dy with the same `s`.
+pub fn apply<B: Backend + ?Sized>(b: &mut B, s: &Dropout, x: &B::T, y: &B::T) -> Result<()> {
+    run(b, s, &[x], &[y])
+}
+
+/// Reads x; writes y.
+impl Pass for Dropout {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([x], [y]) = (all(reads), all(writes));
+        self.check(x, y)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([x], [y]) = (all(reads), all_mut(writes));
+        reference::dropout(self, x, y);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([x], [y]) = (all(reads), all(writes));
+        let [sl, sh] = split(self.seed);
+        let [ol, oh] = split(self.offset);
+        g.dispatch_items(
+            "dropout",
+            "apply",
+            &[u(x.len), f(self.prob), sl, sh, ol, oh],
+            &[(1, x), (2, y)],
+            x.len,
+        )
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::dropout::Dropout;
+    use crate::ops::random::reference::{bits, unit_float};
+    use crate::reference::Float;
+
+    /// y = x · mask / (1 − prob), mask from (seed, offset): forward on x, backward on dy.
+    pub fn dropout<F: Float>(s: &Dropout, x: &[F], y: &mut [F]) {
+        let scale = F::one() / (F::one() - F::from(s.prob).unwrap());
+        for (i, (y, &v)) in y.iter_mut().zip(x).enumerate() {
+            let keep = unit_float(bits(s.seed, s.offset, i as u64)[0]) >= s.prob;
+            *y = if keep { v * scale } else { F::zero() };
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! ema: ema = decay · ema + (1 − decay) · param over a flat buffer (the generator's moving
 //! average, Karras et al. 2018). param, ema [n].
 
-use super::{f, same_len, u};
+use super::{Pass, all, all_mut, f, run, same_len, u};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -27,7 +28,40 @@ impl EmaStep {
     }
 }
 
-pub(crate) fn update(g: &mut GpuBackend, s: &EmaStep, param: &GpuTensor, ema: &GpuTensor) -> Result<()> {
-    s.check(param.len, ema.len)?;
-    g.dispatch_items("ema", "update", &[u(param.len), f(s.decay)], &[(1, param), (2, ema)], param.len)
+/// ema = decay · ema + (1 − decay) · param.
+pub fn update<B: Backend + ?Sized>(b: &mut B, s: &EmaStep, param: &B::T, ema: &B::T) -> Result<()> {
+    run(b, s, &[param], &[ema])
+}
+
+/// Reads param; writes ema.
+impl Pass for EmaStep {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([param], [ema]) = (all(reads), all(writes));
+        self.check(param, ema)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([param], [ema]) = (all(reads), all_mut(writes));
+        reference::ema_update(self.decay, param, ema);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([param], [ema]) = (all(reads), all(writes));
+        g.dispatch_items("ema", "update", &[u(param.len), f(self.decay)], &[(1, param), (2, ema)], param.len)
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::reference::Float;
+
+    /// ema[i] = decay · ema[i] + (1 − decay) · param[i]
+    pub fn ema_update<F: Float>(decay: F, param: &[F], ema: &mut [F]) {
+        for (e, &p) in ema.iter_mut().zip(param) {
+            *e = decay * *e + (F::one() - decay) * p;
+        }
+    }
 }

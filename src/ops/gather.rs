@@ -2,7 +2,8 @@
 //! to [−1, 1], u8 labels as numbers, or f32 table rows.
 //! data: bytes packed 4 to a word ([`pack_bytes`]) or floats; order: u32 indices.
 
-use super::{expect, f, u};
+use super::{Pass, all, all_mut, expect, f, run, u};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -45,7 +46,7 @@ impl Shift {
     /// (dy, dx) of the image at `position`, as gather.wgsl draws it.
     pub fn offset(&self, position: usize) -> (i64, i64) {
         let key = [self.seed as u32, (self.seed >> 32) as u32];
-        let [a, b] = crate::reference::random::threefry2x32(key, [position as u32, 0]);
+        let [a, b] = crate::ops::random::reference::threefry2x32(key, [position as u32, 0]);
         let span = 2 * self.max as u32 + 1;
         ((a % span) as i64 - self.max as i64, (b % span) as i64 - self.max as i64)
     }
@@ -114,19 +115,84 @@ pub fn pack_indices(idx: &[u32]) -> Vec<f32> {
     idx.iter().map(|&i| f32::from_bits(i)).collect()
 }
 
-pub(crate) fn gather(
-    g: &mut GpuBackend,
+/// A batch from a resident data set: images or labels packed with [`pack_bytes`], or table rows.
+pub fn gather<B: Backend + ?Sized>(
+    b: &mut B,
     s: &Gather,
-    data: &GpuTensor,
-    order: &GpuTensor,
-    out: &GpuTensor,
+    data: &B::T,
+    order: &B::T,
+    out: &B::T,
 ) -> Result<()> {
-    s.check(data.len, order.len, out.len)?;
-    let (scale, bias) = s.byte_map();
-    let sh = s.shift.unwrap_or(Shift { max: 0, height: 0, width: 0, seed: 0 });
-    let [sl, shi] = super::split(sh.seed);
-    let params =
-        [u(s.batch), u(s.dim), u(s.start), f(scale), f(bias), u(sh.max), u(sh.height), u(sh.width), sl, shi];
-    let entry = if s.kind == GatherKind::Floats { "floats" } else { "bytes" };
-    g.dispatch_items("gather", entry, &params, &[(1, data), (2, order), (3, out)], out.len)
+    run(b, s, &[data, order], &[out])
+}
+
+/// Reads data, order; writes out.
+impl Pass for Gather {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([data, order], [out]) = (all(reads), all(writes));
+        self.check(data, order, out)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([data, order], [out]) = (all(reads), all_mut(writes));
+        let order: Vec<u32> = order.iter().map(|w| w.to_bits()).collect();
+        reference::gather(self, data, &order, out);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([data, order], [out]) = (all(reads), all(writes));
+        let (scale, bias) = self.byte_map();
+        let sh = self.shift.unwrap_or(Shift { max: 0, height: 0, width: 0, seed: 0 });
+        let [sl, shi] = super::split(sh.seed);
+        let params = [
+            u(self.batch),
+            u(self.dim),
+            u(self.start),
+            f(scale),
+            f(bias),
+            u(sh.max),
+            u(sh.height),
+            u(sh.width),
+            sl,
+            shi,
+        ];
+        let entry = if self.kind == GatherKind::Floats { "floats" } else { "bytes" };
+        g.dispatch_items("gather", entry, &params, &[(1, data), (2, order), (3, out)], out.len)
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::gather::{Gather, GatherKind};
+
+    /// out[b, j] = data[order[start + b], j], bytes mapped by `s.byte_map()` or floats as they are;
+    /// `data` holds the packed words.
+    pub fn gather(s: &Gather, data: &[f32], order: &[u32], out: &mut [f32]) {
+        let bytes: Vec<u8> = data.iter().flat_map(|w| w.to_bits().to_le_bytes()).collect();
+        let (scale, bias) = s.byte_map();
+        for b in 0..s.batch {
+            let item = order[s.start + b] as usize * s.dim;
+            for j in 0..s.dim {
+                let source = match s.shift {
+                    None => Some(j),
+                    Some(sh) => {
+                        let (dy, dx) = sh.offset(s.start + b);
+                        let plane = sh.height * sh.width;
+                        let y = ((j % plane) / sh.width) as i64 - dy;
+                        let x = (j % sh.width) as i64 - dx;
+                        let inside = y >= 0 && x >= 0 && y < sh.height as i64 && x < sh.width as i64;
+                        inside.then(|| j / plane * plane + y as usize * sh.width + x as usize)
+                    }
+                };
+                out[b * s.dim + j] = match (s.kind, source) {
+                    (GatherKind::Floats, Some(k)) => data[item + k],
+                    (_, Some(k)) => bytes[item + k] as f32 * scale + bias,
+                    (_, None) => bias,
+                };
+            }
+        }
+    }
 }

@@ -1,9 +1,10 @@
 //! gemm: C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), register-tiled, with
 //! arbitrary strides. The GPU kernel behind `linear` and the convolutions (see
-//! [`crate::ops::linear`], [`crate::ops::im2col`]); its reference is [`crate::reference::gemm::gemm`].
+//! [`crate::ops::linear`], [`crate::ops::im2col`]); its reference is [`crate::ops::gemm::reference::gemm`].
 
 use super::activation::{Activation, epilogue_code};
-use super::u;
+use super::{Pass, all, all_mut, u};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gpu::{GemmKernel, GpuBackend, GpuTensor};
 
@@ -160,6 +161,37 @@ impl Gemm {
 
     pub fn flops(&self) -> u64 {
         2 * (self.batch * self.m * self.n * self.k_outer * self.k) as u64
+    }
+}
+
+/// C (+)= A·B (+ bias) through arbitrary strides.
+pub fn gemm<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &Gemm,
+    a: &B::T,
+    m: &B::T,
+    bias: Option<&B::T>,
+    c: &B::T,
+) -> Result<()> {
+    b.run(s, &[Some(a), Some(m), bias], &[Some(c)])
+}
+
+/// Reads a, b and the optional bias; writes c.
+impl Pass for Gemm {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        self.check(reads[0].expect("a"), reads[1].expect("b"), reads[2], all::<_, 1>(writes)[0])
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let [c] = all_mut(writes);
+        reference::gemm(self, reads[0].expect("a"), reads[1].expect("b"), reads[2], c);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        record(g, self, reads[0].expect("a"), reads[1].expect("b"), reads[2], all::<_, 1>(writes)[0])
     }
 }
 
@@ -384,4 +416,38 @@ fn subgroup_tiles(g: &GpuBackend, s: &Gemm) -> (&'static str, usize) {
     };
     let lanes = 8 * s.batch * s.m.div_ceil(rows) * s.n.div_ceil(4).div_ceil(8);
     (entry, lanes.div_ceil(SUBGROUP_WG))
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::activation::reference::activation_forward;
+    use crate::ops::gemm::{BiasAxis, Gemm};
+
+    /// C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), through the strides in `s`.
+    pub fn gemm(s: &Gemm, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+        let (sa, sb, sc) = (s.a, s.b, s.c);
+        for bi in 0..s.batch {
+            for i in 0..s.m {
+                for j in 0..s.n {
+                    let mut acc = 0.0f32;
+                    for ko in 0..s.k_outer {
+                        let a0 = sa.offset + bi * sa.batch + ko * sa.outer + i * sa.s0;
+                        let b0 = sb.offset + bi * sb.batch + ko * sb.outer + j * sb.s1;
+                        for k in 0..s.k {
+                            acc += a[a0 + k * sa.s1] * b[b0 + k * sb.s0];
+                        }
+                    }
+                    if let Some(bias) = bias {
+                        acc += bias[if s.bias_axis == BiasAxis::M { i } else { j }];
+                    }
+                    let at = sc.offset + bi * sc.batch + i * sc.s0 + j * sc.s1;
+                    c[at] = if s.accumulate { c[at] + acc } else { acc };
+                    if let Some(f) = s.epilogue {
+                        let v = [c[at]];
+                        activation_forward(f, &v, &mut c[at..at + 1]);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,20 +1,72 @@
 //! hinge: per-sample hinge loss max(0, 1 − s·z), s = 2t − 1 (targets as for BCE); backward
 //! gives scale · d mean / dz. z, t, loss, dz [n].
 
-use super::record_loss;
+use super::{LossPass, run};
+use crate::backend::Backend;
 use crate::error::Result;
-use crate::gpu::{GpuBackend, GpuTensor};
 
-pub(crate) fn forward(g: &mut GpuBackend, z: &GpuTensor, t: &GpuTensor, loss: &GpuTensor) -> Result<()> {
-    record_loss(g, "hinge", (z, t), loss, None)
+pub fn forward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
+    run(b, &pass(None), &[z, t], &[loss])
 }
 
-pub(crate) fn backward(
-    g: &mut GpuBackend,
-    z: &GpuTensor,
-    t: &GpuTensor,
-    dz: &GpuTensor,
-    scale: f32,
-) -> Result<()> {
-    record_loss(g, "hinge", (z, t), dz, Some(scale))
+/// dz = scale · d mean(loss) / dz.
+pub fn backward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, dz: &B::T, scale: f32) -> Result<()> {
+    run(b, &pass(Some(scale)), &[z, t], &[dz])
+}
+
+fn pass(backward_scale: Option<f32>) -> LossPass {
+    LossPass {
+        shader: "hinge",
+        backward_scale,
+        forward: reference::hinge_forward,
+        backward: reference::hinge_backward,
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::reference::Float;
+
+    fn sign<F: Float>(t: F) -> F {
+        F::from(2.0).unwrap() * t - F::one()
+    }
+
+    /// loss[i] = max(0, 1 − s·z), s = 2t − 1
+    pub fn hinge_forward<F: Float>(z: &[F], t: &[F], loss: &mut [F]) {
+        for ((l, &z), &t) in loss.iter_mut().zip(z).zip(t) {
+            *l = (F::one() - sign(t) * z).max(F::zero());
+        }
+    }
+
+    /// dz[i] = scale · (−s where the hinge is active, else 0) / n
+    pub fn hinge_backward<F: Float>(z: &[F], t: &[F], dz: &mut [F], scale: F) {
+        let n = F::from(z.len()).unwrap();
+        for ((d, &z), &t) in dz.iter_mut().zip(z).zip(t) {
+            let s = sign(t);
+            *d = if F::one() - s * z > F::zero() { -s * scale / n } else { F::zero() };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::*;
+    use crate::reference::gradcheck::{Rng, check};
+
+    #[test]
+    fn hinge_gradient() {
+        let mut rng = Rng::new(15);
+        // Targets 1 and 0 (real, fake), logits away from the hinge's kink at ±1.
+        let t: Vec<f64> = (0..12).map(|i| (i % 2) as f64).collect();
+        let z: Vec<f64> = (0..12).map(|_| rng.f(-6.0, 6.0)).collect();
+        let z: Vec<f64> = z.iter().map(|&v| if (v.abs() - 1.0).abs() < 0.1 { v + 0.3 } else { v }).collect();
+        let mut dz = vec![0.0; 12];
+        hinge_backward(&z, &t, &mut dz, 1.0);
+        let forward = |z: &[f64]| {
+            let mut l = vec![0.0; z.len()];
+            hinge_forward(z, &t, &mut l);
+            vec![l.iter().sum::<f64>() / l.len() as f64]
+        };
+        check("hinge", &z, &[1.0], forward, &dz);
+    }
 }

@@ -3,8 +3,9 @@
 use super::activation::{self, Activation};
 use super::gemm::{self, Gemm};
 use super::reduce::{self, ChannelSum};
-use super::{check_grads, expect, record_weighted_backward, u};
-use crate::backend::Grads;
+use super::{Weighted, weighted_backward, weighted_forward};
+use super::{expect, record_weighted_backward, u};
+use crate::backend::{Backend, Grads};
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -35,7 +36,7 @@ impl Linear {
 }
 
 /// y = act(x·wᵀ + b); the activation is fused into the GEMM's stores.
-pub(crate) fn forward(
+fn record_forward(
     g: &mut GpuBackend,
     s: &Linear,
     x: &GpuTensor,
@@ -43,7 +44,6 @@ pub(crate) fn forward(
     (b, act): (Option<&GpuTensor>, Option<Activation>),
     y: &GpuTensor,
 ) -> Result<()> {
-    s.check(x.len, w.len, b.map(|b| b.len), y.len)?;
     let tiled = g.ctx.tiled;
     activation::applied(g, act, tiled, y, |g, y, act| {
         if tiled {
@@ -59,7 +59,7 @@ pub(crate) fn forward(
     })
 }
 
-pub(crate) fn backward(
+fn record_backward(
     g: &mut GpuBackend,
     s: &Linear,
     x: &GpuTensor,
@@ -67,8 +67,6 @@ pub(crate) fn backward(
     dy: &GpuTensor,
     grads: Grads<'_, GpuTensor>,
 ) -> Result<()> {
-    s.check(x.len, w.len, grads.db.map(|b| b.len), dy.len)?;
-    check_grads("linear", x.len, w.len, grads)?;
     let bias_sum = ChannelSum { n: s.batch, channels: s.out_features, spatial: 1 };
     if !g.ctx.tiled {
         return record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum);
@@ -85,7 +83,154 @@ pub(crate) fn backward(
         gemm::record(g, &mm, dy, x, None, dw)?;
     }
     if let Some(db) = grads.db {
-        reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+        reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
     }
     Ok(())
+}
+
+/// y = x ⊛ w + b.
+pub fn forward<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &Linear,
+    x: &B::T,
+    w: &B::T,
+    bias: Option<&B::T>,
+    y: &B::T,
+) -> Result<()> {
+    weighted_forward(b, *s, (x, w, bias), None, y)
+}
+
+/// The requested dx, dw (+=), db (+=).
+pub fn backward<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &Linear,
+    x: &B::T,
+    w: &B::T,
+    dy: &B::T,
+    grads: Grads<'_, B::T>,
+) -> Result<()> {
+    weighted_backward(b, *s, (x, w, dy), grads)
+}
+
+impl Weighted for Linear {
+    const NAME: &'static str = "linear";
+    fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()> {
+        Linear::check(self, x, w, b, y)
+    }
+    fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
+        reference::linear_forward(self, x, w, b, y);
+    }
+    fn reference_backward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+        dw: Option<&mut [f32]>,
+        db: Option<&mut [f32]>,
+    ) {
+        reference::linear_backward(self, x, w, dy, dx, dw, db);
+    }
+    fn record_forward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        b: (Option<&GpuTensor>, Option<Activation>),
+        y: &GpuTensor,
+    ) -> Result<()> {
+        record_forward(g, self, x, w, b, y)
+    }
+    fn record_backward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        dy: &GpuTensor,
+        grads: Grads<'_, GpuTensor>,
+    ) -> Result<()> {
+        record_backward(g, self, x, w, dy, grads)
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::linear::Linear;
+    use crate::reference::Float;
+
+    /// y [batch, out] = x [batch, in] · w [out, in]ᵀ + b [out]
+    pub fn linear_forward<F: Float>(s: &Linear, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
+        let (ni, no) = (s.in_features, s.out_features);
+        for n in 0..s.batch {
+            for o in 0..no {
+                let mut acc = b.map_or(F::zero(), |b| b[o]);
+                for i in 0..ni {
+                    acc = acc + x[n * ni + i] * w[o * ni + i];
+                }
+                y[n * no + o] = acc;
+            }
+        }
+    }
+
+    /// dx = dy · w (overwrite); dw += dyᵀ · x; db += Σ_batch dy.
+    pub fn linear_backward<F: Float>(
+        s: &Linear,
+        x: &[F],
+        w: &[F],
+        dy: &[F],
+        dx: Option<&mut [F]>,
+        dw: Option<&mut [F]>,
+        db: Option<&mut [F]>,
+    ) {
+        let (ni, no) = (s.in_features, s.out_features);
+        if let Some(dx) = dx {
+            for n in 0..s.batch {
+                for i in 0..ni {
+                    let mut acc = F::zero();
+                    for o in 0..no {
+                        acc = acc + dy[n * no + o] * w[o * ni + i];
+                    }
+                    dx[n * ni + i] = acc;
+                }
+            }
+        }
+        if let Some(dw) = dw {
+            for o in 0..no {
+                for i in 0..ni {
+                    let mut acc = F::zero();
+                    for n in 0..s.batch {
+                        acc = acc + dy[n * no + o] * x[n * ni + i];
+                    }
+                    dw[o * ni + i] = dw[o * ni + i] + acc;
+                }
+            }
+        }
+        if let Some(db) = db {
+            crate::ops::reduce::reference::sum_channels(s.batch, no, 1, dy, db, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::*;
+    use super::*;
+    use crate::reference::gradcheck::{Rng, check, vecf};
+
+    #[test]
+    fn linear_gradients() {
+        let mut rng = Rng::new(11);
+        let s = Linear { batch: 3, in_features: 4, out_features: 5 };
+        let (nx, nw, nb, ny) = (12, 20, 5, 15);
+        let p = vecf(&mut rng, nx + nw + nb);
+        let r = vecf(&mut rng, ny);
+        let forward = |p: &[f64]| {
+            let mut y = vec![0.0; ny];
+            linear_forward(&s, &p[..nx], &p[nx..nx + nw], Some(&p[nx + nw..]), &mut y);
+            y
+        };
+        let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; nb]);
+        linear_backward(&s, &p[..nx], &p[nx..nx + nw], &r, Some(&mut dx), Some(&mut dw), Some(&mut db));
+        check("linear", &p, &r, forward, &[dx, dw, db].concat());
+    }
 }

@@ -1,6 +1,8 @@
-//! Our ops: for each, its shape (checked against the tensors it is given, errors naming the op)
-//! and the GPU recording of its `shaders/<op>.wgsl` entry points. The CPU reference of the same
-//! name is in [`crate::reference`].
+//! Our ops. Each module is one op, named like its shader `shaders/<op>.wgsl`: its shape (checked
+//! against the tensors it is given, errors naming the op), its typed entry points generic over
+//! the [`Backend`](crate::backend::Backend), a [`Pass`] per entry that the backend runs, the GPU recording of the
+//! shader's entry points, and its CPU reference (`<op>::reference`, `<op>_forward` /
+//! `<op>_backward` on plain slices). The list of modules below and [`SHADERS`] are the registry.
 
 pub mod activation;
 pub mod adam;
@@ -24,7 +26,86 @@ pub mod softmax_cross_entropy;
 pub mod spectral_norm;
 pub mod wgan;
 
+/// `(name, source)` of `shaders/<name>.wgsl`.
+macro_rules! shader {
+    ($name:literal) => {
+        ($name, include_str!(concat!("../../shaders/", $name, ".wgsl")))
+    };
+}
+
+/// The registry's other half: every shader by name, the op module of the same name records it
+/// (`gemm_shared` and `gemm_subgroup` are the GEMM's kernels for other adapters). A test fails
+/// if a file in `shaders/` is missing here.
+pub const SHADERS: &[(&str, &str)] = &[
+    shader!("activation"),
+    shader!("adam"),
+    shader!("batch_norm"),
+    shader!("bce_with_logits"),
+    shader!("condition"),
+    shader!("conv2d"),
+    shader!("conv_transpose2d"),
+    shader!("dropout"),
+    shader!("ema"),
+    shader!("gather"),
+    shader!("gemm"),
+    shader!("gemm_shared"),
+    shader!("gemm_subgroup"),
+    shader!("hinge"),
+    shader!("im2col"),
+    shader!("linear"),
+    shader!("mse"),
+    shader!("random"),
+    shader!("reduce"),
+    shader!("softmax_cross_entropy"),
+    shader!("sgd"),
+    shader!("spectral_norm"),
+    shader!("wgan"),
+];
+
+use crate::backend::{Backend, Grads};
 use crate::error::{Error, Result};
+use crate::gpu::{GpuBackend, GpuTensor};
+use activation::Activation;
+
+/// One pass of an op (a forward, a backward, an optimizer step): the tensors it reads and the
+/// tensors it writes, in the order its entry point gives them (`None`: an optional one not
+/// given). [`Backend::run`] calls `check` once, then `reference` (the CPU backend, on copies:
+/// writes hold what the tensors held) or `record` (the GPU backend).
+pub trait Pass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()>;
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]);
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()>;
+}
+
+/// The tensors of a pass that takes no optional ones, in order. Entry points always give them,
+/// so a `None` here is a bug in the op's module.
+pub(crate) fn all<T: Copy, const N: usize>(list: &[Option<T>]) -> [T; N] {
+    std::array::from_fn(|i| list[i].expect("an entry point gives every required tensor"))
+}
+
+/// [`all`] for the written slices of a CPU reference.
+pub(crate) fn all_mut<'a, const N: usize>(list: &'a mut [Option<&mut [f32]>]) -> [&'a mut [f32]; N] {
+    let mut it =
+        list.iter_mut().map(|s| s.as_deref_mut().expect("an entry point gives every required tensor"));
+    std::array::from_fn(|_| it.next().expect("as many writes as the pass takes"))
+}
+
+/// Runs `pass` on required tensors only: the common case of an entry point.
+pub(crate) fn run<B: Backend + ?Sized>(
+    b: &mut B,
+    pass: &(impl Pass + ?Sized),
+    reads: &[&B::T],
+    writes: &[&B::T],
+) -> Result<()> {
+    let reads: Vec<Option<&B::T>> = reads.iter().copied().map(Some).collect();
+    let writes: Vec<Option<&B::T>> = writes.iter().copied().map(Some).collect();
+    b.run(pass, &reads, &writes)
+}
 
 /// Checks that a tensor called `what` of op `op` has `dims.iter().product()` elements.
 pub(crate) fn expect(op: &'static str, what: &str, got: usize, dims: &[usize]) -> Result<()> {
@@ -59,43 +140,178 @@ pub(crate) fn split(x: u64) -> [u32; 2] {
     [x as u32, (x >> 32) as u32]
 }
 
-/// Checks that the requested input and weight gradients match their tensors.
-pub(crate) fn check_grads<T: crate::backend::Tensor>(
-    op: &'static str,
-    x: usize,
-    w: usize,
-    g: crate::backend::Grads<'_, T>,
-) -> Result<()> {
-    if let Some(dx) = g.dx {
-        same_len(op, ("x", x), ("dx", dx.len()))?;
-    }
-    if let Some(dw) = g.dw {
-        same_len(op, ("w", w), ("dw", dw.len()))?;
-    }
-    Ok(())
-}
-
 /// Checks a per-sample loss: logits z, targets t and the output (loss or dz) all of one length.
 pub(crate) fn check_loss(op: &'static str, z: usize, t: usize, out: usize) -> Result<()> {
     same_len(op, ("z", z), ("t", t))?;
     same_len(op, ("z", z), ("output", out))
 }
 
-/// Records a per-sample loss shader's entry (bce_with_logits, mse, hinge share one layout): z at
-/// binding 1, t at 2, and `forward` writing the loss at 3 or `backward` writing dz at 4.
-pub(crate) fn record_loss(
-    g: &mut crate::gpu::GpuBackend,
-    shader: &'static str,
-    (z, t): (&crate::gpu::GpuTensor, &crate::gpu::GpuTensor),
-    out: &crate::gpu::GpuTensor,
-    backward_scale: Option<f32>,
+/// The per-sample losses (bce_with_logits, mse, hinge) share one shader layout and so one pass:
+/// reads z, t [n]; writes the loss [n] (`backward_scale` None) or dz = scale · d mean / dz.
+pub(crate) struct LossPass {
+    pub shader: &'static str,
+    pub backward_scale: Option<f32>,
+    pub forward: fn(&[f32], &[f32], &mut [f32]),
+    pub backward: fn(&[f32], &[f32], &mut [f32], f32),
+}
+
+impl Pass for LossPass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([z, t], [out]) = (all(reads), all(writes));
+        check_loss(self.shader, z, t, out)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([z, t], [out]) = (all(reads), all_mut(writes));
+        match self.backward_scale {
+            None => (self.forward)(z, t, out),
+            Some(scale) => (self.backward)(z, t, out, scale),
+        }
+    }
+    /// z at binding 1, t at 2, and `forward` writing the loss at 3 or `backward` writing dz at 4.
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([z, t], [out]) = (all(reads), all(writes));
+        let (entry, slot, scale) = match self.backward_scale {
+            None => ("forward", 3, 0),
+            Some(s) => ("backward", 4, f(s)),
+        };
+        g.dispatch_items(self.shader, entry, &[u(z.len), scale], &[(1, z), (2, t), (slot, out)], z.len)
+    }
+}
+
+/// linear, conv2d and conv_transpose2d, as their shared passes see them.
+pub(crate) trait Weighted: Copy {
+    const NAME: &'static str;
+    fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()>;
+    fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]);
+    #[allow(clippy::too_many_arguments)]
+    fn reference_backward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        dx: Option<&mut [f32]>,
+        dw: Option<&mut [f32]>,
+        db: Option<&mut [f32]>,
+    );
+    /// y = act(op(x, w) + b), the activation fused where the kernel can.
+    fn record_forward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        b: (Option<&GpuTensor>, Option<Activation>),
+        y: &GpuTensor,
+    ) -> Result<()>;
+    fn record_backward(
+        &self,
+        g: &mut GpuBackend,
+        x: &GpuTensor,
+        w: &GpuTensor,
+        dy: &GpuTensor,
+        grads: Grads<'_, GpuTensor>,
+    ) -> Result<()>;
+}
+
+/// A weighted op's forward, reading x, w and the optional bias and writing y, or with `act`
+/// writing (pre, y): the CPU runs the op into pre and the activation into y, the GPU fuses the
+/// activation into the op's stores (one pass over y instead of three) and leaves pre alone.
+/// Its backward reads x, w, dy and writes the requested dx, dw (+=), db (+=).
+pub(crate) enum WeightedPass<S> {
+    Forward { s: S, act: Option<Activation> },
+    Backward(S),
+}
+
+impl<S: Weighted> Pass for WeightedPass<S> {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        match self {
+            WeightedPass::Forward { s, act } => {
+                let y = writes[writes.len() - 1].expect("y");
+                if act.is_some() {
+                    same_len(S::NAME, ("pre", writes[0].expect("pre")), ("y", y))?;
+                }
+                s.check(reads[0].expect("x"), reads[1].expect("w"), reads[2], y)
+            }
+            WeightedPass::Backward(s) => {
+                let [x, w, dy] = all(reads);
+                s.check(x, w, writes[2], dy)?;
+                if let Some(dx) = writes[0] {
+                    same_len(S::NAME, ("x", x), ("dx", dx))?;
+                }
+                if let Some(dw) = writes[1] {
+                    same_len(S::NAME, ("w", w), ("dw", dw))?;
+                }
+                Ok(())
+            }
+        }
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        match self {
+            WeightedPass::Forward { s, act } => {
+                let (x, w) = (reads[0].expect("x"), reads[1].expect("w"));
+                match (act, writes) {
+                    (Some(act), [Some(pre), Some(y)]) => {
+                        s.reference_forward(x, w, reads[2], pre);
+                        activation::reference::activation_forward(*act, pre, y);
+                    }
+                    (None, [Some(y)]) => s.reference_forward(x, w, reads[2], y),
+                    _ => unreachable!("the entry points give (pre, y) with an activation, else y"),
+                }
+            }
+            WeightedPass::Backward(s) => {
+                let [x, w, dy] = all(reads);
+                let [dx, dw, db] = writes else { unreachable!("three gradients, each optional") };
+                s.reference_backward(x, w, dy, dx.as_deref_mut(), dw.as_deref_mut(), db.as_deref_mut());
+            }
+        }
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        match self {
+            WeightedPass::Forward { s, act } => {
+                let (x, w) = (reads[0].expect("x"), reads[1].expect("w"));
+                s.record_forward(g, x, w, (reads[2], *act), writes[writes.len() - 1].expect("y"))
+            }
+            WeightedPass::Backward(s) => {
+                let [x, w, dy] = all(reads);
+                s.record_backward(g, x, w, dy, Grads { dx: writes[0], dw: writes[1], db: writes[2] })
+            }
+        }
+    }
+}
+
+/// A weighted op's forward through its pass: y = op(x, w) + b, or with `act` = (activation,
+/// pre), y = activation(op(x, w) + b).
+pub(crate) fn weighted_forward<B: Backend + ?Sized, S: Weighted>(
+    b: &mut B,
+    s: S,
+    (x, w, bias): (&B::T, &B::T, Option<&B::T>),
+    act: Option<(Activation, &B::T)>,
+    y: &B::T,
 ) -> Result<()> {
-    check_loss(shader, z.len, t.len, out.len)?;
-    let (entry, slot, scale) = match backward_scale {
-        None => ("forward", 3, 0),
-        Some(s) => ("backward", 4, f(s)),
-    };
-    g.dispatch_items(shader, entry, &[u(z.len), scale], &[(1, z), (2, t), (slot, out)], z.len)
+    let reads = [Some(x), Some(w), bias];
+    match act {
+        Some((a, pre)) => b.run(&WeightedPass::Forward { s, act: Some(a) }, &reads, &[Some(pre), Some(y)]),
+        None => b.run(&WeightedPass::Forward { s, act: None }, &reads, &[Some(y)]),
+    }
+}
+
+/// A weighted op's backward through its pass.
+pub(crate) fn weighted_backward<B: Backend + ?Sized, S: Weighted>(
+    b: &mut B,
+    s: S,
+    (x, w, dy): (&B::T, &B::T, &B::T),
+    grads: Grads<'_, B::T>,
+) -> Result<()> {
+    b.run(&WeightedPass::Backward(s), &[Some(x), Some(w), Some(dy)], &[grads.dx, grads.dw, grads.db])
 }
 
 /// The backward pass shared by linear, conv2d and conv_transpose2d: each shader has
@@ -103,13 +319,13 @@ pub(crate) fn record_loss(
 /// the per-channel sum of dy. Skips what `grads` does not ask for.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn record_weighted_backward(
-    g: &mut crate::gpu::GpuBackend,
+    g: &mut GpuBackend,
     shader: &'static str,
     params: &[u32],
-    x: &crate::gpu::GpuTensor,
-    w: &crate::gpu::GpuTensor,
-    dy: &crate::gpu::GpuTensor,
-    grads: crate::backend::Grads<'_, crate::gpu::GpuTensor>,
+    x: &GpuTensor,
+    w: &GpuTensor,
+    dy: &GpuTensor,
+    grads: Grads<'_, GpuTensor>,
     bias_sum: reduce::ChannelSum,
 ) -> Result<()> {
     if let Some(dx) = grads.dx {
@@ -119,7 +335,7 @@ pub(crate) fn record_weighted_backward(
         g.dispatch_items(shader, "backward_weight", params, &[(5, dy), (1, x), (7, dw)], w.len)?;
     }
     if let Some(db) = grads.db {
-        reduce::sum_channels(g, &bias_sum, dy, db, true)?;
+        reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
     }
     Ok(())
 }

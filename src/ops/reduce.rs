@@ -1,7 +1,8 @@
 //! reduce: deterministic sums. `sum`: out[0] = alpha · Σx. `sum_channels`: x [n, channels,
 //! spatial] → out [channels], the bias gradient of linear and of both convolutions.
 
-use super::{expect, f, u};
+use super::{Pass, all, all_mut, expect, f, run, u};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -12,20 +13,80 @@ pub struct ChannelSum {
     pub spatial: usize,
 }
 
-pub(crate) fn sum(g: &mut GpuBackend, x: &GpuTensor, out: &GpuTensor, alpha: f32) -> Result<()> {
-    expect("sum", "out", out.len, &[1])?;
-    g.dispatch("reduce", "sum", &[u(x.len), 0, 0, 0, f(alpha)], &[(1, x), (2, out)], 1)
+/// out[0] = alpha · Σ x, in a fixed order.
+pub fn sum<B: Backend + ?Sized>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()> {
+    run(b, &Sum { alpha }, &[x], &[out])
 }
 
-pub(crate) fn sum_channels(
+/// out[c] (+)= Σ over batch and spatial of x [n, c, spatial].
+pub fn sum_channels<B: Backend + ?Sized>(
+    b: &mut B,
+    s: &ChannelSum,
+    x: &B::T,
+    out: &B::T,
+    accumulate: bool,
+) -> Result<()> {
+    run(b, &ChannelSumPass { s: *s, accumulate }, &[x], &[out])
+}
+
+/// Reads x; writes out [1].
+struct Sum {
+    alpha: f32,
+}
+
+impl Pass for Sum {
+    fn check(&self, _: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        expect("sum", "out", all::<_, 1>(writes)[0], &[1])
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([x], [out]) = (all(reads), all_mut(writes));
+        out[0] = reference::sum(x, self.alpha);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([x], [out]) = (all(reads), all(writes));
+        g.dispatch("reduce", "sum", &[u(x.len), 0, 0, 0, f(self.alpha)], &[(1, x), (2, out)], 1)
+    }
+}
+
+/// Reads x; writes out [channels].
+struct ChannelSumPass {
+    s: ChannelSum,
+    accumulate: bool,
+}
+
+impl Pass for ChannelSumPass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([x], [out], s) = (all(reads), all(writes), &self.s);
+        expect("sum_channels", "x", x, &[s.n, s.channels, s.spatial])?;
+        expect("sum_channels", "out", out, &[s.channels])
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([x], [out], s) = (all(reads), all_mut(writes), &self.s);
+        reference::sum_channels(s.n, s.channels, s.spatial, x, out, self.accumulate);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([x], [out]) = (all(reads), all(writes));
+        record_sum_channels(g, &self.s, x, out, self.accumulate)
+    }
+}
+
+pub(crate) fn record_sum_channels(
     g: &mut GpuBackend,
     s: &ChannelSum,
     x: &GpuTensor,
     out: &GpuTensor,
     accumulate: bool,
 ) -> Result<()> {
-    expect("sum_channels", "x", x.len, &[s.n, s.channels, s.spatial])?;
-    expect("sum_channels", "out", out.len, &[s.channels])?;
     let per_channel = s.n * s.spatial;
     // Long enough runs to keep the second pass short, enough of them to fill a GPU.
     let per_run = per_channel.div_ceil(64).clamp(256, 4096).min(per_channel.max(1));
@@ -40,4 +101,33 @@ pub(crate) fn sum_channels(
     g.dispatch_items("reduce", "sum_channels", &params(false), &[(1, x), (2, &partial)], runs * s.channels)?;
     let sum_params = [u(runs), u(s.channels), 1, accumulate as u32, f(1.0), 0, 0];
     g.dispatch_items("reduce", "sum_runs", &sum_params, &[(1, &partial), (2, out)], s.channels)
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::reference::Float;
+
+    /// alpha · Σ x
+    pub fn sum<F: Float>(x: &[F], alpha: F) -> F {
+        x.iter().fold(F::zero(), |a, &v| a + v) * alpha
+    }
+
+    /// out [channels] (+)= Σ over batch and spatial of x [n, channels, spatial]
+    pub fn sum_channels<F: Float>(
+        n: usize,
+        channels: usize,
+        spatial: usize,
+        x: &[F],
+        out: &mut [F],
+        accumulate: bool,
+    ) {
+        for (c, o) in out.iter_mut().enumerate().take(channels) {
+            let mut acc = F::zero();
+            for b in 0..n {
+                let base = (b * channels + c) * spatial;
+                acc = x[base..base + spatial].iter().fold(acc, |a, &v| a + v);
+            }
+            *o = if accumulate { *o + acc } else { acc };
+        }
+    }
 }

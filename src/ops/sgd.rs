@@ -1,7 +1,8 @@
 //! sgd: one step of SGD with momentum over a flat parameter buffer.
 //! param, grad, momentum buffer [n].
 
-use super::{f, same_len, u};
+use super::{Pass, all, all_mut, f, run, same_len, u};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -19,14 +20,49 @@ impl SgdStep {
     }
 }
 
-pub(crate) fn step(
-    g: &mut GpuBackend,
+/// Updates param and the momentum buffer in place from grad.
+pub fn step<B: Backend + ?Sized>(
+    b: &mut B,
     s: &SgdStep,
-    param: &GpuTensor,
-    grad: &GpuTensor,
-    buf: &GpuTensor,
+    param: &B::T,
+    grad: &B::T,
+    buf: &B::T,
 ) -> Result<()> {
-    s.check(param.len, grad.len, buf.len)?;
-    let params = [u(param.len), f(s.lr), f(s.momentum), f(s.weight_decay)];
-    g.dispatch_items("sgd", "step", &params, &[(1, param), (2, grad), (3, buf)], param.len)
+    run(b, s, &[grad], &[param, buf])
+}
+
+/// Reads grad; writes param, buf.
+impl Pass for SgdStep {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([grad], [param, buf]) = (all(reads), all(writes));
+        self.check(param, grad, buf)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([grad], [param, buf]) = (all(reads), all_mut(writes));
+        reference::sgd_step(self, param, grad, buf);
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let ([grad], [param, buf]) = (all(reads), all(writes));
+        let params = [u(param.len), f(self.lr), f(self.momentum), f(self.weight_decay)];
+        g.dispatch_items("sgd", "step", &params, &[(1, param), (2, grad), (3, buf)], param.len)
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::sgd::SgdStep;
+
+    /// One SGD step with momentum (torch.optim.SGD, no dampening): buf = μ·buf + g; w −= lr·buf.
+    pub fn sgd_step(s: &SgdStep, param: &mut [f32], grad: &[f32], buf: &mut [f32]) {
+        for i in 0..param.len() {
+            let g = grad[i] + s.weight_decay * param[i];
+            buf[i] = s.momentum * buf[i] + g;
+            param[i] -= s.lr * buf[i];
+        }
+    }
 }

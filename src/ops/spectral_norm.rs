@@ -4,7 +4,8 @@
 //! w_sn = w / σ; backward: dL/dw from dL/dw_sn
 //! through w/σ(w), in place. w, w_sn, dw [m, k]; u [m]; v [k]; state [2] (σ, Σ dw ⊙ w_sn).
 
-use super::{expect, f, u};
+use super::{Pass, all, all_mut, expect, f, u};
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -41,31 +42,162 @@ impl SpectralNorm {
     }
 }
 
-/// One power iteration, then w_sn = w / σ.
-pub(crate) fn forward(
-    g: &mut GpuBackend,
+/// One power iteration on st.u, st.v, then w_sn = w / σ(w).
+pub fn forward<B: Backend + ?Sized>(
+    b: &mut B,
     s: &SpectralNorm,
-    w: &GpuTensor,
-    st: &SpectralState<'_, GpuTensor>,
-    w_sn: &GpuTensor,
+    w: &B::T,
+    st: &SpectralState<'_, B::T>,
+    w_sn: &B::T,
 ) -> Result<()> {
-    s.check(w.len, st.u.len, st.v.len, st.state.len, w_sn.len)?;
-    let p = s.params();
-    g.dispatch("spectral_norm", "power", &p, &[(1, w), (2, st.u), (3, st.v), (4, st.state)], 1)?;
-    g.dispatch_items("spectral_norm", "scale", &p, &[(1, w), (4, st.state), (5, w_sn)], w.len)
+    let pass = SpectralPass { s: *s, backward: false };
+    b.run(&pass, &[Some(w)], &[Some(st.u), Some(st.v), Some(st.state), Some(w_sn)])
 }
 
-/// dw (dL/dw_sn on entry) becomes dL/dw.
-pub(crate) fn backward(
-    g: &mut GpuBackend,
+/// dw: dL/dw_sn in, dL/dw out (through σ's dependence on w).
+pub fn backward<B: Backend + ?Sized>(
+    b: &mut B,
     s: &SpectralNorm,
-    w_sn: &GpuTensor,
-    st: &SpectralState<'_, GpuTensor>,
-    dw: &GpuTensor,
+    w_sn: &B::T,
+    st: &SpectralState<'_, B::T>,
+    dw: &B::T,
 ) -> Result<()> {
-    s.check(dw.len, st.u.len, st.v.len, st.state.len, w_sn.len)?;
-    let p = s.params();
-    g.dispatch("spectral_norm", "backward_dot", &p, &[(4, st.state), (5, w_sn), (6, dw)], 1)?;
-    let bind = [(2, st.u), (3, st.v), (4, st.state), (6, dw)];
-    g.dispatch_items("spectral_norm", "backward", &p, &bind, dw.len)
+    let pass = SpectralPass { s: *s, backward: true };
+    b.run(&pass, &[Some(w_sn), Some(st.u), Some(st.v)], &[Some(st.state), Some(dw)])
+}
+
+/// Forward reads w, writes u, v, state, w_sn; backward reads w_sn, u, v, writes state, dw.
+struct SpectralPass {
+    s: SpectralNorm,
+    backward: bool,
+}
+
+impl Pass for SpectralPass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        if self.backward {
+            let ([w_sn, u, v], [state, dw]) = (all(reads), all(writes));
+            self.s.check(dw, u, v, state, w_sn)
+        } else {
+            let ([w], [u, v, state, w_sn]) = (all(reads), all(writes));
+            self.s.check(w, u, v, state, w_sn)
+        }
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        if self.backward {
+            let ([w_sn, u, v], [state, dw]) = (all(reads), all_mut(writes));
+            reference::spectral_norm_backward(&self.s, w_sn, u, v, state, dw);
+        } else {
+            let ([w], [u, v, state, w_sn]) = (all(reads), all_mut(writes));
+            reference::spectral_norm_power(&self.s, w, u, v, state);
+            reference::spectral_norm_scale(w, state, w_sn);
+        }
+    }
+    fn record(
+        &self,
+        g: &mut GpuBackend,
+        reads: &[Option<&GpuTensor>],
+        writes: &[Option<&GpuTensor>],
+    ) -> Result<()> {
+        let p = self.s.params();
+        if self.backward {
+            let ([w_sn, u, v], [state, dw]) = (all(reads), all(writes));
+            g.dispatch("spectral_norm", "backward_dot", &p, &[(4, state), (5, w_sn), (6, dw)], 1)?;
+            g.dispatch_items("spectral_norm", "backward", &p, &[(2, u), (3, v), (4, state), (6, dw)], dw.len)
+        } else {
+            let ([w], [u, v, state, w_sn]) = (all(reads), all(writes));
+            g.dispatch("spectral_norm", "power", &p, &[(1, w), (2, u), (3, v), (4, state)], 1)?;
+            g.dispatch_items("spectral_norm", "scale", &p, &[(1, w), (4, state), (5, w_sn)], w.len)
+        }
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use crate::ops::spectral_norm::SpectralNorm;
+    use crate::reference::Float;
+
+    /// One power iteration on w [m, k]: v = wᵀu/‖wᵀu‖, u = wv/‖wv‖; state[0] = σ = uᵀwv = ‖wv‖.
+    pub fn spectral_norm_power<F: Float>(
+        s: &SpectralNorm,
+        w: &[F],
+        u: &mut [F],
+        v: &mut [F],
+        state: &mut [F],
+    ) {
+        let (m, k) = (s.m, s.k);
+        let eps = F::from(s.eps).unwrap();
+        for j in 0..k {
+            v[j] = (0..m).fold(F::zero(), |a, i| a + w[i * k + j] * u[i]);
+        }
+        let nv = v.iter().fold(F::zero(), |a, &x| a + x * x).sqrt().max(eps);
+        v.iter_mut().for_each(|x| *x = *x / nv);
+        for i in 0..m {
+            u[i] = (0..k).fold(F::zero(), |a, j| a + w[i * k + j] * v[j]);
+        }
+        let sigma = u.iter().fold(F::zero(), |a, &x| a + x * x).sqrt();
+        let nu = sigma.max(eps);
+        u.iter_mut().for_each(|x| *x = *x / nu);
+        state[0] = sigma;
+    }
+
+    /// w_sn = w / σ
+    pub fn spectral_norm_scale<F: Float>(w: &[F], state: &[F], w_sn: &mut [F]) {
+        for (o, &x) in w_sn.iter_mut().zip(w) {
+            *o = x / state[0];
+        }
+    }
+
+    /// dw (dL/dw_sn on entry) = (dw − (Σ dw ⊙ w_sn) · u vᵀ) / σ, with u, v constant; state[1] gets
+    /// the sum.
+    pub fn spectral_norm_backward<F: Float>(
+        s: &SpectralNorm,
+        w_sn: &[F],
+        u: &[F],
+        v: &[F],
+        state: &mut [F],
+        dw: &mut [F],
+    ) {
+        let dot = dw.iter().zip(w_sn).fold(F::zero(), |a, (&g, &w)| a + g * w);
+        state[1] = dot;
+        for (i, g) in dw.iter_mut().enumerate() {
+            *g = (*g - dot * u[i / s.k] * v[i % s.k]) / state[0];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::*;
+    use super::*;
+    use crate::reference::gradcheck::{Rng, check, vecf};
+
+    /// Spectral norm: after a power iteration, w ↦ w / (uᵀ w v) with u, v held (PyTorch's
+    /// semantics), whose gradient goes through σ as well; and the power iteration finds σ₁.
+    #[test]
+    fn spectral_norm_gradient_and_sigma() {
+        let mut rng = Rng::new(31);
+        let (m, k) = (5, 7);
+        let s = SpectralNorm::new(m, k);
+        let w = vecf(&mut rng, m * k);
+        let r = vecf(&mut rng, m * k);
+        let (mut u, mut v, mut state) = (vecf(&mut rng, m), vec![0.0; k], vec![0.0; 2]);
+        spectral_norm_power(&s, &w, &mut u, &mut v, &mut state);
+        let mut w_sn = vec![0.0; m * k];
+        spectral_norm_scale(&w, &state, &mut w_sn);
+        let mut dw = r.clone();
+        spectral_norm_backward(&s, &w_sn, &u, &v, &mut state, &mut dw);
+        let forward = |q: &[f64]| {
+            let sigma: f64 = (0..m).map(|i| u[i] * (0..k).map(|j| q[i * k + j] * v[j]).sum::<f64>()).sum();
+            q.iter().map(|x| x / sigma).collect()
+        };
+        check("spectral_norm", &w, &r, forward, &dw);
+
+        // Many iterations converge to the largest singular value.
+        for _ in 0..200 {
+            spectral_norm_power(&s, &w, &mut u, &mut v, &mut state);
+        }
+        let sv = nalgebra::DMatrix::from_row_slice(m, k, &w).singular_values();
+        let top = sv.iter().cloned().fold(0.0, f64::max);
+        assert!((state[0] - top).abs() < 1e-9 * top, "sigma {} vs largest singular value {top}", state[0]);
+    }
 }

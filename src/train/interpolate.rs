@@ -9,7 +9,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
-use crate::reference::random::normal;
+use crate::ops::random::reference::normal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Path {

@@ -19,7 +19,7 @@ use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor, PendingRead};
 use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
 use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
-use crate::reference::random::bits;
+use crate::ops::random::reference::bits;
 
 /// Every setting of a run; written to config.json and into each checkpoint.
 #[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
@@ -530,7 +530,7 @@ impl Showcase {
         for c in 0..chunks {
             let mut noise = vec![0.0; cfg.batch * cfg.z_dim];
             let seed = derive_seed(cfg.seed, u64::MAX - c as u64, purpose);
-            crate::reference::random::normal(&mut noise, seed, 0, 0.0, 1.0);
+            crate::ops::random::reference::normal(&mut noise, seed, 0, 0.0, 1.0);
             z.push(b.upload(&noise)?);
             // Row r of the grid shows class r.
             let label = |i: usize| ((c * cfg.batch + i) / cols % classes.max(1)) as f32;
@@ -802,10 +802,10 @@ pub fn train(mut args: TrainArgs) -> Result<()> {
             for (k, real) in reals.iter().enumerate() {
                 let start = (it * cfg.d_steps + k) * cfg.batch;
                 let s = Gather { batch: cfg.batch, dim, start, kind, shift: None };
-                b.gather(&s, &data_t, &order_t, real)?;
+                crate::ops::gather::gather(&mut b, &s, &data_t, &order_t, real)?;
                 if let Some(l) = &labels_t {
                     let s = Gather { batch: cfg.batch, dim: 1, start, kind: GatherKind::Bytes, shift: None };
-                    b.gather(&s, l, &order_t, &real_labels[k])?;
+                    crate::ops::gather::gather(&mut b, &s, l, &order_t, &real_labels[k])?;
                 }
             }
             if let (Some(threshold), Some(last)) = (args.d_skip_below, log.last) {

@@ -126,7 +126,7 @@ impl Generator {
                     seed: 0,
                     offset: 0,
                 };
-                b.condition_forward(&s, z, &l, input)?;
+                crate::ops::condition::forward(b, &s, z, &l, input)?;
                 input.clone()
             }
             None => z.clone(),
@@ -195,7 +195,7 @@ pub fn sample(args: SampleArgs) -> Result<()> {
     let mut values = Vec::with_capacity(args.n * shape.size());
     for c in 0..args.n.div_ceil(chunk) {
         let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
-        b.fill_random(noise, derive_seed(args.seed, c as u64, 4), 0, &z)?;
+        crate::ops::random::fill(&mut b, noise, derive_seed(args.seed, c as u64, 4), 0, &z)?;
         let labels: Vec<f32> = (0..chunk).map(|i| label_of(c * chunk + i)).collect();
         let out = g.run(&mut b, &z, &labels)?;
         let take = (args.n - c * chunk).min(chunk);

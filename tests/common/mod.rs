@@ -1,4 +1,4 @@
-//! Shared by the test binaries: the GPU device (one per binary), a seeded RNG, and the
+//! Shared by the test binaries: the GPU device (one per binary), the seeded RNG, and the
 //! tolerance check that prints the worst elements.
 #![allow(dead_code)]
 
@@ -31,41 +31,7 @@ fn test_backend() -> BackendChoice {
     std::env::var("WGAN_TEST_BACKEND").map_or(BackendChoice::Auto, |v| v.parse().expect("WGAN_TEST_BACKEND"))
 }
 
-/// SplitMix64: enough randomness for test inputs and shapes, reproducible from a seed.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [lo, hi).
-    pub fn f(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform integer in [lo, hi].
-    pub fn int(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-    pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..n).map(|_| self.f(lo as f64, hi as f64) as f32).collect()
-    }
-    /// Values in ±[gap, hi): away from 0, where ReLU-like kinks would upset finite differences.
-    pub fn vec_away_from_zero(&mut self, n: usize, gap: f64, hi: f64) -> Vec<f64> {
-        (0..n)
-            .map(|_| {
-                let v = self.f(gap, hi);
-                if self.next_u64() & 1 == 0 { v } else { -v }
-            })
-            .collect()
-    }
-}
+pub use wgan_gpu::reference::gradcheck::Rng;
 
 /// |got − want| <= atol + rtol·|want| element-wise; on failure prints the worst elements.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32) {

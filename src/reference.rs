@@ -1,0 +1,88 @@
+//! What every op's CPU reference (`crate::ops::<op>::reference`, plain loops on slices) shares:
+//! the float type they are generic over, so the gradient checks can run in f64, and helpers.
+//! Their conventions are the GPU's: parameter gradients accumulate (+=), input gradients overwrite.
+
+pub use num_traits::Float;
+
+/// The coordinate `o · stride + tap − pad` along an axis of length `size`, or None where it falls
+/// outside (in the padding for a convolution's input, off the edge for a transposed one's output).
+pub(crate) fn tap(o: usize, tap: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
+    (o * stride + tap).checked_sub(pad).filter(|&v| v < size)
+}
+
+/// A literal in the generic float type.
+pub(crate) fn c<F: Float>(x: f64) -> F {
+    F::from(x).expect("representable")
+}
+
+/// Checking a CPU reference against central finite differences, in f64, on small shapes: for
+/// an op, L(p) = Σ r ⊙ forward(p) for a fixed random r, and backward(dy = r) must give dL/dp.
+/// Each op module's tests use it; `Rng` also feeds the GPU = CPU tests.
+pub mod gradcheck {
+    /// SplitMix64: enough randomness for test inputs and shapes, reproducible from a seed.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Rng(seed)
+        }
+        pub fn next_u64(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        /// Uniform in [lo, hi).
+        pub fn f(&mut self, lo: f64, hi: f64) -> f64 {
+            lo + (hi - lo) * (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        /// Uniform integer in [lo, hi].
+        pub fn int(&mut self, lo: usize, hi: usize) -> usize {
+            lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
+        }
+        pub fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+            (0..n).map(|_| self.f(lo as f64, hi as f64) as f32).collect()
+        }
+        /// Values in ±[gap, hi): away from 0, where ReLU-like kinks would upset finite differences.
+        pub fn vec_away_from_zero(&mut self, n: usize, gap: f64, hi: f64) -> Vec<f64> {
+            (0..n)
+                .map(|_| {
+                    let v = self.f(gap, hi);
+                    if self.next_u64() & 1 == 0 { v } else { -v }
+                })
+                .collect()
+        }
+    }
+
+    /// Compares `analytic` with the central difference of p ↦ Σ r·forward(p) at every coordinate.
+    pub fn check(what: &str, p: &[f64], r: &[f64], forward: impl Fn(&[f64]) -> Vec<f64>, analytic: &[f64]) {
+        assert_eq!(p.len(), analytic.len(), "{what}: gradient length");
+        let loss = |q: &[f64]| forward(q).iter().zip(r).map(|(y, r)| y * r).sum::<f64>();
+        let h = 1e-5;
+        let mut worst = (0.0f64, 0usize, 0.0, 0.0);
+        for i in 0..p.len() {
+            let mut q = p.to_vec();
+            q[i] = p[i] + h;
+            let up = loss(&q);
+            q[i] = p[i] - h;
+            let down = loss(&q);
+            let numeric = (up - down) / (2.0 * h);
+            // Rounding in the difference quotient is ~eps·|L|/h ≈ 1e-10, so tiny entries are
+            // judged by an absolute floor rather than relatively.
+            let err = (numeric - analytic[i]).abs() / (1e-4 + numeric.abs().max(analytic[i].abs()));
+            if err > worst.0 {
+                worst = (err, i, numeric, analytic[i]);
+            }
+        }
+        let (err, i, numeric, analytic) = worst;
+        assert!(
+            err < 1e-5,
+            "{what}: worst relative error {err:e} at [{i}]: numeric {numeric:e}, analytic {analytic:e}"
+        );
+    }
+
+    pub fn vecf(rng: &mut Rng, n: usize) -> Vec<f64> {
+        (0..n).map(|_| rng.f(-1.0, 1.0)).collect()
+    }
+}
