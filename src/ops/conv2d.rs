@@ -99,78 +99,6 @@ impl Conv2d {
     }
 }
 
-/// y = act(conv(x, w) + b); the activation is fused into the GEMM's stores (tiled kernels, not
-/// narrow convolutions).
-fn record_forward(
-    g: &mut GpuBackend,
-    s: &Conv2d,
-    x: &GpuTensor,
-    w: &GpuTensor,
-    (b, act): (Option<&GpuTensor>, Option<Activation>),
-    y: &GpuTensor,
-) -> Result<()> {
-    let narrow = g.ctx.tiled && s.narrow();
-    let as_gemm = g.ctx.tiled && !narrow;
-    activation::applied(g, act, as_gemm, y, |g, y, act| {
-        if as_gemm {
-            return im2col::forward(g, &s.geometry(), x, w, (b, act), y);
-        }
-        let dummy = g.dummy.clone();
-        let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-        let params = s.params(b.is_some());
-        if narrow {
-            let (oh, ow) = s.out_hw();
-            let quads = s.n * s.k * oh * ow.div_ceil(4);
-            let consts = s.constants();
-            return g.dispatch_items_specialised("conv2d", "forward_narrow", &consts, &params, &bind, quads);
-        }
-        g.dispatch_items("conv2d", "forward", &params, &bind, y.len)
-    })
-}
-
-fn record_backward(
-    g: &mut GpuBackend,
-    s: &Conv2d,
-    x: &GpuTensor,
-    w: &GpuTensor,
-    dy: &GpuTensor,
-    grads: Grads<'_, GpuTensor>,
-) -> Result<()> {
-    let bias_sum = {
-        let (oh, ow) = s.out_hw();
-        ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
-    };
-    if !g.ctx.tiled {
-        return record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum);
-    }
-    if s.narrow() {
-        let (params, consts) = (s.params(false), s.constants());
-        if let Some(dx) = grads.dx {
-            let quads = s.n * s.c * s.h * s.w.div_ceil(4);
-            let bind = [(5, dy), (2, w), (6, dx)];
-            g.dispatch_items_specialised("conv2d", "backward_input_narrow", &consts, &params, &bind, quads)?;
-        }
-        if let Some(dw) = grads.dw {
-            let bind = [(5, dy), (1, x), (7, dw)];
-            // One invocation per kernel row where the shader's window (SPAN) fits, else per weight.
-            let items = if 3 * s.stride + s.kw <= 16 { s.k * s.c * s.kh } else { w.len };
-            g.dispatch_items_specialised("conv2d", "backward_weight_narrow", &consts, &params, &bind, items)?;
-        }
-    } else {
-        let geo = s.geometry();
-        if let Some(dx) = grads.dx {
-            im2col::adjoint(g, &geo, dy, w, (None, None), dx)?;
-        }
-        if let Some(dw) = grads.dw {
-            im2col::weight_grad(g, &geo, x, dy, dw)?;
-        }
-    }
-    if let Some(db) = grads.db {
-        reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
-    }
-    Ok(())
-}
-
 /// y = x ⊛ w + b.
 pub fn forward<B: Backend + ?Sized>(
     b: &mut B,
@@ -205,25 +133,48 @@ impl Weighted for Conv2d {
     }
     fn reference_backward(
         &self,
-        x: &[f32],
-        w: &[f32],
-        dy: &[f32],
-        dx: Option<&mut [f32]>,
-        dw: Option<&mut [f32]>,
-        db: Option<&mut [f32]>,
+        (x, w, dy): (&[f32], &[f32], &[f32]),
+        [dx, dw, db]: [Option<&mut [f32]>; 3],
     ) {
         reference::conv2d_backward(self, x, w, dy, dx, dw, db);
     }
+    /// y = act(conv(x, w) + b); the activation is fused into the GEMM's stores (tiled kernels, not
+    /// narrow convolutions).
     fn record_forward(
         &self,
         g: &mut GpuBackend,
         x: &GpuTensor,
         w: &GpuTensor,
-        b: (Option<&GpuTensor>, Option<Activation>),
+        (b, act): (Option<&GpuTensor>, Option<Activation>),
         y: &GpuTensor,
     ) -> Result<()> {
-        record_forward(g, self, x, w, b, y)
+        let s = self;
+        let narrow = g.ctx.tiled && s.narrow();
+        let as_gemm = g.ctx.tiled && !narrow;
+        activation::applied(g, act, as_gemm, y, |g, y, act| {
+            if as_gemm {
+                return im2col::forward(g, &s.geometry(), x, w, (b, act), y);
+            }
+            let dummy = g.dummy.clone();
+            let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+            let params = s.params(b.is_some());
+            if narrow {
+                let (oh, ow) = s.out_hw();
+                let quads = s.n * s.k * oh * ow.div_ceil(4);
+                let consts = s.constants();
+                return g.dispatch_items_specialised(
+                    "conv2d",
+                    "forward_narrow",
+                    &consts,
+                    &params,
+                    &bind,
+                    quads,
+                );
+            }
+            g.dispatch_items("conv2d", "forward", &params, &bind, y.len)
+        })
     }
+
     fn record_backward(
         &self,
         g: &mut GpuBackend,
@@ -232,7 +183,54 @@ impl Weighted for Conv2d {
         dy: &GpuTensor,
         grads: Grads<'_, GpuTensor>,
     ) -> Result<()> {
-        record_backward(g, self, x, w, dy, grads)
+        let s = self;
+        let bias_sum = {
+            let (oh, ow) = s.out_hw();
+            ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
+        };
+        if !g.ctx.tiled {
+            return record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum);
+        }
+        if s.narrow() {
+            let (params, consts) = (s.params(false), s.constants());
+            if let Some(dx) = grads.dx {
+                let quads = s.n * s.c * s.h * s.w.div_ceil(4);
+                let bind = [(5, dy), (2, w), (6, dx)];
+                g.dispatch_items_specialised(
+                    "conv2d",
+                    "backward_input_narrow",
+                    &consts,
+                    &params,
+                    &bind,
+                    quads,
+                )?;
+            }
+            if let Some(dw) = grads.dw {
+                let bind = [(5, dy), (1, x), (7, dw)];
+                // One invocation per kernel row where the shader's window (SPAN) fits, else per weight.
+                let items = if 3 * s.stride + s.kw <= 16 { s.k * s.c * s.kh } else { w.len };
+                g.dispatch_items_specialised(
+                    "conv2d",
+                    "backward_weight_narrow",
+                    &consts,
+                    &params,
+                    &bind,
+                    items,
+                )?;
+            }
+        } else {
+            let geo = s.geometry();
+            if let Some(dx) = grads.dx {
+                im2col::adjoint(g, &geo, dy, w, (None, None), dx)?;
+            }
+            if let Some(dw) = grads.dw {
+                im2col::weight_grad(g, &geo, x, dy, dw)?;
+            }
+        }
+        if let Some(db) = grads.db {
+            reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
+        }
+        Ok(())
     }
 }
 

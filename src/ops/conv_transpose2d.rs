@@ -98,54 +98,6 @@ impl ConvTranspose2d {
     }
 }
 
-/// y = act(conv_transpose(x, w) + b); the activation is fused into col2im's stores.
-fn record_forward(
-    g: &mut GpuBackend,
-    s: &ConvTranspose2d,
-    x: &GpuTensor,
-    w: &GpuTensor,
-    (b, act): (Option<&GpuTensor>, Option<Activation>),
-    y: &GpuTensor,
-) -> Result<()> {
-    let tiled = g.ctx.tiled;
-    activation::applied(g, act, tiled, y, |g, y, act| {
-        if tiled {
-            return im2col::adjoint(g, &s.geometry(), x, w, (b, act), y);
-        }
-        let dummy = g.dummy.clone();
-        let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-        g.dispatch_items("conv_transpose2d", "forward", &s.params(b.is_some()), &bind, y.len)
-    })
-}
-
-fn record_backward(
-    g: &mut GpuBackend,
-    s: &ConvTranspose2d,
-    x: &GpuTensor,
-    w: &GpuTensor,
-    dy: &GpuTensor,
-    grads: Grads<'_, GpuTensor>,
-) -> Result<()> {
-    let bias_sum = {
-        let (oh, ow) = s.out_hw();
-        ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
-    };
-    if g.ctx.tiled {
-        let geo = s.geometry();
-        if let Some(dx) = grads.dx {
-            im2col::forward(g, &geo, dy, w, (None, None), dx)?;
-        }
-        if let Some(dw) = grads.dw {
-            im2col::weight_grad(g, &geo, dy, x, dw)?;
-        }
-        if let Some(db) = grads.db {
-            reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
-        }
-        return Ok(());
-    }
-    record_weighted_backward(g, "conv_transpose2d", &s.params(false), x, w, dy, grads, bias_sum)
-}
-
 /// y = x ⊛ w + b.
 pub fn forward<B: Backend + ?Sized>(
     b: &mut B,
@@ -180,25 +132,32 @@ impl Weighted for ConvTranspose2d {
     }
     fn reference_backward(
         &self,
-        x: &[f32],
-        w: &[f32],
-        dy: &[f32],
-        dx: Option<&mut [f32]>,
-        dw: Option<&mut [f32]>,
-        db: Option<&mut [f32]>,
+        (x, w, dy): (&[f32], &[f32], &[f32]),
+        [dx, dw, db]: [Option<&mut [f32]>; 3],
     ) {
         reference::conv_transpose2d_backward(self, x, w, dy, dx, dw, db);
     }
+    /// y = act(conv_transpose(x, w) + b); the activation is fused into col2im's stores.
     fn record_forward(
         &self,
         g: &mut GpuBackend,
         x: &GpuTensor,
         w: &GpuTensor,
-        b: (Option<&GpuTensor>, Option<Activation>),
+        (b, act): (Option<&GpuTensor>, Option<Activation>),
         y: &GpuTensor,
     ) -> Result<()> {
-        record_forward(g, self, x, w, b, y)
+        let s = self;
+        let tiled = g.ctx.tiled;
+        activation::applied(g, act, tiled, y, |g, y, act| {
+            if tiled {
+                return im2col::adjoint(g, &s.geometry(), x, w, (b, act), y);
+            }
+            let dummy = g.dummy.clone();
+            let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+            g.dispatch_items("conv_transpose2d", "forward", &s.params(b.is_some()), &bind, y.len)
+        })
     }
+
     fn record_backward(
         &self,
         g: &mut GpuBackend,
@@ -207,7 +166,25 @@ impl Weighted for ConvTranspose2d {
         dy: &GpuTensor,
         grads: Grads<'_, GpuTensor>,
     ) -> Result<()> {
-        record_backward(g, self, x, w, dy, grads)
+        let s = self;
+        let bias_sum = {
+            let (oh, ow) = s.out_hw();
+            ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
+        };
+        if g.ctx.tiled {
+            let geo = s.geometry();
+            if let Some(dx) = grads.dx {
+                im2col::forward(g, &geo, dy, w, (None, None), dx)?;
+            }
+            if let Some(dw) = grads.dw {
+                im2col::weight_grad(g, &geo, dy, x, dw)?;
+            }
+            if let Some(db) = grads.db {
+                reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
+            }
+            return Ok(());
+        }
+        record_weighted_backward(g, "conv_transpose2d", &s.params(false), x, w, dy, grads, bias_sum)
     }
 }
 

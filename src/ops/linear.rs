@@ -35,59 +35,6 @@ impl Linear {
     }
 }
 
-/// y = act(x·wᵀ + b); the activation is fused into the GEMM's stores.
-fn record_forward(
-    g: &mut GpuBackend,
-    s: &Linear,
-    x: &GpuTensor,
-    w: &GpuTensor,
-    (b, act): (Option<&GpuTensor>, Option<Activation>),
-    y: &GpuTensor,
-) -> Result<()> {
-    let tiled = g.ctx.tiled;
-    activation::applied(g, act, tiled, y, |g, y, act| {
-        if tiled {
-            // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
-            let (i, o) = (s.in_features, s.out_features);
-            let mm = Gemm { epilogue: act, ..Gemm::plain((s.batch, o, i), (i, 1), (1, i), (o, 1), false) };
-            return gemm::record(g, &mm, x, w, b, y);
-        }
-        let dummy = g.dummy.clone();
-        let params = s.params(b.is_some());
-        let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
-        g.dispatch_items("linear", "forward", &params, &bind, s.batch * s.out_features)
-    })
-}
-
-fn record_backward(
-    g: &mut GpuBackend,
-    s: &Linear,
-    x: &GpuTensor,
-    w: &GpuTensor,
-    dy: &GpuTensor,
-    grads: Grads<'_, GpuTensor>,
-) -> Result<()> {
-    let bias_sum = ChannelSum { n: s.batch, channels: s.out_features, spatial: 1 };
-    if !g.ctx.tiled {
-        return record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum);
-    }
-    let (n, i, o) = (s.batch, s.in_features, s.out_features);
-    if let Some(dx) = grads.dx {
-        // dx[batch, in] = dy[batch, out] · w[out, in]
-        let mm = Gemm::plain((n, i, o), (o, 1), (i, 1), (i, 1), false);
-        gemm::record(g, &mm, dy, w, None, dx)?;
-    }
-    if let Some(dw) = grads.dw {
-        // dw[out, in] += (dy[batch, out])ᵀ · x[batch, in]
-        let mm = Gemm::plain((o, i, n), (1, o), (i, 1), (i, 1), true);
-        gemm::record(g, &mm, dy, x, None, dw)?;
-    }
-    if let Some(db) = grads.db {
-        reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
-    }
-    Ok(())
-}
-
 /// y = x ⊛ w + b.
 pub fn forward<B: Backend + ?Sized>(
     b: &mut B,
@@ -122,25 +69,37 @@ impl Weighted for Linear {
     }
     fn reference_backward(
         &self,
-        x: &[f32],
-        w: &[f32],
-        dy: &[f32],
-        dx: Option<&mut [f32]>,
-        dw: Option<&mut [f32]>,
-        db: Option<&mut [f32]>,
+        (x, w, dy): (&[f32], &[f32], &[f32]),
+        [dx, dw, db]: [Option<&mut [f32]>; 3],
     ) {
         reference::linear_backward(self, x, w, dy, dx, dw, db);
     }
+    /// y = act(x·wᵀ + b); the activation is fused into the GEMM's stores.
     fn record_forward(
         &self,
         g: &mut GpuBackend,
         x: &GpuTensor,
         w: &GpuTensor,
-        b: (Option<&GpuTensor>, Option<Activation>),
+        (b, act): (Option<&GpuTensor>, Option<Activation>),
         y: &GpuTensor,
     ) -> Result<()> {
-        record_forward(g, self, x, w, b, y)
+        let s = self;
+        let tiled = g.ctx.tiled;
+        activation::applied(g, act, tiled, y, |g, y, act| {
+            if tiled {
+                // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
+                let (i, o) = (s.in_features, s.out_features);
+                let mm =
+                    Gemm { epilogue: act, ..Gemm::plain((s.batch, o, i), (i, 1), (1, i), (o, 1), false) };
+                return gemm::record(g, &mm, x, w, b, y);
+            }
+            let dummy = g.dummy.clone();
+            let params = s.params(b.is_some());
+            let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+            g.dispatch_items("linear", "forward", &params, &bind, s.batch * s.out_features)
+        })
     }
+
     fn record_backward(
         &self,
         g: &mut GpuBackend,
@@ -149,7 +108,26 @@ impl Weighted for Linear {
         dy: &GpuTensor,
         grads: Grads<'_, GpuTensor>,
     ) -> Result<()> {
-        record_backward(g, self, x, w, dy, grads)
+        let s = self;
+        let bias_sum = ChannelSum { n: s.batch, channels: s.out_features, spatial: 1 };
+        if !g.ctx.tiled {
+            return record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum);
+        }
+        let (n, i, o) = (s.batch, s.in_features, s.out_features);
+        if let Some(dx) = grads.dx {
+            // dx[batch, in] = dy[batch, out] · w[out, in]
+            let mm = Gemm::plain((n, i, o), (o, 1), (i, 1), (i, 1), false);
+            gemm::record(g, &mm, dy, w, None, dx)?;
+        }
+        if let Some(dw) = grads.dw {
+            // dw[out, in] += (dy[batch, out])ᵀ · x[batch, in]
+            let mm = Gemm::plain((o, i, n), (1, o), (i, 1), (i, 1), true);
+            gemm::record(g, &mm, dy, x, None, dw)?;
+        }
+        if let Some(db) = grads.db {
+            reduce::record_sum_channels(g, &bias_sum, dy, db, true)?;
+        }
+        Ok(())
     }
 }
 

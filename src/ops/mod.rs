@@ -188,16 +188,8 @@ pub(crate) trait Weighted: Copy {
     const NAME: &'static str;
     fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()>;
     fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]);
-    #[allow(clippy::too_many_arguments)]
-    fn reference_backward(
-        &self,
-        x: &[f32],
-        w: &[f32],
-        dy: &[f32],
-        dx: Option<&mut [f32]>,
-        dw: Option<&mut [f32]>,
-        db: Option<&mut [f32]>,
-    );
+    /// dx (overwritten), dw and db (accumulated), where given.
+    fn reference_backward(&self, xwdy: (&[f32], &[f32], &[f32]), grads: [Option<&mut [f32]>; 3]);
     /// y = act(op(x, w) + b), the activation fused where the kernel can.
     fn record_forward(
         &self,
@@ -265,7 +257,7 @@ impl<S: Weighted> Pass for WeightedPass<S> {
             WeightedPass::Backward(s) => {
                 let [x, w, dy] = all(reads);
                 let [dx, dw, db] = writes else { unreachable!("three gradients, each optional") };
-                s.reference_backward(x, w, dy, dx.as_deref_mut(), dw.as_deref_mut(), db.as_deref_mut());
+                s.reference_backward((x, w, dy), [dx.as_deref_mut(), dw.as_deref_mut(), db.as_deref_mut()]);
             }
         }
     }
