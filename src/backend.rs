@@ -35,6 +35,8 @@ impl<T> Copy for Grads<'_, T> {}
 
 pub trait Backend {
     type T: Tensor;
+    /// A read started by [`Backend::read_async`].
+    type Pending;
 
     /// Adapter or device name, for logs and bench headers.
     fn describe(&self) -> String;
@@ -53,6 +55,13 @@ pub trait Backend {
     fn copy(&mut self, src: &Self::T, dst: &Self::T) -> Result<()>;
     /// Submits the recorded work without waiting for it.
     fn flush(&mut self) -> Result<()>;
+    /// Submits the recorded work and starts copying `t` out, without waiting (the CPU copies at
+    /// once): the training loop reads its losses this way, so the GPU never idles for them.
+    fn read_async(&mut self, t: &Self::T) -> Result<Self::Pending>;
+    /// The values of a read once they have arrived, else None.
+    fn try_collect(&mut self, p: &Self::Pending) -> Result<Option<Vec<f32>>>;
+    /// Waits until at most `max` submissions are still running (the CPU runs none).
+    fn limit_in_flight(&mut self, max: usize) -> Result<()>;
 
     /// Runs one pass of an op: checks the shapes of `reads` and `writes` once (an error names the
     /// op), then runs the CPU reference on them or records the GPU kernels. `writes` are the

@@ -46,6 +46,7 @@ pub struct CpuBackend;
 
 impl Backend for CpuBackend {
     type T = CpuTensor;
+    type Pending = Vec<f32>;
 
     fn describe(&self) -> String {
         "CPU reference".into()
@@ -70,6 +71,16 @@ impl Backend for CpuBackend {
         Ok(())
     }
     fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn read_async(&mut self, t: &CpuTensor) -> Result<Vec<f32>> {
+        Ok(t.get())
+    }
+    fn try_collect(&mut self, p: &Vec<f32>) -> Result<Option<Vec<f32>>> {
+        Ok(Some(p.clone()))
+    }
+    fn limit_in_flight(&mut self, _max: usize) -> Result<()> {
         Ok(())
     }
 

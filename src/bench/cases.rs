@@ -154,6 +154,81 @@ impl Fill {
     }
 }
 
+/// A weighted layer's passes (forward, input gradient where needed, weight gradient) on random
+/// tensors: x, w, b, y, dy, dx, dw, db.
+fn weighted_cases(
+    net: &'static str,
+    layer: usize,
+    op: Op,
+    sizes: [usize; 4],
+    needs_dx: bool,
+    fill: &mut Fill,
+) -> Vec<Case> {
+    let [x_len, y_len, w_len, b_len] = sizes;
+    let (bias, flops) = match op {
+        Op::Linear(s, bias) => (bias, s.flops_forward()),
+        Op::Conv2d(s, bias) => (bias, s.flops_forward()),
+        Op::ConvTranspose2d(s, bias) => (bias, s.flops_forward()),
+        _ => unreachable!("a weighted op"),
+    };
+    let mut passes = vec![Pass::Forward, Pass::BackwardWeight];
+    if needs_dx {
+        passes.insert(1, Pass::BackwardInput);
+    }
+    let mut case = |pass| {
+        let tensors = vec![
+            fill.vec(x_len),
+            fill.vec(w_len),
+            fill.vec(b_len),
+            vec![0.0; y_len],
+            fill.vec(y_len),
+            vec![0.0; x_len],
+            vec![0.0; w_len],
+            vec![0.0; if bias { b_len } else { 0 }],
+        ];
+        let outputs = match pass {
+            Pass::Forward => vec![3],
+            Pass::BackwardInput => vec![5],
+            Pass::BackwardWeight if bias => vec![6, 7],
+            Pass::BackwardWeight => vec![6],
+        };
+        Case { net, layer: format!("{layer}"), op, pass, tensors, outputs, flops: Some(flops), bytes: 0 }
+    };
+    passes.into_iter().map(&mut case).collect()
+}
+
+/// An activation's forward (x → y) and backward (y, dy → dx).
+fn activation_cases(
+    net: &'static str,
+    layer: usize,
+    f: Activation,
+    y_len: usize,
+    fill: &mut Fill,
+) -> Vec<Case> {
+    [Pass::Forward, Pass::BackwardInput]
+        .into_iter()
+        .map(|pass| {
+            let (tensors, outputs, touched) = match pass {
+                Pass::Forward => (vec![fill.vec(y_len), vec![0.0; y_len], vec![], vec![]], vec![1], 2),
+                _ => {
+                    let y = fill.vec(y_len).iter().map(|v| v * 0.99).collect();
+                    (vec![vec![], y, fill.vec(y_len), vec![0.0; y_len]], vec![3], 3)
+                }
+            };
+            Case {
+                net,
+                layer: format!("{layer}"),
+                op: Op::Activation(f, y_len),
+                pass,
+                tensors,
+                outputs,
+                flops: None,
+                bytes: (4 * touched * y_len) as u64,
+            }
+        })
+        .collect()
+}
+
 /// Every op pass of `spec` at `batch`, plus its optimizer step; `first_dx` says whether the first
 /// layer's input gradient is ever needed (D's is, for the generator step; G's is not).
 pub fn cases(
@@ -168,45 +243,7 @@ pub fn cases(
     let mut params = 0;
     for (i, l) in spec.layers.iter().enumerate() {
         let inp = if i == 0 { spec.input } else { shapes[i - 1] };
-        let o = shapes[i];
-        let (x_len, y_len) = (batch * inp.size(), batch * o.size());
-        let weighted =
-            |op: Op, w_len: usize, b_len: usize, macs: u64, out: &mut Vec<Case>, fill: &mut Fill| {
-                let bias =
-                    matches!(op, Op::Linear(_, true) | Op::Conv2d(_, true) | Op::ConvTranspose2d(_, true));
-                let mut passes = vec![Pass::Forward, Pass::BackwardWeight];
-                if i > 0 || first_dx {
-                    passes.insert(1, Pass::BackwardInput);
-                }
-                for pass in passes {
-                    let tensors = vec![
-                        fill.vec(x_len),
-                        fill.vec(w_len),
-                        fill.vec(b_len),
-                        vec![0.0; y_len],
-                        fill.vec(y_len),
-                        vec![0.0; x_len],
-                        vec![0.0; w_len],
-                        vec![0.0; if bias { b_len } else { 0 }],
-                    ];
-                    let outputs = match pass {
-                        Pass::Forward => vec![3],
-                        Pass::BackwardInput => vec![5],
-                        Pass::BackwardWeight if bias => vec![6, 7],
-                        Pass::BackwardWeight => vec![6],
-                    };
-                    out.push(Case {
-                        net,
-                        layer: format!("{i}"),
-                        op,
-                        pass,
-                        tensors,
-                        outputs,
-                        flops: Some(2 * macs),
-                        bytes: 0,
-                    });
-                }
-            };
+        let (x_len, y_len) = (batch * inp.size(), batch * shapes[i].size());
         if let Some((wop, bias)) = l.weighted_op(inp, batch) {
             let (w_len, b_len) = (wop.weight_len(), wop.outputs());
             params += w_len + if bias { b_len } else { 0 };
@@ -215,29 +252,9 @@ pub fn cases(
                 WeightedOp::Conv2d(s) => Op::Conv2d(s, bias),
                 WeightedOp::ConvTranspose2d(s) => Op::ConvTranspose2d(s, bias),
             };
-            weighted(op, w_len, b_len, wop.flops_forward() / 2, &mut out, fill);
-            continue;
-        }
-        if let LayerSpec::Activation { f } = *l {
-            for pass in [Pass::Forward, Pass::BackwardInput] {
-                let (tensors, outputs, touched) = match pass {
-                    Pass::Forward => (vec![fill.vec(y_len), vec![0.0; y_len], vec![], vec![]], vec![1], 2),
-                    _ => {
-                        let y = fill.vec(y_len).iter().map(|v| v * 0.99).collect();
-                        (vec![vec![], y, fill.vec(y_len), vec![0.0; y_len]], vec![3], 3)
-                    }
-                };
-                out.push(Case {
-                    net,
-                    layer: format!("{i}"),
-                    op: Op::Activation(f, y_len),
-                    pass,
-                    tensors,
-                    outputs,
-                    flops: None,
-                    bytes: (4 * touched * y_len) as u64,
-                });
-            }
+            out.extend(weighted_cases(net, i, op, [x_len, y_len, w_len, b_len], i > 0 || first_dx, fill));
+        } else if let LayerSpec::Activation { f } = *l {
+            out.extend(activation_cases(net, i, f, y_len, fill));
         }
     }
     if net == "D" {

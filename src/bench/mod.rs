@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::gan::config::{GanConfig, LossKind, ModelKind, OptConfig};
 use crate::gan::models::reference_bench_models;
 use crate::gan::step::Gan;
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
+use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor};
 use crate::nn::NetSpec;
 use cases::{Case, Fill};
 
@@ -232,6 +232,48 @@ fn op_row(
     Ok(())
 }
 
+/// Where the time of one iteration goes, by kernel (GPU timestamps; empty where the adapter has
+/// none): (label, seconds, dispatches), the slowest first.
+fn kernel_profile(
+    g: &mut GpuBackend,
+    gan: &mut Gan<GpuBackend>,
+    reals: &[GpuTensor],
+) -> Result<Vec<(&'static str, f64, usize)>> {
+    let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
+    if g.start_profiling() {
+        gan.iteration(g, reals, &[])?;
+        for (label, s) in g.finish_profiling()? {
+            match by_kernel.iter_mut().find(|(l, ..)| *l == label) {
+                Some(e) => {
+                    e.1 += s;
+                    e.2 += 1;
+                }
+                None => by_kernel.push((label, s, 1)),
+            }
+        }
+        by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+    Ok(by_kernel)
+}
+
+fn print_profile(out: &Out, by_kernel: &[(&str, f64, usize)]) {
+    let gpu_total: f64 = by_kernel.iter().map(|k| k.1).sum();
+    if gpu_total > 0.0 {
+        out.line(&format!(
+            "  GPU time by kernel (one iteration, {:.2} ms in {} dispatches):",
+            gpu_total * 1e3,
+            by_kernel.iter().map(|k| k.2).sum::<usize>()
+        ));
+        for (label, s, count) in by_kernel {
+            out.line(&format!(
+                "    {label:<36} {:>9.3} ms {:>5.1}%  ({count} dispatches)",
+                s * 1e3,
+                100.0 * s / gpu_total
+            ));
+        }
+    }
+}
+
 fn iteration_row(
     g: &mut GpuBackend,
     gs: &NetSpec,
@@ -273,21 +315,7 @@ fn iteration_row(
             times.push(t.elapsed().as_secs_f64());
         }
     }
-    // Where the time of one iteration goes, by kernel (GPU timestamps).
-    let mut by_kernel: Vec<(&str, f64, usize)> = Vec::new();
-    if g.start_profiling() {
-        gan.iteration(g, &reals, &[])?;
-        for (label, s) in g.finish_profiling()? {
-            match by_kernel.iter_mut().find(|(l, ..)| *l == label) {
-                Some(e) => {
-                    e.1 += s;
-                    e.2 += 1;
-                }
-                None => by_kernel.push((label, s, 1)),
-            }
-        }
-        by_kernel.sort_by(|a, b| b.1.total_cmp(&a.1));
-    }
+    let by_kernel = kernel_profile(g, &mut gan, &reals)?;
     let stats_now = g.read(&gan.stats)?;
     let s = gan.summarise(&stats_now);
     let finite = s.d_loss.is_finite() && s.g_loss.is_finite();
@@ -307,21 +335,7 @@ fn iteration_row(
         exact as f64 / med / 1e9,
         exact as f64 / 1e6,
     ));
-    let gpu_total: f64 = by_kernel.iter().map(|k| k.1).sum();
-    if gpu_total > 0.0 {
-        out.line(&format!(
-            "  GPU time by kernel (one iteration, {:.2} ms in {} dispatches):",
-            gpu_total * 1e3,
-            by_kernel.iter().map(|k| k.2).sum::<usize>()
-        ));
-        for (label, s, count) in &by_kernel {
-            out.line(&format!(
-                "    {label:<36} {:>9.3} ms {:>5.1}%  ({count} dispatches)",
-                s * 1e3,
-                100.0 * s / gpu_total
-            ));
-        }
-    }
+    print_profile(out, &by_kernel);
     out.row(json!({
         "bench": "gan_train_iter", "tool": "wgan-gpu", "model": model, "batch": batch, "loss": "BCEWithLogits",
         "device": g.describe(), "warmup_iters": args.warmup, "timed_iters": n, "timed_total_s": total,

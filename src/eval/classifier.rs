@@ -236,6 +236,11 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<()> {
         c.accuracy = Some(acc);
     }
     let params = b.read(&c.net.params)?;
+    save(&args, params, c.accuracy.unwrap_or(0.0))
+}
+
+/// The trained weights, with their test accuracy and the command that made them.
+fn save(args: &TrainClassifierArgs, params: Vec<f32>, accuracy: f64) -> Result<()> {
     let mut command = format!(
         "wgan-gpu train-classifier --epochs {} --batch-size {} --lr {} --lr-decay {} --shift {} --seed {}",
         args.epochs, args.batch_size, args.lr, args.lr_decay, args.shift, args.seed
@@ -247,13 +252,13 @@ pub fn train_classifier(args: TrainClassifierArgs) -> Result<()> {
     }
     let meta = [
         ("spec", serde_json::to_string(&spec()).expect("serialisable")),
-        ("test_accuracy", format!("{:.4}", c.accuracy.unwrap_or(0.0))),
+        ("test_accuracy", format!("{:.4}", accuracy)),
         ("command", command),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     Checkpoint { tensors: vec![("params".into(), params)], meta }.save(&args.out)?;
-    eprintln!("wrote {} (test accuracy {:.2}%)", args.out.display(), 100.0 * c.accuracy.unwrap_or(0.0));
+    eprintln!("wrote {} (test accuracy {:.2}%)", args.out.display(), 100.0 * accuracy);
     Ok(())
 }

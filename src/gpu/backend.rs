@@ -489,7 +489,7 @@ impl GpuBackend {
 }
 
 mod trait_impl {
-    use super::{GpuBackend, GpuTensor};
+    use super::{GpuBackend, GpuTensor, PendingRead};
     use crate::backend::Backend;
     use crate::error::Result;
     use crate::ops::Pass;
@@ -498,6 +498,7 @@ mod trait_impl {
 
     impl Backend for GpuBackend {
         type T = GpuTensor;
+        type Pending = PendingRead;
 
         fn describe(&self) -> String {
             let a = &self.ctx.adapter;
@@ -522,6 +523,16 @@ mod trait_impl {
         }
         fn flush(&mut self) -> Result<()> {
             GpuBackend::flush(self)
+        }
+
+        fn read_async(&mut self, t: &T) -> Result<PendingRead> {
+            GpuBackend::read_async(self, t)
+        }
+        fn try_collect(&mut self, p: &PendingRead) -> Result<Option<Vec<f32>>> {
+            GpuBackend::try_collect(self, p)
+        }
+        fn limit_in_flight(&mut self, max: usize) -> Result<()> {
+            GpuBackend::limit_in_flight(self, max)
         }
 
         fn run<P: Pass + ?Sized>(

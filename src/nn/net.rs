@@ -123,51 +123,71 @@ fn aligned(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
+/// Where each parameter sits in a network's flat buffer (aligned offsets, in layer order) and
+/// the lengths of the parameter and running-statistics buffers.
+fn layout(spec: &NetSpec, shapes: &[Shape]) -> (Vec<ParamInfo>, usize, usize) {
+    let mut infos = Vec::new();
+    let mut total = 0;
+    let mut running_total = 0;
+    let mut add = |name: String, len: usize, bound: Option<f32>, value: f32| {
+        infos.push(ParamInfo { name, offset: total, len, init_bound: bound, init_value: value });
+        total += aligned(len);
+    };
+    for (i, l) in spec.layers.iter().enumerate() {
+        let inp = if i == 0 { spec.input } else { shapes[i - 1] };
+        let out = shapes[i];
+        match *l {
+            LayerSpec::Linear { out: o, bias } => {
+                let bound = 1.0 / (inp.size() as f32).sqrt();
+                add(format!("{i}.weight"), o * inp.size(), Some(bound), 0.0);
+                if bias {
+                    add(format!("{i}.bias"), o, Some(bound), 0.0);
+                }
+            }
+            LayerSpec::Conv2d { out: o, kernel, bias, .. } => {
+                let bound = 1.0 / ((inp.0 * kernel * kernel) as f32).sqrt();
+                add(format!("{i}.weight"), o * inp.0 * kernel * kernel, Some(bound), 0.0);
+                if bias {
+                    add(format!("{i}.bias"), o, Some(bound), 0.0);
+                }
+            }
+            LayerSpec::ConvTranspose2d { out: o, kernel, bias, .. } => {
+                // PyTorch computes fan-in from weight dim 1 (= out channels) for ConvTranspose.
+                let bound = 1.0 / ((o * kernel * kernel) as f32).sqrt();
+                add(format!("{i}.weight"), inp.0 * o * kernel * kernel, Some(bound), 0.0);
+                if bias {
+                    add(format!("{i}.bias"), o, Some(bound), 0.0);
+                }
+            }
+            LayerSpec::BatchNorm { .. } => {
+                add(format!("{i}.gamma"), out.0, None, 1.0);
+                add(format!("{i}.beta"), out.0, None, 0.0);
+                running_total += aligned(2 * out.0);
+            }
+            _ => {}
+        }
+    }
+    (infos, total, running_total)
+}
+
+/// The matrix shape of every weighted layer's weight, where D's weights are spectral-normalised.
+fn spectral_shapes(spec: &NetSpec, shapes: &[Shape], batch: usize) -> Vec<SpectralNorm> {
+    if !spec.spectral_norm {
+        return Vec::new();
+    }
+    (spec.layers.iter().enumerate())
+        .filter_map(|(i, l)| l.weighted_op(if i == 0 { spec.input } else { shapes[i - 1] }, batch))
+        .map(|(op, _)| {
+            let (m, k) = op.matrix();
+            SpectralNorm::new(m, k)
+        })
+        .collect()
+}
+
 impl<B: Backend> Net<B> {
     pub fn new(b: &mut B, spec: &NetSpec, batch: usize) -> Result<Self> {
         let shapes = spec.shapes()?;
-        // First pass: lay out parameters and running statistics.
-        let mut infos = Vec::new();
-        let mut total = 0;
-        let mut running_total = 0;
-        let mut add = |name: String, len: usize, bound: Option<f32>, value: f32| {
-            infos.push(ParamInfo { name, offset: total, len, init_bound: bound, init_value: value });
-            total += aligned(len);
-        };
-        for (i, l) in spec.layers.iter().enumerate() {
-            let inp = if i == 0 { spec.input } else { shapes[i - 1] };
-            let out = shapes[i];
-            match *l {
-                LayerSpec::Linear { out: o, bias } => {
-                    let bound = 1.0 / (inp.size() as f32).sqrt();
-                    add(format!("{i}.weight"), o * inp.size(), Some(bound), 0.0);
-                    if bias {
-                        add(format!("{i}.bias"), o, Some(bound), 0.0);
-                    }
-                }
-                LayerSpec::Conv2d { out: o, kernel, bias, .. } => {
-                    let bound = 1.0 / ((inp.0 * kernel * kernel) as f32).sqrt();
-                    add(format!("{i}.weight"), o * inp.0 * kernel * kernel, Some(bound), 0.0);
-                    if bias {
-                        add(format!("{i}.bias"), o, Some(bound), 0.0);
-                    }
-                }
-                LayerSpec::ConvTranspose2d { out: o, kernel, bias, .. } => {
-                    // PyTorch computes fan-in from weight dim 1 (= out channels) for ConvTranspose.
-                    let bound = 1.0 / ((o * kernel * kernel) as f32).sqrt();
-                    add(format!("{i}.weight"), inp.0 * o * kernel * kernel, Some(bound), 0.0);
-                    if bias {
-                        add(format!("{i}.bias"), o, Some(bound), 0.0);
-                    }
-                }
-                LayerSpec::BatchNorm { .. } => {
-                    add(format!("{i}.gamma"), out.0, None, 1.0);
-                    add(format!("{i}.beta"), out.0, None, 0.0);
-                    running_total += aligned(2 * out.0);
-                }
-                _ => {}
-            }
-        }
+        let (infos, total, running_total) = layout(spec, &shapes);
         let params = b.alloc(total.max(1))?;
         let grads = b.alloc(total.max(1))?;
         let running = b.alloc(running_total.max(1))?;
@@ -185,17 +205,7 @@ impl<B: Backend> Net<B> {
                 grad: grads.slice(info.offset, info.len),
             })
         };
-        let sn_shapes: Vec<SpectralNorm> = if spec.spectral_norm {
-            (spec.layers.iter().enumerate())
-                .filter_map(|(i, l)| l.weighted_op(if i == 0 { spec.input } else { shapes[i - 1] }, batch))
-                .map(|(op, _)| {
-                    let (m, k) = op.matrix();
-                    SpectralNorm::new(m, k)
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let sn_shapes = spectral_shapes(spec, &shapes, batch);
         let sn_len: usize = sn_shapes.iter().map(|s| aligned(s.m) + aligned(s.k) + ALIGN).sum();
         let spectral_state = b.alloc(sn_len.max(1))?;
         let mut spectral = Vec::new();

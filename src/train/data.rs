@@ -10,7 +10,6 @@ use crate::backend::Backend;
 use crate::data::table::{Standardiser, Table};
 use crate::data::{ImageSet, folder, idx, mnist, signed_pixel, table};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuBackend, GpuTensor};
 use crate::nn::Shape;
 use crate::ops::gather::{GatherKind, pack_bytes};
 
@@ -115,7 +114,7 @@ impl TrainData {
     }
 
     /// The whole data set on the device, and how to gather batches from it.
-    pub fn upload(&self, b: &mut GpuBackend, unit_pixels: bool) -> Result<(GpuTensor, GatherKind)> {
+    pub fn upload<B: Backend>(&self, b: &mut B, unit_pixels: bool) -> Result<(B::T, GatherKind)> {
         match self {
             TrainData::Images(s) => {
                 let kind = if unit_pixels { GatherKind::UnitPixels } else { GatherKind::Pixels };

@@ -8,9 +8,11 @@ pub mod outputs;
 mod preset;
 mod run;
 mod sample;
+mod trainer;
 
 pub use interpolate::{InterpolateArgs, interpolate};
 pub use preset::Preset;
 pub(crate) use run::epoch_order;
-pub use run::{TrainArgs, train};
+pub use run::{TrainArgs, resolve, train};
 pub use sample::{Generator, SampleArgs, SampleFormat, sample};
+pub use trainer::{Run, train_on};

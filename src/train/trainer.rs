@@ -1,0 +1,594 @@
+//! The epoch loop of `wgan-gpu train`, generic over the [`Backend`] (the CLI runs it on the GPU,
+//! the tests also on the CPU reference): batches gathered on the device, one training iteration
+//! per step, losses read back without waiting, `--eval-every` scores, and what each epoch writes
+//! (the sample grid or table rows, progress.gif, the checkpoint, losses.png).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::checkpoint::Checkpoint;
+use super::data::{DataInfo, TrainData};
+use super::outputs;
+use super::run::{TrainArgs, epoch_order};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::eval::classifier::Classifier;
+use crate::eval::{Reference, Scores};
+use crate::gan::step::derive_seed;
+use crate::gan::{Gan, GanConfig, IterStats};
+use crate::nn::{NetSpec, Shape};
+use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
+
+/// A run as `train` resolved it before any backend exists: the settings (a resumed run's own),
+/// the GAN's configuration, the data, the output folder and the checkpoint to resume from.
+pub struct Run {
+    pub args: TrainArgs,
+    pub cfg: GanConfig,
+    pub data: TrainData,
+    pub out: PathBuf,
+    pub resume: Option<(Checkpoint, PathBuf)>,
+    pub iters_per_epoch: usize,
+}
+
+/// Trains `run` on `b` to its last epoch.
+pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
+    let mut t = Trainer::new(b, run)?;
+    let started = Instant::now();
+    for epoch in t.start_epoch..t.run.args.epochs {
+        t.bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.run.args.epochs));
+        t.epoch(b, epoch)?;
+        t.finish_epoch(b, epoch)?;
+    }
+    t.bar.finish();
+    eprintln!(
+        "done in {:.1} s: samples in {}, checkpoint {}",
+        started.elapsed().as_secs_f64(),
+        t.samples_dir.display(),
+        t.run.out.join(CHECKPOINT).display()
+    );
+    Ok(())
+}
+
+/// The data set on the device and the batch tensors each iteration gathers into.
+struct Batches<B: Backend> {
+    data: B::T,
+    kind: GatherKind,
+    labels: Option<B::T>,
+    order: B::T,
+    reals: Vec<B::T>,
+    real_labels: Vec<B::T>,
+}
+
+impl<B: Backend> Batches<B> {
+    fn new(b: &mut B, run: &Run, unit_pixels: bool) -> Result<Self> {
+        let (cfg, data) = (&run.cfg, &run.data);
+        let (data_t, kind) = data.upload(b, unit_pixels)?;
+        let labels = match data.labels().filter(|_| cfg.classes > 0) {
+            Some(l) => Some(b.upload(&pack_bytes(l))?),
+            None => None,
+        };
+        let order = b.alloc(data.count())?;
+        let dim = data.shape().size();
+        let reals = (0..cfg.d_steps).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
+        let real_labels = match labels {
+            Some(_) => (0..cfg.d_steps).map(|_| b.alloc(cfg.batch)).collect::<Result<_>>()?,
+            None => Vec::new(),
+        };
+        Ok(Batches { data: data_t, kind, labels, order, reals, real_labels })
+    }
+
+    /// Iteration `it`'s real batches (one per D step) from this epoch's order.
+    fn gather(&self, b: &mut B, cfg: &GanConfig, dim: usize, it: usize) -> Result<()> {
+        for (k, real) in self.reals.iter().enumerate() {
+            let start = (it * cfg.d_steps + k) * cfg.batch;
+            let s = Gather { batch: cfg.batch, dim, start, kind: self.kind, shift: None };
+            crate::ops::gather::gather(b, &s, &self.data, &self.order, real)?;
+            if let Some(l) = &self.labels {
+                let s = Gather { batch: cfg.batch, dim: 1, start, kind: GatherKind::Bytes, shift: None };
+                crate::ops::gather::gather(b, &s, l, &self.order, &self.real_labels[k])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything the loop holds between iterations.
+struct Trainer<B: Backend> {
+    run: Run,
+    info: DataInfo,
+    samples_dir: PathBuf,
+    gan: Gan<B>,
+    batches: Batches<B>,
+    /// Samples on the epoch picture, and the grid's columns.
+    shown: usize,
+    showcase: Showcase<B>,
+    evaluator: Option<Evaluator<B>>,
+    /// The real half of the epoch picture (images only).
+    real_grid: Option<image::DynamicImage>,
+    log: Logger<B>,
+    bar: indicatif::ProgressBar,
+    start_epoch: usize,
+}
+
+impl<B: Backend> Trainer<B> {
+    fn new(b: &mut B, run: Run) -> Result<Self> {
+        let (args, cfg, data) = (&run.args, &run.cfg, &run.data);
+        let (shape, classes) = (data.shape(), cfg.classes);
+        let (g_spec, d_spec) = args.specs(shape, classes)?;
+        let mut gan = Gan::new(b, cfg.clone(), &g_spec, &d_spec)?;
+        let mut start_epoch = 0;
+        if let Some((ckpt, path)) = &run.resume {
+            start_epoch = restore(ckpt, path, &mut gan, b)?;
+        } else if let Some(d) = &args.init_d {
+            load_discriminator(d, &mut gan, b)?;
+        }
+        gan.train_d = !args.freeze_d;
+        eprintln!(
+            "wgan-gpu: {:?} {:?}{} on {} | {} samples of {}x{}x{}, {} iterations/epoch, epochs {}..{} -> {}",
+            args.model,
+            args.loss,
+            if classes > 0 { format!(", {classes} classes") } else { String::new() },
+            b.describe(),
+            data.count(),
+            shape.0,
+            shape.1,
+            shape.2,
+            run.iters_per_epoch,
+            start_epoch + 1,
+            args.epochs,
+            run.out.display()
+        );
+        let batches = Batches::new(b, &run, args.model.unit_pixels())?;
+        let table = matches!(data, TrainData::Table { .. });
+        let (shown, cols) = match (table, classes) {
+            (true, _) => (data.count().min(1000), 1),
+            (false, 0) => (64.min(data.count()), (64.min(data.count()) as f64).sqrt().ceil() as usize),
+            (false, k) => (k.min(20) * 10, 10),
+        };
+        let showcase = Showcase::new(b, cfg, (shown, cols), classes, 3)?;
+        let evaluator = match args.eval_every {
+            0 => None,
+            _ if shape != Shape(1, 28, 28) || table => {
+                return Err(Error::Config(
+                    "--eval-every scores 1x28x28 digits with the MNIST classifier; this data is not that"
+                        .into(),
+                ));
+            }
+            _ => Some(Evaluator::new(b, cfg, classes)?),
+        };
+        let real_grid = (!table).then(|| match classes {
+            0 => outputs::grid(&data.spread(shown), shown, shape, cols),
+            _ => outputs::grid(&data.by_class(shown / cols, cols), shown, shape, cols),
+        });
+        let log = Logger::new(run.out.join("metrics.jsonl"), gan.step);
+        let total = ((args.epochs - start_epoch.min(args.epochs)) * run.iters_per_epoch) as u64;
+        let info = data.info(args.conditional);
+        let samples_dir = run.out.join("samples");
+        let bar = progress_bar(total);
+        Ok(Trainer {
+            run,
+            info,
+            samples_dir,
+            gan,
+            batches,
+            shown,
+            showcase,
+            evaluator,
+            real_grid,
+            log,
+            bar,
+            start_epoch,
+        })
+    }
+
+    /// One epoch of iterations.
+    fn epoch(&mut self, b: &mut B, epoch: usize) -> Result<()> {
+        let (args, cfg) = (self.run.args.clone(), self.run.cfg.clone());
+        let data = &self.run.data;
+        let decay = args.lr_decay.powi(epoch as i32);
+        self.gan.opt_g.cfg.lr = args.lr_g * decay;
+        self.gan.opt_d.cfg.lr = args.lr_d * decay;
+        b.write(&self.batches.order, &pack_indices(&epoch_order(data.count(), cfg.seed, epoch)))?;
+        let dim = data.shape().size();
+        for it in 0..self.run.iters_per_epoch {
+            self.batches.gather(b, &cfg, dim, it)?;
+            if let (Some(threshold), Some(last)) = (args.d_skip_below, self.log.last) {
+                self.gan.train_d = !args.freeze_d && last.d_loss >= threshold;
+            }
+            self.gan.iteration(b, &self.batches.reals, &self.batches.real_labels)?;
+            if self.evaluator.is_some() && self.gan.step.is_multiple_of(args.eval_every) {
+                self.evaluate(b, epoch)?;
+            }
+            if self.gan.step.is_multiple_of(args.log_every) || it + 1 == self.run.iters_per_epoch {
+                let p = b.read_async(&self.gan.stats)?;
+                self.log.pending.push_back((self.gan.step, epoch + 1, p));
+            } else {
+                b.flush()?;
+            }
+            b.limit_in_flight(2)?;
+            self.log.collect(b, &self.gan, false)?;
+            if let Some(s) = self.log.last {
+                self.bar.set_message(format!(
+                    "D {:.3} G {:.3} D(x) {:.2} D(G(z)) {:.2} {:.0} img/s",
+                    s.d_loss, s.g_loss, s.d_real, s.d_fake, self.log.images_per_s
+                ));
+            }
+            self.bar.inc(1);
+        }
+        Ok(())
+    }
+
+    /// `--eval-every`: scores G's samples, logs them and redraws eval.png.
+    fn evaluate(&mut self, b: &mut B, epoch: usize) -> Result<()> {
+        let (args, gan) = (&self.run.args, &mut self.gan);
+        let e = self.evaluator.as_mut().expect("called with an evaluator");
+        let (scores, warning) = e.run(b, gan, args.model.unit_pixels(), args.raw)?;
+        let line = serde_json::json!({ "step": gan.step, "epoch": epoch + 1, "eval": scores });
+        outputs::append_jsonl(&self.log.metrics, &line)?;
+        self.bar.suspend(|| {
+            eprintln!(
+                "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
+                gan.step,
+                scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
+                scores.kid_x1000,
+                scores.score,
+                scores.classes.covered
+            );
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+        });
+        e.plot(&self.run.out.join("eval.png"))
+    }
+
+    /// What an epoch leaves: its picture (or table rows and report), progress.gif, the
+    /// checkpoint and losses.png.
+    fn finish_epoch(&mut self, b: &mut B, epoch: usize) -> Result<()> {
+        // A diverged run stops here, before its checkpoint is overwritten.
+        self.log.collect(b, &self.gan, true)?;
+        // For the grid and for the checkpoint, which `sample` and `eval` draw from.
+        self.gan.refresh_ema_statistics(b)?;
+        let args = &self.run.args;
+        let generated = self.showcase.generate(b, &mut self.gan, args.model.unit_pixels(), args.raw)?;
+        let picture = self.samples_dir.join(format!("epoch_{:03}.png", epoch + 1));
+        match (&self.run.data, &self.real_grid) {
+            (TrainData::Table { .. }, _) => self.write_rows(&generated, epoch, &picture)?,
+            (TrainData::Images(_), Some(real_grid)) => {
+                let shape = self.run.data.shape();
+                let fake_grid = outputs::grid(&generated, self.shown, shape, self.showcase.cols);
+                outputs::save_png(&outputs::side_by_side(&fake_grid, real_grid), &picture)?;
+            }
+            (TrainData::Images(_), None) => unreachable!("image runs have a real grid"),
+        }
+        outputs::progress_gif(&self.samples_dir, &self.run.out.join("progress.gif"))?;
+        write_checkpoint(&self.run.out, (args, &self.info), &self.gan, b, epoch + 1)?;
+        self.log.plot(&self.run.out.join("losses.png"))
+    }
+
+    /// A table's epoch: generated rows as CSV, report.txt, a one-line summary and the scatter plot
+    /// of the most correlated pair of columns.
+    fn write_rows(&self, generated: &[f32], epoch: usize, picture: &Path) -> Result<()> {
+        let TrainData::Table { table, .. } = &self.run.data else { unreachable!("a table run") };
+        let (dim, shown) = (table.columns.len(), self.shown);
+        let rows = self.info.unstandardise(&generated[..shown * dim]);
+        let csv = self.samples_dir.join(format!("epoch_{:03}.csv", epoch + 1));
+        crate::data::table::write_csv(&csv, &table.columns, &rows)?;
+        let report = crate::data::table::compare_report(&table.columns, &table.values, &rows);
+        let path = self.run.out.join("report.txt");
+        std::fs::write(&path, &report).map_err(|source| Error::Io { path, source })?;
+        let summary = table_summary(&table.values, &rows, dim);
+        if epoch + 1 == self.run.args.epochs {
+            self.bar.suspend(|| eprintln!("{report}"));
+        } else {
+            self.bar.suspend(|| eprintln!("epoch {}: {summary} (report.txt has the rest)", epoch + 1));
+        }
+        let (x, y) = most_correlated(&table.values, dim);
+        let points = |v: &[f32]| v.chunks(dim).map(|r| (r[x], r[y])).collect::<Vec<_>>();
+        let real = points(&self.run.data.spread(shown));
+        outputs::save_png(&outputs::scatter(&real, &points(&generated[..shown * dim])), picture)
+    }
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} ETA {eta} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+pub(crate) const CHECKPOINT: &str = "checkpoint.safetensors";
+
+/// Every tensor a checkpoint holds, by name: what `write_checkpoint` saves and `restore` loads.
+fn checkpoint_tensors<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, B::T)> {
+    let mut tensors = vec![
+        ("g.params", gan.g.params.clone()),
+        ("g.running", gan.g.running.clone()),
+        ("d.params", gan.d.params.clone()),
+        ("d.running", gan.d.running.clone()),
+        ("opt_g.m", gan.opt_g.m.clone()),
+        ("opt_g.v", gan.opt_g.v.clone()),
+        ("opt_d.m", gan.opt_d.m.clone()),
+        ("opt_d.v", gan.opt_d.v.clone()),
+    ];
+    if let Some(ema) = &gan.g_ema {
+        tensors.push(("g_ema.params", ema.params.clone()));
+        tensors.push(("g_ema.running", ema.running.clone()));
+    }
+    if gan.d.spec.spectral_norm {
+        tensors.push(("d.spectral", gan.d.spectral_state.clone()));
+    }
+    tensors
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("serialisable")
+}
+
+fn write_checkpoint<B: Backend>(
+    dir: &Path,
+    (args, info): (&TrainArgs, &DataInfo),
+    gan: &Gan<B>,
+    b: &mut B,
+    epoch: usize,
+) -> Result<()> {
+    let tensors = checkpoint_tensors(gan)
+        .into_iter()
+        .map(|(name, t)| Ok((name.to_string(), b.read(&t)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let meta = [
+        ("config", json(args)),
+        ("data", json(info)),
+        ("g_spec", json(&gan.g.spec)),
+        ("d_spec", json(&gan.d.spec)),
+        ("step", gan.step.to_string()),
+        ("epoch", epoch.to_string()),
+        ("opt_g.t", gan.opt_g.t.to_string()),
+        ("opt_d.t", gan.opt_d.t.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Checkpoint { tensors, meta }.save(&dir.join(CHECKPOINT))
+}
+
+fn restore<B: Backend>(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<B>, b: &mut B) -> Result<usize> {
+    let pairs = checkpoint_tensors(gan);
+    for (name, t) in pairs {
+        ckpt.load_into(b, name, &t, path)?;
+    }
+    let num = |k: &str| -> Result<u64> {
+        ckpt.meta(k, path)?
+            .parse()
+            .map_err(|_| Error::Data { path: path.into(), msg: format!("bad '{k}' in metadata") })
+    };
+    gan.step = num("step")?;
+    gan.opt_g.t = num("opt_g.t")?;
+    gan.opt_d.t = num("opt_d.t")?;
+    Ok(num("epoch")? as usize)
+}
+
+struct Logger<B: Backend> {
+    metrics: PathBuf,
+    pending: VecDeque<(u64, usize, B::Pending)>,
+    history: Vec<(u64, IterStats)>,
+    last: Option<IterStats>,
+    last_time: Instant,
+    last_step: u64,
+    images_per_s: f64,
+}
+
+impl<B: Backend> Logger<B> {
+    fn new(metrics: PathBuf, step: u64) -> Self {
+        Logger {
+            metrics,
+            pending: VecDeque::new(),
+            history: Vec::new(),
+            last: None,
+            last_time: Instant::now(),
+            last_step: step,
+            images_per_s: 0.0,
+        }
+    }
+
+    /// Records every read-back that has arrived; `wait` blocks for all of them.
+    fn collect(&mut self, b: &mut B, gan: &Gan<B>, wait: bool) -> Result<()> {
+        while let Some((step, epoch, p)) = self.pending.front() {
+            let values = match b.try_collect(p)? {
+                Some(v) => v,
+                None if wait => {
+                    b.limit_in_flight(0)?;
+                    continue;
+                }
+                None => break,
+            };
+            let (step, epoch) = (*step, *epoch);
+            self.pending.pop_front();
+            let s = gan.summarise(&values);
+            if !(s.d_loss.is_finite() && s.g_loss.is_finite()) {
+                return Err(Error::Diverged { step, d_loss: s.d_loss, g_loss: s.g_loss });
+            }
+            let now = Instant::now();
+            let dt = now.duration_since(self.last_time).as_secs_f64();
+            if step > self.last_step && dt > 0.0 {
+                self.images_per_s = (step - self.last_step) as f64 * gan.cfg.batch as f64 / dt;
+            }
+            (self.last_time, self.last_step) = (now, step);
+            let line = serde_json::json!({
+                "step": step, "epoch": epoch, "d_loss": s.d_loss, "g_loss": s.g_loss,
+                "d_real": s.d_real, "d_fake": s.d_fake, "acc_real": s.acc_real, "acc_fake": s.acc_fake,
+                "images_per_s": (self.images_per_s * 10.0).round() / 10.0,
+            });
+            outputs::append_jsonl(&self.metrics, &line)?;
+            self.history.push((step, s));
+            self.last = Some(s);
+        }
+        Ok(())
+    }
+
+    fn plot(&self, path: &Path) -> Result<()> {
+        let series = |f: fn(&IterStats) -> f32| {
+            self.history.iter().map(|(st, s)| (*st as f32, f(s))).collect::<Vec<_>>()
+        };
+        outputs::plot(
+            path,
+            &[([200, 30, 30], series(|s| s.d_loss)), ([30, 60, 200], series(|s| s.g_loss))],
+            &[([30, 150, 30], series(|s| s.acc_real)), ([230, 140, 0], series(|s| s.acc_fake))],
+        )
+    }
+}
+
+/// The 64 (or one row per class) samples the epoch grids show, from fixed noise.
+struct Showcase<B: Backend> {
+    cols: usize,
+    z: Vec<B::T>,
+    labels: Vec<Option<B::T>>,
+}
+
+impl<B: Backend> Showcase<B> {
+    /// `purpose` separates the noise of the grids (3) from the evaluation's (8).
+    fn new(
+        b: &mut B,
+        cfg: &GanConfig,
+        (shown, cols): (usize, usize),
+        classes: usize,
+        purpose: u64,
+    ) -> Result<Self> {
+        let chunks = shown.div_ceil(cfg.batch);
+        let mut z = Vec::with_capacity(chunks);
+        let mut labels = Vec::with_capacity(chunks);
+        for c in 0..chunks {
+            let mut noise = vec![0.0; cfg.batch * cfg.z_dim];
+            let seed = derive_seed(cfg.seed, u64::MAX - c as u64, purpose);
+            crate::ops::random::reference::normal(&mut noise, seed, 0, 0.0, 1.0);
+            z.push(b.upload(&noise)?);
+            // Row r of the grid shows class r.
+            let label = |i: usize| ((c * cfg.batch + i) / cols % classes.max(1)) as f32;
+            labels.push(if classes > 0 {
+                Some(b.upload(&(0..cfg.batch).map(label).collect::<Vec<_>>())?)
+            } else {
+                None
+            });
+        }
+        Ok(Showcase { cols, z, labels })
+    }
+
+    /// G's samples for the showcase noise, in [−1, 1] (images) or standardised units (rows):
+    /// the EMA generator's unless `raw` (the caller refreshes its statistics first).
+    fn generate(&self, b: &mut B, gan: &mut Gan<B>, unit_pixels: bool, raw: bool) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        for (z, l) in self.z.iter().zip(&self.labels) {
+            out.extend(gan.generate(b, z, l.as_ref(), raw)?);
+        }
+        if unit_pixels {
+            out.iter_mut().for_each(|v| *v = 2.0 * *v - 1.0);
+        }
+        Ok(out)
+    }
+}
+
+/// One line on how close generated rows are to real ones: the worst column mean and std gaps (in
+/// real standard deviations) and the worst correlation gap.
+fn table_summary(real: &[f64], fake: &[f64], cols: usize) -> String {
+    use crate::data::table::{column_stats, correlation};
+    let (r, f) = (column_stats(real, cols), column_stats(fake, cols));
+    let gap = |a: &[f64], b: &[f64]| {
+        (0..cols).map(|c| (a[c] - b[c]).abs() / r.std[c].max(1e-12)).fold(0.0, f64::max)
+    };
+    let (rc, fc) = (correlation(real, cols), correlation(fake, cols));
+    let corr = rc.iter().zip(&fc).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    format!(
+        "worst column mean gap {:.2} std, std gap {:.2} std, correlation gap {corr:.2}",
+        gap(&r.mean, &f.mean),
+        gap(&r.std, &f.std)
+    )
+}
+
+/// The two columns whose correlation is largest in magnitude ((0, 0) for a single column).
+fn most_correlated(values: &[f64], cols: usize) -> (usize, usize) {
+    let r = crate::data::table::correlation(values, cols);
+    let pairs = (0..cols).flat_map(|i| (i + 1..cols).map(move |j| (i, j)));
+    pairs.max_by(|a, b| r[a.0 * cols + a.1].abs().total_cmp(&r[b.0 * cols + b.1].abs())).unwrap_or((0, 0))
+}
+
+/// `--eval-every`: the classifier scores of G's samples during training.
+struct Evaluator<B: Backend> {
+    samples: Showcase<B>,
+    classifier: Classifier<B>,
+    reference: Reference,
+    history: Vec<(u64, Scores)>,
+}
+
+impl<B: Backend> Evaluator<B> {
+    fn new(b: &mut B, cfg: &GanConfig, classes: usize) -> Result<Self> {
+        let mut classifier = Classifier::bundled(b, 500)?;
+        let reference = Reference::new(b, &mut classifier)?;
+        let samples = Showcase::new(b, cfg, (EVAL_SAMPLES, 1), classes, 8)?;
+        Ok(Evaluator { samples, classifier, reference, history: Vec::new() })
+    }
+
+    fn run(
+        &mut self,
+        b: &mut B,
+        gan: &mut Gan<B>,
+        unit_pixels: bool,
+        raw: bool,
+    ) -> Result<(Scores, Option<String>)> {
+        if !raw {
+            gan.refresh_ema_statistics(b)?;
+        }
+        let images = self.samples.generate(b, gan, unit_pixels, raw)?;
+        let scored = self.classifier.score(b, &images[..EVAL_SAMPLES * 784])?;
+        let classes = gan.cfg.classes;
+        let labels: Option<Vec<usize>> =
+            (classes > 0).then(|| (0..EVAL_SAMPLES).map(|i| i % classes).collect());
+        let scores = self.reference.score("samples", &scored, labels.as_deref(), gan.step)?;
+        let warning = scores.collapse_warning(self.history.last().map(|(_, s)| s));
+        self.history.push((gan.step, scores.clone()));
+        Ok((scores, warning))
+    }
+
+    /// FD (top, red) and KID×1000 (top, blue); classes covered / 10 and precision, recall (bottom).
+    fn plot(&self, path: &Path) -> Result<()> {
+        let series =
+            |f: &dyn Fn(&Scores) -> f32| self.history.iter().map(|(s, v)| (*s as f32, f(v))).collect();
+        outputs::plot(
+            path,
+            &[
+                ([200, 30, 30], series(&|s| s.fd.unwrap_or(f64::NAN) as f32)),
+                ([30, 60, 200], series(&|s| s.kid_x1000 as f32)),
+            ],
+            &[
+                ([30, 150, 30], series(&|s| s.classes.covered as f32 / 10.0)),
+                ([230, 140, 0], series(&|s| s.precision as f32)),
+                ([120, 30, 160], series(&|s| s.recall as f32)),
+            ],
+        )
+    }
+}
+
+/// Samples per `--eval-every` evaluation: enough for a stable FD trend, a few seconds to score.
+const EVAL_SAMPLES: usize = 2000;
+
+/// Loads D's weights (and batch-norm statistics) from another run's checkpoint.
+fn load_discriminator<B: Backend>(path: &Path, gan: &mut Gan<B>, b: &mut B) -> Result<()> {
+    let file = if path.is_dir() { path.join(CHECKPOINT) } else { path.to_path_buf() };
+    let ckpt = Checkpoint::load(&file)?;
+    let spec: NetSpec = serde_json::from_str(ckpt.meta("d_spec", &file)?)
+        .map_err(|e| Error::Data { path: file.clone(), msg: format!("bad d_spec: {e}") })?;
+    if spec != gan.d.spec {
+        return Err(Error::Data {
+            path: file,
+            msg: "its discriminator has another architecture than this run's (same --model, sizes and \
+                  data shape are needed)"
+                .into(),
+        });
+    }
+    ckpt.load_into(b, "d.params", &gan.d.params, &file)?;
+    ckpt.load_into(b, "d.running", &gan.d.running, &file)
+}
