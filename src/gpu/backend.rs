@@ -6,6 +6,7 @@
 //! training step that records the same dispatches in the same order hits the bind-group cache
 //! every time and allocates nothing.
 
+use super::params::Params;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -238,7 +239,7 @@ impl GpuBackend {
         &mut self,
         shader: &'static str,
         entry: &'static str,
-        params: &[u32],
+        params: &impl Params,
         bindings: &[(u32, &GpuTensor)],
         groups: usize,
     ) -> Result<()> {
@@ -253,7 +254,7 @@ impl GpuBackend {
         shader: &'static str,
         entry: &'static str,
         constants: &[(&'static str, u32)],
-        params: &[u32],
+        params: &impl Params,
         bindings: &[(u32, &GpuTensor)],
         groups: usize,
     ) -> Result<()> {
@@ -285,7 +286,7 @@ impl GpuBackend {
         }
         let slot = self.slots_used;
         self.slots_used += 1;
-        let bytes: &[u8] = bytemuck::cast_slice(params);
+        let bytes: &[u8] = bytemuck::bytes_of(params);
         assert!(bytes.len() <= SLOT, "parameter block of {shader}.{entry} exceeds {SLOT} bytes");
         self.arena_host[slot * SLOT..slot * SLOT + bytes.len()].copy_from_slice(bytes);
 
@@ -346,7 +347,7 @@ impl GpuBackend {
         &mut self,
         shader: &'static str,
         entry: &'static str,
-        params: &[u32],
+        params: &impl Params,
         bindings: &[(u32, &GpuTensor)],
         items: usize,
     ) -> Result<()> {
@@ -359,7 +360,7 @@ impl GpuBackend {
         shader: &'static str,
         entry: &'static str,
         constants: &[(&'static str, u32)],
-        params: &[u32],
+        params: &impl Params,
         bindings: &[(u32, &GpuTensor)],
         items: usize,
     ) -> Result<()> {

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod context;
 mod denormals;
+pub mod params;
 mod profiler;
 pub mod shaders;
 

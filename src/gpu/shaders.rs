@@ -58,7 +58,7 @@ pub fn source(name: &str) -> Option<String> {
         "gemm_subgroup_conv_weight" => ("gemm_subgroup", &[GEMM_STORE4, GEMM_CONV_WEIGHT], TileB::ConvWeight),
         _ => (name, &[GEMM_STORE], TileB::Dense),
     };
-    let (_, body) = SHADERS.iter().find(|(n, _)| *n == file)?;
+    let body = SHADERS.iter().find(|s| s.name == file)?.source;
     let tiles = if matches!(file, "gemm" | "gemm_shared" | "gemm_subgroup") {
         format!("{GEMM_TILES}\n{}", includes.join("\n"))
     } else {

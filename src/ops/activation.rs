@@ -1,8 +1,9 @@
 //! activation: element-wise LeakyReLU / ReLU / sigmoid / tanh; backward from the saved output.
 
-use super::{Pass, all, all_mut, f, run, same_len, u};
+use super::{Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -112,6 +113,11 @@ pub(crate) fn record_forward(g: &mut GpuBackend, a: Activation, x: &GpuTensor, y
     dispatch(g, ("forward", "forward4"), a, x.len, &[(1, x), (2, y)], &[(6, x), (7, y)])
 }
 
+params! {
+    /// `shaders/activation.wgsl`'s parameters; the kind is a pipeline constant.
+    pub struct ActivationParams { n: u32, slope: f32 }
+}
+
 /// One invocation per element, or per 4 elements (the `*4` entry and its vec4 bindings) where
 /// the length allows; the kind is a pipeline constant.
 fn dispatch(
@@ -125,7 +131,8 @@ fn dispatch(
     let (kind, slope) = a.code();
     let (entry, bind, items) =
         if len.is_multiple_of(4) { (entry4, vec4, len / 4) } else { (entry, scalar, len) };
-    g.dispatch_items_specialised("activation", entry, &[("KIND", kind)], &[u(len), f(slope)], bind, items)
+    let params = ActivationParams { n: u(len), slope };
+    g.dispatch_items_specialised("activation", entry, &[("KIND", kind)], &params, bind, items)
 }
 
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).

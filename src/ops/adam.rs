@@ -1,9 +1,10 @@
 //! adam: one step over a flat parameter buffer, so a whole network is one dispatch.
 //! param, grad, m, v [n].
 
-use super::{Pass, all, all_mut, f, run, same_len, u};
+use super::{Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -30,6 +31,12 @@ impl AdamStep {
     pub fn bias_corrections(&self) -> (f32, f32) {
         let t = self.t.max(1) as f64;
         ((1.0 - (self.beta1 as f64).powf(t)) as f32, (1.0 - (self.beta2 as f64).powf(t)) as f32)
+    }
+}
+
+params! {
+    pub struct AdamParams {
+        n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, bc1: f32, bc2: f32, decoupled: u32,
     }
 }
 
@@ -63,17 +70,17 @@ impl Pass for AdamStep {
     ) -> Result<()> {
         let ([grad], [param, m, v]) = (all(reads), all(writes));
         let (bc1, bc2) = self.bias_corrections();
-        let params = [
-            u(param.len),
-            f(self.lr),
-            f(self.beta1),
-            f(self.beta2),
-            f(self.eps),
-            f(self.weight_decay),
-            f(bc1),
-            f(bc2),
-            self.decoupled as u32,
-        ];
+        let params = AdamParams {
+            n: u(param.len),
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            bc1,
+            bc2,
+            decoupled: self.decoupled as u32,
+        };
         g.dispatch_items("adam", "step", &params, &[(1, param), (2, grad), (3, m), (4, v)], param.len)
     }
 }

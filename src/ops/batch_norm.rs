@@ -1,9 +1,10 @@
 //! batch_norm over x [n, c, spatial]: gamma, beta [c]; running [2c] (mean, var); saved [2c]
 //! (the mean and invstd the forward used, for backward).
 
-use super::{Pass, all, all_mut, expect, f, u};
+use super::{Pass, all, all_mut, expect, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,9 +51,19 @@ impl BatchNorm {
         expect("batch_norm", "dx", dx, &[self.n, self.c, self.spatial])
     }
 
-    fn params(&self) -> [u32; 5] {
-        [u(self.n), u(self.c), u(self.spatial), f(self.eps), f(self.momentum)]
+    fn params(&self) -> BatchNormParams {
+        BatchNormParams {
+            n: u(self.n),
+            c: u(self.c),
+            spatial: u(self.spatial),
+            eps: self.eps,
+            momentum: self.momentum,
+        }
     }
+}
+
+params! {
+    pub struct BatchNormParams { n: u32, c: u32, spatial: u32, eps: f32, momentum: f32 }
 }
 
 /// The tensors a batch-norm layer holds besides its input and output.

@@ -1,9 +1,10 @@
 //! condition: a network's input with instance noise added and a class label appended as one-hot
 //! planes (see `shaders/condition.wgsl`); backward hands the feature part of the gradient on.
 
-use super::{Pass, all, all_mut, expect, f, run, split, u};
+use super::{Pass, all, all_mut, expect, run, split, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -38,10 +39,26 @@ impl Condition {
         expect("condition", "out", out, &[self.n, self.out_dim()])
     }
 
-    fn params(&self) -> [u32; 9] {
-        let [sl, sh] = split(self.seed);
-        let [ol, oh] = split(self.offset);
-        [u(self.n), u(self.dim), u(self.classes), u(self.spatial), f(self.sigma), sl, sh, ol, oh]
+    fn params(&self) -> ConditionParams {
+        let [seed_lo, seed_hi] = split(self.seed);
+        let [off_lo, off_hi] = split(self.offset);
+        ConditionParams {
+            n: u(self.n),
+            dim: u(self.dim),
+            classes: u(self.classes),
+            spatial: u(self.spatial),
+            sigma: self.sigma,
+            seed_lo,
+            seed_hi,
+            off_lo,
+            off_hi,
+        }
+    }
+}
+
+params! {
+    pub struct ConditionParams {
+        n: u32, dim: u32, classes: u32, spatial: u32, sigma: f32, seed_lo: u32, seed_hi: u32, off_lo: u32, off_hi: u32,
     }
 }
 

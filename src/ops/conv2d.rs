@@ -7,6 +7,7 @@ use super::{Weighted, weighted_backward, weighted_forward};
 use super::{expect, record_weighted_backward, u};
 use crate::backend::{Backend, Grads};
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,23 +81,28 @@ impl Conv2d {
         [("KH", u(self.kh)), ("KW", u(self.kw)), ("STRIDE", u(self.stride))]
     }
 
-    fn params(&self, has_bias: bool) -> [u32; 12] {
+    fn params(&self, has_bias: bool) -> ConvParams {
         let (oh, ow) = self.out_hw();
-        [
-            u(self.n),
-            u(self.c),
-            u(self.h),
-            u(self.w),
-            u(self.k),
-            u(oh),
-            u(ow),
-            u(self.kh),
-            u(self.kw),
-            u(self.stride),
-            u(self.pad),
-            has_bias as u32,
-        ]
+        ConvParams {
+            n: u(self.n),
+            c: u(self.c),
+            h: u(self.h),
+            w: u(self.w),
+            k: u(self.k),
+            oh: u(oh),
+            ow: u(ow),
+            kh: u(self.kh),
+            kw: u(self.kw),
+            stride: u(self.stride),
+            pad: u(self.pad),
+            has_bias: has_bias as u32,
+        }
     }
+}
+
+params! {
+    /// conv2d.wgsl's and conv_transpose2d.wgsl's parameters.
+    pub struct ConvParams { n: u32, c: u32, h: u32, w: u32, k: u32, oh: u32, ow: u32, kh: u32, kw: u32, stride: u32, pad: u32, has_bias: u32 }
 }
 
 /// y = x ⊛ w + b.

@@ -2,6 +2,7 @@
 //! oh = (h − 1)·stride − 2·pad + kh + output_padding.
 
 use super::activation::{self, Activation};
+use super::conv2d::ConvParams;
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
 use super::{Weighted, weighted_backward, weighted_forward};
@@ -79,22 +80,22 @@ impl ConvTranspose2d {
         ConvGeometry { n, c: k, h: oh, w: ow, k: c, oh: h, ow: w, kh, kw, stride, pad }
     }
 
-    fn params(&self, has_bias: bool) -> [u32; 12] {
+    fn params(&self, has_bias: bool) -> ConvParams {
         let (oh, ow) = self.out_hw();
-        [
-            u(self.n),
-            u(self.c),
-            u(self.h),
-            u(self.w),
-            u(self.k),
-            u(oh),
-            u(ow),
-            u(self.kh),
-            u(self.kw),
-            u(self.stride),
-            u(self.pad),
-            has_bias as u32,
-        ]
+        ConvParams {
+            n: u(self.n),
+            c: u(self.c),
+            h: u(self.h),
+            w: u(self.w),
+            k: u(self.k),
+            oh: u(oh),
+            ow: u(ow),
+            kh: u(self.kh),
+            kw: u(self.kw),
+            stride: u(self.stride),
+            pad: u(self.pad),
+            has_bias: has_bias as u32,
+        }
     }
 }
 

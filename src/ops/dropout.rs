@@ -1,9 +1,10 @@
 //! dropout: y = x · mask / (1 − prob) with the mask drawn from (seed, offset); backward applies
 //! the same map to dy, so it must be given the same seed and offset as the forward.
 
-use super::{Pass, all, all_mut, f, run, same_len, split, u};
+use super::{Pass, all, all_mut, run, same_len, split, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -20,6 +21,10 @@ impl Dropout {
         }
         same_len("dropout", ("x", x), ("y", y))
     }
+}
+
+params! {
+    pub struct DropoutParams { n: u32, prob: f32, seed_lo: u32, seed_hi: u32, off_lo: u32, off_hi: u32 }
 }
 
 /// Dropout's forward on x, and its backward on dy with the same `s`.
@@ -44,15 +49,9 @@ impl Pass for Dropout {
         writes: &[Option<&GpuTensor>],
     ) -> Result<()> {
         let ([x], [y]) = (all(reads), all(writes));
-        let [sl, sh] = split(self.seed);
-        let [ol, oh] = split(self.offset);
-        g.dispatch_items(
-            "dropout",
-            "apply",
-            &[u(x.len), f(self.prob), sl, sh, ol, oh],
-            &[(1, x), (2, y)],
-            x.len,
-        )
+        let ([seed_lo, seed_hi], [off_lo, off_hi]) = (split(self.seed), split(self.offset));
+        let params = DropoutParams { n: u(x.len), prob: self.prob, seed_lo, seed_hi, off_lo, off_hi };
+        g.dispatch_items("dropout", "apply", &params, &[(1, x), (2, y)], x.len)
     }
 }
 

@@ -1,9 +1,10 @@
 //! ema: ema = decay · ema + (1 − decay) · param over a flat buffer (the generator's moving
 //! average, Karras et al. 2018). param, ema [n].
 
-use super::{Pass, all, all_mut, f, run, same_len, u};
+use super::{Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,6 +29,10 @@ impl EmaStep {
     }
 }
 
+params! {
+    pub struct EmaParams { n: u32, decay: f32 }
+}
+
 /// ema = decay · ema + (1 − decay) · param.
 pub fn update<B: Backend + ?Sized>(b: &mut B, s: &EmaStep, param: &B::T, ema: &B::T) -> Result<()> {
     run(b, s, &[param], &[ema])
@@ -50,7 +55,13 @@ impl Pass for EmaStep {
         writes: &[Option<&GpuTensor>],
     ) -> Result<()> {
         let ([param], [ema]) = (all(reads), all(writes));
-        g.dispatch_items("ema", "update", &[u(param.len), f(self.decay)], &[(1, param), (2, ema)], param.len)
+        g.dispatch_items(
+            "ema",
+            "update",
+            &EmaParams { n: u(param.len), decay: self.decay },
+            &[(1, param), (2, ema)],
+            param.len,
+        )
     }
 }
 

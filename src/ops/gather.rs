@@ -2,9 +2,10 @@
 //! to [−1, 1], u8 labels as numbers, or f32 table rows.
 //! data: bytes packed 4 to a word ([`pack_bytes`]) or floats; order: u32 indices.
 
-use super::{Pass, all, all_mut, expect, f, run, u};
+use super::{Pass, all, all_mut, expect, run, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +116,12 @@ pub fn pack_indices(idx: &[u32]) -> Vec<f32> {
     idx.iter().map(|&i| f32::from_bits(i)).collect()
 }
 
+params! {
+    pub struct GatherParams {
+        batch: u32, dim: u32, start: u32, scale: f32, bias: f32, shift: u32, height: u32, width: u32, seed_lo: u32, seed_hi: u32,
+    }
+}
+
 /// A batch from a resident data set: images or labels packed with [`pack_bytes`], or table rows.
 pub fn gather<B: Backend + ?Sized>(
     b: &mut B,
@@ -146,19 +153,19 @@ impl Pass for Gather {
         let ([data, order], [out]) = (all(reads), all(writes));
         let (scale, bias) = self.byte_map();
         let sh = self.shift.unwrap_or(Shift { max: 0, height: 0, width: 0, seed: 0 });
-        let [sl, shi] = super::split(sh.seed);
-        let params = [
-            u(self.batch),
-            u(self.dim),
-            u(self.start),
-            f(scale),
-            f(bias),
-            u(sh.max),
-            u(sh.height),
-            u(sh.width),
-            sl,
-            shi,
-        ];
+        let [seed_lo, seed_hi] = super::split(sh.seed);
+        let params = GatherParams {
+            batch: u(self.batch),
+            dim: u(self.dim),
+            start: u(self.start),
+            scale,
+            bias,
+            shift: u(sh.max),
+            height: u(sh.height),
+            width: u(sh.width),
+            seed_lo,
+            seed_hi,
+        };
         let entry = if self.kind == GatherKind::Floats { "floats" } else { "bytes" };
         g.dispatch_items("gather", entry, &params, &[(1, data), (2, order), (3, out)], out.len)
     }

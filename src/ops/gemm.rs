@@ -6,6 +6,7 @@ use super::activation::{Activation, epilogue_code};
 use super::{Pass, all, all_mut, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GemmKernel, GpuBackend, GpuTensor};
 
 /// Where an operand's elements live: element (i, j) of batch item `b` at reduction step `ko` is at
@@ -269,24 +270,16 @@ pub(crate) struct ImageTaps {
 }
 
 impl ImageTaps {
-    fn params(&self) -> [u32; 13] {
+    /// Writes the image fields of `p`.
+    fn set(&self, p: &mut GemmParams) {
         // Offsets and directions wrap, as the shader's unsigned arithmetic expects.
         let wrap = |v: isize| v as i32 as u32;
-        [
-            u(self.c),
-            u(self.h),
-            u(self.w),
-            u(self.q_w),
-            u(self.q_pixels),
-            u(self.step),
-            wrap(self.off.0),
-            wrap(self.off.1),
-            wrap(self.dir),
-            u(self.out_w),
-            u(self.out_step),
-            u(self.out_origin.0),
-            u(self.out_origin.1),
-        ]
+        (p.img_c, p.img_h, p.img_w, p.q_w, p.q_pixels) =
+            (u(self.c), u(self.h), u(self.w), u(self.q_w), u(self.q_pixels));
+        (p.step, p.off_y, p.off_x, p.dir) =
+            (u(self.step), wrap(self.off.0), wrap(self.off.1), wrap(self.dir));
+        (p.out_w, p.out_step) = (u(self.out_w), u(self.out_step));
+        (p.out_y0, p.out_x0) = (u(self.out_origin.0), u(self.out_origin.1));
     }
 }
 
@@ -362,7 +355,7 @@ fn dispatch_gathered(
     (a, img, bias, c): (&GpuTensor, &GpuTensor, Option<&GpuTensor>, &GpuTensor),
 ) -> Result<()> {
     let (mut params, store) = params(s, bias.is_some());
-    params.extend(taps.params());
+    taps.set(&mut params);
     let kernel = [("A_VEC", 0), ("KH", u(taps.kh)), ("KW", u(taps.kw))];
     let constants: Vec<_> = kernel.into_iter().chain(more.iter().copied()).chain(store).collect();
     let dummy = g.dummy.clone();
@@ -371,36 +364,52 @@ fn dispatch_gathered(
     g.dispatch_specialised(shader, entry, &constants, &params, &bind, groups)
 }
 
-/// The parameter block of gemm_tiles.wgsl (without the image fields) and the store's constants.
-fn params(s: &Gemm, has_bias: bool) -> (Vec<u32>, [(&'static str, u32); 3]) {
+params! {
+    /// gemm_tiles.wgsl's parameters: the product's sizes, the strides and offsets of A, B and C,
+    /// the fused LeakyReLU's slope, and for gemm_conv*.wgsl only the image B is gathered from.
+    pub struct GemmParams {
+        m: u32, n: u32, k: u32, k_outer: u32, batch: u32,
+        a_m: u32, a_k: u32, a_ko: u32, a_b: u32, a0: u32,
+        b_k: u32, b_n: u32, b_ko: u32, b_b: u32, b0: u32,
+        c_m: u32, c_n: u32, c_b: u32, c0: u32,
+        slope: f32,
+        img_c: u32, img_h: u32, img_w: u32, q_w: u32, q_pixels: u32,
+        step: u32, off_y: u32, off_x: u32, dir: u32,
+        out_w: u32, out_step: u32, out_y0: u32, out_x0: u32,
+    }
+}
+
+/// The parameter block of gemm_tiles.wgsl (the image fields unset) and the store's constants.
+fn params(s: &Gemm, has_bias: bool) -> (GemmParams, [(&'static str, u32); 3]) {
     let bias_code = match (has_bias, s.bias_axis) {
         (false, _) => 0,
         (true, BiasAxis::N) => 1,
         (true, BiasAxis::M) => 2,
     };
     let (epilogue, slope) = epilogue_code(s.epilogue);
-    let params = vec![
-        u(s.m),
-        u(s.n),
-        u(s.k),
-        u(s.k_outer),
-        u(s.batch),
-        u(s.a.s0),
-        u(s.a.s1),
-        u(s.a.outer),
-        u(s.a.batch),
-        u(s.a.offset),
-        u(s.b.s0),
-        u(s.b.s1),
-        u(s.b.outer),
-        u(s.b.batch),
-        u(s.b.offset),
-        u(s.c.s0),
-        u(s.c.s1),
-        u(s.c.batch),
-        u(s.c.offset),
-        slope.to_bits(),
-    ];
+    let params = GemmParams {
+        m: u(s.m),
+        n: u(s.n),
+        k: u(s.k),
+        k_outer: u(s.k_outer),
+        batch: u(s.batch),
+        a_m: u(s.a.s0),
+        a_k: u(s.a.s1),
+        a_ko: u(s.a.outer),
+        a_b: u(s.a.batch),
+        a0: u(s.a.offset),
+        b_k: u(s.b.s0),
+        b_n: u(s.b.s1),
+        b_ko: u(s.b.outer),
+        b_b: u(s.b.batch),
+        b0: u(s.b.offset),
+        c_m: u(s.c.s0),
+        c_n: u(s.c.s1),
+        c_b: u(s.c.batch),
+        c0: u(s.c.offset),
+        slope,
+        ..GemmParams::default()
+    };
     (params, [("EPILOGUE", epilogue), ("BIAS", bias_code), ("ACCUMULATE", s.accumulate as u32)])
 }
 

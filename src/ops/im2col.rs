@@ -12,7 +12,18 @@ use super::activation::{Activation, epilogue_code};
 use super::gemm::{self, BiasAxis, Gemm, ImageTaps, Strides};
 use super::u;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
+
+params! {
+    /// im2col.wgsl's parameters: the chunk of samples, the geometry, and for `phase_weights` the
+    /// phase's first taps and counts.
+    pub struct Im2colParams {
+        chunk: u32, n0: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32,
+        stride: u32, pad: u32, has_bias: u32, row: u32, slope: f32,
+        k: u32, i0: u32, j0: u32, ka: u32, kb: u32,
+    }
+}
 
 /// A conv2d's geometry: img [n, c, h, w] → out [n, k, oh, ow] with weights [k, c, kh, kw].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +68,7 @@ impl ConvGeometry {
         g.scratch("im2col.col", chunk * self.taps() * self.row())
     }
 
-    fn params(&self, n0: usize, chunk: usize, has_bias: bool) -> [u32; 14] {
+    fn params(&self, n0: usize, chunk: usize, has_bias: bool) -> Im2colParams {
         self.params_rows(n0, chunk, self.c, has_bias)
     }
 
@@ -91,23 +102,23 @@ impl ConvGeometry {
         ((i0, j0), (count(i0, self.kh), count(j0, self.kw)))
     }
 
-    fn params_rows(&self, n0: usize, chunk: usize, rows: usize, has_bias: bool) -> [u32; 14] {
-        [
-            u(chunk),
-            u(n0),
-            u(rows),
-            u(self.h),
-            u(self.w),
-            u(self.oh),
-            u(self.ow),
-            u(self.kh),
-            u(self.kw),
-            u(self.stride),
-            u(self.pad),
-            has_bias as u32,
-            u(self.row()),
-            0,
-        ]
+    fn params_rows(&self, n0: usize, chunk: usize, rows: usize, has_bias: bool) -> Im2colParams {
+        Im2colParams {
+            chunk: u(chunk),
+            n0: u(n0),
+            c: u(rows),
+            h: u(self.h),
+            w: u(self.w),
+            oh: u(self.oh),
+            ow: u(self.ow),
+            kh: u(self.kh),
+            kw: u(self.kw),
+            stride: u(self.stride),
+            pad: u(self.pad),
+            has_bias: has_bias as u32,
+            row: u(self.row()),
+            ..Im2colParams::default()
+        }
     }
 
     fn im2col(&self, g: &mut GpuBackend, img: &GpuTensor, n0: usize, chunk: usize) -> Result<GpuTensor> {
@@ -222,8 +233,7 @@ pub(crate) fn adjoint(
             epilogue: None,
         };
         gemm::record(g, &mm, w, &rows, None, &col)?;
-        let mut params = geo.params(n0, chunk, bias.is_some());
-        params[13] = slope.to_bits();
+        let params = Im2colParams { slope, ..geo.params(n0, chunk, bias.is_some()) };
         let bind = [(3, &col), (4, img), (5, bias.unwrap_or(&dummy))];
         let constants = [("EPILOGUE", epilogue)];
         g.dispatch_items_specialised("im2col", "col2im", &constants, &params, &bind, chunk * geo.c * geo.h)?;
@@ -277,8 +287,14 @@ fn adjoint_by_phases(
     let wp = g.scratch("im2col.phase_w", most)?;
     for (py, px) in phases {
         let ((i0, j0), (ka, kb)) = geo.phase(py, px);
-        let mut params = geo.params(0, 0, false).to_vec();
-        params.extend([geo.k, i0, j0, ka, kb].map(u));
+        let params = Im2colParams {
+            k: u(geo.k),
+            i0: u(i0),
+            j0: u(j0),
+            ka: u(ka),
+            kb: u(kb),
+            ..geo.params(0, 0, false)
+        };
         let items = geo.c * geo.k * ka * kb;
         g.dispatch_items("im2col", "phase_weights", &params, &[(1, w), (4, &wp)], items)?;
         // Image row iy = py + stride·qy is reached from out row (iy + pad − i) / stride =

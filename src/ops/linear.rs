@@ -7,6 +7,7 @@ use super::{Weighted, weighted_backward, weighted_forward};
 use super::{expect, record_weighted_backward, u};
 use crate::backend::{Backend, Grads};
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,9 +31,18 @@ impl Linear {
         2 * (self.batch * self.in_features * self.out_features) as u64
     }
 
-    fn params(&self, has_bias: bool) -> [u32; 4] {
-        [u(self.batch), u(self.in_features), u(self.out_features), has_bias as u32]
+    fn params(&self, has_bias: bool) -> LinearParams {
+        LinearParams {
+            batch: u(self.batch),
+            in_f: u(self.in_features),
+            out_f: u(self.out_features),
+            has_bias: has_bias as u32,
+        }
     }
+}
+
+params! {
+    pub struct LinearParams { batch: u32, in_f: u32, out_f: u32, has_bias: u32 }
 }
 
 /// y = x ⊛ w + b.

@@ -26,44 +26,58 @@ pub mod softmax_cross_entropy;
 pub mod spectral_norm;
 pub mod wgan;
 
-/// `(name, source)` of `shaders/<name>.wgsl`.
+/// One file of `shaders/` as the registry lists it.
+pub struct Shader {
+    pub name: &'static str,
+    pub source: &'static str,
+    /// The fields of its `Params` uniform, as the Rust side writes them (checked against the
+    /// WGSL by `tests/shaders_valid.rs`).
+    pub params: &'static [(&'static str, Scalar)],
+}
+
+/// `shaders/<name>.wgsl` with its parameter block's Rust mirror.
 macro_rules! shader {
-    ($name:literal) => {
-        ($name, include_str!(concat!("../../shaders/", $name, ".wgsl")))
+    ($name:literal, $params:ty) => {
+        Shader {
+            name: $name,
+            source: include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            params: <$params as Params>::FIELDS,
+        }
     };
 }
 
-/// The registry's other half: every shader by name, the op module of the same name records it
-/// (`gemm_shared` and `gemm_subgroup` are the GEMM's kernels for other adapters). A test fails
-/// if a file in `shaders/` is missing here.
-pub const SHADERS: &[(&str, &str)] = &[
-    shader!("activation"),
-    shader!("adam"),
-    shader!("batch_norm"),
-    shader!("bce_with_logits"),
-    shader!("condition"),
-    shader!("conv2d"),
-    shader!("conv_transpose2d"),
-    shader!("dropout"),
-    shader!("ema"),
-    shader!("gather"),
-    shader!("gemm"),
-    shader!("gemm_shared"),
-    shader!("gemm_subgroup"),
-    shader!("hinge"),
-    shader!("im2col"),
-    shader!("linear"),
-    shader!("mse"),
-    shader!("random"),
-    shader!("reduce"),
-    shader!("softmax_cross_entropy"),
-    shader!("sgd"),
-    shader!("spectral_norm"),
-    shader!("wgan"),
+/// The registry's other half: every shader by name with its parameter block; the op module of
+/// the same name records it (`gemm_shared` and `gemm_subgroup` are the GEMM's kernels for other
+/// adapters). A test fails if a file in `shaders/` is missing here.
+pub const SHADERS: &[Shader] = &[
+    shader!("activation", activation::ActivationParams),
+    shader!("adam", adam::AdamParams),
+    shader!("batch_norm", batch_norm::BatchNormParams),
+    shader!("bce_with_logits", LossParams),
+    shader!("condition", condition::ConditionParams),
+    shader!("conv2d", conv2d::ConvParams),
+    shader!("conv_transpose2d", conv2d::ConvParams),
+    shader!("dropout", dropout::DropoutParams),
+    shader!("ema", ema::EmaParams),
+    shader!("gather", gather::GatherParams),
+    shader!("gemm", gemm::GemmParams),
+    shader!("gemm_shared", gemm::GemmParams),
+    shader!("gemm_subgroup", gemm::GemmParams),
+    shader!("hinge", LossParams),
+    shader!("im2col", im2col::Im2colParams),
+    shader!("linear", linear::LinearParams),
+    shader!("mse", LossParams),
+    shader!("random", random::RandomParams),
+    shader!("reduce", reduce::ReduceParams),
+    shader!("softmax_cross_entropy", softmax_cross_entropy::SoftmaxCrossEntropyParams),
+    shader!("sgd", sgd::SgdParams),
+    shader!("spectral_norm", spectral_norm::SpectralNormParams),
+    shader!("wgan", wgan::WganParams),
 ];
 
 use crate::backend::{Backend, Grads};
 use crate::error::{Error, Result};
+use crate::gpu::params::{Params, Scalar, params};
 use crate::gpu::{GpuBackend, GpuTensor};
 use activation::Activation;
 
@@ -131,10 +145,6 @@ pub(crate) fn u(x: usize) -> u32 {
     u32::try_from(x).expect("size exceeds u32")
 }
 
-pub(crate) fn f(x: f32) -> u32 {
-    x.to_bits()
-}
-
 /// Splits a 64-bit seed or offset into the (lo, hi) words the shaders take.
 pub(crate) fn split(x: u64) -> [u32; 2] {
     [x as u32, (x >> 32) as u32]
@@ -144,6 +154,11 @@ pub(crate) fn split(x: u64) -> [u32; 2] {
 pub(crate) fn check_loss(op: &'static str, z: usize, t: usize, out: usize) -> Result<()> {
     same_len(op, ("z", z), ("t", t))?;
     same_len(op, ("z", z), ("output", out))
+}
+
+params! {
+    /// The per-sample losses' parameters (bce_with_logits.wgsl, mse.wgsl, hinge.wgsl).
+    pub struct LossParams { n: u32, scale: f32 }
 }
 
 /// The per-sample losses (bce_with_logits, mse, hinge) share one shader layout and so one pass:
@@ -176,10 +191,11 @@ impl Pass for LossPass {
     ) -> Result<()> {
         let ([z, t], [out]) = (all(reads), all(writes));
         let (entry, slot, scale) = match self.backward_scale {
-            None => ("forward", 3, 0),
-            Some(s) => ("backward", 4, f(s)),
+            None => ("forward", 3, 0.0),
+            Some(s) => ("backward", 4, s),
         };
-        g.dispatch_items(self.shader, entry, &[u(z.len), scale], &[(1, z), (2, t), (slot, out)], z.len)
+        let params = LossParams { n: u(z.len), scale };
+        g.dispatch_items(self.shader, entry, &params, &[(1, z), (2, t), (slot, out)], z.len)
     }
 }
 
@@ -313,7 +329,7 @@ pub(crate) fn weighted_backward<B: Backend + ?Sized, S: Weighted>(
 pub(crate) fn record_weighted_backward(
     g: &mut GpuBackend,
     shader: &'static str,
-    params: &[u32],
+    params: &impl Params,
     x: &GpuTensor,
     w: &GpuTensor,
     dy: &GpuTensor,

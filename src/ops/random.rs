@@ -1,15 +1,20 @@
 //! random: counter-based normal and uniform samplers on the GPU. Element i of a draw is a
 //! function of (seed, offset + i) alone, so a seed and offset reproduce it anywhere.
 
-use super::{Pass, all, all_mut, f, run, split, u};
+use super::{Pass, all, all_mut, run, split, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Distribution {
     Normal { mean: f32, std: f32 },
     Uniform { low: f32, high: f32 },
+}
+
+params! {
+    pub struct RandomParams { n: u32, seed_lo: u32, seed_hi: u32, off_lo: u32, off_hi: u32, a: f32, b: f32 }
 }
 
 /// Fills `out` from the counter-based generator at (seed, offset).
@@ -48,13 +53,18 @@ impl Pass for Fill {
         writes: &[Option<&GpuTensor>],
     ) -> Result<()> {
         let [out] = all(writes);
-        let [sl, sh] = split(self.seed);
-        let [ol, oh] = split(self.offset);
+        let ([seed_lo, seed_hi], [off_lo, off_hi]) = (split(self.seed), split(self.offset));
         let (entry, a, b) = match self.d {
             Distribution::Normal { mean, std } => ("fill_normal", mean, std),
             Distribution::Uniform { low, high } => ("fill_uniform", low, high),
         };
-        g.dispatch_items("random", entry, &[u(out.len), sl, sh, ol, oh, f(a), f(b)], &[(1, out)], out.len)
+        g.dispatch_items(
+            "random",
+            entry,
+            &RandomParams { n: u(out.len), seed_lo, seed_hi, off_lo, off_hi, a, b },
+            &[(1, out)],
+            out.len,
+        )
     }
 }
 

@@ -1,9 +1,10 @@
 //! reduce: deterministic sums. `sum`: out[0] = alpha · Σx. `sum_channels`: x [n, channels,
 //! spatial] → out [channels], the bias gradient of linear and of both convolutions.
 
-use super::{Pass, all, all_mut, expect, f, run, u};
+use super::{Pass, all, all_mut, expect, run, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -11,6 +12,12 @@ pub struct ChannelSum {
     pub n: usize,
     pub channels: usize,
     pub spatial: usize,
+}
+
+params! {
+    pub struct ReduceParams {
+        n: u32, channels: u32, spatial: u32, accumulate: u32, alpha: f32, per_run: u32, direct: u32,
+    }
 }
 
 /// out[0] = alpha · Σ x, in a fixed order.
@@ -49,7 +56,13 @@ impl Pass for Sum {
         writes: &[Option<&GpuTensor>],
     ) -> Result<()> {
         let ([x], [out]) = (all(reads), all(writes));
-        g.dispatch("reduce", "sum", &[u(x.len), 0, 0, 0, f(self.alpha)], &[(1, x), (2, out)], 1)
+        g.dispatch(
+            "reduce",
+            "sum",
+            &ReduceParams { n: u(x.len), alpha: self.alpha, ..ReduceParams::default() },
+            &[(1, x), (2, out)],
+            1,
+        )
     }
 }
 
@@ -91,15 +104,28 @@ pub(crate) fn record_sum_channels(
     // Long enough runs to keep the second pass short, enough of them to fill a GPU.
     let per_run = per_channel.div_ceil(64).clamp(256, 4096).min(per_channel.max(1));
     let runs = per_channel.div_ceil(per_run).max(1);
-    let params = |direct: bool| {
-        [u(s.n), u(s.channels), u(s.spatial), accumulate as u32, f(1.0), u(per_run), direct as u32]
+    let params = |direct: bool| ReduceParams {
+        n: u(s.n),
+        channels: u(s.channels),
+        spatial: u(s.spatial),
+        accumulate: accumulate as u32,
+        alpha: 1.0,
+        per_run: u(per_run),
+        direct: direct as u32,
     };
     if runs == 1 {
         return g.dispatch_items("reduce", "sum_channels", &params(true), &[(1, x), (2, out)], s.channels);
     }
     let partial = g.scratch("reduce.partial", runs * s.channels)?;
     g.dispatch_items("reduce", "sum_channels", &params(false), &[(1, x), (2, &partial)], runs * s.channels)?;
-    let sum_params = [u(runs), u(s.channels), 1, accumulate as u32, f(1.0), 0, 0];
+    let sum_params = ReduceParams {
+        n: u(runs),
+        channels: u(s.channels),
+        spatial: 1,
+        accumulate: accumulate as u32,
+        alpha: 1.0,
+        ..ReduceParams::default()
+    };
     g.dispatch_items("reduce", "sum_runs", &sum_params, &[(1, &partial), (2, out)], s.channels)
 }
 

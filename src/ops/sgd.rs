@@ -1,9 +1,10 @@
 //! sgd: one step of SGD with momentum over a flat parameter buffer.
 //! param, grad, momentum buffer [n].
 
-use super::{Pass, all, all_mut, f, run, same_len, u};
+use super::{Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +19,10 @@ impl SgdStep {
         same_len("sgd", ("param", param), ("grad", grad))?;
         same_len("sgd", ("param", param), ("buf", buf))
     }
+}
+
+params! {
+    pub struct SgdParams { n: u32, lr: f32, momentum: f32, weight_decay: f32 }
 }
 
 /// Updates param and the momentum buffer in place from grad.
@@ -48,7 +53,12 @@ impl Pass for SgdStep {
         writes: &[Option<&GpuTensor>],
     ) -> Result<()> {
         let ([grad], [param, buf]) = (all(reads), all(writes));
-        let params = [u(param.len), f(self.lr), f(self.momentum), f(self.weight_decay)];
+        let params = SgdParams {
+            n: u(param.len),
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+        };
         g.dispatch_items("sgd", "step", &params, &[(1, param), (2, grad), (3, buf)], param.len)
     }
 }

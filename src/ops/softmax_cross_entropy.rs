@@ -1,9 +1,10 @@
 //! softmax_cross_entropy: a k-class classifier's per-sample loss on logits, its gradient, and
 //! the class probabilities (see `shaders/softmax_cross_entropy.wgsl`).
 
-use super::{Pass, all, all_mut, expect, f, run, u};
+use super::{Pass, all, all_mut, expect, run, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 /// n samples of k classes.
@@ -23,6 +24,10 @@ impl SoftmaxCrossEntropy {
         expect("softmax_cross_entropy", "label", label, &[self.n])?;
         expect("softmax_cross_entropy", "output", out, out_dims)
     }
+}
+
+params! {
+    pub struct SoftmaxCrossEntropyParams { n: u32, k: u32, scale: f32 }
 }
 
 /// Per-sample softmax cross-entropy of logits [n, k] against class labels [n].
@@ -102,7 +107,7 @@ impl Pass for SoftmaxPass {
             SoftmaxKind::Backward(scale) => ("backward", scale),
             SoftmaxKind::Probs => ("probs", 0.0),
         };
-        let params = [u(s.n), u(s.k), f(scale)];
+        let params = SoftmaxCrossEntropyParams { n: u(s.n), k: u(s.k), scale };
         match self.kind {
             SoftmaxKind::Probs => {
                 g.dispatch_items("softmax_cross_entropy", entry, &params, &[(1, z), (3, out)], s.n)

@@ -4,9 +4,10 @@
 //! w_sn = w / σ; backward: dL/dw from dL/dw_sn
 //! through w/σ(w), in place. w, w_sn, dw [m, k]; u [m]; v [k]; state [2] (σ, Σ dw ⊙ w_sn).
 
-use super::{Pass, all, all_mut, expect, f, u};
+use super::{Pass, all, all_mut, expect, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,9 +38,13 @@ impl SpectralNorm {
         expect("spectral_norm", "w_sn", w_sn, &[self.m, self.k])
     }
 
-    fn params(&self) -> [u32; 3] {
-        [u(self.m), u(self.k), f(self.eps)]
+    fn params(&self) -> SpectralNormParams {
+        SpectralNormParams { m: u(self.m), k: u(self.k), eps: self.eps }
     }
+}
+
+params! {
+    pub struct SpectralNormParams { m: u32, k: u32, eps: f32 }
 }
 
 /// One power iteration on st.u, st.v, then w_sn = w / σ(w).

@@ -1,9 +1,14 @@
 //! wgan: the critic loss gradient dz = scale / n, and weight clipping w = clamp(w, −c, c).
 
-use super::{Pass, all, all_mut, f, run, u};
+use super::{Pass, all, all_mut, run, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
+
+params! {
+    pub struct WganParams { n: u32, a: f32 }
+}
 
 /// dz = scale / n: the gradient of scale · mean(z), the Wasserstein critic's loss.
 pub fn critic_backward<B: Backend + ?Sized>(b: &mut B, dz: &B::T, scale: f32) -> Result<()> {
@@ -50,7 +55,7 @@ impl Pass for WganPass {
             WganPass::CriticBackward { scale } => ("critic_backward", scale),
             WganPass::Clip { c } => ("clip", c),
         };
-        g.dispatch_items("wgan", entry, &[u(out.len), f(x)], &[(1, out)], out.len)
+        g.dispatch_items("wgan", entry, &WganParams { n: u(out.len), a: x }, &[(1, out)], out.len)
     }
 }
 
