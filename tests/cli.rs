@@ -187,6 +187,77 @@ fn resume_is_exact_with_ema_and_spectral_norm() {
     }
 }
 
+/// A run killed (SIGKILL) at random moments, resumed after each kill from whatever checkpoint
+/// it left, ends with the weights and the logged losses of an uninterrupted run; every
+/// checkpoint a kill leaves loads, and no temporary file survives the resume.
+#[test]
+fn a_run_killed_at_random_moments_resumes_to_the_same_weights() {
+    if common::gpu().is_none() {
+        return;
+    }
+    // The default recipe, small: 40 iterations an epoch, a checkpoint every 3.
+    let flags = |dir: &Path| {
+        let d = dir.display().to_string();
+        ["train", "--width", "8", "--limit", "1280", "--batch-size", "32", "--epochs", "2"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(["--log-every", "1", "--checkpoint-every", "3", "--out"].map(String::from))
+            .chain([d])
+            .collect::<Vec<_>>()
+    };
+    let (whole, killed) = (tmp("kill-whole"), tmp("kill-killed"));
+    ok(&args(&flags(&whole)));
+    let checkpoint = killed.join("checkpoint.safetensors");
+    let command = |dir: &Path| match checkpoint.exists() {
+        true => vec!["train".to_string(), "--resume".into(), dir.display().to_string()],
+        false => flags(dir),
+    };
+    let mut rng = common::Rng::new(7);
+    let mut kills = 0;
+    for _ in 0..6 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wgan-gpu"))
+            .args(command(&killed))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawns");
+        std::thread::sleep(std::time::Duration::from_millis(300 + rng.int(0, 2500) as u64));
+        if child.try_wait().expect("waits").is_some() {
+            break;
+        }
+        child.kill().expect("kills");
+        child.wait().expect("reaped");
+        kills += 1;
+        if checkpoint.exists() {
+            Checkpoint::load(&checkpoint).expect("a kill never leaves an unreadable checkpoint");
+        }
+    }
+    assert!(kills > 0, "the run ended before any kill: make it longer");
+    ok(&args(&command(&killed)));
+    let a = Checkpoint::load(&whole.join("checkpoint.safetensors")).unwrap();
+    let b = Checkpoint::load(&checkpoint).unwrap();
+    for (name, x) in &a.tensors {
+        let y = b.tensor(name, Path::new("killed")).unwrap();
+        assert!(x[..] == y[..], "{name} differs after {kills} kills and resumes");
+    }
+    let losses = |dir: &Path| {
+        let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        text.lines().map(|l| l.split(",\"images_per_s\"").next().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&whole), losses(&killed), "metrics.jsonl repeats or loses steps after resumes");
+    for dir in [killed.clone(), killed.join("samples")] {
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "tmp"))
+            .collect();
+        assert!(left.is_empty(), "temporary files left: {left:?}");
+    }
+    for d in [whole, killed] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 fn assert_one_line_error(args: &[&str], needle: &str) {
     let out = wgan(args);
     let err = String::from_utf8_lossy(&out.stderr);
@@ -605,5 +676,16 @@ fn eval_scores_checkpoints_and_image_files() {
     let junk = dir.join("junk.npy");
     std::fs::write(&junk, b"\x93NUMPY junk").unwrap();
     assert_one_line_error(&["eval", "--images", junk.to_str().unwrap()], "npy");
+    // A float array with a NaN, and one far outside any pixel range.
+    for (name, bad) in [("nan.npy", f32::NAN), ("huge.npy", 1e6)] {
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 784), }";
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend((0..784).flat_map(|i| if i == 5 { bad } else { 0.5f32 }.to_le_bytes()));
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).unwrap();
+        assert_one_line_error(&["eval", "--images", file.to_str().unwrap()], name);
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

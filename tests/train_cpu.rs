@@ -1,6 +1,7 @@
 //! Whole training runs on the CPU reference backend, through the same `resolve` and `train_on`
 //! the CLI runs on the GPU: the loop writes its outputs, and a resumed run ends with exactly the
-//! weights, optimizer state and losses of an uninterrupted one. No adapter needed.
+//! weights, optimizer state and losses of an uninterrupted one, also from a checkpoint written
+//! in the middle of an epoch. No adapter needed.
 
 use std::path::Path;
 
@@ -37,7 +38,7 @@ fn losses(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn default_recipe_trains_on_the_cpu_and_resumes_exactly() {
+fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
     let tmp = std::env::temp_dir().join(format!("wgan-train-cpu-{}", std::process::id()));
     let (whole, half) = (tmp.join("whole"), tmp.join("half"));
     // A tiny DCGAN with the default recipe (hinge loss, spectral norm, G's moving average):
@@ -54,7 +55,13 @@ fn default_recipe_trains_on_the_cpu_and_resumes_exactly() {
     {
         assert!(whole.join(file).is_file(), "{file} written");
     }
-    train(&flags(&half, "1"));
+    // Stopped in the middle of the second epoch (as by a crash after the checkpoint at step 6),
+    // then resumed from that mid-epoch checkpoint.
+    let mut stopped = flags(&half, "2");
+    stopped.extend(["--max-steps".into(), "6".into()]);
+    train(&stopped);
+    let mid = Checkpoint::load(&half.join("checkpoint.safetensors")).expect("checkpoint");
+    assert_eq!((mid.meta["step"].as_str(), mid.meta["epoch_iteration"].as_str()), ("6", "2"));
     train(&["--resume", half.to_str().expect("utf-8 path"), "--epochs", "2"]);
 
     let load = |dir: &Path| Checkpoint::load(&dir.join("checkpoint.safetensors")).expect("checkpoint");

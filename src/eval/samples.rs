@@ -128,6 +128,9 @@ fn read_npy(path: &Path) -> Result<Vec<f32>> {
         data.iter().map(|&p| signed_pixel(p)).collect()
     } else if header.contains("'<f4'") {
         let v: Vec<f32> = data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+            return Err(bad(&format!("element {i} is {}, not a finite number", v[i])));
+        }
         let (lo, hi) = v.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
         match (lo, hi) {
             (l, h) if l >= 0.0 && h <= 1.0 => v.iter().map(|x| 2.0 * x - 1.0).collect(),
@@ -137,6 +140,9 @@ fn read_npy(path: &Path) -> Result<Vec<f32>> {
     } else {
         return Err(bad("dtype must be uint8 ('|u1') or float32 ('<f4')"));
     };
+    if values.iter().any(|x| x.abs() > 1.0 + 1e-3) {
+        return Err(bad("float pixels must lie in [0, 1], [−1, 1] or [0, 255]"));
+    }
     if values.is_empty() || !values.len().is_multiple_of(784) {
         return Err(bad(&format!("{} values are not a whole number of 28x28 images", values.len())));
     }

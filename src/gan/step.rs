@@ -85,6 +85,21 @@ pub struct IterStats {
     pub acc_fake: f32,
 }
 
+impl IterStats {
+    /// The statistics of a metrics.jsonl line, None for lines of other kinds (evaluations).
+    pub fn from_json(v: &serde_json::Value) -> Option<IterStats> {
+        let f = |k: &str| v[k].as_f64().map(|x| x as f32);
+        Some(IterStats {
+            d_loss: f("d_loss")?,
+            g_loss: f("g_loss")?,
+            d_real: f("d_real")?,
+            d_fake: f("d_fake")?,
+            acc_real: f("acc_real")?,
+            acc_fake: f("acc_fake")?,
+        })
+    }
+}
+
 pub struct Gan<B: Backend> {
     pub cfg: GanConfig,
     pub g: Net<B>,

@@ -82,6 +82,16 @@ pub fn save_png(img: &DynamicImage, path: &Path) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
+/// Writes `bytes` to `path` through a temporary file and a rename, so a crash leaves the old
+/// file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
 /// Appends one JSON object per line.
 pub fn append_jsonl(path: &Path, value: &serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(io(path))?;

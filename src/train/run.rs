@@ -140,6 +140,19 @@ pub struct TrainArgs {
     /// Read losses back every N iterations (asynchronously).
     #[arg(long, default_value_t = 25)]
     pub log_every: u64,
+    /// Also write the checkpoint every N iterations within an epoch (0: at epoch ends only), so
+    /// a crash loses at most N iterations; `--resume` continues from there exactly.
+    #[arg(long, default_value_t = 500)]
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// Stop after N iterations in all, with a checkpoint; `--resume` goes on from there.
+    #[arg(long)]
+    #[serde(default)]
+    pub max_steps: Option<u64>,
+    /// And at least every M minutes of training (0: no time limit).
+    #[arg(long, default_value_t = 5.0)]
+    #[serde(default = "default_checkpoint_minutes")]
+    pub checkpoint_minutes: f32,
     /// MLP generator hidden sizes.
     #[arg(long, default_value = "256,512,1024")]
     pub g_hidden: String,
@@ -190,6 +203,14 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(skip)]
     pub resume: Option<PathBuf>,
+}
+
+fn default_checkpoint_every() -> u64 {
+    500
+}
+
+fn default_checkpoint_minutes() -> f32 {
+    5.0
 }
 
 fn default_image_size() -> usize {
@@ -323,6 +344,7 @@ impl TrainArgs {
             ("instance-noise", self.instance_noise, NON_NEGATIVE),
             ("lr-decay", self.lr_decay, POSITIVE),
             ("g-ema", self.g_ema, UNIT),
+            ("checkpoint-minutes", self.checkpoint_minutes, NON_NEGATIVE),
         ];
         for (flag, value, (want, ok)) in checks {
             if !value.is_finite() || !ok(value) {
@@ -394,6 +416,8 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
             let mut saved: TrainArgs = serde_json::from_str(ckpt.meta("config", &path)?)
                 .map_err(|e| Error::Data { path: path.clone(), msg: format!("bad config: {e}") })?;
             saved.epochs = args.epochs.max(saved.epochs);
+            // A step limit belongs to one invocation, not to the run.
+            saved.max_steps = args.max_steps;
             args = saved;
             (Some((ckpt, path)), dir)
         }

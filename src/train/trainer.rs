@@ -39,7 +39,9 @@ pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
     let started = Instant::now();
     for epoch in t.start_epoch..t.run.args.epochs {
         t.bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.run.args.epochs));
-        t.epoch(b, epoch)?;
+        if t.run.args.max_steps.is_some_and(|m| t.gan.step >= m) || !t.epoch(b, epoch)? {
+            break;
+        }
         t.finish_epoch(b, epoch)?;
     }
     t.bar.finish();
@@ -110,7 +112,10 @@ struct Trainer<B: Backend> {
     real_grid: Option<image::DynamicImage>,
     log: Logger<B>,
     bar: indicatif::ProgressBar,
+    /// Where training starts: the epoch, and the iterations of it a resumed checkpoint had done.
     start_epoch: usize,
+    start_iteration: usize,
+    last_checkpoint: Instant,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -119,9 +124,9 @@ impl<B: Backend> Trainer<B> {
         let (shape, classes) = (data.shape(), cfg.classes);
         let (g_spec, d_spec) = args.specs(shape, classes)?;
         let mut gan = Gan::new(b, cfg.clone(), &g_spec, &d_spec)?;
-        let mut start_epoch = 0;
+        let (mut start_epoch, mut start_iteration) = (0, 0);
         if let Some((ckpt, path)) = &run.resume {
-            start_epoch = restore(ckpt, path, &mut gan, b)?;
+            (start_epoch, start_iteration) = restore(ckpt, path, &mut gan, b)?;
         } else if let Some(d) = &args.init_d {
             load_discriminator(d, &mut gan, b)?;
         }
@@ -163,8 +168,10 @@ impl<B: Backend> Trainer<B> {
             0 => outputs::grid(&data.spread(shown), shown, shape, cols),
             _ => outputs::grid(&data.by_class(shown / cols, cols), shown, shape, cols),
         });
-        let log = Logger::new(run.out.join("metrics.jsonl"), gan.step);
-        let total = ((args.epochs - start_epoch.min(args.epochs)) * run.iters_per_epoch) as u64;
+        clean_interrupted_writes(&run.out)?;
+        let log = Logger::resume(run.out.join("metrics.jsonl"), gan.step)?;
+        let total = ((args.epochs - start_epoch.min(args.epochs)) * run.iters_per_epoch)
+            .saturating_sub(start_iteration) as u64;
         let info = data.info(args.conditional);
         let samples_dir = run.out.join("samples");
         let bar = progress_bar(total);
@@ -181,11 +188,13 @@ impl<B: Backend> Trainer<B> {
             log,
             bar,
             start_epoch,
+            start_iteration,
+            last_checkpoint: Instant::now(),
         })
     }
 
-    /// One epoch of iterations.
-    fn epoch(&mut self, b: &mut B, epoch: usize) -> Result<()> {
+    /// One epoch of iterations; false where `--max-steps` stopped it (with a checkpoint).
+    fn epoch(&mut self, b: &mut B, epoch: usize) -> Result<bool> {
         let (args, cfg) = (self.run.args.clone(), self.run.cfg.clone());
         let data = &self.run.data;
         let decay = args.lr_decay.powi(epoch as i32);
@@ -193,7 +202,8 @@ impl<B: Backend> Trainer<B> {
         self.gan.opt_d.cfg.lr = args.lr_d * decay;
         b.write(&self.batches.order, &pack_indices(&epoch_order(data.count(), cfg.seed, epoch)))?;
         let dim = data.shape().size();
-        for it in 0..self.run.iters_per_epoch {
+        let first = if epoch == self.start_epoch { self.start_iteration } else { 0 };
+        for it in first..self.run.iters_per_epoch {
             self.batches.gather(b, &cfg, dim, it)?;
             if let (Some(threshold), Some(last)) = (args.d_skip_below, self.log.last) {
                 self.gan.train_d = !args.freeze_d && last.d_loss >= threshold;
@@ -217,7 +227,36 @@ impl<B: Backend> Trainer<B> {
                 ));
             }
             self.bar.inc(1);
+            let stop = args.max_steps.is_some_and(|m| self.gan.step >= m);
+            if it + 1 < self.run.iters_per_epoch && (stop || self.checkpoint_due(&args)) {
+                self.checkpoint(b, epoch, it + 1)?;
+            }
+            if stop && it + 1 < self.run.iters_per_epoch {
+                self.bar.finish();
+                eprintln!("stopped at step {} (--max-steps): --resume goes on", self.gan.step);
+                return Ok(false);
+            }
         }
+        Ok(true)
+    }
+
+    /// `--checkpoint-every` iterations or `--checkpoint-minutes` since the last checkpoint.
+    fn checkpoint_due(&self, args: &TrainArgs) -> bool {
+        let every = args.checkpoint_every;
+        let minutes = self.last_checkpoint.elapsed().as_secs_f32() / 60.0;
+        (every > 0 && self.gan.step.is_multiple_of(every))
+            || (args.checkpoint_minutes > 0.0 && minutes >= args.checkpoint_minutes)
+    }
+
+    /// Writes the checkpoint after `iteration` iterations of `epoch` (all of them at its end),
+    /// once every loss so far is logged (a diverged run stops before overwriting the last good
+    /// one) and the EMA generator's statistics are fresh (`sample` and `eval` draw from them).
+    fn checkpoint(&mut self, b: &mut B, epoch: usize, iteration: usize) -> Result<()> {
+        self.log.collect(b, &self.gan, true)?;
+        self.gan.refresh_ema_statistics(b)?;
+        let at = (epoch, iteration);
+        write_checkpoint(&self.run.out, (&self.run.args, &self.info), &self.gan, b, at)?;
+        self.last_checkpoint = Instant::now();
         Ok(())
     }
 
@@ -249,7 +288,7 @@ impl<B: Backend> Trainer<B> {
     fn finish_epoch(&mut self, b: &mut B, epoch: usize) -> Result<()> {
         // A diverged run stops here, before its checkpoint is overwritten.
         self.log.collect(b, &self.gan, true)?;
-        // For the grid and for the checkpoint, which `sample` and `eval` draw from.
+        // For the grid and for the checkpoint.
         self.gan.refresh_ema_statistics(b)?;
         let args = &self.run.args;
         let generated = self.showcase.generate(b, &mut self.gan, args.model.unit_pixels(), args.raw)?;
@@ -264,7 +303,8 @@ impl<B: Backend> Trainer<B> {
             (TrainData::Images(_), None) => unreachable!("image runs have a real grid"),
         }
         outputs::progress_gif(&self.samples_dir, &self.run.out.join("progress.gif"))?;
-        write_checkpoint(&self.run.out, (args, &self.info), &self.gan, b, epoch + 1)?;
+        write_checkpoint(&self.run.out, (args, &self.info), &self.gan, b, (epoch + 1, 0))?;
+        self.last_checkpoint = Instant::now();
         self.log.plot(&self.run.out.join("losses.png"))
     }
 
@@ -290,6 +330,20 @@ impl<B: Backend> Trainer<B> {
         let real = points(&self.run.data.spread(shown));
         outputs::save_png(&outputs::scatter(&real, &points(&generated[..shown * dim])), picture)
     }
+}
+
+/// Removes the temporary files (`*.tmp`) of writes a crash interrupted: outputs are written to
+/// one and renamed, so what a `.tmp` held never replaced anything.
+fn clean_interrupted_writes(out: &Path) -> Result<()> {
+    for dir in [out.to_path_buf(), out.join("samples")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.extension().is_some_and(|e| e == "tmp") && path.is_file() {
+                std::fs::remove_file(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn progress_bar(total: u64) -> indicatif::ProgressBar {
@@ -335,7 +389,7 @@ fn write_checkpoint<B: Backend>(
     (args, info): (&TrainArgs, &DataInfo),
     gan: &Gan<B>,
     b: &mut B,
-    epoch: usize,
+    (epoch, iteration): (usize, usize),
 ) -> Result<()> {
     let tensors = checkpoint_tensors(gan)
         .into_iter()
@@ -348,6 +402,7 @@ fn write_checkpoint<B: Backend>(
         ("d_spec", json(&gan.d.spec)),
         ("step", gan.step.to_string()),
         ("epoch", epoch.to_string()),
+        ("epoch_iteration", iteration.to_string()),
         ("opt_g.t", gan.opt_g.t.to_string()),
         ("opt_d.t", gan.opt_d.t.to_string()),
     ]
@@ -357,7 +412,15 @@ fn write_checkpoint<B: Backend>(
     Checkpoint { tensors, meta }.save(&dir.join(CHECKPOINT))
 }
 
-fn restore<B: Backend>(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<B>, b: &mut B) -> Result<usize> {
+/// Loads a checkpoint into `gan`; returns the epochs it had completed and the iterations of the
+/// next one it had done (0 for a checkpoint written at an epoch's end, or before there were
+/// mid-epoch checkpoints).
+fn restore<B: Backend>(
+    ckpt: &Checkpoint,
+    path: &Path,
+    gan: &mut Gan<B>,
+    b: &mut B,
+) -> Result<(usize, usize)> {
     let pairs = checkpoint_tensors(gan);
     for (name, t) in pairs {
         ckpt.load_into(b, name, &t, path)?;
@@ -370,7 +433,8 @@ fn restore<B: Backend>(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<B>, b: &mut
     gan.step = num("step")?;
     gan.opt_g.t = num("opt_g.t")?;
     gan.opt_d.t = num("opt_d.t")?;
-    Ok(num("epoch")? as usize)
+    let iteration = if ckpt.meta.contains_key("epoch_iteration") { num("epoch_iteration")? } else { 0 };
+    Ok((num("epoch")? as usize, iteration as usize))
 }
 
 struct Logger<B: Backend> {
@@ -384,16 +448,36 @@ struct Logger<B: Backend> {
 }
 
 impl<B: Backend> Logger<B> {
-    fn new(metrics: PathBuf, step: u64) -> Self {
-        Logger {
+    /// The logger of a run at `step`: metrics.jsonl cut back to the lines up to `step` (a
+    /// resumed run repeats none and its steps never go backwards), their losses kept for
+    /// losses.png.
+    fn resume(metrics: PathBuf, step: u64) -> Result<Self> {
+        let mut history = Vec::new();
+        if metrics.exists() {
+            let text = std::fs::read_to_string(&metrics)
+                .map_err(|source| Error::Io { path: metrics.clone(), source })?;
+            let mut kept = String::new();
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                let Some(at) = v["step"].as_u64().filter(|&s| s <= step) else { continue };
+                kept.push_str(line);
+                kept.push('\n');
+                if let Some(s) = IterStats::from_json(&v) {
+                    history.push((at, s));
+                }
+            }
+            outputs::write_atomic(&metrics, kept.as_bytes())?;
+        }
+        let last = history.last().map(|(_, s)| *s);
+        Ok(Logger {
             metrics,
             pending: VecDeque::new(),
-            history: Vec::new(),
-            last: None,
+            history,
+            last,
             last_time: Instant::now(),
             last_step: step,
             images_per_s: 0.0,
-        }
+        })
     }
 
     /// Records every read-back that has arrived; `wait` blocks for all of them.
