@@ -144,11 +144,13 @@ impl AdapterSummary {
 
     /// What to do when the adapter is Mesa's llvmpipe through OpenGL, which `auto` falls back to
     /// where no Vulkan driver is installed: wgpu's GL backend has no subgroup operations, and the
-    /// same models trained 2 to 2.5x slower there than on lavapipe (BENCHMARKS.md, 2026-11-30).
+    /// default model trained 3.7x slower there than on lavapipe (26–28 against ~100 images/s on a
+    /// 2-core AMD EPYC).
     pub fn slow_path_hint(&self) -> Option<&'static str> {
         (self.is_cpu() && self.backend == "Gl").then_some(
-            "note: running on llvmpipe through OpenGL; Mesa's Vulkan driver (lavapipe) runs these kernels \
-             2 to 2.5x faster: sudo apt-get install mesa-vulkan-drivers",
+            "note: running on llvmpipe through OpenGL, which trains the default model about 3.7x slower \
+             than Mesa's Vulkan driver (lavapipe; measured 26-28 against ~100 images/s on 2 cores): \
+             sudo apt-get install mesa-vulkan-drivers",
         )
     }
 }
