@@ -291,7 +291,9 @@ fn main() {
     match ran {
         Ok(name) => {
             dump.meta.insert("adapter".into(), name.clone());
-            Checkpoint { tensors: dump.tensors, meta: dump.meta }.save(&out).expect("writable output");
+            Checkpoint { tensors: dump.tensors, meta: dump.meta, ..Checkpoint::default() }
+                .save(&out)
+                .expect("writable output");
             eprintln!("every layer on {name} -> {}", out.display());
         }
         Err(e) => {

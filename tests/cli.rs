@@ -162,9 +162,28 @@ fn resume_is_exact_with_ema_and_spectral_norm() {
     ok(&["train", "--resume", split.to_str().unwrap(), "--epochs", "2"]);
     let a = Checkpoint::load(&full.join("checkpoint.safetensors")).unwrap();
     let b = Checkpoint::load(&split.join("checkpoint.safetensors")).unwrap();
-    for name in ["g_ema.params", "g_ema.running", "d.spectral"] {
+    for name in ["g_ema.0.weight", "g_ema.1.running_var", "d.spectral"] {
         assert!(a.has(name), "the checkpoint lacks {name}");
     }
+    // G's tensors by PyTorch's names and shapes: the indices of an nn.Sequential of G's layers
+    // (linear, batch norm, ReLU, unflatten, transposed conv, batch norm, ReLU, transposed conv, tanh).
+    let mut g: Vec<(String, Vec<usize>)> = a
+        .tensors
+        .iter()
+        .filter_map(|(n, v)| {
+            n.strip_prefix("g.").map(|k| (k.to_string(), a.shapes.get(n).cloned().unwrap_or(vec![v.len()])))
+        })
+        .collect();
+    g.sort();
+    let bn = |i: usize, c: usize| {
+        ["bias", "running_mean", "running_var", "weight"].map(|k| (format!("{i}.{k}"), vec![c]))
+    };
+    let mut want = vec![("0.weight".to_string(), vec![392, 100])];
+    want.extend(bn(1, 392));
+    want.push(("4.weight".into(), vec![8, 4, 4, 4]));
+    want.extend(bn(5, 4));
+    want.extend([("7.bias".into(), vec![1]), ("7.weight".into(), vec![4, 1, 4, 4])]);
+    assert_eq!(g, want, "G's tensors in the checkpoint");
     assert_eq!(a.tensors.len(), b.tensors.len());
     for (name, x) in &a.tensors {
         let y = b.tensor(name, Path::new("split")).unwrap();
@@ -182,6 +201,27 @@ fn resume_is_exact_with_ema_and_spectral_norm() {
         std::fs::read(&out).unwrap()
     };
     assert_ne!(npy(false), npy(true), "--raw must draw from the live generator");
+    // Given latent vectors: float32 [n, z_dim]; n replaces --n, the same z gives the same images.
+    let z_file = |name: &str, rows: usize, cols: usize| {
+        let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend((0..rows * cols).flat_map(|i| ((i % 7) as f32 / 3.0 - 1.0).to_le_bytes()));
+        let path = full.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path.display().to_string()
+    };
+    let z = z_file("z.npy", 3, 100);
+    let from_z = |out: &str| {
+        let o = full.join(out).display().to_string();
+        ok(&["sample", "--checkpoint", ck, "--z", &z, "--format", "npy", "--out", &o]);
+        std::fs::read(full.join(out)).unwrap()
+    };
+    let (first, again) = (from_z("z1.npy"), from_z("z2.npy"));
+    assert!(first == again && first.len() > 3 * 784 && first.len() < 4 * 784, "3 samples from z.npy");
+    let wrong = z_file("z_wrong.npy", 3, 99);
+    assert_one_line_error(&["sample", "--checkpoint", ck, "--z", &wrong, "--out", "x.png"], "z_wrong.npy");
     for d in [full, split] {
         let _ = std::fs::remove_dir_all(d);
     }

@@ -4,6 +4,7 @@
 pub mod folder;
 pub mod idx;
 pub mod mnist;
+pub mod npy;
 pub mod table;
 
 /// A u8 pixel (0..255) on the [−1, 1] scale the generators and the classifier work in.

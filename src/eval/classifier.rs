@@ -258,7 +258,7 @@ fn save(args: &TrainClassifierArgs, params: Vec<f32>, accuracy: f64) -> Result<(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    Checkpoint { tensors: vec![("params".into(), params)], meta }.save(&args.out)?;
+    Checkpoint { tensors: vec![("params".into(), params)], meta, ..Checkpoint::default() }.save(&args.out)?;
     eprintln!("wrote {} (test accuracy {:.2}%)", args.out.display(), 100.0 * accuracy);
     Ok(())
 }

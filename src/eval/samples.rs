@@ -108,26 +108,13 @@ fn read_grid(path: &Path) -> Result<Vec<u8>> {
 
 /// A .npy of u8 or little-endian f32, any shape whose trailing dimensions hold 784 values.
 fn read_npy(path: &Path) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.into(), source })?;
+    let file = crate::data::npy::read(path)?;
     let bad = |msg: &str| Error::Data { path: path.into(), msg: format!("not a readable .npy: {msg}") };
-    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
-        return Err(bad("no NUMPY magic"));
-    }
-    let (len, start) = match bytes[6] {
-        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12),
-        v => return Err(bad(&format!("version {v}"))),
-    };
-    let header = std::str::from_utf8(bytes.get(start..start + len).ok_or_else(|| bad("truncated header"))?)
-        .map_err(|_| bad("header is not text"))?;
-    if header.contains("'fortran_order': True") {
-        return Err(bad("Fortran order; save with np.ascontiguousarray"));
-    }
-    let data = &bytes[start + len..];
+    let (header, data) = (&file.header, &file.data);
     let values: Vec<f32> = if header.contains("'|u1'") {
         data.iter().map(|&p| signed_pixel(p)).collect()
     } else if header.contains("'<f4'") {
-        let v: Vec<f32> = data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+        let v = file.f32s().expect("a '<f4' array");
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(bad(&format!("element {i} is {}, not a finite number", v[i])));
         }

@@ -57,6 +57,21 @@ enum Layer<T> {
 }
 
 impl<T> Layer<T> {
+    /// The PyTorch shape of this layer's `weight` (and of `bias`, `running_mean`, ...: its
+    /// output channels).
+    fn weight_shape(&self, kind: &str) -> Vec<usize> {
+        match (self, kind) {
+            (Layer::Linear { s, .. }, "weight") => vec![s.out_features, s.in_features],
+            (Layer::Linear { s, .. }, _) => vec![s.out_features],
+            (Layer::Conv { s, .. }, "weight") => vec![s.k, s.c, s.kh, s.kw],
+            (Layer::ConvT { s, .. }, "weight") => vec![s.c, s.k, s.kh, s.kw],
+            (Layer::Conv { s, .. }, _) => vec![s.k],
+            (Layer::ConvT { s, .. }, _) => vec![s.k],
+            (Layer::Norm { s, .. }, _) => vec![s.c],
+            _ => unreachable!("only weighted and batch-norm layers hold tensors"),
+        }
+    }
+
     /// A weighted layer's op, weights and bias.
     fn weighted(&self) -> Option<(WeightedOp, &T, Option<&T>)> {
         let (op, w, b) = match self {
@@ -275,6 +290,32 @@ impl<B: Backend> Net<B> {
             spectral,
             spectral_state,
         })
+    }
+
+    /// Every parameter and batch-norm statistic under its PyTorch name and shape: `<i>.weight`,
+    /// `<i>.bias`, `<i>.running_mean`, `<i>.running_var`, where i is the layer's index, as in an
+    /// `nn.Sequential` of the same layers (batch norm's gamma and beta are its weight and bias;
+    /// a spectral-normalised weight is the raw one). Views of the flat buffers.
+    pub fn named_tensors(&self) -> Vec<(String, Vec<usize>, B::T)> {
+        let mut out = Vec::new();
+        for info in &self.param_infos {
+            let (layer, kind) = info.name.split_once('.').expect("parameter names are <layer>.<kind>");
+            let i: usize = layer.parse().expect("a layer index");
+            let kind = match kind {
+                "gamma" => "weight",
+                "beta" => "bias",
+                k => k,
+            };
+            let t = self.params.slice(info.offset, info.len);
+            out.push((format!("{i}.{kind}"), self.layers[i].weight_shape(kind), t));
+        }
+        for (i, l) in self.layers.iter().enumerate() {
+            if let Layer::Norm { s, running, .. } = l {
+                out.push((format!("{i}.running_mean"), vec![s.c], running.slice(0, s.c)));
+                out.push((format!("{i}.running_var"), vec![s.c], running.slice(s.c, s.c)));
+            }
+        }
+        out
     }
 
     /// PyTorch's default initialisation; see [`Net::init_with`].

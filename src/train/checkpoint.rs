@@ -9,14 +9,18 @@ use std::path::Path;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{Error, Result};
+use crate::nn::Net;
 use crate::{Backend, Tensor};
 
 pub const FORMAT: &str = "wgan-gpu/1";
 
 /// Named f32 tensors plus string metadata.
+#[derive(Default)]
 pub struct Checkpoint {
     pub tensors: Vec<(String, Vec<f32>)>,
     pub meta: HashMap<String, String>,
+    /// Tensors with more than one dimension (the rest are flat).
+    pub shapes: HashMap<String, Vec<usize>>,
 }
 
 impl Checkpoint {
@@ -44,6 +48,40 @@ impl Checkpoint {
         self.tensors.iter().any(|(n, _)| n == name)
     }
 
+    /// Whether the checkpoint holds network `prefix` (`g`, `d`, `g_ema`) in either layout.
+    pub fn has_net(&self, prefix: &str) -> bool {
+        let dot = format!("{prefix}.");
+        self.tensors.iter().any(|(n, _)| {
+            n.strip_prefix(&dot).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()) || r == "params")
+        })
+    }
+
+    /// Network `prefix`'s tensors under their PyTorch names (`g.0.weight`, ...; see
+    /// [`Net::named_tensors`]), shapes included, as this checkpoint would hold them.
+    pub fn add_net<B: Backend>(&mut self, b: &mut B, prefix: &str, net: &Net<B>) -> Result<()> {
+        for (name, shape, t) in net.named_tensors() {
+            let name = format!("{prefix}.{name}");
+            self.tensors.push((name.clone(), b.read(&t)?));
+            if shape.len() > 1 {
+                self.shapes.insert(name, shape);
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads network `prefix` into `net`: from its per-layer tensors, or from the flat
+    /// `<prefix>.params` and `<prefix>.running` of checkpoints written before those.
+    pub fn load_net<B: Backend>(&self, b: &mut B, prefix: &str, net: &Net<B>, path: &Path) -> Result<()> {
+        if self.has(&format!("{prefix}.params")) {
+            self.load_into(b, &format!("{prefix}.params"), &net.params, path)?;
+            return self.load_into(b, &format!("{prefix}.running"), &net.running, path);
+        }
+        for (name, _, t) in net.named_tensors() {
+            self.load_into(b, &format!("{prefix}.{name}"), &t, path)?;
+        }
+        Ok(())
+    }
+
     pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {
         self.meta.get(key).map(String::as_str).ok_or_else(|| Error::Data {
             path: path.into(),
@@ -58,7 +96,10 @@ impl Checkpoint {
             .tensors
             .iter()
             .zip(&bytes)
-            .map(|((name, v), b)| Ok((name.clone(), TensorView::new(Dtype::F32, vec![v.len()], b)?)))
+            .map(|((name, v), b)| {
+                let shape = self.shapes.get(name).cloned().unwrap_or_else(|| vec![v.len()]);
+                Ok((name.clone(), TensorView::new(Dtype::F32, shape, b)?))
+            })
             .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()
             .map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })?;
         let mut meta = self.meta.clone();
@@ -86,7 +127,7 @@ impl Checkpoint {
             return Err(bad(format!("format is {:?}, expected {FORMAT}", meta.get("format"))));
         }
         let st = SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
-        let mut tensors = Vec::new();
+        let (mut tensors, mut shapes) = (Vec::new(), HashMap::new());
         for name in st.names() {
             let t = st.tensor(name).map_err(|e| bad(e.to_string()))?;
             if t.dtype() != Dtype::F32 {
@@ -94,7 +135,10 @@ impl Checkpoint {
             }
             let v = t.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
             tensors.push((name.to_string(), v));
+            if t.shape().len() > 1 {
+                shapes.insert(name.to_string(), t.shape().to_vec());
+            }
         }
-        Ok(Checkpoint { tensors, meta })
+        Ok(Checkpoint { tensors, meta, shapes })
     }
 }

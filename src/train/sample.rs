@@ -4,7 +4,7 @@ use super::checkpoint::Checkpoint;
 use super::data::DataInfo;
 use super::outputs;
 use crate::backend::Backend;
-use crate::data::{idx, table};
+use crate::data::{idx, npy, table};
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor};
@@ -47,6 +47,10 @@ pub struct SampleArgs {
     /// Draw from the live generator's weights, not their moving average (--g-ema).
     #[arg(long)]
     pub raw: bool,
+    /// Generate from these latent vectors instead of random ones: a float32 .npy of shape
+    /// [n, z_dim] (its n replaces --n), e.g. to compare with the same G run elsewhere.
+    #[arg(long)]
+    pub z: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub backend: String,
 }
@@ -63,24 +67,33 @@ pub struct Generator {
 impl Generator {
     /// G of the checkpoint at `path` (a file or a run folder), built for `chunk` samples a call:
     /// its moving average when it has one, unless `raw`.
-    pub fn load(b: &mut GpuBackend, path: &Path, chunk: usize, raw: bool) -> Result<Generator> {
+    /// A checkpoint's generator layers and data description, without building anything.
+    pub fn spec_of(path: &Path) -> Result<(NetSpec, DataInfo)> {
         let path = if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() };
-        let ckpt = Checkpoint::load(&path)?;
+        Self::describe(&Checkpoint::load(&path)?, &path)
+    }
+
+    fn describe(ckpt: &Checkpoint, path: &Path) -> Result<(NetSpec, DataInfo)> {
         let bad = |what: &str, e: serde_json::Error| Error::Data {
-            path: path.clone(),
+            path: path.into(),
             msg: format!("bad {what}: {e}"),
         };
-        let spec: NetSpec =
-            serde_json::from_str(ckpt.meta("g_spec", &path)?).map_err(|e| bad("g_spec", e))?;
+        let spec: NetSpec = serde_json::from_str(ckpt.meta("g_spec", path)?).map_err(|e| bad("g_spec", e))?;
         // Checkpoints from before data sources had no "data" entry: unconditional images.
-        let info: DataInfo = match ckpt.meta("data", &path) {
+        let info: DataInfo = match ckpt.meta("data", path) {
             Ok(j) => serde_json::from_str(j).map_err(|e| bad("data", e))?,
             Err(_) => DataInfo::default(),
         };
+        Ok((spec, info))
+    }
+
+    pub fn load(b: &mut GpuBackend, path: &Path, chunk: usize, raw: bool) -> Result<Generator> {
+        let path = if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() };
+        let ckpt = Checkpoint::load(&path)?;
+        let (spec, info) = Self::describe(&ckpt, &path)?;
         let net = Net::new(b, &spec, chunk)?;
-        let g = if !raw && ckpt.has("g_ema.params") { "g_ema" } else { "g" };
-        ckpt.load_into(b, &format!("{g}.params"), &net.params, &path)?;
-        ckpt.load_into(b, &format!("{g}.running"), &net.running, &path)?;
+        let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
+        ckpt.load_net(b, g, &net, &path)?;
         let input = if info.classes.is_empty() { None } else { Some(b.alloc(chunk * spec.input.size())?) };
         Ok(Generator { spec, info, net, input, chunk })
     }
@@ -140,21 +153,6 @@ impl Generator {
     }
 }
 
-fn write_npy(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
-    let shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
-    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({shape}), }}");
-    // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    out.extend_from_slice(data);
-    std::fs::write(path, out).map_err(|source| Error::Io { path: path.into(), source })
-}
-
 /// Planar [n, c, h, w] bytes as interleaved [n, h, w, c].
 fn interleave(bytes: &[u8], shape: Shape) -> Vec<u8> {
     let Shape(c, h, w) = shape;
@@ -169,12 +167,38 @@ fn interleave(bytes: &[u8], shape: Shape) -> Vec<u8> {
     out
 }
 
-pub fn sample(args: SampleArgs) -> Result<()> {
+/// The latent vectors of `sample --z`: a float32 .npy [n, z_dim] of finite numbers.
+fn read_latents(path: &Path, z_dim: usize) -> Result<Vec<f32>> {
+    let file = npy::read(path)?;
+    let bad = |msg: String| Error::Data { path: path.into(), msg };
+    let values = file.f32s().ok_or_else(|| bad("latent vectors must be float32 ('<f4')".into()))?;
+    let shape = file.shape();
+    if shape.len() != 2 || shape[1] != z_dim || shape[0] == 0 || values.len() != shape[0] * z_dim {
+        return Err(bad(format!("shape {shape:?} is not [n, {z_dim}] (this generator's z_dim)")));
+    }
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(bad(format!("element {i} is {}, not a finite number", values[i])));
+    }
+    Ok(values)
+}
+
+pub fn sample(mut args: SampleArgs) -> Result<()> {
     if args.n == 0 {
         return Err(Error::Config("--n must be positive".into()));
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let latents = match &args.z {
+        Some(path) => {
+            // The file decides n; the generator is built for it below.
+            let spec = Generator::spec_of(&args.checkpoint)?;
+            let z_dim = spec.0.input.size() - spec.1.classes.len();
+            let v = read_latents(path, z_dim)?;
+            args.n = v.len() / z_dim;
+            Some(v)
+        }
+        None => None,
+    };
     let chunk = args.n.min(256);
     let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
     let fixed = args.label.as_deref().map(|l| g.class_index(l)).transpose()?;
@@ -194,8 +218,18 @@ pub fn sample(args: SampleArgs) -> Result<()> {
     let z = b.alloc(chunk * g.z_dim())?;
     let mut values = Vec::with_capacity(args.n * shape.size());
     for c in 0..args.n.div_ceil(chunk) {
-        let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
-        crate::ops::random::fill(&mut b, noise, derive_seed(args.seed, c as u64, 4), 0, &z)?;
+        match &latents {
+            Some(v) => {
+                let zd = g.z_dim();
+                let mut rows = v[c * chunk * zd..((c + 1) * chunk).min(args.n) * zd].to_vec();
+                rows.resize(chunk * zd, 0.0);
+                b.write(&z, &rows)?;
+            }
+            None => {
+                let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
+                crate::ops::random::fill(&mut b, noise, derive_seed(args.seed, c as u64, 4), 0, &z)?;
+            }
+        }
         let labels: Vec<f32> = (0..chunk).map(|i| label_of(c * chunk + i)).collect();
         let out = g.run(&mut b, &z, &labels)?;
         let take = (args.n - c * chunk).min(chunk);
@@ -216,7 +250,7 @@ pub fn sample(args: SampleArgs) -> Result<()> {
                 outputs::save_png(&outputs::grid_cell(img, shape), &out.join(format!("{i:06}.png")))?;
             }
         }
-        SampleFormat::Npy => write_npy(out, &dims, &interleave(&bytes, shape))?,
+        SampleFormat::Npy => npy::write_u8(out, &dims, &interleave(&bytes, shape))?,
         SampleFormat::Idx => {
             let dims: Vec<usize> = if ch == 1 { vec![args.n, h, w] } else { vec![args.n, ch, h, w] };
             idx::write(out, &dims, &bytes)?

@@ -19,7 +19,7 @@ use crate::eval::classifier::Classifier;
 use crate::eval::{Reference, Scores};
 use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats};
-use crate::nn::{NetSpec, Shape};
+use crate::nn::{Net, NetSpec, Shape};
 use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
 
 /// A run as `train` resolved it before any backend exists: the settings (a resumed run's own),
@@ -358,22 +358,24 @@ fn progress_bar(total: u64) -> indicatif::ProgressBar {
 
 pub(crate) const CHECKPOINT: &str = "checkpoint.safetensors";
 
-/// Every tensor a checkpoint holds, by name: what `write_checkpoint` saves and `restore` loads.
-fn checkpoint_tensors<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, B::T)> {
+/// The networks a checkpoint holds, by prefix: G, D and G's moving average.
+fn nets<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, &Net<B>)> {
+    let mut nets = vec![("g", &gan.g), ("d", &gan.d)];
+    if let Some(ema) = &gan.g_ema {
+        nets.push(("g_ema", ema));
+    }
+    nets
+}
+
+/// The flat tensors a checkpoint holds besides the networks': both optimizer states and the
+/// spectral-norm vectors.
+fn state_tensors<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, B::T)> {
     let mut tensors = vec![
-        ("g.params", gan.g.params.clone()),
-        ("g.running", gan.g.running.clone()),
-        ("d.params", gan.d.params.clone()),
-        ("d.running", gan.d.running.clone()),
         ("opt_g.m", gan.opt_g.m.clone()),
         ("opt_g.v", gan.opt_g.v.clone()),
         ("opt_d.m", gan.opt_d.m.clone()),
         ("opt_d.v", gan.opt_d.v.clone()),
     ];
-    if let Some(ema) = &gan.g_ema {
-        tensors.push(("g_ema.params", ema.params.clone()));
-        tensors.push(("g_ema.running", ema.running.clone()));
-    }
     if gan.d.spec.spectral_norm {
         tensors.push(("d.spectral", gan.d.spectral_state.clone()));
     }
@@ -391,10 +393,6 @@ fn write_checkpoint<B: Backend>(
     b: &mut B,
     (epoch, iteration): (usize, usize),
 ) -> Result<()> {
-    let tensors = checkpoint_tensors(gan)
-        .into_iter()
-        .map(|(name, t)| Ok((name.to_string(), b.read(&t)?)))
-        .collect::<Result<Vec<_>>>()?;
     let meta = [
         ("config", json(args)),
         ("data", json(info)),
@@ -409,7 +407,14 @@ fn write_checkpoint<B: Backend>(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    Checkpoint { tensors, meta }.save(&dir.join(CHECKPOINT))
+    let mut ckpt = Checkpoint { meta, ..Checkpoint::default() };
+    for (prefix, net) in nets(gan) {
+        ckpt.add_net(b, prefix, net)?;
+    }
+    for (name, t) in state_tensors(gan) {
+        ckpt.tensors.push((name.to_string(), b.read(&t)?));
+    }
+    ckpt.save(&dir.join(CHECKPOINT))
 }
 
 /// Loads a checkpoint into `gan`; returns the epochs it had completed and the iterations of the
@@ -421,8 +426,10 @@ fn restore<B: Backend>(
     gan: &mut Gan<B>,
     b: &mut B,
 ) -> Result<(usize, usize)> {
-    let pairs = checkpoint_tensors(gan);
-    for (name, t) in pairs {
+    for (prefix, net) in nets(gan) {
+        ckpt.load_net(b, prefix, net, path)?;
+    }
+    for (name, t) in state_tensors(gan) {
         ckpt.load_into(b, name, &t, path)?;
     }
     let num = |k: &str| -> Result<u64> {
@@ -673,6 +680,5 @@ fn load_discriminator<B: Backend>(path: &Path, gan: &mut Gan<B>, b: &mut B) -> R
                 .into(),
         });
     }
-    ckpt.load_into(b, "d.params", &gan.d.params, &file)?;
-    ckpt.load_into(b, "d.running", &gan.d.running, &file)
+    ckpt.load_net(b, "d", &gan.d, &file)
 }
