@@ -1,6 +1,6 @@
 //! activation: element-wise LeakyReLU / ReLU / sigmoid / tanh; backward from the saved output.
 
-use super::{Pass, all, all_mut, run, same_len, u};
+use super::{GpuTensors, Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::params::params;
@@ -92,12 +92,7 @@ impl Pass for ActivationPass {
             reference::activation_forward(self.act, x, out);
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let [out] = all(writes);
         if self.backward {
             let [y, dy] = all(reads);

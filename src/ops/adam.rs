@@ -1,11 +1,11 @@
 //! adam: one step over a flat parameter buffer, so a whole network is one dispatch.
 //! param, grad, m, v [n].
 
-use super::{Pass, all, all_mut, run, same_len, u};
+use super::{GpuTensors, Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamStep {
@@ -62,12 +62,7 @@ impl Pass for AdamStep {
         let ([grad], [param, m, v]) = (all(reads), all_mut(writes));
         reference::adam_step(self, param, grad, m, v);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([grad], [param, m, v]) = (all(reads), all(writes));
         let (bc1, bc2) = self.bias_corrections();
         let params = AdamParams {

@@ -1,11 +1,11 @@
 //! batch_norm over x [n, c, spatial]: gamma, beta [c]; running [2c] (mean, var); saved [2c]
 //! (the mean and invstd the forward used, for backward).
 
-use super::{Pass, all, all_mut, expect, u};
+use super::{GpuTensors, Pass, all, all_mut, expect, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BatchNorm {
@@ -137,12 +137,7 @@ impl Pass for BatchNormPass {
             reference::batch_norm_forward(&self.s, x, gamma, beta, running, saved, y, training);
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let p = self.s.params();
         let c = self.s.c;
         match self.kind {

@@ -1,11 +1,11 @@
 //! condition: a network's input with instance noise added and a class label appended as one-hot
 //! planes (see `shaders/condition.wgsl`); backward hands the feature part of the gradient on.
 
-use super::{Pass, all, all_mut, expect, run, split, u};
+use super::{GpuTensors, Pass, all, all_mut, expect, run, split, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Condition {
@@ -105,12 +105,7 @@ impl Pass for ConditionPass {
             reference::condition_forward(&self.s, x, label, out);
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let [out] = all(writes);
         if self.backward {
             let [dout] = all(reads);

@@ -1,11 +1,11 @@
 //! dropout: y = x · mask / (1 − prob) with the mask drawn from (seed, offset); backward applies
 //! the same map to dy, so it must be given the same seed and offset as the forward.
 
-use super::{Pass, all, all_mut, run, same_len, split, u};
+use super::{GpuTensors, Pass, all, all_mut, run, same_len, split, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dropout {
@@ -42,12 +42,7 @@ impl Pass for Dropout {
         let ([x], [y]) = (all(reads), all_mut(writes));
         reference::dropout(self, x, y);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([x], [y]) = (all(reads), all(writes));
         let ([seed_lo, seed_hi], [off_lo, off_hi]) = (split(self.seed), split(self.offset));
         let params = DropoutParams { n: u(x.len), prob: self.prob, seed_lo, seed_hi, off_lo, off_hi };

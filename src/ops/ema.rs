@@ -1,11 +1,11 @@
 //! ema: ema = decay · ema + (1 − decay) · param over a flat buffer (the generator's moving
 //! average, Karras et al. 2018). param, ema [n].
 
-use super::{Pass, all, all_mut, run, same_len, u};
+use super::{GpuTensors, Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EmaStep {
@@ -48,12 +48,7 @@ impl Pass for EmaStep {
         let ([param], [ema]) = (all(reads), all_mut(writes));
         reference::ema_update(self.decay, param, ema);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([param], [ema]) = (all(reads), all(writes));
         g.dispatch_items(
             "ema",

@@ -2,11 +2,11 @@
 //! to [−1, 1], u8 labels as numbers, or f32 table rows.
 //! data: bytes packed 4 to a word ([`pack_bytes`]) or floats; order: u32 indices.
 
-use super::{Pass, all, all_mut, expect, run, u};
+use super::{GpuTensors, Pass, all, all_mut, expect, run, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GatherKind {
@@ -144,12 +144,7 @@ impl Pass for Gather {
         let order: Vec<u32> = order.iter().map(|w| w.to_bits()).collect();
         reference::gather(self, data, &order, out);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([data, order], [out]) = (all(reads), all(writes));
         let (scale, bias) = self.byte_map();
         let sh = self.shift.unwrap_or(Shift { max: 0, height: 0, width: 0, seed: 0 });

@@ -3,7 +3,7 @@
 //! [`crate::ops::linear`], [`crate::ops::im2col`]); its reference is [`crate::ops::gemm::reference::gemm`].
 
 use super::activation::{Activation, epilogue_code};
-use super::{Pass, all, all_mut, u};
+use super::{GpuTensors, Pass, all, all_mut, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gpu::params::params;
@@ -186,12 +186,7 @@ impl Pass for Gemm {
         let [c] = all_mut(writes);
         reference::gemm(self, reads[0].expect("a"), reads[1].expect("b"), reads[2], c);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         record(g, self, reads[0].expect("a"), reads[1].expect("b"), reads[2], all::<_, 1>(writes)[0])
     }
 }

@@ -85,15 +85,15 @@ use activation::Activation;
 /// tensors it writes, in the order its entry point gives them (`None`: an optional one not
 /// given). [`Backend::run`] calls `check` once, then `reference` (the CPU backend, on copies:
 /// writes hold what the tensors held) or `record` (the GPU backend).
+/// A pass's tensors on a backend, in order; `None` for an optional one not given.
+pub type Tensors<'a, T> = &'a [Option<&'a T>];
+/// A pass's tensors on the GPU.
+pub type GpuTensors<'a> = Tensors<'a, GpuTensor>;
+
 pub trait Pass {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()>;
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]);
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()>;
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()>;
 }
 
 /// The tensors of a pass that takes no optional ones, in order. Entry points always give them,
@@ -183,12 +183,7 @@ impl Pass for LossPass {
         }
     }
     /// z at binding 1, t at 2, and `forward` writing the loss at 3 or `backward` writing dz at 4.
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([z, t], [out]) = (all(reads), all(writes));
         let (entry, slot, scale) = match self.backward_scale {
             None => ("forward", 3, 0.0),
@@ -277,12 +272,7 @@ impl<S: Weighted> Pass for WeightedPass<S> {
             }
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         match self {
             WeightedPass::Forward { s, act } => {
                 let (x, w) = (reads[0].expect("x"), reads[1].expect("w"));

@@ -1,11 +1,11 @@
 //! random: counter-based normal and uniform samplers on the GPU. Element i of a draw is a
 //! function of (seed, offset + i) alone, so a seed and offset reproduce it anywhere.
 
-use super::{Pass, all, all_mut, run, split, u};
+use super::{GpuTensors, Pass, all, all_mut, run, split, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Distribution {
@@ -46,12 +46,7 @@ impl Pass for Fill {
             Distribution::Uniform { low, high } => reference::uniform(out, self.seed, self.offset, low, high),
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        _: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, _: GpuTensors, writes: GpuTensors) -> Result<()> {
         let [out] = all(writes);
         let ([seed_lo, seed_hi], [off_lo, off_hi]) = (split(self.seed), split(self.offset));
         let (entry, a, b) = match self.d {

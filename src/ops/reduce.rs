@@ -1,7 +1,7 @@
 //! reduce: deterministic sums. `sum`: out[0] = alpha · Σx. `sum_channels`: x [n, channels,
 //! spatial] → out [channels], the bias gradient of linear and of both convolutions.
 
-use super::{Pass, all, all_mut, expect, run, u};
+use super::{GpuTensors, Pass, all, all_mut, expect, run, u};
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::params::params;
@@ -49,12 +49,7 @@ impl Pass for Sum {
         let ([x], [out]) = (all(reads), all_mut(writes));
         out[0] = reference::sum(x, self.alpha);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([x], [out]) = (all(reads), all(writes));
         g.dispatch(
             "reduce",
@@ -82,12 +77,7 @@ impl Pass for ChannelSumPass {
         let ([x], [out], s) = (all(reads), all_mut(writes), &self.s);
         reference::sum_channels(s.n, s.channels, s.spatial, x, out, self.accumulate);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([x], [out]) = (all(reads), all(writes));
         record_sum_channels(g, &self.s, x, out, self.accumulate)
     }

@@ -1,11 +1,11 @@
 //! sgd: one step of SGD with momentum over a flat parameter buffer.
 //! param, grad, momentum buffer [n].
 
-use super::{Pass, all, all_mut, run, same_len, u};
+use super::{GpuTensors, Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SgdStep {
@@ -46,12 +46,7 @@ impl Pass for SgdStep {
         let ([grad], [param, buf]) = (all(reads), all_mut(writes));
         reference::sgd_step(self, param, grad, buf);
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([grad], [param, buf]) = (all(reads), all(writes));
         let params = SgdParams {
             n: u(param.len),

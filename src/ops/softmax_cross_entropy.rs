@@ -1,11 +1,11 @@
 //! softmax_cross_entropy: a k-class classifier's per-sample loss on logits, its gradient, and
 //! the class probabilities (see `shaders/softmax_cross_entropy.wgsl`).
 
-use super::{Pass, all, all_mut, expect, run, u};
+use super::{GpuTensors, Pass, all, all_mut, expect, run, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 /// n samples of k classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,12 +94,7 @@ impl Pass for SoftmaxPass {
             SoftmaxKind::Probs => reference::softmax_cross_entropy_probs(z, k, out),
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([out], s) = (all(writes), &self.s);
         let z = all::<_, 1>(reads)[0];
         let (entry, scale) = match self.kind {

@@ -4,11 +4,11 @@
 //! w_sn = w / σ; backward: dL/dw from dL/dw_sn
 //! through w/σ(w), in place. w, w_sn, dw [m, k]; u [m]; v [k]; state [2] (σ, Σ dw ⊙ w_sn).
 
-use super::{Pass, all, all_mut, expect, u};
+use super::{GpuTensors, Pass, all, all_mut, expect, u};
 use crate::backend::Backend;
 use crate::error::Result;
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SpectralNorm {
@@ -97,12 +97,7 @@ impl Pass for SpectralPass {
             reference::spectral_norm_scale(w, state, w_sn);
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        reads: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let p = self.s.params();
         if self.backward {
             let ([w_sn, u, v], [state, dw]) = (all(reads), all(writes));

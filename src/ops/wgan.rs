@@ -1,10 +1,10 @@
 //! wgan: the critic loss gradient dz = scale / n, and weight clipping w = clamp(w, −c, c).
 
-use super::{Pass, all, all_mut, run, u};
+use super::{GpuTensors, Pass, all, all_mut, run, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 params! {
     pub struct WganParams { n: u32, a: f32 }
@@ -44,12 +44,7 @@ impl Pass for WganPass {
             WganPass::Clip { c } => reference::wgan_clip(out, c),
         }
     }
-    fn record(
-        &self,
-        g: &mut GpuBackend,
-        _: &[Option<&GpuTensor>],
-        writes: &[Option<&GpuTensor>],
-    ) -> Result<()> {
+    fn record(&self, g: &mut GpuBackend, _: GpuTensors, writes: GpuTensors) -> Result<()> {
         let [out] = all(writes);
         let (entry, x) = match *self {
             WganPass::CriticBackward { scale } => ("critic_backward", scale),
