@@ -697,11 +697,36 @@ fn eval_scores_checkpoints_and_image_files() {
     }
     let dir = tmp("eval");
     let run = dir.join("run");
-    // --eval-every scores G during training (4 iterations: at steps 2 and 4).
-    ok(&[&args(&tiny(&run, "1"))[..], &["--eval-every", "2"]].concat());
+    // --eval-every scores G during training (2 epochs of 4 iterations: at steps 2, 4, 6, 8),
+    // keeping the best-scoring state; --keep 1 keeps the last epoch's checkpoint.
+    ok(&[&args(&tiny(&run, "2"))[..], &["--eval-every", "2", "--keep", "1"]].concat());
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    assert_eq!(metrics.lines().filter(|l| l.contains("\"eval\"")).count(), 2, "{metrics}");
+    assert_eq!(metrics.lines().filter(|l| l.contains("\"eval\"")).count(), 4, "{metrics}");
     assert!(run.join("eval.png").is_file());
+    let best = Checkpoint::load(&run.join("best.safetensors")).expect("best.safetensors");
+    let best_fd: f64 = best.meta["eval_fd"].parse().unwrap();
+    let fds: Vec<f64> = metrics
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["eval"]["fd"].as_f64())
+        .collect();
+    assert_eq!(
+        best_fd,
+        fds.iter().cloned().fold(f64::INFINITY, f64::min),
+        "best.safetensors holds the lowest FD"
+    );
+    let kept: Vec<_> = std::fs::read_dir(run.join("checkpoints")).unwrap().filter_map(|e| e.ok()).collect();
+    assert_eq!(kept.len(), 1, "--keep 1");
+    assert!(run.join("checkpoints/epoch_002.safetensors").is_file());
+    let b = run.join("best.safetensors");
+    ok(&[
+        "sample",
+        "--checkpoint",
+        b.to_str().unwrap(),
+        "--n",
+        "4",
+        "--out",
+        dir.join("best.png").to_str().unwrap(),
+    ]);
     let r = run.to_str().unwrap();
     let out = ok(&["eval", "--checkpoint", r, "--n", "600", "--json", "--no-reference"]);
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -145,6 +145,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 500)]
     #[serde(default = "default_checkpoint_every")]
     pub checkpoint_every: u64,
+    /// Also keep the checkpoints of the last K epochs, as checkpoints/epoch_NNN.safetensors.
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub keep: usize,
     /// Stop after N iterations in all, with a checkpoint; `--resume` goes on from there.
     #[arg(long)]
     #[serde(default)]

@@ -116,6 +116,8 @@ struct Trainer<B: Backend> {
     start_epoch: usize,
     start_iteration: usize,
     last_checkpoint: Instant,
+    /// The lowest `--eval-every` FD so far, whose checkpoint is best.safetensors.
+    best_fd: f64,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -175,6 +177,8 @@ impl<B: Backend> Trainer<B> {
         let info = data.info(args.conditional);
         let samples_dir = run.out.join("samples");
         let bar = progress_bar(total);
+        // A fresh run into an old folder does not compete with that folder's best.
+        let best_fd = if run.resume.is_some() { best_so_far(&run.out.join(BEST)) } else { f64::INFINITY };
         Ok(Trainer {
             run,
             info,
@@ -190,6 +194,7 @@ impl<B: Backend> Trainer<B> {
             start_epoch,
             start_iteration,
             last_checkpoint: Instant::now(),
+            best_fd,
         })
     }
 
@@ -210,7 +215,7 @@ impl<B: Backend> Trainer<B> {
             }
             self.gan.iteration(b, &self.batches.reals, &self.batches.real_labels)?;
             if self.evaluator.is_some() && self.gan.step.is_multiple_of(args.eval_every) {
-                self.evaluate(b, epoch)?;
+                self.evaluate(b, epoch, it + 1)?;
             }
             if self.gan.step.is_multiple_of(args.log_every) || it + 1 == self.run.iters_per_epoch {
                 let p = b.read_async(&self.gan.stats)?;
@@ -254,14 +259,14 @@ impl<B: Backend> Trainer<B> {
     fn checkpoint(&mut self, b: &mut B, epoch: usize, iteration: usize) -> Result<()> {
         self.log.collect(b, &self.gan, true)?;
         self.gan.refresh_ema_statistics(b)?;
-        let at = (epoch, iteration);
-        write_checkpoint(&self.run.out, (&self.run.args, &self.info), &self.gan, b, at)?;
+        let (at, path) = ((epoch, iteration), self.run.out.join(CHECKPOINT));
+        write_checkpoint(&path, (&self.run.args, &self.info), &self.gan, b, at, &[])?;
         self.last_checkpoint = Instant::now();
         Ok(())
     }
 
     /// `--eval-every`: scores G's samples, logs them and redraws eval.png.
-    fn evaluate(&mut self, b: &mut B, epoch: usize) -> Result<()> {
+    fn evaluate(&mut self, b: &mut B, epoch: usize, iteration: usize) -> Result<()> {
         let (args, gan) = (&self.run.args, &mut self.gan);
         let e = self.evaluator.as_mut().expect("called with an evaluator");
         let (scores, warning) = e.run(b, gan, args.model.unit_pixels(), args.raw)?;
@@ -280,7 +285,17 @@ impl<B: Backend> Trainer<B> {
                 eprintln!("warning: {w}");
             }
         });
-        e.plot(&self.run.out.join("eval.png"))
+        e.plot(&self.run.out.join("eval.png"))?;
+        match scores.fd {
+            Some(fd) if fd < self.best_fd => {
+                self.best_fd = fd;
+                let at = (epoch, iteration);
+                let extra = [("eval_fd", fd.to_string())];
+                let path = self.run.out.join(BEST);
+                write_checkpoint(&path, (&self.run.args, &self.info), &self.gan, b, at, &extra)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// What an epoch leaves: its picture (or table rows and report), progress.gif, the
@@ -303,7 +318,9 @@ impl<B: Backend> Trainer<B> {
             (TrainData::Images(_), None) => unreachable!("image runs have a real grid"),
         }
         outputs::progress_gif(&self.samples_dir, &self.run.out.join("progress.gif"))?;
-        write_checkpoint(&self.run.out, (args, &self.info), &self.gan, b, (epoch + 1, 0))?;
+        let path = self.run.out.join(CHECKPOINT);
+        write_checkpoint(&path, (args, &self.info), &self.gan, b, (epoch + 1, 0), &[])?;
+        keep_epoch(&self.run.out, epoch + 1, args.keep)?;
         self.last_checkpoint = Instant::now();
         self.log.plot(&self.run.out.join("losses.png"))
     }
@@ -332,10 +349,49 @@ impl<B: Backend> Trainer<B> {
     }
 }
 
+/// The best `--eval-every` checkpoint's file.
+pub(crate) const BEST: &str = "best.safetensors";
+
+/// The FD of a run's best.safetensors, infinite where there is none yet.
+fn best_so_far(path: &Path) -> f64 {
+    Checkpoint::load(path).ok().and_then(|c| c.meta.get("eval_fd")?.parse().ok()).unwrap_or(f64::INFINITY)
+}
+
+/// `--keep K`: a copy of the epoch's checkpoint as checkpoints/epoch_NNN.safetensors, and only
+/// the newest K of those.
+fn keep_epoch(out: &Path, epoch: usize, keep: usize) -> Result<()> {
+    if keep == 0 {
+        return Ok(());
+    }
+    let dir = out.join("checkpoints");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let copy = dir.join(format!("epoch_{epoch:03}.safetensors"));
+    let tmp = dir.join(format!("epoch_{epoch:03}.safetensors.tmp"));
+    std::fs::copy(out.join(CHECKPOINT), &tmp).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, &copy).map_err(io(&copy))?;
+    let mut kept: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(io(&dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("epoch_"))
+                && p.extension().is_some_and(|e| e == "safetensors")
+        })
+        .collect();
+    kept.sort();
+    for old in &kept[..kept.len().saturating_sub(keep)] {
+        std::fs::remove_file(old).map_err(io(old))?;
+    }
+    Ok(())
+}
+
 /// Removes the temporary files (`*.tmp`) of writes a crash interrupted: outputs are written to
 /// one and renamed, so what a `.tmp` held never replaced anything.
 fn clean_interrupted_writes(out: &Path) -> Result<()> {
-    for dir in [out.to_path_buf(), out.join("samples")] {
+    for dir in [out.to_path_buf(), out.join("samples"), out.join("checkpoints")] {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
             if path.extension().is_some_and(|e| e == "tmp") && path.is_file() {
@@ -386,12 +442,15 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("serialisable")
 }
 
+/// Writes the run's state to `path` after `iteration` iterations of epoch `epoch` (0: at the end
+/// of epoch `epoch` − 1's), with `extra` metadata.
 fn write_checkpoint<B: Backend>(
-    dir: &Path,
+    path: &Path,
     (args, info): (&TrainArgs, &DataInfo),
     gan: &Gan<B>,
     b: &mut B,
     (epoch, iteration): (usize, usize),
+    extra: &[(&str, String)],
 ) -> Result<()> {
     let meta = [
         ("config", json(args)),
@@ -405,6 +464,7 @@ fn write_checkpoint<B: Backend>(
         ("opt_d.t", gan.opt_d.t.to_string()),
     ]
     .into_iter()
+    .chain(extra.iter().map(|(k, v)| (*k, v.clone())))
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let mut ckpt = Checkpoint { meta, ..Checkpoint::default() };
@@ -414,7 +474,7 @@ fn write_checkpoint<B: Backend>(
     for (name, t) in state_tensors(gan) {
         ckpt.tensors.push((name.to_string(), b.read(&t)?));
     }
-    ckpt.save(&dir.join(CHECKPOINT))
+    ckpt.save(path)
 }
 
 /// Loads a checkpoint into `gan`; returns the epochs it had completed and the iterations of the
