@@ -50,9 +50,11 @@ fn unit_float(bits: u32) -> f32 {
 }
 
 // A standard normal from one Threefry draw by Box–Muller; u1 is in (0, 1] so the log is finite.
+// WGSL's log is only accurate to an absolute 2^-21 near 1, so a GPU may return a tiny positive
+// log(u1) there: the max keeps the square root's argument from going negative (NaN).
 fn standard_normal(r: vec2<u32>) -> f32 {
     let u1 = f32((r.x >> 8u) + 1u) * (1.0 / 16777216.0);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * unit_float(r.y));
+    return sqrt(max(-2.0 * log(u1), 0.0)) * cos(6.283185307179586 * unit_float(r.y));
 }
 
 fn sigmoid_stable(z: f32) -> f32 {

@@ -97,7 +97,7 @@ pub mod reference {
     /// A standard normal from one draw by Box–Muller, as common.wgsl's `standard_normal`.
     pub fn standard_normal([a, b]: [u32; 2]) -> f32 {
         let u1 = ((a >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
-        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * unit_float(b)).cos()
+        (-2.0 * u1.ln()).max(0.0).sqrt() * (std::f32::consts::TAU * unit_float(b)).cos()
     }
 
     /// out[i] ~ Normal(mean, std), as random.wgsl's `fill_normal`.
