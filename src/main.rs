@@ -43,7 +43,12 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
     match cli.command {
         Command::Train(mut args) => {
             if let Some(sub) = matches.subcommand_matches("train") {
-                args.apply_preset(&|id| sub.value_source(id) == Some(ValueSource::CommandLine));
+                let given = |id: &str| sub.value_source(id) == Some(ValueSource::CommandLine);
+                args.apply_preset(&given);
+                // A resumed run keeps its own length unless --epochs says otherwise.
+                if args.resume.is_some() && !given("epochs") {
+                    args.epochs = 0;
+                }
             }
             wgan_gpu::train::train(*args)
         }

@@ -253,8 +253,9 @@ fn a_run_killed_at_random_moments_resumes_to_the_same_weights() {
         false => flags(dir),
     };
     let mut rng = common::Rng::new(7);
-    let mut kills = 0;
+    let (mut kills, mut resumes) = (0, 0);
     for _ in 0..6 {
+        resumes += checkpoint.exists() as usize;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wgan-gpu"))
             .args(command(&killed))
             .stdout(std::process::Stdio::null())
@@ -272,7 +273,7 @@ fn a_run_killed_at_random_moments_resumes_to_the_same_weights() {
             Checkpoint::load(&checkpoint).expect("a kill never leaves an unreadable checkpoint");
         }
     }
-    assert!(kills > 0, "the run ended before any kill: make it longer");
+    assert!(kills > 0 && resumes > 0, "{kills} kills, {resumes} resumes: make the run longer");
     ok(&args(&command(&killed)));
     let a = Checkpoint::load(&whole.join("checkpoint.safetensors")).unwrap();
     let b = Checkpoint::load(&checkpoint).unwrap();

@@ -135,8 +135,14 @@ impl TrainData {
                 picks.flat_map(|i| s.pixels[i * d..(i + 1) * d].iter().map(|&p| signed_pixel(p))).collect()
             }
             TrainData::Table { standardised, table, .. } => {
+                // Rows at a fixed stride would alias with a table's own order (the ring's rows
+                // cycle through its 8 modes, so every 4th row showed 2 of them): a fixed shuffle.
                 let d = table.columns.len();
-                picks.flat_map(|i| standardised[i * d..(i + 1) * d].iter().copied()).collect()
+                let rows = super::epoch_order(count, 0, usize::MAX);
+                rows[..n.min(count)]
+                    .iter()
+                    .flat_map(|&i| standardised[i as usize * d..(i as usize + 1) * d].iter().copied())
+                    .collect()
             }
         }
     }

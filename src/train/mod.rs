@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod data;
 mod interpolate;
 pub mod outputs;
+pub mod plots;
 mod preset;
 mod run;
 mod sample;

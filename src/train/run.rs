@@ -419,6 +419,7 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
             let ckpt = Checkpoint::load(&path)?;
             let mut saved: TrainArgs = serde_json::from_str(ckpt.meta("config", &path)?)
                 .map_err(|e| Error::Data { path: path.clone(), msg: format!("bad config: {e}") })?;
+            // 0: not given, the run's own (see main.rs); else at least the run's own.
             saved.epochs = args.epochs.max(saved.epochs);
             // A step limit belongs to one invocation, not to the run.
             saved.max_steps = args.max_steps;

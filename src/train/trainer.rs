@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::checkpoint::Checkpoint;
 use super::data::{DataInfo, TrainData};
 use super::outputs;
+use super::plots::{self, Panel, Series};
 use super::run::{TrainArgs, epoch_order};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -345,7 +346,9 @@ impl<B: Backend> Trainer<B> {
         let (x, y) = most_correlated(&table.values, dim);
         let points = |v: &[f32]| v.chunks(dim).map(|r| (r[x], r[y])).collect::<Vec<_>>();
         let real = points(&self.run.data.spread(shown));
-        outputs::save_png(&outputs::scatter(&real, &points(&generated[..shown * dim])), picture)
+        let names = (table.columns[x].as_str(), table.columns[y].as_str());
+        let plot = plots::scatter(picture, names, &real, &points(&generated[..shown * dim]))?;
+        outputs::save_png(&plot, picture)
     }
 }
 
@@ -582,14 +585,27 @@ impl<B: Backend> Logger<B> {
         Ok(())
     }
 
+    /// Both losses (top) and D's accuracy on real and on fake batches (bottom).
     fn plot(&self, path: &Path) -> Result<()> {
-        let series = |f: fn(&IterStats) -> f32| {
-            self.history.iter().map(|(st, s)| (*st as f32, f(s))).collect::<Vec<_>>()
+        let series = |name, colour, f: fn(&IterStats) -> f32| Series {
+            name,
+            colour,
+            points: self.history.iter().map(|(st, s)| (*st as f32, f(s))).collect(),
         };
-        outputs::plot(
+        let losses = vec![
+            series("D loss", [200, 30, 30], |s| s.d_loss),
+            series("G loss", [30, 60, 200], |s| s.g_loss),
+        ];
+        let accuracy = vec![
+            series("D accuracy on real", [30, 150, 30], |s| s.acc_real),
+            series("D accuracy on fake", [230, 140, 0], |s| s.acc_fake),
+        ];
+        plots::plot(
             path,
-            &[([200, 30, 30], series(|s| s.d_loss)), ([30, 60, 200], series(|s| s.g_loss))],
-            &[([30, 150, 30], series(|s| s.acc_real)), ([230, 140, 0], series(|s| s.acc_fake))],
+            &[
+                Panel { y_label: "loss", series: losses, range: None },
+                Panel { y_label: "accuracy", series: accuracy, range: Some((0.0, 1.0)) },
+            ],
         )
     }
 }
@@ -704,20 +720,27 @@ impl<B: Backend> Evaluator<B> {
         Ok((scores, warning))
     }
 
-    /// FD (top, red) and KID×1000 (top, blue); classes covered / 10 and precision, recall (bottom).
+    /// FD and KID×1000 (top); the share of classes covered, precision and recall (bottom).
     fn plot(&self, path: &Path) -> Result<()> {
-        let series =
-            |f: &dyn Fn(&Scores) -> f32| self.history.iter().map(|(s, v)| (*s as f32, f(v))).collect();
-        outputs::plot(
+        let series = |name, colour, f: &dyn Fn(&Scores) -> f32| Series {
+            name,
+            colour,
+            points: self.history.iter().map(|(s, v)| (*s as f32, f(v))).collect(),
+        };
+        let distances = vec![
+            series("FD", [200, 30, 30], &|s| s.fd.unwrap_or(f64::NAN) as f32),
+            series("KID x1000", [30, 60, 200], &|s| s.kid_x1000 as f32),
+        ];
+        let shares = vec![
+            series("classes covered / 10", [30, 150, 30], &|s| s.classes.covered as f32 / 10.0),
+            series("precision", [230, 140, 0], &|s| s.precision as f32),
+            series("recall", [120, 30, 160], &|s| s.recall as f32),
+        ];
+        plots::plot(
             path,
             &[
-                ([200, 30, 30], series(&|s| s.fd.unwrap_or(f64::NAN) as f32)),
-                ([30, 60, 200], series(&|s| s.kid_x1000 as f32)),
-            ],
-            &[
-                ([30, 150, 30], series(&|s| s.classes.covered as f32 / 10.0)),
-                ([230, 140, 0], series(&|s| s.precision as f32)),
-                ([120, 30, 160], series(&|s| s.recall as f32)),
+                Panel { y_label: "distance to MNIST test", series: distances, range: None },
+                Panel { y_label: "share", series: shares, range: Some((0.0, 1.0)) },
             ],
         )
     }
