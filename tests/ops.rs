@@ -958,3 +958,22 @@ fn weighted_layers_with_fused_activation() {
         }
     }
 }
+
+/// The dispatch list `bench --json` reports: a linear layer's forward is one product whose
+/// FLOPs (2·batch·in·out) and workgroups are recorded; an element-wise op has no FLOP count.
+#[test]
+fn the_dispatch_log_lists_kernels_workgroups_and_flops() {
+    let Some(mut g) = gpu() else { return };
+    let s = Linear { batch: 37, in_features: 100, out_features: 65 };
+    let (x, w, y) = (g.alloc(37 * 100).unwrap(), g.alloc(6500).unwrap(), g.alloc(37 * 65).unwrap());
+    let t = g.alloc(37 * 65).unwrap();
+    g.start_dispatch_log();
+    wgan_gpu::ops::linear::forward(&mut g, &s, &x, &w, None, &y).unwrap();
+    wgan_gpu::ops::activation::forward(&mut g, Activation::Tanh, &y, &t).unwrap();
+    let log = g.take_dispatch_log();
+    g.flush().unwrap();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0].flops, Some(2 * 37 * 100 * 65), "{log:?}");
+    assert!(log[0].kernel.starts_with("gemm") && log[0].workgroups >= 1, "{log:?}");
+    assert!(log[1].kernel.starts_with("activation.forward") && log[1].flops.is_none(), "{log:?}");
+}

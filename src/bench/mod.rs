@@ -256,6 +256,29 @@ fn kernel_profile(
     Ok(by_kernel)
 }
 
+/// Products (GEMMs, direct convolutions) of more than this many FLOPs should fill a GPU: at
+/// least [`MIN_WORKGROUPS`] workgroups.
+const BIG_PRODUCT: u64 = 1_000_000;
+const MIN_WORKGROUPS: usize = 64;
+
+/// The iteration's dispatch count, and the large products that run on few workgroups.
+fn print_dispatches(out: &Out, dispatches: &[crate::gpu::DispatchRecord]) {
+    let thin: Vec<_> = dispatches
+        .iter()
+        .filter(|d| d.flops.is_some_and(|f| f > BIG_PRODUCT) && d.workgroups < MIN_WORKGROUPS)
+        .collect();
+    out.line(&format!(
+        "  {} dispatches, each in its own compute pass; {} products over 1 MFLOP run on fewer than {MIN_WORKGROUPS} workgroups{}",
+        dispatches.len(),
+        thin.len(),
+        if thin.is_empty() { String::new() } else { ":".into() }
+    ));
+    for d in thin {
+        let mflop = d.flops.unwrap_or(0) as f64 / 1e6;
+        out.line(&format!("    {:<36} {:>5} workgroups  {mflop:>8.1} MFLOP", d.kernel, d.workgroups));
+    }
+}
+
 fn print_profile(out: &Out, by_kernel: &[(&str, f64, usize)]) {
     let gpu_total: f64 = by_kernel.iter().map(|k| k.1).sum();
     if gpu_total > 0.0 {
@@ -316,6 +339,11 @@ fn iteration_row(
         }
     }
     let by_kernel = kernel_profile(g, &mut gan, &reals)?;
+    g.start_dispatch_log();
+    gan.iteration(g, &reals, &[])?;
+    g.flush()?;
+    let dispatches = g.take_dispatch_log();
+    print_dispatches(out, &dispatches);
     let stats_now = g.read(&gan.stats)?;
     let s = gan.summarise(&stats_now);
     let finite = s.d_loss.is_finite() && s.g_loss.is_finite();
@@ -346,6 +374,7 @@ fn iteration_row(
         "g_params": gan.g.param_infos.iter().map(|p| p.len).sum::<usize>(),
         "d_params": gan.d.param_infos.iter().map(|p| p.len).sum::<usize>(),
         "final_loss_d": s.d_loss, "final_loss_g": s.g_loss, "finite": finite,
+        "dispatch_count": dispatches.len(), "compute_passes": dispatches.len(), "dispatches": dispatches,
         "gpu_ms_by_kernel": by_kernel.iter().map(|(l, s, c)| json!({"kernel": l, "ms": s * 1e3, "dispatches": c})).collect::<Vec<_>>(),
     }));
     Ok(())

@@ -89,6 +89,19 @@ pub struct GpuBackend {
     pub(crate) workspace_floats: usize,
     /// Set while `wgan-gpu bench` times dispatches.
     pub(crate) profiler: Option<super::profiler::Profiler>,
+    /// Set while `wgan-gpu bench` lists an iteration's dispatches.
+    dispatch_log: Option<Vec<DispatchRecord>>,
+    /// The FLOPs of the next dispatch, where its op counts them (the products).
+    next_flops: Option<u64>,
+}
+
+/// One dispatch as `bench --json` lists it: the kernel (`shader.entry`), its workgroups in all,
+/// and its floating-point operations where the op counts them (the GEMMs: 2·m·n·k).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DispatchRecord {
+    pub kernel: &'static str,
+    pub workgroups: usize,
+    pub flops: Option<u64>,
 }
 
 type MapState = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
@@ -144,6 +157,8 @@ impl GpuBackend {
             scratch: HashMap::new(),
             in_flight: VecDeque::new(),
             profiler: None,
+            dispatch_log: None,
+            next_flops: None,
             workspace_floats: 16 << 20,
             gemm_kernel: GemmKernel::Registers,
             gemm_rows: None,
@@ -197,6 +212,21 @@ impl GpuBackend {
 
     /// Which GEMM kernels are recorded; `Subgroup` falls back to `Registers` where the device
     /// lacks 8-wide subgroups. Tests use it to cover every kernel on one adapter.
+    /// Starts listing every dispatch recorded from now on; [`GpuBackend::take_dispatch_log`]
+    /// hands the list back.
+    pub fn start_dispatch_log(&mut self) {
+        self.dispatch_log = Some(Vec::new());
+    }
+
+    pub fn take_dispatch_log(&mut self) -> Vec<DispatchRecord> {
+        self.dispatch_log.take().unwrap_or_default()
+    }
+
+    /// The FLOPs the next dispatch performs, for the dispatch list.
+    pub(crate) fn count_flops(&mut self, flops: u64) {
+        self.next_flops = Some(flops);
+    }
+
     pub fn set_gemm_kernel(&mut self, kernel: GemmKernel) {
         let eight_wide = self.ctx.device.features().contains(wgpu::Features::SUBGROUP)
             && self.ctx.adapter.subgroup_size == (8, 8);
@@ -333,6 +363,10 @@ impl GpuBackend {
         let encoder = self.encoder.get_or_insert_with(|| {
             self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })
         });
+        let flops = self.next_flops.take();
+        if let Some(log) = &mut self.dispatch_log {
+            log.push(DispatchRecord { kernel: label_of(shader, entry), workgroups: groups, flops });
+        }
         let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
         let mut pass =
             encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes });
@@ -365,6 +399,7 @@ impl GpuBackend {
         items: usize,
     ) -> Result<()> {
         if items == 0 {
+            self.next_flops = None;
             return Ok(());
         }
         self.dispatch_specialised(shader, entry, constants, params, bindings, items.div_ceil(256))

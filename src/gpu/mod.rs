@@ -9,5 +9,5 @@ pub mod params;
 mod profiler;
 pub mod shaders;
 
-pub use backend::{GemmKernel, GpuBackend, GpuTensor, PendingRead};
+pub use backend::{DispatchRecord, GemmKernel, GpuBackend, GpuTensor, PendingRead};
 pub use context::{BackendChoice, GpuContext};

@@ -168,6 +168,7 @@ impl Weighted for Conv2d {
                 let (oh, ow) = s.out_hw();
                 let quads = s.n * s.k * oh * ow.div_ceil(4);
                 let consts = s.constants();
+                g.count_flops(s.flops_forward());
                 return g.dispatch_items_specialised(
                     "conv2d",
                     "forward_narrow",
@@ -202,6 +203,7 @@ impl Weighted for Conv2d {
             if let Some(dx) = grads.dx {
                 let quads = s.n * s.c * s.h * s.w.div_ceil(4);
                 let bind = [(5, dy), (2, w), (6, dx)];
+                g.count_flops(s.flops_forward());
                 g.dispatch_items_specialised(
                     "conv2d",
                     "backward_input_narrow",
@@ -215,6 +217,7 @@ impl Weighted for Conv2d {
                 let bind = [(5, dy), (1, x), (7, dw)];
                 // One invocation per kernel row where the shader's window (SPAN) fits, else per weight.
                 let items = if 3 * s.stride + s.kw <= 16 { s.k * s.c * s.kh } else { w.len };
+                g.count_flops(s.flops_forward());
                 g.dispatch_items_specialised(
                     "conv2d",
                     "backward_weight_narrow",

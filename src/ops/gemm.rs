@@ -203,6 +203,7 @@ pub(crate) fn record(
     let dummy = g.dummy.clone();
     let vec4 = s.vec4_layout(a.len, b.len);
     let (params, store) = params(s, bias.is_some());
+    g.count_flops(s.flops());
     if g.gemm_kernel == GemmKernel::Shared {
         let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
         let groups = s.batch * s.m.div_ceil(64) * s.n.div_ceil(64);
@@ -356,6 +357,7 @@ fn dispatch_gathered(
     let dummy = g.dummy.clone();
     let bind = [(5, a), (7, img), (3, bias.unwrap_or(&dummy)), (4, c)];
     let (entry, groups) = subgroup_tiles(g, s);
+    g.count_flops(s.flops());
     g.dispatch_specialised(shader, entry, &constants, &params, &bind, groups)
 }
 
