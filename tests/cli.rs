@@ -262,7 +262,18 @@ fn a_run_killed_at_random_moments_resumes_to_the_same_weights() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawns");
-        std::thread::sleep(std::time::Duration::from_millis(300 + rng.int(0, 2500) as u64));
+        // The first run is killed soon after its first checkpoint (however slow the machine:
+        // tests run side by side), so that every later one resumes; those at random moments.
+        if resumes == 0 {
+            let started = std::time::Instant::now();
+            while !checkpoint.exists() && started.elapsed().as_secs() < 300 {
+                if child.try_wait().expect("waits").is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(rng.int(0, 2500) as u64));
         if child.try_wait().expect("waits").is_some() {
             break;
         }
