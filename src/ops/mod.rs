@@ -110,15 +110,14 @@ pub(crate) fn all_mut<'a, const N: usize>(list: &'a mut [Option<&mut [f32]>]) ->
 }
 
 /// Runs `pass` on required tensors only: the common case of an entry point.
-pub(crate) fn run<B: Backend + ?Sized>(
+pub(crate) fn run<B: Backend + ?Sized, const R: usize, const W: usize>(
     b: &mut B,
     pass: &(impl Pass + ?Sized),
-    reads: &[&B::T],
-    writes: &[&B::T],
+    reads: &[&B::T; R],
+    writes: &[&B::T; W],
 ) -> Result<()> {
-    let reads: Vec<Option<&B::T>> = reads.iter().copied().map(Some).collect();
-    let writes: Vec<Option<&B::T>> = writes.iter().copied().map(Some).collect();
-    b.run(pass, &reads, &writes)
+    // Arrays, not vectors: this runs once per dispatch.
+    b.run(pass, &reads.map(Some), &writes.map(Some))
 }
 
 /// Checks that a tensor called `what` of op `op` has `dims.iter().product()` elements.

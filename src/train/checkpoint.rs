@@ -106,10 +106,7 @@ impl Checkpoint {
         meta.insert("format".into(), FORMAT.into());
         let data = safetensors::tensor::serialize(views, Some(meta))
             .map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })?;
-        let tmp = path.with_extension("safetensors.tmp");
-        let io = |source| Error::Io { path: tmp.clone(), source };
-        std::fs::write(&tmp, data).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.into(), source })
+        super::outputs::write_atomic(path, &data)
     }
 
     pub fn load(path: &Path) -> Result<Self> {

@@ -69,6 +69,21 @@ fn span(values: impl Iterator<Item = f32>) -> (f32, f32) {
     }
 }
 
+/// The legend of a chart's labelled series, boxed, at `position`.
+fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    path: &Path,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(drawing(path))
+}
+
 /// Line plots over the training step, one panel above the other, to `path`.
 pub fn plot(path: &Path, panels: &[Panel]) -> Result<()> {
     let image = render(path, (900, 300 * panels.len() as u32), |root| {
@@ -98,13 +113,7 @@ pub fn plot(path: &Path, panels: &[Panel]) -> Result<()> {
                     .label(s.name)
                     .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .draw()
-                .map_err(drawing(path))?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight, path)?;
         }
         Ok(())
     })?;
@@ -143,14 +152,7 @@ pub fn scatter(
                 .label(name)
                 .legend(move |(x, y)| Circle::new((x + 10, y), 3, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(drawing(path))?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperLeft, path)
     })?;
     Ok(image.into())
 }

@@ -67,30 +67,20 @@ pub struct Generator {
 impl Generator {
     /// G of the checkpoint at `path` (a file or a run folder), built for `chunk` samples a call:
     /// its moving average when it has one, unless `raw`.
-    /// A checkpoint's generator layers and data description, without building anything.
-    pub fn spec_of(path: &Path) -> Result<(NetSpec, DataInfo)> {
-        let path = if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() };
-        Self::describe(&Checkpoint::load(&path)?, &path)
-    }
-
-    fn describe(ckpt: &Checkpoint, path: &Path) -> Result<(NetSpec, DataInfo)> {
-        let bad = |what: &str, e: serde_json::Error| Error::Data {
-            path: path.into(),
-            msg: format!("bad {what}: {e}"),
-        };
-        let spec: NetSpec = serde_json::from_str(ckpt.meta("g_spec", path)?).map_err(|e| bad("g_spec", e))?;
-        // Checkpoints from before data sources had no "data" entry: unconditional images.
-        let info: DataInfo = match ckpt.meta("data", path) {
-            Ok(j) => serde_json::from_str(j).map_err(|e| bad("data", e))?,
-            Err(_) => DataInfo::default(),
-        };
-        Ok((spec, info))
-    }
-
     pub fn load(b: &mut GpuBackend, path: &Path, chunk: usize, raw: bool) -> Result<Generator> {
         let path = if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() };
         let ckpt = Checkpoint::load(&path)?;
-        let (spec, info) = Self::describe(&ckpt, &path)?;
+        let bad = |what: &str, e: serde_json::Error| Error::Data {
+            path: path.clone(),
+            msg: format!("bad {what}: {e}"),
+        };
+        let spec: NetSpec =
+            serde_json::from_str(ckpt.meta("g_spec", &path)?).map_err(|e| bad("g_spec", e))?;
+        // Checkpoints from before data sources had no "data" entry: unconditional images.
+        let info: DataInfo = match ckpt.meta("data", &path) {
+            Ok(j) => serde_json::from_str(j).map_err(|e| bad("data", e))?,
+            Err(_) => DataInfo::default(),
+        };
         let net = Net::new(b, &spec, chunk)?;
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
         ckpt.load_net(b, g, &net, &path)?;
@@ -167,19 +157,23 @@ fn interleave(bytes: &[u8], shape: Shape) -> Vec<u8> {
     out
 }
 
-/// The latent vectors of `sample --z`: a float32 .npy [n, z_dim] of finite numbers.
-fn read_latents(path: &Path, z_dim: usize) -> Result<Vec<f32>> {
+/// The latent vectors of `sample --z`: a float32 .npy [n, z_dim] of finite numbers, and its
+/// shape [n, z_dim] (checked against the generator once it is built for n).
+fn read_latents(path: &Path) -> Result<(Vec<f32>, [usize; 2])> {
     let file = npy::read(path)?;
     let bad = |msg: String| Error::Data { path: path.into(), msg };
     let values = file.f32s().ok_or_else(|| bad("latent vectors must be float32 ('<f4')".into()))?;
     let shape = file.shape();
-    if shape.len() != 2 || shape[1] != z_dim || shape[0] == 0 || values.len() != shape[0] * z_dim {
-        return Err(bad(format!("shape {shape:?} is not [n, {z_dim}] (this generator's z_dim)")));
+    let &[n, z_dim] = &shape[..] else {
+        return Err(bad(format!("shape {shape:?} is not [n, z_dim]")));
+    };
+    if n == 0 || values.len() != n * z_dim {
+        return Err(bad(format!("shape {shape:?} does not hold its {} values", values.len())));
     }
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(bad(format!("element {i} is {}, not a finite number", values[i])));
     }
-    Ok(values)
+    Ok((values, [n, z_dim]))
 }
 
 pub fn sample(mut args: SampleArgs) -> Result<()> {
@@ -188,19 +182,20 @@ pub fn sample(mut args: SampleArgs) -> Result<()> {
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
-    let latents = match &args.z {
-        Some(path) => {
-            // The file decides n; the generator is built for it below.
-            let spec = Generator::spec_of(&args.checkpoint)?;
-            let z_dim = spec.0.input.size() - spec.1.classes.len();
-            let v = read_latents(path, z_dim)?;
-            args.n = v.len() / z_dim;
-            Some(v)
-        }
-        None => None,
-    };
+    // The file decides n, so it is read before the generator is built for it.
+    let latents = args.z.as_deref().map(read_latents).transpose()?;
+    if let Some((_, [n, _])) = &latents {
+        args.n = *n;
+    }
     let chunk = args.n.min(256);
     let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
+    if let (Some((_, [_, z_dim])), Some(path)) = (&latents, &args.z)
+        && *z_dim != g.z_dim()
+    {
+        let msg = format!("latent vectors of {z_dim} values, this generator's z_dim is {}", g.z_dim());
+        return Err(Error::Data { path: path.clone(), msg });
+    }
+    let latents = latents.map(|(v, _)| v);
     let fixed = args.label.as_deref().map(|l| g.class_index(l)).transpose()?;
     let classes = g.info.classes.len();
     let format =

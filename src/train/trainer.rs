@@ -372,10 +372,9 @@ fn keep_epoch(out: &Path, epoch: usize, keep: usize) -> Result<()> {
         move |source| Error::Io { path, source }
     };
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let copy = dir.join(format!("epoch_{epoch:03}.safetensors"));
-    let tmp = dir.join(format!("epoch_{epoch:03}.safetensors.tmp"));
-    std::fs::copy(out.join(CHECKPOINT), &tmp).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &copy).map_err(io(&copy))?;
+    let latest = out.join(CHECKPOINT);
+    let bytes = std::fs::read(&latest).map_err(io(&latest))?;
+    outputs::write_atomic(&dir.join(format!("epoch_{epoch:03}.safetensors")), &bytes)?;
     let mut kept: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(io(&dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
