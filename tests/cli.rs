@@ -569,11 +569,12 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
     let dir = tmp("csv");
     std::fs::create_dir_all(&dir).unwrap();
     let mut rng = common::Rng::new(4);
-    let mut text = String::from("height_cm,weight_kg,age\n");
+    let mut text = String::from("height_cm,weight_kg,age,team\n");
     for _ in 0..256 {
-        let h = 150.0 + (rng.next_u64() % 50) as f64;
+        let h = 150.5 + (rng.next_u64() % 50) as f64;
         let w = 0.9 * h - 90.0 + (rng.next_u64() % 10) as f64;
-        text += &format!("{h},{w},{}\n", 20 + rng.next_u64() % 50);
+        let team = ["red", "blue", "green"][(rng.next_u64() % 3) as usize];
+        text += &format!("{h},{w},{},{team}\n", 20 + rng.next_u64() % 50);
     }
     let csv = dir.join("people.csv");
     std::fs::write(&csv, text).unwrap();
@@ -595,19 +596,84 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
         o,
     ]);
     let report = std::fs::read_to_string(out.join("report.txt")).unwrap();
-    for needle in ["height_cm", "weight_kg", "age", "correlation"] {
+    for needle in ["height_cm", "weight_kg", "age", "correlation", "team shares", "KS"] {
         assert!(report.contains(needle), "report lacks {needle}:\n{report}");
     }
+    // The table recipe's defaults.
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        (&config["pac"], &config["d_dropout"], &config["loss"], &config["table_transform"]),
+        (&4.into(), &0.0.into(), &"hinge".into(), &"quantile".into())
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["columns"][3]["kind"], "categorical");
     let rows = wgan_gpu::data::table::read_csv(&out.join("samples/epoch_002.csv")).unwrap();
     assert!(out.join("samples/epoch_002.png").is_file() && out.join("progress.gif").is_file());
-    assert_eq!(rows.columns, ["height_cm", "weight_kg", "age"]);
+    assert_eq!(rows.columns, ["height_cm", "weight_kg", "age", "team"]);
     let sampled = dir.join("sampled.csv");
     ok(&["sample", "--checkpoint", o, "--n", "20", "--out", sampled.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&sampled).unwrap();
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert!(cells[2].parse::<u32>().is_ok(), "age comes back whole: {line}");
+        assert!(["red", "blue", "green"].contains(&cells[3]), "team comes back a team: {line}");
+    }
     let t = wgan_gpu::data::table::read_csv(&sampled).unwrap();
-    assert_eq!((t.rows, t.columns.len()), (20, 3));
-    // In the table's units (heights near 150..200 cm), not standardised (near 0).
-    let mean_height = t.values.iter().step_by(3).sum::<f64>() / 20.0;
-    assert!((100.0..250.0).contains(&mean_height), "mean height {mean_height}");
+    assert_eq!((t.rows, t.columns.len()), (20, 4));
+    // In the table's units (heights near 150..200 cm), inside the data's range.
+    let heights = t.values.iter().step_by(4);
+    assert!(heights.clone().all(|h| (150.5..=199.5).contains(h)), "{text}");
+    let report =
+        String::from_utf8(ok(&["eval", "--table", c, "--samples", sampled.to_str().unwrap()]).stdout)
+            .unwrap();
+    assert!(report.contains("rows: real 256, generated 20") && report.contains("team shares"), "{report}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A known mixture: `peaks` is 30% N(−3, 0.5) and 70% N(2, 1), `linked` = peaks/2 + N(0, 0.5).
+/// The default table recipe must keep both peaks in proportion, the spread and the correlation.
+#[test]
+fn learns_a_two_peaked_table_within_bounds() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("mixture");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut rng = common::Rng::new(11);
+    let mut gauss = || {
+        let (u, v) = (rng.f(1e-12, 1.0), rng.f(0.0, 1.0));
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+    let mut text = String::from("peaks,linked\n");
+    let mut values = Vec::new();
+    for i in 0..2000 {
+        let peak = if i % 10 < 3 { -3.0 + 0.5 * gauss() } else { 2.0 + gauss() };
+        let linked = peak / 2.0 + 0.5 * gauss();
+        text += &format!("{peak:.5},{linked:.5}\n");
+        values.extend([peak, linked]);
+    }
+    let csv = dir.join("mixture.csv");
+    std::fs::write(&csv, text).unwrap();
+    let out = dir.join("run");
+    let (c, o) = (csv.to_str().unwrap(), out.to_str().unwrap());
+    ok(&["train", "--data", c, "--epochs", "15", "--out", o]);
+    let sampled = dir.join("sampled.csv");
+    ok(&["sample", "--checkpoint", o, "--n", "2000", "--out", sampled.to_str().unwrap()]);
+    let t = wgan_gpu::data::table::read_csv(&sampled).unwrap();
+    let kinds = [wgan_gpu::data::table::ColumnKind::Real, wgan_gpu::data::table::ColumnKind::Real];
+    let report = wgan_gpu::data::table::report::TableReport::new(&t.columns, &kinds, &values, &t.values);
+    let low = t.values.iter().step_by(2).filter(|&&v| v < -0.5).count() as f64 / t.rows as f64;
+    let summary = format!("{}\nlow peak {low:.3}", report.text());
+    assert!((0.22..=0.38).contains(&low), "the low peak's share: {summary}");
+    for col in &report.columns {
+        assert!(
+            col.mean_gap_std <= 0.15 && (0.8..=1.2).contains(&col.std_ratio) && col.ks <= 0.1,
+            "{summary}"
+        );
+    }
+    assert!(report.correlation_max_gap <= 0.12, "{summary}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

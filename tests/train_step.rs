@@ -87,13 +87,14 @@ fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanCon
         noise_anneal_steps: 0,
         g_batch: 0,
         g_ema: 0.0,
+        pac: 1,
     }
 }
 
 #[test]
 fn mlp_iterations_equal_reference_for_every_loss() {
     let img = Shape(1, 6, 5);
-    let g = mlp_generator(8, &[16, 24], img);
+    let g = mlp_generator(8, &[16, 24], img, true);
     let d = mlp_discriminator(img, &[20, 12], 0.3);
     for (loss, kind) in [
         (LossKind::Bce, OptKind::Adam),
@@ -112,6 +113,10 @@ fn mlp_iterations_equal_reference_for_every_loss() {
     let four = run(&mut CpuBackend, &cfg, &g, &d, 1);
     assert_ne!(all.tensors[0].1, four.tensors[0].1, "g_batch must change G's update");
     assert_eq!(all.tensors[1].1, four.tensors[1].1, "g_batch must not change D's update");
+    // PacGAN: D judges 3 of the 12 rows at once (a table's G, without tanh).
+    let (row, packed) = (Shape(5, 1, 1), Shape(15, 1, 1));
+    let cfg = GanConfig { pac: 3, ..config(LossKind::Hinge, 12, 1, OptKind::Adam) };
+    compare("mlp pac 3", &cfg, &mlp_generator(8, &[16], row, false), &mlp_discriminator(packed, &[12], 0.0));
 }
 
 #[test]
@@ -137,8 +142,10 @@ fn hinge_spectral_norm_and_ema_iterations_equal_reference() {
     d.spectral_norm = true;
     let cfg = GanConfig { g_ema: 0.99, ..config(LossKind::Hinge, 5, 1, OptKind::Adam) };
     compare("dcgan hinge + spectral norm + ema", &cfg, &g, &d);
-    let mlp =
-        (mlp_generator(8, &[16], img), NetSpec { spectral_norm: true, ..mlp_discriminator(img, &[12], 0.0) });
+    let mlp = (
+        mlp_generator(8, &[16], img, true),
+        NetSpec { spectral_norm: true, ..mlp_discriminator(img, &[12], 0.0) },
+    );
     compare("mlp bce + spectral norm", &config(LossKind::Bce, 7, 2, OptKind::Adam), &mlp.0, &mlp.1);
 
     // The EMA lags the live weights, and its statistics are its own.
@@ -165,7 +172,7 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3);
     assert_eq!(d.input, Shape(4, 8, 8));
     compare("conditional dcgan", &cfg, &g, &d);
-    let (g, d) = conditional(mlp_generator(8, &[12], img), mlp_discriminator(img, &[10], 0.0), 3);
+    let (g, d) = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3);
     assert_eq!(d.input, Shape(67, 1, 1));
     compare("conditional mlp", &cfg, &g, &d);
 }
@@ -180,7 +187,8 @@ fn network_gradients_match_finite_differences() {
     let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0 };
     let img = Shape(1, 28, 28);
     let (gs, ds) = (dcgan_generator(3, img, o), dcgan_discriminator(img, o));
-    let mlp = (mlp_generator(3, &[5], Shape(1, 28, 28)), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
+    let mlp =
+        (mlp_generator(3, &[5], Shape(1, 28, 28), true), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
     // Piecewise-linear activations become tanh: central differences across a ReLU kink are
     // wrong by design, and this test is about the wiring, not the kinks (gradcheck.rs has those).
     let smooth = |mut s: NetSpec| {

@@ -322,6 +322,7 @@ fn iteration_row(
         noise_anneal_steps: 0,
         g_batch: 0,
         g_ema: 0.0,
+        pac: 1,
     };
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.

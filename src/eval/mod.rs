@@ -4,6 +4,7 @@
 pub mod classifier;
 pub mod metrics;
 pub mod samples;
+pub mod table;
 
 use std::path::PathBuf;
 
@@ -128,12 +129,20 @@ impl Reference {
 #[derive(clap::Args, Clone, Debug)]
 pub struct EvalArgs {
     /// A generator checkpoint (or its run folder) to draw samples from.
-    #[arg(long, conflicts_with = "images", required_unless_present = "images")]
+    #[arg(long, conflicts_with_all = ["images", "table"], required_unless_present_any = ["images", "table"])]
     pub checkpoint: Option<PathBuf>,
     /// Images made by any tool: a folder of PNGs, a grid PNG written by `sample`, an IDX file or
     /// a .npy array (u8 0..255, or f32 in [0, 1] or [−1, 1]); 28×28 white-on-black digits.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "table")]
     pub images: Option<PathBuf>,
+    /// A real CSV table to compare `--samples` with: per-column mean, spread, quantile and
+    /// Kolmogorov–Smirnov gaps, category shares and the correlation gap (the report a table run
+    /// writes each epoch), for rows made by any tool.
+    #[arg(long, requires = "samples")]
+    pub table: Option<PathBuf>,
+    /// The generated CSV rows to compare with `--table` (the same columns).
+    #[arg(long, requires = "table")]
+    pub samples: Option<PathBuf>,
     /// Samples to draw from a checkpoint.
     #[arg(long, default_value_t = 10000)]
     pub n: usize,
@@ -182,6 +191,9 @@ pub fn print_table(rows: &[Scores]) {
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
+    if let (Some(real), Some(samples)) = (&args.table, &args.samples) {
+        return table::eval_table(real, samples, args.json);
+    }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
     let (images, labels, what) = match (&args.checkpoint, &args.images) {

@@ -111,9 +111,23 @@ pub struct GanConfig {
     /// step with a warm-up; samples come from it.
     #[serde(default)]
     pub g_ema: f32,
+    /// PacGAN packing (0 or 1: off): D judges `pac` consecutive samples at once, concatenated
+    /// (for images, stacked as channels), so its batch is `batch / pac`.
+    #[serde(default)]
+    pub pac: usize,
 }
 
 impl GanConfig {
+    /// Samples D judges at once.
+    pub fn pac(&self) -> usize {
+        self.pac.max(1)
+    }
+
+    /// D's batch: one decision per `pac` samples.
+    pub fn d_batch(&self) -> usize {
+        self.batch / self.pac()
+    }
+
     /// The generator step's batch: `g_batch` when set (at most `batch`), else `batch`.
     pub fn g_batch(&self) -> usize {
         if self.g_batch == 0 { self.batch } else { self.g_batch.min(self.batch) }

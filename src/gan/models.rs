@@ -14,15 +14,18 @@ fn bn() -> L {
     L::BatchNorm { momentum: 0.1, eps: 1e-5 }
 }
 
-/// Goodfellow-style MLP generator: z → hidden (LeakyReLU 0.2) → 784, tanh, as an image.
-pub fn mlp_generator(z_dim: usize, hidden: &[usize], img: Shape) -> NetSpec {
+/// Goodfellow-style MLP generator: z → hidden (LeakyReLU 0.2) → 784, tanh, as an image; a
+/// table row's encoded columns are unbounded, so `bounded` false leaves out the tanh.
+pub fn mlp_generator(z_dim: usize, hidden: &[usize], img: Shape, bounded: bool) -> NetSpec {
     let mut layers = Vec::new();
     for &h in hidden {
         layers.push(L::Linear { out: h, bias: true });
         layers.push(act(LRELU));
     }
     layers.push(L::Linear { out: img.size(), bias: true });
-    layers.push(act(Activation::Tanh));
+    if bounded {
+        layers.push(act(Activation::Tanh));
+    }
     layers.push(L::Reshape { to: img });
     NetSpec { input: Shape(z_dim, 1, 1), layers, spectral_norm: false }
 }
@@ -178,7 +181,7 @@ pub fn reference_bench_models(kind: super::ModelKind, z_dim: usize) -> (NetSpec,
     let img = Shape(1, 28, 28);
     match kind {
         super::ModelKind::Mlp => {
-            (mlp_generator(z_dim, &[256, 512, 1024], img), mlp_discriminator(img, &[512, 256], 0.0))
+            (mlp_generator(z_dim, &[256, 512, 1024], img, true), mlp_discriminator(img, &[512, 256], 0.0))
         }
         super::ModelKind::Dcgan => {
             let o = DcganOptions { width: 64, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0 };

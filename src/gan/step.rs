@@ -133,14 +133,20 @@ pub struct Gan<B: Backend> {
 impl<B: Backend> Gan<B> {
     pub fn new(b: &mut B, cfg: GanConfig, g_spec: &NetSpec, d_spec: &NetSpec) -> Result<Self> {
         let n = cfg.batch;
+        let pac = cfg.pac();
+        if !n.is_multiple_of(pac) || !cfg.g_batch().is_multiple_of(pac) || (pac > 1 && cfg.classes > 0) {
+            return Err(Error::Config(format!(
+                "--pac {pac} needs a batch size (and --g-batch) that it divides, and an unconditional model"
+            )));
+        }
         let g = Net::new(b, g_spec, n)?;
-        let d = Net::new(b, d_spec, n)?;
+        let d = Net::new(b, d_spec, n / pac)?;
         if !(0.0..1.0).contains(&cfg.g_ema) {
             return Err(Error::Config(format!("--g-ema {} must be in [0, 1) (0: off)", cfg.g_ema)));
         }
         let g_ema = if cfg.g_ema > 0.0 { Some(Net::new(b, g_spec, n)?) } else { None };
         let k = cfg.classes;
-        let image = g.output_shape().size();
+        let image = g.output_shape().size() * pac;
         let label_len = d_spec.input.size().checked_sub(image).filter(|&l| k > 0 && l % k == 0);
         let spatial = match label_len {
             Some(l) if l > 0 => l / k,
@@ -160,9 +166,10 @@ impl<B: Backend> Gan<B> {
                 cfg.z_dim
             )));
         }
-        let d_cond = Condition { n, dim: image, classes: k, spatial, sigma: 0.0, seed: 0, offset: 0 };
+        let d_cond =
+            Condition { n: n / pac, dim: image, classes: k, spatial, sigma: 0.0, seed: 0, offset: 0 };
         let d_in = if k > 0 || cfg.instance_noise > 0.0 {
-            Some((b.alloc(n * d_cond.out_dim())?, b.alloc(n * d_cond.out_dim())?))
+            Some((b.alloc(d_cond.n * d_cond.out_dim())?, b.alloc(d_cond.n * d_cond.out_dim())?))
         } else {
             None
         };
@@ -277,9 +284,10 @@ impl<B: Backend> Gan<B> {
     fn loss(&mut self, b: &mut B, slot: usize, role: Role) -> Result<()> {
         let (z, dz) = (self.d.output().clone(), self.d.output_grad().clone());
         // The generator's term may use only the first g_batch samples; the rest get no gradient.
-        let used = if role == Role::Gen { self.cfg.g_batch() } else { self.cfg.batch };
-        if used < self.cfg.batch {
-            b.zero(&dz.slice(used, self.cfg.batch - used))?;
+        let (pac, d_batch) = (self.cfg.pac(), self.cfg.d_batch());
+        let used = if role == Role::Gen { self.cfg.g_batch() / pac } else { d_batch };
+        if used < d_batch {
+            b.zero(&dz.slice(used, d_batch - used))?;
         }
         let (z, dz) = (z.slice(0, used), dz.slice(0, used));
         let n = used as f32;
@@ -327,7 +335,7 @@ impl<B: Backend> Gan<B> {
         let conditional = self.cfg.classes > 0;
         assert_eq!(labels.len(), if conditional { reals.len() } else { 0 }, "labels iff conditional");
         let dropout_seed = |gan: &Self, call: u64| derive_seed(gan.cfg.seed, gan.step, 1000 + call);
-        let n = self.cfg.batch;
+        let n = self.cfg.d_batch();
         let fake_at = self.logits_fake_at();
         let mut g_in = self.z.clone();
         for (k, real) in reals.iter().enumerate() {
@@ -396,7 +404,7 @@ impl<B: Backend> Gan<B> {
 
     /// Summarises a read-back copy of [`Gan::stats`].
     pub fn summarise(&self, stats: &[f32]) -> IterStats {
-        let n = self.cfg.batch;
+        let n = self.cfg.d_batch();
         let real = &stats[LOGITS_REAL..LOGITS_REAL + n];
         let fake_at = self.logits_fake_at();
         let fake = &stats[fake_at..fake_at + n];

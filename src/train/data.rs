@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::run::{TrainArgs, parse_list};
 use crate::backend::Backend;
-use crate::data::table::{Standardiser, Table};
+use crate::data::table::transform::TableCoder;
+use crate::data::table::{ColumnKind, Table};
 use crate::data::{ImageSet, folder, idx, mnist, signed_pixel, table};
 use crate::error::{Error, Result};
 use crate::nn::Shape;
@@ -20,7 +21,7 @@ pub enum DataFormat {
     Idx,
     /// A folder of PNG/JPEG images; subfolders are classes.
     Folder,
-    /// A CSV table with a header and numeric columns.
+    /// A CSV table with a header; real, integer and categorical columns.
     Csv,
 }
 
@@ -44,9 +45,15 @@ impl DataFormat {
 pub struct DataInfo {
     /// Class names by label (conditional models); empty otherwise.
     pub classes: Vec<String>,
-    /// Table columns and the standardisation the model learned in; empty for images.
+    /// Table columns; empty for images.
     pub columns: Vec<String>,
+    /// Each column's kind and encoding, as the model learned them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coder: Option<TableCoder>,
+    /// The standardisation of checkpoints written before `coder` existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mean: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub std: Vec<f64>,
 }
 
@@ -55,15 +62,29 @@ impl DataInfo {
         !self.columns.is_empty()
     }
 
-    /// Generated rows (standardised) back in the table's units.
-    pub fn unstandardise(&self, rows: &[f32]) -> Vec<f64> {
-        Standardiser { mean: self.mean.clone(), std: self.std.clone() }.invert(rows)
+    fn coder(&self) -> TableCoder {
+        self.coder.clone().unwrap_or_else(|| TableCoder::standard(&self.mean, &self.std))
+    }
+
+    /// Generated rows (in the model's units) back in the table's units.
+    pub fn decode(&self, rows: &[f32]) -> Vec<f64> {
+        self.coder().decode(rows)
+    }
+
+    pub fn kinds(&self) -> Vec<ColumnKind> {
+        self.coder().kinds()
     }
 }
 
 pub enum TrainData {
     Images(ImageSet),
-    Table { table: Table, standardised: Vec<f32>, standardiser: Standardiser, labels: Option<Vec<u8>> },
+    /// `encoded`: the rows as G learns them (`coder`), row-major.
+    Table {
+        table: Table,
+        encoded: Vec<f32>,
+        coder: TableCoder,
+        labels: Option<Vec<u8>>,
+    },
 }
 
 impl TrainData {
@@ -72,6 +93,10 @@ impl TrainData {
             TrainData::Images(s) => s.count,
             TrainData::Table { table, .. } => table.rows,
         }
+    }
+
+    pub fn is_table(&self) -> bool {
+        matches!(self, TrainData::Table { .. })
     }
 
     /// One sample's shape: (channels, height, width), or (columns, 1, 1) for a table row.
@@ -104,11 +129,11 @@ impl TrainData {
         let classes = if conditional { self.class_names() } else { Vec::new() };
         match self {
             TrainData::Images(_) => DataInfo { classes, ..Default::default() },
-            TrainData::Table { table, standardiser, .. } => DataInfo {
+            TrainData::Table { table, coder, .. } => DataInfo {
                 classes,
                 columns: table.columns.clone(),
-                mean: standardiser.mean.clone(),
-                std: standardiser.std.clone(),
+                coder: Some(coder.clone()),
+                ..Default::default()
             },
         }
     }
@@ -120,12 +145,12 @@ impl TrainData {
                 let kind = if unit_pixels { GatherKind::UnitPixels } else { GatherKind::Pixels };
                 Ok((b.upload(&pack_bytes(&s.pixels))?, kind))
             }
-            TrainData::Table { standardised, .. } => Ok((b.upload(standardised)?, GatherKind::Floats)),
+            TrainData::Table { encoded, .. } => Ok((b.upload(encoded)?, GatherKind::Floats)),
         }
     }
 
     /// `n` samples spread evenly over the data set (not the first `n`: a folder lists its classes
-    /// one after another), in [−1, 1] (images) or standardised units (rows), for the grids.
+    /// one after another), in [−1, 1] (images) or the model's units (rows), for the grids.
     pub fn spread(&self, n: usize) -> Vec<f32> {
         let count = self.count();
         let picks = (0..n).map(|i| i * count / n.max(1));
@@ -134,14 +159,14 @@ impl TrainData {
                 let d = s.image_len();
                 picks.flat_map(|i| s.pixels[i * d..(i + 1) * d].iter().map(|&p| signed_pixel(p))).collect()
             }
-            TrainData::Table { standardised, table, .. } => {
+            TrainData::Table { encoded, table, .. } => {
                 // Rows at a fixed stride would alias with a table's own order (the ring's rows
                 // cycle through its 8 modes, so every 4th row showed 2 of them): a fixed shuffle.
                 let d = table.columns.len();
                 let rows = super::epoch_order(count, 0, usize::MAX);
                 rows[..n.min(count)]
                     .iter()
-                    .flat_map(|&i| standardised[i as usize * d..(i as usize + 1) * d].iter().copied())
+                    .flat_map(|&i| encoded[i as usize * d..(i as usize + 1) * d].iter().copied())
                     .collect()
             }
         }
@@ -175,14 +200,8 @@ impl TrainData {
     fn truncate(&mut self, n: usize) {
         match self {
             TrainData::Images(s) => s.truncate(n),
-            TrainData::Table { table, standardised, .. } => {
-                if n < table.rows {
-                    let cols = table.columns.len();
-                    table.rows = n;
-                    table.values.truncate(n * cols);
-                    standardised.truncate(n * cols);
-                }
-            }
+            // Cut in `load`, before its columns are fitted.
+            TrainData::Table { .. } => {}
         }
     }
 }
@@ -202,10 +221,15 @@ pub fn load(args: &TrainArgs) -> Result<TrainData> {
                 TrainData::Images(folder::read_folder(path, args.image_size, args.channels)?)
             }
             DataFormat::Csv => {
-                let table = table::read_csv(path)?;
-                let standardiser = Standardiser::fit(&table);
-                let standardised = standardiser.apply(&table);
-                TrainData::Table { table, standardised, standardiser, labels: None }
+                let declared = args.columns.as_deref().map(table::parse_declared).transpose()?;
+                let mut table = table::read_csv_as(path, declared.as_deref().unwrap_or_default())?;
+                if let Some(n) = args.limit.filter(|&n| n < table.rows) {
+                    table.rows = n;
+                    table.values.truncate(n * table.columns.len());
+                }
+                let coder = TableCoder::fit(&table, args.table_transform);
+                let encoded = coder.encode(&table);
+                TrainData::Table { table, encoded, coder, labels: None }
             }
         },
     };

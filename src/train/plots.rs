@@ -8,6 +8,8 @@ use std::sync::Once;
 use image::{DynamicImage, RgbImage};
 use plotters::prelude::*;
 
+use crate::data::table::report::most_correlated;
+use crate::data::table::{ColumnKind, Table};
 use crate::error::{Error, Result};
 
 /// One plotted line: its legend entry, colour and (x, y) points.
@@ -120,39 +122,114 @@ pub fn plot(path: &Path, panels: &[Panel]) -> Result<()> {
     image.save(path).map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })
 }
 
-/// Real (grey) and generated (red) points of two table columns, in standardised units (±3.5):
-/// what a table GAN learned of their joint shape. `path` names the picture in errors.
-pub fn scatter(
+const REAL: RGBColor = RGBColor(110, 110, 110);
+const GENERATED: RGBColor = RGBColor(220, 30, 30);
+
+/// A table's epoch picture: real (grey) and generated (red) points of its most correlated pair of
+/// columns, beside a histogram of each column (the first 8), all in the table's own units.
+/// `real` and `fake` are row-major rows of `table`'s columns; `path` names the picture in errors.
+pub fn table_figure(path: &Path, table: &Table, real: &[f64], fake: &[f64]) -> Result<DynamicImage> {
+    let cols = table.columns.len();
+    let shown = cols.min(8);
+    let grid = (shown.div_ceil(2), shown.min(2));
+    let width = 420 + 250 * grid.1 as u32;
+    let height = 420.max(170 * grid.0 as u32);
+    let image = render(path, (width, height), |root| {
+        let (left, right) = root.split_horizontally(420);
+        let (x, y) = most_correlated(&table.values, cols);
+        let pairs = |v: &[f64]| v.chunks_exact(cols).map(|r| (r[x] as f32, r[y] as f32)).collect::<Vec<_>>();
+        let names = (table.columns[x].as_str(), table.columns[y].as_str());
+        scatter(&left, path, names, &pairs(real), &pairs(fake))?;
+        for (c, area) in right.split_evenly(grid).iter().enumerate().take(shown) {
+            let column = |v: &[f64]| v.iter().skip(c).step_by(cols).map(|&x| x as f32).collect::<Vec<_>>();
+            histogram(area, path, &table.columns[c], &table.kinds[c], &column(real), &column(fake))?;
+        }
+        Ok(())
+    })?;
+    Ok(image.into())
+}
+
+/// `lo..hi` widened by 5% each side, so the extreme points are not drawn on the axes.
+fn padded((lo, hi): (f32, f32)) -> std::ops::Range<f32> {
+    let pad = 0.05 * (hi - lo);
+    lo - pad..hi + pad
+}
+
+fn scatter<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
     path: &Path,
     (x_name, y_name): (&str, &str),
     real: &[(f32, f32)],
     fake: &[(f32, f32)],
-) -> Result<DynamicImage> {
-    let image = render(path, (420, 420), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(44)
-            .build_cartesian_2d(-3.5f32..3.5f32, -3.5f32..3.5f32)
-            .map_err(drawing(path))?;
+) -> Result<()> {
+    let (xs, ys) = (padded(span(real.iter().map(|p| p.0))), padded(span(real.iter().map(|p| p.1))));
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(52)
+        .build_cartesian_2d(xs.clone(), ys.clone())
+        .map_err(drawing(path))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_name)
+        .y_desc(y_name)
+        .light_line_style(RGBColor(240, 240, 240))
+        .draw()
+        .map_err(drawing(path))?;
+    for (name, points, colour) in [("real", real, REAL), ("generated", fake, GENERATED)] {
+        let inside = points.iter().copied().filter(|(x, y)| xs.contains(x) && ys.contains(y));
         chart
-            .configure_mesh()
-            .x_desc(format!("{x_name} (standardised)"))
-            .y_desc(format!("{y_name} (standardised)"))
-            .light_line_style(RGBColor(240, 240, 240))
-            .draw()
-            .map_err(drawing(path))?;
-        for (name, points, colour) in
-            [("real", real, RGBColor(110, 110, 110)), ("generated", fake, RGBColor(220, 30, 30))]
-        {
-            let inside = points.iter().copied().filter(|(x, y)| x.abs() < 3.5 && y.abs() < 3.5);
-            chart
-                .draw_series(inside.map(|p| Circle::new(p, 1, colour.filled())))
-                .map_err(drawing(path))?
-                .label(name)
-                .legend(move |(x, y)| Circle::new((x + 10, y), 3, colour.filled()));
-        }
-        legend(&mut chart, SeriesLabelPosition::UpperLeft, path)
-    })?;
-    Ok(image.into())
+            .draw_series(inside.map(|p| Circle::new(p, 1, colour.filled())))
+            .map_err(drawing(path))?
+            .label(name)
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, colour.filled()));
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft, path)
+}
+
+/// Share of each of `bins` equal bins over `range` (categories: one bin per category index).
+fn shares(values: &[f32], range: &std::ops::Range<f32>, bins: usize) -> Vec<f32> {
+    let mut counts = vec![0.0f32; bins];
+    let width = (range.end - range.start) / bins as f32;
+    for &v in values.iter().filter(|v| range.contains(v)) {
+        counts[(((v - range.start) / width) as usize).min(bins - 1)] += 1.0;
+    }
+    counts.iter().map(|c| c / values.len().max(1) as f32).collect()
+}
+
+/// One column's histogram: real as grey bars, generated as a red outline, shares of the rows.
+fn histogram<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    path: &Path,
+    name: &str,
+    kind: &ColumnKind,
+    real: &[f32],
+    fake: &[f32],
+) -> Result<()> {
+    let (range, bins) = match kind {
+        ColumnKind::Categorical(names) => (-0.5..names.len() as f32 - 0.5, names.len().max(1)),
+        _ => (padded(span(real.iter().copied())), 30),
+    };
+    let (r, f) = (shares(real, &range, bins), shares(fake, &range, bins));
+    let top = r.iter().chain(&f).fold(0.0f32, |a, &b| a.max(b)).max(1e-3) * 1.1;
+    let mut chart = ChartBuilder::on(area)
+        .margin(8)
+        .caption(name, ("sans-serif", 14))
+        .x_label_area_size(22)
+        .y_label_area_size(40)
+        .build_cartesian_2d(range.clone(), 0f32..top)
+        .map_err(drawing(path))?;
+    chart.configure_mesh().disable_mesh().y_labels(4).x_labels(5).draw().map_err(drawing(path))?;
+    let width = (range.end - range.start) / bins as f32;
+    let edge = |i: usize| range.start + i as f32 * width;
+    chart
+        .draw_series(
+            r.iter()
+                .enumerate()
+                .map(|(i, &h)| Rectangle::new([(edge(i), 0.0), (edge(i + 1), h)], REAL.mix(0.5).filled())),
+        )
+        .map_err(drawing(path))?;
+    let outline = f.iter().enumerate().flat_map(|(i, &h)| [(edge(i), h), (edge(i + 1), h)]);
+    chart.draw_series(LineSeries::new(outline, GENERATED.stroke_width(2))).map_err(drawing(path))?;
+    Ok(())
 }

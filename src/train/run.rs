@@ -6,6 +6,7 @@ use super::checkpoint::Checkpoint;
 use super::data::{self, DataFormat, TrainData};
 use super::preset::Preset;
 use super::trainer::{CHECKPOINT, Run, train_on};
+use crate::data::table::transform::TransformKind;
 use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
 use crate::gan::step::derive_seed;
@@ -95,6 +96,27 @@ pub struct TrainArgs {
     /// The IDX label file that goes with --data (needed for --digits and --conditional).
     #[arg(long, requires = "data")]
     pub labels: Option<PathBuf>,
+    /// Kinds of a CSV table's columns, e.g. age:int,city:cat,income:real (default: a column
+    /// whose first cell is not a number holds categories, one of whole numbers integers).
+    #[arg(long, requires = "data")]
+    #[serde(default)]
+    pub columns: Option<String>,
+    /// How a table's columns are encoded for G: quantile (each column through its empirical CDF
+    /// onto a standard normal, so skewed and many-peaked columns keep their shape) or standard
+    /// ((x − mean)/std).
+    #[arg(long, value_enum, default_value_t = TransformKind::Quantile)]
+    #[serde(default = "legacy_transform")]
+    pub table_transform: TransformKind,
+    /// PacGAN (Lin et al. 2018): D judges N samples at once, side by side, which makes a G that
+    /// covers few modes easy to tell apart (default: 4 for tables, 1 otherwise; must divide the
+    /// batch size).
+    #[arg(long)]
+    #[serde(default)]
+    pub pac: Option<usize>,
+    /// A table's G ends in a linear layer (runs saved before column transforms end in tanh).
+    #[arg(skip = true)]
+    #[serde(default)]
+    pub table_linear_output: bool,
     /// Side length images from a folder are cropped square and resized to (the DCGAN takes
     /// 28, 32, 64 or any side that halves down to 4..7).
     #[arg(long, default_value_t = 28)]
@@ -209,6 +231,11 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
 }
 
+/// Configs saved before `--table-transform` existed standardised their tables.
+fn legacy_transform() -> TransformKind {
+    TransformKind::Standard
+}
+
 fn default_checkpoint_every() -> u64 {
     500
 }
@@ -240,13 +267,26 @@ impl TrainArgs {
         })
     }
 
-    /// The two networks for samples of shape `img`, told one of `classes` classes when > 0.
-    pub fn specs(&self, img: Shape, classes: usize) -> Result<(NetSpec, NetSpec)> {
+    /// PacGAN's packing (1: none).
+    pub fn pac(&self) -> usize {
+        self.pac.unwrap_or(1).max(1)
+    }
+
+    /// The two networks for samples of shape `img` (table rows when `table`), told one of
+    /// `classes` classes when > 0. D sees `pac` samples at once, stacked as channels.
+    pub fn specs(&self, img: Shape, classes: usize, table: bool) -> Result<(NetSpec, NetSpec)> {
         let square = img.1 == img.2;
+        let pac = self.pac();
+        let packed = Shape(img.0 * pac, img.1, img.2);
         let (g, d) = match self.model {
             ModelKind::Mlp => (
-                models::mlp_generator(self.z_dim, &parse_list("g-hidden", &self.g_hidden)?, img),
-                models::mlp_discriminator(img, &parse_list("d-hidden", &self.d_hidden)?, self.d_dropout()),
+                models::mlp_generator(
+                    self.z_dim,
+                    &parse_list("g-hidden", &self.g_hidden)?,
+                    img,
+                    !(table && self.table_linear_output),
+                ),
+                models::mlp_discriminator(packed, &parse_list("d-hidden", &self.d_hidden)?, self.d_dropout()),
             ),
             ModelKind::Dcgan if square && models::dcgan_levels(img.1).is_some() => {
                 let o = DcganOptions {
@@ -256,10 +296,10 @@ impl TrainArgs {
                     d_dropout: self.d_dropout(),
                 };
                 let g = DcganOptions { width: self.g_width.unwrap_or(self.width), ..o };
-                (models::dcgan_generator(self.z_dim, img, g), models::dcgan_discriminator(img, o))
+                (models::dcgan_generator(self.z_dim, img, g), models::dcgan_discriminator(packed, o))
             }
             ModelKind::Keras if square && img.1.is_multiple_of(4) => {
-                (models::keras_generator(self.z_dim, img), models::keras_discriminator(img))
+                (models::keras_generator(self.z_dim, img), models::keras_discriminator(packed))
             }
             kind => {
                 return Err(Error::Config(format!(
@@ -300,6 +340,7 @@ impl TrainArgs {
             noise_anneal_steps: 0,
             g_batch: self.g_batch.unwrap_or(0),
             g_ema: self.g_ema,
+            pac: 1,
         }
     }
 
@@ -322,6 +363,12 @@ impl TrainArgs {
             return Err(Error::Config(
                 "--batch-size, --epochs, --z-dim, --log-every, --width and --g-width must be positive".into(),
             ));
+        }
+        if let Some(pac) = self.pac.filter(|&p| p == 0 || !self.batch_size.is_multiple_of(p)) {
+            return Err(Error::Config(format!(
+                "--pac {pac} must be positive and divide --batch-size {}",
+                self.batch_size
+            )));
         }
         if let Some(g) = self.g_batch.filter(|&g| g == 0 || g > self.batch_size) {
             return Err(Error::Config(format!(
@@ -443,6 +490,7 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
 
     let mut cfg = args.gan_config();
     cfg.classes = data.info(args.conditional).classes.len();
+    cfg.pac = args.pac();
     let per_iter = cfg.batch * cfg.d_steps;
     let iters_per_epoch = data.count() / per_iter;
     if iters_per_epoch == 0 {

@@ -115,7 +115,7 @@ impl Generator {
     }
 
     /// G's output for `z` ([chunk, z_dim]) and `labels` ([chunk] class indices; ignored when
-    /// unconditional): images in [−1, 1] or standardised table rows.
+    /// unconditional): images in [−1, 1] or table rows in the model's units.
     pub fn run(&mut self, b: &mut GpuBackend, z: &GpuTensor, labels: &[f32]) -> Result<Vec<f32>> {
         let x = match &self.input {
             Some(input) => {
@@ -250,7 +250,9 @@ pub fn sample(mut args: SampleArgs) -> Result<()> {
             let dims: Vec<usize> = if ch == 1 { vec![args.n, h, w] } else { vec![args.n, ch, h, w] };
             idx::write(out, &dims, &bytes)?
         }
-        SampleFormat::Csv => table::write_csv(out, &g.info.columns, &g.info.unstandardise(&values))?,
+        SampleFormat::Csv => {
+            table::write_csv(out, &g.info.columns, &g.info.kinds(), &g.info.decode(&values))?
+        }
     }
     eprintln!("wrote {} samples to {}", args.n, out.display());
     Ok(())

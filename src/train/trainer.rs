@@ -15,6 +15,7 @@ use super::outputs;
 use super::plots::{self, Panel, Series};
 use super::run::{TrainArgs, epoch_order};
 use crate::backend::Backend;
+use crate::data::table::report::TableReport;
 use crate::error::{Error, Result};
 use crate::eval::classifier::Classifier;
 use crate::eval::{Reference, Scores};
@@ -125,7 +126,7 @@ impl<B: Backend> Trainer<B> {
     fn new(b: &mut B, run: Run) -> Result<Self> {
         let (args, cfg, data) = (&run.args, &run.cfg, &run.data);
         let (shape, classes) = (data.shape(), cfg.classes);
-        let (g_spec, d_spec) = args.specs(shape, classes)?;
+        let (g_spec, d_spec) = args.specs(shape, classes, data.is_table())?;
         let mut gan = Gan::new(b, cfg.clone(), &g_spec, &d_spec)?;
         let (mut start_epoch, mut start_iteration) = (0, 0);
         if let Some((ckpt, path)) = &run.resume {
@@ -326,28 +327,24 @@ impl<B: Backend> Trainer<B> {
         self.log.plot(&self.run.out.join("losses.png"))
     }
 
-    /// A table's epoch: generated rows as CSV, report.txt, a one-line summary and the scatter plot
-    /// of the most correlated pair of columns.
+    /// A table's epoch: generated rows as CSV, report.txt and report.json, a one-line summary,
+    /// and the scatter plot of the most correlated pair of columns beside each column's histogram.
     fn write_rows(&self, generated: &[f32], epoch: usize, picture: &Path) -> Result<()> {
         let TrainData::Table { table, .. } = &self.run.data else { unreachable!("a table run") };
         let (dim, shown) = (table.columns.len(), self.shown);
-        let rows = self.info.unstandardise(&generated[..shown * dim]);
+        let rows = self.info.decode(&generated[..shown * dim]);
         let csv = self.samples_dir.join(format!("epoch_{:03}.csv", epoch + 1));
-        crate::data::table::write_csv(&csv, &table.columns, &rows)?;
-        let report = crate::data::table::compare_report(&table.columns, &table.values, &rows);
-        let path = self.run.out.join("report.txt");
-        std::fs::write(&path, &report).map_err(|source| Error::Io { path, source })?;
-        let summary = table_summary(&table.values, &rows, dim);
+        crate::data::table::write_csv(&csv, &table.columns, &table.kinds, &rows)?;
+        let report = TableReport::new(&table.columns, &table.kinds, &table.values, &rows);
+        write_report(&self.run.out, &report)?;
         if epoch + 1 == self.run.args.epochs {
-            self.bar.suspend(|| eprintln!("{report}"));
+            self.bar.suspend(|| eprintln!("{}", report.text()));
         } else {
+            let summary = report.summary();
             self.bar.suspend(|| eprintln!("epoch {}: {summary} (report.txt has the rest)", epoch + 1));
         }
-        let (x, y) = most_correlated(&table.values, dim);
-        let points = |v: &[f32]| v.chunks(dim).map(|r| (r[x], r[y])).collect::<Vec<_>>();
-        let real = points(&self.run.data.spread(shown));
-        let names = (table.columns[x].as_str(), table.columns[y].as_str());
-        let plot = plots::scatter(picture, names, &real, &points(&generated[..shown * dim]))?;
+        let real = self.info.decode(&self.run.data.spread(shown));
+        let plot = plots::table_figure(picture, table, &real, &rows)?;
         outputs::save_png(&plot, picture)
     }
 }
@@ -658,28 +655,11 @@ impl<B: Backend> Showcase<B> {
     }
 }
 
-/// One line on how close generated rows are to real ones: the worst column mean and std gaps (in
-/// real standard deviations) and the worst correlation gap.
-fn table_summary(real: &[f64], fake: &[f64], cols: usize) -> String {
-    use crate::data::table::{column_stats, correlation};
-    let (r, f) = (column_stats(real, cols), column_stats(fake, cols));
-    let gap = |a: &[f64], b: &[f64]| {
-        (0..cols).map(|c| (a[c] - b[c]).abs() / r.std[c].max(1e-12)).fold(0.0, f64::max)
-    };
-    let (rc, fc) = (correlation(real, cols), correlation(fake, cols));
-    let corr = rc.iter().zip(&fc).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-    format!(
-        "worst column mean gap {:.2} std, std gap {:.2} std, correlation gap {corr:.2}",
-        gap(&r.mean, &f.mean),
-        gap(&r.std, &f.std)
-    )
-}
-
-/// The two columns whose correlation is largest in magnitude ((0, 0) for a single column).
-fn most_correlated(values: &[f64], cols: usize) -> (usize, usize) {
-    let r = crate::data::table::correlation(values, cols);
-    let pairs = (0..cols).flat_map(|i| (i + 1..cols).map(move |j| (i, j)));
-    pairs.max_by(|a, b| r[a.0 * cols + a.1].abs().total_cmp(&r[b.0 * cols + b.1].abs())).unwrap_or((0, 0))
+/// report.txt and report.json of a table run, each written whole or not at all.
+pub(crate) fn write_report(dir: &Path, report: &TableReport) -> Result<()> {
+    outputs::write_atomic(&dir.join("report.txt"), report.text().as_bytes())?;
+    let json = serde_json::to_string_pretty(report).expect("a report serialises");
+    outputs::write_atomic(&dir.join("report.json"), json.as_bytes())
 }
 
 /// `--eval-every`: the classifier scores of G's samples during training.

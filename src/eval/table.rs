@@ -1,0 +1,80 @@
+//! `eval --table real.csv --samples gen.csv`: the table report for rows made by any tool.
+
+use std::path::Path;
+
+use crate::data::table::report::TableReport;
+use crate::data::table::{self, ColumnKind, Declared, Table};
+use crate::error::{Error, Result};
+
+pub fn eval_table(real: &Path, samples: &Path, json: bool) -> Result<()> {
+    let real = table::read_csv(real)?;
+    let fake = read_like(samples, &real)?;
+    let report = TableReport::new(&real.columns, &real.kinds, &real.values, &fake);
+    if json {
+        println!("{}", serde_json::to_string(&report).expect("a report serialises"));
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// `path`'s rows in `like`'s column order and category indices (a category `like` lacks gets
+/// an index past its names, so it counts against every share).
+fn read_like(path: &Path, like: &Table) -> Result<Vec<f64>> {
+    let declared: Vec<(String, Declared)> = like
+        .columns
+        .iter()
+        .zip(&like.kinds)
+        .map(|(name, kind)| {
+            let kind = if matches!(kind, ColumnKind::Categorical(_)) {
+                Declared::Categorical
+            } else {
+                Declared::Real
+            };
+            (name.clone(), kind)
+        })
+        .collect();
+    let bad = |msg: String| Error::Data { path: path.to_path_buf(), msg };
+    let missing: Vec<&str> =
+        like.columns.iter().filter(|c| !header_of(path).contains(c)).map(|c| c.as_str()).collect();
+    if !missing.is_empty() {
+        return Err(bad(format!("has no column {} of the real table", missing.join(", "))));
+    }
+    let other = table::read_csv_as(path, &declared)?;
+    let cols = other.columns.len();
+    let mut out = Vec::with_capacity(other.rows * like.columns.len());
+    let map: Vec<(usize, Option<Vec<f64>>)> = like
+        .columns
+        .iter()
+        .zip(&like.kinds)
+        .map(|(name, kind)| {
+            let at = other.columns.iter().position(|c| c == name).expect("checked above");
+            let recode = match (kind, &other.kinds[at]) {
+                (ColumnKind::Categorical(names), ColumnKind::Categorical(theirs)) => Some(
+                    theirs
+                        .iter()
+                        .map(|t| names.iter().position(|n| n == t).unwrap_or(names.len()) as f64)
+                        .collect(),
+                ),
+                _ => None,
+            };
+            (at, recode)
+        })
+        .collect();
+    for row in other.values.chunks_exact(cols) {
+        for (at, recode) in &map {
+            out.push(match recode {
+                Some(codes) => codes[row[*at] as usize],
+                None => row[*at],
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The header's column names (empty when the file cannot be read: `read_csv_as` then says why).
+fn header_of(path: &Path) -> Vec<String> {
+    csv::Reader::from_path(path)
+        .and_then(|mut r| r.headers().map(|h| h.iter().map(|c| c.trim().to_string()).collect()))
+        .unwrap_or_default()
+}
