@@ -34,13 +34,16 @@ fn read_like(path: &Path, like: &Table) -> Result<Vec<f64>> {
             (name.clone(), kind)
         })
         .collect();
-    let bad = |msg: String| Error::Data { path: path.to_path_buf(), msg };
-    let missing: Vec<&str> =
-        like.columns.iter().filter(|c| !header_of(path).contains(c)).map(|c| c.as_str()).collect();
-    if !missing.is_empty() {
-        return Err(bad(format!("has no column {} of the real table", missing.join(", "))));
-    }
-    let other = table::read_csv_as(path, &declared)?;
+    let other = table::read_csv_with(path, |columns| {
+        let missing: Vec<&str> =
+            like.columns.iter().filter(|c| !columns.contains(c)).map(|c| c.as_str()).collect();
+        if missing.is_empty() {
+            Ok(declared)
+        } else {
+            let msg = format!("has no column {} of the real table", missing.join(", "));
+            Err(Error::Data { path: path.to_path_buf(), msg })
+        }
+    })?;
     let cols = other.columns.len();
     let mut out = Vec::with_capacity(other.rows * like.columns.len());
     let map: Vec<(usize, Option<Vec<f64>>)> = like
@@ -70,11 +73,4 @@ fn read_like(path: &Path, like: &Table) -> Result<Vec<f64>> {
         }
     }
     Ok(out)
-}
-
-/// The header's column names (empty when the file cannot be read: `read_csv_as` then says why).
-fn header_of(path: &Path) -> Vec<String> {
-    csv::Reader::from_path(path)
-        .and_then(|mut r| r.headers().map(|h| h.iter().map(|c| c.trim().to_string()).collect()))
-        .unwrap_or_default()
 }

@@ -1,6 +1,7 @@
 //! What a run trains on: images (bundled MNIST, IDX files, a folder of PNG/JPEG) or a CSV table,
 //! resident on the device and gathered into batches there.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -62,8 +63,11 @@ impl DataInfo {
         !self.columns.is_empty()
     }
 
-    fn coder(&self) -> TableCoder {
-        self.coder.clone().unwrap_or_else(|| TableCoder::standard(&self.mean, &self.std))
+    fn coder(&self) -> Cow<'_, TableCoder> {
+        match &self.coder {
+            Some(coder) => Cow::Borrowed(coder),
+            None => Cow::Owned(TableCoder::standard(&self.mean, &self.std)),
+        }
     }
 
     /// Generated rows (in the model's units) back in the table's units.
@@ -159,16 +163,15 @@ impl TrainData {
                 let d = s.image_len();
                 picks.flat_map(|i| s.pixels[i * d..(i + 1) * d].iter().map(|&p| signed_pixel(p))).collect()
             }
-            TrainData::Table { encoded, table, .. } => {
-                // Rows at a fixed stride would alias with a table's own order (the ring's rows
-                // cycle through its 8 modes, so every 4th row showed 2 of them): a fixed shuffle.
-                let d = table.columns.len();
-                let rows = super::epoch_order(count, 0, usize::MAX);
-                rows[..n.min(count)]
-                    .iter()
-                    .flat_map(|&i| encoded[i as usize * d..(i as usize + 1) * d].iter().copied())
-                    .collect()
-            }
+            TrainData::Table { encoded, table, .. } => spread_rows(encoded, table.columns.len(), n),
+        }
+    }
+
+    /// The rows `spread` picks, in the table's own units (empty for images).
+    pub fn spread_table_rows(&self, n: usize) -> Vec<f64> {
+        match self {
+            TrainData::Table { table, .. } => spread_rows(&table.values, table.columns.len(), n),
+            TrainData::Images(_) => Vec::new(),
         }
     }
 
@@ -204,6 +207,18 @@ impl TrainData {
             TrainData::Table { .. } => {}
         }
     }
+}
+
+/// `n` rows of row-major `values` (`d` columns) in a fixed shuffle: rows at a fixed stride would
+/// alias with a table's own order (the ring's rows cycle through its 8 modes, so every 4th row
+/// showed 2 of them).
+fn spread_rows<T: Copy>(values: &[T], d: usize, n: usize) -> Vec<T> {
+    let count = values.len() / d.max(1);
+    let rows = super::epoch_order(count, 0, usize::MAX);
+    rows[..n.min(count)]
+        .iter()
+        .flat_map(|&i| values[i as usize * d..(i as usize + 1) * d].iter().copied())
+        .collect()
 }
 
 /// Reads what `--data` (and `--format`, `--labels`, `--image-size`, `--channels`, `--digits`,

@@ -340,7 +340,7 @@ impl TrainArgs {
             noise_anneal_steps: 0,
             g_batch: self.g_batch.unwrap_or(0),
             g_ema: self.g_ema,
-            pac: 1,
+            pac: self.pac(),
         }
     }
 
@@ -490,7 +490,6 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
 
     let mut cfg = args.gan_config();
     cfg.classes = data.info(args.conditional).classes.len();
-    cfg.pac = args.pac();
     let per_iter = cfg.batch * cfg.d_steps;
     let iters_per_epoch = data.count() / per_iter;
     if iters_per_epoch == 0 {

@@ -343,7 +343,7 @@ impl<B: Backend> Trainer<B> {
             let summary = report.summary();
             self.bar.suspend(|| eprintln!("epoch {}: {summary} (report.txt has the rest)", epoch + 1));
         }
-        let real = self.info.decode(&self.run.data.spread(shown));
+        let real = self.run.data.spread_table_rows(shown);
         let plot = plots::table_figure(picture, table, &real, &rows)?;
         outputs::save_png(&plot, picture)
     }

@@ -75,6 +75,21 @@ pub fn read_csv(path: &Path) -> Result<Table> {
 /// still an error, not a new category); a numeric column of whole numbers is an integer one.
 /// Errors name the line (as an editor numbers it, header = line 1) and the column.
 pub fn read_csv_as(path: &Path, declared: &[(String, Declared)]) -> Result<Table> {
+    read_csv_with(path, |columns| match declared.iter().find(|(name, _)| !columns.contains(name)) {
+        Some((name, _)) => Err(Error::Config(format!(
+            "--columns names '{name}', which {} does not have (its columns: {})",
+            path.display(),
+            columns.join(", ")
+        ))),
+        None => Ok(declared.to_vec()),
+    })
+}
+
+/// [`read_csv_as`] with the declarations made from the header by `declare`, which may refuse it.
+pub fn read_csv_with(
+    path: &Path,
+    declare: impl FnOnce(&[String]) -> Result<Vec<(String, Declared)>>,
+) -> Result<Table> {
     let text = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -89,13 +104,7 @@ pub fn read_csv_as(path: &Path, declared: &[(String, Declared)]) -> Result<Table
     if columns.is_empty() {
         return Err(bad("empty file: no header and no data rows".into()));
     }
-    if let Some((name, _)) = declared.iter().find(|(name, _)| !columns.contains(name)) {
-        return Err(Error::Config(format!(
-            "--columns names '{name}', which {} does not have (its columns: {})",
-            path.display(),
-            columns.join(", ")
-        )));
-    }
+    let declared = &declare(&columns)?;
     let mut kinds: Vec<Declared> = Vec::new();
     let mut names: Vec<Vec<String>> = vec![Vec::new(); columns.len()];
     let mut values = Vec::new();

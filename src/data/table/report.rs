@@ -101,12 +101,16 @@ pub fn ks_statistic(a: &[f64], b: &[f64]) -> f64 {
 
 /// The `p`-quantile of a sorted sample, interpolating between neighbours.
 pub fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let t = p.clamp(0.0, 1.0) * (sorted.len().max(1) - 1) as f64;
+    interpolate(sorted, p.clamp(0.0, 1.0) * (sorted.len().max(1) - 1) as f64)
+}
+
+/// `sorted` read at the fractional position `t` (clamped to its ends), linearly between the two
+/// neighbours; NaN when empty. Quantiles, a quantile coder's knots and its inverse all read so.
+pub fn interpolate(sorted: &[f64], t: f64) -> f64 {
+    let Some(last) = sorted.len().checked_sub(1) else { return f64::NAN };
+    let t = t.clamp(0.0, last as f64);
     let (lo, frac) = (t.floor() as usize, t.fract());
-    let hi = (lo + 1).min(sorted.len() - 1);
+    let hi = (lo + 1).min(last);
     sorted[lo] + frac * (sorted[hi] - sorted[lo])
 }
 
@@ -156,8 +160,8 @@ pub struct TableReport {
     pub generated_correlation: Vec<f64>,
 }
 
-/// A spread to divide by that is never 0.
-fn unit(std: f64) -> f64 {
+/// A spread to divide by that is never 0 (a constant column's is 1).
+pub(crate) fn unit(std: f64) -> f64 {
     if std > 0.0 && std.is_finite() { std } else { 1.0 }
 }
 

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::report::{column_stats, interpolate, unit};
 use super::{ColumnKind, Table};
 
 /// How columns are encoded for training (`--table-transform`).
@@ -51,17 +52,16 @@ pub struct TableCoder {
 impl TableCoder {
     pub fn fit(t: &Table, how: TransformKind) -> Self {
         let cols = t.columns.len();
+        let stats = column_stats(&t.values, cols);
         let columns = (0..cols)
             .map(|c| {
-                let values: Vec<f64> = t.values.chunks_exact(cols).map(|row| row[c]).collect();
                 let encoding = match how {
                     TransformKind::Standard => {
-                        let n = values.len().max(1) as f64;
-                        let mean = values.iter().sum::<f64>() / n;
-                        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-                        Encoding::Standard { mean, std: if std > 0.0 && std.is_finite() { std } else { 1.0 } }
+                        Encoding::Standard { mean: stats.mean[c], std: unit(stats.std[c]) }
                     }
-                    TransformKind::Quantile => Encoding::Quantile { knots: knots(values) },
+                    TransformKind::Quantile => Encoding::Quantile {
+                        knots: knots(t.values.chunks_exact(cols).map(|row| row[c]).collect()),
+                    },
                 };
                 ColumnCoder { kind: t.kinds[c].clone(), encoding }
             })
@@ -125,11 +125,7 @@ impl TableCoder {
                 let x = match &coder.encoding {
                     Encoding::Standard { mean, std } => v as f64 * std + mean,
                     Encoding::Quantile { knots } => {
-                        let t = normal_cdf(v as f64) * knots.len() as f64 - 0.5;
-                        let t = t.clamp(0.0, (knots.len() - 1) as f64);
-                        let (lo, frac) = (t.floor() as usize, t.fract());
-                        let hi = (lo + 1).min(knots.len() - 1);
-                        knots[lo] + frac * (knots[hi] - knots[lo])
+                        interpolate(knots, normal_cdf(v as f64) * knots.len() as f64 - 0.5)
                     }
                 };
                 match &coder.kind {
@@ -149,14 +145,7 @@ impl TableCoder {
 fn knots(mut values: Vec<f64>) -> Vec<f64> {
     values.sort_by(f64::total_cmp);
     let (n, k) = (values.len(), values.len().clamp(1, MAX_KNOTS));
-    (0..k)
-        .map(|i| {
-            let t = ((i as f64 + 0.5) / k as f64 * n as f64 - 0.5).clamp(0.0, (n.max(1) - 1) as f64);
-            let (lo, frac) = (t.floor() as usize, t.fract());
-            let hi = (lo + 1).min(n - 1);
-            values[lo] + frac * (values[hi] - values[lo])
-        })
-        .collect()
+    (0..k).map(|i| interpolate(&values, (i as f64 + 0.5) / k as f64 * n as f64 - 0.5)).collect()
 }
 
 /// SplitMix64's finaliser: a fixed pseudo-random order for tied values that does not follow the
