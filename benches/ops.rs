@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         warmup: 2,
         no_ops: false,
         no_check: false,
+        loss: wgan_gpu::gan::LossKind::Bce,
     };
     match bench(args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -344,7 +344,77 @@ fn bad_input_is_a_one_line_error() {
         assert_one_line_error(&["train", &arg, "--out", dir.to_str().unwrap()], flag);
     }
     assert_one_line_error(&["train", "--digits", "x", "--out", dir.to_str().unwrap()], "--digits");
+    let out = dir.to_str().unwrap();
+    assert_one_line_error(&["train", "--gp-weight=-1", "--out", out], "--gp-weight");
+    assert_one_line_error(&["train", "--r1", "1", "--d-batch-norm", "--out", out], "batch norm");
+    assert_one_line_error(&["train", "--r1", "1", "--loss", "wgan-gp", "--out", out], "choose one");
+    assert_one_line_error(&["train", "--info-cat", "3", "--conditional", "--out", out], "--info-cat");
+    assert_one_line_error(&["train", "--info-cont", "101", "--out", out], "--info-cat");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn infogan_codes_pick_what_is_drawn() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let dir = tmp("infogan");
+    let mut a = tiny(&dir, "1");
+    a.extend(["--info-cat", "4", "--info-cont", "2"].map(String::from));
+    ok(&args(&a));
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    assert!(metrics.lines().all(|l| l.contains("\"info\"")), "Q's loss is logged");
+    let ck = dir.display().to_string();
+    let png = |name: &str| dir.join(name).display().to_string();
+    // The code changes the samples; the other noise is the same.
+    let (c0, c1) = (png("c0.npy"), png("c1.npy"));
+    for (code, out) in [("0", &c0), ("1", &c1)] {
+        ok(&["sample", "--checkpoint", &ck, "--code", code, "--n", "8", "--format", "npy", "--out", out]);
+    }
+    assert_ne!(std::fs::read(&c0).unwrap(), std::fs::read(&c1).unwrap());
+    ok(&["interpolate", "--checkpoint", &ck, "--code-grid", "--steps", "5", "--out", &png("grid.png")]);
+    let grid = image::open(png("grid.png")).unwrap();
+    assert!(grid.height() > 3 * grid.width() / 5, "4 rows of 5: {}x{}", grid.width(), grid.height());
+    let out = ok(&["eval", "--checkpoint", &ck, "--n", "600", "--no-reference"]);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("code 3:") && text.contains("error"), "{text}");
+    assert_one_line_error(
+        &["sample", "--checkpoint", &ck, "--code", "4", "--out", &png("x.png")],
+        "--code 4",
+    );
+    assert_one_line_error(
+        &["interpolate", "--checkpoint", &ck, "--code-grid", "--code-axis", "2", "--out", &png("x.png")],
+        "--code-grid",
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn trains_with_gradient_penalties() {
+    if common::gpu().is_none() {
+        return;
+    }
+    for (name, extra) in
+        [("gp", &["--loss", "wgan-gp", "--d-steps", "2"][..]), ("r1", &["--r1", "5", "--r1-every", "2"][..])]
+    {
+        let dir = tmp(name);
+        let mut a = tiny(&dir, "1");
+        a.extend(extra.iter().map(|s| s.to_string()));
+        ok(&args(&a));
+        let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+        let first: serde_json::Value = serde_json::from_str(metrics.lines().next().unwrap()).unwrap();
+        let penalty = first["penalty"].as_f64().unwrap_or(0.0);
+        assert!(penalty > 0.0 && penalty.is_finite(), "{name}: penalty {penalty} in {first}");
+        let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+        if name == "gp" {
+            // Gulrajani et al.'s β and no spectral norm, unless given.
+            assert!(
+                config.contains("\"beta2\": 0.9") && config.contains("\"d_spectral_norm\": false"),
+                "{config}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 #[test]

@@ -617,6 +617,54 @@ fn oversized_buffer_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn gradient_penalty_interpolates_norms_and_gradient() {
+    use wgan_gpu::ops::gradient_penalty::GradientPenalty;
+    let mut rng = Rng::new(29);
+    // Rows longer and shorter than a workgroup; label features after the penalised ones.
+    for (rows, row_len, dim) in [(1, 1, 1), (5, 300, 300), (rng.int(2, 70), 785, 784), (3, 1000, 7)] {
+        for (weight, target) in [(10.0, 1.0), (0.5, 0.0)] {
+            let s = GradientPenalty { rows, row_len, dim, weight, target };
+            let len = rows * row_len;
+            let tensors = vec![
+                ("real", rng.vec(len, -1.0, 1.0)),
+                ("fake", rng.vec(len, -1.0, 1.0)),
+                ("t", rng.vec(rows, 0.0, 1.0)),
+                ("mixed", vec![0.0; len]),
+                ("norm", vec![0.0; rows]),
+                ("loss", vec![0.0; rows]),
+                ("dg", rng.vec(len, -1.0, 1.0)),
+            ];
+            gpu_vs_cpu!(format!("gradient_penalty {s:?}"), (1e-6, 1e-5), tensors, |b, t| {
+                wgan_gpu::ops::gradient_penalty::interpolate(b, &s, &t[0], &t[1], &t[2], &t[3])?;
+                wgan_gpu::ops::gradient_penalty::forward(b, &s, &t[3], &t[4], &t[5])?;
+                wgan_gpu::ops::gradient_penalty::backward(b, &s, &t[3], &t[4], &t[6])
+            });
+        }
+    }
+}
+
+#[test]
+fn info_loss_forward_and_gradient() {
+    use wgan_gpu::ops::info_loss::InfoLoss;
+    let mut rng = Rng::new(37);
+    for (n, k, c, z_dim) in [(1, 2, 0, 3), (64, 10, 2, 100), (rng.int(2, 300), 7, 3, 5), (300, 0, 4, 4)] {
+        let s = InfoLoss { n, k, c, z_dim, cont_weight: 0.1 };
+        let code = (0..n).map(|i| (i % k.max(1)) as f32 + 0.3).collect();
+        let tensors = vec![
+            ("q", rng.vec(n * (k + c), -4.0, 4.0)),
+            ("code", code),
+            ("z", rng.vec(n * z_dim, -2.0, 2.0)),
+            ("loss", vec![0.0; n]),
+            ("dq", rng.vec(n * (k + c), -1.0, 1.0)),
+        ];
+        gpu_vs_cpu!(format!("info_loss {s:?}"), (1e-5, 1e-5), tensors, |b, t| {
+            wgan_gpu::ops::info_loss::forward(b, &s, &t[0], &t[1], &t[2], &t[3])?;
+            wgan_gpu::ops::info_loss::backward(b, &s, (&t[0], &t[1], &t[2]), &t[4], 0.7)
+        });
+    }
+}
+
+#[test]
 fn hinge_ema_and_spectral_norm() {
     use wgan_gpu::ops::ema::EmaStep;
     use wgan_gpu::ops::spectral_norm::{SpectralNorm, SpectralState};

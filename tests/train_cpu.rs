@@ -39,7 +39,21 @@ fn losses(dir: &Path) -> Vec<String> {
 
 #[test]
 fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
-    let tmp = std::env::temp_dir().join(format!("wgan-train-cpu-{}", std::process::id()));
+    resumes_exactly("default", &[], &["g_ema", "d.spectral"]);
+}
+
+/// WGAN-GP's interpolation weights and InfoGAN's Q head, its optimizer and codes.
+#[test]
+fn gradient_penalty_and_infogan_runs_resume_exactly_mid_epoch() {
+    resumes_exactly("wgan-gp", &["--loss", "wgan-gp", "--d-steps", "1"], &[]);
+    resumes_exactly("r1", &["--r1", "2", "--r1-every", "2"], &[]);
+    resumes_exactly("infogan", &["--info-cat", "3", "--info-cont", "2"], &["q", "opt_q.m"]);
+}
+
+/// A whole run of `extra` flags equals the same run stopped mid-epoch and resumed; the
+/// checkpoint holds `saved` (networks or tensors).
+fn resumes_exactly(tag: &str, extra: &[&str], saved: &[&str]) {
+    let tmp = std::env::temp_dir().join(format!("wgan-train-cpu-{}-{tag}", std::process::id()));
     let (whole, half) = (tmp.join("whole"), tmp.join("half"));
     // A tiny DCGAN with the default recipe (hinge loss, spectral norm, G's moving average):
     // 64 images, batch 16, so 4 iterations an epoch.
@@ -47,6 +61,7 @@ fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
     let flags = |dir: &Path, epochs: &'static str| {
         let mut f: Vec<String> = common.iter().map(|s| s.to_string()).collect();
         f.extend([dir.display().to_string(), "--epochs".into(), epochs.into()]);
+        f.extend(extra.iter().map(|s| s.to_string()));
         f
     };
     train(&flags(&whole, "2"));
@@ -66,18 +81,20 @@ fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
 
     let load = |dir: &Path| Checkpoint::load(&dir.join("checkpoint.safetensors")).expect("checkpoint");
     let (a, b) = (load(&whole), load(&half));
-    assert!(a.has_net("g_ema") && a.has("d.spectral"), "the default recipe's state is saved");
+    for name in saved {
+        assert!(a.has_net(name) || a.has(name), "{tag}: {name} is saved");
+    }
     assert_eq!(a.tensors.len(), b.tensors.len());
     for (name, values) in &a.tensors {
         let other = b.tensor(name, Path::new("half")).expect("same tensors");
         assert!(
             values.iter().zip(other).all(|(x, y)| x.to_bits() == y.to_bits()),
-            "{name} differs after resume"
+            "{tag}: {name} differs after resume"
         );
     }
     for key in ["step", "epoch", "opt_g.t", "opt_d.t"] {
-        assert_eq!(a.meta(key, &whole).unwrap(), b.meta(key, &half).unwrap(), "{key}");
+        assert_eq!(a.meta(key, &whole).unwrap(), b.meta(key, &half).unwrap(), "{tag}: {key}");
     }
-    assert_eq!(losses(&whole), losses(&half), "the resumed run logs the same losses");
+    assert_eq!(losses(&whole), losses(&half), "{tag}: the resumed run logs the same losses");
     std::fs::remove_dir_all(&tmp).ok();
 }

@@ -24,11 +24,7 @@ fn run<B: Backend>(b: &mut B, cfg: &GanConfig, g: &NetSpec, d: &NetSpec, iters: 
     let img = gan.g.output_shape().size();
     let mut stats = Vec::new();
     for _ in 0..iters {
-        let reals: Vec<B::T> =
-            (0..cfg.d_steps).map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap()).collect();
-        let labels: Vec<B::T> = (0..if cfg.classes > 0 { cfg.d_steps } else { 0 })
-            .map(|_| b.upload(&rng.vec(cfg.batch, 0.0, cfg.classes as f32)).unwrap())
-            .collect();
+        let (reals, labels) = common::iteration_inputs(b, &mut rng, cfg, img);
         gan.iteration(b, &reals, &labels).unwrap();
         stats.push(b.read(&gan.stats).unwrap());
     }
@@ -43,6 +39,9 @@ fn run<B: Backend>(b: &mut B, cfg: &GanConfig, g: &NetSpec, d: &NetSpec, iters: 
     }
     if gan.d.spec.spectral_norm {
         tensors.push(("d.spectral".to_string(), b.read(&gan.d.spectral_state).unwrap()));
+    }
+    if let Some(q) = &gan.q {
+        tensors.push(("q.params".to_string(), b.read(&q.net.params).unwrap()));
     }
     if gan.g_ema.is_some() {
         gan.refresh_ema_statistics(b).unwrap();
@@ -74,20 +73,14 @@ fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanCon
     GanConfig {
         loss,
         batch,
-        z_dim: 8,
         d_steps,
+        z_dim: 8,
         clip: 0.05,
         real_label: 0.9,
         opt_g: opt,
         opt_d: OptConfig { lr: 4e-4, ..opt },
         seed: 17,
-        init: Default::default(),
-        classes: 0,
-        instance_noise: 0.0,
-        noise_anneal_steps: 0,
-        g_batch: 0,
-        g_ema: 0.0,
-        pac: 1,
+        ..GanConfig::default()
     }
 }
 
@@ -256,4 +249,36 @@ fn network_gradients_match_finite_differences() {
             }
         }
     }
+}
+
+/// InfoGAN: a categorical and two continuous codes, Q on D's features, its loss through D into G
+/// and into D's body, Q's own Adam; on a conv D and an MLP D with dropout.
+#[test]
+fn infogan_iterations_equal_reference() {
+    let mut cfg = config(LossKind::Hinge, 6, 1, OptKind::Adam);
+    (cfg.info_cat, cfg.info_cont, cfg.info_weight) = (3, 2, 0.7);
+    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let img = Shape(1, 8, 8);
+    let mut g = dcgan_generator(8, img, o);
+    g.input = Shape(8 + 3, 1, 1);
+    compare("infogan dcgan", &cfg, &g, &dcgan_discriminator(img, o));
+    let mut g = mlp_generator(8, &[12], img, true);
+    g.input = Shape(8 + 3, 1, 1);
+    let cfg = GanConfig { info_cat: 0, d_steps: 2, ..cfg };
+    let mut g0 = g.clone();
+    g0.input = Shape(8, 1, 1);
+    compare("infogan mlp, continuous codes only", &cfg, &g0, &mlp_discriminator(img, &[10], 0.3));
+    // Q learns: its loss falls over a few iterations on the CPU.
+    let mut b = CpuBackend;
+    let cfg = GanConfig { info_cat: 3, info_weight: 1.0, ..cfg };
+    let mut gan = Gan::new(&mut b, cfg.clone(), &g, &mlp_discriminator(img, &[10], 0.0)).unwrap();
+    let reals: Vec<_> = (0..2).map(|_| b.upload(&vec![0.2; 6 * 64]).unwrap()).collect();
+    let mut info = Vec::new();
+    for _ in 0..60 {
+        gan.iteration(&mut b, &reals, &[]).unwrap();
+        info.push(gan.summarise(&b.read(&gan.stats).unwrap()).info);
+    }
+    let early: f32 = info[..10].iter().sum::<f32>() / 10.0;
+    let late: f32 = info[50..].iter().sum::<f32>() / 10.0;
+    assert!(late < early, "Q's loss should fall: {early} -> {late}");
 }

@@ -9,6 +9,7 @@ use crate::ops::activation::Activation;
 use crate::ops::adam::AdamStep;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
+use crate::ops::gradient_penalty::GradientPenalty;
 use crate::ops::linear::Linear;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -18,6 +19,8 @@ pub enum Op {
     ConvTranspose2d(ConvTranspose2d, bool),
     Activation(Activation, usize),
     BceWithLogits(usize),
+    /// WGAN-GP's penalty on D's input gradient: rows × features.
+    GradientPenalty(usize, usize),
     Adam(usize),
 }
 
@@ -70,6 +73,7 @@ impl Case {
                 format!("{}x{}x{}x{} -> {}x{}x{} k{} s{}", s.n, s.c, s.h, s.w, s.k, oh, ow, s.kh, s.stride)
             }
             Op::Activation(_, n) | Op::BceWithLogits(n) | Op::Adam(n) => format!("{n}"),
+            Op::GradientPenalty(rows, len) => format!("{rows}x{len}"),
         }
     }
 
@@ -80,6 +84,7 @@ impl Case {
             Op::ConvTranspose2d(..) => "conv_transpose2d".into(),
             Op::Activation(a, _) => format!("{a:?}").to_lowercase(),
             Op::BceWithLogits(_) => "bce_with_logits".into(),
+            Op::GradientPenalty(..) => "gradient_penalty".into(),
             Op::Adam(_) => "adam".into(),
         }
     }
@@ -115,6 +120,14 @@ impl Case {
                 crate::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])
             }
             (Op::BceWithLogits(_), _) => crate::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[3], 1.0),
+            // [g, norm, loss, dg]
+            (Op::GradientPenalty(rows, row_len), pass) => {
+                let s = GradientPenalty { rows, row_len, dim: row_len, weight: 10.0, target: 1.0 };
+                match pass {
+                    Pass::Forward => crate::ops::gradient_penalty::forward(b, &s, &t[0], &t[1], &t[2]),
+                    _ => crate::ops::gradient_penalty::backward(b, &s, &t[0], &t[1], &t[3]),
+                }
+            }
             // [param, grad, m, v]
             (Op::Adam(_), _) => {
                 let s = AdamStep {
@@ -269,6 +282,22 @@ pub fn cases(
                 outputs: vec![if pass == Pass::Forward { 2 } else { 3 }],
                 flops: None,
                 bytes: (4 * 3 * batch) as u64,
+            });
+        }
+        let row_len = spec.input.size();
+        let len = batch * row_len;
+        for pass in [Pass::Forward, Pass::BackwardInput] {
+            // Norms as forward leaves them for backward: positive.
+            let norm = fill.vec(batch).iter().map(|v| 1.5 + v).collect();
+            out.push(Case {
+                net,
+                layer: "penalty".into(),
+                op: Op::GradientPenalty(batch, row_len),
+                pass,
+                tensors: vec![fill.vec(len), norm, vec![0.0; batch], vec![0.0; len]],
+                outputs: if pass == Pass::Forward { vec![1, 2] } else { vec![3] },
+                flops: None,
+                bytes: (4 * if pass == Pass::Forward { len } else { 2 * len }) as u64,
             });
         }
     }

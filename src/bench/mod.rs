@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
 use crate::error::{Error, Result};
-use crate::gan::config::{GanConfig, LossKind, ModelKind, OptConfig};
+use crate::gan::config::{GanConfig, LossKind, ModelKind};
 use crate::gan::models::reference_bench_models;
 use crate::gan::step::Gan;
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor};
@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// Skip the CPU-reference check of each op (it is slow at batch 256).
     #[arg(long)]
     pub no_check: bool,
+    /// The iteration's loss: bce (as pytorch_gan_bench.py) or wgan-gp (one critic step with
+    /// the gradient penalty's three extra passes through D; its FLOPs are not counted).
+    #[arg(long, value_enum, default_value_t = LossKind::Bce)]
+    pub loss: LossKind,
 }
 
 /// Median, and the 10th and 90th percentiles as the spread.
@@ -306,24 +310,7 @@ fn iteration_row(
     args: &BenchArgs,
     out: &Out,
 ) -> Result<()> {
-    let cfg = GanConfig {
-        loss: LossKind::Bce,
-        batch,
-        z_dim: 100,
-        d_steps: 1,
-        clip: 0.01,
-        real_label: 1.0,
-        opt_g: OptConfig::dcgan_adam(),
-        opt_d: OptConfig::dcgan_adam(),
-        seed: 0,
-        init: Default::default(),
-        classes: 0,
-        instance_noise: 0.0,
-        noise_anneal_steps: 0,
-        g_batch: 0,
-        g_ema: 0.0,
-        pac: 1,
-    };
+    let cfg = GanConfig { loss: args.loss, batch, ..GanConfig::default() };
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.
     let reals: Vec<f32> =
@@ -353,9 +340,10 @@ fn iteration_row(
     let total: f64 = times.iter().sum();
     let (med, p10, p90) = stats(times);
     out.line(&format!(
-        "\n{model} batch {batch}: training iteration (D step on a real and a fake batch, G step, two Adam updates)\n  \
+        "\n{model} batch {batch}: {:?} training iteration (D step on a real and a fake batch, G step, two Adam updates)\n  \
          {:.2} ms/iter median (p10 {:.2}, p90 {:.2}; {n} timed after {} warm-up), {:.1} images/s, \
          {:.2} GFLOP/s ({:.1} MFLOP/iter, counted as pytorch_gan_bench.py), losses finite: {finite}",
+        args.loss,
         med * 1e3,
         p10 * 1e3,
         p90 * 1e3,
@@ -366,7 +354,8 @@ fn iteration_row(
     ));
     print_profile(out, &by_kernel);
     out.row(json!({
-        "bench": "gan_train_iter", "tool": "wgan-gpu", "model": model, "batch": batch, "loss": "BCEWithLogits",
+        "bench": "gan_train_iter", "tool": "wgan-gpu", "model": model, "batch": batch,
+        "loss": if args.loss == LossKind::Bce { "BCEWithLogits".to_string() } else { format!("{:?}", args.loss) },
         "device": g.describe(), "warmup_iters": args.warmup, "timed_iters": n, "timed_total_s": total,
         "ms_per_iter_median": med * 1e3, "ms_per_iter_p10": p10 * 1e3, "ms_per_iter_p90": p90 * 1e3,
         "images_per_s": batch as f64 / med,

@@ -23,23 +23,35 @@ fn needs_digits(path: &Path, got: Shape) -> Error {
     }
 }
 
-/// `n` samples of G in [−1, 1], and for a conditional model the label each was asked for (class
-/// i mod k, so the classes are balanced).
+/// What each sample of a checkpoint was asked for: the class of a conditional model, or the
+/// value of InfoGAN's categorical code (i mod k, so the values are balanced).
+pub enum Asked {
+    Nothing,
+    Classes(Vec<usize>),
+    Codes(Vec<usize>),
+}
+
+/// `n` samples of G in [−1, 1], and what each was asked for.
 pub fn from_checkpoint(
     b: &mut GpuBackend,
     path: &Path,
     n: usize,
     seed: u64,
     raw: bool,
-) -> Result<(Vec<f32>, Option<Vec<usize>>)> {
+) -> Result<(Vec<f32>, Asked)> {
     let chunk = n.clamp(1, 500);
     let mut g = Generator::load(b, path, chunk, raw)?;
     let shape = g.output_shape()?;
     if shape != DIGIT || g.info.is_table() {
         return Err(needs_digits(path, shape));
     }
-    let classes = g.info.classes.len();
-    let labels: Option<Vec<usize>> = (classes > 0).then(|| (0..n).map(|i| i % classes).collect());
+    let classes = g.codes;
+    let asked = (0..n).map(|i| i % classes.max(1)).collect();
+    let asked = match (classes, g.info_codes()) {
+        (0, _) => Asked::Nothing,
+        (_, false) => Asked::Classes(asked),
+        (_, true) => Asked::Codes(asked),
+    };
     let z = b.alloc(chunk * g.z_dim())?;
     let mut images = Vec::with_capacity(n * 784);
     for c in 0..n.div_ceil(chunk) {
@@ -49,7 +61,7 @@ pub fn from_checkpoint(
         let take = (n - c * chunk).min(chunk);
         images.extend_from_slice(&g.run(b, &z, &l)?[..take * 784]);
     }
-    Ok((images, labels))
+    Ok((images, asked))
 }
 
 /// 28×28 digits from a folder of PNG/JPEG, a grid PNG as `sample` writes it (2-pixel borders),

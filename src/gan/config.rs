@@ -11,6 +11,9 @@ pub enum LossKind {
     Lsgan,
     /// Wasserstein critic with weight clipping (Arjovsky et al. 2017).
     Wgan,
+    /// Wasserstein critic with a gradient penalty (Gulrajani et al. 2017): D also minimises
+    /// λ·(‖∇D(x̂)‖ − 1)² on random interpolates x̂ of real and fake samples (`--gp-weight`).
+    WganGp,
     /// Hinge loss (Lim & Ye 2017, Miyato et al. 2018): D minimises relu(1 − D(x)) +
     /// relu(1 + D(G(z))), G minimises −D(G(z)).
     Hinge,
@@ -19,7 +22,7 @@ pub enum LossKind {
 impl LossKind {
     /// Whether D's output is a raw score rather than the logit of a probability.
     pub fn raw_score(self) -> bool {
-        matches!(self, LossKind::Wgan | LossKind::Hinge)
+        matches!(self, LossKind::Wgan | LossKind::WganGp | LossKind::Hinge)
     }
 }
 
@@ -115,9 +118,116 @@ pub struct GanConfig {
     /// (for images, stacked as channels), so its batch is `batch / pac`.
     #[serde(default)]
     pub pac: usize,
+    /// WGAN-GP's penalty weight λ.
+    #[serde(default = "default_gp_weight")]
+    pub gp_weight: f32,
+    /// R1's γ (Mescheder et al. 2018; 0: off): D also minimises (γ/2)·‖∇D(x)‖² on real samples,
+    /// every `r1_every` iterations (lazy regularisation, the penalty scaled by `r1_every`).
+    #[serde(default)]
+    pub r1: f32,
+    #[serde(default = "one")]
+    pub r1_every: u64,
+    /// InfoGAN (Chen et al. 2016; 0 and 0: off): values of a categorical code appended to G's
+    /// input one-hot, and how many of z's last dimensions are continuous codes, both predicted
+    /// from D's features by a Q head; their mutual-information bound, times `info_weight`,
+    /// enters G's loss and Q's (and D's body through Q).
+    #[serde(default)]
+    pub info_cat: usize,
+    #[serde(default)]
+    pub info_cont: usize,
+    #[serde(default = "one_f32")]
+    pub info_weight: f32,
+    /// The continuous codes' share of InfoGAN's loss beside the categorical code's.
+    #[serde(default = "info_cont_weight")]
+    pub info_cont_weight: f32,
+}
+
+/// Chen et al. 2016 weigh the continuous codes' term down (by 0.1 or less), so the categorical
+/// code, not the continuous ones, takes what separates the data most.
+pub const INFO_CONT_WEIGHT: f32 = 0.1;
+
+fn info_cont_weight() -> f32 {
+    INFO_CONT_WEIGHT
+}
+
+fn one_f32() -> f32 {
+    1.0
+}
+
+/// Gulrajani et al.'s λ.
+pub const GP_WEIGHT: f32 = 10.0;
+
+fn default_gp_weight() -> f32 {
+    GP_WEIGHT
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A penalty on D's input gradient, as the iteration applies it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Penalty {
+    /// λ·(‖∇D(x̂)‖ − 1)² on interpolates x̂ of real and fake samples.
+    Wgan { weight: f32 },
+    /// (γ/2)·‖∇D(x)‖² on real samples, on iterations that are multiples of `every`.
+    R1 { gamma: f32, every: u64 },
+}
+
+impl Default for GanConfig {
+    /// Radford et al.'s DCGAN settings (BCE, batch 64, z 100, Adam 2e-4 β1 0.5) with every
+    /// extra off; the CLI's recipes start from their own flags, this serves benchmarks and tests.
+    fn default() -> Self {
+        GanConfig {
+            loss: LossKind::Bce,
+            batch: 64,
+            z_dim: 100,
+            d_steps: 1,
+            clip: 0.01,
+            real_label: 1.0,
+            opt_g: OptConfig::dcgan_adam(),
+            opt_d: OptConfig::dcgan_adam(),
+            seed: 0,
+            init: Default::default(),
+            classes: 0,
+            instance_noise: 0.0,
+            noise_anneal_steps: 0,
+            g_batch: 0,
+            g_ema: 0.0,
+            pac: 1,
+            gp_weight: GP_WEIGHT,
+            r1: 0.0,
+            r1_every: 1,
+            info_cat: 0,
+            info_cont: 0,
+            info_weight: 1.0,
+            info_cont_weight: INFO_CONT_WEIGHT,
+        }
+    }
 }
 
 impl GanConfig {
+    /// Whether a Q head learns InfoGAN's latent codes.
+    pub fn info(&self) -> bool {
+        self.info_cat + self.info_cont > 0
+    }
+
+    /// The one-hot planes appended to G's input: the classes, or InfoGAN's categorical code.
+    pub fn g_classes(&self) -> usize {
+        self.classes + self.info_cat
+    }
+
+    /// The gradient penalty D is trained with, if any.
+    pub fn penalty(&self) -> Option<Penalty> {
+        if self.loss == LossKind::WganGp {
+            Some(Penalty::Wgan { weight: self.gp_weight })
+        } else if self.r1 > 0.0 {
+            Some(Penalty::R1 { gamma: self.r1, every: self.r1_every.max(1) })
+        } else {
+            None
+        }
+    }
+
     /// Samples D judges at once.
     pub fn pac(&self) -> usize {
         self.pac.max(1)

@@ -5,5 +5,5 @@ pub mod config;
 pub mod models;
 pub mod step;
 
-pub use config::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
+pub use config::{GanConfig, LossKind, ModelKind, OptConfig, OptKind, Penalty};
 pub use step::{Gan, IterStats, Optimizer};

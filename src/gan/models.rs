@@ -44,6 +44,14 @@ pub fn mlp_discriminator(img: Shape, hidden: &[usize], dropout: f32) -> NetSpec 
     NetSpec { input: img, layers, spectral_norm: false }
 }
 
+/// InfoGAN's Q head on D's `features`: one hidden LeakyReLU layer, then the categorical
+/// code's logits and the continuous codes' means (Chen et al. 2016's, without batch norm).
+pub fn info_head(features: usize, hidden: usize, outputs: usize) -> NetSpec {
+    let layers =
+        vec![L::Linear { out: hidden, bias: true }, act(LRELU), L::Linear { out: outputs, bias: true }];
+    NetSpec { input: Shape(features, 1, 1), layers, spectral_norm: false }
+}
+
 /// Options of the DCGAN.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DcganOptions {

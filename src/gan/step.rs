@@ -3,13 +3,15 @@
 //! Everything is recorded on the backend; nothing waits for the device. Losses and logits land
 //! in [`Gan::stats`], which the caller reads back when it wants (asynchronously on the GPU).
 
-use super::config::{GanConfig, LossKind, OptConfig, OptKind};
+use super::config::{GanConfig, LossKind, OptConfig, OptKind, Penalty};
 use crate::backend::{Backend, Tensor};
 use crate::error::{Error, Result};
-use crate::nn::{Net, NetSpec};
+use crate::nn::{Net, NetSpec, Shape};
 use crate::ops::adam::AdamStep;
 use crate::ops::condition::Condition;
 use crate::ops::ema::EmaStep;
+use crate::ops::gradient_penalty::GradientPenalty;
+use crate::ops::info_loss::InfoLoss;
 use crate::ops::random::Distribution;
 use crate::ops::random::reference::threefry2x32;
 use crate::ops::sgd::SgdStep;
@@ -83,6 +85,16 @@ pub struct IterStats {
     pub acc_real: f32,
     /// Fraction of fakes it calls fake (logit < 0).
     pub acc_fake: f32,
+    /// The gradient penalty's part of d_loss (WGAN-GP, R1), at its last evaluation.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub penalty: f32,
+    /// InfoGAN's loss of Q on the generator step's fakes (before `info_weight`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub info: f32,
+}
+
+fn is_zero(x: &f32) -> bool {
+    *x == 0.0
 }
 
 impl IterStats {
@@ -96,6 +108,8 @@ impl IterStats {
             d_fake: f("d_fake")?,
             acc_real: f("acc_real")?,
             acc_fake: f("acc_fake")?,
+            penalty: f("penalty").unwrap_or(0.0),
+            info: f("info").unwrap_or(0.0),
         })
     }
 }
@@ -126,8 +140,107 @@ pub struct Gan<B: Backend> {
     /// False skips D's backward passes and updates (a frozen D, or one that is winning by too
     /// much); its losses are still computed.
     pub train_d: bool,
-    /// [d_loss_real, d_loss_fake, g_loss, logits on real, logits on fake], slot-aligned.
+    /// The gradient penalty's buffers, when D is trained with one.
+    penalty: Option<PenaltyBuffers<B::T>>,
+    /// InfoGAN's Q head, when G has latent codes.
+    pub q: Option<InfoHead<B>>,
+    /// [d_loss_real, d_loss_fake, g_loss, logits on real, logits on fake, penalty], slot-aligned.
     pub stats: B::T,
+}
+
+/// InfoGAN's Q: a small MLP on D's features that predicts G's latent codes, with its own
+/// optimizer (D's settings).
+pub struct InfoHead<B: Backend> {
+    pub net: Net<B>,
+    pub opt: Optimizer<B>,
+    s: InfoLoss,
+    loss: B::T,
+    feature_grad: B::T,
+}
+
+/// Q's hidden layer.
+pub const Q_HIDDEN: usize = 128;
+
+impl<B: Backend> InfoHead<B> {
+    /// Q for the features of `d`, when `cfg` asks for latent codes.
+    fn new(b: &mut B, cfg: &GanConfig, d: &Net<B>) -> Result<Option<Self>> {
+        if !cfg.info() {
+            return Ok(None);
+        }
+        let n = cfg.batch;
+        let features = d.features().len() / d.batch;
+        let spec = crate::gan::models::info_head(features, Q_HIDDEN, cfg.info_cat + cfg.info_cont);
+        let net = Net::new(b, &spec, n)?;
+        let opt = Optimizer::new(b, cfg.opt_d, net.params.len())?;
+        let (k, c, z_dim, cont_weight) = (cfg.info_cat, cfg.info_cont, cfg.z_dim, cfg.info_cont_weight);
+        let s = InfoLoss { n, k, c, z_dim, cont_weight };
+        Ok(Some(InfoHead { net, opt, s, loss: b.alloc(n)?, feature_grad: b.alloc(n * features)? }))
+    }
+}
+
+/// How D's input is formed from G's output (label planes, when conditional), after checking that
+/// the two networks and `cfg` fit together.
+fn d_condition(cfg: &GanConfig, g_spec: &NetSpec, d_spec: &NetSpec, g_out: Shape) -> Result<Condition> {
+    let (k, pac) = (cfg.classes, cfg.pac());
+    let image = g_out.size() * pac;
+    let label_len = d_spec.input.size().checked_sub(image).filter(|&l| k > 0 && l % k == 0);
+    let spatial = match label_len {
+        Some(l) if l > 0 => l / k,
+        None if k == 0 && d_spec.input.size() == image => 1,
+        _ => {
+            return Err(Error::Config(format!(
+                "D's input {:?} is not G's output {g_out:?} plus {k} label planes",
+                d_spec.input
+            )));
+        }
+    };
+    let g_classes = cfg.g_classes();
+    if g_spec.input.size() != cfg.z_dim + g_classes {
+        return Err(Error::Config(format!(
+            "G's input has {} features, z_dim {} plus {g_classes} classes or code values",
+            g_spec.input.size(),
+            cfg.z_dim
+        )));
+    }
+    if cfg.info() && (k > 0 || pac > 1 || cfg.info_cont > cfg.z_dim) {
+        return Err(Error::Config(format!(
+            "InfoGAN's codes (--info-cat, --info-cont {} of --z-dim {}) need an unconditional model without --pac",
+            cfg.info_cont, cfg.z_dim
+        )));
+    }
+    Ok(Condition { n: cfg.batch / pac, dim: image, classes: k, spatial, sigma: 0.0, seed: 0, offset: 0 })
+}
+
+/// What a gradient penalty works on: the interpolates and their weights (WGAN-GP), D's input
+/// gradient and its adjoint, and per-decision norms and penalties.
+struct PenaltyBuffers<T> {
+    kind: Penalty,
+    mixed: T,
+    t: T,
+    input_grad: T,
+    adjoint: T,
+    norm: T,
+    loss: T,
+}
+
+impl<T: Tensor> PenaltyBuffers<T> {
+    /// The buffers of `cfg`'s penalty, if it has one, for D's input as `d_cond` forms it.
+    fn new<B: Backend<T = T>>(b: &mut B, cfg: &GanConfig, d_cond: &Condition) -> Result<Option<Self>> {
+        let Some(kind) = cfg.penalty() else { return Ok(None) };
+        if cfg.loss == LossKind::WganGp && cfg.r1 > 0.0 {
+            return Err(Error::Config("--r1 with --loss wgan-gp: choose one gradient penalty".into()));
+        }
+        let (rows, d_len) = (d_cond.n, d_cond.n * d_cond.out_dim());
+        Ok(Some(PenaltyBuffers {
+            kind,
+            mixed: b.alloc(rows * d_cond.dim)?,
+            t: b.alloc(rows)?,
+            input_grad: b.alloc(d_len)?,
+            adjoint: b.alloc(d_len)?,
+            norm: b.alloc(rows)?,
+            loss: b.alloc(rows)?,
+        }))
+    }
 }
 
 impl<B: Backend> Gan<B> {
@@ -145,34 +258,19 @@ impl<B: Backend> Gan<B> {
             return Err(Error::Config(format!("--g-ema {} must be in [0, 1) (0: off)", cfg.g_ema)));
         }
         let g_ema = if cfg.g_ema > 0.0 { Some(Net::new(b, g_spec, n)?) } else { None };
-        let k = cfg.classes;
-        let image = g.output_shape().size() * pac;
-        let label_len = d_spec.input.size().checked_sub(image).filter(|&l| k > 0 && l % k == 0);
-        let spatial = match label_len {
-            Some(l) if l > 0 => l / k,
-            None if k == 0 && d_spec.input.size() == image => 1,
-            _ => {
-                return Err(Error::Config(format!(
-                    "D's input {:?} is not G's output {:?} plus {k} label planes",
-                    d_spec.input,
-                    g.output_shape()
-                )));
-            }
-        };
-        if g_spec.input.size() != cfg.z_dim + k {
-            return Err(Error::Config(format!(
-                "G's input has {} features, z_dim {} plus {k} classes",
-                g_spec.input.size(),
-                cfg.z_dim
-            )));
-        }
-        let d_cond =
-            Condition { n: n / pac, dim: image, classes: k, spatial, sigma: 0.0, seed: 0, offset: 0 };
-        let d_in = if k > 0 || cfg.instance_noise > 0.0 {
+        let d_cond = d_condition(&cfg, g_spec, d_spec, g.output_shape())?;
+        let d_in = if cfg.classes > 0 || cfg.instance_noise > 0.0 {
             Some((b.alloc(d_cond.n * d_cond.out_dim())?, b.alloc(d_cond.n * d_cond.out_dim())?))
         } else {
             None
         };
+        let penalty = PenaltyBuffers::new(b, &cfg, &d_cond)?;
+        let mut d = d;
+        if penalty.is_some() {
+            d.enable_input_grad_backward(b)?;
+        }
+        let q = InfoHead::new(b, &cfg, &d)?;
+        let g_classes = cfg.g_classes();
         let opt_g = Optimizer::new(b, cfg.opt_g, g.params.len())?;
         let opt_d = Optimizer::new(b, cfg.opt_d, d.params.len())?;
         let (real_label, gen_label) = match cfg.loss {
@@ -182,7 +280,7 @@ impl<B: Backend> Gan<B> {
         let mut gan = Gan {
             z: b.alloc(n * cfg.z_dim)?,
             fake_labels: b.alloc(n)?,
-            g_in: if k > 0 { Some(b.alloc(n * (cfg.z_dim + k))?) } else { None },
+            g_in: if g_classes > 0 { Some(b.alloc(n * (cfg.z_dim + g_classes))?) } else { None },
             d_in,
             d_cond,
             train_d: true,
@@ -190,7 +288,9 @@ impl<B: Backend> Gan<B> {
             fake_target: b.alloc(n)?,
             gen_target: b.upload(&vec![gen_label; n])?,
             per_sample: b.alloc(n)?,
-            stats: b.alloc(LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT)?,
+            stats: b.alloc(LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 2 * SLOT)?,
+            penalty,
+            q,
             cfg,
             g,
             g_ema,
@@ -201,6 +301,9 @@ impl<B: Backend> Gan<B> {
         };
         gan.g.init_with(b, derive_seed(gan.cfg.seed, 0, 1), gan.cfg.init)?;
         gan.d.init_with(b, derive_seed(gan.cfg.seed, 0, 2), gan.cfg.init)?;
+        if let Some(q) = &mut gan.q {
+            q.net.init(b, derive_seed(gan.cfg.seed, 0, 3))?;
+        }
         if let Some(ema) = &gan.g_ema {
             b.copy(&gan.g.params, &ema.params)?;
             b.copy(&gan.g.running, &ema.running)?;
@@ -232,13 +335,91 @@ impl<B: Backend> Gan<B> {
         LOGITS_REAL + self.cfg.batch.div_ceil(SLOT) * SLOT
     }
 
+    fn penalty_at(&self) -> usize {
+        LOGITS_REAL + 2 * self.cfg.batch.div_ceil(SLOT) * SLOT
+    }
+
+    fn info_at(&self) -> usize {
+        self.penalty_at() + SLOT
+    }
+
+    /// InfoGAN: Q's loss on D's features of the fake batch D has just seen, into the stats, and
+    /// its gradient (times `info_weight`) into Q's parameters when `train_q`; returns the
+    /// gradient with respect to D's features, for D's backward. None without a Q head.
+    fn info_loss(&mut self, b: &mut B, train_q: bool) -> Result<Option<B::T>> {
+        let features = self.d.features().clone();
+        let info_at = self.info_at();
+        let Some(q) = &mut self.q else { return Ok(None) };
+        q.net.forward(b, &features, true, 0, 0)?;
+        let (out, dout) = (q.net.output().clone(), q.net.output_grad().clone());
+        let codes = (&out, &self.fake_labels, &self.z);
+        crate::ops::info_loss::forward(b, &q.s, &out, &self.fake_labels, &self.z, &q.loss)?;
+        crate::ops::reduce::sum(b, &q.loss, &self.stats.slice(info_at, 1), 1.0 / q.s.n as f32)?;
+        crate::ops::info_loss::backward(b, &q.s, codes, &dout, self.cfg.info_weight)?;
+        q.net.backward(b, &features, Some(&q.feature_grad), train_q)?;
+        Ok(Some(q.feature_grad.clone()))
+    }
+
+    /// D's backward, with Q's gradient added at D's features when there is one.
+    fn d_backward(
+        &mut self,
+        b: &mut B,
+        x: &B::T,
+        dx: Option<&B::T>,
+        param_grads: bool,
+        q: Option<B::T>,
+    ) -> Result<()> {
+        match q {
+            Some(feature_grad) => self.d.backward_with_feature_grad(b, x, dx, param_grads, &feature_grad),
+            None => self.d.backward(b, x, dx, param_grads),
+        }
+    }
+
+    /// Adds the gradient penalty's parameter gradient to D's, on discriminator step `k`:
+    /// WGAN-GP's on interpolates of `real` and `fake`, R1's on `real` (every `every`
+    /// iterations). Forward on those samples, D's input gradient by a backward pass of ones,
+    /// the penalty on it, then the double backward into D's weights.
+    fn penalise(&mut self, b: &mut B, real: &B::T, fake: &B::T, label: &B::T, k: u64) -> Result<()> {
+        let Some(p) = &self.penalty else { return Ok(()) };
+        let (rows, row_len) = (self.d_cond.n, self.d_cond.out_dim());
+        let image = self.d_cond.dim;
+        let (x, weight, target, call) = match p.kind {
+            Penalty::Wgan { weight } => {
+                let seed = derive_seed(self.cfg.seed, self.step, 500 + k);
+                let uniform = Distribution::Uniform { low: 0.0, high: 1.0 };
+                crate::ops::random::fill(b, uniform, seed, 0, &p.t)?;
+                let mix = GradientPenalty { rows, row_len: image, dim: image, weight, target: 1.0 };
+                crate::ops::gradient_penalty::interpolate(b, &mix, real, fake, &p.t, &p.mixed)?;
+                (p.mixed.clone(), weight, 1.0, 600 + k)
+            }
+            // The real batch's own call number: the same instance noise as its D step saw.
+            Penalty::R1 { gamma, every } if self.step.is_multiple_of(every) => {
+                (real.clone(), 0.5 * gamma * every as f32, 0.0, 2 * k)
+            }
+            Penalty::R1 { .. } => return Ok(()),
+        };
+        let (input_grad, adjoint, norm, loss) =
+            (p.input_grad.clone(), p.adjoint.clone(), p.norm.clone(), p.loss.clone());
+        let s = GradientPenalty { rows, row_len, dim: image, weight, target };
+        let x = self.d_input(b, &x, label, call)?;
+        let dropout = derive_seed(self.cfg.seed, self.step, 1000 + 10 * k + 3);
+        self.d.forward(b, &x, true, dropout, 0)?;
+        // dz = rows / rows = 1 for every decision: D's input gradient, per sample.
+        crate::ops::wgan::critic_backward(b, self.d.output_grad(), rows as f32)?;
+        self.d.backward(b, &x, Some(&input_grad), false)?;
+        crate::ops::gradient_penalty::forward(b, &s, &input_grad, &norm, &loss)?;
+        crate::ops::reduce::sum(b, &loss, &self.stats.slice(self.penalty_at(), 1), 1.0 / rows as f32)?;
+        crate::ops::gradient_penalty::backward(b, &s, &input_grad, &norm, &adjoint)?;
+        self.d.input_grad_backward(b, &adjoint)
+    }
+
     /// G's input for draw `k` of this iteration: fresh latent noise, and a fresh uniformly drawn
     /// label when conditional.
     fn draw_input(&mut self, b: &mut B, k: u64) -> Result<B::T> {
         let seed = derive_seed(self.cfg.seed, self.step, 100 + k);
         crate::ops::random::fill(b, Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, &self.z)?;
         let Some(g_in) = &self.g_in else { return Ok(self.z.clone()) };
-        let classes = self.cfg.classes as f32;
+        let classes = self.cfg.g_classes() as f32;
         let seed = derive_seed(self.cfg.seed, self.step, 300 + k);
         crate::ops::random::fill(
             b,
@@ -253,7 +434,7 @@ impl<B: Backend> Gan<B> {
     }
 
     fn g_condition(&self) -> Condition {
-        let (n, z_dim, classes) = (self.cfg.batch, self.cfg.z_dim, self.cfg.classes);
+        let (n, z_dim, classes) = (self.cfg.batch, self.cfg.z_dim, self.cfg.g_classes());
         Condition { n, dim: z_dim, classes, spatial: 1, sigma: 0.0, seed: 0, offset: 0 }
     }
 
@@ -318,7 +499,7 @@ impl<B: Backend> Gan<B> {
                 crate::ops::reduce::sum(b, &per_sample, &out, 1.0 / n)?;
                 crate::ops::hinge::backward(b, &z, target, &dz, 1.0)
             }
-            LossKind::Wgan | LossKind::Hinge => {
+            LossKind::Wgan | LossKind::WganGp | LossKind::Hinge => {
                 // The critic maximises D(x) − D(G(z)); the generator (WGAN's and the hinge
                 // loss's) maximises D(G(z)).
                 let sign = if role == Role::Fake { 1.0 } else { -1.0 };
@@ -344,6 +525,9 @@ impl<B: Backend> Gan<B> {
             self.g.forward(b, &g_in, true, dropout_seed(self, 10 * k), 0)?;
             if self.train_d {
                 b.zero(&self.d.grads)?;
+                if let Some(q) = &self.q {
+                    b.zero(&q.net.grads)?;
+                }
             }
             self.d.normalise_weights(b)?;
 
@@ -362,9 +546,14 @@ impl<B: Backend> Gan<B> {
             self.loss(b, D_LOSS_FAKE, Role::Fake)?;
             b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
             if self.train_d {
-                self.d.backward(b, &x, None, true)?;
+                let q = self.info_loss(b, true)?;
+                self.d_backward(b, &x, None, true, q)?;
+                self.penalise(b, real, &fake, &real_label, k)?;
                 self.d.spectral_backward(b)?;
                 self.opt_d.step(b, &self.d.params, &self.d.grads)?;
+                if let Some(q) = &mut self.q {
+                    q.opt.step(b, &q.net.params, &q.net.grads)?;
+                }
                 if self.cfg.loss == LossKind::Wgan {
                     crate::ops::wgan::clip(b, &self.d.params, self.cfg.clip)?;
                 }
@@ -380,11 +569,14 @@ impl<B: Backend> Gan<B> {
         }
         self.d.forward(b, &x, true, dropout_seed(self, 999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
-        match &self.d_in {
-            None => self.d.backward(b, &x, Some(self.g.output_grad()), false)?,
+        let q = self.info_loss(b, false)?;
+        match self.d_in.clone() {
+            None => {
+                let dx = self.g.output_grad().clone();
+                self.d_backward(b, &x, Some(&dx), false, q)?
+            }
             Some((_, dx)) => {
-                let dx = dx.clone();
-                self.d.backward(b, &x, Some(&dx), false)?;
+                self.d_backward(b, &x, Some(&dx), false, q)?;
                 crate::ops::condition::backward(b, &self.d_cond, &dx, self.g.output_grad())?;
             }
         }
@@ -412,8 +604,11 @@ impl<B: Backend> Gan<B> {
             if self.cfg.loss.raw_score() { z } else { crate::ops::activation::reference::sigmoid(z) }
         };
         let mean = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&z| f(z)).sum::<f32>() / n as f32;
+        let penalty = if self.penalty.is_some() { stats[self.penalty_at()] } else { 0.0 };
         IterStats {
-            d_loss: stats[D_LOSS_REAL] + stats[D_LOSS_FAKE],
+            penalty,
+            info: if self.q.is_some() { stats[self.info_at()] } else { 0.0 },
+            d_loss: stats[D_LOSS_REAL] + stats[D_LOSS_FAKE] + penalty,
             g_loss: stats[G_LOSS],
             d_real: mean(real, &score),
             d_fake: mean(fake, &score),

@@ -2,7 +2,7 @@
 
 use super::spec::{LayerSpec, NetSpec, Shape, WeightedOp};
 use crate::backend::{Backend, Grads, Tensor};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ops::activation::Activation;
 use crate::ops::batch_norm::{BatchNorm, BatchNormState};
 use crate::ops::conv_transpose2d::ConvTranspose2d;
@@ -120,6 +120,9 @@ pub struct Net<B: Backend> {
     spectral: Vec<Spectral<B::T>>,
     /// Every spectral-normalised weight's u, v and (σ, scratch), in one flat buffer (checkpointed).
     pub spectral_state: B::T,
+    /// Per layer, the adjoint of its input gradient for [`Net::input_grad_backward`] (empty
+    /// until [`Net::enable_input_grad_backward`]).
+    input_grad_adjoints: Vec<B::T>,
 }
 
 /// The gradients a weighted layer's backward computes: always dx when asked for, dw and db only
@@ -136,6 +139,11 @@ fn weight_grads<'a, T>(
 
 fn aligned(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
+}
+
+/// Only the weight gradient, for the double backward of an input gradient.
+fn weight_grad_only<T>(w: &Param<T>) -> Grads<'_, T> {
+    Grads { dx: None, dw: Some(&w.grad), db: None }
 }
 
 /// Where each parameter sits in a network's flat buffer (aligned offsets, in layer order) and
@@ -289,7 +297,100 @@ impl<B: Backend> Net<B> {
             sink,
             spectral,
             spectral_state,
+            input_grad_adjoints: Vec::new(),
         })
+    }
+
+    /// Makes the buffers [`Net::input_grad_backward`] needs, after checking that the network
+    /// is one whose input gradient it differentiates exactly: a gradient penalty is per sample,
+    /// which batch norm breaks, and a curved activation's second derivative is not carried.
+    pub fn enable_input_grad_backward(&mut self, b: &mut B) -> Result<()> {
+        for l in &self.layers {
+            match l {
+                Layer::Norm { .. } => {
+                    return Err(Error::Config(
+                        "a gradient penalty (--loss wgan-gp, --r1) is per sample and batch norm in D \
+                         mixes the samples: leave out --d-batch-norm"
+                            .into(),
+                    ));
+                }
+                Layer::Act(f @ (Activation::Sigmoid | Activation::Tanh)) => {
+                    return Err(Error::Config(format!(
+                        "a gradient penalty needs D's activations piecewise linear (ReLU, LeakyReLU), not {f:?}"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        if self.input_grad_adjoints.is_empty() {
+            for i in 0..self.layers.len() {
+                let t = match self.layers[i] {
+                    Layer::Reshape if i > 0 => self.input_grad_adjoints[i - 1].clone(),
+                    _ => b.alloc(self.acts[i].len())?,
+                };
+                self.input_grad_adjoints.push(t);
+            }
+        }
+        Ok(())
+    }
+
+    /// The double backward of a gradient penalty: after [`Net::forward`] on x and
+    /// [`Net::backward`] of an output gradient that does not depend on the weights (e.g. ones)
+    /// into `dx`, and given `adjoint` = dP/d(dx) for a penalty P of that input gradient,
+    /// accumulates dP/d(parameters) into the gradients.
+    ///
+    /// The input gradient is a chain of the layers' transposed linear maps (dx = W₁ᵀ M₁ W₂ᵀ …)
+    /// whose masks M (activation slopes, dropout) are piecewise constant, so its derivative
+    /// runs the chain the other way: each weighted layer applies its forward map without bias
+    /// to the adjoint (e ← W e), each mask multiplies it, and the weight gradient is the layer's
+    /// ordinary weight gradient with the adjoint in place of its input and the first backward's
+    /// output gradient as dy. Biases get nothing (they only move the masks' kinks).
+    pub fn input_grad_backward(&mut self, b: &mut B, adjoint: &B::T) -> Result<()> {
+        assert!(!self.input_grad_adjoints.is_empty(), "enable_input_grad_backward first");
+        let last = self.layers.len() - 1;
+        for i in 0..self.layers.len() {
+            let e_in = if i == 0 { adjoint } else { &self.input_grad_adjoints[i - 1] };
+            // The last layer's adjoint would belong to the output gradient, a constant.
+            let e_out = (i < last).then(|| &self.input_grad_adjoints[i]);
+            let dy = &self.dacts[i];
+            match &self.layers[i] {
+                Layer::Linear { s, w, .. } => {
+                    if let Some(e) = e_out {
+                        crate::ops::linear::forward(b, s, e_in, &w.value, None, e)?;
+                    }
+                    crate::ops::linear::backward(b, s, e_in, &w.value, dy, weight_grad_only(w))?
+                }
+                Layer::Conv { s, w, .. } => {
+                    if let Some(e) = e_out {
+                        crate::ops::conv2d::forward(b, s, e_in, &w.value, None, e)?;
+                    }
+                    crate::ops::conv2d::backward(b, s, e_in, &w.value, dy, weight_grad_only(w))?
+                }
+                Layer::ConvT { s, w, .. } => {
+                    if let Some(e) = e_out {
+                        crate::ops::conv_transpose2d::forward(b, s, e_in, &w.value, None, e)?;
+                    }
+                    crate::ops::conv_transpose2d::backward(b, s, e_in, &w.value, dy, weight_grad_only(w))?
+                }
+                Layer::Norm { .. } => unreachable!("refused by enable_input_grad_backward"),
+                Layer::Act(f) => {
+                    if let Some(e) = e_out {
+                        crate::ops::activation::backward(b, *f, &self.acts[i], e_in, e)?
+                    }
+                }
+                Layer::Drop { draw, .. } => match (e_out, draw) {
+                    (Some(e), Some(draw)) => crate::ops::dropout::apply(b, draw, e_in, e)?,
+                    (Some(e), None) => b.copy(e_in, e)?,
+                    (None, _) => {}
+                },
+                Layer::Reshape => {
+                    if let (0, Some(e)) = (i, e_out) {
+                        b.copy(e_in, e)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every parameter and batch-norm statistic under its PyTorch name and shape: `<i>.weight`,
@@ -483,51 +584,91 @@ impl<B: Backend> Net<B> {
     /// dL/dx into `dx` when given; accumulates parameter gradients when `param_grads`.
     pub fn backward(&mut self, b: &mut B, x: &B::T, dx: Option<&B::T>, param_grads: bool) -> Result<()> {
         for i in (0..self.layers.len()).rev() {
-            let input = if i == 0 { x } else { &self.acts[i - 1] };
-            let din = if i == 0 { dx } else { Some(&self.dacts[i - 1]) };
-            let dout = &self.dacts[i];
-            match &self.layers[i] {
-                Layer::Linear { s, w, b: bias } => {
-                    let g = weight_grads(din, w, bias, param_grads);
-                    crate::ops::linear::backward(b, s, input, &w.value, dout, g)?
+            self.backward_layer(b, i, x, dx, param_grads)?;
+        }
+        Ok(())
+    }
+
+    /// The features a head beside the last layer reads (e.g. InfoGAN's Q): the last layer's
+    /// input, [batch, features].
+    pub fn features(&self) -> &B::T {
+        &self.acts[self.layers.len() - 2]
+    }
+
+    /// [`Net::backward`] with `feature_grad`, a head's gradient of its loss with respect to
+    /// [`Net::features`], added to the gradient the last layer hands back there.
+    pub fn backward_with_feature_grad(
+        &mut self,
+        b: &mut B,
+        x: &B::T,
+        dx: Option<&B::T>,
+        param_grads: bool,
+        feature_grad: &B::T,
+    ) -> Result<()> {
+        let last = self.layers.len() - 1;
+        self.backward_layer(b, last, x, dx, param_grads)?;
+        // An element-wise add: a channel sum over a batch of one.
+        let len = feature_grad.len();
+        let add = crate::ops::reduce::ChannelSum { n: 1, channels: len, spatial: 1 };
+        crate::ops::reduce::sum_channels(b, &add, feature_grad, &self.dacts[last - 1], true)?;
+        for i in (0..last).rev() {
+            self.backward_layer(b, i, x, dx, param_grads)?;
+        }
+        Ok(())
+    }
+
+    fn backward_layer(
+        &self,
+        b: &mut B,
+        i: usize,
+        x: &B::T,
+        dx: Option<&B::T>,
+        param_grads: bool,
+    ) -> Result<()> {
+        let input = if i == 0 { x } else { &self.acts[i - 1] };
+        let din = if i == 0 { dx } else { Some(&self.dacts[i - 1]) };
+        let dout = &self.dacts[i];
+        match &self.layers[i] {
+            Layer::Linear { s, w, b: bias } => {
+                let g = weight_grads(din, w, bias, param_grads);
+                crate::ops::linear::backward(b, s, input, &w.value, dout, g)?
+            }
+            Layer::Conv { s, w, b: bias } => {
+                let g = weight_grads(din, w, bias, param_grads);
+                crate::ops::conv2d::backward(b, s, input, &w.value, dout, g)?
+            }
+            Layer::ConvT { s, w, b: bias } => {
+                let g = weight_grads(din, w, bias, param_grads);
+                crate::ops::conv_transpose2d::backward(b, s, input, &w.value, dout, g)?
+            }
+            Layer::Norm { s, gamma, beta, saved, .. } => {
+                let d = din.unwrap_or(&self.sink);
+                crate::ops::batch_norm::backward(
+                    b,
+                    s,
+                    input,
+                    &gamma.value,
+                    saved,
+                    dout,
+                    (d, &gamma.grad, &beta.grad),
+                )?
+            }
+            Layer::Act(f) => {
+                if let Some(d) = din {
+                    crate::ops::activation::backward(b, *f, &self.acts[i], dout, d)?
                 }
-                Layer::Conv { s, w, b: bias } => {
-                    let g = weight_grads(din, w, bias, param_grads);
-                    crate::ops::conv2d::backward(b, s, input, &w.value, dout, g)?
-                }
-                Layer::ConvT { s, w, b: bias } => {
-                    let g = weight_grads(din, w, bias, param_grads);
-                    crate::ops::conv_transpose2d::backward(b, s, input, &w.value, dout, g)?
-                }
-                Layer::Norm { s, gamma, beta, saved, .. } => {
-                    let d = din.unwrap_or(&self.sink);
-                    crate::ops::batch_norm::backward(
-                        b,
-                        s,
-                        input,
-                        &gamma.value,
-                        saved,
-                        dout,
-                        (d, &gamma.grad, &beta.grad),
-                    )?
-                }
-                Layer::Act(f) => {
-                    if let Some(d) = din {
-                        crate::ops::activation::backward(b, *f, &self.acts[i], dout, d)?
+            }
+            Layer::Drop { draw, .. } => {
+                if let Some(d) = din {
+                    match draw {
+                        Some(draw) => crate::ops::dropout::apply(b, draw, dout, d)?,
+                        None => b.copy(dout, d)?,
                     }
                 }
-                Layer::Drop { draw, .. } => {
-                    if let Some(d) = din {
-                        match draw {
-                            Some(draw) => crate::ops::dropout::apply(b, draw, dout, d)?,
-                            None => b.copy(dout, d)?,
-                        }
-                    }
-                }
-                Layer::Reshape => {
-                    if let (0, Some(d)) = (i, din) {
-                        b.copy(dout, d)?;
-                    }
+            }
+            Layer::Reshape => {
+                if let (0, Some(d)) = (i, din) {
+                    b.copy(dout, d)?;
                 }
             }
         }

@@ -15,8 +15,10 @@ pub mod dropout;
 pub mod ema;
 pub mod gather;
 pub mod gemm;
+pub mod gradient_penalty;
 pub mod hinge;
 pub mod im2col;
+pub mod info_loss;
 pub mod linear;
 pub mod mse;
 pub mod random;
@@ -63,8 +65,10 @@ pub const SHADERS: &[Shader] = &[
     shader!("gemm", gemm::GemmParams),
     shader!("gemm_shared", gemm::GemmParams),
     shader!("gemm_subgroup", gemm::GemmParams),
+    shader!("gradient_penalty", gradient_penalty::GradientPenaltyParams),
     shader!("hinge", LossParams),
     shader!("im2col", im2col::Im2colParams),
+    shader!("info_loss", info_loss::InfoLossParams),
     shader!("linear", linear::LinearParams),
     shader!("mse", LossParams),
     shader!("random", random::RandomParams),

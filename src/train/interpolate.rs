@@ -48,6 +48,16 @@ pub struct InterpolateArgs {
     /// Conditional models: the class to draw (default: row r shows class r).
     #[arg(long)]
     pub label: Option<String>,
+    /// InfoGAN models: the categorical code to draw (default: row r shows code r).
+    #[arg(long)]
+    pub code: Option<usize>,
+    /// InfoGAN's figure: one row per value of the categorical code, the columns sweeping one
+    /// continuous code (--code-axis) over [−2, 2] with the rest of z fixed.
+    #[arg(long)]
+    pub code_grid: bool,
+    /// Which continuous code --code-grid sweeps (0: the first).
+    #[arg(long, default_value_t = 0)]
+    pub code_axis: usize,
     /// Draw from the live generator's weights, not their moving average (--g-ema).
     #[arg(long)]
     pub raw: bool,
@@ -83,7 +93,14 @@ pub fn interpolate(args: InterpolateArgs) -> Result<()> {
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
-    let rows = if args.path == Path::Plane { args.steps } else { args.rows };
+    // The code grid's rows are the code's values: read them from the checkpoint first.
+    let codes =
+        if args.code_grid { Generator::load(&mut b, &args.checkpoint, 1, args.raw)?.codes } else { 0 };
+    let rows = match args.path {
+        _ if args.code_grid => codes.max(1),
+        Path::Plane => args.steps,
+        _ => args.rows,
+    };
     let n = rows * args.steps;
     let chunk = n.min(256);
     let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
@@ -91,11 +108,32 @@ pub fn interpolate(args: InterpolateArgs) -> Result<()> {
         return Err(Error::Config("interpolate draws images; this model generates table rows".into()));
     }
     let z_dim = g.z_dim();
-    let fixed = args.label.as_deref().map(|l| g.class_index(l)).transpose()?;
-    let classes = g.info.classes.len().max(1);
+    let fixed = g.fixed_code(args.label.as_deref(), args.code)?;
+    let classes = g.codes.max(1);
 
     let mut zs = Vec::with_capacity(n * z_dim);
     match args.path {
+        _ if args.code_grid => {
+            if !g.info_codes() || args.code_axis >= g.continuous {
+                return Err(Error::Config(format!(
+                    "--code-grid needs a model trained with --info-cat and --info-cont (this one: {} code \
+                     values, {} continuous codes; --code-axis {})",
+                    if g.info_codes() { g.codes } else { 0 },
+                    g.continuous,
+                    args.code_axis
+                )));
+            }
+            let axis = z_dim - g.continuous + args.code_axis;
+            let base = random_z(z_dim, args.seed, 0);
+            for _ in 0..rows {
+                for c in 0..args.steps {
+                    let mut z = base.clone();
+                    // The codes are N(0, 1): ±2 covers 95% of what G was trained on.
+                    z[axis] = 2.0 * (2.0 * c as f32 / (args.steps - 1) as f32 - 1.0);
+                    zs.extend(z);
+                }
+            }
+        }
         Path::Plane => {
             let axes = super::run::parse_list("axes", &args.axes)?;
             let [a0, a1] = axes[..] else {

@@ -29,63 +29,26 @@ pub const TABLE_PAC: usize = 4;
 /// The default DCGAN's learning rate for G and D (other models keep Radford et al.'s 2e-4).
 pub const DCGAN_LR: f32 = 1e-3;
 
+/// `set!(args, explicit; field = value, ...)`: each setting only where the user did not give
+/// `--field`.
+macro_rules! set {
+    ($args:ident, $explicit:ident; $($field:ident = $value:expr),* $(,)?) => {{
+        $(if !$explicit(stringify!($field)) { $args.$field = $value; })*
+    }};
+}
+
 impl TrainArgs {
     /// Applies the preset, if any, to every setting for which `explicit(id)` is false (`id` is
     /// the field name, as clap names the argument); then the defaults that depend on the model.
     pub fn apply_preset(&mut self, explicit: &dyn Fn(&str) -> bool) {
-        // set!(field = value) only where the user did not give --field.
-        macro_rules! set {
-            ($($field:ident = $value:expr),* $(,)?) => {{
-                $(if !explicit(stringify!($field)) { self.$field = $value; })*
-            }};
-        }
         let Some(preset) = self.preset else {
-            // The default DCGAN's recipe, chosen by measurement (README, "Why these defaults"):
-            // Adam moves each weight by about lr per step, and at 2e-4 G needs thousands of
-            // steps to move its output from the initial grey to the data's background; the
-            // moving average (--g-ema) hides the noisier steps from the samples, hinge loss with
-            // a spectrally normalised D scored best at that step size, and Adam without momentum
-            // (β1 0, as SN-GAN, BigGAN and StyleGAN train) better again: momentum carries each
-            // player past where the other has moved to.
-            let table = self
-                .data
-                .as_ref()
-                .is_some_and(|d| self.format.unwrap_or_else(|| DataFormat::detect(d)) == DataFormat::Csv);
-            if table {
-                // The table recipe, chosen by measurement (README, "Tables"): hinge loss with
-                // spectral norm and β1 0 as for images, no dropout in D (it halved the spread G
-                // drew), PacGAN's packing (without it G collapsed onto a few rows), two D steps
-                // per G step, small nets and a 32-dim z, batch 32 at lr 5e-4.
-                set!(
-                    model = ModelKind::Mlp,
-                    lr_g = 5e-4,
-                    lr_d = 5e-4,
-                    batch_size = 32,
-                    d_steps = 2,
-                    z_dim = 32,
-                    g_hidden = "256,256".into(),
-                    d_hidden = "256,256".into(),
-                    beta1 = 0.0,
-                    loss = LossKind::Hinge,
-                    d_spectral_norm = true,
-                    d_dropout = Some(0.0),
-                    pac = Some(TABLE_PAC)
-                );
-            } else if self.model == ModelKind::Dcgan {
-                set!(
-                    lr_g = DCGAN_LR,
-                    lr_d = DCGAN_LR,
-                    beta1 = 0.0,
-                    loss = LossKind::Hinge,
-                    d_spectral_norm = true
-                );
-            }
+            self.apply_recipe(explicit);
             return;
         };
         // The published setups had no moving average of G and no spectral norm.
-        set!(g_ema = 0.0, d_spectral_norm = false);
+        set!(self, explicit; g_ema = 0.0, d_spectral_norm = false);
         match preset {
-            Preset::Goodfellow2014 => set!(
+            Preset::Goodfellow2014 => set!(self, explicit;
                 model = ModelKind::Mlp,
                 g_hidden = "1200,1200".into(),
                 d_hidden = "240,240".into(),
@@ -100,7 +63,7 @@ impl TrainArgs {
                 d_steps = 1,
                 init = Some(InitScheme::Pytorch),
             ),
-            Preset::MlpZeros => set!(
+            Preset::MlpZeros => set!(self, explicit;
                 model = ModelKind::Mlp,
                 z_dim = 64,
                 g_hidden = "128,512".into(),
@@ -117,7 +80,7 @@ impl TrainArgs {
                 digits = Some("0".into()),
                 init = Some(InitScheme::Pytorch),
             ),
-            Preset::Radford2015 => set!(
+            Preset::Radford2015 => set!(self, explicit;
                 model = ModelKind::Dcgan,
                 width = 64,
                 d_batch_norm = true,
@@ -131,7 +94,7 @@ impl TrainArgs {
                 batch_size = 128,
                 init = Some(InitScheme::Dcgan),
             ),
-            Preset::DcganKeras => set!(
+            Preset::DcganKeras => set!(self, explicit;
                 model = ModelKind::Keras,
                 loss = LossKind::Bce,
                 opt_g = OptKind::Adam,
@@ -142,6 +105,57 @@ impl TrainArgs {
                 batch_size = 128,
                 init = Some(InitScheme::Pytorch),
             ),
+        }
+    }
+
+    /// The recipes of a run without `--preset`, chosen by measurement: for tables, for the
+    /// default DCGAN, and what `--loss wgan-gp` brings.
+    fn apply_recipe(&mut self, explicit: &dyn Fn(&str) -> bool) {
+        // The default DCGAN's recipe, chosen by measurement (README, "Why these defaults"):
+        // Adam moves each weight by about lr per step, and at 2e-4 G needs thousands of
+        // steps to move its output from the initial grey to the data's background; the
+        // moving average (--g-ema) hides the noisier steps from the samples, hinge loss with
+        // a spectrally normalised D scored best at that step size, and Adam without momentum
+        // (β1 0, as SN-GAN, BigGAN and StyleGAN train) better again: momentum carries each
+        // player past where the other has moved to.
+        let table = self
+            .data
+            .as_ref()
+            .is_some_and(|d| self.format.unwrap_or_else(|| DataFormat::detect(d)) == DataFormat::Csv);
+        if table {
+            // The table recipe, chosen by measurement (README, "Tables"): hinge loss with
+            // spectral norm and β1 0 as for images, no dropout in D (it halved the spread G
+            // drew), PacGAN's packing (without it G collapsed onto a few rows), two D steps
+            // per G step, small nets and a 32-dim z, batch 32 at lr 5e-4.
+            set!(self, explicit;
+                model = ModelKind::Mlp,
+                lr_g = 5e-4,
+                lr_d = 5e-4,
+                batch_size = 32,
+                d_steps = 2,
+                z_dim = 32,
+                g_hidden = "256,256".into(),
+                d_hidden = "256,256".into(),
+                beta1 = 0.0,
+                loss = LossKind::Hinge,
+                d_spectral_norm = true,
+                d_dropout = Some(0.0),
+                pac = Some(TABLE_PAC)
+            );
+        } else if self.model == ModelKind::Dcgan {
+            set!(self, explicit;
+                lr_g = DCGAN_LR,
+                lr_d = DCGAN_LR,
+                beta1 = 0.0,
+                loss = LossKind::Hinge,
+                d_spectral_norm = true
+            );
+        }
+        if self.loss == LossKind::WganGp {
+            // Gulrajani et al.'s β (0, 0.9) and no other constraint on the critic, at the
+            // default's step size and one critic step per G step: their lr 1e-4 with five
+            // critic steps drew noise after one epoch (README, "Gradient penalties").
+            set!(self, explicit; beta1 = 0.0, beta2 = 0.9, d_spectral_norm = false);
         }
     }
 }

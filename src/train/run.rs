@@ -30,8 +30,8 @@ pub struct TrainArgs {
     /// dcgan (default: recognisable digits after one epoch), mlp (also for CSV tables) or keras
     #[arg(long, value_enum, default_value_t = ModelKind::Dcgan)]
     pub model: ModelKind,
-    /// bce (non-saturating G loss), minimax, lsgan, wgan or hinge (default: hinge for the
-    /// default DCGAN, bce otherwise)
+    /// bce (non-saturating G loss), minimax, lsgan, wgan (weight clipping), wgan-gp (gradient
+    /// penalty) or hinge (default: hinge for the default DCGAN, bce otherwise)
     #[arg(long, value_enum, default_value_t = LossKind::Bce)]
     pub loss: LossKind,
     #[arg(long, default_value_t = 5)]
@@ -51,6 +51,38 @@ pub struct TrainArgs {
     /// WGAN critic weight clipping bound.
     #[arg(long, default_value_t = 0.01)]
     pub clip: f32,
+    /// WGAN-GP's penalty weight λ on (‖∇D(x̂)‖ − 1)².
+    #[arg(long, default_value_t = crate::gan::config::GP_WEIGHT)]
+    #[serde(default = "gp_weight")]
+    pub gp_weight: f32,
+    /// R1 regularisation (Mescheder et al. 2018) with this γ, with any loss: D also minimises
+    /// (γ/2)·‖∇D(x)‖² on real samples (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub r1: f32,
+    /// InfoGAN (Chen et al. 2016): a categorical latent code of this many values, appended to
+    /// G's input one-hot and predicted by a Q head on D's features (grids: one row per value;
+    /// `sample --code K`).
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub info_cat: usize,
+    /// InfoGAN: the last N dimensions of z are continuous codes Q predicts
+    /// (`interpolate --code-grid` sweeps one).
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub info_cont: usize,
+    /// InfoGAN: the weight λ of the codes' loss in G's and Q's objectives.
+    #[arg(long, default_value_t = 1.0)]
+    #[serde(default = "one")]
+    pub info_weight: f32,
+    /// InfoGAN: the continuous codes' weight beside the categorical code's (Chen et al.'s 0.1).
+    #[arg(long, default_value_t = crate::gan::config::INFO_CONT_WEIGHT)]
+    #[serde(default = "info_cont_weight")]
+    pub info_cont_weight: f32,
+    /// Lazy R1: the penalty every N iterations, scaled by N (StyleGAN2 uses 16).
+    #[arg(long, default_value_t = 1)]
+    #[serde(default = "one_u64")]
+    pub r1_every: u64,
     /// Target for real images (0.9 = one-sided label smoothing).
     #[arg(long, default_value_t = 1.0)]
     pub real_label: f32,
@@ -252,6 +284,18 @@ fn one() -> f32 {
     1.0
 }
 
+fn one_u64() -> u64 {
+    1
+}
+
+fn info_cont_weight() -> f32 {
+    crate::gan::config::INFO_CONT_WEIGHT
+}
+
+fn gp_weight() -> f32 {
+    crate::gan::config::GP_WEIGHT
+}
+
 pub(crate) fn parse_list(what: &str, s: &str) -> Result<Vec<usize>> {
     s.split(',')
         .filter(|p| !p.trim().is_empty())
@@ -309,7 +353,9 @@ impl TrainArgs {
                 )));
             }
         };
-        let (g, mut d) = if classes > 0 { models::conditional(g, d, classes) } else { (g, d) };
+        let (mut g, mut d) = if classes > 0 { models::conditional(g, d, classes) } else { (g, d) };
+        // InfoGAN's categorical code enters G as a one-hot label would; D is not told it.
+        g.input = Shape(g.input.0 + self.info_cat, 1, 1);
         d.spectral_norm = self.d_spectral_norm;
         Ok((g, d))
     }
@@ -341,6 +387,13 @@ impl TrainArgs {
             g_batch: self.g_batch.unwrap_or(0),
             g_ema: self.g_ema,
             pac: self.pac(),
+            gp_weight: self.gp_weight,
+            r1: self.r1,
+            r1_every: self.r1_every,
+            info_cat: self.info_cat,
+            info_cont: self.info_cont,
+            info_weight: self.info_weight,
+            info_cont_weight: self.info_cont_weight,
         }
     }
 
@@ -391,6 +444,10 @@ impl TrainArgs {
             ("momentum", self.momentum, UNIT),
             ("weight-decay", self.weight_decay, NON_NEGATIVE),
             ("clip", self.clip, POSITIVE),
+            ("gp-weight", self.gp_weight, NON_NEGATIVE),
+            ("r1", self.r1, NON_NEGATIVE),
+            ("info-weight", self.info_weight, NON_NEGATIVE),
+            ("info-cont-weight", self.info_cont_weight, NON_NEGATIVE),
             ("real-label", self.real_label, LABEL),
             ("instance-noise", self.instance_noise, NON_NEGATIVE),
             ("lr-decay", self.lr_decay, POSITIVE),
@@ -404,6 +461,28 @@ impl TrainArgs {
         }
         if self.d_skip_below.is_some_and(|v| !v.is_finite()) {
             return Err(Error::Config("--d-skip-below must be a finite number".into()));
+        }
+        if self.info_cat + self.info_cont > 0
+            && (self.conditional || self.pac() > 1 || self.info_cont > self.z_dim || self.info_cat == 1)
+        {
+            return Err(Error::Config(format!(
+                "--info-cat {} --info-cont {}: InfoGAN's codes need an unconditional model without --pac, \
+                 at least 2 categorical values (or 0) and at most --z-dim {} continuous codes",
+                self.info_cat, self.info_cont, self.z_dim
+            )));
+        }
+        if self.r1_every == 0 {
+            return Err(Error::Config("--r1-every must be at least 1".into()));
+        }
+        if self.r1 > 0.0 && self.loss == LossKind::WganGp {
+            return Err(Error::Config("--r1 with --loss wgan-gp: choose one gradient penalty".into()));
+        }
+        if (self.r1 > 0.0 || self.loss == LossKind::WganGp) && self.d_batch_norm {
+            return Err(Error::Config(
+                "a gradient penalty (--loss wgan-gp, --r1) is per sample and batch norm in D mixes the \
+                 samples: leave out --d-batch-norm"
+                    .into(),
+            ));
         }
         if let Some(c) = self.channels.filter(|c| ![1, 3].contains(c)) {
             return Err(Error::Config(format!("--channels {c}: use 1 (grey) or 3 (RGB)")));

@@ -44,6 +44,9 @@ pub struct SampleArgs {
     /// Conditional models: generate only this class (its number or folder name).
     #[arg(long)]
     pub label: Option<String>,
+    /// InfoGAN models (--info-cat): generate with the categorical code fixed to this value.
+    #[arg(long)]
+    pub code: Option<usize>,
     /// Draw from the live generator's weights, not their moving average (--g-ema).
     #[arg(long)]
     pub raw: bool,
@@ -59,6 +62,11 @@ pub struct SampleArgs {
 pub struct Generator {
     pub spec: NetSpec,
     pub info: DataInfo,
+    /// The one-hot planes of G's input: the classes of a conditional model, or the values of
+    /// InfoGAN's categorical code.
+    pub codes: usize,
+    /// InfoGAN's continuous codes: the last dimensions of z.
+    pub continuous: usize,
     net: Net<GpuBackend>,
     input: Option<GpuTensor>,
     pub chunk: usize,
@@ -84,12 +92,39 @@ impl Generator {
         let net = Net::new(b, &spec, chunk)?;
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
         ckpt.load_net(b, g, &net, &path)?;
-        let input = if info.classes.is_empty() { None } else { Some(b.alloc(chunk * spec.input.size())?) };
-        Ok(Generator { spec, info, net, input, chunk })
+        let config: serde_json::Value = match ckpt.meta("config", &path) {
+            Ok(j) => serde_json::from_str(j).map_err(|e| bad("config", e))?,
+            Err(_) => serde_json::Value::Null,
+        };
+        let info_cat = config["info_cat"].as_u64().unwrap_or(0) as usize;
+        let codes = info.classes.len() + info_cat;
+        let continuous = config["info_cont"].as_u64().unwrap_or(0) as usize;
+        let input = if codes == 0 { None } else { Some(b.alloc(chunk * spec.input.size())?) };
+        Ok(Generator { spec, info, codes, continuous, net, input, chunk })
     }
 
     pub fn z_dim(&self) -> usize {
-        self.spec.input.size() - self.info.classes.len()
+        self.spec.input.size() - self.codes
+    }
+
+    /// Whether the one-hot planes are InfoGAN's categorical code rather than classes.
+    pub fn info_codes(&self) -> bool {
+        self.info.classes.is_empty() && self.codes > 0
+    }
+
+    /// The one-hot value `args` ask for: a class by `label` (conditional models) or a value of
+    /// InfoGAN's categorical code by `code`.
+    pub fn fixed_code(&self, label: Option<&str>, code: Option<usize>) -> Result<Option<usize>> {
+        match (label, code) {
+            (Some(l), None) => self.class_index(l).map(Some),
+            (None, Some(k)) if self.info_codes() && k < self.codes => Ok(Some(k)),
+            (None, Some(k)) => Err(Error::Config(format!(
+                "--code {k} needs a model trained with --info-cat of more than {k} values (this one: {})",
+                if self.info.classes.is_empty() { self.codes } else { 0 }
+            ))),
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => Err(Error::Config("give --label or --code, not both".into())),
+        }
     }
 
     pub fn output_shape(&self) -> Result<Shape> {
@@ -123,7 +158,7 @@ impl Generator {
                 let s = Condition {
                     n: self.chunk,
                     dim: self.z_dim(),
-                    classes: self.info.classes.len(),
+                    classes: self.codes,
                     spatial: 1,
                     sigma: 0.0,
                     seed: 0,
@@ -196,8 +231,8 @@ pub fn sample(mut args: SampleArgs) -> Result<()> {
         return Err(Error::Data { path: path.clone(), msg });
     }
     let latents = latents.map(|(v, _)| v);
-    let fixed = args.label.as_deref().map(|l| g.class_index(l)).transpose()?;
-    let classes = g.info.classes.len();
+    let fixed = g.fixed_code(args.label.as_deref(), args.code)?;
+    let classes = g.codes;
     let format =
         args.format.unwrap_or(if g.info.is_table() { SampleFormat::Csv } else { SampleFormat::Grid });
     let shape = g.output_shape()?;

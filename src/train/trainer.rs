@@ -152,12 +152,13 @@ impl<B: Backend> Trainer<B> {
         );
         let batches = Batches::new(b, &run, args.model.unit_pixels())?;
         let table = matches!(data, TrainData::Table { .. });
-        let (shown, cols) = match (table, classes) {
+        // Grids show one row per class, or per value of InfoGAN's categorical code.
+        let (shown, cols) = match (table, cfg.g_classes()) {
             (true, _) => (data.count().min(1000), 1),
             (false, 0) => (64.min(data.count()), (64.min(data.count()) as f64).sqrt().ceil() as usize),
             (false, k) => (k.min(20) * 10, 10),
         };
-        let showcase = Showcase::new(b, cfg, (shown, cols), classes, 3)?;
+        let showcase = Showcase::new(b, cfg, (shown, cols), cfg.g_classes(), 3)?;
         let evaluator = match args.eval_every {
             0 => None,
             _ if shape != Shape(1, 28, 28) || table => {
@@ -166,7 +167,7 @@ impl<B: Backend> Trainer<B> {
                         .into(),
                 ));
             }
-            _ => Some(Evaluator::new(b, cfg, classes)?),
+            _ => Some(Evaluator::new(b, cfg)?),
         };
         let real_grid = (!table).then(|| match classes {
             0 => outputs::grid(&data.spread(shown), shown, shape, cols),
@@ -419,6 +420,9 @@ fn nets<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, &Net<B>)> {
     if let Some(ema) = &gan.g_ema {
         nets.push(("g_ema", ema));
     }
+    if let Some(q) = &gan.q {
+        nets.push(("q", &q.net));
+    }
     nets
 }
 
@@ -433,6 +437,9 @@ fn state_tensors<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, B::T)> {
     ];
     if gan.d.spec.spectral_norm {
         tensors.push(("d.spectral", gan.d.spectral_state.clone()));
+    }
+    if let Some(q) = &gan.q {
+        tensors.extend([("opt_q.m", q.opt.m.clone()), ("opt_q.v", q.opt.v.clone())]);
     }
     tensors
 }
@@ -463,6 +470,7 @@ fn write_checkpoint<B: Backend>(
         ("opt_d.t", gan.opt_d.t.to_string()),
     ]
     .into_iter()
+    .chain(gan.q.as_ref().map(|q| ("opt_q.t", q.opt.t.to_string())))
     .chain(extra.iter().map(|(k, v)| (*k, v.clone())))
     .map(|(k, v)| (k.to_string(), v))
     .collect();
@@ -499,6 +507,9 @@ fn restore<B: Backend>(
     gan.step = num("step")?;
     gan.opt_g.t = num("opt_g.t")?;
     gan.opt_d.t = num("opt_d.t")?;
+    if let Some(q) = &mut gan.q {
+        q.opt.t = num("opt_q.t")?;
+    }
     let iteration = if ckpt.meta.contains_key("epoch_iteration") { num("epoch_iteration")? } else { 0 };
     Ok((num("epoch")? as usize, iteration as usize))
 }
@@ -569,11 +580,17 @@ impl<B: Backend> Logger<B> {
                 self.images_per_s = (step - self.last_step) as f64 * gan.cfg.batch as f64 / dt;
             }
             (self.last_time, self.last_step) = (now, step);
-            let line = serde_json::json!({
+            let mut line = serde_json::json!({
                 "step": step, "epoch": epoch, "d_loss": s.d_loss, "g_loss": s.g_loss,
                 "d_real": s.d_real, "d_fake": s.d_fake, "acc_real": s.acc_real, "acc_fake": s.acc_fake,
                 "images_per_s": (self.images_per_s * 10.0).round() / 10.0,
             });
+            if gan.cfg.penalty().is_some() {
+                line["penalty"] = s.penalty.into();
+            }
+            if gan.cfg.info() {
+                line["info"] = s.info.into();
+            }
             outputs::append_jsonl(&self.metrics, &line)?;
             self.history.push((step, s));
             self.last = Some(s);
@@ -588,10 +605,16 @@ impl<B: Backend> Logger<B> {
             colour,
             points: self.history.iter().map(|(st, s)| (*st as f32, f(s))).collect(),
         };
-        let losses = vec![
+        let mut losses = vec![
             series("D loss", [200, 30, 30], |s| s.d_loss),
             series("G loss", [30, 60, 200], |s| s.g_loss),
         ];
+        if self.history.iter().any(|(_, s)| s.penalty != 0.0) {
+            losses.push(series("D's gradient penalty", [120, 60, 160], |s| s.penalty));
+        }
+        if self.history.iter().any(|(_, s)| s.info != 0.0) {
+            losses.push(series("Q's code loss (InfoGAN)", [20, 150, 150], |s| s.info));
+        }
         let accuracy = vec![
             series("D accuracy on real", [30, 150, 30], |s| s.acc_real),
             series("D accuracy on fake", [230, 140, 0], |s| s.acc_fake),
@@ -671,10 +694,10 @@ struct Evaluator<B: Backend> {
 }
 
 impl<B: Backend> Evaluator<B> {
-    fn new(b: &mut B, cfg: &GanConfig, classes: usize) -> Result<Self> {
+    fn new(b: &mut B, cfg: &GanConfig) -> Result<Self> {
         let mut classifier = Classifier::bundled(b, 500)?;
         let reference = Reference::new(b, &mut classifier)?;
-        let samples = Showcase::new(b, cfg, (EVAL_SAMPLES, 1), classes, 8)?;
+        let samples = Showcase::new(b, cfg, (EVAL_SAMPLES, 1), cfg.g_classes(), 8)?;
         Ok(Evaluator { samples, classifier, reference, history: Vec::new() })
     }
 

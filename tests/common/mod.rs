@@ -64,3 +64,19 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
         worst.join("\n")
     );
 }
+
+/// One iteration's inputs for a GAN of `cfg` with images of `img` values: a random real batch
+/// per discriminator step in [−1, 1), and a random label batch per step when conditional.
+#[allow(dead_code)] // not every test file trains
+pub fn iteration_inputs<B: wgan_gpu::Backend>(
+    b: &mut B,
+    rng: &mut Rng,
+    cfg: &wgan_gpu::gan::GanConfig,
+    img: usize,
+) -> (Vec<B::T>, Vec<B::T>) {
+    let reals = (0..cfg.d_steps).map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap()).collect();
+    let labels = (0..if cfg.classes > 0 { cfg.d_steps } else { 0 })
+        .map(|_| b.upload(&rng.vec(cfg.batch, 0.0, cfg.classes as f32)).unwrap())
+        .collect();
+    (reals, labels)
+}
