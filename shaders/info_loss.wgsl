@@ -6,6 +6,8 @@
 // forward:  loss[i] = logsumexp(q[i, :k]) − q[i, code[i]] + cont_weight · ½ Σ_j (q[i, k + j] − z[i, z_off + j])²
 // backward: dq[i, j] = scale · (softmax_j − [j == code[i]]) / n              j < k
 //           dq[i, k + j] = scale · cont_weight · (q[i, k + j] − z[i, z_off + j]) / n
+// draw_codes: z[i, z_off + j] = U(−1, 1) from the counter-based generator at (seed, i·c + j):
+//           the continuous codes, uniform as Chen et al. drew them (the rest of z stays normal).
 // q, dq [n, k + c], code, loss [n] (class indices as f32), z [n, z_dim]
 
 struct Params {
@@ -16,6 +18,8 @@ struct Params {
     z_off: u32,
     scale: f32,
     cont_weight: f32,
+    seed_lo: u32,
+    seed_hi: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -79,4 +83,14 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
         d = p.cont_weight * (q[e] - z[i * p.z_dim + p.z_off + j - p.k]);
     }
     out[e] = p.scale * d / f32(p.n);
+}
+
+// One code per invocation. Bindings: 4 = z [n, z_dim], written in place.
+@compute @workgroup_size(256)
+fn draw_codes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let e = flat_id(wg, nwg, lid);
+    if (e >= p.n * p.c) { return; }
+    let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(0u, 0u, e));
+    out[(e / p.c) * p.z_dim + p.z_off + e % p.c] = 2.0 * unit_float(r.x) - 1.0;
 }

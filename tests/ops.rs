@@ -659,7 +659,9 @@ fn info_loss_forward_and_gradient() {
         ];
         gpu_vs_cpu!(format!("info_loss {s:?}"), (1e-5, 1e-5), tensors, |b, t| {
             wgan_gpu::ops::info_loss::forward(b, &s, &t[0], &t[1], &t[2], &t[3])?;
-            wgan_gpu::ops::info_loss::backward(b, &s, (&t[0], &t[1], &t[2]), &t[4], 0.7)
+            wgan_gpu::ops::info_loss::backward(b, &s, (&t[0], &t[1], &t[2]), &t[4], 0.7)?;
+            // Last: the codes drawn into z, checked with the rest.
+            wgan_gpu::ops::info_loss::draw_codes(b, &s, 99, &t[2])
         });
     }
 }

@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
 use crate::gpu::GpuBackend;
 use crate::nn::Shape;
-use crate::ops::random::Distribution;
 use crate::train::Generator;
 
 const DIGIT: Shape = Shape(1, 28, 28);
@@ -55,8 +54,7 @@ pub fn from_checkpoint(
     let z = b.alloc(chunk * g.z_dim())?;
     let mut images = Vec::with_capacity(n * 784);
     for c in 0..n.div_ceil(chunk) {
-        let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
-        crate::ops::random::fill(b, noise, derive_seed(seed, c as u64, 6), 0, &z)?;
+        g.draw_z(b, derive_seed(seed, c as u64, 6), &z)?;
         let l: Vec<f32> = (0..chunk).map(|i| ((c * chunk + i) % classes.max(1)) as f32).collect();
         let take = (n - c * chunk).min(chunk);
         images.extend_from_slice(&g.run(b, &z, &l)?[..take * 784]);

@@ -418,6 +418,10 @@ impl<B: Backend> Gan<B> {
     fn draw_input(&mut self, b: &mut B, k: u64) -> Result<B::T> {
         let seed = derive_seed(self.cfg.seed, self.step, 100 + k);
         crate::ops::random::fill(b, Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, &self.z)?;
+        if let Some(q) = self.q.as_ref().filter(|q| q.s.c > 0) {
+            let seed = derive_seed(self.cfg.seed, self.step, 700 + k);
+            crate::ops::info_loss::draw_codes(b, &q.s, seed, &self.z)?;
+        }
         let Some(g_in) = &self.g_in else { return Ok(self.z.clone()) };
         let classes = self.cfg.g_classes() as f32;
         let seed = derive_seed(self.cfg.seed, self.step, 300 + k);

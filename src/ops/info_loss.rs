@@ -3,7 +3,7 @@
 //! log-likelihood for the continuous codes, which are the last `c` columns of G's latent z.
 //! q, dq [n, k + c], code, loss [n], z [n, z_dim].
 
-use super::{GpuTensors, Pass, all, all_mut, expect, run, u};
+use super::{GpuTensors, Pass, all, all_mut, expect, run, split, u};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gpu::GpuBackend;
@@ -42,8 +42,11 @@ impl InfoLoss {
         expect("info_loss", "z", z, &[self.n, self.z_dim])
     }
 
-    fn params(&self, scale: f32) -> InfoLossParams {
+    fn params(&self, scale: f32, seed: u64) -> InfoLossParams {
+        let [seed_lo, seed_hi] = split(seed);
         InfoLossParams {
+            seed_lo,
+            seed_hi,
             n: u(self.n),
             k: u(self.k),
             c: u(self.c),
@@ -56,7 +59,9 @@ impl InfoLoss {
 }
 
 params! {
-    pub struct InfoLossParams { n: u32, k: u32, c: u32, z_dim: u32, z_off: u32, scale: f32, cont_weight: f32 }
+    pub struct InfoLossParams {
+        n: u32, k: u32, c: u32, z_dim: u32, z_off: u32, scale: f32, cont_weight: f32, seed_lo: u32, seed_hi: u32,
+    }
 }
 
 /// Per-sample loss [n].
@@ -80,6 +85,34 @@ pub fn backward<B: Backend + ?Sized>(
     scale: f32,
 ) -> Result<()> {
     run(b, &InfoPass { s: *s, backward_scale: Some(scale) }, &[q, code, z], &[dq])
+}
+
+/// The continuous codes of z [n, z_dim] (its last c columns), drawn U(−1, 1) in place from
+/// (seed, i·c + j).
+pub fn draw_codes<B: Backend + ?Sized>(b: &mut B, s: &InfoLoss, seed: u64, z: &B::T) -> Result<()> {
+    run(b, &CodesPass { s: *s, seed }, &[], &[z])
+}
+
+/// Writes z's code columns.
+struct CodesPass {
+    s: InfoLoss,
+    seed: u64,
+}
+
+impl Pass for CodesPass {
+    fn check(&self, _: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let [z] = all(writes);
+        self.s.check(self.s.n * (self.s.k + self.s.c), self.s.n, z)
+    }
+    fn reference(&self, _: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let [z] = all_mut(writes);
+        reference::info_loss_draw_codes(&self.s, self.seed, z);
+    }
+    fn record(&self, g: &mut GpuBackend, _: GpuTensors, writes: GpuTensors) -> Result<()> {
+        let [z] = all(writes);
+        let params = self.s.params(0.0, self.seed);
+        g.dispatch_items("info_loss", "draw_codes", &params, &[(4, z)], self.s.n * self.s.c)
+    }
 }
 
 /// Reads q, code, z; writes the loss (`backward_scale` None) or dq.
@@ -108,8 +141,10 @@ impl Pass for InfoPass {
         let ([q, code, z], [out]) = (all(reads), all(writes));
         let bindings = [(1, q), (2, code), (3, z), (4, out)];
         match self.backward_scale {
-            None => g.dispatch_items("info_loss", "forward", &self.s.params(0.0), &bindings, self.s.n),
-            Some(scale) => g.dispatch_items("info_loss", "backward", &self.s.params(scale), &bindings, q.len),
+            None => g.dispatch_items("info_loss", "forward", &self.s.params(0.0, 0), &bindings, self.s.n),
+            Some(scale) => {
+                g.dispatch_items("info_loss", "backward", &self.s.params(scale, 0), &bindings, q.len)
+            }
         }
     }
 }
@@ -117,7 +152,18 @@ impl Pass for InfoPass {
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
     use super::InfoLoss;
+    use crate::ops::random::reference::{bits, unit_float};
     use crate::reference::Float;
+
+    /// z[i, z_off + j] = 2 · unit(bits(seed, 0, i·c + j)) − 1 (as info_loss.wgsl's `draw_codes`).
+    pub fn info_loss_draw_codes(s: &InfoLoss, seed: u64, z: &mut [f32]) {
+        for i in 0..s.n {
+            for j in 0..s.c {
+                let e = (i * s.c + j) as u64;
+                z[i * s.z_dim + s.z_off() + j] = 2.0 * unit_float(bits(seed, 0, e)[0]) - 1.0;
+            }
+        }
+    }
 
     fn code_of<F: Float>(code: F, k: usize) -> usize {
         code.max(F::zero()).to_usize().unwrap_or(0).min(k - 1)

@@ -124,11 +124,13 @@ pub fn interpolate(args: InterpolateArgs) -> Result<()> {
                 )));
             }
             let axis = z_dim - g.continuous + args.code_axis;
-            let base = random_z(z_dim, args.seed, 0);
+            let mut base = random_z(z_dim, args.seed, 0);
+            g.draw_codes_host(args.seed, &mut base);
             for _ in 0..rows {
                 for c in 0..args.steps {
                     let mut z = base.clone();
-                    // The codes are N(0, 1): ±2 covers 95% of what G was trained on.
+                    // The codes were drawn from U(−1, 1): ±2 goes beyond them, as Chen et al.'s
+                    // figures do, to show how far the code's meaning carries.
                     z[axis] = 2.0 * (2.0 * c as f32 / (args.steps - 1) as f32 - 1.0);
                     zs.extend(z);
                 }

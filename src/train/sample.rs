@@ -107,6 +107,30 @@ impl Generator {
         self.spec.input.size() - self.codes
     }
 
+    /// The InfoGAN continuous codes of `chunk` latent vectors.
+    fn code_layout(&self) -> crate::ops::info_loss::InfoLoss {
+        let (k, c, z_dim) = (self.codes, self.continuous, self.z_dim());
+        crate::ops::info_loss::InfoLoss { n: self.chunk, k, c, z_dim, cont_weight: 1.0 }
+    }
+
+    /// Fresh latent vectors [chunk, z_dim] from `seed`: N(0, 1), with InfoGAN's continuous codes
+    /// U(−1, 1) as in training.
+    pub fn draw_z(&self, b: &mut GpuBackend, seed: u64, z: &GpuTensor) -> Result<()> {
+        crate::ops::random::fill(b, Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, z)?;
+        if self.continuous > 0 {
+            crate::ops::info_loss::draw_codes(b, &self.code_layout(), seed ^ 0x1_0000, z)?;
+        }
+        Ok(())
+    }
+
+    /// [`Generator::draw_z`] on the host, for one latent vector of `z_dim`.
+    pub fn draw_codes_host(&self, seed: u64, z: &mut [f32]) {
+        if self.continuous > 0 {
+            let s = crate::ops::info_loss::InfoLoss { n: 1, ..self.code_layout() };
+            crate::ops::info_loss::reference::info_loss_draw_codes(&s, seed ^ 0x1_0000, z);
+        }
+    }
+
     /// Whether the one-hot planes are InfoGAN's categorical code rather than classes.
     pub fn info_codes(&self) -> bool {
         self.info.classes.is_empty() && self.codes > 0
@@ -255,10 +279,7 @@ pub fn sample(mut args: SampleArgs) -> Result<()> {
                 rows.resize(chunk * zd, 0.0);
                 b.write(&z, &rows)?;
             }
-            None => {
-                let noise = Distribution::Normal { mean: 0.0, std: 1.0 };
-                crate::ops::random::fill(&mut b, noise, derive_seed(args.seed, c as u64, 4), 0, &z)?;
-            }
+            None => g.draw_z(&mut b, derive_seed(args.seed, c as u64, 4), &z)?,
         }
         let labels: Vec<f32> = (0..chunk).map(|i| label_of(c * chunk + i)).collect();
         let out = g.run(&mut b, &z, &labels)?;
