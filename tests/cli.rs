@@ -827,6 +827,7 @@ fn every_preset_starts_and_runs() {
         serde_json::from_str::<serde_json::Value>(&text).unwrap()
     };
     let c = config_of(&[]);
+    assert_eq!(c["batch_size"], serde_json::Value::from(16), "--batch-size given wins over the recipe's 32");
     assert_eq!(
         (&c["loss"], &c["d_spectral_norm"], &c["g_ema"]),
         (&"hinge".into(), &true.into(), &0.999.into())
