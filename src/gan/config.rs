@@ -217,6 +217,31 @@ impl GanConfig {
         self.classes + self.info_cat
     }
 
+    /// InfoGAN's loss over `n` samples of this configuration's codes.
+    pub fn info_loss(&self, n: usize) -> crate::ops::info_loss::InfoLoss {
+        let (k, c, z_dim, cont_weight) = (self.info_cat, self.info_cont, self.z_dim, self.info_cont_weight);
+        crate::ops::info_loss::InfoLoss { n, k, c, z_dim, cont_weight }
+    }
+
+    /// Checks the penalties and InfoGAN's codes against each other and the model: one penalty
+    /// at a time, codes only for an unconditional, unpacked model with room for them in z.
+    pub fn check_extras(&self) -> crate::error::Result<()> {
+        use crate::error::Error;
+        if self.loss == LossKind::WganGp && self.r1 > 0.0 {
+            return Err(Error::Config("--r1 with --loss wgan-gp: choose one gradient penalty".into()));
+        }
+        if self.info()
+            && (self.classes > 0 || self.pac() > 1 || self.info_cont > self.z_dim || self.info_cat == 1)
+        {
+            return Err(Error::Config(format!(
+                "--info-cat {} --info-cont {}: InfoGAN's codes need an unconditional model without --pac, \
+                 at least 2 categorical values (or 0) and at most --z-dim {} continuous codes",
+                self.info_cat, self.info_cont, self.z_dim
+            )));
+        }
+        Ok(())
+    }
+
     /// The gradient penalty D is trained with, if any.
     pub fn penalty(&self) -> Option<Penalty> {
         if self.loss == LossKind::WganGp {

@@ -172,8 +172,7 @@ impl<B: Backend> InfoHead<B> {
         let spec = crate::gan::models::info_head(features, Q_HIDDEN, cfg.info_cat + cfg.info_cont);
         let net = Net::new(b, &spec, n)?;
         let opt = Optimizer::new(b, cfg.opt_d, net.params.len())?;
-        let (k, c, z_dim, cont_weight) = (cfg.info_cat, cfg.info_cont, cfg.z_dim, cfg.info_cont_weight);
-        let s = InfoLoss { n, k, c, z_dim, cont_weight };
+        let s = cfg.info_loss(n);
         Ok(Some(InfoHead { net, opt, s, loss: b.alloc(n)?, feature_grad: b.alloc(n * features)? }))
     }
 }
@@ -202,12 +201,7 @@ fn d_condition(cfg: &GanConfig, g_spec: &NetSpec, d_spec: &NetSpec, g_out: Shape
             cfg.z_dim
         )));
     }
-    if cfg.info() && (k > 0 || pac > 1 || cfg.info_cont > cfg.z_dim) {
-        return Err(Error::Config(format!(
-            "InfoGAN's codes (--info-cat, --info-cont {} of --z-dim {}) need an unconditional model without --pac",
-            cfg.info_cont, cfg.z_dim
-        )));
-    }
+    cfg.check_extras()?;
     Ok(Condition { n: cfg.batch / pac, dim: image, classes: k, spatial, sigma: 0.0, seed: 0, offset: 0 })
 }
 
@@ -227,9 +221,6 @@ impl<T: Tensor> PenaltyBuffers<T> {
     /// The buffers of `cfg`'s penalty, if it has one, for D's input as `d_cond` forms it.
     fn new<B: Backend<T = T>>(b: &mut B, cfg: &GanConfig, d_cond: &Condition) -> Result<Option<Self>> {
         let Some(kind) = cfg.penalty() else { return Ok(None) };
-        if cfg.loss == LossKind::WganGp && cfg.r1 > 0.0 {
-            return Err(Error::Config("--r1 with --loss wgan-gp: choose one gradient penalty".into()));
-        }
         let (rows, d_len) = (d_cond.n, d_cond.n * d_cond.out_dim());
         Ok(Some(PenaltyBuffers {
             kind,
@@ -253,7 +244,7 @@ impl<B: Backend> Gan<B> {
             )));
         }
         let g = Net::new(b, g_spec, n)?;
-        let d = Net::new(b, d_spec, n / pac)?;
+        let mut d = Net::new(b, d_spec, n / pac)?;
         if !(0.0..1.0).contains(&cfg.g_ema) {
             return Err(Error::Config(format!("--g-ema {} must be in [0, 1) (0: off)", cfg.g_ema)));
         }
@@ -265,7 +256,6 @@ impl<B: Backend> Gan<B> {
             None
         };
         let penalty = PenaltyBuffers::new(b, &cfg, &d_cond)?;
-        let mut d = d;
         if penalty.is_some() {
             d.enable_input_grad_backward(b)?;
         }
@@ -335,6 +325,11 @@ impl<B: Backend> Gan<B> {
         LOGITS_REAL + self.cfg.batch.div_ceil(SLOT) * SLOT
     }
 
+    /// The dropout masks' seed of forward pass `call` of this iteration.
+    fn dropout_seed(&self, call: u64) -> u64 {
+        derive_seed(self.cfg.seed, self.step, 1000 + call)
+    }
+
     fn penalty_at(&self) -> usize {
         LOGITS_REAL + 2 * self.cfg.batch.div_ceil(SLOT) * SLOT
     }
@@ -402,8 +397,7 @@ impl<B: Backend> Gan<B> {
             (p.input_grad.clone(), p.adjoint.clone(), p.norm.clone(), p.loss.clone());
         let s = GradientPenalty { rows, row_len, dim: image, weight, target };
         let x = self.d_input(b, &x, label, call)?;
-        let dropout = derive_seed(self.cfg.seed, self.step, 1000 + 10 * k + 3);
-        self.d.forward(b, &x, true, dropout, 0)?;
+        self.d.forward(b, &x, true, self.dropout_seed(10 * k + 3), 0)?;
         // dz = rows / rows = 1 for every decision: D's input gradient, per sample.
         crate::ops::wgan::critic_backward(b, self.d.output_grad(), rows as f32)?;
         self.d.backward(b, &x, Some(&input_grad), false)?;
@@ -519,14 +513,13 @@ impl<B: Backend> Gan<B> {
         assert_eq!(reals.len(), self.cfg.d_steps.max(1), "one real batch per discriminator step");
         let conditional = self.cfg.classes > 0;
         assert_eq!(labels.len(), if conditional { reals.len() } else { 0 }, "labels iff conditional");
-        let dropout_seed = |gan: &Self, call: u64| derive_seed(gan.cfg.seed, gan.step, 1000 + call);
         let n = self.cfg.d_batch();
         let fake_at = self.logits_fake_at();
         let mut g_in = self.z.clone();
         for (k, real) in reals.iter().enumerate() {
             let k = k as u64;
             g_in = self.draw_input(b, k)?;
-            self.g.forward(b, &g_in, true, dropout_seed(self, 10 * k), 0)?;
+            self.g.forward(b, &g_in, true, self.dropout_seed(10 * k), 0)?;
             if self.train_d {
                 b.zero(&self.d.grads)?;
                 if let Some(q) = &self.q {
@@ -537,7 +530,7 @@ impl<B: Backend> Gan<B> {
 
             let real_label = labels.get(k as usize).unwrap_or(&self.fake_labels).clone();
             let x = self.d_input(b, real, &real_label, 2 * k)?;
-            self.d.forward(b, &x, true, dropout_seed(self, 10 * k + 1), 0)?;
+            self.d.forward(b, &x, true, self.dropout_seed(10 * k + 1), 0)?;
             self.loss(b, D_LOSS_REAL, Role::Real)?;
             b.copy(self.d.output(), &self.stats.slice(LOGITS_REAL, n))?;
             if self.train_d {
@@ -546,7 +539,7 @@ impl<B: Backend> Gan<B> {
 
             let fake = self.g.output().clone();
             let x = self.d_input(b, &fake, &self.fake_labels.clone(), 2 * k + 1)?;
-            self.d.forward(b, &x, true, dropout_seed(self, 10 * k + 2), 0)?;
+            self.d.forward(b, &x, true, self.dropout_seed(10 * k + 2), 0)?;
             self.loss(b, D_LOSS_FAKE, Role::Fake)?;
             b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
             if self.train_d {
@@ -571,7 +564,7 @@ impl<B: Backend> Gan<B> {
         if self.train_d {
             self.d.normalise_weights(b)?;
         }
-        self.d.forward(b, &x, true, dropout_seed(self, 999), 0)?;
+        self.d.forward(b, &x, true, self.dropout_seed(999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
         let q = self.info_loss(b, false)?;
         match self.d_in.clone() {

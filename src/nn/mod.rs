@@ -6,5 +6,5 @@
 mod net;
 mod spec;
 
-pub use net::{InitScheme, Net, ParamInfo};
+pub use net::{InitScheme, Net, PENALTY_WITHOUT_BATCH_NORM, ParamInfo};
 pub use spec::{LayerSpec, NetSpec, Shape, WeightedOp};

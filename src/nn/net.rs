@@ -141,6 +141,10 @@ fn aligned(n: usize) -> usize {
     n.div_ceil(ALIGN) * ALIGN
 }
 
+/// Why a network with batch norm cannot take a gradient penalty.
+pub const PENALTY_WITHOUT_BATCH_NORM: &str = "a gradient penalty (--loss wgan-gp, --r1) is per sample and batch \
+     norm in D mixes the samples: leave out --d-batch-norm";
+
 /// Only the weight gradient, for the double backward of an input gradient.
 fn weight_grad_only<T>(w: &Param<T>) -> Grads<'_, T> {
     Grads { dx: None, dw: Some(&w.grad), db: None }
@@ -307,13 +311,7 @@ impl<B: Backend> Net<B> {
     pub fn enable_input_grad_backward(&mut self, b: &mut B) -> Result<()> {
         for l in &self.layers {
             match l {
-                Layer::Norm { .. } => {
-                    return Err(Error::Config(
-                        "a gradient penalty (--loss wgan-gp, --r1) is per sample and batch norm in D \
-                         mixes the samples: leave out --d-batch-norm"
-                            .into(),
-                    ));
-                }
+                Layer::Norm { .. } => return Err(Error::Config(PENALTY_WITHOUT_BATCH_NORM.into())),
                 Layer::Act(f @ (Activation::Sigmoid | Activation::Tanh)) => {
                     return Err(Error::Config(format!(
                         "a gradient penalty needs D's activations piecewise linear (ReLU, LeakyReLU), not {f:?}"

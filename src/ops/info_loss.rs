@@ -87,6 +87,12 @@ pub fn backward<B: Backend + ?Sized>(
     run(b, &InfoPass { s: *s, backward_scale: Some(scale) }, &[q, code, z], &[dq])
 }
 
+/// The seed of the continuous codes drawn beside latent noise of `noise_seed`, wherever G's
+/// latents are drawn outside a training step (epoch grids, `sample`, `eval`, `interpolate`).
+pub fn codes_seed(noise_seed: u64) -> u64 {
+    noise_seed ^ 0x1_0000
+}
+
 /// The continuous codes of z [n, z_dim] (its last c columns), drawn U(−1, 1) in place from
 /// (seed, i·c + j).
 pub fn draw_codes<B: Backend + ?Sized>(b: &mut B, s: &InfoLoss, seed: u64, z: &B::T) -> Result<()> {

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::checkpoint::Checkpoint;
 use super::outputs;
 use super::sample::Generator;
 use crate::backend::Backend;
@@ -93,17 +94,17 @@ pub fn interpolate(args: InterpolateArgs) -> Result<()> {
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
-    // The code grid's rows are the code's values: read them from the checkpoint first.
-    let codes =
-        if args.code_grid { Generator::load(&mut b, &args.checkpoint, 1, args.raw)?.codes } else { 0 };
+    let path = Generator::checkpoint_path(&args.checkpoint);
+    let ckpt = Checkpoint::load(&path)?;
+    // The code grid's rows are the code's values.
     let rows = match args.path {
-        _ if args.code_grid => codes.max(1),
+        _ if args.code_grid => Generator::codes_of(&ckpt, &path)?.1.max(1),
         Path::Plane => args.steps,
         _ => args.rows,
     };
     let n = rows * args.steps;
     let chunk = n.min(256);
-    let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
+    let mut g = Generator::from_checkpoint(&mut b, &ckpt, &path, chunk, args.raw)?;
     if g.info.is_table() {
         return Err(Error::Config("interpolate draws images; this model generates table rows".into()));
     }

@@ -462,27 +462,14 @@ impl TrainArgs {
         if self.d_skip_below.is_some_and(|v| !v.is_finite()) {
             return Err(Error::Config("--d-skip-below must be a finite number".into()));
         }
-        if self.info_cat + self.info_cont > 0
-            && (self.conditional || self.pac() > 1 || self.info_cont > self.z_dim || self.info_cat == 1)
-        {
-            return Err(Error::Config(format!(
-                "--info-cat {} --info-cont {}: InfoGAN's codes need an unconditional model without --pac, \
-                 at least 2 categorical values (or 0) and at most --z-dim {} continuous codes",
-                self.info_cat, self.info_cont, self.z_dim
-            )));
-        }
+        // What Gan::new would refuse, refused before anything is written (the class count is
+        // known only once the data is read: any, for a conditional run).
+        GanConfig { classes: self.conditional as usize, ..self.gan_config() }.check_extras()?;
         if self.r1_every == 0 {
             return Err(Error::Config("--r1-every must be at least 1".into()));
         }
-        if self.r1 > 0.0 && self.loss == LossKind::WganGp {
-            return Err(Error::Config("--r1 with --loss wgan-gp: choose one gradient penalty".into()));
-        }
         if (self.r1 > 0.0 || self.loss == LossKind::WganGp) && self.d_batch_norm {
-            return Err(Error::Config(
-                "a gradient penalty (--loss wgan-gp, --r1) is per sample and batch norm in D mixes the \
-                 samples: leave out --d-batch-norm"
-                    .into(),
-            ));
+            return Err(Error::Config(crate::nn::PENALTY_WITHOUT_BATCH_NORM.into()));
         }
         if let Some(c) = self.channels.filter(|c| ![1, 3].contains(c)) {
             return Err(Error::Config(format!("--channels {c}: use 1 (grey) or 3 (RGB)")));

@@ -58,6 +58,11 @@ pub struct SampleArgs {
     pub backend: String,
 }
 
+/// A checkpoint's metadata entry `what` that does not parse.
+fn bad(path: &Path, what: &str, e: serde_json::Error) -> Error {
+    Error::Data { path: path.to_path_buf(), msg: format!("bad {what}: {e}") }
+}
+
 /// A trained generator, ready to run on any batch of latent vectors.
 pub struct Generator {
     pub spec: NetSpec,
@@ -76,31 +81,48 @@ impl Generator {
     /// G of the checkpoint at `path` (a file or a run folder), built for `chunk` samples a call:
     /// its moving average when it has one, unless `raw`.
     pub fn load(b: &mut GpuBackend, path: &Path, chunk: usize, raw: bool) -> Result<Generator> {
-        let path = if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() };
-        let ckpt = Checkpoint::load(&path)?;
-        let bad = |what: &str, e: serde_json::Error| Error::Data {
-            path: path.clone(),
-            msg: format!("bad {what}: {e}"),
-        };
+        let path = Self::checkpoint_path(path);
+        Self::from_checkpoint(b, &Checkpoint::load(&path)?, &path, chunk, raw)
+    }
+
+    /// The checkpoint file `path` names: itself, or the one in a run folder.
+    pub fn checkpoint_path(path: &Path) -> PathBuf {
+        if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() }
+    }
+
+    /// [`Generator::load`] from a checkpoint already read from `path`.
+    pub fn from_checkpoint(
+        b: &mut GpuBackend,
+        ckpt: &Checkpoint,
+        path: &Path,
+        chunk: usize,
+        raw: bool,
+    ) -> Result<Generator> {
         let spec: NetSpec =
-            serde_json::from_str(ckpt.meta("g_spec", &path)?).map_err(|e| bad("g_spec", e))?;
-        // Checkpoints from before data sources had no "data" entry: unconditional images.
-        let info: DataInfo = match ckpt.meta("data", &path) {
-            Ok(j) => serde_json::from_str(j).map_err(|e| bad("data", e))?,
-            Err(_) => DataInfo::default(),
-        };
+            serde_json::from_str(ckpt.meta("g_spec", path)?).map_err(|e| bad(path, "g_spec", e))?;
+        let (info, codes, continuous) = Self::codes_of(ckpt, path)?;
         let net = Net::new(b, &spec, chunk)?;
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
-        ckpt.load_net(b, g, &net, &path)?;
-        let config: serde_json::Value = match ckpt.meta("config", &path) {
-            Ok(j) => serde_json::from_str(j).map_err(|e| bad("config", e))?,
-            Err(_) => serde_json::Value::Null,
-        };
-        let info_cat = config["info_cat"].as_u64().unwrap_or(0) as usize;
-        let codes = info.classes.len() + info_cat;
-        let continuous = config["info_cont"].as_u64().unwrap_or(0) as usize;
+        ckpt.load_net(b, g, &net, path)?;
         let input = if codes == 0 { None } else { Some(b.alloc(chunk * spec.input.size())?) };
         Ok(Generator { spec, info, codes, continuous, net, input, chunk })
+    }
+
+    /// A checkpoint's data description, the one-hot planes of its G's input (classes, or the
+    /// values of InfoGAN's categorical code) and its continuous codes.
+    pub fn codes_of(ckpt: &Checkpoint, path: &Path) -> Result<(DataInfo, usize, usize)> {
+        // Checkpoints from before data sources had no "data" entry: unconditional images.
+        let info: DataInfo = match ckpt.meta("data", path) {
+            Ok(j) => serde_json::from_str(j).map_err(|e| bad(path, "data", e))?,
+            Err(_) => DataInfo::default(),
+        };
+        let config: serde_json::Value = match ckpt.meta("config", path) {
+            Ok(j) => serde_json::from_str(j).map_err(|e| bad(path, "config", e))?,
+            Err(_) => serde_json::Value::Null,
+        };
+        let count = |key: &str| config[key].as_u64().unwrap_or(0) as usize;
+        let codes = info.classes.len() + count("info_cat");
+        Ok((info, codes, count("info_cont")))
     }
 
     pub fn z_dim(&self) -> usize {
@@ -118,7 +140,12 @@ impl Generator {
     pub fn draw_z(&self, b: &mut GpuBackend, seed: u64, z: &GpuTensor) -> Result<()> {
         crate::ops::random::fill(b, Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, z)?;
         if self.continuous > 0 {
-            crate::ops::info_loss::draw_codes(b, &self.code_layout(), seed ^ 0x1_0000, z)?;
+            crate::ops::info_loss::draw_codes(
+                b,
+                &self.code_layout(),
+                crate::ops::info_loss::codes_seed(seed),
+                z,
+            )?;
         }
         Ok(())
     }
@@ -127,7 +154,11 @@ impl Generator {
     pub fn draw_codes_host(&self, seed: u64, z: &mut [f32]) {
         if self.continuous > 0 {
             let s = crate::ops::info_loss::InfoLoss { n: 1, ..self.code_layout() };
-            crate::ops::info_loss::reference::info_loss_draw_codes(&s, seed ^ 0x1_0000, z);
+            crate::ops::info_loss::reference::info_loss_draw_codes(
+                &s,
+                crate::ops::info_loss::codes_seed(seed),
+                z,
+            );
         }
     }
 

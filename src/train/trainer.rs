@@ -653,14 +653,8 @@ impl<B: Backend> Showcase<B> {
             let seed = derive_seed(cfg.seed, u64::MAX - c as u64, purpose);
             crate::ops::random::reference::normal(&mut noise, seed, 0, 0.0, 1.0);
             if cfg.info_cont > 0 {
-                let s = crate::ops::info_loss::InfoLoss {
-                    n: cfg.batch,
-                    k: cfg.info_cat,
-                    c: cfg.info_cont,
-                    z_dim: cfg.z_dim,
-                    cont_weight: cfg.info_cont_weight,
-                };
-                crate::ops::info_loss::reference::info_loss_draw_codes(&s, seed ^ 0x1_0000, &mut noise);
+                let (s, codes_seed) = (cfg.info_loss(cfg.batch), crate::ops::info_loss::codes_seed(seed));
+                crate::ops::info_loss::reference::info_loss_draw_codes(&s, codes_seed, &mut noise);
             }
             z.push(b.upload(&noise)?);
             // Row r of the grid shows class r.
