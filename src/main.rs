@@ -19,6 +19,8 @@ enum Command {
     Train(Box<TrainArgs>),
     /// Generate images from a checkpoint: a grid, single PNGs, .npy or IDX.
     Sample(SampleArgs),
+    /// Write a checkpoint's generator for other tools: an ONNX graph (z in, images in [−1, 1] out).
+    Export(wgan_gpu::train::ExportArgs),
     /// Walk G's latent space: a plane over two axes, or linear/spherical paths between seeds.
     Interpolate(wgan_gpu::train::InterpolateArgs),
     /// Score samples (a checkpoint's or any image files) with the bundled digit classifier:
@@ -53,6 +55,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
             wgan_gpu::train::train(*args)
         }
         Command::Sample(args) => wgan_gpu::train::sample(args),
+        Command::Export(args) => wgan_gpu::train::export(args),
         Command::Interpolate(args) => wgan_gpu::train::interpolate(args),
         Command::Eval(args) => wgan_gpu::eval::eval(args),
         Command::TrainClassifier(args) => wgan_gpu::eval::classifier::train_classifier(args),

@@ -608,6 +608,7 @@ fn trains_a_conditional_dcgan_on_a_folder_of_rgb_images() {
         &["sample", "--checkpoint", o, "--label", "birds", "--out", &s("x.png")],
         "cats, dogs",
     );
+    export_matches_sample(o, &dir, 1, 2);
     for path in ["plane", "slerp"] {
         let png = s(&format!("{path}.png"));
         ok(&["interpolate", "--checkpoint", o, "--path", path, "--steps", "3", "--rows", "2", "--out", &png]);
@@ -907,4 +908,47 @@ fn eval_scores_checkpoints_and_image_files() {
         assert_one_line_error(&["eval", "--images", file.to_str().unwrap()], name);
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `export --format onnx` of run `run` (a conditional model of `classes` classes when
+/// `classes` > 0), run by tract on the latent vectors given to `sample --z` with `--label`
+/// `label`, draws the same images up to the last bit of the 8-bit pixels.
+fn export_matches_sample(run: &str, dir: &Path, label: usize, classes: usize) {
+    use tract_onnx::prelude::*;
+    let (onnx, z_file, images) = (dir.join("g.onnx"), dir.join("z.npy"), dir.join("from_z.npy"));
+    ok(&["export", "--checkpoint", run, "--format", "onnx", "--out", onnx.to_str().unwrap()]);
+    let (n, z_dim) = (6, 100);
+    let z = common::Rng::new(5).vec(n * z_dim, -2.0, 2.0);
+    wgan_gpu::data::npy::write_f32(&z_file, &[n, z_dim], &z).unwrap();
+    let mut args = vec!["sample", "--checkpoint", run, "--z", z_file.to_str().unwrap(), "--format", "npy"];
+    let label_s = label.to_string();
+    if classes > 0 {
+        args.extend(["--label", &label_s]);
+    }
+    ok(&[&args[..], &["--out", images.to_str().unwrap()]].concat());
+    let sampled = wgan_gpu::data::npy::read(&images).unwrap();
+
+    let mut model = tract_onnx::onnx().model_for_path(&onnx).unwrap();
+    model = model.with_input_fact(0, f32::fact([n, z_dim]).into()).unwrap();
+    let mut inputs: TVec<TValue> = tvec![Tensor::from_shape(&[n, z_dim], &z).unwrap().into()];
+    if classes > 0 {
+        model = model.with_input_fact(1, f32::fact([n, classes]).into()).unwrap();
+        let one_hot: Vec<f32> = (0..n * classes).map(|i| (i % classes == label) as u8 as f32).collect();
+        inputs.push(Tensor::from_shape(&[n, classes], &one_hot).unwrap().into());
+    }
+    let out = model.into_optimized().unwrap().into_runnable().unwrap().run(inputs).unwrap();
+    let view = out[0].to_plain_array_view::<f32>().unwrap();
+    let shape = view.shape().to_vec();
+    let (c, h, w) = (shape[1], shape[2], shape[3]);
+    assert_eq!(shape[0], n);
+    // sample's .npy is [n, h, w, c] (c > 1) or [n, h, w]; the export's [n, c, h, w].
+    let mut worst = 0i32;
+    for (i, &px) in sampled.data.iter().enumerate() {
+        let (img, p, ch) =
+            if c > 1 { (i / (h * w * c), i / c % (h * w), i % c) } else { (i / (h * w), i % (h * w), 0) };
+        let onnx_px = wgan_gpu::train::outputs::to_u8(view[[img, ch, p / w, p % w]]);
+        worst = worst.max((onnx_px as i32 - px as i32).abs());
+    }
+    assert_eq!(sampled.data.len(), n * c * h * w);
+    assert!(worst <= 1, "ONNX export and `sample --z` differ by {worst} levels of 255");
 }

@@ -53,8 +53,20 @@ pub fn read(path: &Path) -> Result<Npy> {
 
 /// Writes u8 `data` of shape `dims`.
 pub fn write_u8(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
-    let shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
-    let mut header = format!("{{'descr': '|u1', 'fortran_order': False, 'shape': ({shape}), }}");
+    write(path, "|u1", dims, data)
+}
+
+/// Writes little-endian f32 `data` of shape `dims` (e.g. latent vectors for `sample --z`).
+pub fn write_f32(path: &Path, dims: &[usize], data: &[f32]) -> Result<()> {
+    write(path, "<f4", dims, bytemuck::cast_slice(data))
+}
+
+fn write(path: &Path, descr: &str, dims: &[usize], data: &[u8]) -> Result<()> {
+    let mut shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ");
+    if dims.len() == 1 {
+        shape.push(','); // a Python 1-tuple: (4,)
+    }
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({shape}), }}");
     // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');

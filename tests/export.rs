@@ -1,0 +1,130 @@
+//! `wgan-gpu export --format onnx`: the exported graph, run by tract (an independent
+//! implementation of every ONNX operator), draws what our generator draws from the same z.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::{Rng, assert_close};
+use tract_onnx::prelude::*;
+use wgan_gpu::Backend;
+use wgan_gpu::cpu::CpuBackend;
+use wgan_gpu::nn::{LayerSpec as L, Net, NetSpec, Shape};
+use wgan_gpu::ops::activation::Activation;
+use wgan_gpu::train::checkpoint::Checkpoint;
+use wgan_gpu::train::data::DataInfo;
+use wgan_gpu::train::onnx_model;
+
+/// Runs ONNX `bytes` on `inputs` ([n, dim] each) and returns its first output, flat.
+fn run_onnx(bytes: &[u8], inputs: &[(&[f32], usize)], n: usize) -> Vec<f32> {
+    let mut model = tract_onnx::onnx().model_for_read(&mut &bytes[..]).expect("tract reads the export");
+    for (i, (_, dim)) in inputs.iter().enumerate() {
+        model = model.with_input_fact(i, f32::fact([n, *dim]).into()).expect("input fact");
+    }
+    let plan = model.into_optimized().expect("optimise").into_runnable().expect("runnable");
+    let tensors: TVec<TValue> =
+        inputs.iter().map(|(v, dim)| Tensor::from_shape(&[n, *dim], v).expect("shape").into()).collect();
+    let out = plan.run(tensors).expect("tract runs the export");
+    out[0].to_plain_array_view::<f32>().expect("f32 output").iter().copied().collect()
+}
+
+/// Every parameter and running statistic of `net` set to random values (variances positive),
+/// so a swapped tensor cannot go unnoticed.
+fn randomise(b: &mut CpuBackend, net: &Net<CpuBackend>, rng: &mut Rng) {
+    for (name, shape, t) in net.named_tensors() {
+        let len = shape.iter().product();
+        let v = if name.ends_with("running_var") { rng.vec(len, 0.5, 2.0) } else { rng.vec(len, -0.6, 0.6) };
+        b.write(&t, &v).unwrap();
+    }
+}
+
+/// A checkpoint holding G (`g`) and a different moving average (`g_ema`); returns it and the
+/// moving average's network.
+fn checkpoint(
+    spec: &NetSpec,
+    info: &DataInfo,
+    rng: &mut Rng,
+) -> (Checkpoint, Net<CpuBackend>, Net<CpuBackend>) {
+    let mut b = CpuBackend;
+    let mut ckpt = Checkpoint { tensors: vec![], meta: HashMap::new(), shapes: HashMap::new() };
+    ckpt.meta.insert("g_spec".into(), serde_json::to_string(spec).unwrap());
+    ckpt.meta.insert("data".into(), serde_json::to_string(info).unwrap());
+    let (live, ema) = (Net::new(&mut b, spec, 5).unwrap(), Net::new(&mut b, spec, 5).unwrap());
+    randomise(&mut b, &live, rng);
+    randomise(&mut b, &ema, rng);
+    ckpt.add_net(&mut b, "g", &live).unwrap();
+    ckpt.add_net(&mut b, "g_ema", &ema).unwrap();
+    (ckpt, live, ema)
+}
+
+fn forward(net: &mut Net<CpuBackend>, x: &[f32]) -> Vec<f32> {
+    let mut b = CpuBackend;
+    let x = b.upload(x).unwrap();
+    net.forward(&mut b, &x, false, 0, 0).unwrap();
+    b.read(net.output()).unwrap()
+}
+
+#[test]
+fn conditional_generator_with_every_layer_kind_matches() {
+    // z 4 + 3 classes → Linear → BatchNorm1d → ReLU → (4, 3, 3) → ConvT with output padding →
+    // BatchNorm2d → LeakyReLU → dropout → Conv 3×3 → tanh: (2, 6, 6).
+    let (z_dim, classes, n) = (4, 3, 5);
+    let spec = NetSpec {
+        input: Shape(z_dim + classes, 1, 1),
+        layers: vec![
+            L::Linear { out: 36, bias: true },
+            L::BatchNorm { momentum: 0.1, eps: 1e-5 },
+            L::Activation { f: Activation::Relu },
+            L::Reshape { to: Shape(4, 3, 3) },
+            L::ConvTranspose2d { out: 3, kernel: 3, stride: 2, pad: 1, output_padding: 1, bias: false },
+            L::BatchNorm { momentum: 0.1, eps: 1e-3 },
+            L::Activation { f: Activation::LeakyRelu(0.2) },
+            L::Dropout { prob: 0.3 },
+            L::Conv2d { out: 2, kernel: 3, stride: 1, pad: 1, bias: true },
+            L::Activation { f: Activation::Tanh },
+        ],
+        spectral_norm: false,
+    };
+    let info = DataInfo { classes: vec!["a".into(), "b".into(), "c".into()], ..Default::default() };
+    let mut rng = Rng::new(11);
+    let (ckpt, mut live, mut ema) = checkpoint(&spec, &info, &mut rng);
+    let z = rng.vec(n * z_dim, -2.0, 2.0);
+    let labels = [0usize, 2, 1, 1, 0];
+    let one_hot: Vec<f32> =
+        labels.iter().flat_map(|&c| (0..classes).map(move |k| (k == c) as u8 as f32)).collect();
+    let x: Vec<f32> = (0..n)
+        .flat_map(|i| z[i * z_dim..(i + 1) * z_dim].iter().chain(&one_hot[i * classes..(i + 1) * classes]))
+        .copied()
+        .collect();
+    let path = Path::new("test.safetensors");
+    for (raw, net) in [(false, &mut ema), (true, &mut live)] {
+        let bytes = onnx_model(&ckpt, path, raw).unwrap();
+        let got = run_onnx(&bytes, &[(&z, z_dim), (&one_hot, classes)], n);
+        assert_close(&format!("ONNX vs CPU (raw {raw})"), &got, &forward(net, &x), 1e-5, 1e-4);
+    }
+}
+
+#[test]
+fn sigmoid_generator_starting_with_a_transposed_convolution_draws_in_minus_one_one() {
+    // PyTorch's DCGAN shape: z as a 1×1 image into a ConvT, and a [0, 1] output mapped to [−1, 1].
+    let (z_dim, n) = (5, 5);
+    let spec = NetSpec {
+        input: Shape(z_dim, 1, 1),
+        layers: vec![
+            L::ConvTranspose2d { out: 4, kernel: 3, stride: 1, pad: 0, output_padding: 0, bias: false },
+            L::BatchNorm { momentum: 0.1, eps: 1e-5 },
+            L::Activation { f: Activation::Relu },
+            L::ConvTranspose2d { out: 1, kernel: 4, stride: 2, pad: 1, output_padding: 0, bias: true },
+            L::Activation { f: Activation::Sigmoid },
+        ],
+        spectral_norm: false,
+    };
+    let mut rng = Rng::new(12);
+    let (ckpt, _, mut ema) = checkpoint(&spec, &DataInfo::default(), &mut rng);
+    let z = rng.vec(n * z_dim, -2.0, 2.0);
+    let got = run_onnx(&onnx_model(&ckpt, Path::new("t"), false).unwrap(), &[(&z, z_dim)], n);
+    let want: Vec<f32> = forward(&mut ema, &z).iter().map(|v| 2.0 * v - 1.0).collect();
+    assert_eq!(got.len(), n * 36);
+    assert_close("ONNX vs CPU, sigmoid mapped to [-1, 1]", &got, &want, 1e-5, 1e-4);
+}
