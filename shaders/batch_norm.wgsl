@@ -3,7 +3,11 @@
 // running [2c] = running mean then running (unbiased) variance, PyTorch's momentum convention.
 // saved   [2c] = the mean and invstd the forward used, read by backward.
 // scratch [2c] = Σ dy and Σ dy·x̂ per channel, between the two backward kernels.
-// Channel reductions give one workgroup to each channel and sum in a fixed order (deterministic).
+// Channel reductions give one workgroup to each channel and sum in a fixed order (deterministic);
+// where a channel has few elements (BatchNorm1d: m = n) the `_narrow` entry points give one
+// invocation to each channel instead: a workgroup of 256 lanes on 16 or 32 values would idle most
+// lanes through its barriers (on lavapipe those barriers cost 60% of the default model's step),
+// and neighbouring invocations read neighbouring channels, so the loads coalesce.
 
 struct Params {
     n: u32,
@@ -67,13 +71,32 @@ fn stats_train(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
     part_a[lid] = q;
     tree_sum2(lid);
     if (lid == 0u && valid) {
-        let var_b = part_a[0] / f32(m);
-        saved[c] = mean;
-        saved[p.c + c] = inverseSqrt(var_b + p.eps);
-        let var_u = select(var_b, var_b * f32(m) / f32(m - 1u), m > 1u);
-        running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
-        running[p.c + c] = (1.0 - p.momentum) * running[p.c + c] + p.momentum * var_u;
+        finish_stats(c, mean, part_a[0] / f32(m), m);
     }
+}
+
+// The per-channel results of stats_train from its sums, shared by both variants.
+fn finish_stats(c: u32, mean: f32, var_b: f32, m: u32) {
+    saved[c] = mean;
+    saved[p.c + c] = inverseSqrt(var_b + p.eps);
+    let var_u = select(var_b, var_b * f32(m) / f32(m - 1u), m > 1u);
+    running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
+    running[p.c + c] = (1.0 - p.momentum) * running[p.c + c] + p.momentum * var_u;
+}
+
+// stats_train with one invocation per channel.
+@compute @workgroup_size(256)
+fn stats_train_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+    let c = flat_id(wg, nwg, lid);
+    if (c >= p.c) { return; }
+    let m = p.n * p.spatial;
+    var s = 0.0;
+    for (var e = 0u; e < m; e++) { s += x[at(c, e)]; }
+    let mean = s / f32(m);
+    var q = 0.0;
+    for (var e = 0u; e < m; e++) { let d = x[at(c, e)] - mean; q += d * d; }
+    finish_stats(c, mean, q / f32(m), m);
 }
 
 // Evaluation mode: normalise with the running statistics.
@@ -118,11 +141,35 @@ fn backward_stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
     part_b[lid] = b;
     tree_sum2(lid);
     if (lid == 0u && valid) {
-        scratch[c] = part_a[0];
-        scratch[p.c + c] = part_b[0];
-        dgamma[c] += part_b[0];
-        dbeta[c] += part_a[0];
+        finish_backward_stats(c, part_a[0], part_b[0]);
     }
+}
+
+fn finish_backward_stats(c: u32, sum_dy: f32, sum_dy_xhat: f32) {
+    scratch[c] = sum_dy;
+    scratch[p.c + c] = sum_dy_xhat;
+    dgamma[c] += sum_dy_xhat;
+    dbeta[c] += sum_dy;
+}
+
+// backward_stats with one invocation per channel.
+@compute @workgroup_size(256)
+fn backward_stats_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                         @builtin(local_invocation_index) lid: u32) {
+    let c = flat_id(wg, nwg, lid);
+    if (c >= p.c) { return; }
+    let m = p.n * p.spatial;
+    let mean = saved[c];
+    let invstd = saved[p.c + c];
+    var a = 0.0;
+    var b = 0.0;
+    for (var e = 0u; e < m; e++) {
+        let k = at(c, e);
+        let g = dy[k];
+        a += g;
+        b += g * (x[k] - mean) * invstd;
+    }
+    finish_backward_stats(c, a, b);
 }
 
 // dx = gamma · invstd / m · (m·dy − Σdy − x̂·Σdy·x̂)   (overwrites dx)

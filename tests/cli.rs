@@ -952,3 +952,21 @@ fn export_matches_sample(run: &str, dir: &Path, label: usize, classes: usize) {
     assert_eq!(sampled.data.len(), n * c * h * w);
     assert!(worst <= 1, "ONNX export and `sample --z` differ by {worst} levels of 255");
 }
+
+#[test]
+fn bench_times_the_default_recipe() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let out = ok(&[
+        "bench", "--model", "default", "--batch", "3", "--no-ops", "--iters", "1", "--warmup", "0", "--json",
+    ]);
+    let rows: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let iter = rows.iter().find(|r| r["bench"] == "gan_train_iter").expect("an iteration row");
+    assert_eq!(
+        (iter["model"].as_str(), iter["batch"].as_u64(), iter["loss"].as_str()),
+        (Some("default"), Some(3), Some("Hinge"))
+    );
+    assert!(iter["ms_per_iter_median"].as_f64().unwrap() > 0.0);
+}

@@ -391,7 +391,8 @@ fn reductions() {
 #[test]
 fn batch_norm_train_eval_and_gradients() {
     let mut rng = Rng::new(7);
-    let mut shapes = vec![(64, 128, 1), (5, 64, 49), (3, 1, 300)];
+    // Both reductions: one invocation per channel (n·spatial <= 256) and one workgroup per channel.
+    let mut shapes = vec![(64, 128, 1), (5, 64, 49), (3, 1, 300), (16, 700, 1), (300, 3, 1), (7, 5, 100)];
     for _ in 0..3 {
         shapes.push((rng.int(2, 40), rng.int(1, 70), rng.int(1, 60)));
     }

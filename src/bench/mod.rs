@@ -26,6 +26,22 @@ pub enum BenchModel {
     Keras,
     /// dcgan and mlp, the two models of the PyTorch reference.
     All,
+    /// What plain `wgan-gpu train` trains: the DCGAN of width 32 with batch norm in G, hinge
+    /// loss, spectral norm in D and G's moving average (not in the PyTorch reference).
+    Default,
+}
+
+/// The generator, discriminator and iteration settings of plain `wgan-gpu train` on MNIST.
+fn default_recipe() -> Result<(NetSpec, NetSpec, GanConfig)> {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: crate::train::TrainArgs,
+    }
+    let mut args = <Cli as clap::Parser>::parse_from(["train"]).args;
+    args.apply_preset(&|_| false);
+    let (gs, ds) = args.specs(crate::nn::Shape(1, 28, 28), 0, false)?;
+    Ok((gs, ds, args.gan_config()))
 }
 
 #[derive(clap::Args, Debug)]
@@ -119,19 +135,26 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         "driver": a.driver, "driver_info": a.driver_info, "kernels": kernels,
         "lp_num_threads": threads, "timestamps": timestamps,
     }));
-    let models: &[ModelKind] = match args.model {
-        BenchModel::Dcgan => &[ModelKind::Dcgan],
-        BenchModel::Mlp => &[ModelKind::Mlp],
-        BenchModel::Keras => &[ModelKind::Keras],
-        BenchModel::All => &[ModelKind::Dcgan, ModelKind::Mlp],
+    let models: &[Option<ModelKind>] = match args.model {
+        BenchModel::Dcgan => &[Some(ModelKind::Dcgan)],
+        BenchModel::Mlp => &[Some(ModelKind::Mlp)],
+        BenchModel::Keras => &[Some(ModelKind::Keras)],
+        BenchModel::All => &[Some(ModelKind::Dcgan), Some(ModelKind::Mlp)],
+        BenchModel::Default => &[None],
     };
     for &model in models {
-        let (gs, ds) = reference_bench_models(model, 100);
+        let (gs, ds, recipe) = match model {
+            Some(m) => {
+                let (gs, ds) = reference_bench_models(m, 100);
+                (gs, ds, GanConfig { loss: args.loss, ..GanConfig::default() })
+            }
+            None => default_recipe()?,
+        };
+        let name = model.map_or("default".to_string(), |m| format!("{m:?}").to_lowercase());
         for &batch in &args.batch {
             if batch == 0 {
                 return Err(Error::Config("--batch sizes must be positive".into()));
             }
-            let name = format!("{model:?}").to_lowercase();
             if !args.no_ops {
                 out.line(&format!(
                     "\n{name} batch {batch}: ops\n{:<3} {:<6} {:<17} {:<15} {:<30} {:>10} {:>19} {:>9} {:>9}",
@@ -144,7 +167,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
                     op_row(&mut g, case, &name, batch, !args.no_check, timestamps, &out)?;
                 }
             }
-            iteration_row(&mut g, &gs, &ds, &name, batch, &args, &out)?;
+            let cfg = GanConfig { batch, ..recipe.clone() };
+            iteration_row(&mut g, cfg, &gs, &ds, &name, &args, &out)?;
         }
     }
     Ok(())
@@ -303,14 +327,14 @@ fn print_profile(out: &Out, by_kernel: &[(&str, f64, usize)]) {
 
 fn iteration_row(
     g: &mut GpuBackend,
+    cfg: GanConfig,
     gs: &NetSpec,
     ds: &NetSpec,
     model: &str,
-    batch: usize,
     args: &BenchArgs,
     out: &Out,
 ) -> Result<()> {
-    let cfg = GanConfig { loss: args.loss, batch, ..GanConfig::default() };
+    let (batch, loss) = (cfg.batch, cfg.loss);
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.
     let reals: Vec<f32> =
@@ -343,7 +367,7 @@ fn iteration_row(
         "\n{model} batch {batch}: {:?} training iteration (D step on a real and a fake batch, G step, two Adam updates)\n  \
          {:.2} ms/iter median (p10 {:.2}, p90 {:.2}; {n} timed after {} warm-up), {:.1} images/s, \
          {:.2} GFLOP/s ({:.1} MFLOP/iter, counted as pytorch_gan_bench.py), losses finite: {finite}",
-        args.loss,
+        loss,
         med * 1e3,
         p10 * 1e3,
         p90 * 1e3,
@@ -355,7 +379,7 @@ fn iteration_row(
     print_profile(out, &by_kernel);
     out.row(json!({
         "bench": "gan_train_iter", "tool": "wgan-gpu", "model": model, "batch": batch,
-        "loss": if args.loss == LossKind::Bce { "BCEWithLogits".to_string() } else { format!("{:?}", args.loss) },
+        "loss": if loss == LossKind::Bce { "BCEWithLogits".to_string() } else { format!("{loss:?}") },
         "device": g.describe(), "warmup_iters": args.warmup, "timed_iters": n, "timed_total_s": total,
         "ms_per_iter_median": med * 1e3, "ms_per_iter_p10": p10 * 1e3, "ms_per_iter_p90": p90 * 1e3,
         "images_per_s": batch as f64 / med,

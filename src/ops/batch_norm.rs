@@ -17,7 +17,16 @@ pub struct BatchNorm {
     pub momentum: f32,
 }
 
+/// Channels of at most this many elements (n·spatial) are reduced by one invocation each
+/// rather than one workgroup of 256 each (see batch_norm.wgsl).
+const NARROW_MAX: usize = 256;
+
 impl BatchNorm {
+    /// Whether the channel reductions run one invocation per channel.
+    fn narrow(&self) -> bool {
+        self.n * self.spatial <= NARROW_MAX
+    }
+
     pub fn check(
         &self,
         x: usize,
@@ -145,14 +154,21 @@ impl Pass for BatchNormPass {
                 let ([x, gamma, saved, dy], [dx, dgamma, dbeta]) = (all(reads), all(writes));
                 let scratch = g.scratch("batch_norm.stats", 2 * c)?;
                 let bind = [(1, x), (5, saved), (7, dy), (9, dgamma), (10, dbeta), (11, &scratch)];
-                g.dispatch("batch_norm", "backward_stats", &p, &bind, c)?;
+                if self.s.narrow() {
+                    g.dispatch_items("batch_norm", "backward_stats_narrow", &p, &bind, c)?;
+                } else {
+                    g.dispatch("batch_norm", "backward_stats", &p, &bind, c)?;
+                }
                 let bind = [(1, x), (2, gamma), (5, saved), (7, dy), (8, dx), (11, &scratch)];
                 g.dispatch_items("batch_norm", "backward_input", &p, &bind, x.len)
             }
             kind => {
                 let ([x, gamma, beta], [running, saved, y]) = (all(reads), all(writes));
-                if kind == Kind::Train {
-                    g.dispatch("batch_norm", "stats_train", &p, &[(1, x), (4, running), (5, saved)], c)?;
+                let bind = [(1, x), (4, running), (5, saved)];
+                if kind == Kind::Train && self.s.narrow() {
+                    g.dispatch_items("batch_norm", "stats_train_narrow", &p, &bind, c)?;
+                } else if kind == Kind::Train {
+                    g.dispatch("batch_norm", "stats_train", &p, &bind, c)?;
                 } else {
                     g.dispatch_items("batch_norm", "stats_eval", &p, &[(4, running), (5, saved)], c)?;
                 }
