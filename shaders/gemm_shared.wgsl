@@ -4,6 +4,7 @@
 // workgroup memory (4 elements each, any strides, zeros past the edges), then each computes 4×4
 // outputs from it: rows ty + 16i and columns tx + 16j, so that neighbouring invocations read
 // neighbouring words of B's tile and the same word of A's. Parameters and C: gemm_tiles.wgsl.
+// A product of few tiles over a long reduction is split along it (split-K, `sum_splits`).
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
@@ -73,4 +74,19 @@ fn store_strided(cbase: u32, mi: u32, n: u32, v: vec4<f32>) {
     store_one(cbase, mi, n + 16u, v.y);
     store_one(cbase, mi, n + 32u, v.z);
     store_one(cbase, mi, n + 48u, v.w);
+}
+
+// Split-K's second half (gemm.rs, record_shared): C[i, j] (+)= Σ_s a[s, i, j] (+ bias), the
+// partial products of the reduction's p.k chunks summed in chunk order, one invocation each.
+@compute @workgroup_size(256)
+fn sum_splits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let e = flat_id(wg, nwg, lid);
+    let size = p.m * p.n;
+    if (e >= size) { return; }
+    var sum = 0.0;
+    for (var s = 0u; s < p.k; s++) {
+        sum += a[s * size + e];
+    }
+    store_one(p.c0, e / p.n, e % p.n, sum);
 }

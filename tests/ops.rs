@@ -1013,6 +1013,49 @@ fn weighted_layers_with_fused_activation() {
 /// The dispatch list `bench --json` reports: a linear layer's forward is one product whose
 /// FLOPs (2·batch·in·out) and workgroups are recorded; an element-wise op has no FLOP count.
 #[test]
+fn gemm_split_k_fills_a_gpu_and_matches_the_reference() {
+    // The shared-tile kernel's split-K: a layer with one output (k split, with bias and a fused
+    // activation) and a weight gradient over samples × pixels (outer split, accumulating), each a
+    // product of few tiles that must spread over at least MIN_WORKGROUPS, and equal the reference.
+    use wgan_gpu::gpu::GemmKernel;
+    use wgan_gpu::ops::gemm::{Gemm, MIN_WORKGROUPS, Strides};
+    let mut rng = Rng::new(15);
+    let (m, n, k, outer) = (20, 9, 49, 64);
+    let weight_grad = Gemm {
+        k_outer: outer,
+        a: Strides { s0: k, s1: 1, outer: m * k, batch: 0, offset: 0 },
+        b: Strides { s0: n, s1: 1, outer: k * n, batch: 0, offset: 0 },
+        ..Gemm::plain((m, n, k), (k, 1), (n, 1), (n, 1), true)
+    };
+    let one_output = Gemm {
+        epilogue: Some(Activation::LeakyRelu(0.2)),
+        ..Gemm::plain((100, 1, 6272), (6272, 1), (1, 1), (1, 1), false)
+    };
+    for s in [one_output, weight_grad] {
+        let (a, b) = (rng.vec(s.m * s.k * s.k_outer, -1.0, 1.0), rng.vec(s.k * s.k_outer * s.n, -1.0, 1.0));
+        let (bias, c) = (rng.vec(s.n, -1.0, 1.0), rng.vec(s.m * s.n, -1.0, 1.0));
+        let with_bias = !s.accumulate;
+        let mut cpu = CpuBackend;
+        let t = [&a, &b, &bias, &c].map(|v| cpu.upload(v).unwrap());
+        wgan_gpu::ops::gemm::gemm(&mut cpu, &s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3]).unwrap();
+        let want = cpu.read(&t[3]).unwrap();
+        let Some(mut g) = gpu() else { return };
+        g.set_gemm_kernel(GemmKernel::Shared);
+        let t = [&a, &b, &bias, &c].map(|v| g.upload(v).unwrap());
+        g.start_dispatch_log();
+        wgan_gpu::ops::gemm::gemm(&mut g, &s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3]).unwrap();
+        let log = g.take_dispatch_log();
+        let got = g.read(&t[3]).unwrap();
+        // Sums of thousands of products that cancel: f32 rounding grows with √(reduction).
+        let atol = 1e-5 * ((s.k * s.k_outer) as f32).sqrt();
+        assert_close(&format!("split-K {s:?}"), &got, &want, atol, 1e-4);
+        assert_eq!(log.len(), 2, "partials and their sum: {log:?}");
+        assert!(log[0].workgroups >= MIN_WORKGROUPS && log[0].flops == Some(s.flops()), "{log:?}");
+        assert_eq!(log[1].kernel, "gemm_shared.sum_splits", "{log:?}");
+    }
+}
+
+#[test]
 fn the_dispatch_log_lists_kernels_workgroups_and_flops() {
     let Some(mut g) = gpu() else { return };
     let s = Linear { batch: 37, in_features: 100, out_features: 65 };

@@ -284,10 +284,8 @@ fn kernel_profile(
     Ok(by_kernel)
 }
 
-/// Products (GEMMs, direct convolutions) of more than this many FLOPs should fill a GPU: at
-/// least [`MIN_WORKGROUPS`] workgroups.
-const BIG_PRODUCT: u64 = 1_000_000;
-const MIN_WORKGROUPS: usize = 64;
+/// Products (GEMMs, direct convolutions) that should fill a GPU, and what filling means.
+use crate::ops::gemm::{BIG_PRODUCT, MIN_WORKGROUPS};
 
 /// The iteration's dispatch count, and the large products that run on few workgroups.
 fn print_dispatches(out: &Out, dispatches: &[crate::gpu::DispatchRecord]) {

@@ -205,9 +205,7 @@ pub(crate) fn record(
     let (params, store) = params(s, bias.is_some());
     g.count_flops(s.flops());
     if g.gemm_kernel == GemmKernel::Shared {
-        let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
-        let groups = s.batch * s.m.div_ceil(64) * s.n.div_ceil(64);
-        return g.dispatch_specialised("gemm_shared", "tile64", &store, &params, &bind, groups);
+        return record_shared(g, s, (a, b, bias, c), (&params, &store));
     }
     if let Some((a_vec, b_vec)) = vec4 {
         let bind = [(5, a), (6, b), (3, bias.unwrap_or(&dummy)), (4, c)];
@@ -226,6 +224,84 @@ pub(crate) fn record(
     let tiles = s.batch * s.m.div_ceil(4) * s.n.div_ceil(4);
     let bind = [(1, a), (2, b), (3, bias.unwrap_or(&dummy)), (4, c)];
     g.dispatch_items_specialised("gemm", "tile4x4", &store, &params, &bind, tiles)
+}
+
+/// A product should fill a GPU: at least this many workgroups where it has more than
+/// [`BIG_PRODUCT`] FLOPs to do (`wgan-gpu bench` lists those that do not).
+pub const MIN_WORKGROUPS: usize = 64;
+pub const BIG_PRODUCT: u64 = 1_000_000;
+
+/// `gemm_shared.wgsl`'s C tile: 64×64 per workgroup.
+const SHARED_TILE: usize = 64;
+
+/// The GPU product: one workgroup per 64×64 tile of C, or where that leaves a GPU mostly idle (a
+/// weight gradient's few tiles over a reduction of samples × pixels, a layer with one output),
+/// split-K: the reduction is cut into equal chunks whose partial products land side by side in a
+/// workspace, then `sum_splits` adds them in chunk order (the same order every run, so results
+/// stay bit-identical from run to run) with C's bias, accumulation and activation.
+fn record_shared(
+    g: &mut GpuBackend,
+    s: &Gemm,
+    (a, b, bias, c): (&GpuTensor, &GpuTensor, Option<&GpuTensor>, &GpuTensor),
+    (params, store): (&GemmParams, &[(&'static str, u32); 3]),
+) -> Result<()> {
+    let dummy = g.dummy.clone();
+    let bias = bias.unwrap_or(&dummy);
+    let tiles = s.batch * s.m.div_ceil(SHARED_TILE) * s.n.div_ceil(SHARED_TILE);
+    let Some(part) = s.split_k(tiles, g.workspace_floats) else {
+        let bind = [(1, a), (2, b), (3, bias), (4, c)];
+        return g.dispatch_specialised("gemm_shared", "tile64", store, params, &bind, tiles);
+    };
+    let parts = part.batch;
+    let partials = g.scratch("gemm_splits", parts * s.m * s.n)?;
+    let (part_params, part_store) = self::params(&part, false);
+    g.count_flops(s.flops());
+    let bind = [(1, a), (2, b), (3, &dummy), (4, &partials)];
+    g.dispatch_specialised("gemm_shared", "tile64", &part_store, &part_params, &bind, tiles * parts)?;
+    // The sum reads the partials through A's binding; k carries the number of chunks.
+    let sum = GemmParams { k: u(parts), ..*params };
+    let bind = [(1, &partials), (3, bias), (4, c)];
+    g.dispatch_items_specialised("gemm_shared", "sum_splits", store, &sum, &bind, s.m * s.n)
+}
+
+impl Gemm {
+    /// The partial products of split-K as one batched product over chunks of the reduction
+    /// (along the outer reduction when there is one, else along k), writing [chunk, m, n]; or
+    /// None where the product already fills [`MIN_WORKGROUPS`] with `tiles`, is small, is
+    /// batched, or has no chunking that helps. Chunks divide the reduction exactly, so the
+    /// kernel needs no ragged edge, and the workspace stays within `workspace_floats`.
+    fn split_k(&self, tiles: usize, workspace_floats: usize) -> Option<Gemm> {
+        if tiles >= MIN_WORKGROUPS || self.flops() <= BIG_PRODUCT || self.batch != 1 {
+            return None;
+        }
+        let along_outer = self.k_outer > 1;
+        // At least two of the kernel's 16-deep steps per chunk, or the sum costs more than it saves.
+        let (total, min_chunk) =
+            if along_outer { (self.k_outer, 32usize.div_ceil(self.k)) } else { (self.k, 32) };
+        let want = MIN_WORKGROUPS.div_ceil(tiles);
+        let most = (total / min_chunk).min(workspace_floats / (self.m * self.n).max(1));
+        let divisors = (2..=most).filter(|d| total.is_multiple_of(*d));
+        let parts = divisors.clone().find(|d| *d >= want).or_else(|| divisors.last())?;
+        let chunk = total / parts;
+        let (mut a, mut b) = (self.a, self.b);
+        if along_outer {
+            (a.batch, b.batch) = (chunk * a.outer, chunk * b.outer);
+        } else {
+            (a.batch, b.batch) = (chunk * a.s1, chunk * b.s0);
+        }
+        let c = Strides { s0: self.n, s1: 1, outer: 0, batch: self.m * self.n, offset: 0 };
+        Some(Gemm {
+            k: if along_outer { self.k } else { chunk },
+            k_outer: if along_outer { chunk } else { self.k_outer },
+            batch: parts,
+            a,
+            b,
+            c,
+            accumulate: false,
+            epilogue: None,
+            ..*self
+        })
+    }
 }
 
 /// An operand of `len` elements that a product reads up to element `need`.
