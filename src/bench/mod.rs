@@ -294,8 +294,9 @@ fn print_dispatches(out: &Out, dispatches: &[crate::gpu::DispatchRecord]) {
         .filter(|d| d.flops.is_some_and(|f| f > BIG_PRODUCT) && d.workgroups < MIN_WORKGROUPS)
         .collect();
     out.line(&format!(
-        "  {} dispatches, each in its own compute pass; {} products over 1 MFLOP run on fewer than {MIN_WORKGROUPS} workgroups{}",
+        "  {} dispatches in {} compute passes; {} products over 1 MFLOP run on fewer than {MIN_WORKGROUPS} workgroups{}",
         dispatches.len(),
+        dispatches.last().map_or(0, |d| d.pass),
         thin.len(),
         if thin.is_empty() { String::new() } else { ":".into() }
     ));

@@ -71,7 +71,13 @@ type BindKey = (wgpu::ComputePipeline, usize, Vec<(u32, wgpu::Buffer, u64, u64)>
 
 pub struct GpuBackend {
     pub ctx: Arc<GpuContext>,
+    /// The compute pass consecutive dispatches share (wgpu orders their accesses inside a pass),
+    /// ended by anything else the encoder records: one pass per run of dispatches instead of
+    /// one per dispatch. Declared before the encoder so that it is dropped first.
+    pass: Option<wgpu::ComputePass<'static>>,
     encoder: Option<wgpu::CommandEncoder>,
+    /// Compute passes begun while the dispatch log is on.
+    passes_logged: usize,
     arena: wgpu::Buffer,
     arena_host: Vec<u8>,
     slots_used: usize,
@@ -102,6 +108,8 @@ pub struct DispatchRecord {
     pub kernel: &'static str,
     pub workgroups: usize,
     pub flops: Option<u64>,
+    /// Which compute pass (from 1) of the log it was recorded in.
+    pub pass: usize,
 }
 
 type MapState = Arc<Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>;
@@ -149,6 +157,8 @@ impl GpuBackend {
         Ok(GpuBackend {
             ctx,
             encoder: None,
+            pass: None,
+            passes_logged: 0,
             arena,
             arena_host: vec![0; SLOT * SLOTS],
             slots_used: 0,
@@ -167,6 +177,8 @@ impl GpuBackend {
     }
 
     pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
+        // The encoder is locked while a pass is open.
+        self.pass = None;
         let device = &self.ctx.device;
         self.encoder.get_or_insert_with(|| {
             device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })
@@ -216,6 +228,9 @@ impl GpuBackend {
     /// hands the list back.
     pub fn start_dispatch_log(&mut self) {
         self.dispatch_log = Some(Vec::new());
+        self.passes_logged = 0;
+        // The first logged dispatch opens pass 1.
+        self.pass = None;
     }
 
     pub fn take_dispatch_log(&mut self) -> Vec<DispatchRecord> {
@@ -360,16 +375,25 @@ impl GpuBackend {
         }
         let (gx, gy) = grid(groups, 1, self.ctx.limits.max_compute_workgroups_per_dimension);
         let bg = self.bind_groups[&key].clone();
-        let encoder = self.encoder.get_or_insert_with(|| {
-            self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })
-        });
+        // Timed dispatches each need a pass of their own (timestamps are written per pass).
+        if self.profiler.is_some() || self.pass.is_none() {
+            self.pass = None;
+            let device = &self.ctx.device;
+            let encoder = self.encoder.get_or_insert_with(|| {
+                device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })
+            });
+            let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
+            let pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });
+            self.pass = Some(pass.forget_lifetime());
+            self.passes_logged += 1;
+        }
         let flops = self.next_flops.take();
         if let Some(log) = &mut self.dispatch_log {
-            log.push(DispatchRecord { kernel: label_of(shader, entry), workgroups: groups, flops });
+            let pass = self.passes_logged;
+            log.push(DispatchRecord { kernel: label_of(shader, entry), workgroups: groups, flops, pass });
         }
-        let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
-        let mut pass =
-            encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(entry), timestamp_writes });
+        let pass = self.pass.as_mut().expect("a compute pass was begun above");
         pass.set_pipeline(&pipeline);
         pass.set_bind_group(0, &bg, &[]);
         pass.dispatch_workgroups(gx, gy, 1);
@@ -407,6 +431,7 @@ impl GpuBackend {
 
     /// Submits everything recorded so far (with this submission's parameter blocks).
     pub fn flush(&mut self) -> Result<()> {
+        self.pass = None;
         let Some(encoder) = self.encoder.take() else {
             return Ok(());
         };
