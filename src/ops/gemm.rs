@@ -281,7 +281,7 @@ impl Gemm {
         let want = MIN_WORKGROUPS.div_ceil(tiles);
         let most = (total / min_chunk).min(workspace_floats / (self.m * self.n).max(1));
         let divisors = (2..=most).filter(|d| total.is_multiple_of(*d));
-        let parts = divisors.clone().find(|d| *d >= want).or_else(|| divisors.last())?;
+        let parts = divisors.clone().find(|d| *d >= want).or_else(|| divisors.clone().next_back())?;
         let chunk = total / parts;
         let (mut a, mut b) = (self.a, self.b);
         if along_outer {
