@@ -37,35 +37,31 @@ fn df(v: f32) -> f32 {
 }
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     y[i] = f(x[i]);
 }
 
 // dx = dy · f'(x)   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     dx[i] = dy[i] * df(yin[i]);
 }
 
 @compute @workgroup_size(256)
-fn forward4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward4(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n / 4u) { return; }
     let v = x4[i];
     y4[i] = vec4<f32>(f(v.x), f(v.y), f(v.z), f(v.w));
 }
 
 @compute @workgroup_size(256)
-fn backward4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward4(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n / 4u) { return; }
     let v = yin4[i];
     dx4[i] = dy4[i] * vec4<f32>(df(v.x), df(v.y), df(v.z), df(v.w));

@@ -20,9 +20,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.k * p.oh * p.ow) { return; }
     let ox = idx % p.ow;
     let oy = (idx / p.ow) % p.oh;
@@ -47,9 +46,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // dx[n,c,iy,ix] = Σ dy[n,k,oy,ox] · wt[k,c,i,j] over iy = oy·stride + i − pad   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.c * p.h * p.w) { return; }
     let ix = idx % p.w;
     let iy = (idx / p.w) % p.h;
@@ -78,9 +76,8 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
 
 // dw[k,c,i,j] += Σ_{n,oy,ox} dy[n,k,oy,ox] · x[n,c,oy·stride+i−pad, ox·stride+j−pad]
 @compute @workgroup_size(256)
-fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.k * p.c * p.kh * p.kw) { return; }
     let j = idx % p.kw;
     let i = (idx / p.kw) % p.kh;
@@ -131,9 +128,8 @@ fn taps4(row: u32, ix: vec4<i32>) -> vec4<f32> {
 
 // y[n, k, oy, 4q..4q+3] over items n·k·oh·ow4   (overwrites y)
 @compute @workgroup_size(256)
-fn forward_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward_narrow(inv: Invocation) {
+    let idx = flat_id(inv);
     let ow4 = (p.ow + 3u) / 4u;
     if (idx >= p.n * p.k * p.oh * ow4) { return; }
     let ox0 = (idx % ow4) * 4u;
@@ -174,9 +170,8 @@ fn forward_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
 
 // dx[n, c, iy, 4q..4q+3] over items n·c·h·⌈w/4⌉   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                         @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input_narrow(inv: Invocation) {
+    let idx = flat_id(inv);
     let w4 = (p.w + 3u) / 4u;
     if (idx >= p.n * p.c * p.h * w4) { return; }
     let ix0 = (idx % w4) * 4u;
@@ -223,9 +218,8 @@ fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
 // its KW taps from one span of the input row where that span fits 16 floats (SPAN ≤ 16, as in
 // forward_narrow), else one invocation per weight.
 @compute @workgroup_size(256)
-fn backward_weight_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                          @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight_narrow(inv: Invocation) {
+    let idx = flat_id(inv);
     let by_row = SPAN <= 16u;
     let taps = select(KW, 1u, by_row);
     if (idx >= p.k * p.c * KH * taps) { return; }

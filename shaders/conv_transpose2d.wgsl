@@ -22,9 +22,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.k * p.oh * p.ow) { return; }
     let ox = idx % p.ow;
     let oy = (idx / p.ow) % p.oh;
@@ -53,9 +52,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // dx[n,c,iy,ix] = Σ dy[n,k,iy·stride+i−pad, ix·stride+j−pad] · wt[c,k,i,j]   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.c * p.h * p.w) { return; }
     let ix = idx % p.w;
     let iy = (idx / p.w) % p.h;
@@ -80,9 +78,8 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
 
 // dw[c,k,i,j] += Σ_{n,iy,ix} x[n,c,iy,ix] · dy[n,k,iy·stride+i−pad, ix·stride+j−pad]
 @compute @workgroup_size(256)
-fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.c * p.k * p.kh * p.kw) { return; }
     let j = idx % p.kw;
     let i = (idx / p.kw) % p.kh;

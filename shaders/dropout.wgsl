@@ -23,9 +23,8 @@ fn keep_scale(i: u32) -> f32 {
 
 // y = x · mask / (1 − prob); backward is the same map applied to dy (bind dy as x, dx as y).
 @compute @workgroup_size(256)
-fn apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn apply(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     y[i] = x[i] * keep_scale(i);
 }

@@ -27,9 +27,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(256)
-fn bytes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn bytes(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.batch * p.dim) { return; }
     let b = i / p.dim;
     var j = i % p.dim;
@@ -51,9 +50,8 @@ fn bytes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 @compute @workgroup_size(256)
-fn floats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn floats(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.batch * p.dim) { return; }
     out[i] = bitcast<f32>(data[order[p.start + i / p.dim] * p.dim + i % p.dim]);
 }

@@ -17,18 +17,16 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dz: array<f32>;
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let s = 2.0 * t[i] - 1.0;
     loss[i] = max(0.0, 1.0 - s * z[i]);
 }
 
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let s = 2.0 * t[i] - 1.0;
     dz[i] = select(0.0, -s * p.scale / f32(p.n), 1.0 - s * z[i] > 0.0);

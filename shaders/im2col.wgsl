@@ -42,9 +42,8 @@ fn tap(src: u32, i: u32, j: u32, oy: u32, ox: u32) -> f32 {
 
 // One invocation per row (s, (ci, i, j)) of col, written 4 pixels at a time.
 @compute @workgroup_size(256)
-fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wg, nwg, lid);
+fn im2col(inv: Invocation) {
+    let r = flat_id(inv);
     let taps = p.c * p.kh * p.kw;
     if (r >= p.chunk * taps) { return; }
     let q = r % taps;
@@ -72,9 +71,8 @@ fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 // One invocation per image row (s, ci, iy). The taps that reach (iy, ix) are i ≡ iy + pad (mod
 // stride) with oy = (iy + pad − i) / stride, and likewise along x.
 @compute @workgroup_size(256)
-fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wg, nwg, lid);
+fn col2im(inv: Invocation) {
+    let r = flat_id(inv);
     if (r >= p.chunk * p.c * p.h) { return; }
     let iy = r % p.h;
     let sc = r / p.h;
@@ -114,9 +112,8 @@ fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 // The same rows of a [n, c, oh·ow] tensor (a gradient arriving at a conv's output) padded to
 // `row` with zeros: col[s, ci, pix] = img[n0+s, ci, pix]. One invocation per row, 4 at a time.
 @compute @workgroup_size(256)
-fn pad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wg, nwg, lid);
+fn pad_rows(inv: Invocation) {
+    let r = flat_id(inv);
     if (r >= p.chunk * p.c) { return; }
     let pixels = p.oh * p.ow;
     let src = (p.n0 * p.c + r) * pixels;
@@ -140,9 +137,8 @@ fn pad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
 // (mod stride), i = i0 + a·stride (a < ka) and j = j0 + b·stride (b < kb). For those the product
 // reads wp[ci, (co, a, b)] = w[co, ci, i, j], with w [k, c, kh, kw] in `img` and wp in `img_out`.
 @compute @workgroup_size(256)
-fn phase_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_index) lid: u32) {
-    let e = flat_id(wg, nwg, lid);
+fn phase_weights(inv: Invocation) {
+    let e = flat_id(inv);
     let taps = p.k * p.ka * p.kb;
     if (e >= p.c * taps) { return; }
     let ci = e / taps;

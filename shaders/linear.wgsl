@@ -19,9 +19,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.batch * p.out_f) { return; }
     let o = idx % p.out_f;
     let n = idx / p.out_f;
@@ -36,9 +35,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // dx = dy · w   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.batch * p.in_f) { return; }
     let i = idx % p.in_f;
     let n = idx / p.in_f;
@@ -51,9 +49,8 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
 
 // dw += dyᵀ · x   (accumulates, so several backward passes can add into one gradient)
 @compute @workgroup_size(256)
-fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.out_f * p.in_f) { return; }
     let i = idx % p.in_f;
     let o = idx / p.in_f;

@@ -18,9 +18,8 @@ struct Params {
 
 // Normal(mean = a, std = b).
 @compute @workgroup_size(256)
-fn fill_normal(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn fill_normal(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(p.off_lo, p.off_hi, i));
     out[i] = p.a + p.b * standard_normal(r);
@@ -28,9 +27,8 @@ fn fill_normal(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 
 // Uniform in [a, b).
 @compute @workgroup_size(256)
-fn fill_uniform(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn fill_uniform(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(p.off_lo, p.off_hi, i));
     out[i] = p.a + (p.b - p.a) * unit_float(r.x);

@@ -50,9 +50,8 @@ fn sum(@builtin(local_invocation_index) lid: u32) {
 // adapters, and lanes take neighbouring channels. With one run per channel it writes out
 // directly (direct = 1); otherwise partial[run, c], summed by sum_runs in run order.
 @compute @workgroup_size(256)
-fn sum_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wg, nwg, lid);
+fn sum_channels(inv: Invocation) {
+    let t = flat_id(inv);
     let c = t % p.channels;
     let run = t / p.channels;
     let per_channel = p.n * p.spatial;
@@ -80,9 +79,8 @@ fn sum_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 
 // out[c] (+)= alpha · Σ_run x[run, c] for x [runs = n, channels].
 @compute @workgroup_size(256)
-fn sum_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let c = flat_id(wg, nwg, lid);
+fn sum_runs(inv: Invocation) {
+    let c = flat_id(inv);
     if (c >= p.channels) { return; }
     var acc = 0.0;
     for (var r = 0u; r < p.n; r++) {

@@ -15,9 +15,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;
 
 @compute @workgroup_size(256)
-fn step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn step(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let w = param[i];
     let g = grad[i] + p.weight_decay * w;

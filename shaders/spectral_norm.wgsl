@@ -66,9 +66,8 @@ fn power(@builtin(local_invocation_index) lid: u32) {
 }
 
 @compute @workgroup_size(256)
-fn scale(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn scale(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.m * p.k) { return; }
     w_sn[i] = w[i] / state[0];
 }
@@ -82,9 +81,8 @@ fn backward_dot(@builtin(local_invocation_index) lid: u32) {
 }
 
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.m * p.k) { return; }
     dw[i] = (dw[i] - state[1] * u[i / p.k] * v[i % p.k]) / state[0];
 }
