@@ -3,22 +3,6 @@
 // oh = (h + 2·pad − kh) / stride + 1, and likewise ow.
 // The bias gradient is reduce.wgsl's sum_channels over dy.
 
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    k: u32, oh: u32, ow: u32,
-    kh: u32, kw: u32, stride: u32, pad: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
-
 @compute @workgroup_size(256)
 fn forward(inv: Invocation) {
     let idx = flat_id(inv);
@@ -32,11 +16,11 @@ fn forward(inv: Invocation) {
         let xbase = (ni * p.c + c) * p.h;
         let wbase = (ko * p.c + c) * p.kh;
         for (var i = 0u; i < p.kh; i++) {
-            let iy = i32(oy * p.stride + i) - i32(p.pad);
-            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            let iy = tap(oy, i, p.h);
+            if (iy < 0) { continue; }
             for (var j = 0u; j < p.kw; j++) {
-                let ix = i32(ox * p.stride + j) - i32(p.pad);
-                if (ix < 0 || ix >= i32(p.w)) { continue; }
+                let ix = tap(ox, j, p.w);
+                if (ix < 0) { continue; }
                 acc += x[(xbase + u32(iy)) * p.w + u32(ix)] * wt[(wbase + i) * p.kw + j];
             }
         }
@@ -58,16 +42,12 @@ fn backward_input(inv: Invocation) {
         let ybase = (ni * p.k + ko) * p.oh;
         let wbase = (ko * p.c + c) * p.kh;
         for (var i = 0u; i < p.kh; i++) {
-            let ty = i32(iy + p.pad) - i32(i);
-            if (ty < 0 || ty % i32(p.stride) != 0) { continue; }
-            let oy = u32(ty) / p.stride;
-            if (oy >= p.oh) { continue; }
+            let oy = tapped_by(iy, i, p.oh);
+            if (oy < 0) { continue; }
             for (var j = 0u; j < p.kw; j++) {
-                let tx = i32(ix + p.pad) - i32(j);
-                if (tx < 0 || tx % i32(p.stride) != 0) { continue; }
-                let ox = u32(tx) / p.stride;
-                if (ox >= p.ow) { continue; }
-                acc += dy[(ybase + oy) * p.ow + ox] * wt[(wbase + i) * p.kw + j];
+                let ox = tapped_by(ix, j, p.ow);
+                if (ox < 0) { continue; }
+                acc += dy[(ybase + u32(oy)) * p.ow + u32(ox)] * wt[(wbase + i) * p.kw + j];
             }
         }
     }
@@ -88,11 +68,11 @@ fn backward_weight(inv: Invocation) {
         let ybase = (ni * p.k + ko) * p.oh;
         let xbase = (ni * p.c + c) * p.h;
         for (var oy = 0u; oy < p.oh; oy++) {
-            let iy = i32(oy * p.stride + i) - i32(p.pad);
-            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            let iy = tap(oy, i, p.h);
+            if (iy < 0) { continue; }
             for (var ox = 0u; ox < p.ow; ox++) {
-                let ix = i32(ox * p.stride + j) - i32(p.pad);
-                if (ix < 0 || ix >= i32(p.w)) { continue; }
+                let ix = tap(ox, j, p.w);
+                if (ix < 0) { continue; }
                 acc += dy[(ybase + oy) * p.ow + ox] * x[(xbase + u32(iy)) * p.w + u32(ix)];
             }
         }

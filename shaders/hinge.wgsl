@@ -3,18 +3,7 @@
 // loss[i] = max(0, 1 − s·z[i])
 // dz[i] = scale · (−s if 1 − s·z > 0 else 0) / n   — the gradient of scale · mean(loss).
 // The generator's term −mean(D(G(z))) is wgan.wgsl's critic_backward with scale −1.
-// z, t, loss, dz [n]
-
-struct Params {
-    n: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> t: array<f32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dz: array<f32>;
+// z, t, loss, dz [n] (declared in loss.wgsl)
 
 @compute @workgroup_size(256)
 fn forward(inv: Invocation) {

@@ -1,5 +1,5 @@
 // linear: y = x · wᵀ + b   (PyTorch's nn.Linear layout)
-// x [batch, in], w [out, in], b [out], y [batch, out]
+// x [batch, in], wt [out, in], b [out], y [batch, out] (buffers declared in weighted.wgsl)
 // The bias gradient is reduce.wgsl's sum_channels over dy.
 
 struct Params {
@@ -8,15 +8,6 @@ struct Params {
     out_f: u32,
     has_bias: u32,
 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
 
 @compute @workgroup_size(256)
 fn forward(inv: Invocation) {
@@ -28,7 +19,7 @@ fn forward(inv: Invocation) {
     let xr = n * p.in_f;
     let wr = o * p.in_f;
     for (var i = 0u; i < p.in_f; i++) {
-        acc += x[xr + i] * w[wr + i];
+        acc += x[xr + i] * wt[wr + i];
     }
     y[idx] = acc;
 }
@@ -42,7 +33,7 @@ fn backward_input(inv: Invocation) {
     let n = idx / p.in_f;
     var acc = 0.0;
     for (var o = 0u; o < p.out_f; o++) {
-        acc += dy[n * p.out_f + o] * w[o * p.in_f + i];
+        acc += dy[n * p.out_f + o] * wt[o * p.in_f + i];
     }
     dx[idx] = acc;
 }

@@ -101,7 +101,7 @@ impl Conv2d {
 }
 
 params! {
-    /// conv2d.wgsl's and conv_transpose2d.wgsl's parameters.
+    /// conv2d.wgsl's and conv_transpose2d.wgsl's parameters (declared once, in conv.wgsl).
     pub struct ConvParams { n: u32, c: u32, h: u32, w: u32, k: u32, oh: u32, ow: u32, kh: u32, kw: u32, stride: u32, pad: u32, has_bias: u32 }
 }
 

@@ -160,7 +160,7 @@ pub(crate) fn check_loss(op: &'static str, z: usize, t: usize, out: usize) -> Re
 }
 
 params! {
-    /// The per-sample losses' parameters (bce_with_logits.wgsl, mse.wgsl, hinge.wgsl).
+    /// The per-sample losses' parameters (loss.wgsl, included by bce_with_logits, mse and hinge).
     pub struct LossParams { n: u32, scale: f32 }
 }
 
