@@ -205,16 +205,16 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         run_case(b, d, loss, serde_json::json!({"op": loss}), inputs, |b, t| {
             match loss {
                 "bce_with_logits" => {
-                    wgan_gpu::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])?;
-                    wgan_gpu::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
                 "mse" => {
-                    wgan_gpu::ops::mse::forward(b, &t[0], &t[1], &t[2])?;
-                    wgan_gpu::ops::mse::backward(b, &t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::mse::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::mse::LOSS.backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
                 _ => {
-                    wgan_gpu::ops::hinge::forward(b, &t[0], &t[1], &t[2])?;
-                    wgan_gpu::ops::hinge::backward(b, &t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::hinge::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::hinge::LOSS.backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
             }
             wgan_gpu::ops::reduce::sum(b, &t[2], &t[3], 1.0 / n as f32)

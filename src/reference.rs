@@ -82,6 +82,25 @@ pub mod gradcheck {
         );
     }
 
+    /// [`check`] for a per-sample loss: `backward` (scale 1) must be the gradient of the mean of
+    /// `forward`'s losses of logits z against targets t.
+    pub fn check_mean_loss(
+        what: &str,
+        z: &[f64],
+        t: &[f64],
+        forward: fn(&[f64], &[f64], &mut [f64]),
+        backward: fn(&[f64], &[f64], &mut [f64], f64),
+    ) {
+        let mut dz = vec![0.0; z.len()];
+        backward(z, t, &mut dz, 1.0);
+        let mean = |z: &[f64]| {
+            let mut l = vec![0.0; z.len()];
+            forward(z, t, &mut l);
+            vec![l.iter().sum::<f64>() / l.len() as f64]
+        };
+        check(what, z, &[1.0], mean, &dz);
+    }
+
     pub fn vecf(rng: &mut Rng, n: usize) -> Vec<f64> {
         (0..n).map(|_| rng.f(-1.0, 1.0)).collect()
     }

@@ -315,11 +315,11 @@ fn losses_forward_backward_and_mean() {
                 ],
                 |b, t| {
                     if loss == "mse" {
-                        wgan_gpu::ops::mse::forward(b, &t[0], &t[1], &t[2])?;
-                        wgan_gpu::ops::mse::backward(b, &t[0], &t[1], &t[3], scale)?;
+                        wgan_gpu::ops::mse::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                        wgan_gpu::ops::mse::LOSS.backward(b, &t[0], &t[1], &t[3], scale)?;
                     } else {
-                        wgan_gpu::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])?;
-                        wgan_gpu::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[3], scale)?;
+                        wgan_gpu::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                        wgan_gpu::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[3], scale)?;
                     }
                     wgan_gpu::ops::reduce::sum(b, &t[2], &t[4], 1.0 / n as f32)
                 }
@@ -678,8 +678,8 @@ fn hinge_ema_and_spectral_norm() {
         let (zero, mean) = (vec![0.0; n], vec![0.0]);
         let tensors = vec![("z", z), ("t", t), ("loss", zero.clone()), ("dz", zero), ("mean", mean)];
         gpu_vs_cpu!(format!("hinge n={n}"), (1e-6, 1e-5), tensors, |b, t| {
-            wgan_gpu::ops::hinge::forward(b, &t[0], &t[1], &t[2])?;
-            wgan_gpu::ops::hinge::backward(b, &t[0], &t[1], &t[3], -0.5)?;
+            wgan_gpu::ops::hinge::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+            wgan_gpu::ops::hinge::LOSS.backward(b, &t[0], &t[1], &t[3], -0.5)?;
             wgan_gpu::ops::reduce::sum(b, &t[2], &t[4], 1.0 / n as f32)
         });
         let tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("ema", rng.vec(n, -1.0, 1.0))];

@@ -117,9 +117,11 @@ impl Case {
             (Op::Activation(a, _), _) => crate::ops::activation::backward(b, a, &t[1], &t[2], &t[3]),
             // [z, target, loss, dz]
             (Op::BceWithLogits(_), Pass::Forward) => {
-                crate::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])
+                crate::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2])
             }
-            (Op::BceWithLogits(_), _) => crate::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[3], 1.0),
+            (Op::BceWithLogits(_), _) => {
+                crate::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[3], 1.0)
+            }
             // [g, norm, loss, dg]
             (Op::GradientPenalty(rows, row_len), pass) => {
                 let s = GradientPenalty { rows, row_len, dim: row_len, weight: 10.0, target: 1.0 };

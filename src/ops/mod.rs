@@ -164,25 +164,57 @@ params! {
     pub struct LossParams { n: u32, scale: f32 }
 }
 
-/// The per-sample losses (bce_with_logits, mse, hinge) share one shader layout and so one pass:
-/// reads z, t [n]; writes the loss [n] (`backward_scale` None) or dz = scale · d mean / dz.
-pub(crate) struct LossPass {
-    pub shader: &'static str,
-    pub backward_scale: Option<f32>,
-    pub forward: fn(&[f32], &[f32], &mut [f32]),
-    pub backward: fn(&[f32], &[f32], &mut [f32], f32),
+/// A per-sample loss (bce_with_logits, mse, hinge): its shader and CPU reference. The three share
+/// one shader layout (loss.wgsl) and so one pass. z, t and the output are all [n].
+pub struct Loss {
+    shader: &'static str,
+    forward: fn(&[f32], &[f32], &mut [f32]),
+    backward: fn(&[f32], &[f32], &mut [f32], f32),
 }
 
-impl Pass for LossPass {
+impl Loss {
+    pub(crate) const fn new(
+        shader: &'static str,
+        forward: fn(&[f32], &[f32], &mut [f32]),
+        backward: fn(&[f32], &[f32], &mut [f32], f32),
+    ) -> Loss {
+        Loss { shader, forward, backward }
+    }
+
+    /// loss[i] of logit z[i] against target t[i].
+    pub fn forward<B: Backend + ?Sized>(&self, b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
+        run(b, &LossPass { loss: self, backward_scale: None }, &[z, t], &[loss])
+    }
+
+    /// dz = scale · d mean(loss) / dz.
+    pub fn backward<B: Backend + ?Sized>(
+        &self,
+        b: &mut B,
+        z: &B::T,
+        t: &B::T,
+        dz: &B::T,
+        scale: f32,
+    ) -> Result<()> {
+        run(b, &LossPass { loss: self, backward_scale: Some(scale) }, &[z, t], &[dz])
+    }
+}
+
+/// A loss's forward (`backward_scale` None: reads z, t, writes the loss) or backward (writes dz).
+struct LossPass<'a> {
+    loss: &'a Loss,
+    backward_scale: Option<f32>,
+}
+
+impl Pass for LossPass<'_> {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
         let ([z, t], [out]) = (all(reads), all(writes));
-        check_loss(self.shader, z, t, out)
+        check_loss(self.loss.shader, z, t, out)
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
         let ([z, t], [out]) = (all(reads), all_mut(writes));
         match self.backward_scale {
-            None => (self.forward)(z, t, out),
-            Some(scale) => (self.backward)(z, t, out, scale),
+            None => (self.loss.forward)(z, t, out),
+            Some(scale) => (self.loss.backward)(z, t, out, scale),
         }
     }
     /// z at binding 1, t at 2, and `forward` writing the loss at 3 or `backward` writing dz at 4.
@@ -193,7 +225,7 @@ impl Pass for LossPass {
             Some(s) => ("backward", 4, s),
         };
         let params = LossParams { n: u(z.len), scale };
-        g.dispatch_items(self.shader, entry, &params, &[(1, z), (2, t), (slot, out)], z.len)
+        g.dispatch_items(self.loss.shader, entry, &params, &[(1, z), (2, t), (slot, out)], z.len)
     }
 }
 

@@ -1,26 +1,8 @@
 //! mse: per-sample (z − t)², the LSGAN loss; backward gives scale · d mean / dz.
 
-use super::{LossPass, run};
-use crate::backend::Backend;
-use crate::error::Result;
+use super::Loss;
 
-pub fn forward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
-    run(b, &pass(None), &[z, t], &[loss])
-}
-
-/// dz = scale · d mean(loss) / dz.
-pub fn backward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, dz: &B::T, scale: f32) -> Result<()> {
-    run(b, &pass(Some(scale)), &[z, t], &[dz])
-}
-
-fn pass(backward_scale: Option<f32>) -> LossPass {
-    LossPass {
-        shader: "mse",
-        backward_scale,
-        forward: reference::mse_forward,
-        backward: reference::mse_backward,
-    }
-}
+pub const LOSS: Loss = Loss::new("mse", reference::mse_forward, reference::mse_backward);
 
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
@@ -46,20 +28,13 @@ pub mod reference {
 #[cfg(test)]
 mod tests {
     use super::reference::*;
-    use crate::reference::gradcheck::{Rng, check};
+    use crate::reference::gradcheck::{Rng, check_mean_loss};
 
     #[test]
     fn mse_gradient() {
         let mut rng = Rng::new(15);
         let z: Vec<f64> = (0..12).map(|_| rng.f(-6.0, 6.0)).collect();
         let t: Vec<f64> = (0..12).map(|_| rng.f(0.0, 1.0)).collect();
-        let mut dz = vec![0.0; 12];
-        mse_backward(&z, &t, &mut dz, 1.0);
-        let forward = |z: &[f64]| {
-            let mut l = vec![0.0; z.len()];
-            mse_forward(z, &t, &mut l);
-            vec![l.iter().sum::<f64>() / l.len() as f64]
-        };
-        check("mse", &z, &[1.0], forward, &dz);
+        check_mean_loss("mse", &z, &t, mse_forward, mse_backward);
     }
 }
