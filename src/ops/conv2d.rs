@@ -248,14 +248,16 @@ pub mod reference {
     use crate::ops::conv2d::Conv2d;
     use crate::reference::{Float, tap};
 
-    /// y [n, k, oh, ow] = conv(x [n, c, h, w], w [k, c, kh, kw]) + b [k]
-    pub fn conv2d_forward<F: Float>(s: &Conv2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
+    /// Every tap of the convolution as (y index, x index, w index), in the order both passes
+    /// accumulate in: output pixel by output pixel, then input channel and kernel position,
+    /// skipping the padding.
+    fn for_each_tap(s: &Conv2d, mut f: impl FnMut(usize, usize, usize)) {
         let (oh, ow) = s.out_hw();
         for n in 0..s.n {
             for k in 0..s.k {
                 for oy in 0..oh {
                     for ox in 0..ow {
-                        let mut acc = b.map_or(F::zero(), |b| b[k]);
+                        let yi = ((n * s.k + k) * oh + oy) * ow + ox;
                         for c in 0..s.c {
                             for i in 0..s.kh {
                                 let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
@@ -265,17 +267,24 @@ pub mod reference {
                                     let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
                                         continue;
                                     };
-                                    acc = acc
-                                        + x[((n * s.c + c) * s.h + iy) * s.w + ix]
-                                            * w[((k * s.c + c) * s.kh + i) * s.kw + j];
+                                    let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
+                                    f(yi, xi, ((k * s.c + c) * s.kh + i) * s.kw + j);
                                 }
                             }
                         }
-                        y[((n * s.k + k) * oh + oy) * ow + ox] = acc;
                     }
                 }
             }
         }
+    }
+
+    /// y [n, k, oh, ow] = conv(x [n, c, h, w], w [k, c, kh, kw]) + b [k]
+    pub fn conv2d_forward<F: Float>(s: &Conv2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
+        let (oh, ow) = s.out_hw();
+        for (plane, out) in y.chunks_mut(oh * ow).enumerate() {
+            out.fill(b.map_or(F::zero(), |b| b[plane % s.k]));
+        }
+        for_each_tap(s, |yi, xi, wi| y[yi] = y[yi] + x[xi] * w[wi]);
     }
 
     /// dx (overwrite), dw += , db += from dy [n, k, oh, ow], written as the scatter that is the
@@ -293,35 +302,15 @@ pub mod reference {
         if let Some(dx) = dx.as_deref_mut() {
             dx.fill(F::zero());
         }
-        for n in 0..s.n {
-            for k in 0..s.k {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let g = dy[((n * s.k + k) * oh + oy) * ow + ox];
-                        for c in 0..s.c {
-                            for i in 0..s.kh {
-                                let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
-                                    continue;
-                                };
-                                for j in 0..s.kw {
-                                    let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
-                                        continue;
-                                    };
-                                    let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
-                                    let wi = ((k * s.c + c) * s.kh + i) * s.kw + j;
-                                    if let Some(dx) = dx.as_deref_mut() {
-                                        dx[xi] = dx[xi] + g * w[wi];
-                                    }
-                                    if let Some(dw) = dw.as_deref_mut() {
-                                        dw[wi] = dw[wi] + g * x[xi];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+        for_each_tap(s, |yi, xi, wi| {
+            let g = dy[yi];
+            if let Some(dx) = dx.as_deref_mut() {
+                dx[xi] = dx[xi] + g * w[wi];
             }
-        }
+            if let Some(dw) = dw.as_deref_mut() {
+                dw[wi] = dw[wi] + g * x[xi];
+            }
+        });
         if let Some(db) = db {
             crate::ops::reduce::reference::sum_channels(s.n, s.k, oh * ow, dy, db, true);
         }
