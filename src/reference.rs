@@ -10,6 +10,50 @@ pub(crate) fn tap(o: usize, tap: usize, stride: usize, pad: usize, size: usize) 
     (o * stride + tap).checked_sub(pad).filter(|&v| v < size)
 }
 
+/// conv2d and conv_transpose2d as their CPU references walk them: both passes are sums over the
+/// same taps, so only the walk differs between the two ops.
+pub(crate) trait Taps {
+    /// The output's (samples, channels, pixels per channel plane).
+    fn output_planes(&self) -> (usize, usize, usize);
+    /// Every tap as (y index, x index, w index), in the order the passes accumulate in.
+    fn for_each_tap(&self, f: impl FnMut(usize, usize, usize));
+}
+
+/// y = b (per output channel) + Σ over the taps x · w.
+pub(crate) fn taps_forward<F: Float>(s: &impl Taps, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
+    let (_, channels, plane) = s.output_planes();
+    for (i, out) in y.chunks_mut(plane).enumerate() {
+        out.fill(b.map_or(F::zero(), |b| b[i % channels]));
+    }
+    s.for_each_tap(|yi, xi, wi| y[yi] = y[yi] + x[xi] * w[wi]);
+}
+
+/// dx (overwrite), dw += , db += from dy: the scatter that is the transpose of the forward.
+pub(crate) fn taps_backward<F: Float>(
+    s: &impl Taps,
+    (x, w, dy): (&[F], &[F], &[F]),
+    mut dx: Option<&mut [F]>,
+    mut dw: Option<&mut [F]>,
+    db: Option<&mut [F]>,
+) {
+    if let Some(dx) = dx.as_deref_mut() {
+        dx.fill(F::zero());
+    }
+    s.for_each_tap(|yi, xi, wi| {
+        let g = dy[yi];
+        if let Some(dx) = dx.as_deref_mut() {
+            dx[xi] = dx[xi] + g * w[wi];
+        }
+        if let Some(dw) = dw.as_deref_mut() {
+            dw[wi] = dw[wi] + g * x[xi];
+        }
+    });
+    if let Some(db) = db {
+        let (n, channels, plane) = s.output_planes();
+        crate::ops::reduce::reference::sum_channels(n, channels, plane, dy, db, true);
+    }
+}
+
 /// A literal in the generic float type.
 pub(crate) fn c<F: Float>(x: f64) -> F {
     F::from(x).expect("representable")

@@ -1,11 +1,12 @@
 //! conv2d, NCHW: x [n, c, h, w], w [k, c, kh, kw], b [k], y [n, k, oh, ow].
 
+use super::Weighted;
 use super::activation::{self, Activation};
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
-use super::{Weighted, weighted_backward, weighted_forward};
+pub use super::weighted::{backward, forward};
 use super::{expect, record_weighted_backward, u};
-use crate::backend::{Backend, Grads};
+use crate::backend::Grads;
 use crate::error::{Error, Result};
 use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -103,30 +104,6 @@ impl Conv2d {
 params! {
     /// conv2d.wgsl's and conv_transpose2d.wgsl's parameters (declared once, in conv.wgsl).
     pub struct ConvParams { n: u32, c: u32, h: u32, w: u32, k: u32, oh: u32, ow: u32, kh: u32, kw: u32, stride: u32, pad: u32, has_bias: u32 }
-}
-
-/// y = x ⊛ w + b.
-pub fn forward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Conv2d,
-    x: &B::T,
-    w: &B::T,
-    bias: Option<&B::T>,
-    y: &B::T,
-) -> Result<()> {
-    weighted_forward(b, *s, (x, w, bias), None, y)
-}
-
-/// The requested dx, dw (+=), db (+=).
-pub fn backward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Conv2d,
-    x: &B::T,
-    w: &B::T,
-    dy: &B::T,
-    grads: Grads<'_, B::T>,
-) -> Result<()> {
-    weighted_backward(b, *s, (x, w, dy), grads)
 }
 
 impl Weighted for Conv2d {
@@ -246,29 +223,35 @@ impl Weighted for Conv2d {
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
     use crate::ops::conv2d::Conv2d;
-    use crate::reference::{Float, tap};
+    use crate::reference::{Float, Taps, tap, taps_backward, taps_forward};
 
-    /// Every tap of the convolution as (y index, x index, w index), in the order both passes
-    /// accumulate in: output pixel by output pixel, then input channel and kernel position,
-    /// skipping the padding.
-    fn for_each_tap(s: &Conv2d, mut f: impl FnMut(usize, usize, usize)) {
-        let (oh, ow) = s.out_hw();
-        for n in 0..s.n {
-            for k in 0..s.k {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let yi = ((n * s.k + k) * oh + oy) * ow + ox;
-                        for c in 0..s.c {
-                            for i in 0..s.kh {
-                                let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
-                                    continue;
-                                };
-                                for j in 0..s.kw {
-                                    let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
+    impl Taps for Conv2d {
+        fn output_planes(&self) -> (usize, usize, usize) {
+            let (oh, ow) = self.out_hw();
+            (self.n, self.k, oh * ow)
+        }
+        /// Output pixel by output pixel, then input channel and kernel position, skipping the
+        /// padding.
+        fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
+            let s = self;
+            let (oh, ow) = s.out_hw();
+            for n in 0..s.n {
+                for k in 0..s.k {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let yi = ((n * s.k + k) * oh + oy) * ow + ox;
+                            for c in 0..s.c {
+                                for i in 0..s.kh {
+                                    let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
                                         continue;
                                     };
-                                    let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
-                                    f(yi, xi, ((k * s.c + c) * s.kh + i) * s.kw + j);
+                                    for j in 0..s.kw {
+                                        let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
+                                            continue;
+                                        };
+                                        let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
+                                        f(yi, xi, ((k * s.c + c) * s.kh + i) * s.kw + j);
+                                    }
                                 }
                             }
                         }
@@ -280,11 +263,7 @@ pub mod reference {
 
     /// y [n, k, oh, ow] = conv(x [n, c, h, w], w [k, c, kh, kw]) + b [k]
     pub fn conv2d_forward<F: Float>(s: &Conv2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
-        let (oh, ow) = s.out_hw();
-        for (plane, out) in y.chunks_mut(oh * ow).enumerate() {
-            out.fill(b.map_or(F::zero(), |b| b[plane % s.k]));
-        }
-        for_each_tap(s, |yi, xi, wi| y[yi] = y[yi] + x[xi] * w[wi]);
+        taps_forward(s, x, w, b, y);
     }
 
     /// dx (overwrite), dw += , db += from dy [n, k, oh, ow], written as the scatter that is the
@@ -294,26 +273,11 @@ pub mod reference {
         x: &[F],
         w: &[F],
         dy: &[F],
-        mut dx: Option<&mut [F]>,
-        mut dw: Option<&mut [F]>,
+        dx: Option<&mut [F]>,
+        dw: Option<&mut [F]>,
         db: Option<&mut [F]>,
     ) {
-        let (oh, ow) = s.out_hw();
-        if let Some(dx) = dx.as_deref_mut() {
-            dx.fill(F::zero());
-        }
-        for_each_tap(s, |yi, xi, wi| {
-            let g = dy[yi];
-            if let Some(dx) = dx.as_deref_mut() {
-                dx[xi] = dx[xi] + g * w[wi];
-            }
-            if let Some(dw) = dw.as_deref_mut() {
-                dw[wi] = dw[wi] + g * x[xi];
-            }
-        });
-        if let Some(db) = db {
-            crate::ops::reduce::reference::sum_channels(s.n, s.k, oh * ow, dy, db, true);
-        }
+        taps_backward(s, (x, w, dy), dx, dw, db);
     }
 }
 

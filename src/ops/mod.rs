@@ -229,8 +229,8 @@ impl Pass for LossPass<'_> {
     }
 }
 
-/// linear, conv2d and conv_transpose2d, as their shared passes see them.
-pub(crate) trait Weighted: Copy {
+/// linear, conv2d and conv_transpose2d, as their shared passes and entry points see them.
+pub trait Weighted: Copy {
     const NAME: &'static str;
     fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()>;
     fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]);
@@ -345,6 +345,38 @@ pub(crate) fn weighted_backward<B: Backend + ?Sized, S: Weighted>(
     grads: Grads<'_, B::T>,
 ) -> Result<()> {
     b.run(&WeightedPass::Backward(s), &[Some(x), Some(w), Some(dy)], &[grads.dx, grads.dw, grads.db])
+}
+
+/// The typed entry points of linear, conv2d and conv_transpose2d (each module re-exports them):
+/// the same two calls for any of their shapes.
+pub mod weighted {
+    use super::{Weighted, weighted_backward, weighted_forward};
+    use crate::backend::{Backend, Grads};
+    use crate::error::Result;
+
+    /// y = x ⊛ w + b.
+    pub fn forward<B: Backend + ?Sized, S: Weighted>(
+        b: &mut B,
+        s: &S,
+        x: &B::T,
+        w: &B::T,
+        bias: Option<&B::T>,
+        y: &B::T,
+    ) -> Result<()> {
+        weighted_forward(b, *s, (x, w, bias), None, y)
+    }
+
+    /// The requested dx, dw (+=), db (+=).
+    pub fn backward<B: Backend + ?Sized, S: Weighted>(
+        b: &mut B,
+        s: &S,
+        x: &B::T,
+        w: &B::T,
+        dy: &B::T,
+        grads: Grads<'_, B::T>,
+    ) -> Result<()> {
+        weighted_backward(b, *s, (x, w, dy), grads)
+    }
 }
 
 /// The backward pass shared by linear, conv2d and conv_transpose2d: each shader has
