@@ -8,6 +8,7 @@ mod common;
 
 use common::{Rng, assert_close, gpu};
 use wgan_gpu::cpu::CpuBackend;
+use wgan_gpu::ops::Weighted;
 use wgan_gpu::ops::activation::Activation;
 use wgan_gpu::ops::adam::AdamStep;
 use wgan_gpu::ops::batch_norm::{BatchNorm, BatchNormState};
@@ -21,7 +22,8 @@ use wgan_gpu::ops::sgd::SgdStep;
 use wgan_gpu::{Backend, Error, Grads, Tensor};
 
 /// Uploads the named tensors to the CPU reference and to the GPU, runs the same body on each,
-/// then compares every tensor (outputs, and inputs that must be left unchanged).
+/// then compares every tensor (outputs, and inputs that must be left unchanged). `kernel`, where
+/// given and Some, selects the GPU's GEMM kernel.
 macro_rules! gpu_vs_cpu {
     ($what:expr, $tol:expr, $tensors:expr, |$b:ident, $t:ident| $body:block $(, kernel = $kernel:expr)?) => {{
         let what: String = $what.into();
@@ -37,7 +39,9 @@ macro_rules! gpu_vs_cpu {
         };
         if let Some(mut gpu) = gpu() {
             let $b = &mut gpu;
-            $($b.set_gemm_kernel($kernel);)?
+            $(if let Some(kernel) = $kernel {
+                $b.set_gemm_kernel(kernel);
+            })?
             let $t: Vec<_> = tensors.iter().map(|(_, v)| $b.upload(v).unwrap()).collect();
             let r: wgan_gpu::Result<()> = (|| $body)();
             r.unwrap_or_else(|e| panic!("{what} on GPU: {e}"));
@@ -59,27 +63,43 @@ fn linear_forward_and_gradients() {
     for (i, &(batch, in_features, out_features)) in shapes.iter().enumerate() {
         let s = Linear { batch, in_features, out_features };
         let with_bias = i % 3 != 1;
-        gpu_vs_cpu!(
-            format!("linear {s:?} bias={with_bias}"),
-            (1e-5, 1e-4),
-            vec![
-                ("x", rng.vec(batch * in_features, -1.0, 1.0)),
-                ("w", rng.vec(out_features * in_features, -1.0, 1.0)),
-                ("b", rng.vec(out_features, -1.0, 1.0)),
-                ("y", vec![0.0; batch * out_features]),
-                ("dy", rng.vec(batch * out_features, -1.0, 1.0)),
-                ("dx", rng.vec(batch * in_features, -9.0, 9.0)),
-                ("dw", rng.vec(out_features * in_features, -1.0, 1.0)),
-                ("db", rng.vec(out_features, -1.0, 1.0)),
-            ],
-            |b, t| {
-                let bias = with_bias.then_some(&t[2]);
-                wgan_gpu::ops::linear::forward(b, &s, &t[0], &t[1], bias, &t[3])?;
-                let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                wgan_gpu::ops::linear::backward(b, &s, &t[0], &t[1], &t[4], g)
-            }
-        );
+        let sizes = [batch * in_features, out_features * in_features, out_features, batch * out_features];
+        weighted_vs_cpu("linear", &s, sizes, with_bias, 1e-5, None, &mut rng);
     }
+}
+
+/// A weighted op's forward and its three gradients (the bias and db only `with_bias`), GPU
+/// against CPU with `sizes` = the lengths of x, w, b and y, under `kernel` where given.
+fn weighted_vs_cpu<S: Weighted + std::fmt::Debug>(
+    name: &str,
+    s: &S,
+    [xn, wn, bn, yn]: [usize; 4],
+    with_bias: bool,
+    atol: f32,
+    kernel: Option<wgan_gpu::gpu::GemmKernel>,
+    rng: &mut Rng,
+) {
+    let on = kernel.map_or(String::new(), |k| format!(" {k:?}"));
+    gpu_vs_cpu!(
+        format!("{name} {s:?} bias={with_bias}{on}"),
+        (atol, 1e-4),
+        vec![
+            ("x", rng.vec(xn, -1.0, 1.0)),
+            ("w", rng.vec(wn, -1.0, 1.0)),
+            ("b", rng.vec(bn, -1.0, 1.0)),
+            ("y", vec![0.0; yn]),
+            ("dy", rng.vec(yn, -1.0, 1.0)),
+            ("dx", rng.vec(xn, -9.0, 9.0)),
+            ("dw", rng.vec(wn, -1.0, 1.0)),
+            ("db", rng.vec(bn, -1.0, 1.0)),
+        ],
+        |b, t| {
+            wgan_gpu::ops::weighted::forward(b, s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+            let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
+            wgan_gpu::ops::weighted::backward(b, s, &t[0], &t[1], &t[4], g)
+        },
+        kernel = kernel
+    );
 }
 
 /// The GEMM kernels whose convolution paths differ: the subgroup one runs them as implicit GEMMs,
@@ -144,26 +164,7 @@ fn conv2d_forward_and_gradients() {
         let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * oh * ow]);
         // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
         for kernel in CONV_KERNELS {
-            gpu_vs_cpu!(
-                format!("conv2d {s:?} bias={with_bias} {kernel:?}"),
-                (atol, 1e-4),
-                vec![
-                    ("x", rng.vec(xn, -1.0, 1.0)),
-                    ("w", rng.vec(wn, -1.0, 1.0)),
-                    ("b", rng.vec(s.k, -1.0, 1.0)),
-                    ("y", vec![0.0; yn]),
-                    ("dy", rng.vec(yn, -1.0, 1.0)),
-                    ("dx", rng.vec(xn, -9.0, 9.0)),
-                    ("dw", rng.vec(wn, -1.0, 1.0)),
-                    ("db", rng.vec(s.k, -1.0, 1.0)),
-                ],
-                |b, t| {
-                    wgan_gpu::ops::conv2d::forward(b, s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
-                    let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                    wgan_gpu::ops::conv2d::backward(b, s, &t[0], &t[1], &t[4], g)
-                },
-                kernel = kernel
-            );
+            weighted_vs_cpu("conv2d", s, [xn, wn, s.k, yn], with_bias, atol, Some(kernel), &mut rng);
         }
     }
 }
@@ -234,32 +235,14 @@ fn conv_transpose2d_forward_and_gradients() {
         let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * s.h * s.w]);
         // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
         for kernel in CONV_KERNELS {
-            gpu_vs_cpu!(
-                format!("conv_transpose2d {s:?} bias={with_bias} {kernel:?}"),
-                (atol, 1e-4),
-                vec![
-                    ("x", rng.vec(xn, -1.0, 1.0)),
-                    ("w", rng.vec(wn, -1.0, 1.0)),
-                    ("b", rng.vec(s.k, -1.0, 1.0)),
-                    ("y", vec![0.0; yn]),
-                    ("dy", rng.vec(yn, -1.0, 1.0)),
-                    ("dx", rng.vec(xn, -9.0, 9.0)),
-                    ("dw", rng.vec(wn, -1.0, 1.0)),
-                    ("db", rng.vec(s.k, -1.0, 1.0)),
-                ],
-                |b, t| {
-                    wgan_gpu::ops::conv_transpose2d::forward(
-                        b,
-                        s,
-                        &t[0],
-                        &t[1],
-                        with_bias.then_some(&t[2]),
-                        &t[3],
-                    )?;
-                    let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                    wgan_gpu::ops::conv_transpose2d::backward(b, s, &t[0], &t[1], &t[4], g)
-                },
-                kernel = kernel
+            weighted_vs_cpu(
+                "conv_transpose2d",
+                s,
+                [xn, wn, s.k, yn],
+                with_bias,
+                atol,
+                Some(kernel),
+                &mut rng,
             );
         }
     }
