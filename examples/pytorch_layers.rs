@@ -260,15 +260,7 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
     let p = serde_json::json!({"op": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8});
     run_case(b, d, "adam", p, inputs, |b, t| {
         for step in 1..=3u64 {
-            let s = AdamStep {
-                lr: 2e-4,
-                beta1: 0.5,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: 0.0,
-                decoupled: false,
-                t: step,
-            };
+            let s = AdamStep::dcgan(step);
             wgan_gpu::ops::adam::step(b, &s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
         }
         Ok(())

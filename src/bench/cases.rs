@@ -131,18 +131,7 @@ impl Case {
                 }
             }
             // [param, grad, m, v]
-            (Op::Adam(_), _) => {
-                let s = AdamStep {
-                    lr: 2e-4,
-                    beta1: 0.5,
-                    beta2: 0.999,
-                    eps: 1e-8,
-                    weight_decay: 0.0,
-                    decoupled: false,
-                    t: 1,
-                };
-                crate::ops::adam::step(b, &s, &t[0], &t[1], &t[2], &t[3])
-            }
+            (Op::Adam(_), _) => crate::ops::adam::step(b, &AdamStep::dcgan(1), &t[0], &t[1], &t[2], &t[3]),
         }
     }
 }
