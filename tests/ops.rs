@@ -107,6 +107,31 @@ fn weighted_vs_cpu<S: Weighted + std::fmt::Debug>(
 const CONV_KERNELS: [wgan_gpu::gpu::GemmKernel; 2] =
     [wgan_gpu::gpu::GemmKernel::Subgroup, wgan_gpu::gpu::GemmKernel::Registers];
 
+/// [`weighted_vs_cpu`] for a convolution under each of [`CONV_KERNELS`]: the implicit GEMMs
+/// (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
+fn conv_vs_cpu<S: Weighted + std::fmt::Debug>(
+    name: &str,
+    s: &S,
+    sizes: [usize; 4],
+    with_bias: bool,
+    atol: f32,
+    rng: &mut Rng,
+) {
+    for kernel in CONV_KERNELS {
+        weighted_vs_cpu(name, s, sizes, with_bias, atol, Some(kernel), rng);
+    }
+}
+
+/// Draws shapes until one is valid.
+fn first_valid<S>(rng: &mut Rng, draw: impl Fn(&mut Rng) -> S, valid: impl Fn(&S) -> bool) -> S {
+    loop {
+        let s = draw(rng);
+        if valid(&s) {
+            return s;
+        }
+    }
+}
+
 /// The absolute tolerance for sums of products of values in [−1, 1], the longest `lens` long:
 /// float rounding grows with the square root of the length (1e-5 up to 64 terms), and a result
 /// near zero after cancellation keeps the error of its large terms, which the relative part
@@ -117,22 +142,18 @@ fn sum_atol(lens: &[usize]) -> f32 {
 }
 
 fn random_conv(rng: &mut Rng) -> Conv2d {
-    loop {
-        let s = Conv2d {
-            n: rng.int(1, 3),
-            c: rng.int(1, 5),
-            h: rng.int(1, 13),
-            w: rng.int(1, 13),
-            k: rng.int(1, 6),
-            kh: rng.int(1, 5),
-            kw: rng.int(1, 5),
-            stride: rng.int(1, 3),
-            pad: rng.int(0, 2),
-        };
-        if s.validate().is_ok() {
-            return s;
-        }
-    }
+    let draw = |rng: &mut Rng| Conv2d {
+        n: rng.int(1, 3),
+        c: rng.int(1, 5),
+        h: rng.int(1, 13),
+        w: rng.int(1, 13),
+        k: rng.int(1, 6),
+        kh: rng.int(1, 5),
+        kw: rng.int(1, 5),
+        stride: rng.int(1, 3),
+        pad: rng.int(0, 2),
+    };
+    first_valid(rng, draw, |s| s.validate().is_ok())
 }
 
 #[test]
@@ -162,18 +183,15 @@ fn conv2d_forward_and_gradients() {
         let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 0;
         let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * oh * ow]);
-        // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
-        for kernel in CONV_KERNELS {
-            weighted_vs_cpu("conv2d", s, [xn, wn, s.k, yn], with_bias, atol, Some(kernel), &mut rng);
-        }
+        conv_vs_cpu("conv2d", s, [xn, wn, s.k, yn], with_bias, atol, &mut rng);
     }
 }
 
 fn random_conv_transpose(rng: &mut Rng) -> ConvTranspose2d {
-    loop {
+    let draw = |rng: &mut Rng| {
         let stride = rng.int(1, 3);
         let kh = rng.int(1, 5);
-        let s = ConvTranspose2d {
+        ConvTranspose2d {
             n: rng.int(1, 3),
             c: rng.int(1, 5),
             h: rng.int(1, 9),
@@ -184,11 +202,9 @@ fn random_conv_transpose(rng: &mut Rng) -> ConvTranspose2d {
             stride,
             pad: rng.int(0, kh - 1),
             output_padding: rng.int(0, stride - 1),
-        };
-        if s.validate().is_ok() {
-            return s;
         }
-    }
+    };
+    first_valid(rng, draw, |s| s.validate().is_ok())
 }
 
 #[test]
@@ -233,18 +249,7 @@ fn conv_transpose2d_forward_and_gradients() {
         let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.c * s.k * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 1;
         let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * s.h * s.w]);
-        // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
-        for kernel in CONV_KERNELS {
-            weighted_vs_cpu(
-                "conv_transpose2d",
-                s,
-                [xn, wn, s.k, yn],
-                with_bias,
-                atol,
-                Some(kernel),
-                &mut rng,
-            );
-        }
+        conv_vs_cpu("conv_transpose2d", s, [xn, wn, s.k, yn], with_bias, atol, &mut rng);
     }
 }
 
