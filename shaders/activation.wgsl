@@ -6,12 +6,6 @@
 
 override KIND: u32 = 0u;
 
-struct Params {
-    n: u32,
-    slope: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read> yin: array<f32>;

@@ -9,15 +9,6 @@
 // lanes through its barriers (on lavapipe those barriers cost 60% of the default model's step),
 // and neighbouring invocations read neighbouring channels, so the loads coalesce.
 
-struct Params {
-    n: u32,
-    c: u32,
-    spatial: u32,
-    eps: f32,
-    momentum: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;

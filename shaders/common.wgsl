@@ -1,5 +1,7 @@
 // Prepended to every op shader (WGSL has no #include). Kept free of bindings so that
-// each op file declares exactly the buffers its entry points use.
+// each op file declares exactly the buffers its entry points use. Each op's `struct Params` and
+// its uniform `p` at binding 0 are not written in WGSL: gpu::shaders::source generates them from
+// the Rust parameter block that the op uploads (ops::SHADERS names it), so the two cannot differ.
 
 const WG: u32 = 256u;
 

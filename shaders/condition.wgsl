@@ -8,19 +8,6 @@
 // backward: dx[i, j] = dout[i, j]   (the label planes have no gradient)
 // x, dx [n, dim], label [n], out, dout [n, dim + classes·spatial]
 
-struct Params {
-    n: u32,
-    dim: u32,
-    classes: u32,
-    spatial: u32,
-    sigma: f32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> label: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;

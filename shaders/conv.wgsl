@@ -1,13 +1,6 @@
-// Included into conv2d.wgsl and conv_transpose2d.wgsl: one parameter block for both
-// (ops::conv2d::ConvParams) and the index arithmetic of a strided, padded window, which the two
-// use in opposite directions (one's forward gather is the other's input gradient).
-
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    k: u32, oh: u32, ow: u32,
-    kh: u32, kw: u32, stride: u32, pad: u32,
-    has_bias: u32,
-}
+// Included into conv2d.wgsl and conv_transpose2d.wgsl (both read ops::conv2d::ConvParams): the
+// index arithmetic of a strided, padded window, which the two use in opposite directions (one's
+// forward gather is the other's input gradient).
 
 // The position o·stride + i − pad that window position o reads through tap i, along an axis of
 // `size`; −1 in the padding. As reference::tap.

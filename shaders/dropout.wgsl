@@ -3,16 +3,6 @@
 // seed and offset as the forward it undoes.
 // x, y, dy, dx [n]
 
-struct Params {
-    n: u32,
-    prob: f32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 

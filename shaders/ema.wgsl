@@ -3,12 +3,6 @@
 // update: ema[i] = decay · ema[i] + (1 − decay) · param[i]
 // param, ema [n]
 
-struct Params {
-    n: u32,
-    decay: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> param: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ema: array<f32>;
 

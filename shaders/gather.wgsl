@@ -8,20 +8,6 @@
 // floats: out[b, j] = data[order[start + b], j]                  (table rows, f32 bit patterns)
 // data [count · dim bytes or floats], order [count] (u32), out [batch, dim]
 
-struct Params {
-    batch: u32,
-    dim: u32,
-    start: u32,
-    scale: f32,
-    bias: f32,
-    shift: u32,
-    height: u32,
-    width: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> data: array<u32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;

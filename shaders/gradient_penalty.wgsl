@@ -8,15 +8,6 @@
 //              for j < dim, else 0: the gradient of mean(loss), given forward's norm.
 // a, b, mixed, g, dg [rows, row_len]; t, norm, loss [rows]
 
-struct Params {
-    rows: u32,
-    row_len: u32,
-    dim: u32,
-    weight: f32,
-    target_norm: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> t: array<f32>;

@@ -6,21 +6,9 @@
 // col2im is its adjoint written as a gather, so each image element has one writer (deterministic):
 // img[n0+s, ci, iy, ix] = Σ col[s, (ci, i, j), (oy, ox)] over the taps that read (iy, ix) (+ bias[ci]).
 
-struct Params {
-    chunk: u32, n0: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32,
-    kh: u32, kw: u32, stride: u32, pad: u32,
-    has_bias: u32,
-    row: u32,
-    // LeakyReLU's slope when EPILOGUE is 1.
-    slope: f32,
-    // phase_weights only: the weights' output channels, the phase's first tap and its taps.
-    k: u32, i0: u32, j0: u32, ka: u32, kb: u32,
-}
-
 // col2im's fused activation (common.wgsl's `epilogue` code), for transposed convolutions' forward.
 override EPILOGUE: u32 = 0u;
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> img: array<f32>;
 @group(0) @binding(3) var<storage, read> col_in: array<f32>;
 @group(0) @binding(4) var<storage, read_write> img_out: array<f32>;

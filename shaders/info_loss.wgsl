@@ -10,19 +10,6 @@
 //           the continuous codes, uniform as Chen et al. drew them (the rest of z stays normal).
 // q, dq [n, k + c], code, loss [n] (class indices as f32), z [n, z_dim]
 
-struct Params {
-    n: u32,
-    k: u32,
-    c: u32,
-    z_dim: u32,
-    z_off: u32,
-    scale: f32,
-    cont_weight: f32,
-    seed_lo: u32,
-    seed_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> code: array<f32>;
 @group(0) @binding(3) var<storage, read> z: array<f32>;

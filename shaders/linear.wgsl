@@ -2,13 +2,6 @@
 // x [batch, in], wt [out, in], b [out], y [batch, out] (buffers declared in weighted.wgsl)
 // The bias gradient is reduce.wgsl's sum_channels over dy.
 
-struct Params {
-    batch: u32,
-    in_f: u32,
-    out_f: u32,
-    has_bias: u32,
-}
-
 @compute @workgroup_size(256)
 fn forward(inv: Invocation) {
     let idx = flat_id(inv);

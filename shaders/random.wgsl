@@ -3,17 +3,6 @@
 // adapter and on the CPU reference.
 // out [n]
 
-struct Params {
-    n: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
-    a: f32,
-    b: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 // Normal(mean = a, std = b).

@@ -4,18 +4,6 @@
 // sum_channels: out[c] (+)= Σ_{b,s} x[b, c, s]          x [batch, channels, spatial], out [channels]
 //               (the bias gradient of linear and the convolutions), in two passes when long
 
-struct Params {
-    n: u32,
-    channels: u32,
-    spatial: u32,
-    accumulate: u32,
-    alpha: f32,
-    // sum_channels: elements per invocation, and whether it writes `out` itself.
-    per_run: u32,
-    direct: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

@@ -2,14 +2,6 @@
 // buf = momentum · buf + (g + weight_decay · w);  w −= lr · buf.  With momentum 0, buf is just g.
 // param, grad, buf [n]
 
-struct Params {
-    n: u32,
-    lr: f32,
-    momentum: f32,
-    weight_decay: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;

@@ -5,13 +5,6 @@
 // backward: dz[i, c] = scale · (p[i, c] − [c == label[i]]) / n  — the gradient of scale · mean(loss)
 // z, p, dz [n, k], label, loss [n]
 
-struct Params {
-    n: u32,
-    k: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> z: array<f32>;
 @group(0) @binding(2) var<storage, read> label: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;

@@ -11,13 +11,6 @@
 //                layer's gradient dL/dW_sn.
 // w, w_sn, dw [m, k]; u [m]; v [k]; state [2] (σ, the dot above)
 
-struct Params {
-    m: u32,
-    k: u32,
-    eps: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> u: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;

@@ -1,8 +1,6 @@
 // Included into the weighted ops (linear, conv2d, conv_transpose2d): their buffers sit at the
 // same slots in all three, so one Rust helper (ops::record_weighted_backward) binds any of them.
-// Each op file declares its own Params.
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;

@@ -4,12 +4,6 @@
 // clip:            w = clamp(w, −c, c), the critic's weight clipping.
 // z, dz, w [n]
 
-struct Params {
-    n: u32,
-    a: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(256)

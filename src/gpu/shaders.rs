@@ -59,8 +59,9 @@ pub enum TileB {
 /// Every shader by name (the registry is in [`crate::ops`]).
 pub use crate::ops::SHADERS;
 
-/// The full source of an op shader: the common helpers, the declarations it shares with related
-/// ops (the GEMM pieces for the GEMM shaders), then the op's own file.
+/// The full source of an op shader: the common helpers, its parameter block (generated from the
+/// Rust struct the op uploads), the declarations it shares with related ops (the GEMM pieces for
+/// the GEMM shaders), then the op's own file.
 pub fn source(name: &str) -> Option<String> {
     let (file, stores, b): (_, &[&str], _) = match name {
         "gemm_subgroup_c4" => ("gemm_subgroup", &[GEMM_STORE4], TileB::Dense),
@@ -68,7 +69,8 @@ pub fn source(name: &str) -> Option<String> {
         "gemm_subgroup_conv_weight" => ("gemm_subgroup", &[GEMM_STORE4, GEMM_CONV_WEIGHT], TileB::ConvWeight),
         _ => (name, &[GEMM_STORE], TileB::Dense),
     };
-    let body = SHADERS.iter().find(|s| s.name == file)?.source;
+    let shader = SHADERS.iter().find(|s| s.name == file)?;
+    let (params, body) = (super::params::wgsl(shader.params), shader.source);
     let shared = match file {
         "gemm" | "gemm_shared" | "gemm_subgroup" => format!("{GEMM_TILES}\n{}", stores.join("\n")),
         "bce_with_logits" | "mse" | "hinge" => LOSS.to_string(),
@@ -77,7 +79,7 @@ pub fn source(name: &str) -> Option<String> {
         _ => String::new(),
     };
     let body = if file == "gemm_subgroup" { expand_tiles(body, b) } else { body.to_string() };
-    Some(format!("{COMMON}\n{shared}\n{body}"))
+    Some(format!("{COMMON}\n{params}\n{shared}\n{body}"))
 }
 
 /// The heights of `gemm_subgroup.wgsl`'s tiles: its entry points are `tile16x4`, `tile32x4` and

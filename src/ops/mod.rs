@@ -32,12 +32,12 @@ pub mod wgan;
 pub struct Shader {
     pub name: &'static str,
     pub source: &'static str,
-    /// The fields of its `Params` uniform, as the Rust side writes them (checked against the
-    /// WGSL by `tests/shaders_valid.rs`).
+    /// The fields of its `Params` uniform, as the Rust side writes them: the shader's WGSL
+    /// declaration is generated from them (`gpu::params::wgsl`).
     pub params: &'static [(&'static str, Scalar)],
 }
 
-/// `shaders/<name>.wgsl` with its parameter block's Rust mirror.
+/// `shaders/<name>.wgsl` with its parameter block.
 macro_rules! shader {
     ($name:literal, $params:ty) => {
         Shader {

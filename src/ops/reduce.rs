@@ -16,7 +16,9 @@ pub struct ChannelSum {
 
 params! {
     pub struct ReduceParams {
-        n: u32, channels: u32, spatial: u32, accumulate: u32, alpha: f32, per_run: u32, direct: u32,
+        n: u32, channels: u32, spatial: u32, accumulate: u32, alpha: f32,
+        // sum_channels: elements per invocation, and whether it writes `out` itself.
+        per_run: u32, direct: u32,
     }
 }
 
