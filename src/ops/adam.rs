@@ -47,7 +47,7 @@ params! {
 }
 
 /// Updates param, m and v in place from grad.
-pub fn step<B: Backend + ?Sized>(
+pub fn step<B: Backend>(
     b: &mut B,
     s: &AdamStep,
     param: &B::T,

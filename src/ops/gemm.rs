@@ -166,7 +166,7 @@ impl Gemm {
 }
 
 /// C (+)= A·B (+ bias) through arbitrary strides.
-pub fn gemm<B: Backend + ?Sized>(
+pub fn gemm<B: Backend>(
     b: &mut B,
     s: &Gemm,
     a: &B::T,

@@ -114,7 +114,7 @@ pub(crate) fn all_mut<'a, const N: usize>(list: &'a mut [Option<&mut [f32]>]) ->
 }
 
 /// Runs `pass` on required tensors only: the common case of an entry point.
-pub(crate) fn run<B: Backend + ?Sized, const R: usize, const W: usize>(
+pub(crate) fn run<B: Backend, const R: usize, const W: usize>(
     b: &mut B,
     pass: &(impl Pass + ?Sized),
     reads: &[&B::T; R],
@@ -182,19 +182,12 @@ impl Loss {
     }
 
     /// loss[i] of logit z[i] against target t[i].
-    pub fn forward<B: Backend + ?Sized>(&self, b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
+    pub fn forward<B: Backend>(&self, b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
         run(b, &LossPass { loss: self, backward_scale: None }, &[z, t], &[loss])
     }
 
     /// dz = scale · d mean(loss) / dz.
-    pub fn backward<B: Backend + ?Sized>(
-        &self,
-        b: &mut B,
-        z: &B::T,
-        t: &B::T,
-        dz: &B::T,
-        scale: f32,
-    ) -> Result<()> {
+    pub fn backward<B: Backend>(&self, b: &mut B, z: &B::T, t: &B::T, dz: &B::T, scale: f32) -> Result<()> {
         run(b, &LossPass { loss: self, backward_scale: Some(scale) }, &[z, t], &[dz])
     }
 }
@@ -323,7 +316,7 @@ impl<S: Weighted> Pass for WeightedPass<S> {
 
 /// A weighted op's forward through its pass: y = op(x, w) + b, or with `act` = (activation,
 /// pre), y = activation(op(x, w) + b).
-pub(crate) fn weighted_forward<B: Backend + ?Sized, S: Weighted>(
+pub(crate) fn weighted_forward<B: Backend, S: Weighted>(
     b: &mut B,
     s: S,
     (x, w, bias): (&B::T, &B::T, Option<&B::T>),
@@ -338,7 +331,7 @@ pub(crate) fn weighted_forward<B: Backend + ?Sized, S: Weighted>(
 }
 
 /// A weighted op's backward through its pass.
-pub(crate) fn weighted_backward<B: Backend + ?Sized, S: Weighted>(
+pub(crate) fn weighted_backward<B: Backend, S: Weighted>(
     b: &mut B,
     s: S,
     (x, w, dy): (&B::T, &B::T, &B::T),
@@ -355,7 +348,7 @@ pub mod weighted {
     use crate::error::Result;
 
     /// y = x ⊛ w + b.
-    pub fn forward<B: Backend + ?Sized, S: Weighted>(
+    pub fn forward<B: Backend, S: Weighted>(
         b: &mut B,
         s: &S,
         x: &B::T,
@@ -367,7 +360,7 @@ pub mod weighted {
     }
 
     /// The requested dx, dw (+=), db (+=).
-    pub fn backward<B: Backend + ?Sized, S: Weighted>(
+    pub fn backward<B: Backend, S: Weighted>(
         b: &mut B,
         s: &S,
         x: &B::T,

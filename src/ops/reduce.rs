@@ -23,12 +23,12 @@ params! {
 }
 
 /// out[0] = alpha · Σ x, in a fixed order.
-pub fn sum<B: Backend + ?Sized>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()> {
+pub fn sum<B: Backend>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()> {
     run(b, &Sum { alpha }, &[x], &[out])
 }
 
 /// out[c] (+)= Σ over batch and spatial of x [n, c, spatial].
-pub fn sum_channels<B: Backend + ?Sized>(
+pub fn sum_channels<B: Backend>(
     b: &mut B,
     s: &ChannelSum,
     x: &B::T,
