@@ -54,6 +54,13 @@ pub(crate) fn taps_backward<F: Float>(
     }
 }
 
+/// out[i] = f(z[i], t[i]): a per-sample loss, or its gradient, of logits z against targets t.
+pub(crate) fn per_sample<F: Float>(z: &[F], t: &[F], out: &mut [F], f: impl Fn(F, F) -> F) {
+    for ((o, &z), &t) in out.iter_mut().zip(z).zip(t) {
+        *o = f(z, t);
+    }
+}
+
 /// A literal in the generic float type.
 pub(crate) fn c<F: Float>(x: f64) -> F {
     F::from(x).expect("representable")
@@ -124,6 +131,13 @@ pub mod gradcheck {
             err < 1e-5,
             "{what}: worst relative error {err:e} at [{i}]: numeric {numeric:e}, analytic {analytic:e}"
         );
+    }
+
+    /// n logits in [−6, 6) and n soft targets in [0, 1): a per-sample loss's test inputs.
+    pub fn logits_and_soft_targets(seed: u64, n: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::new(seed);
+        let z = (0..n).map(|_| rng.f(-6.0, 6.0)).collect();
+        (z, (0..n).map(|_| rng.f(0.0, 1.0)).collect())
     }
 
     /// [`check`] for a per-sample loss: `backward` (scale 1) must be the gradient of the mean of
