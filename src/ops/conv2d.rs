@@ -83,27 +83,33 @@ impl Conv2d {
     }
 
     fn params(&self, has_bias: bool) -> ConvParams {
-        let (oh, ow) = self.out_hw();
-        ConvParams {
-            n: u(self.n),
-            c: u(self.c),
-            h: u(self.h),
-            w: u(self.w),
-            k: u(self.k),
-            oh: u(oh),
-            ow: u(ow),
-            kh: u(self.kh),
-            kw: u(self.kw),
-            stride: u(self.stride),
-            pad: u(self.pad),
-            has_bias: has_bias as u32,
-        }
+        ConvParams::of(&self.geometry(), has_bias)
     }
 }
 
 params! {
-    /// conv2d.wgsl's and conv_transpose2d.wgsl's parameters (declared once, in conv.wgsl).
+    /// conv2d.wgsl's and conv_transpose2d.wgsl's parameters.
     pub struct ConvParams { n: u32, c: u32, h: u32, w: u32, k: u32, oh: u32, ow: u32, kh: u32, kw: u32, stride: u32, pad: u32, has_bias: u32 }
+}
+
+impl ConvParams {
+    /// The block of a convolution, either direction, with these sizes.
+    pub(crate) fn of(s: &ConvGeometry, has_bias: bool) -> ConvParams {
+        ConvParams {
+            n: u(s.n),
+            c: u(s.c),
+            h: u(s.h),
+            w: u(s.w),
+            k: u(s.k),
+            oh: u(s.oh),
+            ow: u(s.ow),
+            kh: u(s.kh),
+            kw: u(s.kw),
+            stride: u(s.stride),
+            pad: u(s.pad),
+            has_bias: has_bias as u32,
+        }
+    }
 }
 
 impl Weighted for Conv2d {

@@ -7,7 +7,7 @@ use super::conv2d::ConvParams;
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
 pub use super::weighted::{backward, forward};
-use super::{expect, record_weighted_backward, u};
+use super::{expect, record_weighted_backward};
 use crate::backend::Grads;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -81,22 +81,11 @@ impl ConvTranspose2d {
         ConvGeometry { n, c: k, h: oh, w: ow, k: c, oh: h, ow: w, kh, kw, stride, pad }
     }
 
+    /// The simple kernels' parameters: this op's own sizes, not its adjoint's as in `geometry`.
     fn params(&self, has_bias: bool) -> ConvParams {
         let (oh, ow) = self.out_hw();
-        ConvParams {
-            n: u(self.n),
-            c: u(self.c),
-            h: u(self.h),
-            w: u(self.w),
-            k: u(self.k),
-            oh: u(oh),
-            ow: u(ow),
-            kh: u(self.kh),
-            kw: u(self.kw),
-            stride: u(self.stride),
-            pad: u(self.pad),
-            has_bias: has_bias as u32,
-        }
+        let ConvTranspose2d { n, c, h, w, k, kh, kw, stride, pad, .. } = *self;
+        ConvParams::of(&ConvGeometry { n, c, h, w, k, oh, ow, kh, kw, stride, pad }, has_bias)
     }
 }
 
