@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use wgan_gpu::cpu::CpuBackend;
 use wgan_gpu::gpu::{BackendChoice, GpuBackend, GpuContext};
+use wgan_gpu::ops::Weighted;
 use wgan_gpu::ops::activation::Activation;
 use wgan_gpu::ops::adam::AdamStep;
 use wgan_gpu::ops::batch_norm::{BatchNorm, BatchNormState};
@@ -62,31 +63,38 @@ fn run_case<B: Backend>(
     Ok(())
 }
 
+/// A linear or convolution layer's forward (with bias) and its three gradients, on random x, w,
+/// b and dy of the `sizes` [x, w, b, y].
+fn weighted_case<B: Backend, S: Weighted>(
+    b: &mut B,
+    d: &mut Dump,
+    case: &str,
+    params: serde_json::Value,
+    s: &S,
+    [xn, wn, bn, yn]: [usize; 4],
+) -> Result<()> {
+    let inputs = vec![
+        ("x", d.random(xn, -1.0, 1.0)),
+        ("w", d.random(wn, -0.5, 0.5)),
+        ("b", d.random(bn, -0.5, 0.5)),
+        ("dy", d.random(yn, -1.0, 1.0)),
+        ("y", vec![0.0; yn]),
+        ("dx", vec![0.0; xn]),
+        ("dw", vec![0.0; wn]),
+        ("db", vec![0.0; bn]),
+    ];
+    run_case(b, d, case, params, inputs, |b, t| {
+        wgan_gpu::ops::weighted::forward(b, s, &t[0], &t[1], Some(&t[2]), &t[4])?;
+        let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) };
+        wgan_gpu::ops::weighted::backward(b, s, &t[0], &t[1], &t[3], g)
+    })
+}
+
 fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
     // Linear.
     let s = Linear { batch: 5, in_features: 7, out_features: 3 };
-    let inputs = vec![
-        ("x", d.random(35, -1.0, 1.0)),
-        ("w", d.random(21, -0.5, 0.5)),
-        ("b", d.random(3, -0.5, 0.5)),
-        ("dy", d.random(15, -1.0, 1.0)),
-        ("y", vec![0.0; 15]),
-        ("dx", vec![0.0; 35]),
-        ("dw", vec![0.0; 21]),
-        ("db", vec![0.0; 3]),
-    ];
     let p = serde_json::json!({"op": "linear", "n": 5, "in": 7, "out": 3});
-    run_case(b, d, "linear", p, inputs, |b, t| {
-        wgan_gpu::ops::linear::forward(b, &s, &t[0], &t[1], Some(&t[2]), &t[4])?;
-        wgan_gpu::ops::linear::backward(
-            b,
-            &s,
-            &t[0],
-            &t[1],
-            &t[3],
-            Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) },
-        )
-    })?;
+    weighted_case(b, d, "linear", p, &s, [35, 21, 3, 15])?;
 
     // Convolutions as our models use them (4x4, stride 2, pad 1) and odd ones.
     for (i, &(c, h, w, k, kh, stride, pad)) in
@@ -95,23 +103,10 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         let n = 2;
         let s = Conv2d { n, c, h, w, k, kh, kw: kh, stride, pad };
         let (oh, ow) = ((h + 2 * pad - kh) / stride + 1, (w + 2 * pad - kh) / stride + 1);
-        let inputs = vec![
-            ("x", d.random(n * c * h * w, -1.0, 1.0)),
-            ("w", d.random(k * c * kh * kh, -0.5, 0.5)),
-            ("b", d.random(k, -0.5, 0.5)),
-            ("dy", d.random(n * k * oh * ow, -1.0, 1.0)),
-            ("y", vec![0.0; n * k * oh * ow]),
-            ("dx", vec![0.0; n * c * h * w]),
-            ("dw", vec![0.0; k * c * kh * kh]),
-            ("db", vec![0.0; k]),
-        ];
         let p = serde_json::json!({"op": "conv2d", "n": n, "c": c, "h": h, "w": w, "k": k, "kernel": kh,
             "stride": stride, "pad": pad});
-        run_case(b, d, &format!("conv2d{i}"), p, inputs, |b, t| {
-            wgan_gpu::ops::conv2d::forward(b, &s, &t[0], &t[1], Some(&t[2]), &t[4])?;
-            let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) };
-            wgan_gpu::ops::conv2d::backward(b, &s, &t[0], &t[1], &t[3], g)
-        })?;
+        let sizes = [n * c * h * w, k * c * kh * kh, k, n * k * oh * ow];
+        weighted_case(b, d, &format!("conv2d{i}"), p, &s, sizes)?;
     }
     for (i, &(c, h, w, k, kh, stride, pad, op)) in
         [(8, 7, 7, 4, 4, 2, 1, 0), (3, 5, 6, 2, 3, 2, 1, 1), (2, 4, 3, 3, 5, 3, 2, 2)].iter().enumerate()
@@ -119,23 +114,10 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         let n = 2;
         let s = ConvTranspose2d { n, c, h, w, k, kh, kw: kh, stride, pad, output_padding: op };
         let (oh, ow) = s.out_hw();
-        let inputs = vec![
-            ("x", d.random(n * c * h * w, -1.0, 1.0)),
-            ("w", d.random(c * k * kh * kh, -0.5, 0.5)),
-            ("b", d.random(k, -0.5, 0.5)),
-            ("dy", d.random(n * k * oh * ow, -1.0, 1.0)),
-            ("y", vec![0.0; n * k * oh * ow]),
-            ("dx", vec![0.0; n * c * h * w]),
-            ("dw", vec![0.0; c * k * kh * kh]),
-            ("db", vec![0.0; k]),
-        ];
         let p = serde_json::json!({"op": "conv_transpose2d", "n": n, "c": c, "h": h, "w": w, "k": k,
             "kernel": kh, "stride": stride, "pad": pad, "output_padding": op});
-        run_case(b, d, &format!("conv_transpose2d{i}"), p, inputs, |b, t| {
-            wgan_gpu::ops::conv_transpose2d::forward(b, &s, &t[0], &t[1], Some(&t[2]), &t[4])?;
-            let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: Some(&t[7]) };
-            wgan_gpu::ops::conv_transpose2d::backward(b, &s, &t[0], &t[1], &t[3], g)
-        })?;
+        let sizes = [n * c * h * w, c * k * kh * kh, k, n * k * oh * ow];
+        weighted_case(b, d, &format!("conv_transpose2d{i}"), p, &s, sizes)?;
     }
 
     // Batch norm, 2-D (per channel) and 1-D (per feature), training then evaluation.
@@ -205,16 +187,16 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
         run_case(b, d, loss, serde_json::json!({"op": loss}), inputs, |b, t| {
             match loss {
                 "bce_with_logits" => {
-                    wgan_gpu::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])?;
-                    wgan_gpu::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
                 "mse" => {
-                    wgan_gpu::ops::mse::forward(b, &t[0], &t[1], &t[2])?;
-                    wgan_gpu::ops::mse::backward(b, &t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::mse::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::mse::LOSS.backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
                 _ => {
-                    wgan_gpu::ops::hinge::forward(b, &t[0], &t[1], &t[2])?;
-                    wgan_gpu::ops::hinge::backward(b, &t[0], &t[1], &t[4], 1.0)?;
+                    wgan_gpu::ops::hinge::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                    wgan_gpu::ops::hinge::LOSS.backward(b, &t[0], &t[1], &t[4], 1.0)?;
                 }
             }
             wgan_gpu::ops::reduce::sum(b, &t[2], &t[3], 1.0 / n as f32)
@@ -260,15 +242,7 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
     let p = serde_json::json!({"op": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "eps": 1e-8});
     run_case(b, d, "adam", p, inputs, |b, t| {
         for step in 1..=3u64 {
-            let s = AdamStep {
-                lr: 2e-4,
-                beta1: 0.5,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: 0.0,
-                decoupled: false,
-                t: step,
-            };
+            let s = AdamStep::dcgan(step);
             wgan_gpu::ops::adam::step(b, &s, &t[0], &t[2 + step as usize], &t[1], &t[2])?;
         }
         Ok(())

@@ -6,12 +6,6 @@
 
 override KIND: u32 = 0u;
 
-struct Params {
-    n: u32,
-    slope: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read> yin: array<f32>;
@@ -37,35 +31,31 @@ fn df(v: f32) -> f32 {
 }
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     y[i] = f(x[i]);
 }
 
 // dx = dy · f'(x)   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     dx[i] = dy[i] * df(yin[i]);
 }
 
 @compute @workgroup_size(256)
-fn forward4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward4(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n / 4u) { return; }
     let v = x4[i];
     y4[i] = vec4<f32>(f(v.x), f(v.y), f(v.z), f(v.w));
 }
 
 @compute @workgroup_size(256)
-fn backward4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward4(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n / 4u) { return; }
     let v = yin4[i];
     dx4[i] = dy4[i] * vec4<f32>(df(v.x), df(v.y), df(v.z), df(v.w));

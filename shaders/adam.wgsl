@@ -3,28 +3,14 @@
 // decoupled != 0. bc1 = 1 − β1^t and bc2 = 1 − β2^t come from the host, which counts steps.
 // param, grad, m, v [n]
 
-struct Params {
-    n: u32,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    bc1: f32,
-    bc2: f32,
-    decoupled: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;
 @group(0) @binding(4) var<storage, read_write> v: array<f32>;
 
 @compute @workgroup_size(256)
-fn step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn step(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     var w = param[i];
     var g = grad[i];

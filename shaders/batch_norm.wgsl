@@ -9,15 +9,6 @@
 // lanes through its barriers (on lavapipe those barriers cost 60% of the default model's step),
 // and neighbouring invocations read neighbouring channels, so the loads coalesce.
 
-struct Params {
-    n: u32,
-    c: u32,
-    spatial: u32,
-    eps: f32,
-    momentum: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
@@ -50,9 +41,9 @@ fn at(c: u32, e: u32) -> u32 {
 
 // Training statistics (two passes: mean, then centred variance) and the running update.
 @compute @workgroup_size(256)
-fn stats_train(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-    let c = group_id(wg, nwg);
+fn stats_train(inv: Invocation) {
+    let lid = inv.lid;
+    let c = group_id(inv);
     let m = p.n * p.spatial;
     let valid = c < p.c;
     var s = 0.0;
@@ -86,9 +77,8 @@ fn finish_stats(c: u32, mean: f32, var_b: f32, m: u32) {
 
 // stats_train with one invocation per channel.
 @compute @workgroup_size(256)
-fn stats_train_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                      @builtin(local_invocation_index) lid: u32) {
-    let c = flat_id(wg, nwg, lid);
+fn stats_train_narrow(inv: Invocation) {
+    let c = flat_id(inv);
     if (c >= p.c) { return; }
     let m = p.n * p.spatial;
     var s = 0.0;
@@ -101,18 +91,16 @@ fn stats_train_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgro
 
 // Evaluation mode: normalise with the running statistics.
 @compute @workgroup_size(256)
-fn stats_eval(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
-    let c = flat_id(wg, nwg, lid);
+fn stats_eval(inv: Invocation) {
+    let c = flat_id(inv);
     if (c >= p.c) { return; }
     saved[c] = running[c];
     saved[p.c + c] = inverseSqrt(running[p.c + c] + p.eps);
 }
 
 @compute @workgroup_size(256)
-fn normalize(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-             @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn normalize(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n * p.c * p.spatial) { return; }
     let c = (i / p.spatial) % p.c;
     y[i] = gamma[c] * (x[i] - saved[c]) * saved[p.c + c] + beta[c];
@@ -120,9 +108,9 @@ fn normalize(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg:
 
 // Per-channel Σ dy and Σ dy·x̂; dgamma += Σ dy·x̂, dbeta += Σ dy.
 @compute @workgroup_size(256)
-fn backward_stats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let c = group_id(wg, nwg);
+fn backward_stats(inv: Invocation) {
+    let lid = inv.lid;
+    let c = group_id(inv);
     let m = p.n * p.spatial;
     let valid = c < p.c;
     var a = 0.0;
@@ -154,9 +142,8 @@ fn finish_backward_stats(c: u32, sum_dy: f32, sum_dy_xhat: f32) {
 
 // backward_stats with one invocation per channel.
 @compute @workgroup_size(256)
-fn backward_stats_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                         @builtin(local_invocation_index) lid: u32) {
-    let c = flat_id(wg, nwg, lid);
+fn backward_stats_narrow(inv: Invocation) {
+    let c = flat_id(inv);
     if (c >= p.c) { return; }
     let m = p.n * p.spatial;
     let mean = saved[c];
@@ -174,9 +161,8 @@ fn backward_stats_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
 
 // dx = gamma · invstd / m · (m·dy − Σdy − x̂·Σdy·x̂)   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward_input(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n * p.c * p.spatial) { return; }
     let c = (i / p.spatial) % p.c;
     let m = f32(p.n * p.spatial);

@@ -2,32 +2,19 @@
 // (per sample, so label smoothing and soft labels work).
 // loss[i] = max(z,0) − z·t + log(1 + exp(−|z|))   (stable for any |z|)
 // dz[i] = scale · (σ(z) − t) / n   — the gradient of scale · mean(loss).
-// z, t, loss, dz [n]; reduce.wgsl's sum turns loss into the mean.
-
-struct Params {
-    n: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> t: array<f32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dz: array<f32>;
+// z, t, loss, dz [n] (declared in loss.wgsl); reduce.wgsl's sum turns loss into the mean.
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let v = z[i];
     loss[i] = max(v, 0.0) - v * t[i] + log(1.0 + exp(-abs(v)));
 }
 
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     dz[i] = p.scale * (sigmoid_stable(z[i]) - t[i]) / f32(p.n);
 }

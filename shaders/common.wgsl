@@ -1,17 +1,26 @@
 // Prepended to every op shader (WGSL has no #include). Kept free of bindings so that
-// each op file declares exactly the buffers its entry points use.
+// each op file declares exactly the buffers its entry points use. Each op's `struct Params` and
+// its uniform `p` at binding 0 are not written in WGSL: gpu::shaders::source generates them from
+// the Rust parameter block that the op uploads (ops::SHADERS names it), so the two cannot differ.
 
 const WG: u32 = 256u;
 
-// Linear invocation id for 1-D work dispatched as a 2-D grid of workgroups, so that more
-// than 65535 * WG elements can be covered.
-fn flat_id(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wg.y * nwg.x + wg.x) * WG + lid;
+// The builtins of a kernel dispatched as a 2-D grid of workgroups (so that more than
+// 65535 * WG elements can be covered), taken by its entry point as one argument.
+struct Invocation {
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
 }
 
 // Workgroup index for kernels that give one workgroup to each channel or row.
-fn group_id(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return wg.y * nwg.x + wg.x;
+fn group_id(inv: Invocation) -> u32 {
+    return inv.wg.y * inv.nwg.x + inv.wg.x;
+}
+
+// Linear invocation id for 1-D work.
+fn flat_id(inv: Invocation) -> u32 {
+    return group_id(inv) * WG + inv.lid;
 }
 
 fn rotl(x: u32, r: u32) -> u32 {

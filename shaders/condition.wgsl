@@ -8,19 +8,6 @@
 // backward: dx[i, j] = dout[i, j]   (the label planes have no gradient)
 // x, dx [n, dim], label [n], out, dout [n, dim + classes·spatial]
 
-struct Params {
-    n: u32,
-    dim: u32,
-    classes: u32,
-    spatial: u32,
-    sigma: f32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> label: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -30,9 +17,8 @@ fn row() -> u32 {
 }
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n * row()) { return; }
     let s = i / row();
     let j = i % row();
@@ -51,9 +37,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // Bindings: 1 = dout, 3 = dx.
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n * p.dim) { return; }
     let s = i / p.dim;
     out[i] = x[s * row() + i % p.dim];

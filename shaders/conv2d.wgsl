@@ -3,26 +3,9 @@
 // oh = (h + 2·pad − kh) / stride + 1, and likewise ow.
 // The bias gradient is reduce.wgsl's sum_channels over dy.
 
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    k: u32, oh: u32, ow: u32,
-    kh: u32, kw: u32, stride: u32, pad: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
-
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.k * p.oh * p.ow) { return; }
     let ox = idx % p.ow;
     let oy = (idx / p.ow) % p.oh;
@@ -33,11 +16,11 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         let xbase = (ni * p.c + c) * p.h;
         let wbase = (ko * p.c + c) * p.kh;
         for (var i = 0u; i < p.kh; i++) {
-            let iy = i32(oy * p.stride + i) - i32(p.pad);
-            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            let iy = tap(oy, i, p.h);
+            if (iy < 0) { continue; }
             for (var j = 0u; j < p.kw; j++) {
-                let ix = i32(ox * p.stride + j) - i32(p.pad);
-                if (ix < 0 || ix >= i32(p.w)) { continue; }
+                let ix = tap(ox, j, p.w);
+                if (ix < 0) { continue; }
                 acc += x[(xbase + u32(iy)) * p.w + u32(ix)] * wt[(wbase + i) * p.kw + j];
             }
         }
@@ -47,9 +30,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // dx[n,c,iy,ix] = Σ dy[n,k,oy,ox] · wt[k,c,i,j] over iy = oy·stride + i − pad   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.c * p.h * p.w) { return; }
     let ix = idx % p.w;
     let iy = (idx / p.w) % p.h;
@@ -60,16 +42,12 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
         let ybase = (ni * p.k + ko) * p.oh;
         let wbase = (ko * p.c + c) * p.kh;
         for (var i = 0u; i < p.kh; i++) {
-            let ty = i32(iy + p.pad) - i32(i);
-            if (ty < 0 || ty % i32(p.stride) != 0) { continue; }
-            let oy = u32(ty) / p.stride;
-            if (oy >= p.oh) { continue; }
+            let oy = tapped_by(iy, i, p.oh);
+            if (oy < 0) { continue; }
             for (var j = 0u; j < p.kw; j++) {
-                let tx = i32(ix + p.pad) - i32(j);
-                if (tx < 0 || tx % i32(p.stride) != 0) { continue; }
-                let ox = u32(tx) / p.stride;
-                if (ox >= p.ow) { continue; }
-                acc += dy[(ybase + oy) * p.ow + ox] * wt[(wbase + i) * p.kw + j];
+                let ox = tapped_by(ix, j, p.ow);
+                if (ox < 0) { continue; }
+                acc += dy[(ybase + u32(oy)) * p.ow + u32(ox)] * wt[(wbase + i) * p.kw + j];
             }
         }
     }
@@ -78,9 +56,8 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
 
 // dw[k,c,i,j] += Σ_{n,oy,ox} dy[n,k,oy,ox] · x[n,c,oy·stride+i−pad, ox·stride+j−pad]
 @compute @workgroup_size(256)
-fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.k * p.c * p.kh * p.kw) { return; }
     let j = idx % p.kw;
     let i = (idx / p.kw) % p.kh;
@@ -91,11 +68,11 @@ fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
         let ybase = (ni * p.k + ko) * p.oh;
         let xbase = (ni * p.c + c) * p.h;
         for (var oy = 0u; oy < p.oh; oy++) {
-            let iy = i32(oy * p.stride + i) - i32(p.pad);
-            if (iy < 0 || iy >= i32(p.h)) { continue; }
+            let iy = tap(oy, i, p.h);
+            if (iy < 0) { continue; }
             for (var ox = 0u; ox < p.ow; ox++) {
-                let ix = i32(ox * p.stride + j) - i32(p.pad);
-                if (ix < 0 || ix >= i32(p.w)) { continue; }
+                let ix = tap(ox, j, p.w);
+                if (ix < 0) { continue; }
                 acc += dy[(ybase + oy) * p.ow + ox] * x[(xbase + u32(iy)) * p.w + u32(ix)];
             }
         }
@@ -131,9 +108,8 @@ fn taps4(row: u32, ix: vec4<i32>) -> vec4<f32> {
 
 // y[n, k, oy, 4q..4q+3] over items n·k·oh·ow4   (overwrites y)
 @compute @workgroup_size(256)
-fn forward_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward_narrow(inv: Invocation) {
+    let idx = flat_id(inv);
     let ow4 = (p.ow + 3u) / 4u;
     if (idx >= p.n * p.k * p.oh * ow4) { return; }
     let ox0 = (idx % ow4) * 4u;
@@ -174,9 +150,8 @@ fn forward_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
 
 // dx[n, c, iy, 4q..4q+3] over items n·c·h·⌈w/4⌉   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                         @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input_narrow(inv: Invocation) {
+    let idx = flat_id(inv);
     let w4 = (p.w + 3u) / 4u;
     if (idx >= p.n * p.c * p.h * w4) { return; }
     let ix0 = (idx % w4) * 4u;
@@ -223,9 +198,8 @@ fn backward_input_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_work
 // its KW taps from one span of the input row where that span fits 16 floats (SPAN ≤ 16, as in
 // forward_narrow), else one invocation per weight.
 @compute @workgroup_size(256)
-fn backward_weight_narrow(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                          @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight_narrow(inv: Invocation) {
+    let idx = flat_id(inv);
     let by_row = SPAN <= 16u;
     let taps = select(KW, 1u, by_row);
     if (idx >= p.k * p.c * KH * taps) { return; }

@@ -5,26 +5,9 @@
 // kernel below gathers instead, so each output is written by one invocation (deterministic).
 // The bias gradient is reduce.wgsl's sum_channels over dy.
 
-struct Params {
-    n: u32, c: u32, h: u32, w: u32,
-    k: u32, oh: u32, ow: u32,
-    kh: u32, kw: u32, stride: u32, pad: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
-
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.k * p.oh * p.ow) { return; }
     let ox = idx % p.ow;
     let oy = (idx / p.ow) % p.oh;
@@ -35,16 +18,12 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
         let xbase = (ni * p.c + c) * p.h;
         let wbase = (c * p.k + ko) * p.kh;
         for (var i = 0u; i < p.kh; i++) {
-            let ty = i32(oy + p.pad) - i32(i);
-            if (ty < 0 || ty % i32(p.stride) != 0) { continue; }
-            let iy = u32(ty) / p.stride;
-            if (iy >= p.h) { continue; }
+            let iy = tapped_by(oy, i, p.h);
+            if (iy < 0) { continue; }
             for (var j = 0u; j < p.kw; j++) {
-                let tx = i32(ox + p.pad) - i32(j);
-                if (tx < 0 || tx % i32(p.stride) != 0) { continue; }
-                let ix = u32(tx) / p.stride;
-                if (ix >= p.w) { continue; }
-                acc += x[(xbase + iy) * p.w + ix] * wt[(wbase + i) * p.kw + j];
+                let ix = tapped_by(ox, j, p.w);
+                if (ix < 0) { continue; }
+                acc += x[(xbase + u32(iy)) * p.w + u32(ix)] * wt[(wbase + i) * p.kw + j];
             }
         }
     }
@@ -53,9 +32,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // dx[n,c,iy,ix] = Σ dy[n,k,iy·stride+i−pad, ix·stride+j−pad] · wt[c,k,i,j]   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.n * p.c * p.h * p.w) { return; }
     let ix = idx % p.w;
     let iy = (idx / p.w) % p.h;
@@ -66,11 +44,11 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
         let ybase = (ni * p.k + ko) * p.oh;
         let wbase = (c * p.k + ko) * p.kh;
         for (var i = 0u; i < p.kh; i++) {
-            let oy = i32(iy * p.stride + i) - i32(p.pad);
-            if (oy < 0 || oy >= i32(p.oh)) { continue; }
+            let oy = tap(iy, i, p.oh);
+            if (oy < 0) { continue; }
             for (var j = 0u; j < p.kw; j++) {
-                let ox = i32(ix * p.stride + j) - i32(p.pad);
-                if (ox < 0 || ox >= i32(p.ow)) { continue; }
+                let ox = tap(ix, j, p.ow);
+                if (ox < 0) { continue; }
                 acc += dy[(ybase + u32(oy)) * p.ow + u32(ox)] * wt[(wbase + i) * p.kw + j];
             }
         }
@@ -80,9 +58,8 @@ fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
 
 // dw[c,k,i,j] += Σ_{n,iy,ix} x[n,c,iy,ix] · dy[n,k,iy·stride+i−pad, ix·stride+j−pad]
 @compute @workgroup_size(256)
-fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.c * p.k * p.kh * p.kw) { return; }
     let j = idx % p.kw;
     let i = (idx / p.kw) % p.kh;
@@ -93,11 +70,11 @@ fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups
         let ybase = (ni * p.k + ko) * p.oh;
         let xbase = (ni * p.c + c) * p.h;
         for (var iy = 0u; iy < p.h; iy++) {
-            let oy = i32(iy * p.stride + i) - i32(p.pad);
-            if (oy < 0 || oy >= i32(p.oh)) { continue; }
+            let oy = tap(iy, i, p.oh);
+            if (oy < 0) { continue; }
             for (var ix = 0u; ix < p.w; ix++) {
-                let ox = i32(ix * p.stride + j) - i32(p.pad);
-                if (ox < 0 || ox >= i32(p.ow)) { continue; }
+                let ox = tap(ix, j, p.ow);
+                if (ox < 0) { continue; }
                 acc += x[(xbase + iy) * p.w + ix] * dy[(ybase + u32(oy)) * p.ow + u32(ox)];
             }
         }

@@ -3,16 +3,6 @@
 // seed and offset as the forward it undoes.
 // x, y, dy, dx [n]
 
-struct Params {
-    n: u32,
-    prob: f32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 
@@ -23,9 +13,8 @@ fn keep_scale(i: u32) -> f32 {
 
 // y = x · mask / (1 − prob); backward is the same map applied to dy (bind dy as x, dx as y).
 @compute @workgroup_size(256)
-fn apply(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn apply(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     y[i] = x[i] * keep_scale(i);
 }

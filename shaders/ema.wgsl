@@ -3,19 +3,12 @@
 // update: ema[i] = decay · ema[i] + (1 − decay) · param[i]
 // param, ema [n]
 
-struct Params {
-    n: u32,
-    decay: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> param: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ema: array<f32>;
 
 @compute @workgroup_size(256)
-fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn update(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     ema[i] = p.decay * ema[i] + (1.0 - p.decay) * param[i];
 }

@@ -8,28 +8,13 @@
 // floats: out[b, j] = data[order[start + b], j]                  (table rows, f32 bit patterns)
 // data [count · dim bytes or floats], order [count] (u32), out [batch, dim]
 
-struct Params {
-    batch: u32,
-    dim: u32,
-    start: u32,
-    scale: f32,
-    bias: f32,
-    shift: u32,
-    height: u32,
-    width: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> data: array<u32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(256)
-fn bytes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn bytes(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.batch * p.dim) { return; }
     let b = i / p.dim;
     var j = i % p.dim;
@@ -51,9 +36,8 @@ fn bytes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 @compute @workgroup_size(256)
-fn floats(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn floats(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.batch * p.dim) { return; }
     out[i] = bitcast<f32>(data[order[p.start + i / p.dim] * p.dim + i % p.dim]);
 }

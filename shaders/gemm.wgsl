@@ -12,9 +12,8 @@
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 
 @compute @workgroup_size(256)
-fn tile4x4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wg, nwg, lid);
+fn tile4x4(inv: Invocation) {
+    let t = flat_id(inv);
     let tiles_n = (p.n + 3u) / 4u;
     let tiles_m = (p.m + 3u) / 4u;
     let per_batch = tiles_m * tiles_n;
@@ -100,9 +99,8 @@ fn a_rows(o: ARows, k: u32) -> Rows8 {
 }
 
 @compute @workgroup_size(256)
-fn tile8x8_vec4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wg, nwg, lid);
+fn tile8x8_vec4(inv: Invocation) {
+    let t = flat_id(inv);
     let tiles_n = (p.n + 7u) / 8u;
     let tiles_m = (p.m + 7u) / 8u;
     let per_batch = tiles_m * tiles_n;

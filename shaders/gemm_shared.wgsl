@@ -17,9 +17,9 @@ var<workgroup> sa: array<f32, 1024>;
 var<workgroup> sb: array<f32, 1024>;
 
 @compute @workgroup_size(256)
-fn tile64(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let group = wg.y * nwg.x + wg.x;
+fn tile64(inv: Invocation) {
+    let lid = inv.lid;
+    let group = group_id(inv);
     let tiles_n = (p.n + TILE - 1u) / TILE;
     let per_batch = ((p.m + TILE - 1u) / TILE) * tiles_n;
     // The whole workgroup leaves together (group is uniform), so the barriers below are safe.

@@ -1,21 +1,7 @@
 // Included (after common.wgsl, before gemm_store.wgsl or gemm_store4.wgsl, which hold C) by the
-// gemm*.wgsl shaders: the parameters and buffers of the product C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), and the pieces
+// gemm*.wgsl shaders: the buffers of the product C[b, m, n] (+)= Σ_{ko, k} A[b, m, ko, k] · B[b, ko, k, n] (+ bias), and the pieces
 // of its vec4 tiles. Element (i, j) of an operand at batch item b and outer reduction step ko is at
-// x0 + b·x_b + ko·x_ko + i·x_<row> + j·x_<col>.
-
-struct Params {
-    m: u32, n: u32, k: u32, k_outer: u32, batch: u32,
-    a_m: u32, a_k: u32, a_ko: u32, a_b: u32, a0: u32,
-    b_k: u32, b_n: u32, b_ko: u32, b_b: u32, b0: u32,
-    c_m: u32, c_n: u32, c_b: u32, c0: u32,
-    // LeakyReLU's slope when EPILOGUE is 1.
-    slope: f32,
-    // For gemm_conv.wgsl only (other products leave these unset): the image B is gathered from,
-    // the grid of B's columns per sample, and where they read and write (see there).
-    img_c: u32, img_h: u32, img_w: u32, q_w: u32, q_pixels: u32,
-    step: u32, off_y: u32, off_x: u32, dir: u32,
-    out_w: u32, out_step: u32, out_y0: u32, out_x0: u32,
-}
+// x0 + b·x_b + ko·x_ko + i·x_<row> + j·x_<col> (the strides and offsets of ops::gemm::GemmParams).
 
 // The vec4 kernels only: A is read 4 at a time along k (0) or along m (1); B along n (0) or k (1).
 // Pipeline constants rather than parameters, so each layout is its own pipeline with no branch
@@ -33,7 +19,6 @@ override BIAS: u32 = 0u;
 override ACCUMULATE: u32 = 0u;
 
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 // A and B as vec4 (the vec4 kernels; gemm.rs checks alignment and padding first).
 @group(0) @binding(5) var<storage, read> a4: array<vec4<f32>>;

@@ -8,15 +8,6 @@
 //              for j < dim, else 0: the gradient of mean(loss), given forward's norm.
 // a, b, mixed, g, dg [rows, row_len]; t, norm, loss [rows]
 
-struct Params {
-    rows: u32,
-    row_len: u32,
-    dim: u32,
-    weight: f32,
-    target_norm: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> t: array<f32>;
@@ -28,9 +19,8 @@ var<workgroup> partial: array<f32, WG>;
 
 // Bindings: 1 = a, 2 = b, 3 = t, 4 = mixed.
 @compute @workgroup_size(256)
-fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn interpolate(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.rows * p.row_len) { return; }
     out[i] = a[i] + t[i / p.row_len] * (b[i] - a[i]);
 }
@@ -38,9 +28,9 @@ fn interpolate(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 // One workgroup per row: strided partial sums of squares, then a fixed tree, so reruns give
 // the same bits. Bindings: 1 = g, 5 = norm, 6 = loss.
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let r = group_id(wg, nwg);
+fn forward(inv: Invocation) {
+    let lid = inv.lid;
+    let r = group_id(inv);
     if (r >= p.rows) { return; }
     var acc = 0.0;
     for (var j = lid; j < p.dim; j += WG) {
@@ -64,9 +54,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // Bindings: 1 = g, 5 = norm (read), 4 = dg.
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.rows * p.row_len) { return; }
     let r = i / p.row_len;
     let n = norm[r];

@@ -3,32 +3,19 @@
 // loss[i] = max(0, 1 − s·z[i])
 // dz[i] = scale · (−s if 1 − s·z > 0 else 0) / n   — the gradient of scale · mean(loss).
 // The generator's term −mean(D(G(z))) is wgan.wgsl's critic_backward with scale −1.
-// z, t, loss, dz [n]
-
-struct Params {
-    n: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> t: array<f32>;
-@group(0) @binding(3) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dz: array<f32>;
+// z, t, loss, dz [n] (declared in loss.wgsl)
 
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let s = 2.0 * t[i] - 1.0;
     loss[i] = max(0.0, 1.0 - s * z[i]);
 }
 
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let s = 2.0 * t[i] - 1.0;
     dz[i] = select(0.0, -s * p.scale / f32(p.n), 1.0 - s * z[i] > 0.0);

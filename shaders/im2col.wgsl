@@ -6,21 +6,9 @@
 // col2im is its adjoint written as a gather, so each image element has one writer (deterministic):
 // img[n0+s, ci, iy, ix] = Σ col[s, (ci, i, j), (oy, ox)] over the taps that read (iy, ix) (+ bias[ci]).
 
-struct Params {
-    chunk: u32, n0: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32,
-    kh: u32, kw: u32, stride: u32, pad: u32,
-    has_bias: u32,
-    row: u32,
-    // LeakyReLU's slope when EPILOGUE is 1.
-    slope: f32,
-    // phase_weights only: the weights' output channels, the phase's first tap and its taps.
-    k: u32, i0: u32, j0: u32, ka: u32, kb: u32,
-}
-
 // col2im's fused activation (common.wgsl's `epilogue` code), for transposed convolutions' forward.
 override EPILOGUE: u32 = 0u;
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> img: array<f32>;
 @group(0) @binding(3) var<storage, read> col_in: array<f32>;
 @group(0) @binding(4) var<storage, read_write> img_out: array<f32>;
@@ -42,9 +30,8 @@ fn tap(src: u32, i: u32, j: u32, oy: u32, ox: u32) -> f32 {
 
 // One invocation per row (s, (ci, i, j)) of col, written 4 pixels at a time.
 @compute @workgroup_size(256)
-fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wg, nwg, lid);
+fn im2col(inv: Invocation) {
+    let r = flat_id(inv);
     let taps = p.c * p.kh * p.kw;
     if (r >= p.chunk * taps) { return; }
     let q = r % taps;
@@ -72,9 +59,8 @@ fn im2col(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 // One invocation per image row (s, ci, iy). The taps that reach (iy, ix) are i ≡ iy + pad (mod
 // stride) with oy = (iy + pad − i) / stride, and likewise along x.
 @compute @workgroup_size(256)
-fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wg, nwg, lid);
+fn col2im(inv: Invocation) {
+    let r = flat_id(inv);
     if (r >= p.chunk * p.c * p.h) { return; }
     let iy = r % p.h;
     let sc = r / p.h;
@@ -114,9 +100,8 @@ fn col2im(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: ve
 // The same rows of a [n, c, oh·ow] tensor (a gradient arriving at a conv's output) padded to
 // `row` with zeros: col[s, ci, pix] = img[n0+s, ci, pix]. One invocation per row, 4 at a time.
 @compute @workgroup_size(256)
-fn pad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let r = flat_id(wg, nwg, lid);
+fn pad_rows(inv: Invocation) {
+    let r = flat_id(inv);
     if (r >= p.chunk * p.c) { return; }
     let pixels = p.oh * p.ow;
     let src = (p.n0 * p.c + r) * pixels;
@@ -140,9 +125,8 @@ fn pad_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
 // (mod stride), i = i0 + a·stride (a < ka) and j = j0 + b·stride (b < kb). For those the product
 // reads wp[ci, (co, a, b)] = w[co, ci, i, j], with w [k, c, kh, kw] in `img` and wp in `img_out`.
 @compute @workgroup_size(256)
-fn phase_weights(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                 @builtin(local_invocation_index) lid: u32) {
-    let e = flat_id(wg, nwg, lid);
+fn phase_weights(inv: Invocation) {
+    let e = flat_id(inv);
     let taps = p.k * p.ka * p.kb;
     if (e >= p.c * taps) { return; }
     let ci = e / taps;

@@ -10,19 +10,6 @@
 //           the continuous codes, uniform as Chen et al. drew them (the rest of z stays normal).
 // q, dq [n, k + c], code, loss [n] (class indices as f32), z [n, z_dim]
 
-struct Params {
-    n: u32,
-    k: u32,
-    c: u32,
-    z_dim: u32,
-    z_off: u32,
-    scale: f32,
-    cont_weight: f32,
-    seed_lo: u32,
-    seed_hi: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read> code: array<f32>;
 @group(0) @binding(3) var<storage, read> z: array<f32>;
@@ -51,9 +38,8 @@ fn code_of(i: u32) -> u32 {
 
 // One row per invocation. Bindings: 4 = loss [n].
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let base = i * row_len();
     var l = 0.0;
@@ -69,9 +55,8 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
 
 // One element per invocation. Bindings: 4 = dq [n, k + c].
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let e = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let e = flat_id(inv);
     if (e >= p.n * row_len()) { return; }
     let i = e / row_len();
     let j = e % row_len();
@@ -87,9 +72,8 @@ fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: 
 
 // One code per invocation. Bindings: 4 = z [n, z_dim], written in place.
 @compute @workgroup_size(256)
-fn draw_codes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
-    let e = flat_id(wg, nwg, lid);
+fn draw_codes(inv: Invocation) {
+    let e = flat_id(inv);
     if (e >= p.n * p.c) { return; }
     let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(0u, 0u, e));
     out[(e / p.c) * p.z_dim + p.z_off + e % p.c] = 2.0 * unit_float(r.x) - 1.0;

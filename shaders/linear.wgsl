@@ -1,27 +1,10 @@
 // linear: y = x · wᵀ + b   (PyTorch's nn.Linear layout)
-// x [batch, in], w [out, in], b [out], y [batch, out]
+// x [batch, in], wt [out, in], b [out], y [batch, out] (buffers declared in weighted.wgsl)
 // The bias gradient is reduce.wgsl's sum_channels over dy.
 
-struct Params {
-    batch: u32,
-    in_f: u32,
-    out_f: u32,
-    has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read> dy: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dw: array<f32>;
-
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.batch * p.out_f) { return; }
     let o = idx % p.out_f;
     let n = idx / p.out_f;
@@ -29,31 +12,29 @@ fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: v
     let xr = n * p.in_f;
     let wr = o * p.in_f;
     for (var i = 0u; i < p.in_f; i++) {
-        acc += x[xr + i] * w[wr + i];
+        acc += x[xr + i] * wt[wr + i];
     }
     y[idx] = acc;
 }
 
 // dx = dy · w   (overwrites dx)
 @compute @workgroup_size(256)
-fn backward_input(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_input(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.batch * p.in_f) { return; }
     let i = idx % p.in_f;
     let n = idx / p.in_f;
     var acc = 0.0;
     for (var o = 0u; o < p.out_f; o++) {
-        acc += dy[n * p.out_f + o] * w[o * p.in_f + i];
+        acc += dy[n * p.out_f + o] * wt[o * p.in_f + i];
     }
     dx[idx] = acc;
 }
 
 // dw += dyᵀ · x   (accumulates, so several backward passes can add into one gradient)
 @compute @workgroup_size(256)
-fn backward_weight(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-    let idx = flat_id(wg, nwg, lid);
+fn backward_weight(inv: Invocation) {
+    let idx = flat_id(inv);
     if (idx >= p.out_f * p.in_f) { return; }
     let i = idx % p.in_f;
     let o = idx / p.in_f;

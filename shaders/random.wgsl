@@ -3,24 +3,12 @@
 // adapter and on the CPU reference.
 // out [n]
 
-struct Params {
-    n: u32,
-    seed_lo: u32,
-    seed_hi: u32,
-    off_lo: u32,
-    off_hi: u32,
-    a: f32,
-    b: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 // Normal(mean = a, std = b).
 @compute @workgroup_size(256)
-fn fill_normal(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn fill_normal(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(p.off_lo, p.off_hi, i));
     out[i] = p.a + p.b * standard_normal(r);
@@ -28,9 +16,8 @@ fn fill_normal(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nw
 
 // Uniform in [a, b).
 @compute @workgroup_size(256)
-fn fill_uniform(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn fill_uniform(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let r = threefry2x32(vec2<u32>(p.seed_lo, p.seed_hi), counter_at(p.off_lo, p.off_hi, i));
     out[i] = p.a + (p.b - p.a) * unit_float(r.x);

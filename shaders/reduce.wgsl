@@ -4,18 +4,6 @@
 // sum_channels: out[c] (+)= Σ_{b,s} x[b, c, s]          x [batch, channels, spatial], out [channels]
 //               (the bias gradient of linear and the convolutions), in two passes when long
 
-struct Params {
-    n: u32,
-    channels: u32,
-    spatial: u32,
-    accumulate: u32,
-    alpha: f32,
-    // sum_channels: elements per invocation, and whether it writes `out` itself.
-    per_run: u32,
-    direct: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
@@ -50,9 +38,8 @@ fn sum(@builtin(local_invocation_index) lid: u32) {
 // adapters, and lanes take neighbouring channels. With one run per channel it writes out
 // directly (direct = 1); otherwise partial[run, c], summed by sum_runs in run order.
 @compute @workgroup_size(256)
-fn sum_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                @builtin(local_invocation_index) lid: u32) {
-    let t = flat_id(wg, nwg, lid);
+fn sum_channels(inv: Invocation) {
+    let t = flat_id(inv);
     let c = t % p.channels;
     let run = t / p.channels;
     let per_channel = p.n * p.spatial;
@@ -80,9 +67,8 @@ fn sum_channels(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) n
 
 // out[c] (+)= alpha · Σ_run x[run, c] for x [runs = n, channels].
 @compute @workgroup_size(256)
-fn sum_runs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let c = flat_id(wg, nwg, lid);
+fn sum_runs(inv: Invocation) {
+    let c = flat_id(inv);
     if (c >= p.channels) { return; }
     var acc = 0.0;
     for (var r = 0u; r < p.n; r++) {

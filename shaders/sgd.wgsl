@@ -2,22 +2,13 @@
 // buf = momentum · buf + (g + weight_decay · w);  w −= lr · buf.  With momentum 0, buf is just g.
 // param, grad, buf [n]
 
-struct Params {
-    n: u32,
-    lr: f32,
-    momentum: f32,
-    weight_decay: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;
 
 @compute @workgroup_size(256)
-fn step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn step(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let w = param[i];
     let g = grad[i] + p.weight_decay * w;

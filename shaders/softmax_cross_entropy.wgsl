@@ -5,13 +5,6 @@
 // backward: dz[i, c] = scale · (p[i, c] − [c == label[i]]) / n  — the gradient of scale · mean(loss)
 // z, p, dz [n, k], label, loss [n]
 
-struct Params {
-    n: u32,
-    k: u32,
-    scale: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> z: array<f32>;
 @group(0) @binding(2) var<storage, read> label: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
@@ -34,18 +27,16 @@ fn class_of(row: u32) -> u32 {
 
 // Bindings: 3 = loss [n].
 @compute @workgroup_size(256)
-fn forward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-           @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     out[i] = logsumexp(i) - z[i * p.k + class_of(i)];
 }
 
 // Bindings: 3 = p [n, k]; the label binding is not used.
 @compute @workgroup_size(256)
-fn probs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn probs(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let lse = logsumexp(i);
     for (var c = 0u; c < p.k; c++) {
@@ -55,9 +46,8 @@ fn probs(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 // Bindings: 3 = dz [n, k].
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     let lse = logsumexp(i);
     let y = class_of(i);

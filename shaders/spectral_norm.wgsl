@@ -11,13 +11,6 @@
 //                layer's gradient dL/dW_sn.
 // w, w_sn, dw [m, k]; u [m]; v [k]; state [2] (σ, the dot above)
 
-struct Params {
-    m: u32,
-    k: u32,
-    eps: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<f32>;
 @group(0) @binding(2) var<storage, read_write> u: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
@@ -66,9 +59,8 @@ fn power(@builtin(local_invocation_index) lid: u32) {
 }
 
 @compute @workgroup_size(256)
-fn scale(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn scale(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.m * p.k) { return; }
     w_sn[i] = w[i] / state[0];
 }
@@ -82,9 +74,8 @@ fn backward_dot(@builtin(local_invocation_index) lid: u32) {
 }
 
 @compute @workgroup_size(256)
-fn backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-            @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.m * p.k) { return; }
     dw[i] = (dw[i] - state[1] * u[i / p.k] * v[i % p.k]) / state[0];
 }

@@ -4,26 +4,18 @@
 // clip:            w = clamp(w, −c, c), the critic's weight clipping.
 // z, dz, w [n]
 
-struct Params {
-    n: u32,
-    a: f32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 
 @compute @workgroup_size(256)
-fn critic_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                   @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn critic_backward(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     out[i] = p.a / f32(p.n);
 }
 
 @compute @workgroup_size(256)
-fn clip(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = flat_id(wg, nwg, lid);
+fn clip(inv: Invocation) {
+    let i = flat_id(inv);
     if (i >= p.n) { return; }
     out[i] = clamp(out[i], -p.a, p.a);
 }

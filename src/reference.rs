@@ -10,6 +10,57 @@ pub(crate) fn tap(o: usize, tap: usize, stride: usize, pad: usize, size: usize) 
     (o * stride + tap).checked_sub(pad).filter(|&v| v < size)
 }
 
+/// conv2d and conv_transpose2d as their CPU references walk them: both passes are sums over the
+/// same taps, so only the walk differs between the two ops.
+pub(crate) trait Taps {
+    /// The output's (samples, channels, pixels per channel plane).
+    fn output_planes(&self) -> (usize, usize, usize);
+    /// Every tap as (y index, x index, w index), in the order the passes accumulate in.
+    fn for_each_tap(&self, f: impl FnMut(usize, usize, usize));
+}
+
+/// y = b (per output channel) + Σ over the taps x · w.
+pub(crate) fn taps_forward<F: Float>(s: &impl Taps, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
+    let (_, channels, plane) = s.output_planes();
+    for (i, out) in y.chunks_mut(plane).enumerate() {
+        out.fill(b.map_or(F::zero(), |b| b[i % channels]));
+    }
+    s.for_each_tap(|yi, xi, wi| y[yi] = y[yi] + x[xi] * w[wi]);
+}
+
+/// dx (overwrite), dw += , db += from dy: the scatter that is the transpose of the forward.
+pub(crate) fn taps_backward<F: Float>(
+    s: &impl Taps,
+    (x, w, dy): (&[F], &[F], &[F]),
+    mut dx: Option<&mut [F]>,
+    mut dw: Option<&mut [F]>,
+    db: Option<&mut [F]>,
+) {
+    if let Some(dx) = dx.as_deref_mut() {
+        dx.fill(F::zero());
+    }
+    s.for_each_tap(|yi, xi, wi| {
+        let g = dy[yi];
+        if let Some(dx) = dx.as_deref_mut() {
+            dx[xi] = dx[xi] + g * w[wi];
+        }
+        if let Some(dw) = dw.as_deref_mut() {
+            dw[wi] = dw[wi] + g * x[xi];
+        }
+    });
+    if let Some(db) = db {
+        let (n, channels, plane) = s.output_planes();
+        crate::ops::reduce::reference::sum_channels(n, channels, plane, dy, db, true);
+    }
+}
+
+/// out[i] = f(z[i], t[i]): a per-sample loss, or its gradient, of logits z against targets t.
+pub(crate) fn per_sample<F: Float>(z: &[F], t: &[F], out: &mut [F], f: impl Fn(F, F) -> F) {
+    for ((o, &z), &t) in out.iter_mut().zip(z).zip(t) {
+        *o = f(z, t);
+    }
+}
+
 /// A literal in the generic float type.
 pub(crate) fn c<F: Float>(x: f64) -> F {
     F::from(x).expect("representable")
@@ -80,6 +131,32 @@ pub mod gradcheck {
             err < 1e-5,
             "{what}: worst relative error {err:e} at [{i}]: numeric {numeric:e}, analytic {analytic:e}"
         );
+    }
+
+    /// n logits in [−6, 6) and n soft targets in [0, 1): a per-sample loss's test inputs.
+    pub fn logits_and_soft_targets(seed: u64, n: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = Rng::new(seed);
+        let z = (0..n).map(|_| rng.f(-6.0, 6.0)).collect();
+        (z, (0..n).map(|_| rng.f(0.0, 1.0)).collect())
+    }
+
+    /// [`check`] for a per-sample loss: `backward` (scale 1) must be the gradient of the mean of
+    /// `forward`'s losses of logits z against targets t.
+    pub fn check_mean_loss(
+        what: &str,
+        z: &[f64],
+        t: &[f64],
+        forward: fn(&[f64], &[f64], &mut [f64]),
+        backward: fn(&[f64], &[f64], &mut [f64], f64),
+    ) {
+        let mut dz = vec![0.0; z.len()];
+        backward(z, t, &mut dz, 1.0);
+        let mean = |z: &[f64]| {
+            let mut l = vec![0.0; z.len()];
+            forward(z, t, &mut l);
+            vec![l.iter().sum::<f64>() / l.len() as f64]
+        };
+        check(what, z, &[1.0], mean, &dz);
     }
 
     pub fn vecf(rng: &mut Rng, n: usize) -> Vec<f64> {

@@ -24,6 +24,15 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
+/// A fresh temporary folder for a test that needs a GPU, or None (the test skips) without one.
+fn gpu_tmp(name: &str) -> Option<PathBuf> {
+    common::gpu()?;
+    Some(tmp(name))
+}
+
+/// A small MLP (16 hidden units in G and D), for tests that need any short run.
+const SMALL_MLP: &[&str] = &["--model", "mlp", "--g-hidden", "16", "--d-hidden", "16"];
+
 /// A tiny MLP run: 128 images, batch 32, so an epoch is 4 iterations.
 fn tiny(out: &Path, epochs: &str) -> Vec<String> {
     [
@@ -58,10 +67,7 @@ fn args(v: &[String]) -> Vec<&str> {
 
 #[test]
 fn short_run_writes_every_output_and_resume_is_exact() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let full = tmp("full");
+    let Some(full) = gpu_tmp("full") else { return };
     ok(&args(&tiny(&full, "2")));
     for f in [
         "config.json",
@@ -355,10 +361,7 @@ fn bad_input_is_a_one_line_error() {
 
 #[test]
 fn infogan_codes_pick_what_is_drawn() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("infogan");
+    let Some(dir) = gpu_tmp("infogan") else { return };
     let mut a = tiny(&dir, "1");
     a.extend(["--info-cat", "4", "--info-cont", "2"].map(String::from));
     ok(&args(&a));
@@ -419,19 +422,9 @@ fn trains_with_gradient_penalties() {
 
 #[test]
 fn divergence_stops_the_run_without_a_checkpoint() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("diverge");
+    let Some(dir) = gpu_tmp("diverge") else { return };
     let d = dir.to_str().unwrap();
-    let run = [
-        "train",
-        "--model",
-        "mlp",
-        "--g-hidden",
-        "16",
-        "--d-hidden",
-        "16",
+    let tail = [
         "--limit",
         "64",
         "--batch-size",
@@ -445,6 +438,7 @@ fn divergence_stops_the_run_without_a_checkpoint() {
         "--out",
         d,
     ];
+    let run = [&["train"], SMALL_MLP, &tail].concat();
     assert_one_line_error(&run, "diverged");
     assert!(!dir.join("checkpoint.safetensors").exists(), "a diverged run must not write a checkpoint");
     let _ = std::fs::remove_dir_all(dir);
@@ -469,34 +463,12 @@ fn write_idx_pair(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn trains_on_user_idx_files() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("idx");
+    let Some(dir) = gpu_tmp("idx") else { return };
     let (img, lab) = write_idx_pair(&dir);
     let out = dir.join("run");
     let (i, l, o) = (img.to_str().unwrap(), lab.to_str().unwrap(), out.to_str().unwrap());
-    ok(&[
-        "train",
-        "--data",
-        i,
-        "--labels",
-        l,
-        "--digits",
-        "1,2,3,4,5",
-        "--model",
-        "mlp",
-        "--g-hidden",
-        "16",
-        "--d-hidden",
-        "16",
-        "--batch-size",
-        "8",
-        "--epochs",
-        "1",
-        "--out",
-        o,
-    ]);
+    let data = ["train", "--data", i, "--labels", l, "--digits", "1,2,3,4,5"];
+    ok(&[&data, SMALL_MLP, &["--batch-size", "8", "--epochs", "1", "--out", o]].concat());
     let grid = image::open(out.join("samples/epoch_001.png")).unwrap();
     assert!(grid.width() > 2 * 12, "grid of 12-pixel-wide images");
     assert_one_line_error(&["train", "--data", i, "--model", "dcgan", "--out", o], "--model mlp");
@@ -544,10 +516,7 @@ fn write_image_folder(dir: &Path) {
 
 #[test]
 fn trains_a_conditional_dcgan_on_a_folder_of_rgb_images() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("folder");
+    let Some(dir) = gpu_tmp("folder") else { return };
     let data = dir.join("pets");
     write_image_folder(&data);
     let out = dir.join("run");
@@ -632,13 +601,23 @@ fn trains_a_conditional_dcgan_on_a_folder_of_rgb_images() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `text` written to `dir/name` (creating `dir`), and the folder a run trained on it writes to.
+fn table_in(dir: &Path, name: &str, text: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let csv = dir.join(name);
+    std::fs::write(&csv, text).unwrap();
+    (csv, dir.join("run"))
+}
+
+/// `n` rows sampled from a table run's checkpoint into the CSV file `to`, read back.
+fn sample_table(checkpoint: &str, n: &str, to: &Path) -> wgan_gpu::data::table::Table {
+    ok(&["sample", "--checkpoint", checkpoint, "--n", n, "--out", to.to_str().unwrap()]);
+    wgan_gpu::data::table::read_csv(to).unwrap()
+}
+
 #[test]
 fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("csv");
-    std::fs::create_dir_all(&dir).unwrap();
+    let Some(dir) = gpu_tmp("csv") else { return };
     let mut rng = common::Rng::new(4);
     let mut text = String::from("height_cm,weight_kg,age,team\n");
     for _ in 0..256 {
@@ -647,9 +626,7 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
         let team = ["red", "blue", "green"][(rng.next_u64() % 3) as usize];
         text += &format!("{h},{w},{},{team}\n", 20 + rng.next_u64() % 50);
     }
-    let csv = dir.join("people.csv");
-    std::fs::write(&csv, text).unwrap();
-    let out = dir.join("run");
+    let (csv, out) = table_in(&dir, "people.csv", &text);
     let (c, o) = (csv.to_str().unwrap(), out.to_str().unwrap());
     ok(&[
         "train",
@@ -684,14 +661,13 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
     assert!(out.join("samples/epoch_002.png").is_file() && out.join("progress.gif").is_file());
     assert_eq!(rows.columns, ["height_cm", "weight_kg", "age", "team"]);
     let sampled = dir.join("sampled.csv");
-    ok(&["sample", "--checkpoint", o, "--n", "20", "--out", sampled.to_str().unwrap()]);
+    let t = sample_table(o, "20", &sampled);
     let text = std::fs::read_to_string(&sampled).unwrap();
     for line in text.lines().skip(1) {
         let cells: Vec<&str> = line.split(',').collect();
         assert!(cells[2].parse::<u32>().is_ok(), "age comes back whole: {line}");
         assert!(["red", "blue", "green"].contains(&cells[3]), "team comes back a team: {line}");
     }
-    let t = wgan_gpu::data::table::read_csv(&sampled).unwrap();
     assert_eq!((t.rows, t.columns.len()), (20, 4));
     // In the table's units (heights near 150..200 cm), inside the data's range.
     let heights = t.values.iter().step_by(4);
@@ -707,11 +683,7 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
 /// The default table recipe must keep both peaks in proportion, the spread and the correlation.
 #[test]
 fn learns_a_two_peaked_table_within_bounds() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("mixture");
-    std::fs::create_dir_all(&dir).unwrap();
+    let Some(dir) = gpu_tmp("mixture") else { return };
     let mut rng = common::Rng::new(11);
     let mut gauss = || {
         let (u, v) = (rng.f(1e-12, 1.0), rng.f(0.0, 1.0));
@@ -725,14 +697,10 @@ fn learns_a_two_peaked_table_within_bounds() {
         text += &format!("{peak:.5},{linked:.5}\n");
         values.extend([peak, linked]);
     }
-    let csv = dir.join("mixture.csv");
-    std::fs::write(&csv, text).unwrap();
-    let out = dir.join("run");
+    let (csv, out) = table_in(&dir, "mixture.csv", &text);
     let (c, o) = (csv.to_str().unwrap(), out.to_str().unwrap());
     ok(&["train", "--data", c, "--epochs", "15", "--out", o]);
-    let sampled = dir.join("sampled.csv");
-    ok(&["sample", "--checkpoint", o, "--n", "2000", "--out", sampled.to_str().unwrap()]);
-    let t = wgan_gpu::data::table::read_csv(&sampled).unwrap();
+    let t = sample_table(o, "2000", &dir.join("sampled.csv"));
     let kinds = [wgan_gpu::data::table::ColumnKind::Real, wgan_gpu::data::table::ColumnKind::Real];
     let report = wgan_gpu::data::table::report::TableReport::new(&t.columns, &kinds, &values, &t.values);
     let low = t.values.iter().step_by(2).filter(|&&v| v < -0.5).count() as f64 / t.rows as f64;
@@ -790,10 +758,7 @@ fn bad_folders_and_tables_are_one_line_errors() {
 
 #[test]
 fn every_preset_starts_and_runs() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("presets");
+    let Some(dir) = gpu_tmp("presets") else { return };
     for (preset, extra) in [
         ("goodfellow2014", &["--limit", "200"][..]),
         ("mlp-zeros", &["--limit", "64"][..]),
@@ -842,10 +807,7 @@ fn every_preset_starts_and_runs() {
 
 #[test]
 fn eval_scores_checkpoints_and_image_files() {
-    if common::gpu().is_none() {
-        return;
-    }
-    let dir = tmp("eval");
+    let Some(dir) = gpu_tmp("eval") else { return };
     let run = dir.join("run");
     // --eval-every scores G during training (2 epochs of 4 iterations: at steps 2, 4, 6, 8),
     // keeping the best-scoring state; --keep 1 keeps the last epoch's checkpoint.

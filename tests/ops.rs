@@ -8,6 +8,7 @@ mod common;
 
 use common::{Rng, assert_close, gpu};
 use wgan_gpu::cpu::CpuBackend;
+use wgan_gpu::ops::Weighted;
 use wgan_gpu::ops::activation::Activation;
 use wgan_gpu::ops::adam::AdamStep;
 use wgan_gpu::ops::batch_norm::{BatchNorm, BatchNormState};
@@ -21,7 +22,8 @@ use wgan_gpu::ops::sgd::SgdStep;
 use wgan_gpu::{Backend, Error, Grads, Tensor};
 
 /// Uploads the named tensors to the CPU reference and to the GPU, runs the same body on each,
-/// then compares every tensor (outputs, and inputs that must be left unchanged).
+/// then compares every tensor (outputs, and inputs that must be left unchanged). `kernel`, where
+/// given and Some, selects the GPU's GEMM kernel.
 macro_rules! gpu_vs_cpu {
     ($what:expr, $tol:expr, $tensors:expr, |$b:ident, $t:ident| $body:block $(, kernel = $kernel:expr)?) => {{
         let what: String = $what.into();
@@ -37,7 +39,9 @@ macro_rules! gpu_vs_cpu {
         };
         if let Some(mut gpu) = gpu() {
             let $b = &mut gpu;
-            $($b.set_gemm_kernel($kernel);)?
+            $(if let Some(kernel) = $kernel {
+                $b.set_gemm_kernel(kernel);
+            })?
             let $t: Vec<_> = tensors.iter().map(|(_, v)| $b.upload(v).unwrap()).collect();
             let r: wgan_gpu::Result<()> = (|| $body)();
             r.unwrap_or_else(|e| panic!("{what} on GPU: {e}"));
@@ -59,33 +63,74 @@ fn linear_forward_and_gradients() {
     for (i, &(batch, in_features, out_features)) in shapes.iter().enumerate() {
         let s = Linear { batch, in_features, out_features };
         let with_bias = i % 3 != 1;
-        gpu_vs_cpu!(
-            format!("linear {s:?} bias={with_bias}"),
-            (1e-5, 1e-4),
-            vec![
-                ("x", rng.vec(batch * in_features, -1.0, 1.0)),
-                ("w", rng.vec(out_features * in_features, -1.0, 1.0)),
-                ("b", rng.vec(out_features, -1.0, 1.0)),
-                ("y", vec![0.0; batch * out_features]),
-                ("dy", rng.vec(batch * out_features, -1.0, 1.0)),
-                ("dx", rng.vec(batch * in_features, -9.0, 9.0)),
-                ("dw", rng.vec(out_features * in_features, -1.0, 1.0)),
-                ("db", rng.vec(out_features, -1.0, 1.0)),
-            ],
-            |b, t| {
-                let bias = with_bias.then_some(&t[2]);
-                wgan_gpu::ops::linear::forward(b, &s, &t[0], &t[1], bias, &t[3])?;
-                let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                wgan_gpu::ops::linear::backward(b, &s, &t[0], &t[1], &t[4], g)
-            }
-        );
+        let sizes = [batch * in_features, out_features * in_features, out_features, batch * out_features];
+        weighted_vs_cpu("linear", &s, sizes, with_bias, 1e-5, None, &mut rng);
     }
+}
+
+/// A weighted op's forward and its three gradients (the bias and db only `with_bias`), GPU
+/// against CPU with `sizes` = the lengths of x, w, b and y, under `kernel` where given.
+fn weighted_vs_cpu<S: Weighted + std::fmt::Debug>(
+    name: &str,
+    s: &S,
+    [xn, wn, bn, yn]: [usize; 4],
+    with_bias: bool,
+    atol: f32,
+    kernel: Option<wgan_gpu::gpu::GemmKernel>,
+    rng: &mut Rng,
+) {
+    let on = kernel.map_or(String::new(), |k| format!(" {k:?}"));
+    gpu_vs_cpu!(
+        format!("{name} {s:?} bias={with_bias}{on}"),
+        (atol, 1e-4),
+        vec![
+            ("x", rng.vec(xn, -1.0, 1.0)),
+            ("w", rng.vec(wn, -1.0, 1.0)),
+            ("b", rng.vec(bn, -1.0, 1.0)),
+            ("y", vec![0.0; yn]),
+            ("dy", rng.vec(yn, -1.0, 1.0)),
+            ("dx", rng.vec(xn, -9.0, 9.0)),
+            ("dw", rng.vec(wn, -1.0, 1.0)),
+            ("db", rng.vec(bn, -1.0, 1.0)),
+        ],
+        |b, t| {
+            wgan_gpu::ops::weighted::forward(b, s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
+            let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
+            wgan_gpu::ops::weighted::backward(b, s, &t[0], &t[1], &t[4], g)
+        },
+        kernel = kernel
+    );
 }
 
 /// The GEMM kernels whose convolution paths differ: the subgroup one runs them as implicit GEMMs,
 /// the others as im2col + GEMM (+ col2im).
 const CONV_KERNELS: [wgan_gpu::gpu::GemmKernel; 2] =
     [wgan_gpu::gpu::GemmKernel::Subgroup, wgan_gpu::gpu::GemmKernel::Registers];
+
+/// [`weighted_vs_cpu`] for a convolution under each of [`CONV_KERNELS`]: the implicit GEMMs
+/// (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
+fn conv_vs_cpu<S: Weighted + std::fmt::Debug>(
+    name: &str,
+    s: &S,
+    sizes: [usize; 4],
+    with_bias: bool,
+    atol: f32,
+    rng: &mut Rng,
+) {
+    for kernel in CONV_KERNELS {
+        weighted_vs_cpu(name, s, sizes, with_bias, atol, Some(kernel), rng);
+    }
+}
+
+/// Draws shapes until one is valid.
+fn first_valid<S>(rng: &mut Rng, draw: impl Fn(&mut Rng) -> S, valid: impl Fn(&S) -> bool) -> S {
+    loop {
+        let s = draw(rng);
+        if valid(&s) {
+            return s;
+        }
+    }
+}
 
 /// The absolute tolerance for sums of products of values in [−1, 1], the longest `lens` long:
 /// float rounding grows with the square root of the length (1e-5 up to 64 terms), and a result
@@ -97,22 +142,18 @@ fn sum_atol(lens: &[usize]) -> f32 {
 }
 
 fn random_conv(rng: &mut Rng) -> Conv2d {
-    loop {
-        let s = Conv2d {
-            n: rng.int(1, 3),
-            c: rng.int(1, 5),
-            h: rng.int(1, 13),
-            w: rng.int(1, 13),
-            k: rng.int(1, 6),
-            kh: rng.int(1, 5),
-            kw: rng.int(1, 5),
-            stride: rng.int(1, 3),
-            pad: rng.int(0, 2),
-        };
-        if s.validate().is_ok() {
-            return s;
-        }
-    }
+    let draw = |rng: &mut Rng| Conv2d {
+        n: rng.int(1, 3),
+        c: rng.int(1, 5),
+        h: rng.int(1, 13),
+        w: rng.int(1, 13),
+        k: rng.int(1, 6),
+        kh: rng.int(1, 5),
+        kw: rng.int(1, 5),
+        stride: rng.int(1, 3),
+        pad: rng.int(0, 2),
+    };
+    first_valid(rng, draw, |s| s.validate().is_ok())
 }
 
 #[test]
@@ -142,37 +183,15 @@ fn conv2d_forward_and_gradients() {
         let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.k * s.c * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 0;
         let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * oh * ow]);
-        // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
-        for kernel in CONV_KERNELS {
-            gpu_vs_cpu!(
-                format!("conv2d {s:?} bias={with_bias} {kernel:?}"),
-                (atol, 1e-4),
-                vec![
-                    ("x", rng.vec(xn, -1.0, 1.0)),
-                    ("w", rng.vec(wn, -1.0, 1.0)),
-                    ("b", rng.vec(s.k, -1.0, 1.0)),
-                    ("y", vec![0.0; yn]),
-                    ("dy", rng.vec(yn, -1.0, 1.0)),
-                    ("dx", rng.vec(xn, -9.0, 9.0)),
-                    ("dw", rng.vec(wn, -1.0, 1.0)),
-                    ("db", rng.vec(s.k, -1.0, 1.0)),
-                ],
-                |b, t| {
-                    wgan_gpu::ops::conv2d::forward(b, s, &t[0], &t[1], with_bias.then_some(&t[2]), &t[3])?;
-                    let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                    wgan_gpu::ops::conv2d::backward(b, s, &t[0], &t[1], &t[4], g)
-                },
-                kernel = kernel
-            );
-        }
+        conv_vs_cpu("conv2d", s, [xn, wn, s.k, yn], with_bias, atol, &mut rng);
     }
 }
 
 fn random_conv_transpose(rng: &mut Rng) -> ConvTranspose2d {
-    loop {
+    let draw = |rng: &mut Rng| {
         let stride = rng.int(1, 3);
         let kh = rng.int(1, 5);
-        let s = ConvTranspose2d {
+        ConvTranspose2d {
             n: rng.int(1, 3),
             c: rng.int(1, 5),
             h: rng.int(1, 9),
@@ -183,11 +202,9 @@ fn random_conv_transpose(rng: &mut Rng) -> ConvTranspose2d {
             stride,
             pad: rng.int(0, kh - 1),
             output_padding: rng.int(0, stride - 1),
-        };
-        if s.validate().is_ok() {
-            return s;
         }
-    }
+    };
+    first_valid(rng, draw, |s| s.validate().is_ok())
 }
 
 #[test]
@@ -232,36 +249,7 @@ fn conv_transpose2d_forward_and_gradients() {
         let (xn, wn, yn) = (s.n * s.c * s.h * s.w, s.c * s.k * s.kh * s.kw, s.n * s.k * oh * ow);
         let with_bias = i % 2 == 1;
         let atol = sum_atol(&[s.c * s.kh * s.kw, s.k * s.kh * s.kw, s.n * s.h * s.w]);
-        // The implicit GEMMs (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
-        for kernel in CONV_KERNELS {
-            gpu_vs_cpu!(
-                format!("conv_transpose2d {s:?} bias={with_bias} {kernel:?}"),
-                (atol, 1e-4),
-                vec![
-                    ("x", rng.vec(xn, -1.0, 1.0)),
-                    ("w", rng.vec(wn, -1.0, 1.0)),
-                    ("b", rng.vec(s.k, -1.0, 1.0)),
-                    ("y", vec![0.0; yn]),
-                    ("dy", rng.vec(yn, -1.0, 1.0)),
-                    ("dx", rng.vec(xn, -9.0, 9.0)),
-                    ("dw", rng.vec(wn, -1.0, 1.0)),
-                    ("db", rng.vec(s.k, -1.0, 1.0)),
-                ],
-                |b, t| {
-                    wgan_gpu::ops::conv_transpose2d::forward(
-                        b,
-                        s,
-                        &t[0],
-                        &t[1],
-                        with_bias.then_some(&t[2]),
-                        &t[3],
-                    )?;
-                    let g = Grads { dx: Some(&t[5]), dw: Some(&t[6]), db: with_bias.then_some(&t[7]) };
-                    wgan_gpu::ops::conv_transpose2d::backward(b, s, &t[0], &t[1], &t[4], g)
-                },
-                kernel = kernel
-            );
-        }
+        conv_vs_cpu("conv_transpose2d", s, [xn, wn, s.k, yn], with_bias, atol, &mut rng);
     }
 }
 
@@ -315,11 +303,11 @@ fn losses_forward_backward_and_mean() {
                 ],
                 |b, t| {
                     if loss == "mse" {
-                        wgan_gpu::ops::mse::forward(b, &t[0], &t[1], &t[2])?;
-                        wgan_gpu::ops::mse::backward(b, &t[0], &t[1], &t[3], scale)?;
+                        wgan_gpu::ops::mse::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                        wgan_gpu::ops::mse::LOSS.backward(b, &t[0], &t[1], &t[3], scale)?;
                     } else {
-                        wgan_gpu::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])?;
-                        wgan_gpu::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[3], scale)?;
+                        wgan_gpu::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+                        wgan_gpu::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[3], scale)?;
                     }
                     wgan_gpu::ops::reduce::sum(b, &t[2], &t[4], 1.0 / n as f32)
                 }
@@ -678,8 +666,8 @@ fn hinge_ema_and_spectral_norm() {
         let (zero, mean) = (vec![0.0; n], vec![0.0]);
         let tensors = vec![("z", z), ("t", t), ("loss", zero.clone()), ("dz", zero), ("mean", mean)];
         gpu_vs_cpu!(format!("hinge n={n}"), (1e-6, 1e-5), tensors, |b, t| {
-            wgan_gpu::ops::hinge::forward(b, &t[0], &t[1], &t[2])?;
-            wgan_gpu::ops::hinge::backward(b, &t[0], &t[1], &t[3], -0.5)?;
+            wgan_gpu::ops::hinge::LOSS.forward(b, &t[0], &t[1], &t[2])?;
+            wgan_gpu::ops::hinge::LOSS.backward(b, &t[0], &t[1], &t[3], -0.5)?;
             wgan_gpu::ops::reduce::sum(b, &t[2], &t[4], 1.0 / n as f32)
         });
         let tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("ema", rng.vec(n, -1.0, 1.0))];

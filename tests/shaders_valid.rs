@@ -1,6 +1,6 @@
 //! Every shader parses and validates with naga, without any adapter; every file in `shaders/`
-//! is one the crate embeds; and every shader's uniform parameter block is, field by field, the
-//! Rust struct its op writes.
+//! is one the crate embeds; and every shader's uniform parameter block, as naga parses it from
+//! the assembled source, is field by field (names, types, offsets) the Rust struct its op writes.
 
 use std::collections::BTreeSet;
 

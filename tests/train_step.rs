@@ -207,13 +207,13 @@ fn network_gradients_match_finite_differences() {
             g.forward(b, &z, true, 0, 0).unwrap();
             let fake = g.output().clone();
             d.forward(b, &fake, true, 0, 0).unwrap();
-            wgan_gpu::ops::bce_with_logits::forward(b, d.output(), &ones, &per).unwrap();
+            wgan_gpu::ops::bce_with_logits::LOSS.forward(b, d.output(), &ones, &per).unwrap();
             wgan_gpu::ops::reduce::sum(b, &per, &mean, 1.0 / n as f32).unwrap();
             b.read(&mean).unwrap()[0]
         };
         loss(&mut b, &mut g, &mut d);
         let (dz, out) = (d.output_grad().clone(), d.output().clone());
-        wgan_gpu::ops::bce_with_logits::backward(&mut b, &out, &ones, &dz, 1.0).unwrap();
+        wgan_gpu::ops::bce_with_logits::LOSS.backward(&mut b, &out, &ones, &dz, 1.0).unwrap();
         let fake = g.output().clone();
         d.backward(&mut b, &fake, Some(g.output_grad()), true).unwrap();
         g.backward(&mut b, &z, None, true).unwrap();

@@ -117,9 +117,11 @@ impl Case {
             (Op::Activation(a, _), _) => crate::ops::activation::backward(b, a, &t[1], &t[2], &t[3]),
             // [z, target, loss, dz]
             (Op::BceWithLogits(_), Pass::Forward) => {
-                crate::ops::bce_with_logits::forward(b, &t[0], &t[1], &t[2])
+                crate::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2])
             }
-            (Op::BceWithLogits(_), _) => crate::ops::bce_with_logits::backward(b, &t[0], &t[1], &t[3], 1.0),
+            (Op::BceWithLogits(_), _) => {
+                crate::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[3], 1.0)
+            }
             // [g, norm, loss, dg]
             (Op::GradientPenalty(rows, row_len), pass) => {
                 let s = GradientPenalty { rows, row_len, dim: row_len, weight: 10.0, target: 1.0 };
@@ -129,18 +131,7 @@ impl Case {
                 }
             }
             // [param, grad, m, v]
-            (Op::Adam(_), _) => {
-                let s = AdamStep {
-                    lr: 2e-4,
-                    beta1: 0.5,
-                    beta2: 0.999,
-                    eps: 1e-8,
-                    weight_decay: 0.0,
-                    decoupled: false,
-                    t: 1,
-                };
-                crate::ops::adam::step(b, &s, &t[0], &t[1], &t[2], &t[3])
-            }
+            (Op::Adam(_), _) => crate::ops::adam::step(b, &AdamStep::dcgan(1), &t[0], &t[1], &t[2], &t[3]),
         }
     }
 }

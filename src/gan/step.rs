@@ -483,19 +483,19 @@ impl<B: Backend> Gan<B> {
             LossKind::Bce | LossKind::Minimax => {
                 // Minimax's generator minimises −BCE(D(G(z)), 0) = log(1 − D(G(z))).
                 let sign = if role == Role::Gen && self.cfg.loss == LossKind::Minimax { -1.0 } else { 1.0 };
-                crate::ops::bce_with_logits::forward(b, &z, target, &per_sample)?;
+                crate::ops::bce_with_logits::LOSS.forward(b, &z, target, &per_sample)?;
                 crate::ops::reduce::sum(b, &per_sample, &out, sign / n)?;
-                crate::ops::bce_with_logits::backward(b, &z, target, &dz, sign)
+                crate::ops::bce_with_logits::LOSS.backward(b, &z, target, &dz, sign)
             }
             LossKind::Lsgan => {
-                crate::ops::mse::forward(b, &z, target, &per_sample)?;
+                crate::ops::mse::LOSS.forward(b, &z, target, &per_sample)?;
                 crate::ops::reduce::sum(b, &per_sample, &out, 0.5 / n)?;
-                crate::ops::mse::backward(b, &z, target, &dz, 0.5)
+                crate::ops::mse::LOSS.backward(b, &z, target, &dz, 0.5)
             }
             LossKind::Hinge if role != Role::Gen => {
-                crate::ops::hinge::forward(b, &z, target, &per_sample)?;
+                crate::ops::hinge::LOSS.forward(b, &z, target, &per_sample)?;
                 crate::ops::reduce::sum(b, &per_sample, &out, 1.0 / n)?;
-                crate::ops::hinge::backward(b, &z, target, &dz, 1.0)
+                crate::ops::hinge::LOSS.backward(b, &z, target, &dz, 1.0)
             }
             LossKind::Wgan | LossKind::WganGp | LossKind::Hinge => {
                 // The critic maximises D(x) − D(G(z)); the generator (WGAN's and the hinge

@@ -1,8 +1,8 @@
 //! Shader parameter blocks. Each `shaders/<op>.wgsl` reads a `struct Params` of u32 and f32
-//! fields from its uniform at binding 0; its Rust mirror is declared with [`params!`]: a
-//! `#[repr(C)]` Pod struct with the same fields in the same order, whose [`Params::FIELDS`] the
-//! shader test compares with the WGSL struct that naga parses (names, types, offsets), so the two
-//! cannot drift apart unnoticed.
+//! fields from its uniform `p` at binding 0. The block is declared once, in Rust, with
+//! [`params!`]: a `#[repr(C)]` Pod struct, whose [`Params::FIELDS`] [`wgsl`] writes out as the
+//! WGSL struct that [`crate::gpu::shaders::source`] prepends to the shader (the shader test
+//! checks the names, types and offsets that naga parses from it).
 
 /// The scalar type of one field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,6 +15,20 @@ pub enum Scalar {
 pub trait Params: bytemuck::Pod {
     /// (name, type) of every field, in order.
     const FIELDS: &'static [(&'static str, Scalar)];
+}
+
+/// The WGSL declaration of a block with these fields: `struct Params` and the uniform `p` at
+/// group 0, binding 0, where every op shader reads it.
+pub fn wgsl(fields: &[(&str, Scalar)]) -> String {
+    let mut out = String::from("struct Params {\n");
+    for (name, scalar) in fields {
+        let ty = match scalar {
+            Scalar::U32 => "u32",
+            Scalar::F32 => "f32",
+        };
+        out += &format!("    {name}: {ty},\n");
+    }
+    out + "}\n\n@group(0) @binding(0) var<uniform> p: Params;\n"
 }
 
 /// The block as the 32-bit words a dispatch uploads.

@@ -21,6 +21,13 @@ pub const GEMM_CONV: &str = include_str!("../../shaders/gemm_conv.wgsl");
 /// The implicit-GEMM weight gradient's B (taps gathered from an image).
 pub const GEMM_CONV_WEIGHT: &str = include_str!("../../shaders/gemm_conv_weight.wgsl");
 
+/// The per-sample losses' one parameter block and buffers (bce_with_logits, mse, hinge).
+pub const LOSS: &str = include_str!("../../shaders/loss.wgsl");
+/// The buffers of linear, conv2d and conv_transpose2d, at the slots their shared Rust passes bind.
+pub const WEIGHTED: &str = include_str!("../../shaders/weighted.wgsl");
+/// conv2d's and conv_transpose2d's parameter block and window arithmetic.
+pub const CONV: &str = include_str!("../../shaders/conv.wgsl");
+
 /// Files of `shaders/` that are included into op shaders rather than being ops themselves.
 pub const INCLUDES: &[(&str, &str)] = &[
     ("common", COMMON),
@@ -29,6 +36,9 @@ pub const INCLUDES: &[(&str, &str)] = &[
     ("gemm_store4", GEMM_STORE4),
     ("gemm_conv", GEMM_CONV),
     ("gemm_conv_weight", GEMM_CONV_WEIGHT),
+    ("loss", LOSS),
+    ("weighted", WEIGHTED),
+    ("conv", CONV),
 ];
 
 /// Shaders assembled from another's file with different includes: `gemm_subgroup` storing C
@@ -49,23 +59,27 @@ pub enum TileB {
 /// Every shader by name (the registry is in [`crate::ops`]).
 pub use crate::ops::SHADERS;
 
-/// The full source of an op shader: the common helpers, the GEMM pieces for the GEMM shaders,
-/// then the op's own file.
+/// The full source of an op shader: the common helpers, its parameter block (generated from the
+/// Rust struct the op uploads), the declarations it shares with related ops (the GEMM pieces for
+/// the GEMM shaders), then the op's own file.
 pub fn source(name: &str) -> Option<String> {
-    let (file, includes, b): (_, &[&str], _) = match name {
+    let (file, stores, b): (_, &[&str], _) = match name {
         "gemm_subgroup_c4" => ("gemm_subgroup", &[GEMM_STORE4], TileB::Dense),
         "gemm_subgroup_conv" => ("gemm_subgroup", &[GEMM_CONV], TileB::Conv),
         "gemm_subgroup_conv_weight" => ("gemm_subgroup", &[GEMM_STORE4, GEMM_CONV_WEIGHT], TileB::ConvWeight),
         _ => (name, &[GEMM_STORE], TileB::Dense),
     };
-    let body = SHADERS.iter().find(|s| s.name == file)?.source;
-    let tiles = if matches!(file, "gemm" | "gemm_shared" | "gemm_subgroup") {
-        format!("{GEMM_TILES}\n{}", includes.join("\n"))
-    } else {
-        String::new()
+    let shader = SHADERS.iter().find(|s| s.name == file)?;
+    let (params, body) = (super::params::wgsl(shader.params), shader.source);
+    let shared = match file {
+        "gemm" | "gemm_shared" | "gemm_subgroup" => format!("{GEMM_TILES}\n{}", stores.join("\n")),
+        "bce_with_logits" | "mse" | "hinge" => LOSS.to_string(),
+        "linear" => WEIGHTED.to_string(),
+        "conv2d" | "conv_transpose2d" => format!("{CONV}\n{WEIGHTED}"),
+        _ => String::new(),
     };
     let body = if file == "gemm_subgroup" { expand_tiles(body, b) } else { body.to_string() };
-    Some(format!("{COMMON}\n{tiles}\n{body}"))
+    Some(format!("{COMMON}\n{params}\n{shared}\n{body}"))
 }
 
 /// The heights of `gemm_subgroup.wgsl`'s tiles: its entry points are `tile16x4`, `tile32x4` and

@@ -72,7 +72,7 @@ impl WeightedOp {
     /// The layer's forward followed by `act`, into `y`: the GPU fuses the activation into the
     /// layer's stores (one pass over y instead of three), the CPU reference runs the two ops
     /// through `pre`, which the GPU leaves alone.
-    pub fn act_forward<B: Backend + ?Sized>(
+    pub fn act_forward<B: Backend>(
         &self,
         b: &mut B,
         (x, w, bias): (&B::T, &B::T, Option<&B::T>),

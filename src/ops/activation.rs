@@ -55,12 +55,12 @@ pub(crate) fn applied(
     }
 }
 
-pub fn forward<B: Backend + ?Sized>(b: &mut B, a: Activation, x: &B::T, y: &B::T) -> Result<()> {
+pub fn forward<B: Backend>(b: &mut B, a: Activation, x: &B::T, y: &B::T) -> Result<()> {
     run(b, &ActivationPass { act: a, backward: false }, &[x], &[y])
 }
 
 /// dx from the forward's output y.
-pub fn backward<B: Backend + ?Sized>(b: &mut B, a: Activation, y: &B::T, dy: &B::T, dx: &B::T) -> Result<()> {
+pub fn backward<B: Backend>(b: &mut B, a: Activation, y: &B::T, dy: &B::T, dx: &B::T) -> Result<()> {
     run(b, &ActivationPass { act: a, backward: true }, &[y, dy], &[dx])
 }
 

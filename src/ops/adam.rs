@@ -21,6 +21,12 @@ pub struct AdamStep {
 }
 
 impl AdamStep {
+    /// Step `t` of the DCGAN recipe's Adam (Radford et al. 2015: lr 2e-4, β1 0.5) with PyTorch's
+    /// β2 and eps and no weight decay.
+    pub fn dcgan(t: u64) -> AdamStep {
+        AdamStep { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, t }
+    }
+
     pub fn check(&self, param: usize, grad: usize, m: usize, v: usize) -> Result<()> {
         same_len("adam", ("param", param), ("grad", grad))?;
         same_len("adam", ("param", param), ("m", m))?;
@@ -41,7 +47,7 @@ params! {
 }
 
 /// Updates param, m and v in place from grad.
-pub fn step<B: Backend + ?Sized>(
+pub fn step<B: Backend>(
     b: &mut B,
     s: &AdamStep,
     param: &B::T,

@@ -85,7 +85,7 @@ pub struct BatchNormState<'a, T> {
 
 /// Normalises x with the batch's statistics (`training`, updating the running ones) or the
 /// running ones; saves the mean and invstd used for backward.
-pub fn forward<B: Backend + ?Sized>(
+pub fn forward<B: Backend>(
     b: &mut B,
     s: &BatchNorm,
     x: &B::T,
@@ -99,7 +99,7 @@ pub fn forward<B: Backend + ?Sized>(
 
 /// dx, and dgamma, dbeta accumulated.
 #[allow(clippy::too_many_arguments)]
-pub fn backward<B: Backend + ?Sized>(
+pub fn backward<B: Backend>(
     b: &mut B,
     s: &BatchNorm,
     x: &B::T,

@@ -63,18 +63,12 @@ params! {
 }
 
 /// A network's input: x plus instance noise, then one-hot label planes.
-pub fn forward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Condition,
-    x: &B::T,
-    label: &B::T,
-    out: &B::T,
-) -> Result<()> {
+pub fn forward<B: Backend>(b: &mut B, s: &Condition, x: &B::T, label: &B::T, out: &B::T) -> Result<()> {
     run(b, &ConditionPass { s: *s, backward: false }, &[x, label], &[out])
 }
 
 /// dx = the feature part of dout.
-pub fn backward<B: Backend + ?Sized>(b: &mut B, s: &Condition, dout: &B::T, dx: &B::T) -> Result<()> {
+pub fn backward<B: Backend>(b: &mut B, s: &Condition, dout: &B::T, dx: &B::T) -> Result<()> {
     run(b, &ConditionPass { s: *s, backward: true }, &[dout], &[dx])
 }
 

@@ -1,11 +1,12 @@
 //! conv2d, NCHW: x [n, c, h, w], w [k, c, kh, kw], b [k], y [n, k, oh, ow].
 
+use super::Weighted;
 use super::activation::{self, Activation};
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
-use super::{Weighted, weighted_backward, weighted_forward};
+pub use super::weighted::{backward, forward};
 use super::{expect, record_weighted_backward, u};
-use crate::backend::{Backend, Grads};
+use crate::backend::Grads;
 use crate::error::{Error, Result};
 use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -82,21 +83,7 @@ impl Conv2d {
     }
 
     fn params(&self, has_bias: bool) -> ConvParams {
-        let (oh, ow) = self.out_hw();
-        ConvParams {
-            n: u(self.n),
-            c: u(self.c),
-            h: u(self.h),
-            w: u(self.w),
-            k: u(self.k),
-            oh: u(oh),
-            ow: u(ow),
-            kh: u(self.kh),
-            kw: u(self.kw),
-            stride: u(self.stride),
-            pad: u(self.pad),
-            has_bias: has_bias as u32,
-        }
+        ConvParams::of(&self.geometry(), has_bias)
     }
 }
 
@@ -105,28 +92,24 @@ params! {
     pub struct ConvParams { n: u32, c: u32, h: u32, w: u32, k: u32, oh: u32, ow: u32, kh: u32, kw: u32, stride: u32, pad: u32, has_bias: u32 }
 }
 
-/// y = x ⊛ w + b.
-pub fn forward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Conv2d,
-    x: &B::T,
-    w: &B::T,
-    bias: Option<&B::T>,
-    y: &B::T,
-) -> Result<()> {
-    weighted_forward(b, *s, (x, w, bias), None, y)
-}
-
-/// The requested dx, dw (+=), db (+=).
-pub fn backward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Conv2d,
-    x: &B::T,
-    w: &B::T,
-    dy: &B::T,
-    grads: Grads<'_, B::T>,
-) -> Result<()> {
-    weighted_backward(b, *s, (x, w, dy), grads)
+impl ConvParams {
+    /// The block of a convolution, either direction, with these sizes.
+    pub(crate) fn of(s: &ConvGeometry, has_bias: bool) -> ConvParams {
+        ConvParams {
+            n: u(s.n),
+            c: u(s.c),
+            h: u(s.h),
+            w: u(s.w),
+            k: u(s.k),
+            oh: u(s.oh),
+            ow: u(s.ow),
+            kh: u(s.kh),
+            kw: u(s.kw),
+            stride: u(s.stride),
+            pad: u(s.pad),
+            has_bias: has_bias as u32,
+        }
+    }
 }
 
 impl Weighted for Conv2d {
@@ -246,36 +229,47 @@ impl Weighted for Conv2d {
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
     use crate::ops::conv2d::Conv2d;
-    use crate::reference::{Float, tap};
+    use crate::reference::{Float, Taps, tap, taps_backward, taps_forward};
 
-    /// y [n, k, oh, ow] = conv(x [n, c, h, w], w [k, c, kh, kw]) + b [k]
-    pub fn conv2d_forward<F: Float>(s: &Conv2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
-        let (oh, ow) = s.out_hw();
-        for n in 0..s.n {
-            for k in 0..s.k {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let mut acc = b.map_or(F::zero(), |b| b[k]);
-                        for c in 0..s.c {
-                            for i in 0..s.kh {
-                                let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
-                                    continue;
-                                };
-                                for j in 0..s.kw {
-                                    let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
+    impl Taps for Conv2d {
+        fn output_planes(&self) -> (usize, usize, usize) {
+            let (oh, ow) = self.out_hw();
+            (self.n, self.k, oh * ow)
+        }
+        /// Output pixel by output pixel, then input channel and kernel position, skipping the
+        /// padding.
+        fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
+            let s = self;
+            let (oh, ow) = s.out_hw();
+            for n in 0..s.n {
+                for k in 0..s.k {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let yi = ((n * s.k + k) * oh + oy) * ow + ox;
+                            for c in 0..s.c {
+                                for i in 0..s.kh {
+                                    let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
                                         continue;
                                     };
-                                    acc = acc
-                                        + x[((n * s.c + c) * s.h + iy) * s.w + ix]
-                                            * w[((k * s.c + c) * s.kh + i) * s.kw + j];
+                                    for j in 0..s.kw {
+                                        let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
+                                            continue;
+                                        };
+                                        let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
+                                        f(yi, xi, ((k * s.c + c) * s.kh + i) * s.kw + j);
+                                    }
                                 }
                             }
                         }
-                        y[((n * s.k + k) * oh + oy) * ow + ox] = acc;
                     }
                 }
             }
         }
+    }
+
+    /// y [n, k, oh, ow] = conv(x [n, c, h, w], w [k, c, kh, kw]) + b [k]
+    pub fn conv2d_forward<F: Float>(s: &Conv2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
+        taps_forward(s, x, w, b, y);
     }
 
     /// dx (overwrite), dw += , db += from dy [n, k, oh, ow], written as the scatter that is the
@@ -285,46 +279,11 @@ pub mod reference {
         x: &[F],
         w: &[F],
         dy: &[F],
-        mut dx: Option<&mut [F]>,
-        mut dw: Option<&mut [F]>,
+        dx: Option<&mut [F]>,
+        dw: Option<&mut [F]>,
         db: Option<&mut [F]>,
     ) {
-        let (oh, ow) = s.out_hw();
-        if let Some(dx) = dx.as_deref_mut() {
-            dx.fill(F::zero());
-        }
-        for n in 0..s.n {
-            for k in 0..s.k {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        let g = dy[((n * s.k + k) * oh + oy) * ow + ox];
-                        for c in 0..s.c {
-                            for i in 0..s.kh {
-                                let Some(iy) = tap(oy, i, s.stride, s.pad, s.h) else {
-                                    continue;
-                                };
-                                for j in 0..s.kw {
-                                    let Some(ix) = tap(ox, j, s.stride, s.pad, s.w) else {
-                                        continue;
-                                    };
-                                    let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
-                                    let wi = ((k * s.c + c) * s.kh + i) * s.kw + j;
-                                    if let Some(dx) = dx.as_deref_mut() {
-                                        dx[xi] = dx[xi] + g * w[wi];
-                                    }
-                                    if let Some(dw) = dw.as_deref_mut() {
-                                        dw[wi] = dw[wi] + g * x[xi];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(db) = db {
-            crate::ops::reduce::reference::sum_channels(s.n, s.k, oh * ow, dy, db, true);
-        }
+        taps_backward(s, (x, w, dy), dx, dw, db);
     }
 }
 

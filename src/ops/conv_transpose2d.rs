@@ -1,13 +1,14 @@
 //! conv_transpose2d, NCHW: x [n, c, h, w], w [c, k, kh, kw], b [k], y [n, k, oh, ow],
 //! oh = (h − 1)·stride − 2·pad + kh + output_padding.
 
+use super::Weighted;
 use super::activation::{self, Activation};
 use super::conv2d::ConvParams;
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
-use super::{Weighted, weighted_backward, weighted_forward};
-use super::{expect, record_weighted_backward, u};
-use crate::backend::{Backend, Grads};
+pub use super::weighted::{backward, forward};
+use super::{expect, record_weighted_backward};
+use crate::backend::Grads;
 use crate::error::{Error, Result};
 use crate::gpu::{GpuBackend, GpuTensor};
 
@@ -80,47 +81,12 @@ impl ConvTranspose2d {
         ConvGeometry { n, c: k, h: oh, w: ow, k: c, oh: h, ow: w, kh, kw, stride, pad }
     }
 
+    /// The simple kernels' parameters: this op's own sizes, not its adjoint's as in `geometry`.
     fn params(&self, has_bias: bool) -> ConvParams {
         let (oh, ow) = self.out_hw();
-        ConvParams {
-            n: u(self.n),
-            c: u(self.c),
-            h: u(self.h),
-            w: u(self.w),
-            k: u(self.k),
-            oh: u(oh),
-            ow: u(ow),
-            kh: u(self.kh),
-            kw: u(self.kw),
-            stride: u(self.stride),
-            pad: u(self.pad),
-            has_bias: has_bias as u32,
-        }
+        let ConvTranspose2d { n, c, h, w, k, kh, kw, stride, pad, .. } = *self;
+        ConvParams::of(&ConvGeometry { n, c, h, w, k, oh, ow, kh, kw, stride, pad }, has_bias)
     }
-}
-
-/// y = x ⊛ w + b.
-pub fn forward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &ConvTranspose2d,
-    x: &B::T,
-    w: &B::T,
-    bias: Option<&B::T>,
-    y: &B::T,
-) -> Result<()> {
-    weighted_forward(b, *s, (x, w, bias), None, y)
-}
-
-/// The requested dx, dw (+=), db (+=).
-pub fn backward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &ConvTranspose2d,
-    x: &B::T,
-    w: &B::T,
-    dy: &B::T,
-    grads: Grads<'_, B::T>,
-) -> Result<()> {
-    weighted_backward(b, *s, (x, w, dy), grads)
 }
 
 impl Weighted for ConvTranspose2d {
@@ -192,7 +158,43 @@ impl Weighted for ConvTranspose2d {
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
     use crate::ops::conv_transpose2d::ConvTranspose2d;
-    use crate::reference::{Float, tap};
+    use crate::reference::{Float, Taps, tap, taps_backward, taps_forward};
+
+    impl Taps for ConvTranspose2d {
+        fn output_planes(&self) -> (usize, usize, usize) {
+            let (oh, ow) = self.out_hw();
+            (self.n, self.k, oh * ow)
+        }
+        /// Input pixel by input pixel, then output channel and kernel position, skipping what falls
+        /// outside the output.
+        fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
+            let s = self;
+            let (oh, ow) = s.out_hw();
+            for n in 0..s.n {
+                for c in 0..s.c {
+                    for iy in 0..s.h {
+                        for ix in 0..s.w {
+                            let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
+                            for k in 0..s.k {
+                                for i in 0..s.kh {
+                                    let Some(oy) = tap(iy, i, s.stride, s.pad, oh) else {
+                                        continue;
+                                    };
+                                    for j in 0..s.kw {
+                                        let Some(ox) = tap(ix, j, s.stride, s.pad, ow) else {
+                                            continue;
+                                        };
+                                        let yi = ((n * s.k + k) * oh + oy) * ow + ox;
+                                        f(yi, xi, ((c * s.k + k) * s.kh + i) * s.kw + j);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     /// y [n, k, oh, ow] = conv_transpose(x [n, c, h, w], w [c, k, kh, kw]) + b [k], as the scatter
     /// of each input pixel through the kernel (the definition, not the GPU's gather).
@@ -203,36 +205,7 @@ pub mod reference {
         b: Option<&[F]>,
         y: &mut [F],
     ) {
-        let (oh, ow) = s.out_hw();
-        for n in 0..s.n {
-            for k in 0..s.k {
-                let bias = b.map_or(F::zero(), |b| b[k]);
-                y[(n * s.k + k) * oh * ow..(n * s.k + k + 1) * oh * ow].fill(bias);
-            }
-        }
-        for n in 0..s.n {
-            for c in 0..s.c {
-                for iy in 0..s.h {
-                    for ix in 0..s.w {
-                        let v = x[((n * s.c + c) * s.h + iy) * s.w + ix];
-                        for k in 0..s.k {
-                            for i in 0..s.kh {
-                                let Some(oy) = tap(iy, i, s.stride, s.pad, oh) else {
-                                    continue;
-                                };
-                                for j in 0..s.kw {
-                                    let Some(ox) = tap(ix, j, s.stride, s.pad, ow) else {
-                                        continue;
-                                    };
-                                    let yi = ((n * s.k + k) * oh + oy) * ow + ox;
-                                    y[yi] = y[yi] + v * w[((c * s.k + k) * s.kh + i) * s.kw + j];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        taps_forward(s, x, w, b, y);
     }
 
     /// dx (overwrite), dw += , db += from dy [n, k, oh, ow].
@@ -241,45 +214,11 @@ pub mod reference {
         x: &[F],
         w: &[F],
         dy: &[F],
-        mut dx: Option<&mut [F]>,
-        mut dw: Option<&mut [F]>,
+        dx: Option<&mut [F]>,
+        dw: Option<&mut [F]>,
         db: Option<&mut [F]>,
     ) {
-        let (oh, ow) = s.out_hw();
-        for n in 0..s.n {
-            for c in 0..s.c {
-                for iy in 0..s.h {
-                    for ix in 0..s.w {
-                        let xi = ((n * s.c + c) * s.h + iy) * s.w + ix;
-                        let mut acc = F::zero();
-                        for k in 0..s.k {
-                            for i in 0..s.kh {
-                                let Some(oy) = tap(iy, i, s.stride, s.pad, oh) else {
-                                    continue;
-                                };
-                                for j in 0..s.kw {
-                                    let Some(ox) = tap(ix, j, s.stride, s.pad, ow) else {
-                                        continue;
-                                    };
-                                    let g = dy[((n * s.k + k) * oh + oy) * ow + ox];
-                                    let wi = ((c * s.k + k) * s.kh + i) * s.kw + j;
-                                    acc = acc + g * w[wi];
-                                    if let Some(dw) = dw.as_deref_mut() {
-                                        dw[wi] = dw[wi] + g * x[xi];
-                                    }
-                                }
-                            }
-                        }
-                        if let Some(dx) = dx.as_deref_mut() {
-                            dx[xi] = acc;
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(db) = db {
-            crate::ops::reduce::reference::sum_channels(s.n, s.k, oh * ow, dy, db, true);
-        }
+        taps_backward(s, (x, w, dy), dx, dw, db);
     }
 }
 

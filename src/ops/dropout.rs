@@ -28,7 +28,7 @@ params! {
 }
 
 /// Dropout's forward on x, and its backward on dy with the same `s`.
-pub fn apply<B: Backend + ?Sized>(b: &mut B, s: &Dropout, x: &B::T, y: &B::T) -> Result<()> {
+pub fn apply<B: Backend>(b: &mut B, s: &Dropout, x: &B::T, y: &B::T) -> Result<()> {
     run(b, s, &[x], &[y])
 }
 

@@ -34,7 +34,7 @@ params! {
 }
 
 /// ema = decay · ema + (1 − decay) · param.
-pub fn update<B: Backend + ?Sized>(b: &mut B, s: &EmaStep, param: &B::T, ema: &B::T) -> Result<()> {
+pub fn update<B: Backend>(b: &mut B, s: &EmaStep, param: &B::T, ema: &B::T) -> Result<()> {
     run(b, s, &[param], &[ema])
 }
 

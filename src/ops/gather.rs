@@ -123,13 +123,7 @@ params! {
 }
 
 /// A batch from a resident data set: images or labels packed with [`pack_bytes`], or table rows.
-pub fn gather<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Gather,
-    data: &B::T,
-    order: &B::T,
-    out: &B::T,
-) -> Result<()> {
+pub fn gather<B: Backend>(b: &mut B, s: &Gather, data: &B::T, order: &B::T, out: &B::T) -> Result<()> {
     run(b, s, &[data, order], &[out])
 }
 

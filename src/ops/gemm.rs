@@ -166,7 +166,7 @@ impl Gemm {
 }
 
 /// C (+)= A·B (+ bias) through arbitrary strides.
-pub fn gemm<B: Backend + ?Sized>(
+pub fn gemm<B: Backend>(
     b: &mut B,
     s: &Gemm,
     a: &B::T,
@@ -445,7 +445,10 @@ params! {
         a_m: u32, a_k: u32, a_ko: u32, a_b: u32, a0: u32,
         b_k: u32, b_n: u32, b_ko: u32, b_b: u32, b0: u32,
         c_m: u32, c_n: u32, c_b: u32, c0: u32,
+        // LeakyReLU's slope when EPILOGUE is 1.
         slope: f32,
+        // For gemm_conv.wgsl only (other products leave these unset): the image B is gathered from,
+        // the grid of B's columns per sample, and where they read and write (see there).
         img_c: u32, img_h: u32, img_w: u32, q_w: u32, q_pixels: u32,
         step: u32, off_y: u32, off_x: u32, dir: u32,
         out_w: u32, out_step: u32, out_y0: u32, out_x0: u32,

@@ -53,7 +53,7 @@ params! {
 }
 
 /// mixed = a + t · (b − a), one t per row.
-pub fn interpolate<B: Backend + ?Sized>(
+pub fn interpolate<B: Backend>(
     b: &mut B,
     s: &GradientPenalty,
     real: &B::T,
@@ -65,24 +65,12 @@ pub fn interpolate<B: Backend + ?Sized>(
 }
 
 /// norm = ‖g[:, :dim]‖ and loss = weight · (norm − target)², per row.
-pub fn forward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &GradientPenalty,
-    g: &B::T,
-    norm: &B::T,
-    loss: &B::T,
-) -> Result<()> {
+pub fn forward<B: Backend>(b: &mut B, s: &GradientPenalty, g: &B::T, norm: &B::T, loss: &B::T) -> Result<()> {
     run(b, &PenaltyPass { s: *s, entry: Entry::Forward }, &[g], &[norm, loss])
 }
 
 /// dg = d mean(loss) / dg, from forward's norm.
-pub fn backward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &GradientPenalty,
-    g: &B::T,
-    norm: &B::T,
-    dg: &B::T,
-) -> Result<()> {
+pub fn backward<B: Backend>(b: &mut B, s: &GradientPenalty, g: &B::T, norm: &B::T, dg: &B::T) -> Result<()> {
     run(b, &PenaltyPass { s: *s, entry: Entry::Backward }, &[g, norm], &[dg])
 }
 

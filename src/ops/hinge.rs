@@ -1,31 +1,13 @@
 //! hinge: per-sample hinge loss max(0, 1 − s·z), s = 2t − 1 (targets as for BCE); backward
 //! gives scale · d mean / dz. z, t, loss, dz [n].
 
-use super::{LossPass, run};
-use crate::backend::Backend;
-use crate::error::Result;
+use super::Loss;
 
-pub fn forward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
-    run(b, &pass(None), &[z, t], &[loss])
-}
-
-/// dz = scale · d mean(loss) / dz.
-pub fn backward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, dz: &B::T, scale: f32) -> Result<()> {
-    run(b, &pass(Some(scale)), &[z, t], &[dz])
-}
-
-fn pass(backward_scale: Option<f32>) -> LossPass {
-    LossPass {
-        shader: "hinge",
-        backward_scale,
-        forward: reference::hinge_forward,
-        backward: reference::hinge_backward,
-    }
-}
+pub const LOSS: Loss = Loss::new("hinge", reference::hinge_forward, reference::hinge_backward);
 
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
-    use crate::reference::Float;
+    use crate::reference::{Float, per_sample};
 
     fn sign<F: Float>(t: F) -> F {
         F::from(2.0).unwrap() * t - F::one()
@@ -33,25 +15,23 @@ pub mod reference {
 
     /// loss[i] = max(0, 1 − s·z), s = 2t − 1
     pub fn hinge_forward<F: Float>(z: &[F], t: &[F], loss: &mut [F]) {
-        for ((l, &z), &t) in loss.iter_mut().zip(z).zip(t) {
-            *l = (F::one() - sign(t) * z).max(F::zero());
-        }
+        per_sample(z, t, loss, |z, t| (F::one() - sign(t) * z).max(F::zero()));
     }
 
     /// dz[i] = scale · (−s where the hinge is active, else 0) / n
     pub fn hinge_backward<F: Float>(z: &[F], t: &[F], dz: &mut [F], scale: F) {
         let n = F::from(z.len()).unwrap();
-        for ((d, &z), &t) in dz.iter_mut().zip(z).zip(t) {
+        per_sample(z, t, dz, |z, t| {
             let s = sign(t);
-            *d = if F::one() - s * z > F::zero() { -s * scale / n } else { F::zero() };
-        }
+            if F::one() - s * z > F::zero() { -s * scale / n } else { F::zero() }
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::reference::*;
-    use crate::reference::gradcheck::{Rng, check};
+    use crate::reference::gradcheck::{Rng, check_mean_loss};
 
     #[test]
     fn hinge_gradient() {
@@ -60,13 +40,6 @@ mod tests {
         let t: Vec<f64> = (0..12).map(|i| (i % 2) as f64).collect();
         let z: Vec<f64> = (0..12).map(|_| rng.f(-6.0, 6.0)).collect();
         let z: Vec<f64> = z.iter().map(|&v| if (v.abs() - 1.0).abs() < 0.1 { v + 0.3 } else { v }).collect();
-        let mut dz = vec![0.0; 12];
-        hinge_backward(&z, &t, &mut dz, 1.0);
-        let forward = |z: &[f64]| {
-            let mut l = vec![0.0; z.len()];
-            hinge_forward(z, &t, &mut l);
-            vec![l.iter().sum::<f64>() / l.len() as f64]
-        };
-        check("hinge", &z, &[1.0], forward, &dz);
+        check_mean_loss("hinge", &z, &t, hinge_forward, hinge_backward);
     }
 }

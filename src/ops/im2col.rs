@@ -20,7 +20,10 @@ params! {
     /// phase's first taps and counts.
     pub struct Im2colParams {
         chunk: u32, n0: u32, c: u32, h: u32, w: u32, oh: u32, ow: u32, kh: u32, kw: u32,
-        stride: u32, pad: u32, has_bias: u32, row: u32, slope: f32,
+        stride: u32, pad: u32, has_bias: u32, row: u32,
+        // LeakyReLU's slope when EPILOGUE is 1.
+        slope: f32,
+        // phase_weights only: the weights' output channels, the phase's first tap and its taps.
         k: u32, i0: u32, j0: u32, ka: u32, kb: u32,
     }
 }

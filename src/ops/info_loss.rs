@@ -65,7 +65,7 @@ params! {
 }
 
 /// Per-sample loss [n].
-pub fn forward<B: Backend + ?Sized>(
+pub fn forward<B: Backend>(
     b: &mut B,
     s: &InfoLoss,
     q: &B::T,
@@ -77,7 +77,7 @@ pub fn forward<B: Backend + ?Sized>(
 }
 
 /// dq = scale · d mean(loss) / dq.
-pub fn backward<B: Backend + ?Sized>(
+pub fn backward<B: Backend>(
     b: &mut B,
     s: &InfoLoss,
     (q, code, z): (&B::T, &B::T, &B::T),
@@ -95,7 +95,7 @@ pub fn codes_seed(noise_seed: u64) -> u64 {
 
 /// The continuous codes of z [n, z_dim] (its last c columns), drawn U(−1, 1) in place from
 /// (seed, i·c + j).
-pub fn draw_codes<B: Backend + ?Sized>(b: &mut B, s: &InfoLoss, seed: u64, z: &B::T) -> Result<()> {
+pub fn draw_codes<B: Backend>(b: &mut B, s: &InfoLoss, seed: u64, z: &B::T) -> Result<()> {
     run(b, &CodesPass { s: *s, seed }, &[], &[z])
 }
 

@@ -1,11 +1,12 @@
 //! linear: y = x · wᵀ + b. x [batch, in], w [out, in], b [out], y [batch, out].
 
+use super::Weighted;
 use super::activation::{self, Activation};
 use super::gemm::{self, Gemm};
 use super::reduce::{self, ChannelSum};
-use super::{Weighted, weighted_backward, weighted_forward};
+pub use super::weighted::{backward, forward};
 use super::{expect, record_weighted_backward, u};
-use crate::backend::{Backend, Grads};
+use crate::backend::Grads;
 use crate::error::Result;
 use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -43,30 +44,6 @@ impl Linear {
 
 params! {
     pub struct LinearParams { batch: u32, in_f: u32, out_f: u32, has_bias: u32 }
-}
-
-/// y = x ⊛ w + b.
-pub fn forward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Linear,
-    x: &B::T,
-    w: &B::T,
-    bias: Option<&B::T>,
-    y: &B::T,
-) -> Result<()> {
-    weighted_forward(b, *s, (x, w, bias), None, y)
-}
-
-/// The requested dx, dw (+=), db (+=).
-pub fn backward<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &Linear,
-    x: &B::T,
-    w: &B::T,
-    dy: &B::T,
-    grads: Grads<'_, B::T>,
-) -> Result<()> {
-    weighted_backward(b, *s, (x, w, dy), grads)
 }
 
 impl Weighted for Linear {

@@ -32,12 +32,12 @@ pub mod wgan;
 pub struct Shader {
     pub name: &'static str,
     pub source: &'static str,
-    /// The fields of its `Params` uniform, as the Rust side writes them (checked against the
-    /// WGSL by `tests/shaders_valid.rs`).
+    /// The fields of its `Params` uniform, as the Rust side writes them: the shader's WGSL
+    /// declaration is generated from them (`gpu::params::wgsl`).
     pub params: &'static [(&'static str, Scalar)],
 }
 
-/// `shaders/<name>.wgsl` with its parameter block's Rust mirror.
+/// `shaders/<name>.wgsl` with its parameter block.
 macro_rules! shader {
     ($name:literal, $params:ty) => {
         Shader {
@@ -114,7 +114,7 @@ pub(crate) fn all_mut<'a, const N: usize>(list: &'a mut [Option<&mut [f32]>]) ->
 }
 
 /// Runs `pass` on required tensors only: the common case of an entry point.
-pub(crate) fn run<B: Backend + ?Sized, const R: usize, const W: usize>(
+pub(crate) fn run<B: Backend, const R: usize, const W: usize>(
     b: &mut B,
     pass: &(impl Pass + ?Sized),
     reads: &[&B::T; R],
@@ -160,29 +160,54 @@ pub(crate) fn check_loss(op: &'static str, z: usize, t: usize, out: usize) -> Re
 }
 
 params! {
-    /// The per-sample losses' parameters (bce_with_logits.wgsl, mse.wgsl, hinge.wgsl).
+    /// The per-sample losses' parameters (loss.wgsl, included by bce_with_logits, mse and hinge).
     pub struct LossParams { n: u32, scale: f32 }
 }
 
-/// The per-sample losses (bce_with_logits, mse, hinge) share one shader layout and so one pass:
-/// reads z, t [n]; writes the loss [n] (`backward_scale` None) or dz = scale · d mean / dz.
-pub(crate) struct LossPass {
-    pub shader: &'static str,
-    pub backward_scale: Option<f32>,
-    pub forward: fn(&[f32], &[f32], &mut [f32]),
-    pub backward: fn(&[f32], &[f32], &mut [f32], f32),
+/// A per-sample loss (bce_with_logits, mse, hinge): its shader and CPU reference. The three share
+/// one shader layout (loss.wgsl) and so one pass. z, t and the output are all [n].
+pub struct Loss {
+    shader: &'static str,
+    forward: fn(&[f32], &[f32], &mut [f32]),
+    backward: fn(&[f32], &[f32], &mut [f32], f32),
 }
 
-impl Pass for LossPass {
+impl Loss {
+    pub(crate) const fn new(
+        shader: &'static str,
+        forward: fn(&[f32], &[f32], &mut [f32]),
+        backward: fn(&[f32], &[f32], &mut [f32], f32),
+    ) -> Loss {
+        Loss { shader, forward, backward }
+    }
+
+    /// loss[i] of logit z[i] against target t[i].
+    pub fn forward<B: Backend>(&self, b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
+        run(b, &LossPass { loss: self, backward_scale: None }, &[z, t], &[loss])
+    }
+
+    /// dz = scale · d mean(loss) / dz.
+    pub fn backward<B: Backend>(&self, b: &mut B, z: &B::T, t: &B::T, dz: &B::T, scale: f32) -> Result<()> {
+        run(b, &LossPass { loss: self, backward_scale: Some(scale) }, &[z, t], &[dz])
+    }
+}
+
+/// A loss's forward (`backward_scale` None: reads z, t, writes the loss) or backward (writes dz).
+struct LossPass<'a> {
+    loss: &'a Loss,
+    backward_scale: Option<f32>,
+}
+
+impl Pass for LossPass<'_> {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
         let ([z, t], [out]) = (all(reads), all(writes));
-        check_loss(self.shader, z, t, out)
+        check_loss(self.loss.shader, z, t, out)
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
         let ([z, t], [out]) = (all(reads), all_mut(writes));
         match self.backward_scale {
-            None => (self.forward)(z, t, out),
-            Some(scale) => (self.backward)(z, t, out, scale),
+            None => (self.loss.forward)(z, t, out),
+            Some(scale) => (self.loss.backward)(z, t, out, scale),
         }
     }
     /// z at binding 1, t at 2, and `forward` writing the loss at 3 or `backward` writing dz at 4.
@@ -193,12 +218,12 @@ impl Pass for LossPass {
             Some(s) => ("backward", 4, s),
         };
         let params = LossParams { n: u(z.len), scale };
-        g.dispatch_items(self.shader, entry, &params, &[(1, z), (2, t), (slot, out)], z.len)
+        g.dispatch_items(self.loss.shader, entry, &params, &[(1, z), (2, t), (slot, out)], z.len)
     }
 }
 
-/// linear, conv2d and conv_transpose2d, as their shared passes see them.
-pub(crate) trait Weighted: Copy {
+/// linear, conv2d and conv_transpose2d, as their shared passes and entry points see them.
+pub trait Weighted: Copy {
     const NAME: &'static str;
     fn check(&self, x: usize, w: usize, b: Option<usize>, y: usize) -> Result<()>;
     fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]);
@@ -291,7 +316,7 @@ impl<S: Weighted> Pass for WeightedPass<S> {
 
 /// A weighted op's forward through its pass: y = op(x, w) + b, or with `act` = (activation,
 /// pre), y = activation(op(x, w) + b).
-pub(crate) fn weighted_forward<B: Backend + ?Sized, S: Weighted>(
+pub(crate) fn weighted_forward<B: Backend, S: Weighted>(
     b: &mut B,
     s: S,
     (x, w, bias): (&B::T, &B::T, Option<&B::T>),
@@ -306,13 +331,45 @@ pub(crate) fn weighted_forward<B: Backend + ?Sized, S: Weighted>(
 }
 
 /// A weighted op's backward through its pass.
-pub(crate) fn weighted_backward<B: Backend + ?Sized, S: Weighted>(
+pub(crate) fn weighted_backward<B: Backend, S: Weighted>(
     b: &mut B,
     s: S,
     (x, w, dy): (&B::T, &B::T, &B::T),
     grads: Grads<'_, B::T>,
 ) -> Result<()> {
     b.run(&WeightedPass::Backward(s), &[Some(x), Some(w), Some(dy)], &[grads.dx, grads.dw, grads.db])
+}
+
+/// The typed entry points of linear, conv2d and conv_transpose2d (each module re-exports them):
+/// the same two calls for any of their shapes.
+pub mod weighted {
+    use super::{Weighted, weighted_backward, weighted_forward};
+    use crate::backend::{Backend, Grads};
+    use crate::error::Result;
+
+    /// y = x ⊛ w + b.
+    pub fn forward<B: Backend, S: Weighted>(
+        b: &mut B,
+        s: &S,
+        x: &B::T,
+        w: &B::T,
+        bias: Option<&B::T>,
+        y: &B::T,
+    ) -> Result<()> {
+        weighted_forward(b, *s, (x, w, bias), None, y)
+    }
+
+    /// The requested dx, dw (+=), db (+=).
+    pub fn backward<B: Backend, S: Weighted>(
+        b: &mut B,
+        s: &S,
+        x: &B::T,
+        w: &B::T,
+        dy: &B::T,
+        grads: Grads<'_, B::T>,
+    ) -> Result<()> {
+        weighted_backward(b, *s, (x, w, dy), grads)
+    }
 }
 
 /// The backward pass shared by linear, conv2d and conv_transpose2d: each shader has

@@ -1,65 +1,34 @@
 //! mse: per-sample (z − t)², the LSGAN loss; backward gives scale · d mean / dz.
 
-use super::{LossPass, run};
-use crate::backend::Backend;
-use crate::error::Result;
+use super::Loss;
 
-pub fn forward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, loss: &B::T) -> Result<()> {
-    run(b, &pass(None), &[z, t], &[loss])
-}
-
-/// dz = scale · d mean(loss) / dz.
-pub fn backward<B: Backend + ?Sized>(b: &mut B, z: &B::T, t: &B::T, dz: &B::T, scale: f32) -> Result<()> {
-    run(b, &pass(Some(scale)), &[z, t], &[dz])
-}
-
-fn pass(backward_scale: Option<f32>) -> LossPass {
-    LossPass {
-        shader: "mse",
-        backward_scale,
-        forward: reference::mse_forward,
-        backward: reference::mse_backward,
-    }
-}
+pub const LOSS: Loss = Loss::new("mse", reference::mse_forward, reference::mse_backward);
 
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
-    use crate::reference::Float;
+    use crate::reference::{Float, per_sample};
 
     /// loss[i] = (z − t)²
     pub fn mse_forward<F: Float>(z: &[F], t: &[F], loss: &mut [F]) {
-        for ((l, &z), &t) in loss.iter_mut().zip(z).zip(t) {
-            *l = (z - t) * (z - t);
-        }
+        per_sample(z, t, loss, |z, t| (z - t) * (z - t));
     }
 
     /// dz[i] = scale · 2(z − t) / n: the gradient of scale · mean(loss).
     pub fn mse_backward<F: Float>(z: &[F], t: &[F], dz: &mut [F], scale: F) {
         let n = F::from(z.len()).unwrap();
         let two = F::one() + F::one();
-        for ((d, &z), &t) in dz.iter_mut().zip(z).zip(t) {
-            *d = scale * two * (z - t) / n;
-        }
+        per_sample(z, t, dz, |z, t| scale * two * (z - t) / n);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::reference::*;
-    use crate::reference::gradcheck::{Rng, check};
+    use crate::reference::gradcheck::{check_mean_loss, logits_and_soft_targets};
 
     #[test]
     fn mse_gradient() {
-        let mut rng = Rng::new(15);
-        let z: Vec<f64> = (0..12).map(|_| rng.f(-6.0, 6.0)).collect();
-        let t: Vec<f64> = (0..12).map(|_| rng.f(0.0, 1.0)).collect();
-        let mut dz = vec![0.0; 12];
-        mse_backward(&z, &t, &mut dz, 1.0);
-        let forward = |z: &[f64]| {
-            let mut l = vec![0.0; z.len()];
-            mse_forward(z, &t, &mut l);
-            vec![l.iter().sum::<f64>() / l.len() as f64]
-        };
-        check("mse", &z, &[1.0], forward, &dz);
+        let (z, t) = logits_and_soft_targets(15, 12);
+        check_mean_loss("mse", &z, &t, mse_forward, mse_backward);
     }
 }

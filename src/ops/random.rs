@@ -18,13 +18,7 @@ params! {
 }
 
 /// Fills `out` from the counter-based generator at (seed, offset).
-pub fn fill<B: Backend + ?Sized>(
-    b: &mut B,
-    d: Distribution,
-    seed: u64,
-    offset: u64,
-    out: &B::T,
-) -> Result<()> {
+pub fn fill<B: Backend>(b: &mut B, d: Distribution, seed: u64, offset: u64, out: &B::T) -> Result<()> {
     run(b, &Fill { d, seed, offset }, &[], &[out])
 }
 

@@ -16,17 +16,19 @@ pub struct ChannelSum {
 
 params! {
     pub struct ReduceParams {
-        n: u32, channels: u32, spatial: u32, accumulate: u32, alpha: f32, per_run: u32, direct: u32,
+        n: u32, channels: u32, spatial: u32, accumulate: u32, alpha: f32,
+        // sum_channels: elements per invocation, and whether it writes `out` itself.
+        per_run: u32, direct: u32,
     }
 }
 
 /// out[0] = alpha · Σ x, in a fixed order.
-pub fn sum<B: Backend + ?Sized>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()> {
+pub fn sum<B: Backend>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()> {
     run(b, &Sum { alpha }, &[x], &[out])
 }
 
 /// out[c] (+)= Σ over batch and spatial of x [n, c, spatial].
-pub fn sum_channels<B: Backend + ?Sized>(
+pub fn sum_channels<B: Backend>(
     b: &mut B,
     s: &ChannelSum,
     x: &B::T,

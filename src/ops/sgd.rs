@@ -26,13 +26,7 @@ params! {
 }
 
 /// Updates param and the momentum buffer in place from grad.
-pub fn step<B: Backend + ?Sized>(
-    b: &mut B,
-    s: &SgdStep,
-    param: &B::T,
-    grad: &B::T,
-    buf: &B::T,
-) -> Result<()> {
+pub fn step<B: Backend>(b: &mut B, s: &SgdStep, param: &B::T, grad: &B::T, buf: &B::T) -> Result<()> {
     run(b, s, &[grad], &[param, buf])
 }
 

@@ -31,7 +31,7 @@ params! {
 }
 
 /// Per-sample softmax cross-entropy of logits [n, k] against class labels [n].
-pub fn forward<B: Backend + ?Sized>(
+pub fn forward<B: Backend>(
     b: &mut B,
     s: &SoftmaxCrossEntropy,
     z: &B::T,
@@ -42,7 +42,7 @@ pub fn forward<B: Backend + ?Sized>(
 }
 
 /// dz = scale · d mean(loss) / dz.
-pub fn backward<B: Backend + ?Sized>(
+pub fn backward<B: Backend>(
     b: &mut B,
     s: &SoftmaxCrossEntropy,
     z: &B::T,
@@ -54,7 +54,7 @@ pub fn backward<B: Backend + ?Sized>(
 }
 
 /// The class probabilities p [n, k] (softmax of each row).
-pub fn probs<B: Backend + ?Sized>(b: &mut B, s: &SoftmaxCrossEntropy, z: &B::T, p: &B::T) -> Result<()> {
+pub fn probs<B: Backend>(b: &mut B, s: &SoftmaxCrossEntropy, z: &B::T, p: &B::T) -> Result<()> {
     run(b, &SoftmaxPass { s: *s, kind: SoftmaxKind::Probs }, &[z], &[p])
 }
 

@@ -48,7 +48,7 @@ params! {
 }
 
 /// One power iteration on st.u, st.v, then w_sn = w / σ(w).
-pub fn forward<B: Backend + ?Sized>(
+pub fn forward<B: Backend>(
     b: &mut B,
     s: &SpectralNorm,
     w: &B::T,
@@ -60,7 +60,7 @@ pub fn forward<B: Backend + ?Sized>(
 }
 
 /// dw: dL/dw_sn in, dL/dw out (through σ's dependence on w).
-pub fn backward<B: Backend + ?Sized>(
+pub fn backward<B: Backend>(
     b: &mut B,
     s: &SpectralNorm,
     w_sn: &B::T,

@@ -11,12 +11,12 @@ params! {
 }
 
 /// dz = scale / n: the gradient of scale · mean(z), the Wasserstein critic's loss.
-pub fn critic_backward<B: Backend + ?Sized>(b: &mut B, dz: &B::T, scale: f32) -> Result<()> {
+pub fn critic_backward<B: Backend>(b: &mut B, dz: &B::T, scale: f32) -> Result<()> {
     run(b, &WganPass::CriticBackward { scale }, &[], &[dz])
 }
 
 /// w = clamp(w, −c, c).
-pub fn clip<B: Backend + ?Sized>(b: &mut B, w: &B::T, c: f32) -> Result<()> {
+pub fn clip<B: Backend>(b: &mut B, w: &B::T, c: f32) -> Result<()> {
     run(b, &WganPass::Clip { c }, &[], &[w])
 }
 

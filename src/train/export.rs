@@ -201,28 +201,24 @@ impl Graph {
                 args[0] = &x2;
                 self.node("Gemm", &args, vec![int("transB", 1)])
             }
-            LayerSpec::Conv2d { kernel, stride, pad, bias: has, .. } => {
+            LayerSpec::Conv2d { kernel, stride, pad, bias: has, .. }
+            | LayerSpec::ConvTranspose2d { kernel, stride, pad, bias: has, .. } => {
                 let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
                 let mut args = with_bias(has);
                 args[0] = &x4;
-                let attrs = vec![
+                let mut attrs = vec![
                     square("kernel_shape", kernel),
                     square("strides", stride),
                     ints("pads", &[pad as i64; 4]),
                 ];
-                self.node("Conv", &args, attrs)
-            }
-            LayerSpec::ConvTranspose2d { kernel, stride, pad, output_padding, bias: has, .. } => {
-                let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
-                let mut args = with_bias(has);
-                args[0] = &x4;
-                let attrs = vec![
-                    square("kernel_shape", kernel),
-                    square("strides", stride),
-                    ints("pads", &[pad as i64; 4]),
-                    square("output_padding", output_padding),
-                ];
-                self.node("ConvTranspose", &args, attrs)
+                let op = match *layer {
+                    LayerSpec::ConvTranspose2d { output_padding, .. } => {
+                        attrs.push(square("output_padding", output_padding));
+                        "ConvTranspose"
+                    }
+                    _ => "Conv",
+                };
+                self.node(op, &args, attrs)
             }
             LayerSpec::BatchNorm { eps, .. } => {
                 *flat = was_flat;

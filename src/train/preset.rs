@@ -83,32 +83,35 @@ impl TrainArgs {
                 digits = Some("0".into()),
                 init = Some(InitScheme::Pytorch),
             ),
-            Preset::Radford2015 => set!(self, explicit;
-                model = ModelKind::Dcgan,
-                width = 64,
-                d_batch_norm = true,
-                no_g_batch_norm = false,
-                loss = LossKind::Bce,
-                opt_g = OptKind::Adam,
-                opt_d = OptKind::Adam,
-                lr_g = 2e-4,
-                lr_d = 2e-4,
-                beta1 = 0.5,
-                batch_size = 128,
-                init = Some(InitScheme::Dcgan),
-            ),
-            Preset::DcganKeras => set!(self, explicit;
-                model = ModelKind::Keras,
-                loss = LossKind::Bce,
-                opt_g = OptKind::Adam,
-                opt_d = OptKind::Adam,
-                lr_g = 2e-4,
-                lr_d = 2e-4,
-                beta1 = 0.5,
-                batch_size = 128,
-                init = Some(InitScheme::Pytorch),
-            ),
+            Preset::Radford2015 => {
+                self.apply_dcgan_training(explicit);
+                set!(self, explicit;
+                    model = ModelKind::Dcgan,
+                    width = 64,
+                    d_batch_norm = true,
+                    no_g_batch_norm = false,
+                    init = Some(InitScheme::Dcgan),
+                );
+            }
+            Preset::DcganKeras => {
+                self.apply_dcgan_training(explicit);
+                set!(self, explicit; model = ModelKind::Keras, init = Some(InitScheme::Pytorch));
+            }
         }
+    }
+
+    /// The DCGAN paper's training (Radford et al. 2015), which both DCGAN presets follow: BCE,
+    /// Adam at 2e-4 with β1 = 0.5 for G and D, batches of 128.
+    fn apply_dcgan_training(&mut self, explicit: &dyn Fn(&str) -> bool) {
+        set!(self, explicit;
+            loss = LossKind::Bce,
+            opt_g = OptKind::Adam,
+            opt_d = OptKind::Adam,
+            lr_g = 2e-4,
+            lr_d = 2e-4,
+            beta1 = 0.5,
+            batch_size = 128,
+        );
     }
 
     /// The recipes of a run without `--preset`, chosen by measurement: for tables, for the
