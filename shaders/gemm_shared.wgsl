@@ -79,9 +79,8 @@ fn store_strided(cbase: u32, mi: u32, n: u32, v: vec4<f32>) {
 // Split-K's second half (gemm.rs, record_shared): C[i, j] (+)= Σ_s a[s, i, j] (+ bias), the
 // partial products of the reduction's p.k chunks summed in chunk order, one invocation each.
 @compute @workgroup_size(256)
-fn sum_splits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-              @builtin(local_invocation_index) lid: u32) {
-    let e = flat_id(wg, nwg, lid);
+fn sum_splits(inv: Invocation) {
+    let e = flat_id(inv);
     let size = p.m * p.n;
     if (e >= size) { return; }
     var sum = 0.0;
