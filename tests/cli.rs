@@ -787,13 +787,13 @@ fn every_preset_starts_and_runs() {
     let config_of = |args: &[&str]| {
         let out = dir.join("default");
         let o = out.to_str().unwrap();
-        ok(&[&["train", "--limit", "32", "--batch-size", "16", "--width", "4", "--out", o][..], args]
+        ok(&[&["train", "--limit", "32", "--batch-size", "8", "--width", "4", "--out", o][..], args]
             .concat());
         let text = std::fs::read_to_string(out.join("config.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap()
     };
     let c = config_of(&[]);
-    assert_eq!(c["batch_size"], serde_json::Value::from(16), "--batch-size given wins over the recipe's 32");
+    assert_eq!(c["batch_size"], serde_json::Value::from(8), "--batch-size given wins over the recipe's 16");
     assert_eq!(
         (&c["loss"], &c["d_spectral_norm"], &c["g_ema"]),
         (&"hinge".into(), &true.into(), &0.999.into())

@@ -36,6 +36,7 @@ pub struct TrainArgs {
     pub loss: LossKind,
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
+    /// Images per step (default: 16 for the default DCGAN, 32 for tables, a preset's own with --preset, 64 otherwise)
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
     #[arg(long, default_value_t = 100)]
