@@ -144,13 +144,13 @@ impl AdapterSummary {
 
     /// What to do when the adapter is Mesa's llvmpipe through OpenGL, which `auto` falls back to
     /// where no Vulkan driver is installed: wgpu's GL backend has no subgroup operations, and the
-    /// default model trained 3.7x slower there than on lavapipe (26–28 against ~100 images/s on a
-    /// 2-core AMD EPYC).
+    /// default model trained about 2x slower there than on lavapipe (167 against 355 images/s on
+    /// 2 Intel Xeon cores; BENCHMARKS.md, session 12).
     pub fn slow_path_hint(&self) -> Option<&'static str> {
         (self.is_cpu() && self.backend == "Gl").then_some(
-            "note: running on llvmpipe through OpenGL, which trains the default model about 3.7x slower \
-             than Mesa's Vulkan driver (lavapipe; measured 26-28 against ~100 images/s on 2 cores): \
-             sudo apt-get install mesa-vulkan-drivers",
+            "note: running on llvmpipe through OpenGL, which trains the default model about 2x slower \
+             than Mesa's Vulkan driver (lavapipe; measured 167 against 355 images/s on 2 cores, an \
+             epoch about 6 minutes instead of 3): sudo apt-get install mesa-vulkan-drivers",
         )
     }
 }
