@@ -794,6 +794,9 @@ fn every_preset_starts_and_runs() {
     };
     let c = config_of(&[]);
     assert_eq!(c["batch_size"], serde_json::Value::from(8), "--batch-size given wins over the recipe's 16");
+    // The adapter and the kernels chosen for it are saved with the settings.
+    assert!(c["adapter"]["name"].is_string() && c["kernels"]["gemm"].is_string(), "{c}");
+    assert!(c["kernels"]["tiled"].is_boolean(), "{c}");
     assert_eq!(
         (&c["loss"], &c["d_spectral_norm"], &c["g_ema"]),
         (&"hinge".into(), &true.into(), &0.999.into())

@@ -118,7 +118,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let threads = std::env::var("LP_NUM_THREADS").ok();
     let timestamps = ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
     let a = &ctx.adapter;
-    let kernels = if ctx.tiled { format!("tiled, GEMM {}", g.gemm_kernel().name()) } else { "simple".into() };
+    let kernels = g.plan().describe();
     out.line(&format!(
         "adapter: {} ({}, {}), driver: {} {}; kernels: {}; LP_NUM_THREADS: {}; timing: {}",
         a.name,

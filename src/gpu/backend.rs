@@ -16,27 +16,7 @@ use super::context::GpuContext;
 use crate::backend::Tensor;
 use crate::error::{Error, Result};
 
-/// The GEMM kernel family (`shaders/gemm*.wgsl`), chosen per adapter kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GemmKernel {
-    /// The 8 lanes of a subgroup share 16 to 64 rows of A through broadcasts
-    /// (`gemm_subgroup.wgsl`): for CPU adapters whose loads run lane by lane (lavapipe).
-    Subgroup,
-    /// An 8×8 vec4 tile per invocation (4×4 scalar when operands are not vec4-aligned).
-    Registers,
-    /// 64×64 tiles per workgroup staged in workgroup memory (`gemm_shared.wgsl`): for GPUs.
-    Shared,
-}
-
-impl GemmKernel {
-    pub fn name(self) -> &'static str {
-        match self {
-            GemmKernel::Subgroup => "subgroup",
-            GemmKernel::Registers => "registers",
-            GemmKernel::Shared => "shared",
-        }
-    }
-}
+use super::plan::{GemmKernel, KernelPlan};
 
 /// A range of f32 elements in a GPU buffer. Cloning is cheap (the buffer is reference counted).
 #[derive(Clone, Debug)]
@@ -87,10 +67,8 @@ pub struct GpuBackend {
     /// Per-size workspaces that ops need between two of their own kernels.
     scratch: HashMap<(&'static str, usize), GpuTensor>,
     in_flight: VecDeque<wgpu::SubmissionIndex>,
-    /// Which GEMM kernels this backend records (see [`GemmKernel`]).
-    pub(crate) gemm_kernel: GemmKernel,
-    /// Rows of C per subgroup in the subgroup GEMM (16, 32 or 64), when not chosen per product.
-    pub(crate) gemm_rows: Option<usize>,
+    /// Which kernels this backend records, chosen once for its adapter.
+    pub(crate) plan: KernelPlan,
     /// Most floats an op's workspace may hold (im2col splits the batch to fit).
     pub(crate) workspace_floats: usize,
     /// Set while `wgan-gpu bench` times dispatches.
@@ -142,6 +120,7 @@ fn label_of(shader: &'static str, entry: &'static str) -> &'static str {
 
 impl GpuBackend {
     pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
+        let plan = KernelPlan::for_adapter(&ctx);
         let arena = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("params arena"),
             size: (SLOT * SLOTS) as u64,
@@ -170,10 +149,8 @@ impl GpuBackend {
             dispatch_log: None,
             next_flops: None,
             workspace_floats: 16 << 20,
-            gemm_kernel: GemmKernel::Registers,
-            gemm_rows: None,
-        }
-        .with_default_kernels())
+            plan,
+        })
     }
 
     pub(crate) fn encoder(&mut self) -> &mut wgpu::CommandEncoder {
@@ -206,24 +183,6 @@ impl GpuBackend {
         Ok(GpuTensor { buf, offset: 0, len })
     }
 
-    /// The GEMM kernels for the adapter's kind (`WGAN_GEMM=subgroup|registers|shared` overrides):
-    /// subgroup broadcasts on CPU adapters with 8-wide subgroups (lavapipe), register tiles on
-    /// other CPU adapters, workgroup-memory tiles on GPUs.
-    fn with_default_kernels(mut self) -> Self {
-        let kernel = match std::env::var("WGAN_GEMM").as_deref() {
-            Ok("subgroup") => GemmKernel::Subgroup,
-            Ok("registers") => GemmKernel::Registers,
-            Ok("shared") => GemmKernel::Shared,
-            _ if !self.ctx.adapter.is_cpu() => GemmKernel::Shared,
-            _ => GemmKernel::Subgroup,
-        };
-        self.set_gemm_kernel(kernel);
-        self.set_gemm_rows(std::env::var("WGAN_TILE").ok().and_then(|v| v.parse().ok()));
-        self
-    }
-
-    /// Which GEMM kernels are recorded; `Subgroup` falls back to `Registers` where the device
-    /// lacks 8-wide subgroups. Tests use it to cover every kernel on one adapter.
     /// Starts listing every dispatch recorded from now on; [`GpuBackend::take_dispatch_log`]
     /// hands the list back.
     pub fn start_dispatch_log(&mut self) {
@@ -242,24 +201,26 @@ impl GpuBackend {
         self.next_flops = Some(flops);
     }
 
+    /// Which GEMM kernels are recorded; `Subgroup` falls back to `Registers` where the device
+    /// lacks 8-wide subgroups. Tests use it to cover every kernel on one adapter.
     pub fn set_gemm_kernel(&mut self, kernel: GemmKernel) {
-        let eight_wide = self.ctx.device.features().contains(wgpu::Features::SUBGROUP)
-            && self.ctx.adapter.subgroup_size == (8, 8);
-        self.gemm_kernel = match kernel {
-            GemmKernel::Subgroup if !eight_wide => GemmKernel::Registers,
-            k => k,
-        };
+        self.plan.gemm = KernelPlan::supported(&self.ctx, kernel);
     }
 
     pub fn gemm_kernel(&self) -> GemmKernel {
-        self.gemm_kernel
+        self.plan.gemm
+    }
+
+    /// The kernels this backend records.
+    pub fn plan(&self) -> KernelPlan {
+        self.plan
     }
 
     /// Fixes the subgroup GEMM's tile height (16, 32 or 64 rows; `WGAN_TILE`), or with `None`
     /// (or any other value) lets each product take the tallest its rows fill. For tests and
     /// for comparing the tiles.
     pub fn set_gemm_rows(&mut self, rows: Option<usize>) {
-        self.gemm_rows = rows.filter(|r| matches!(r, 16 | 32 | 64));
+        self.plan.gemm_rows = KernelPlan::rows(rows);
     }
 
     /// Caps op workspaces at `floats` (64 MiB by default); tests use it to force batch splitting.

@@ -175,9 +175,6 @@ pub struct GpuContext {
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
-    /// Register-tiled GEMM kernels (default) or the simple one-output-per-invocation ones
-    /// (`WGAN_KERNELS=simple`), kept as a baseline and a fallback.
-    pub tiled: bool,
     /// Errors outside any error scope land here instead of wgpu's default panic.
     pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
 }
@@ -252,7 +249,6 @@ impl GpuContext {
             adapter: summary,
             limits,
             pipelines: Mutex::new(HashMap::new()),
-            tiled: std::env::var("WGAN_KERNELS").map_or(true, |v| v != "simple"),
             uncaptured,
         }))
     }

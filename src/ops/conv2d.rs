@@ -138,8 +138,8 @@ impl Weighted for Conv2d {
         y: &GpuTensor,
     ) -> Result<()> {
         let s = self;
-        let narrow = g.ctx.tiled && s.narrow();
-        let as_gemm = g.ctx.tiled && !narrow;
+        let narrow = g.plan.tiled && s.narrow();
+        let as_gemm = g.plan.tiled && !narrow;
         activation::applied(g, act, as_gemm, y, |g, y, act| {
             if as_gemm {
                 return im2col::forward(g, &s.geometry(), x, w, (b, act), y);
@@ -178,7 +178,7 @@ impl Weighted for Conv2d {
             let (oh, ow) = s.out_hw();
             ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
         };
-        if !g.ctx.tiled {
+        if !g.plan.tiled {
             return record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum);
         }
         if s.narrow() {

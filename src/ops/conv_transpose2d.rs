@@ -114,7 +114,7 @@ impl Weighted for ConvTranspose2d {
         y: &GpuTensor,
     ) -> Result<()> {
         let s = self;
-        let tiled = g.ctx.tiled;
+        let tiled = g.plan.tiled;
         activation::applied(g, act, tiled, y, |g, y, act| {
             if tiled {
                 return im2col::adjoint(g, &s.geometry(), x, w, (b, act), y);
@@ -138,7 +138,7 @@ impl Weighted for ConvTranspose2d {
             let (oh, ow) = s.out_hw();
             ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
         };
-        if g.ctx.tiled {
+        if g.plan.tiled {
             let geo = s.geometry();
             if let Some(dx) = grads.dx {
                 im2col::forward(g, &geo, dy, w, (None, None), dx)?;

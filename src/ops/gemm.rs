@@ -146,7 +146,7 @@ impl Gemm {
     /// Whether the subgroup kernel can run `s` with B gathered ([`record_gathered`],
     /// [`record_weight_gathered`]): one product (no batch), A read 4 along k and inside `a_len`.
     fn gathering(&self, g: &GpuBackend, a_len: usize) -> bool {
-        g.gemm_kernel == GemmKernel::Subgroup
+        g.plan.gemm == GemmKernel::Subgroup
             && self.batch == 1
             && self.k.is_multiple_of(4)
             && self.a_along_k()
@@ -204,7 +204,7 @@ pub(crate) fn record(
     let vec4 = s.vec4_layout(a.len, b.len);
     let (params, store) = params(s, bias.is_some());
     g.count_flops(s.flops());
-    if g.gemm_kernel == GemmKernel::Shared {
+    if g.plan.gemm == GemmKernel::Shared {
         return record_shared(g, s, (a, b, bias, c), (&params, &store));
     }
     if let Some((a_vec, b_vec)) = vec4 {
@@ -213,7 +213,7 @@ pub(crate) fn record(
         let layout = [("A_VEC", a_vec), ("B_VEC", b_vec), epi, bias_c, acc];
         // Where subgroups are 8 lanes wide on a CPU adapter, lanes share A (fewer loads per
         // multiply-add); elsewhere each invocation owns an 8×8 tile.
-        if g.gemm_kernel == GemmKernel::Subgroup {
+        if g.plan.gemm == GemmKernel::Subgroup {
             let (entry, groups) = subgroup_tiles(g, s);
             let shader = if s.c_vec4(c.len) { "gemm_subgroup_c4" } else { "gemm_subgroup" };
             return g.dispatch_specialised(shader, entry, &layout, &params, &bind, groups);
@@ -493,7 +493,7 @@ fn params(s: &Gemm, has_bias: bool) -> (GemmParams, [(&'static str, u32); 3]) {
 /// rows fill (taller ones load less per multiply-add), one subgroup of 8 lanes per block of rows ×
 /// 32 columns, in workgroups of `SUBGROUP_WG` invocations.
 fn subgroup_tiles(g: &GpuBackend, s: &Gemm) -> (&'static str, usize) {
-    let rows = g.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
+    let rows = g.plan.gemm_rows.unwrap_or(s.m.next_power_of_two().clamp(16, 64));
     let entry = match rows {
         16 => "tile16x4",
         32 => "tile32x4",

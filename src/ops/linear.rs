@@ -71,7 +71,7 @@ impl Weighted for Linear {
         y: &GpuTensor,
     ) -> Result<()> {
         let s = self;
-        let tiled = g.ctx.tiled;
+        let tiled = g.plan.tiled;
         activation::applied(g, act, tiled, y, |g, y, act| {
             if tiled {
                 // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
@@ -97,7 +97,7 @@ impl Weighted for Linear {
     ) -> Result<()> {
         let s = self;
         let bias_sum = ChannelSum { n: s.batch, channels: s.out_features, spatial: 1 };
-        if !g.ctx.tiled {
+        if !g.plan.tiled {
             return record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum);
         }
         let (n, i, o) = (s.batch, s.in_features, s.out_features);

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -512,6 +512,25 @@ pub(crate) fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
     order
 }
 
+/// config.json: every setting of the run, and once the backend exists the adapter it trains on
+/// and the kernels chosen for it (so a run's numbers can be traced to the code that made them).
+fn write_config(out: &Path, args: &TrainArgs, backend: Option<&GpuBackend>) -> Result<()> {
+    // Through text, so that f32 settings keep their shortest form (0.999, not 0.99900001).
+    let text = serde_json::to_string(args).expect("serialisable");
+    let mut config: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    if let (Some(b), Some(map)) = (backend, config.as_object_mut()) {
+        let a = &b.ctx.adapter;
+        map.insert(
+            "adapter".into(),
+            serde_json::json!({"name": a.name, "backend": a.backend, "driver": a.driver}),
+        );
+        map.insert("kernels".into(), serde_json::to_value(b.plan()).expect("serialisable"));
+    }
+    let path = out.join("config.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("serialisable"))
+        .map_err(|source| Error::Io { path, source })
+}
+
 /// `wgan-gpu train`: resolves the run, then trains it on the chosen adapter.
 pub fn train(args: TrainArgs) -> Result<()> {
     let run = resolve(args)?;
@@ -520,6 +539,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if let Some(hint) = b.ctx.adapter.slow_path_hint() {
         eprintln!("{hint}");
     }
+    write_config(&run.out, &run.args, Some(&b))?;
     train_on(&mut b, run)
 }
 
@@ -551,9 +571,7 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
     let samples_dir = out.join("samples");
     std::fs::create_dir_all(&samples_dir)
         .map_err(|source| Error::Io { path: samples_dir.clone(), source })?;
-    let config_path = out.join("config.json");
-    std::fs::write(&config_path, serde_json::to_string_pretty(&args).expect("serialisable"))
-        .map_err(|source| Error::Io { path: config_path, source })?;
+    write_config(&out, &args, None)?;
 
     let mut cfg = args.gan_config();
     cfg.classes = data.info(args.conditional).classes.len();
