@@ -83,6 +83,7 @@ impl Weighted for Linear {
             let dummy = g.dummy.clone();
             let params = s.params(b.is_some());
             let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
+            g.count_flops(2 * (s.batch * s.in_features * s.out_features) as u64);
             g.dispatch_items("linear", "forward", &params, &bind, s.batch * s.out_features)
         })
     }
