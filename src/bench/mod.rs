@@ -16,6 +16,7 @@ use crate::gan::models::reference_bench_models;
 use crate::gan::step::Gan;
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor};
 use crate::nn::NetSpec;
+use crate::ops::gemm::{BIG_PRODUCT, MIN_WORKGROUPS};
 use cases::{Case, Fill};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -283,9 +284,6 @@ fn kernel_profile(
     }
     Ok(by_kernel)
 }
-
-/// Products (GEMMs, direct convolutions) that should fill a GPU, and what filling means.
-use crate::ops::gemm::{BIG_PRODUCT, MIN_WORKGROUPS};
 
 /// The iteration's dispatch count, and the large products that run on few workgroups.
 fn print_dispatches(out: &Out, dispatches: &[crate::gpu::DispatchRecord]) {

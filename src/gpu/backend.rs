@@ -338,11 +338,9 @@ impl GpuBackend {
         let bg = self.bind_groups[&key].clone();
         // Timed dispatches each need a pass of their own (timestamps are written per pass).
         if self.profiler.is_some() || self.pass.is_none() {
-            self.pass = None;
-            let device = &self.ctx.device;
-            let encoder = self.encoder.get_or_insert_with(|| {
-                device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("step") })
-            });
+            // Ends the open pass and makes the encoder where there is none yet.
+            self.encoder();
+            let encoder = self.encoder.as_mut().expect("made by encoder()");
             let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
             let pass = encoder
                 .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });

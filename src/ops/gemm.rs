@@ -255,7 +255,6 @@ fn record_shared(
     let parts = part.batch;
     let partials = g.scratch("gemm_splits", parts * s.m * s.n)?;
     let (part_params, part_store) = self::params(&part, false);
-    g.count_flops(s.flops());
     let bind = [(1, a), (2, b), (3, &dummy), (4, &partials)];
     g.dispatch_specialised("gemm_shared", "tile64", &part_store, &part_params, &bind, tiles * parts)?;
     // The sum reads the partials through A's binding; k carries the number of chunks.
