@@ -265,6 +265,44 @@ impl GpuBackend {
         groups: usize,
     ) -> Result<()> {
         let pipeline = self.ctx.pipeline(shader, entry, constants)?;
+        self.check_bindings(shader, entry, bindings)?;
+        if self.slots_used == SLOTS {
+            self.flush()?;
+        }
+        let slot = self.slots_used;
+        self.slots_used += 1;
+        let bytes: &[u8] = bytemuck::bytes_of(params);
+        assert!(bytes.len() <= SLOT, "parameter block of {shader}.{entry} exceeds {SLOT} bytes");
+        self.arena_host[slot * SLOT..slot * SLOT + bytes.len()].copy_from_slice(bytes);
+
+        let bg = self.bind_group(&pipeline, slot, bindings, shader, entry)?;
+        let (gx, gy) = grid(groups, 1, self.ctx.limits.max_compute_workgroups_per_dimension);
+        // Timed dispatches each need a pass of their own (timestamps are written per pass).
+        if self.profiler.is_some() || self.pass.is_none() {
+            // Ends the open pass and makes the encoder where there is none yet.
+            self.encoder();
+            let encoder = self.encoder.as_mut().expect("made by encoder()");
+            let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
+            let pass = encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });
+            self.pass = Some(pass.forget_lifetime());
+            self.passes_logged += 1;
+        }
+        let flops = self.next_flops.take();
+        if let Some(log) = &mut self.dispatch_log {
+            let pass = self.passes_logged;
+            log.push(DispatchRecord { kernel: label_of(shader, entry), workgroups: groups, flops, pass });
+        }
+        let pass = self.pass.as_mut().expect("a compute pass was begun above");
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bg, &[]);
+        pass.dispatch_workgroups(gx, gy, 1);
+        Ok(())
+    }
+
+    /// Every binding must start at the adapter's storage offset alignment and fit its binding
+    /// size limit: wgpu would otherwise fail the whole submission, far from the op at fault.
+    fn check_bindings(&self, shader: &str, entry: &str, bindings: &[(u32, &GpuTensor)]) -> Result<()> {
         let limit = self.ctx.limits.max_storage_buffer_binding_size;
         let align = self.ctx.limits.min_storage_buffer_offset_alignment as u64;
         for (_, t) in bindings {
@@ -287,15 +325,18 @@ impl GpuBackend {
                 });
             }
         }
-        if self.slots_used == SLOTS {
-            self.flush()?;
-        }
-        let slot = self.slots_used;
-        self.slots_used += 1;
-        let bytes: &[u8] = bytemuck::bytes_of(params);
-        assert!(bytes.len() <= SLOT, "parameter block of {shader}.{entry} exceeds {SLOT} bytes");
-        self.arena_host[slot * SLOT..slot * SLOT + bytes.len()].copy_from_slice(bytes);
+        Ok(())
+    }
 
+    /// The bind group of (pipeline, parameter slot, bindings), made once and then cached.
+    fn bind_group(
+        &mut self,
+        pipeline: &wgpu::ComputePipeline,
+        slot: usize,
+        bindings: &[(u32, &GpuTensor)],
+        shader: &str,
+        entry: &str,
+    ) -> Result<wgpu::BindGroup> {
         let key: BindKey = (
             pipeline.clone(),
             slot,
@@ -334,29 +375,7 @@ impl GpuBackend {
             })?;
             self.bind_groups.insert(key.clone(), bg);
         }
-        let (gx, gy) = grid(groups, 1, self.ctx.limits.max_compute_workgroups_per_dimension);
-        let bg = self.bind_groups[&key].clone();
-        // Timed dispatches each need a pass of their own (timestamps are written per pass).
-        if self.profiler.is_some() || self.pass.is_none() {
-            // Ends the open pass and makes the encoder where there is none yet.
-            self.encoder();
-            let encoder = self.encoder.as_mut().expect("made by encoder()");
-            let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
-            let pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });
-            self.pass = Some(pass.forget_lifetime());
-            self.passes_logged += 1;
-        }
-        let flops = self.next_flops.take();
-        if let Some(log) = &mut self.dispatch_log {
-            let pass = self.passes_logged;
-            log.push(DispatchRecord { kernel: label_of(shader, entry), workgroups: groups, flops, pass });
-        }
-        let pass = self.pass.as_mut().expect("a compute pass was begun above");
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &bg, &[]);
-        pass.dispatch_workgroups(gx, gy, 1);
-        Ok(())
+        Ok(self.bind_groups[&key].clone())
     }
 
     /// A 1-D dispatch of one invocation per item (workgroups of 256, as in the shaders).

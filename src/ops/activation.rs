@@ -1,6 +1,6 @@
 //! activation: element-wise LeakyReLU / ReLU / sigmoid / tanh; backward from the saved output.
 
-use super::{GpuTensors, Pass, all, all_mut, run, same_len, u};
+use super::{ForwardIo, GpuTensors, Pass, all, all_mut, run, same_len, u};
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::gpu::params::params;
@@ -40,18 +40,17 @@ pub(crate) fn epilogue_code(a: Option<Activation>) -> (u32, f32) {
 /// reads.
 pub(crate) fn applied(
     g: &mut GpuBackend,
-    act: Option<Activation>,
+    io: ForwardIo<'_>,
     fused: bool,
-    y: &GpuTensor,
-    op: impl FnOnce(&mut GpuBackend, &GpuTensor, Option<Activation>) -> Result<()>,
+    op: impl FnOnce(&mut GpuBackend, ForwardIo<'_>) -> Result<()>,
 ) -> Result<()> {
-    match act {
+    match io.act {
         Some(a) if !fused => {
-            let pre = g.scratch("activation.pre", y.len)?;
-            op(g, &pre, None)?;
-            record_forward(g, a, &pre, y)
+            let pre = g.scratch("activation.pre", io.y.len)?;
+            op(g, ForwardIo { act: None, y: &pre, ..io })?;
+            record_forward(g, a, &pre, io.y)
         }
-        _ => op(g, y, act),
+        _ => op(g, io),
     }
 }
 

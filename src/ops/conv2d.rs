@@ -1,15 +1,14 @@
 //! conv2d, NCHW: x [n, c, h, w], w [k, c, kh, kw], b [k], y [n, k, oh, ow].
 
 use super::Weighted;
-use super::activation::{self, Activation};
+use super::activation;
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
 pub use super::weighted::{backward, forward};
-use super::{expect, record_weighted_backward, u};
-use crate::backend::Grads;
+use super::{BackwardIo, ForwardIo, expect, record_weighted_backward, u};
 use crate::error::{Error, Result};
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2d {
@@ -129,20 +128,14 @@ impl Weighted for Conv2d {
     }
     /// y = act(conv(x, w) + b); the activation is fused into the GEMM's stores (tiled kernels, not
     /// narrow convolutions).
-    fn record_forward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        (b, act): (Option<&GpuTensor>, Option<Activation>),
-        y: &GpuTensor,
-    ) -> Result<()> {
+    fn record_forward(&self, g: &mut GpuBackend, io: ForwardIo<'_>) -> Result<()> {
         let s = self;
         let narrow = g.plan.tiled && s.narrow();
         let as_gemm = g.plan.tiled && !narrow;
-        activation::applied(g, act, as_gemm, y, |g, y, act| {
+        activation::applied(g, io, as_gemm, |g, io| {
+            let ForwardIo { x, w, bias: b, y, .. } = io;
             if as_gemm {
-                return im2col::forward(g, &s.geometry(), x, w, (b, act), y);
+                return im2col::forward(g, &s.geometry(), io);
             }
             let dummy = g.dummy.clone();
             let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
@@ -165,21 +158,14 @@ impl Weighted for Conv2d {
         })
     }
 
-    fn record_backward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        dy: &GpuTensor,
-        grads: Grads<'_, GpuTensor>,
-    ) -> Result<()> {
-        let s = self;
+    fn record_backward(&self, g: &mut GpuBackend, io: BackwardIo<'_>) -> Result<()> {
+        let (s, BackwardIo { x, w, dy, grads }) = (self, io);
         let bias_sum = {
             let (oh, ow) = s.out_hw();
             ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
         };
         if !g.plan.tiled {
-            return record_weighted_backward(g, "conv2d", &s.params(false), x, w, dy, grads, bias_sum);
+            return record_weighted_backward(g, "conv2d", &s.params(false), io, bias_sum);
         }
         if s.narrow() {
             let (params, consts) = (s.params(false), s.constants());
@@ -213,7 +199,7 @@ impl Weighted for Conv2d {
         } else {
             let geo = s.geometry();
             if let Some(dx) = grads.dx {
-                im2col::adjoint(g, &geo, dy, w, (None, None), dx)?;
+                im2col::adjoint(g, &geo, ForwardIo { x: dy, w, bias: None, act: None, y: dx })?;
             }
             if let Some(dw) = grads.dw {
                 im2col::weight_grad(g, &geo, x, dy, dw)?;

@@ -2,15 +2,14 @@
 //! oh = (h − 1)·stride − 2·pad + kh + output_padding.
 
 use super::Weighted;
-use super::activation::{self, Activation};
+use super::activation;
 use super::conv2d::ConvParams;
 use super::im2col::{self, ConvGeometry};
 use super::reduce::{self, ChannelSum};
 pub use super::weighted::{backward, forward};
-use super::{expect, record_weighted_backward};
-use crate::backend::Grads;
+use super::{BackwardIo, ForwardIo, expect, record_weighted_backward};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuBackend, GpuTensor};
+use crate::gpu::GpuBackend;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvTranspose2d {
@@ -105,19 +104,13 @@ impl Weighted for ConvTranspose2d {
         reference::conv_transpose2d_backward(self, x, w, dy, dx, dw, db);
     }
     /// y = act(conv_transpose(x, w) + b); the activation is fused into col2im's stores.
-    fn record_forward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        (b, act): (Option<&GpuTensor>, Option<Activation>),
-        y: &GpuTensor,
-    ) -> Result<()> {
+    fn record_forward(&self, g: &mut GpuBackend, io: ForwardIo<'_>) -> Result<()> {
         let s = self;
         let tiled = g.plan.tiled;
-        activation::applied(g, act, tiled, y, |g, y, act| {
+        activation::applied(g, io, tiled, |g, io| {
+            let ForwardIo { x, w, bias: b, y, .. } = io;
             if tiled {
-                return im2col::adjoint(g, &s.geometry(), x, w, (b, act), y);
+                return im2col::adjoint(g, &s.geometry(), io);
             }
             let dummy = g.dummy.clone();
             let bind = [(1, x), (2, w), (3, b.unwrap_or(&dummy)), (4, y)];
@@ -125,15 +118,8 @@ impl Weighted for ConvTranspose2d {
         })
     }
 
-    fn record_backward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        dy: &GpuTensor,
-        grads: Grads<'_, GpuTensor>,
-    ) -> Result<()> {
-        let s = self;
+    fn record_backward(&self, g: &mut GpuBackend, io: BackwardIo<'_>) -> Result<()> {
+        let (s, BackwardIo { x, w, dy, grads }) = (self, io);
         let bias_sum = {
             let (oh, ow) = s.out_hw();
             ChannelSum { n: s.n, channels: s.k, spatial: oh * ow }
@@ -141,7 +127,7 @@ impl Weighted for ConvTranspose2d {
         if g.plan.tiled {
             let geo = s.geometry();
             if let Some(dx) = grads.dx {
-                im2col::forward(g, &geo, dy, w, (None, None), dx)?;
+                im2col::forward(g, &geo, ForwardIo { x: dy, w, bias: None, act: None, y: dx })?;
             }
             if let Some(dw) = grads.dw {
                 im2col::weight_grad(g, &geo, dy, x, dw)?;
@@ -151,7 +137,7 @@ impl Weighted for ConvTranspose2d {
             }
             return Ok(());
         }
-        record_weighted_backward(g, "conv_transpose2d", &s.params(false), x, w, dy, grads, bias_sum)
+        record_weighted_backward(g, "conv_transpose2d", &s.params(false), io, bias_sum)
     }
 }
 

@@ -8,9 +8,9 @@
 //! (The direct one-output-per-invocation kernels in `conv2d.wgsl` and `conv_transpose2d.wgsl`
 //! remain, selected by `WGAN_KERNELS=simple`.)
 
-use super::activation::{Activation, epilogue_code};
+use super::activation::epilogue_code;
 use super::gemm::{self, BiasAxis, Gemm, ImageTaps, Strides};
-use super::u;
+use super::{ForwardIo, u};
 use crate::error::Result;
 use crate::gpu::params::params;
 use crate::gpu::{GpuBackend, GpuTensor};
@@ -152,15 +152,9 @@ impl ConvGeometry {
     }
 }
 
-/// out = act(conv(img, w) (+ bias[k])), overwriting out.
-pub(crate) fn forward(
-    g: &mut GpuBackend,
-    geo: &ConvGeometry,
-    img: &GpuTensor,
-    w: &GpuTensor,
-    (bias, act): (Option<&GpuTensor>, Option<Activation>),
-    out: &GpuTensor,
-) -> Result<()> {
+/// out = act(conv(img, w) (+ bias[k])), overwriting out (`io.x` is the image, `io.y` out).
+pub(crate) fn forward(g: &mut GpuBackend, geo: &ConvGeometry, io: ForwardIo<'_>) -> Result<()> {
+    let ForwardIo { x: img, w, bias, act, y: out } = io;
     let (q, p, row) = (geo.taps(), geo.pixels(), geo.row());
     // On CPU adapters the product gathers its columns from the image itself, over all samples at
     // once: no im2col pass, no workspace, no tiles half empty at the end of a sample's pixels.
@@ -202,18 +196,12 @@ pub(crate) fn forward(
 }
 
 /// img = act(convᵀ(out, w) (+ bias[c])), overwriting img: conv2d's input gradient and
-/// conv_transpose2d's forward.
-pub(crate) fn adjoint(
-    g: &mut GpuBackend,
-    geo: &ConvGeometry,
-    out: &GpuTensor,
-    w: &GpuTensor,
-    (bias, act): (Option<&GpuTensor>, Option<Activation>),
-    img: &GpuTensor,
-) -> Result<()> {
-    if adjoint_by_phases(g, geo, out, w, (bias, act), img)? {
+/// conv_transpose2d's forward (`io.x` is out, `io.y` the image).
+pub(crate) fn adjoint(g: &mut GpuBackend, geo: &ConvGeometry, io: ForwardIo<'_>) -> Result<()> {
+    if adjoint_by_phases(g, geo, io)? {
         return Ok(());
     }
+    let ForwardIo { x: out, w, bias, act, y: img } = io;
     let (q, row) = (geo.taps(), geo.row());
     let dummy = g.dummy.clone();
     let (epilogue, slope) = epilogue_code(act);
@@ -249,14 +237,8 @@ pub(crate) fn adjoint(
 /// taps that reach it, gathering `out` (see `gemm_conv.wgsl`). False when it does not apply: every
 /// phase needs taps, in multiples of 4, and the image channels must fill the kernel's 16-row tiles
 /// (an image of 1 channel, the DCGAN's, ran 10x slower so than as one product and col2im).
-fn adjoint_by_phases(
-    g: &mut GpuBackend,
-    geo: &ConvGeometry,
-    out: &GpuTensor,
-    w: &GpuTensor,
-    (bias, act): (Option<&GpuTensor>, Option<Activation>),
-    img: &GpuTensor,
-) -> Result<bool> {
+fn adjoint_by_phases(g: &mut GpuBackend, geo: &ConvGeometry, io: ForwardIo<'_>) -> Result<bool> {
+    let ForwardIo { x: out, w, bias, act, y: img } = io;
     let s = geo.stride;
     let phases: Vec<(usize, usize)> =
         (0..s.min(geo.h)).flat_map(|py| (0..s.min(geo.w)).map(move |px| (py, px))).collect();

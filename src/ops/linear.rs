@@ -1,15 +1,14 @@
 //! linear: y = x · wᵀ + b. x [batch, in], w [out, in], b [out], y [batch, out].
 
 use super::Weighted;
-use super::activation::{self, Activation};
+use super::activation;
 use super::gemm::{self, Gemm};
 use super::reduce::{self, ChannelSum};
 pub use super::weighted::{backward, forward};
-use super::{expect, record_weighted_backward, u};
-use crate::backend::Grads;
+use super::{BackwardIo, ForwardIo, expect, record_weighted_backward, u};
 use crate::error::Result;
+use crate::gpu::GpuBackend;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Linear {
@@ -62,17 +61,11 @@ impl Weighted for Linear {
         reference::linear_backward(self, x, w, dy, dx, dw, db);
     }
     /// y = act(x·wᵀ + b); the activation is fused into the GEMM's stores.
-    fn record_forward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        (b, act): (Option<&GpuTensor>, Option<Activation>),
-        y: &GpuTensor,
-    ) -> Result<()> {
+    fn record_forward(&self, g: &mut GpuBackend, io: ForwardIo<'_>) -> Result<()> {
         let s = self;
         let tiled = g.plan.tiled;
-        activation::applied(g, act, tiled, y, |g, y, act| {
+        activation::applied(g, io, tiled, |g, io| {
+            let ForwardIo { x, w, bias: b, act, y } = io;
             if tiled {
                 // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
                 let (i, o) = (s.in_features, s.out_features);
@@ -88,18 +81,11 @@ impl Weighted for Linear {
         })
     }
 
-    fn record_backward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        dy: &GpuTensor,
-        grads: Grads<'_, GpuTensor>,
-    ) -> Result<()> {
-        let s = self;
+    fn record_backward(&self, g: &mut GpuBackend, io: BackwardIo<'_>) -> Result<()> {
+        let (s, BackwardIo { x, w, dy, grads }) = (self, io);
         let bias_sum = ChannelSum { n: s.batch, channels: s.out_features, spatial: 1 };
         if !g.plan.tiled {
-            return record_weighted_backward(g, "linear", &s.params(false), x, w, dy, grads, bias_sum);
+            return record_weighted_backward(g, "linear", &s.params(false), io, bias_sum);
         }
         let (n, i, o) = (s.batch, s.in_features, s.out_features);
         if let Some(dx) = grads.dx {

@@ -230,22 +230,27 @@ pub trait Weighted: Copy {
     /// dx (overwritten), dw and db (accumulated), where given.
     fn reference_backward(&self, xwdy: (&[f32], &[f32], &[f32]), grads: [Option<&mut [f32]>; 3]);
     /// y = act(op(x, w) + b), the activation fused where the kernel can.
-    fn record_forward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        b: (Option<&GpuTensor>, Option<Activation>),
-        y: &GpuTensor,
-    ) -> Result<()>;
-    fn record_backward(
-        &self,
-        g: &mut GpuBackend,
-        x: &GpuTensor,
-        w: &GpuTensor,
-        dy: &GpuTensor,
-        grads: Grads<'_, GpuTensor>,
-    ) -> Result<()>;
+    fn record_forward(&self, g: &mut GpuBackend, io: ForwardIo<'_>) -> Result<()>;
+    fn record_backward(&self, g: &mut GpuBackend, io: BackwardIo<'_>) -> Result<()>;
+}
+
+/// What a weighted op's GPU forward reads and writes: y = act(op(x, w) + bias).
+#[derive(Clone, Copy)]
+pub struct ForwardIo<'a> {
+    pub x: &'a GpuTensor,
+    pub w: &'a GpuTensor,
+    pub bias: Option<&'a GpuTensor>,
+    pub act: Option<Activation>,
+    pub y: &'a GpuTensor,
+}
+
+/// What a weighted op's GPU backward reads (x, w, dy) and the gradients it writes.
+#[derive(Clone, Copy)]
+pub struct BackwardIo<'a> {
+    pub x: &'a GpuTensor,
+    pub w: &'a GpuTensor,
+    pub dy: &'a GpuTensor,
+    pub grads: Grads<'a, GpuTensor>,
 }
 
 /// A weighted op's forward, reading x, w and the optional bias and writing y, or with `act`
@@ -304,11 +309,13 @@ impl<S: Weighted> Pass for WeightedPass<S> {
         match self {
             WeightedPass::Forward { s, act } => {
                 let (x, w) = (reads[0].expect("x"), reads[1].expect("w"));
-                s.record_forward(g, x, w, (reads[2], *act), writes[writes.len() - 1].expect("y"))
+                let y = writes[writes.len() - 1].expect("y");
+                s.record_forward(g, ForwardIo { x, w, bias: reads[2], act: *act, y })
             }
             WeightedPass::Backward(s) => {
                 let [x, w, dy] = all(reads);
-                s.record_backward(g, x, w, dy, Grads { dx: writes[0], dw: writes[1], db: writes[2] })
+                let grads = Grads { dx: writes[0], dw: writes[1], db: writes[2] };
+                s.record_backward(g, BackwardIo { x, w, dy, grads })
             }
         }
     }
@@ -380,10 +387,7 @@ pub(crate) fn record_weighted_backward(
     g: &mut GpuBackend,
     shader: &'static str,
     params: &impl Params,
-    x: &GpuTensor,
-    w: &GpuTensor,
-    dy: &GpuTensor,
-    grads: Grads<'_, GpuTensor>,
+    BackwardIo { x, w, dy, grads }: BackwardIo<'_>,
     bias_sum: reduce::ChannelSum,
 ) -> Result<()> {
     if let Some(dx) = grads.dx {
