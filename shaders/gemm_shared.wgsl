@@ -1,9 +1,9 @@
 // gemm_shared: gemm.wgsl's product (same parameters, same bindings) for GPUs, where workgroup
 // memory is fast and shared by the workgroup's 256 invocations. Each workgroup owns a 64×64 tile
 // of C; every step of 16 along k, the invocations stage A's 64×16 and B's 16×64 sub-tiles in
-// workgroup memory (4 elements each, any strides, zeros past the edges), then each computes 4×4
-// outputs from it: rows ty + 16i and columns tx + 16j, so that neighbouring invocations read
-// neighbouring words of B's tile and the same word of A's. Parameters and C: gemm_tiles.wgsl.
+// workgroup memory as vec4s (4 elements each, any strides, zeros past the edges), then each
+// computes the 4×4 outputs of rows 4·ty.. and columns 4·tx.. from one vec4 of each tile per k:
+// two workgroup loads per 16 multiply-adds. Parameters and C: gemm_tiles.wgsl.
 // A product of few tiles over a long reduction is split along it (split-K, `sum_splits`).
 
 @group(0) @binding(1) var<storage, read> a: array<f32>;
@@ -11,10 +11,23 @@
 
 const TILE: u32 = 64u;
 const STEP: u32 = 16u;
+// The staged tiles' row pitch in vec4s: 17 rather than 16, so that invocations staging
+// consecutive k (16 vec4s apart otherwise) write to different banks.
+const PITCH: u32 = 17u;
 
-// [STEP][TILE]: sa[kk * TILE + mm] = A[m0 + mm, k0 + kk], sb[kk * TILE + nn] = B[k0 + kk, n0 + nn].
-var<workgroup> sa: array<f32, 1024>;
-var<workgroup> sb: array<f32, 1024>;
+// sa[kk * PITCH + i] = A[m0 + 4i .. 4i + 3, k0 + kk], sb[kk * PITCH + j] = B[k0 + kk, n0 + 4j .. 4j + 3].
+var<workgroup> sa: array<vec4<f32>, 272>;
+var<workgroup> sb: array<vec4<f32>, 272>;
+
+fn a_at(base: u32, mi: u32, ki: u32) -> f32 {
+    if (mi < p.m && ki < p.k) { return a[base + mi * p.a_m + ki * p.a_k]; }
+    return 0.0;
+}
+
+fn b_at(base: u32, ki: u32, nj: u32) -> f32 {
+    if (ki < p.k && nj < p.n) { return b[base + ki * p.b_k + nj * p.b_n]; }
+    return 0.0;
+}
 
 @compute @workgroup_size(256)
 fn tile64(inv: Invocation) {
@@ -32,48 +45,44 @@ fn tile64(inv: Invocation) {
     let bbase = p.b0 + bi * p.b_b;
     let tx = lid % 16u;
     let ty = lid / 16u;
+    // The (k, quad) each invocation stages, neighbouring invocations along the operand's
+    // contiguous axis (A_VEC, B_VEC: gemm.rs) so that a warp's loads coalesce.
+    var a_kk = lid % 16u;
+    var a_i = lid / 16u;
+    if (A_VEC == 1u) { a_kk = lid / 16u; a_i = lid % 16u; }
+    var b_kk = lid / 16u;
+    var b_j = lid % 16u;
+    if (B_VEC == 1u) { b_kk = lid % 16u; b_j = lid / 16u; }
     var c0 = vec4<f32>(0.0); var c1 = vec4<f32>(0.0); var c2 = vec4<f32>(0.0); var c3 = vec4<f32>(0.0);
     for (var ko = 0u; ko < p.k_outer; ko++) {
+        let ab = abase + ko * p.a_ko;
+        let bb = bbase + ko * p.b_ko;
         for (var k0 = 0u; k0 < p.k; k0 += STEP) {
-            for (var q = 0u; q < 4u; q++) {
-                let e = lid + 256u * q;
-                // A's element e: k fastest; B's: n fastest (their contiguous axes in most layouts).
-                let am = m0 + e / STEP;
-                let ak = k0 + e % STEP;
-                var av = 0.0;
-                if (am < p.m && ak < p.k) { av = a[abase + ko * p.a_ko + am * p.a_m + ak * p.a_k]; }
-                sa[(e % STEP) * TILE + e / STEP] = av;
-                let bk = k0 + e / TILE;
-                let bn = n0 + e % TILE;
-                var bv = 0.0;
-                if (bk < p.k && bn < p.n) { bv = b[bbase + ko * p.b_ko + bk * p.b_k + bn * p.b_n]; }
-                sb[e] = bv;
-            }
+            let am = m0 + 4u * a_i;
+            let ak = k0 + a_kk;
+            sa[a_kk * PITCH + a_i] = vec4<f32>(a_at(ab, am, ak), a_at(ab, am + 1u, ak), a_at(ab, am + 2u, ak), a_at(ab, am + 3u, ak));
+            let bk = k0 + b_kk;
+            let bn = n0 + 4u * b_j;
+            sb[b_kk * PITCH + b_j] = vec4<f32>(b_at(bb, bk, bn), b_at(bb, bk, bn + 1u), b_at(bb, bk, bn + 2u), b_at(bb, bk, bn + 3u));
             workgroupBarrier();
             for (var kk = 0u; kk < STEP; kk++) {
-                let row = kk * TILE;
-                let bv = vec4<f32>(sb[row + tx], sb[row + tx + 16u], sb[row + tx + 32u], sb[row + tx + 48u]);
-                c0 += sa[row + ty] * bv;
-                c1 += sa[row + ty + 16u] * bv;
-                c2 += sa[row + ty + 32u] * bv;
-                c3 += sa[row + ty + 48u] * bv;
+                let av = sa[kk * PITCH + ty];
+                let bv = sb[kk * PITCH + tx];
+                c0 += av.x * bv;
+                c1 += av.y * bv;
+                c2 += av.z * bv;
+                c3 += av.w * bv;
             }
             workgroupBarrier();
         }
     }
     let cbase = p.c0 + bi * p.c_b;
-    store_strided(cbase, m0 + ty, n0 + tx, c0);
-    store_strided(cbase, m0 + ty + 16u, n0 + tx, c1);
-    store_strided(cbase, m0 + ty + 32u, n0 + tx, c2);
-    store_strided(cbase, m0 + ty + 48u, n0 + tx, c3);
-}
-
-// C[mi, n + 16j] for j < 4.
-fn store_strided(cbase: u32, mi: u32, n: u32, v: vec4<f32>) {
-    store_one(cbase, mi, n, v.x);
-    store_one(cbase, mi, n + 16u, v.y);
-    store_one(cbase, mi, n + 32u, v.z);
-    store_one(cbase, mi, n + 48u, v.w);
+    let mi = m0 + 4u * ty;
+    let nj = n0 + 4u * tx;
+    store_row(cbase, mi, nj, c0);
+    store_row(cbase, mi + 1u, nj, c1);
+    store_row(cbase, mi + 2u, nj, c2);
+    store_row(cbase, mi + 3u, nj, c3);
 }
 
 // Split-K's second half (gemm.rs, record_shared): C[i, j] (+)= Σ_s a[s, i, j] (+ bias), the

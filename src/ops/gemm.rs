@@ -250,13 +250,14 @@ fn record_shared(
     let tiles = s.batch * s.m.div_ceil(SHARED_TILE) * s.n.div_ceil(SHARED_TILE);
     let Some(part) = s.split_k(tiles, g.workspace_floats) else {
         let bind = [(1, a), (2, b), (3, bias), (4, c)];
-        return g.dispatch_specialised("gemm_shared", "tile64", store, params, &bind, tiles);
+        return g.dispatch_specialised("gemm_shared", "tile64", &s.staging(store), params, &bind, tiles);
     };
     let parts = part.batch;
     let partials = g.scratch("gemm_splits", parts * s.m * s.n)?;
     let (part_params, part_store) = self::params(&part, false);
     let bind = [(1, a), (2, b), (3, &dummy), (4, &partials)];
-    g.dispatch_specialised("gemm_shared", "tile64", &part_store, &part_params, &bind, tiles * parts)?;
+    let constants = part.staging(&part_store);
+    g.dispatch_specialised("gemm_shared", "tile64", &constants, &part_params, &bind, tiles * parts)?;
     // The sum reads the partials through A's binding; k carries the number of chunks.
     let sum = GemmParams { k: u(parts), ..*params };
     let bind = [(1, &partials), (3, bias), (4, c)];
@@ -264,6 +265,15 @@ fn record_shared(
 }
 
 impl Gemm {
+    /// gemm_shared's staging order with the store's constants: neighbouring invocations load
+    /// along A's k (A_VEC 0) or m (1) and along B's n (B_VEC 0) or k (1), whichever is
+    /// contiguous, so that a GPU coalesces the loads of a warp.
+    fn staging(&self, store: &[(&'static str, u32); 3]) -> [(&'static str, u32); 5] {
+        let a_along_m = self.a.s0 == 1 && self.a.s1 != 1;
+        let b_along_k = self.b.s0 == 1 && self.b.s1 != 1;
+        [("A_VEC", a_along_m as u32), ("B_VEC", b_along_k as u32), store[0], store[1], store[2]]
+    }
+
     /// The partial products of split-K as one batched product over chunks of the reduction
     /// (along the outer reduction when there is one, else along k), writing [chunk, m, n]; or
     /// None where the product already fills [`MIN_WORKGROUPS`] with `tiles`, is small, is
