@@ -25,6 +25,13 @@ pub enum Error {
     #[error("GPU validation error in {context}: {msg}")]
     Gpu { context: String, msg: String },
 
+    #[error(
+        "the GPU device on '{adapter}' was lost ({msg}): a driver reset, a removed or sleeping GPU, \
+         or a kernel that ran too long. Checkpoints already written are intact: continue with \
+         `wgan-gpu train --resume RUN_DIR`, at a smaller --batch-size if it happens again"
+    )]
+    DeviceLost { adapter: String, msg: String },
+
     #[error("{op}: shape mismatch: {msg}")]
     Shape { op: &'static str, msg: String },
 

@@ -100,7 +100,22 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
     }
 }
 
+/// A closed stdout (`wgan-gpu eval --json | head`) ends the program quietly, as it ends `cat`:
+/// Rust starts with SIGPIPE ignored, so `println!` would panic on the broken pipe instead.
+#[cfg(unix)]
+fn default_sigpipe() {
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13; // the same number on Linux, macOS and the BSDs
+    const SIG_DFL: usize = 0;
+    // SAFETY: called first thing in main, before any thread exists, with the default action.
+    unsafe { signal(SIGPIPE, SIG_DFL) };
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    default_sigpipe();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(cli, &matches) {

@@ -327,6 +327,22 @@ fn assert_one_line_error(args: &[&str], needle: &str) {
 }
 
 #[test]
+fn a_closed_stdout_ends_the_program_without_a_panic() {
+    // `wgan-gpu eval ... | head`: the reader is gone before the first line is written.
+    let mixed = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/examples/mixed.csv");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wgan-gpu"))
+        .args(["eval", "--table", mixed, "--samples", mixed, "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn bad_input_is_a_one_line_error() {
     let dir = tmp("bad");
     std::fs::create_dir_all(&dir).unwrap();

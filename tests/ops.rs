@@ -606,6 +606,20 @@ fn oversized_buffer_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn a_lost_device_is_a_typed_error() {
+    let Some(mut g) = common::own_gpu() else { return };
+    let (x, y) = (g.alloc(1000).unwrap(), g.alloc(1000).unwrap());
+    // A destroyed device reports its loss at the next poll, as a driver's loss would.
+    g.ctx.device.destroy();
+    let _ = g.ctx.device.poll(wgpu::PollType::Poll);
+    let e = wgan_gpu::ops::activation::forward(&mut g, Activation::Tanh, &x, &y)
+        .and_then(|_| g.read_tensor(&y))
+        .unwrap_err();
+    assert!(matches!(e, Error::DeviceLost { .. }), "{e}");
+    assert!(e.to_string().contains("--resume"), "{e}");
+}
+
+#[test]
 fn gradient_penalty_interpolates_norms_and_gradient() {
     use wgan_gpu::ops::gradient_penalty::GradientPenalty;
     let mut rng = Rng::new(29);

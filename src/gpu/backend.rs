@@ -2,9 +2,9 @@
 //!
 //! Everything expensive is made once and reused: pipelines live in the context, bind groups in a
 //! cache keyed by pipeline, parameter slot and buffers. Each dispatch's small parameter block goes
-//! into the next 256-byte slot of one uniform "arena" that is uploaded once per submission, so a
-//! training step that records the same dispatches in the same order hits the bind-group cache
-//! every time and allocates nothing.
+//! into the next 256-byte slot (the most any adapter may require between uniform offsets) of one
+//! uniform "arena" that is uploaded once per submission, so a training step that records the
+//! same dispatches in the same order hits the bind-group cache every time and allocates nothing.
 
 use super::params::Params;
 use std::collections::{HashMap, VecDeque};
@@ -120,6 +120,18 @@ fn label_of(shader: &'static str, entry: &'static str) -> &'static str {
 
 impl GpuBackend {
     pub fn new(ctx: Arc<GpuContext>) -> Result<Self> {
+        // WebGPU caps this alignment at 256 (a power of two), so 256-byte slots suit every
+        // conforming adapter; one that asked for more would fail every bind group later.
+        let align = ctx.limits.min_uniform_buffer_offset_alignment as usize;
+        if align == 0 || !SLOT.is_multiple_of(align) {
+            return Err(Error::Device {
+                adapter: ctx.adapter.name.clone(),
+                msg: format!(
+                    "its min_uniform_buffer_offset_alignment is {align} bytes, and parameter blocks \
+                     are packed {SLOT} bytes apart; try another adapter (`wgan-gpu devices`)"
+                ),
+            });
+        }
         let plan = KernelPlan::for_adapter(&ctx);
         let arena = ctx.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("params arena"),
@@ -431,7 +443,7 @@ impl GpuBackend {
             self.ctx
                 .device
                 .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
-                .map_err(|e| Error::Gpu { context: "wait".into(), msg: e.to_string() })?;
+                .map_err(|e| self.ctx.error("wait".into(), e))?;
         }
         Ok(())
     }
@@ -458,7 +470,7 @@ impl GpuBackend {
 
     /// The values of a [`PendingRead`] if the device has delivered them; never blocks.
     pub fn try_collect(&self, p: &PendingRead) -> Result<Option<Vec<f32>>> {
-        let err = |msg: String| Error::Gpu { context: "readback".into(), msg };
+        let err = |msg: String| self.ctx.error("readback".into(), msg);
         self.ctx.device.poll(wgpu::PollType::Poll).map_err(|e| err(e.to_string()))?;
         let done = p.state.lock().unwrap().take();
         match done {
@@ -505,7 +517,7 @@ impl GpuBackend {
             self.ctx
                 .device
                 .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| Error::Gpu { context: "readback".into(), msg: e.to_string() })?;
+                .map_err(|e| self.ctx.error("readback".into(), e))?;
             std::thread::yield_now();
         }
     }

@@ -177,6 +177,8 @@ pub struct GpuContext {
     pub(crate) pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
     /// Errors outside any error scope land here instead of wgpu's default panic.
     pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Why the device was lost, once it has been: every later GPU error reports this instead.
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 impl GpuContext {
@@ -243,6 +245,12 @@ impl GpuContext {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             sink.lock().unwrap().push(e.to_string());
         }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            let why = if msg.is_empty() { format!("{reason:?}") } else { format!("{reason:?}: {msg}") };
+            *lost_sink.lock().unwrap() = Some(why);
+        });
         Ok(Arc::new(GpuContext {
             device,
             queue,
@@ -250,6 +258,7 @@ impl GpuContext {
             limits,
             pipelines: Mutex::new(HashMap::new()),
             uncaptured,
+            lost,
         }))
     }
 
@@ -259,7 +268,7 @@ impl GpuContext {
         let value = f();
         match pollster::block_on(scope.pop()) {
             None => Ok(value),
-            Some(e) => Err(Error::Gpu { context: context.into(), msg: e.to_string() }),
+            Some(e) => Err(self.error(context.into(), e)),
         }
     }
 
@@ -267,11 +276,22 @@ impl GpuContext {
     pub fn take_uncaptured(&self) -> Result<()> {
         let mut errs = self.uncaptured.lock().unwrap();
         if errs.is_empty() {
-            Ok(())
+            self.lost_error().map_or(Ok(()), Err)
         } else {
             let msg = errs.join("; ");
             errs.clear();
-            Err(Error::Gpu { context: "device".into(), msg })
+            Err(self.error("device".into(), msg))
         }
+    }
+
+    /// A GPU failure in `context`; after the device is lost, that loss is what is reported
+    /// (a lost device fails every later call, and the loss is what the user can act on).
+    pub fn error(&self, context: String, msg: impl ToString) -> Error {
+        self.lost_error().unwrap_or_else(|| Error::Gpu { context, msg: msg.to_string() })
+    }
+
+    fn lost_error(&self) -> Option<Error> {
+        let lost = self.lost.lock().unwrap();
+        lost.as_ref().map(|msg| Error::DeviceLost { adapter: self.adapter.name.clone(), msg: msg.clone() })
     }
 }

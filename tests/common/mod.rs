@@ -26,6 +26,12 @@ pub fn gpu() -> Option<GpuBackend> {
     ctx.clone().map(|c| GpuBackend::new(c).expect("backend"))
 }
 
+/// A backend on a device of its own, for a test that breaks its device; None where `gpu` skips.
+pub fn own_gpu() -> Option<GpuBackend> {
+    gpu()?;
+    Some(GpuBackend::new(GpuContext::new(test_backend()).expect("a second device")).expect("backend"))
+}
+
 /// `WGAN_TEST_BACKEND=vulkan|metal|dx12|gl` runs the GPU tests on that backend (default: auto).
 fn test_backend() -> BackendChoice {
     std::env::var("WGAN_TEST_BACKEND").map_or(BackendChoice::Auto, |v| v.parse().expect("WGAN_TEST_BACKEND"))
