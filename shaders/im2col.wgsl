@@ -17,7 +17,9 @@ override EPILOGUE: u32 = 0u;
 @group(0) @binding(6) var<storage, read_write> col4: array<vec4<f32>>;
 
 // Integer division is slow on CPU adapters (no vector divide: lavapipe runs it lane by lane), so
-// each invocation owns a whole row and walks it with counters instead of dividing per element.
+// there each invocation owns a whole row and walks it with counters instead of dividing per
+// element. On GPUs that leaves neighbouring invocations a row apart (uncoalesced) and too few
+// of them for 1-channel layers: the `_wide` entry points take one vec4 or element each.
 
 // Tap (i, j) of a sample's channel (starting at img[src]) for output pixel (oy, ox); 0 off the
 // image and on the row padding (oy == oh).
@@ -54,6 +56,32 @@ fn im2col(inv: Invocation) {
         ox++; if (ox == p.ow) { ox = 0u; oy++; }
         col4[at + q4] = vec4<f32>(v0, v1, v2, v3);
     }
+}
+
+// GPUs: one invocation per vec4 of col, so neighbouring invocations write neighbouring vec4s
+// and read neighbouring pixels (one division per invocation is cheap there).
+@compute @workgroup_size(256)
+fn im2col_wide(inv: Invocation) {
+    let id = flat_id(inv);
+    let quads = p.row / 4u;
+    let taps = p.c * p.kh * p.kw;
+    if (id >= p.chunk * taps * quads) { return; }
+    let r = id / quads;
+    let q = r % taps;
+    let j = q % p.kw;
+    let i = (q / p.kw) % p.kh;
+    let src = ((p.n0 + r / taps) * p.c + q / (p.kw * p.kh)) * p.h * p.w;
+    let pix = 4u * (id % quads);
+    var oy = pix / p.ow;
+    var ox = pix % p.ow;
+    let v0 = tap(src, i, j, oy, ox);
+    ox++; if (ox == p.ow) { ox = 0u; oy++; }
+    let v1 = tap(src, i, j, oy, ox);
+    ox++; if (ox == p.ow) { ox = 0u; oy++; }
+    let v2 = tap(src, i, j, oy, ox);
+    ox++; if (ox == p.ow) { ox = 0u; oy++; }
+    let v3 = tap(src, i, j, oy, ox);
+    col4[id] = vec4<f32>(v0, v1, v2, v3);
 }
 
 // One invocation per image row (s, ci, iy). The taps that reach (iy, ix) are i ≡ iy + pad (mod
@@ -97,6 +125,36 @@ fn col2im(inv: Invocation) {
     }
 }
 
+// col2im for GPUs: one invocation per image element (s, ci, iy, ix), neighbours along ix.
+@compute @workgroup_size(256)
+fn col2im_wide(inv: Invocation) {
+    let id = flat_id(inv);
+    if (id >= p.chunk * p.c * p.h * p.w) { return; }
+    let ix = id % p.w;
+    let r = id / p.w;
+    let iy = r % p.h;
+    let sc = r / p.h;
+    let base = sc * p.kh * p.kw * p.row;
+    let ry = (iy + p.pad) % p.stride;
+    let rx = (ix + p.pad) % p.stride;
+    var acc = 0.0;
+    if (p.has_bias != 0u) { acc = bias[sc % p.c]; }
+    var oy = i32((iy + p.pad) / p.stride);
+    for (var i = ry; i < p.kh; i += p.stride) {
+        if (oy >= 0 && oy < i32(p.oh)) {
+            var ox = i32((ix + p.pad) / p.stride);
+            for (var j = rx; j < p.kw; j += p.stride) {
+                if (ox >= 0 && ox < i32(p.ow)) {
+                    acc += col_in[base + (i * p.kw + j) * p.row + u32(oy) * p.ow + u32(ox)];
+                }
+                ox--;
+            }
+        }
+        oy--;
+    }
+    img_out[p.n0 * p.c * p.h * p.w + id] = epilogue(EPILOGUE, p.slope, acc);
+}
+
 // The same rows of a [n, c, oh·ow] tensor (a gradient arriving at a conv's output) padded to
 // `row` with zeros: col[s, ci, pix] = img[n0+s, ci, pix]. One invocation per row, 4 at a time.
 @compute @workgroup_size(256)
@@ -118,6 +176,26 @@ fn pad_rows(inv: Invocation) {
         }
         col4[at + q4] = v;
     }
+}
+
+// pad_rows for GPUs: one invocation per vec4 of the padded rows.
+@compute @workgroup_size(256)
+fn pad_rows_wide(inv: Invocation) {
+    let id = flat_id(inv);
+    let quads = p.row / 4u;
+    if (id >= p.chunk * p.c * quads) { return; }
+    let pixels = p.oh * p.ow;
+    let src = (p.n0 * p.c + id / quads) * pixels;
+    let pix = 4u * (id % quads);
+    var v = vec4<f32>(0.0);
+    if (pix + 3u < pixels) {
+        v = vec4<f32>(img[src + pix], img[src + pix + 1u], img[src + pix + 2u], img[src + pix + 3u]);
+    } else {
+        if (pix < pixels) { v.x = img[src + pix]; }
+        if (pix + 1u < pixels) { v.y = img[src + pix + 1u]; }
+        if (pix + 2u < pixels) { v.z = img[src + pix + 2u]; }
+    }
+    col4[id] = v;
 }
 
 // The weights of one phase of an adjoint run as an implicit GEMM (gemm_conv.wgsl): the image

@@ -103,9 +103,13 @@ fn weighted_vs_cpu<S: Weighted + std::fmt::Debug>(
 }
 
 /// The GEMM kernels whose convolution paths differ: the subgroup one runs them as implicit GEMMs,
-/// the others as im2col + GEMM (+ col2im).
-const CONV_KERNELS: [wgan_gpu::gpu::GemmKernel; 2] =
-    [wgan_gpu::gpu::GemmKernel::Subgroup, wgan_gpu::gpu::GemmKernel::Registers];
+/// the others as im2col + GEMM (+ col2im), row by row for the register tiles (CPU adapters) and
+/// one invocation per vec4 or element for the shared tiles (GPUs).
+const CONV_KERNELS: [wgan_gpu::gpu::GemmKernel; 3] = [
+    wgan_gpu::gpu::GemmKernel::Subgroup,
+    wgan_gpu::gpu::GemmKernel::Registers,
+    wgan_gpu::gpu::GemmKernel::Shared,
+];
 
 /// [`weighted_vs_cpu`] for a convolution under each of [`CONV_KERNELS`]: the implicit GEMMs
 /// (subgroup kernel, CPU adapters) and im2col + GEMM (the others).

@@ -13,7 +13,7 @@ use super::gemm::{self, BiasAxis, Gemm, ImageTaps, Strides};
 use super::{ForwardIo, u};
 use crate::error::Result;
 use crate::gpu::params::params;
-use crate::gpu::{GpuBackend, GpuTensor};
+use crate::gpu::{GemmKernel, GpuBackend, GpuTensor};
 
 params! {
     /// im2col.wgsl's parameters: the chunk of samples, the geometry, and for `phase_weights` the
@@ -127,7 +127,12 @@ impl ConvGeometry {
     fn im2col(&self, g: &mut GpuBackend, img: &GpuTensor, n0: usize, chunk: usize) -> Result<GpuTensor> {
         let col = self.workspace(g, chunk)?;
         let params = self.params(n0, chunk, false);
-        g.dispatch_items("im2col", "im2col", &params, &[(1, img), (6, &col)], chunk * self.taps())?;
+        let bind = [(1, img), (6, &col)];
+        if wide(g) {
+            g.dispatch_items("im2col", "im2col_wide", &params, &bind, chunk * self.taps() * self.row() / 4)?;
+        } else {
+            g.dispatch_items("im2col", "im2col", &params, &bind, chunk * self.taps())?;
+        }
         Ok(col)
     }
 
@@ -147,9 +152,20 @@ impl ConvGeometry {
         }
         let padded = g.scratch("im2col.rows", chunk * self.k * self.row())?;
         let params = self.params_rows(n0, chunk, self.k, false);
-        g.dispatch_items("im2col", "pad_rows", &params, &[(1, dout), (6, &padded)], chunk * self.k)?;
+        let bind = [(1, dout), (6, &padded)];
+        if wide(g) {
+            g.dispatch_items("im2col", "pad_rows_wide", &params, &bind, chunk * self.k * self.row() / 4)?;
+        } else {
+            g.dispatch_items("im2col", "pad_rows", &params, &bind, chunk * self.k)?;
+        }
         Ok((padded, 0, self.row()))
     }
+}
+
+/// The GPU plan's layout of im2col's work: one invocation per vec4 or element (`_wide`), so that
+/// neighbours touch neighbouring addresses, where CPU adapters walk whole rows without dividing.
+fn wide(g: &GpuBackend) -> bool {
+    g.gemm_kernel() == GemmKernel::Shared
 }
 
 /// out = act(conv(img, w) (+ bias[k])), overwriting out (`io.x` is the image, `io.y` out).
@@ -227,7 +243,19 @@ pub(crate) fn adjoint(g: &mut GpuBackend, geo: &ConvGeometry, io: ForwardIo<'_>)
         let params = Im2colParams { slope, ..geo.params(n0, chunk, bias.is_some()) };
         let bind = [(3, &col), (4, img), (5, bias.unwrap_or(&dummy))];
         let constants = [("EPILOGUE", epilogue)];
-        g.dispatch_items_specialised("im2col", "col2im", &constants, &params, &bind, chunk * geo.c * geo.h)?;
+        if wide(g) {
+            let items = chunk * geo.c * geo.h * geo.w;
+            g.dispatch_items_specialised("im2col", "col2im_wide", &constants, &params, &bind, items)?;
+        } else {
+            g.dispatch_items_specialised(
+                "im2col",
+                "col2im",
+                &constants,
+                &params,
+                &bind,
+                chunk * geo.c * geo.h,
+            )?;
+        }
     }
     Ok(())
 }
