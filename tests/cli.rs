@@ -715,7 +715,7 @@ fn learns_a_two_peaked_table_within_bounds() {
     }
     let (csv, out) = table_in(&dir, "mixture.csv", &text);
     let (c, o) = (csv.to_str().unwrap(), out.to_str().unwrap());
-    ok(&["train", "--data", c, "--epochs", "15", "--out", o]);
+    ok(&["train", "--data", c, "--epochs", "30", "--out", o]);
     let t = sample_table(o, "2000", &dir.join("sampled.csv"));
     let kinds = [wgan_gpu::data::table::ColumnKind::Real, wgan_gpu::data::table::ColumnKind::Real];
     let report = wgan_gpu::data::table::report::TableReport::new(&t.columns, &kinds, &values, &t.values);
