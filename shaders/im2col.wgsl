@@ -30,6 +30,17 @@ fn tap(src: u32, i: u32, j: u32, oy: u32, ox: u32) -> f32 {
     return img[src + u32(iy) * p.w + u32(ix)];
 }
 
+// The taps of four consecutive pixels from (oy, ox) on, moving the counters past them.
+fn taps4(src: u32, i: u32, j: u32, oy: ptr<function, u32>, ox: ptr<function, u32>) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    for (var e = 0u; e < 4u; e++) {
+        v[e] = tap(src, i, j, *oy, *ox);
+        *ox += 1u;
+        if (*ox == p.ow) { *ox = 0u; *oy += 1u; }
+    }
+    return v;
+}
+
 // One invocation per row (s, (ci, i, j)) of col, written 4 pixels at a time.
 @compute @workgroup_size(256)
 fn im2col(inv: Invocation) {
@@ -46,15 +57,7 @@ fn im2col(inv: Invocation) {
     var oy = 0u;
     var ox = 0u;
     for (var q4 = 0u; q4 < p.row / 4u; q4++) {
-        let v0 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
-        let v1 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
-        let v2 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
-        let v3 = tap(src, i, j, oy, ox);
-        ox++; if (ox == p.ow) { ox = 0u; oy++; }
-        col4[at + q4] = vec4<f32>(v0, v1, v2, v3);
+        col4[at + q4] = taps4(src, i, j, &oy, &ox);
     }
 }
 
@@ -74,14 +77,7 @@ fn im2col_wide(inv: Invocation) {
     let pix = 4u * (id % quads);
     var oy = pix / p.ow;
     var ox = pix % p.ow;
-    let v0 = tap(src, i, j, oy, ox);
-    ox++; if (ox == p.ow) { ox = 0u; oy++; }
-    let v1 = tap(src, i, j, oy, ox);
-    ox++; if (ox == p.ow) { ox = 0u; oy++; }
-    let v2 = tap(src, i, j, oy, ox);
-    ox++; if (ox == p.ow) { ox = 0u; oy++; }
-    let v3 = tap(src, i, j, oy, ox);
-    col4[id] = vec4<f32>(v0, v1, v2, v3);
+    col4[id] = taps4(src, i, j, &oy, &ox);
 }
 
 // One invocation per image row (s, ci, iy). The taps that reach (iy, ix) are i ≡ iy + pad (mod
@@ -155,6 +151,18 @@ fn col2im_wide(inv: Invocation) {
     img_out[p.n0 * p.c * p.h * p.w + id] = epilogue(EPILOGUE, p.slope, acc);
 }
 
+// Pixels pix .. pix + 3 of a row of `pixels` starting at img[src], zeros past its end.
+fn padded4(src: u32, pix: u32, pixels: u32) -> vec4<f32> {
+    if (pix + 3u < pixels) {
+        return vec4<f32>(img[src + pix], img[src + pix + 1u], img[src + pix + 2u], img[src + pix + 3u]);
+    }
+    var v = vec4<f32>(0.0);
+    if (pix < pixels) { v.x = img[src + pix]; }
+    if (pix + 1u < pixels) { v.y = img[src + pix + 1u]; }
+    if (pix + 2u < pixels) { v.z = img[src + pix + 2u]; }
+    return v;
+}
+
 // The same rows of a [n, c, oh·ow] tensor (a gradient arriving at a conv's output) padded to
 // `row` with zeros: col[s, ci, pix] = img[n0+s, ci, pix]. One invocation per row, 4 at a time.
 @compute @workgroup_size(256)
@@ -165,16 +173,7 @@ fn pad_rows(inv: Invocation) {
     let src = (p.n0 * p.c + r) * pixels;
     let at = r * p.row / 4u;
     for (var q4 = 0u; q4 < p.row / 4u; q4++) {
-        let pix = 4u * q4;
-        var v = vec4<f32>(0.0);
-        if (pix + 3u < pixels) {
-            v = vec4<f32>(img[src + pix], img[src + pix + 1u], img[src + pix + 2u], img[src + pix + 3u]);
-        } else {
-            if (pix < pixels) { v.x = img[src + pix]; }
-            if (pix + 1u < pixels) { v.y = img[src + pix + 1u]; }
-            if (pix + 2u < pixels) { v.z = img[src + pix + 2u]; }
-        }
-        col4[at + q4] = v;
+        col4[at + q4] = padded4(src, 4u * q4, pixels);
     }
 }
 
@@ -186,16 +185,7 @@ fn pad_rows_wide(inv: Invocation) {
     if (id >= p.chunk * p.c * quads) { return; }
     let pixels = p.oh * p.ow;
     let src = (p.n0 * p.c + id / quads) * pixels;
-    let pix = 4u * (id % quads);
-    var v = vec4<f32>(0.0);
-    if (pix + 3u < pixels) {
-        v = vec4<f32>(img[src + pix], img[src + pix + 1u], img[src + pix + 2u], img[src + pix + 3u]);
-    } else {
-        if (pix < pixels) { v.x = img[src + pix]; }
-        if (pix + 1u < pixels) { v.y = img[src + pix + 1u]; }
-        if (pix + 2u < pixels) { v.z = img[src + pix + 2u]; }
-    }
-    col4[id] = v;
+    col4[id] = padded4(src, 4u * (id % quads), pixels);
 }
 
 // The weights of one phase of an adjoint run as an implicit GEMM (gemm_conv.wgsl): the image
