@@ -286,7 +286,7 @@ fn kernel_profile(
 }
 
 /// The iteration's dispatch count, and the large products that run on few workgroups.
-fn print_dispatches(out: &Out, dispatches: &[crate::gpu::DispatchRecord]) {
+fn print_dispatches(out: &Out, dispatches: &[crate::gpu::DispatchRecord], passes: usize) {
     let thin: Vec<_> = dispatches
         .iter()
         .filter(|d| d.flops.is_some_and(|f| f > BIG_PRODUCT) && d.workgroups < MIN_WORKGROUPS)
@@ -294,7 +294,7 @@ fn print_dispatches(out: &Out, dispatches: &[crate::gpu::DispatchRecord]) {
     out.line(&format!(
         "  {} dispatches in {} compute passes; {} products over 1 MFLOP run on fewer than {MIN_WORKGROUPS} workgroups{}",
         dispatches.len(),
-        dispatches.last().map_or(0, |d| d.pass),
+        passes,
         thin.len(),
         if thin.is_empty() { String::new() } else { ":".into() }
     ));
@@ -356,8 +356,8 @@ fn iteration_row(
     gan.iteration(g, &reals, &[])?;
     g.flush()?;
     let dispatches = g.take_dispatch_log();
-    print_dispatches(out, &dispatches);
     let passes = dispatches.last().map_or(0, |d| d.pass);
+    print_dispatches(out, &dispatches, passes);
     out.line(&format!(
         "  recording on the host: {:.3} ms/iter median ({:.1} µs per dispatch)",
         record_med * 1e3,

@@ -123,7 +123,7 @@ impl GpuBackend {
         // WebGPU caps this alignment at 256 (a power of two), so 256-byte slots suit every
         // conforming adapter; one that asked for more would fail every bind group later.
         let align = ctx.limits.min_uniform_buffer_offset_alignment as usize;
-        if align == 0 || !SLOT.is_multiple_of(align) {
+        if !SLOT.is_multiple_of(align) {
             return Err(Error::Device {
                 adapter: ctx.adapter.name.clone(),
                 msg: format!(
@@ -443,7 +443,7 @@ impl GpuBackend {
             self.ctx
                 .device
                 .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
-                .map_err(|e| self.ctx.error("wait".into(), e))?;
+                .map_err(|e| self.ctx.error("wait", e))?;
         }
         Ok(())
     }
@@ -470,7 +470,7 @@ impl GpuBackend {
 
     /// The values of a [`PendingRead`] if the device has delivered them; never blocks.
     pub fn try_collect(&self, p: &PendingRead) -> Result<Option<Vec<f32>>> {
-        let err = |msg: String| self.ctx.error("readback".into(), msg);
+        let err = |msg: String| self.ctx.error("readback", msg);
         self.ctx.device.poll(wgpu::PollType::Poll).map_err(|e| err(e.to_string()))?;
         let done = p.state.lock().unwrap().take();
         match done {
@@ -517,7 +517,7 @@ impl GpuBackend {
             self.ctx
                 .device
                 .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| self.ctx.error("readback".into(), e))?;
+                .map_err(|e| self.ctx.error("readback", e))?;
             std::thread::yield_now();
         }
     }

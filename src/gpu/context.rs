@@ -268,7 +268,7 @@ impl GpuContext {
         let value = f();
         match pollster::block_on(scope.pop()) {
             None => Ok(value),
-            Some(e) => Err(self.error(context.into(), e)),
+            Some(e) => Err(self.error(context, e)),
         }
     }
 
@@ -280,14 +280,14 @@ impl GpuContext {
         } else {
             let msg = errs.join("; ");
             errs.clear();
-            Err(self.error("device".into(), msg))
+            Err(self.error("device", msg))
         }
     }
 
     /// A GPU failure in `context`; after the device is lost, that loss is what is reported
     /// (a lost device fails every later call, and the loss is what the user can act on).
-    pub fn error(&self, context: String, msg: impl ToString) -> Error {
-        self.lost_error().unwrap_or_else(|| Error::Gpu { context, msg: msg.to_string() })
+    pub fn error(&self, context: &str, msg: impl ToString) -> Error {
+        self.lost_error().unwrap_or_else(|| Error::Gpu { context: context.into(), msg: msg.to_string() })
     }
 
     fn lost_error(&self) -> Option<Error> {

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::backend::GpuBackend;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// wgpu's limit on queries per set; two per dispatch.
 const MAX_QUERIES: u32 = 4096;
@@ -75,7 +75,7 @@ impl GpuBackend {
         let done = Arc::new(Mutex::new(None));
         let sink = done.clone();
         staging.map_async(wgpu::MapMode::Read, .., move |r| *sink.lock().unwrap() = Some(r));
-        let err = |msg: String| Error::Gpu { context: "timestamps".into(), msg };
+        let err = |msg: String| self.ctx.error("timestamps", msg);
         device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| err(e.to_string()))?;
         match done.lock().unwrap().take() {
             Some(Ok(())) => {}

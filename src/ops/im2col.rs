@@ -127,12 +127,9 @@ impl ConvGeometry {
     fn im2col(&self, g: &mut GpuBackend, img: &GpuTensor, n0: usize, chunk: usize) -> Result<GpuTensor> {
         let col = self.workspace(g, chunk)?;
         let params = self.params(n0, chunk, false);
-        let bind = [(1, img), (6, &col)];
-        if wide(g) {
-            g.dispatch_items("im2col", "im2col_wide", &params, &bind, chunk * self.taps() * self.row() / 4)?;
-        } else {
-            g.dispatch_items("im2col", "im2col", &params, &bind, chunk * self.taps())?;
-        }
+        let rows = chunk * self.taps();
+        let (entry, items) = layout(g, ("im2col", rows), ("im2col_wide", rows * self.row() / 4));
+        g.dispatch_items("im2col", entry, &params, &[(1, img), (6, &col)], items)?;
         Ok(col)
     }
 
@@ -152,20 +149,22 @@ impl ConvGeometry {
         }
         let padded = g.scratch("im2col.rows", chunk * self.k * self.row())?;
         let params = self.params_rows(n0, chunk, self.k, false);
-        let bind = [(1, dout), (6, &padded)];
-        if wide(g) {
-            g.dispatch_items("im2col", "pad_rows_wide", &params, &bind, chunk * self.k * self.row() / 4)?;
-        } else {
-            g.dispatch_items("im2col", "pad_rows", &params, &bind, chunk * self.k)?;
-        }
+        let rows = chunk * self.k;
+        let (entry, items) = layout(g, ("pad_rows", rows), ("pad_rows_wide", rows * self.row() / 4));
+        g.dispatch_items("im2col", entry, &params, &[(1, dout), (6, &padded)], items)?;
         Ok((padded, 0, self.row()))
     }
 }
 
-/// The GPU plan's layout of im2col's work: one invocation per vec4 or element (`_wide`), so that
-/// neighbours touch neighbouring addresses, where CPU adapters walk whole rows without dividing.
-fn wide(g: &GpuBackend) -> bool {
-    g.gemm_kernel() == GemmKernel::Shared
+/// The entry point and invocation count of one of im2col.wgsl's passes: under the GPU plan its
+/// `_wide` form, one invocation per vec4 or element so that neighbours touch neighbouring
+/// addresses; on CPU adapters the form that walks whole rows without dividing.
+fn layout(
+    g: &GpuBackend,
+    by_row: (&'static str, usize),
+    wide: (&'static str, usize),
+) -> (&'static str, usize) {
+    if g.gemm_kernel() == GemmKernel::Shared { wide } else { by_row }
 }
 
 /// out = act(conv(img, w) (+ bias[k])), overwriting out (`io.x` is the image, `io.y` out).
@@ -243,19 +242,9 @@ pub(crate) fn adjoint(g: &mut GpuBackend, geo: &ConvGeometry, io: ForwardIo<'_>)
         let params = Im2colParams { slope, ..geo.params(n0, chunk, bias.is_some()) };
         let bind = [(3, &col), (4, img), (5, bias.unwrap_or(&dummy))];
         let constants = [("EPILOGUE", epilogue)];
-        if wide(g) {
-            let items = chunk * geo.c * geo.h * geo.w;
-            g.dispatch_items_specialised("im2col", "col2im_wide", &constants, &params, &bind, items)?;
-        } else {
-            g.dispatch_items_specialised(
-                "im2col",
-                "col2im",
-                &constants,
-                &params,
-                &bind,
-                chunk * geo.c * geo.h,
-            )?;
-        }
+        let rows = chunk * geo.c * geo.h;
+        let (entry, items) = layout(g, ("col2im", rows), ("col2im_wide", rows * geo.w));
+        g.dispatch_items_specialised("im2col", entry, &constants, &params, &bind, items)?;
     }
     Ok(())
 }
