@@ -667,8 +667,14 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(
-        (&config["pac"], &config["d_dropout"], &config["loss"], &config["table_transform"]),
-        (&4.into(), &0.0.into(), &"hinge".into(), &"quantile".into())
+        (
+            &config["pac"],
+            &config["d_dropout"],
+            &config["loss"],
+            &config["table_transform"],
+            &config["table_calibrate"]
+        ),
+        (&4.into(), &0.0.into(), &"hinge".into(), &"quantile".into(), &true.into())
     );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
@@ -685,6 +691,10 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
         assert!(["red", "blue", "green"].contains(&cells[3]), "team comes back a team: {line}");
     }
     assert_eq!((t.rows, t.columns.len()), (20, 4));
+    // The live G decodes through Φ: the calibration was fitted on its moving average.
+    let raw = dir.join("raw.csv");
+    ok(&["sample", "--checkpoint", o, "--raw", "--n", "20", "--out", raw.to_str().unwrap()]);
+    assert_eq!(wgan_gpu::data::table::read_csv(&raw).unwrap().rows, 20);
     // In the table's units (heights near 150..200 cm), inside the data's range.
     let heights = t.values.iter().step_by(4);
     assert!(heights.clone().all(|h| (150.5..=199.5).contains(h)), "{text}");
@@ -721,14 +731,16 @@ fn learns_a_two_peaked_table_within_bounds() {
     let report = wgan_gpu::data::table::report::TableReport::new(&t.columns, &kinds, &values, &t.values);
     let low = t.values.iter().step_by(2).filter(|&&v| v < -0.5).count() as f64 / t.rows as f64;
     let summary = format!("{}\nlow peak {low:.3}", report.text());
-    assert!((0.22..=0.38).contains(&low), "the low peak's share: {summary}");
+    assert!((0.25..=0.35).contains(&low), "the low peak's share: {summary}");
+    // Issue 19's targets (this seed: mean gaps 0.03, std ratios 0.99, KS 0.02, correlation gap
+    // 0.05, low peak 0.29).
     for col in &report.columns {
         assert!(
-            col.mean_gap_std <= 0.15 && (0.8..=1.2).contains(&col.std_ratio) && col.ks <= 0.1,
+            col.mean_gap_std <= 0.1 && (0.85..=1.15).contains(&col.std_ratio) && col.ks <= 0.06,
             "{summary}"
         );
     }
-    assert!(report.correlation_max_gap <= 0.12, "{summary}");
+    assert!(report.correlation_max_gap <= 0.1, "{summary}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

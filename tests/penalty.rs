@@ -37,7 +37,7 @@ fn penalty(b: &mut CpuBackend, d: &mut Net<CpuBackend>, x: &[f32], s: &GradientP
 /// disagree straddles a kink and is skipped, and most entries must not.
 #[test]
 fn penalty_gradients_match_finite_differences() {
-    let o = DcganOptions { width: 3, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0 };
+    let o = DcganOptions { width: 3, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
     let dcgan = dcgan_discriminator(Shape(2, 8, 8), o);
     let mlp = mlp_discriminator(Shape(2, 3, 4), &[9, 7], 0.25);
     let mut b = CpuBackend;
@@ -144,7 +144,7 @@ fn compare(what: &str, cfg: &GanConfig, g: &NetSpec, d: &NetSpec) {
 
 #[test]
 fn penalised_iterations_equal_reference() {
-    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.2 };
+    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.2, d_depth: 1 };
     let img = Shape(1, 8, 8);
     let (g, mut d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan wgan-gp", &config(LossKind::WganGp, 5, 2), &g, &d);
@@ -164,7 +164,7 @@ fn penalised_iterations_equal_reference() {
 
 #[test]
 fn penalties_refuse_batch_norm_in_d() {
-    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0 };
+    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0, d_depth: 1 };
     let img = Shape(1, 28, 28);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     let err = Gan::new(&mut CpuBackend, config(LossKind::WganGp, 4, 1), &g, &d).err().expect("refused");

@@ -114,22 +114,23 @@ fn mlp_iterations_equal_reference_for_every_loss() {
 
 #[test]
 fn dcgan_iterations_equal_reference() {
-    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.2 };
+    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.2, d_depth: 1 };
     let img = Shape(1, 28, 28);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan bce", &config(LossKind::Bce, 5, 1, OptKind::Adam), &g, &d);
     // 32×32 RGB: three stride-2 levels from a 4×4 base.
-    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
     let img = Shape(3, 32, 32);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan 3x32x32", &config(LossKind::Lsgan, 3, 1, OptKind::Adam), &g, &d);
 }
 
 /// The recipe's pieces together: hinge loss, spectral norm on every layer of D (conv and
-/// linear), G's moving average with its batch-norm statistics recomputed.
+/// linear, two convolutions per level), G's moving average with its batch-norm statistics
+/// recomputed.
 #[test]
 fn hinge_spectral_norm_and_ema_iterations_equal_reference() {
-    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 2 };
     let img = Shape(1, 28, 28);
     let (g, mut d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     d.spectral_norm = true;
@@ -160,7 +161,7 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     let mut cfg = config(LossKind::Bce, 6, 2, OptKind::Adam);
     (cfg.classes, cfg.instance_noise, cfg.noise_anneal_steps) = (3, 0.2, 4);
     // Conv D: label planes; MLP D: label features.
-    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
     let img = Shape(1, 8, 8);
     let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3);
     assert_eq!(d.input, Shape(4, 8, 8));
@@ -177,7 +178,7 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
 fn network_gradients_match_finite_differences() {
     use wgan_gpu::nn::Net;
     let mut b = CpuBackend;
-    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0 };
+    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0, d_depth: 1 };
     let img = Shape(1, 28, 28);
     let (gs, ds) = (dcgan_generator(3, img, o), dcgan_discriminator(img, o));
     let mlp =
@@ -257,7 +258,7 @@ fn network_gradients_match_finite_differences() {
 fn infogan_iterations_equal_reference() {
     let mut cfg = config(LossKind::Hinge, 6, 1, OptKind::Adam);
     (cfg.info_cat, cfg.info_cont, cfg.info_weight) = (3, 2, 0.7);
-    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 };
+    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
     let img = Shape(1, 8, 8);
     let mut g = dcgan_generator(8, img, o);
     g.input = Shape(8 + 3, 1, 1);

@@ -1,14 +1,17 @@
 //! A folder of PNG/JPEG images, optionally one subfolder per class, read into an [`ImageSet`].
 //!
-//! Everything is decoded up front into one planar u8 buffer so training can upload it once.
-//! Order is sorted by path so two runs over the same folder see the same data.
+//! Everything is decoded up front, in parallel, into one planar u8 buffer that training streams
+//! batches from (large folders through a memory-mapped decode cache, see [`cache`]). Order is
+//! sorted by path so two runs over the same folder see the same data.
 
 use std::path::{Path, PathBuf};
 
 use image::imageops::{self, FilterType};
 use image::{DynamicImage, GenericImageView, ImageBuffer, ImageReader, Pixel};
 
-use super::ImageSet;
+use rayon::prelude::*;
+
+use super::{ImageSet, Pixels, cache};
 use crate::{Error, Result};
 
 /// Labels are stored as u8, so this is the most classes a folder may have.
@@ -16,39 +19,200 @@ const MAX_CLASSES: usize = 256;
 /// Far beyond what a GAN here trains on; bounds the memory a typo in the size can ask for.
 const MAX_SIZE: usize = 4096;
 
+/// How a folder's images become training images.
+#[derive(Clone, Debug)]
+pub struct FolderOptions {
+    /// Side of the square training image.
+    pub size: usize,
+    /// 1 = gray, 3 = RGB; `None` = whatever the images are, which must then all agree.
+    pub channels: Option<usize>,
+    pub crop: Crop,
+    /// Leave unreadable images out (counted and named) instead of refusing the folder.
+    pub skip_bad: bool,
+    /// Where decoded folders of at least [`CACHE_MIN_IMAGES`] images are cached; None: never.
+    pub cache: Option<PathBuf>,
+}
+
+impl FolderOptions {
+    pub fn new(size: usize, channels: Option<usize>) -> Self {
+        FolderOptions { size, channels, crop: Crop::Center, skip_bad: false, cache: None }
+    }
+}
+
+/// How a non-square image becomes square; neither distorts it.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Crop {
+    /// The largest centred square.
+    #[default]
+    Center,
+    /// The whole image, its shorter side padded with black to a square.
+    Pad,
+}
+
+impl Crop {
+    fn name(self) -> &'static str {
+        match self {
+            Crop::Center => "center",
+            Crop::Pad => "pad",
+        }
+    }
+}
+
+/// Folders smaller than this decode in a few seconds and are not cached.
+pub const CACHE_MIN_IMAGES: usize = 2000;
+
 /// Reads every PNG/JPEG under `dir` as a `size`×`size` image with `channels` channels
 /// (1 = gray, 3 = RGB; `None` = whatever the images are, which must then all agree).
 ///
 /// Subfolders holding images are classes (labelled in sorted name order); otherwise the
 /// images directly in `dir` form an unlabelled set.
 pub fn read_folder(dir: &Path, size: usize, channels: Option<usize>) -> Result<ImageSet> {
-    check_args(size, channels)?;
+    read_folder_with(dir, &FolderOptions::new(size, channels))
+}
+
+/// [`read_folder`] with a crop, `--skip-bad` and the decode cache: images decode in parallel
+/// (with a progress bar for large folders) and a folder decoded before maps its cache file.
+pub fn read_folder_with(dir: &Path, o: &FolderOptions) -> Result<ImageSet> {
+    check_args(o.size, o.channels)?;
     check_dir(dir)?;
     let (files, labels, classes) = layout(dir)?;
-    let mut pixels = Vec::new();
-    let mut first: Option<(usize, &Path)> = None;
-    for file in &files {
-        let img = open_image(file)?;
-        let native = native_channels(&img);
-        let (c0, f0) = *first.get_or_insert((native, file));
-        if channels.is_none() && c0 != native {
-            return Err(mixed_channels(dir, f0, c0, file, native));
+    let cache = match &o.cache {
+        Some(c) if files.len() >= CACHE_MIN_IMAGES => {
+            let key = cache::Key {
+                files: &files,
+                size: o.size,
+                channels: o.channels.unwrap_or(0),
+                crop: o.crop.name(),
+                skip_bad: o.skip_bad,
+            };
+            Some(cache::path_for(c, &key)?)
         }
-        let want = channels.unwrap_or(c0);
-        if pixels.is_empty() {
-            reserve(&mut pixels, files.len(), want * size * size, dir)?;
+        _ => None,
+    };
+    let (pixels, channels, skipped) = match cache.as_deref().and_then(|p| cache::load(p, o.size * o.size)) {
+        Some(hit) => (hit.pixels, hit.channels, hit.skipped),
+        None => {
+            let (pixels, channels, skipped) = decode_all(dir, &files, o)?;
+            if let Some(path) = &cache {
+                cache::store(path, &pixels, files.len() - skipped.len(), channels, o.size, &skipped);
+            }
+            (Pixels::Owned(pixels), channels, skipped)
         }
-        push_planar(&mut pixels, &square(&img, size, want));
+    };
+    if !skipped.is_empty() {
+        let names: Vec<String> = skipped.iter().take(5).map(|&i| relative(dir, &files[i])).collect();
+        let more = if skipped.len() > 5 { ", ..." } else { "" };
+        eprintln!("skipped {} unreadable images (--skip-bad): {}{more}", skipped.len(), names.join(", "));
     }
+    let labels = labels.map(|l| without(&l, &skipped));
     Ok(ImageSet {
         pixels,
         labels,
         classes,
-        count: files.len(),
-        channels: channels.or(first.map(|(c, _)| c)).unwrap_or(1),
-        height: size,
-        width: size,
+        count: files.len() - skipped.len(),
+        channels,
+        height: o.size,
+        width: o.size,
     })
+}
+
+/// (channels, side, side) of the folder's first image in sorted order, for reading a folder of
+/// generated images at their own size; its side is the shorter one.
+pub fn first_image_shape(dir: &Path) -> Result<crate::nn::Shape> {
+    check_dir(dir)?;
+    let (files, _, _) = layout(dir)?;
+    let img = open_image(&files[0])?;
+    let side = img.width().min(img.height()) as usize;
+    Ok(crate::nn::Shape(native_channels(&img), side, side))
+}
+
+/// `items` less the entries at the (sorted) indices `gone`.
+fn without<T: Copy>(items: &[T], gone: &[usize]) -> Vec<T> {
+    items.iter().enumerate().filter(|(i, _)| gone.binary_search(i).is_err()).map(|(_, &v)| v).collect()
+}
+
+/// Every image decoded in parallel into one planar buffer: the pixels, their channels and the
+/// indices of the images `--skip-bad` left out. Without it the first unreadable image in
+/// sorted order is the error.
+fn decode_all(dir: &Path, files: &[PathBuf], o: &FolderOptions) -> Result<(Vec<u8>, usize, Vec<usize>)> {
+    // The first readable image sets the channels where none were asked for.
+    let mut first = None;
+    for (i, file) in files.iter().enumerate() {
+        match open_image(file) {
+            Ok(img) => {
+                first = Some((i, native_channels(&img)));
+                break;
+            }
+            Err(e) if !o.skip_bad => return Err(e),
+            Err(_) => {}
+        }
+    }
+    let Some((f0, c0)) = first else {
+        let msg = format!("none of the {} images is readable", files.len());
+        return Err(Error::Data { path: dir.to_path_buf(), msg });
+    };
+    let want = o.channels.unwrap_or(c0);
+    let len = want * o.size * o.size;
+    let mut pixels = Vec::new();
+    reserve(&mut pixels, files.len(), len, dir)?;
+    pixels.resize(files.len() * len, 0);
+    let bar = if files.len() >= CACHE_MIN_IMAGES {
+        indicatif::ProgressBar::new(files.len() as u64).with_message("decoding")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} {pos}/{len} [{elapsed_precise}, ETA {eta}] {wide_bar}",
+        )
+        .expect("valid template"),
+    );
+    // Without --skip-bad the first failure is the answer: the rest need not decode.
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let natives: Vec<Result<usize>> = pixels
+        .par_chunks_mut(len)
+        .zip(files.par_iter())
+        .map(|(out, file)| {
+            if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(0);
+            }
+            let img = open_image(file).inspect_err(|_| {
+                failed.store(!o.skip_bad, std::sync::atomic::Ordering::Relaxed);
+            })?;
+            planar_into(out, &square(&img, o.size, want, o.crop));
+            bar.inc(1);
+            Ok(native_channels(&img))
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut skipped = Vec::new();
+    if let Some(e) = natives.iter().position(Result::is_err).filter(|_| !o.skip_bad) {
+        return Err(natives.into_iter().nth(e).expect("found").expect_err("an error"));
+    }
+    for (i, native) in natives.into_iter().enumerate() {
+        match native {
+            Ok(c) if o.channels.is_none() && c != c0 => {
+                return Err(mixed_channels(dir, &files[f0], c0, &files[i], c));
+            }
+            Ok(_) => {}
+            Err(_) if o.skip_bad => skipped.push(i),
+            Err(e) => return Err(e),
+        }
+    }
+    if !skipped.is_empty() {
+        let mut kept = 0;
+        for i in 0..files.len() {
+            if skipped.binary_search(&i).is_err() {
+                pixels.copy_within(i * len..(i + 1) * len, kept * len);
+                kept += 1;
+            }
+        }
+        pixels.truncate(kept * len);
+    }
+    Ok((pixels, want, skipped))
 }
 
 /// Rejects arguments that no folder could satisfy before touching the disk.
@@ -159,11 +323,11 @@ fn open_image(path: &Path) -> Result<DynamicImage> {
     let bad = |msg: String| Error::Data { path: path.to_path_buf(), msg };
     let reader = ImageReader::open(path).map_err(|e| bad(format!("cannot open image: {e}")))?;
     let reader = reader.with_guessed_format().map_err(|e| bad(format!("cannot read image: {e}")))?;
-    let img = reader
-        .decode()
-        .map_err(|e| bad(format!("not a readable PNG or JPEG image ({e}); replace or remove the file")))?;
+    let img = reader.decode().map_err(|e| {
+        bad(format!("not a readable PNG or JPEG image ({e}); replace or remove the file, or pass --skip-bad"))
+    })?;
     if img.width() == 0 || img.height() == 0 {
-        return Err(bad("image has no pixels; replace or remove the file".into()));
+        return Err(bad("image has no pixels; replace or remove the file, or pass --skip-bad".into()));
     }
     Ok(img)
 }
@@ -195,16 +359,28 @@ struct Interleaved {
     channels: usize,
 }
 
-/// Center-crops to a square (so nothing is stretched), then resizes to `size`×`size`.
+/// Makes the image square without stretching it (`crop`), then resizes it to `size`×`size`.
 /// Alpha is composited over black, so transparent areas read as background.
-fn square(img: &DynamicImage, size: usize, channels: usize) -> Interleaved {
+fn square(img: &DynamicImage, size: usize, channels: usize, crop: Crop) -> Interleaved {
     let (w, h) = img.dimensions();
-    let side = w.min(h);
-    let cropped = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+    let squared = match crop {
+        Crop::Center => {
+            let side = w.min(h);
+            img.crop_imm((w - side) / 2, (h - side) / 2, side, side)
+        }
+        Crop::Pad if w == h => img.clone(),
+        Crop::Pad => {
+            let side = w.max(h);
+            // Transparent padding turns black when alpha is composited.
+            let mut canvas = image::RgbaImage::new(side, side);
+            imageops::overlay(&mut canvas, &img.to_rgba8(), ((side - w) / 2).into(), ((side - h) / 2).into());
+            DynamicImage::ImageRgba8(canvas)
+        }
+    };
     let bytes = if channels == 1 {
-        resized(&flatten(cropped.to_luma_alpha8()), size)
+        resized(&flatten(squared.to_luma_alpha8()), size)
     } else {
-        resized(&flatten(cropped.to_rgba8()), size)
+        resized(&flatten(squared.to_rgba8()), size)
     };
     Interleaved { bytes, channels }
 }
@@ -236,11 +412,15 @@ fn resized<P: Pixel<Subpixel = u8> + 'static>(img: &ImageBuffer<P, Vec<u8>>, siz
     img.as_raw().chunks_exact(n).flat_map(|p| p[..n - 1].iter().copied()).collect()
 }
 
-/// Appends one image in planar CHW order, the layout the GPU kernels expect.
-fn push_planar(out: &mut Vec<u8>, img: &Interleaved) {
+/// Writes one image in planar CHW order, the layout the GPU kernels expect.
+fn planar_into(out: &mut [u8], img: &Interleaved) {
     let c = img.channels;
+    let plane = img.bytes.len() / c;
     for ch in 0..c {
-        out.extend(img.bytes.iter().skip(ch).step_by(c));
+        for (o, &v) in out[ch * plane..(ch + 1) * plane].iter_mut().zip(img.bytes.iter().skip(ch).step_by(c))
+        {
+            *o = v;
+        }
     }
 }
 
@@ -387,6 +567,59 @@ mod tests {
         assert!(m.starts_with("not a readable PNG or JPEG image ("), "{m}");
         std::fs::write(dir.join("x.png"), [0u8, 1, 2, 3, 4]).unwrap();
         assert_eq!(msg(read_folder(&dir, 8, None).unwrap_err()).0, dir.join("x.png"));
+    }
+
+    #[test]
+    fn skip_bad_leaves_unreadable_images_out_with_their_labels() {
+        let dir = temp_dir("skip");
+        for class in ["a", "b"] {
+            std::fs::create_dir(dir.join(class)).unwrap();
+        }
+        GrayImage::from_pixel(8, 8, Luma([10])).save(dir.join("a/1.png")).unwrap();
+        std::fs::write(dir.join("a/2.png"), b"not a png").unwrap();
+        GrayImage::from_pixel(8, 8, Luma([30])).save(dir.join("b/3.png")).unwrap();
+        assert_eq!(msg(read_folder(&dir, 8, None).unwrap_err()).0, dir.join("a/2.png"));
+        let o = FolderOptions { skip_bad: true, ..FolderOptions::new(8, None) };
+        let set = read_folder_with(&dir, &o).unwrap();
+        assert_eq!((set.count, set.labels.as_deref()), (2, Some(&[0u8, 1][..])));
+        assert_eq!((set.image(0)[0], set.image(1)[0]), (10, 30));
+        std::fs::write(dir.join("b/3.png"), b"broken too").unwrap();
+        std::fs::remove_file(dir.join("a/1.png")).unwrap();
+        let (_, m) = msg(read_folder_with(&dir, &o).unwrap_err());
+        assert!(m.contains("none of the 2 images is readable"), "{m}");
+    }
+
+    #[test]
+    fn pad_keeps_the_whole_image_on_black() {
+        let dir = temp_dir("pad");
+        GrayImage::from_pixel(8, 4, Luma([200])).save(dir.join("wide.png")).unwrap();
+        let o = FolderOptions { crop: Crop::Pad, ..FolderOptions::new(8, None) };
+        let set = read_folder_with(&dir, &o).unwrap();
+        let rows: Vec<u8> = (0..8).map(|y| set.pixels[y * 8 + 3]).collect();
+        assert_eq!(rows, [0, 0, 200, 200, 200, 200, 0, 0], "centred, bands above and below black");
+    }
+
+    #[test]
+    fn a_large_folder_is_cached_and_mapped_the_second_time() {
+        let dir = temp_dir("cached");
+        let images = dir.join("images");
+        std::fs::create_dir(&images).unwrap();
+        for i in 0..CACHE_MIN_IMAGES {
+            let v = (i % 251) as u8;
+            RgbImage::from_pixel(4, 4, Rgb([v, 0, 255 - v]))
+                .save(images.join(format!("{i:05}.png")))
+                .unwrap();
+        }
+        let o = FolderOptions { cache: Some(dir.join("cache")), ..FolderOptions::new(4, None) };
+        let first = read_folder_with(&images, &o).unwrap();
+        assert!(matches!(first.pixels, Pixels::Owned(_)));
+        let second = read_folder_with(&images, &o).unwrap();
+        assert!(matches!(second.pixels, Pixels::Mapped { .. }), "{:?}", second.pixels);
+        assert_eq!(
+            (&first.pixels[..], second.channels, second.count),
+            (&second.pixels[..], 3, CACHE_MIN_IMAGES)
+        );
+        assert_eq!(second.image(7)[0], 7);
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub fn from_idx(images: &idx::Idx, labels: Option<&idx::Idx>, path: &Path) -> Re
         None => None,
     };
     Ok(ImageSet {
-        pixels: images.data.clone(),
+        pixels: images.data.clone().into(),
         labels,
         classes: Vec::new(),
         count,

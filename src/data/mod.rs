@@ -1,6 +1,7 @@
 //! Training data: IDX files (MNIST's format), the bundled MNIST, folders of PNG/JPEG images and
 //! CSV tables.
 
+pub mod cache;
 pub mod folder;
 pub mod idx;
 pub mod mnist;
@@ -12,11 +13,51 @@ pub fn signed_pixel(p: u8) -> f32 {
     p as f32 / 127.5 - 1.0
 }
 
-/// A set of equally sized u8 images with optional labels, ready to upload once.
+/// Image bytes, in memory or mapped from a folder's decode cache (so a folder larger than the
+/// free memory still trains, paged in by the batches that read it).
+#[derive(Clone)]
+pub enum Pixels {
+    Owned(Vec<u8>),
+    Mapped { map: std::sync::Arc<memmap2::Mmap>, start: usize, len: usize },
+}
+
+impl std::ops::Deref for Pixels {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Pixels::Owned(v) => v,
+            Pixels::Mapped { map, start, len } => &map[*start..*start + *len],
+        }
+    }
+}
+
+impl std::fmt::Debug for Pixels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = if matches!(self, Pixels::Owned(_)) { "in memory" } else { "mapped" };
+        write!(f, "Pixels({} bytes {how})", self.len())
+    }
+}
+
+impl From<Vec<u8>> for Pixels {
+    fn from(v: Vec<u8>) -> Self {
+        Pixels::Owned(v)
+    }
+}
+
+impl Pixels {
+    fn truncate(&mut self, n: usize) {
+        match self {
+            Pixels::Owned(v) => v.truncate(n),
+            Pixels::Mapped { len, .. } => *len = (*len).min(n),
+        }
+    }
+}
+
+/// A set of equally sized u8 images with optional labels.
 #[derive(Clone, Debug)]
 pub struct ImageSet {
     /// count · channels · height · width bytes, 0 = background, 255 = ink.
-    pub pixels: Vec<u8>,
+    pub pixels: Pixels,
     pub labels: Option<Vec<u8>>,
     /// Class names by label (folder names); empty when labels are plain numbers (IDX).
     pub classes: Vec<String>,
@@ -31,6 +72,12 @@ impl ImageSet {
         self.channels * self.height * self.width
     }
 
+    /// Image `i`'s bytes, planar.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let d = self.image_len();
+        &self.pixels[i * d..(i + 1) * d]
+    }
+
     /// Keeps only the images whose label is in `digits`.
     pub fn keep_labels(&mut self, digits: &[u8]) -> crate::Result<()> {
         let Some(labels) = &self.labels else {
@@ -41,7 +88,11 @@ impl ImageSet {
         if keep.is_empty() {
             return Err(crate::Error::Config(format!("no images with labels {digits:?}")));
         }
-        self.pixels = keep.iter().flat_map(|&i| self.pixels[i * d..(i + 1) * d].iter().copied()).collect();
+        self.pixels = keep
+            .iter()
+            .flat_map(|&i| self.pixels[i * d..(i + 1) * d].iter().copied())
+            .collect::<Vec<_>>()
+            .into();
         self.labels = Some(keep.iter().map(|&i| labels[i]).collect());
         self.count = keep.len();
         Ok(())

@@ -5,8 +5,9 @@ pub mod classifier;
 pub mod metrics;
 pub mod samples;
 pub mod table;
+pub mod two_sample;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -14,6 +15,7 @@ use crate::backend::Backend;
 use crate::data::mnist;
 use crate::error::{Error, Result};
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
+use crate::nn::Shape;
 use classifier::{CLASSES, Classifier, FEATURES, Scored, to_signed};
 use metrics::{ClassHistogram, FeatureStats};
 
@@ -129,7 +131,7 @@ impl Reference {
 #[derive(clap::Args, Clone, Debug)]
 pub struct EvalArgs {
     /// A generator checkpoint (or its run folder) to draw samples from.
-    #[arg(long, conflicts_with_all = ["images", "table"], required_unless_present_any = ["images", "table"])]
+    #[arg(long, conflicts_with_all = ["images", "table"], required_unless_present_any = ["images", "table", "real"])]
     pub checkpoint: Option<PathBuf>,
     /// Images made by any tool: a folder of PNGs, a grid PNG written by `sample`, an IDX file or
     /// a .npy array (u8 0..255, or f32 in [0, 1] or [−1, 1]); 28×28 white-on-black digits.
@@ -140,8 +142,14 @@ pub struct EvalArgs {
     /// writes each epoch), for rows made by any tool.
     #[arg(long, requires = "samples")]
     pub table: Option<PathBuf>,
-    /// The generated CSV rows to compare with `--table` (the same columns).
-    #[arg(long, requires = "table")]
+    /// A folder of real images (any kind, any size) to compare samples with: a classifier
+    /// two-sample test (its held-out accuracy; 0.5: indistinguishable), the share of memorised
+    /// samples, and colour statistics. Samples come from `--samples` or `--checkpoint`.
+    #[arg(long, conflicts_with_all = ["table", "images"])]
+    pub real: Option<PathBuf>,
+    /// With --table: the generated CSV rows (the same columns). With --real: a folder of
+    /// images or a .npy array of the real images' size and channels.
+    #[arg(long, conflicts_with = "checkpoint")]
     pub samples: Option<PathBuf>,
     /// Samples to draw from a checkpoint.
     #[arg(long, default_value_t = 10000)]
@@ -275,6 +283,12 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         return table::eval_table(real, samples, args.json);
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
+    if let Some(real) = &args.real {
+        return eval_folder(&args, real, backend);
+    }
+    if args.samples.is_some() {
+        return Err(Error::Config("--samples goes with --table or --real".into()));
+    }
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
     let (images, asked, what) = match (&args.checkpoint, &args.images) {
         (Some(c), _) => {
@@ -321,6 +335,56 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `eval --real FOLDER`: the two-sample measures of `--samples` (or a checkpoint's samples)
+/// against the folder, read at the samples' size and channels.
+fn eval_folder(args: &EvalArgs, real: &Path, backend: BackendChoice) -> Result<()> {
+    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let samples = match (&args.samples, &args.checkpoint) {
+        (Some(p), _) => samples_from_files(p)?,
+        (None, Some(c)) => {
+            let (values, shape, _) =
+                samples::draw(&mut b, c, args.n.min(two_sample::MAX_PER_SIDE), args.seed, args.raw)?;
+            two_sample::ImageBatch { values, shape }
+        }
+        (None, None) => return Err(Error::Config("--real needs --samples or --checkpoint".into())),
+    };
+    let Shape(c, h, w) = samples.shape;
+    if h != w {
+        return Err(Error::Config(format!("samples of {h}x{w}: the real folder is read square")));
+    }
+    let set = crate::data::folder::read_folder(real, h, Some(c))?;
+    let real = two_sample::ImageBatch { values: to_signed(&set, set.count), shape: samples.shape };
+    let report = two_sample::compare(&mut b, &real, &samples, args.seed)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report).expect("serialisable"));
+    } else {
+        println!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// Generated images from a folder (their own size and channels, as the first image has them)
+/// or a .npy array [n, c, h, w].
+fn samples_from_files(path: &Path) -> Result<two_sample::ImageBatch> {
+    if path.is_dir() {
+        let first = crate::data::folder::first_image_shape(path)?;
+        let set = crate::data::folder::read_folder(path, first.1, Some(first.0))?;
+        return Ok(two_sample::ImageBatch { values: to_signed(&set, set.count), shape: first });
+    }
+    let file = crate::data::npy::read(path)?;
+    let shape = match file.shape()[..] {
+        [_, c, h, w] => Shape(c, h, w),
+        [_, h, w] => Shape(1, h, w),
+        ref other => {
+            return Err(Error::Data {
+                path: path.into(),
+                msg: format!("shape {other:?} is not [n, c, h, w]"),
+            });
+        }
+    };
+    Ok(two_sample::ImageBatch { values: samples::read_npy(path, shape.size())?, shape })
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub enum Asked {
     Codes(Vec<usize>),
 }
 
-/// `n` samples of G in [−1, 1], and what each was asked for.
+/// `n` digit samples of G in [−1, 1], and what each was asked for.
 pub fn from_checkpoint(
     b: &mut GpuBackend,
     path: &Path,
@@ -38,11 +38,29 @@ pub fn from_checkpoint(
     seed: u64,
     raw: bool,
 ) -> Result<(Vec<f32>, Asked)> {
+    let (images, shape, asked) = draw(b, path, n, seed, raw)?;
+    if shape != DIGIT {
+        return Err(needs_digits(path, shape));
+    }
+    Ok((images, asked))
+}
+
+/// `n` image samples of G in [−1, 1], of whatever shape G draws, and what each was asked for.
+pub fn draw(
+    b: &mut GpuBackend,
+    path: &Path,
+    n: usize,
+    seed: u64,
+    raw: bool,
+) -> Result<(Vec<f32>, Shape, Asked)> {
     let chunk = n.clamp(1, 500);
     let mut g = Generator::load(b, path, chunk, raw)?;
     let shape = g.output_shape()?;
-    if shape != DIGIT || g.info.is_table() {
-        return Err(needs_digits(path, shape));
+    if g.info.is_table() {
+        return Err(Error::Data {
+            path: path.into(),
+            msg: "a table's generator draws rows, not images".into(),
+        });
     }
     let classes = g.codes;
     let asked = (0..n).map(|i| i % classes.max(1)).collect();
@@ -52,14 +70,15 @@ pub fn from_checkpoint(
         (_, true) => Asked::Codes(asked),
     };
     let z = b.alloc(chunk * g.z_dim())?;
-    let mut images = Vec::with_capacity(n * 784);
+    let d = shape.size();
+    let mut images = Vec::with_capacity(n * d);
     for c in 0..n.div_ceil(chunk) {
         g.draw_z(b, derive_seed(seed, c as u64, 6), &z)?;
         let l: Vec<f32> = (0..chunk).map(|i| ((c * chunk + i) % classes.max(1)) as f32).collect();
         let take = (n - c * chunk).min(chunk);
-        images.extend_from_slice(&g.run(b, &z, &l)?[..take * 784]);
+        images.extend_from_slice(&g.run(b, &z, &l)?[..take * d]);
     }
-    Ok((images, asked))
+    Ok((images, shape, asked))
 }
 
 /// 28×28 digits from a folder of PNG/JPEG, a grid PNG as `sample` writes it (2-pixel borders),
@@ -67,11 +86,11 @@ pub fn from_checkpoint(
 pub fn read_images(path: &Path) -> Result<Vec<f32>> {
     let lower = path.to_string_lossy().to_ascii_lowercase();
     let bytes: Vec<u8> = if path.is_dir() {
-        folder::read_folder(path, 28, Some(1))?.pixels
+        folder::read_folder(path, 28, Some(1))?.pixels.to_vec()
     } else if lower.ends_with(".png") {
         read_grid(path)?
     } else if lower.ends_with(".npy") {
-        return read_npy(path);
+        return read_npy(path, 784);
     } else {
         let f = idx::read(path)?;
         match f.dims[..] {
@@ -116,8 +135,9 @@ fn read_grid(path: &Path) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// A .npy of u8 or little-endian f32, any shape whose trailing dimensions hold 784 values.
-fn read_npy(path: &Path) -> Result<Vec<f32>> {
+/// A .npy of u8 or little-endian f32, any shape whose trailing dimensions hold `d` values
+/// (planar images), as f32 in [−1, 1].
+pub fn read_npy(path: &Path, d: usize) -> Result<Vec<f32>> {
     let file = crate::data::npy::read(path)?;
     let bad = |msg: &str| Error::Data { path: path.into(), msg: format!("not a readable .npy: {msg}") };
     let (header, data) = (&file.header, &file.data);
@@ -140,8 +160,8 @@ fn read_npy(path: &Path) -> Result<Vec<f32>> {
     if values.iter().any(|x| x.abs() > 1.0 + 1e-3) {
         return Err(bad("float pixels must lie in [0, 1], [−1, 1] or [0, 255]"));
     }
-    if values.is_empty() || !values.len().is_multiple_of(784) {
-        return Err(bad(&format!("{} values are not a whole number of 28x28 images", values.len())));
+    if values.is_empty() || !values.len().is_multiple_of(d) {
+        return Err(bad(&format!("{} values are not a whole number of images of {d} values", values.len())));
     }
     Ok(values)
 }

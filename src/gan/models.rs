@@ -61,13 +61,15 @@ pub struct DcganOptions {
     pub g_batch_norm: bool,
     pub d_batch_norm: bool,
     pub d_dropout: f32,
+    /// Convolutions per level of D (1: Radford et al.'s).
+    pub d_depth: usize,
 }
 
 impl Default for DcganOptions {
     /// Batch norm in G (Radford et al.: it keeps G from collapsing early); D without it, which
     /// trains stably at these sizes and keeps the real and fake batches independent.
     fn default() -> Self {
-        DcganOptions { width: 64, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0 }
+        DcganOptions { width: 64, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 }
     }
 }
 
@@ -124,11 +126,14 @@ pub fn dcgan_discriminator(img: Shape, o: DcganOptions) -> NetSpec {
     for level in 0..levels {
         let first = level == 0;
         let norm = o.d_batch_norm && !first;
-        layers.push(L::Conv2d { out: o.width << level, kernel: 4, stride: 2, pad: 1, bias: !norm });
-        if norm {
-            layers.push(bn());
+        for conv in 0..o.d_depth {
+            let (kernel, stride) = if conv == 0 { (4, 2) } else { (3, 1) };
+            layers.push(L::Conv2d { out: o.width << level, kernel, stride, pad: 1, bias: !norm });
+            if norm {
+                layers.push(bn());
+            }
+            layers.push(act(LRELU));
         }
-        layers.push(act(LRELU));
         if o.d_dropout > 0.0 {
             layers.push(L::Dropout { prob: o.d_dropout });
         }
@@ -192,7 +197,13 @@ pub fn reference_bench_models(kind: super::ModelKind, z_dim: usize) -> (NetSpec,
             (mlp_generator(z_dim, &[256, 512, 1024], img, true), mlp_discriminator(img, &[512, 256], 0.0))
         }
         super::ModelKind::Dcgan => {
-            let o = DcganOptions { width: 64, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0 };
+            let o = DcganOptions {
+                width: 64,
+                g_batch_norm: false,
+                d_batch_norm: false,
+                d_dropout: 0.0,
+                d_depth: 1,
+            };
             (dcgan_generator(z_dim, img, o), dcgan_discriminator(img, o))
         }
         super::ModelKind::Keras => (keras_generator(z_dim, img), keras_discriminator(img)),

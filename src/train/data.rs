@@ -1,5 +1,6 @@
 //! What a run trains on: images (bundled MNIST, IDX files, a folder of PNG/JPEG) or a CSV table,
-//! resident on the device and gathered into batches there.
+//! held in host memory (or mapped from a folder's decode cache) and streamed to the device batch
+//! by batch.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -7,8 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::run::{TrainArgs, parse_list};
-use crate::backend::Backend;
-use crate::data::table::transform::TableCoder;
+use crate::data::table::transform::{Calibration, TableCoder};
 use crate::data::table::{ColumnKind, Table};
 use crate::data::{ImageSet, folder, idx, mnist, signed_pixel, table};
 use crate::error::{Error, Result};
@@ -51,6 +51,9 @@ pub struct DataInfo {
     /// Each column's kind and encoding, as the model learned them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coder: Option<TableCoder>,
+    /// G's own marginals (`--table-calibrate`), refitted at every epoch's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// The standardisation of checkpoints written before `coder` existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mean: Vec<f64>,
@@ -72,7 +75,7 @@ impl DataInfo {
 
     /// Generated rows (in the model's units) back in the table's units.
     pub fn decode(&self, rows: &[f32]) -> Vec<f64> {
-        self.coder().decode(rows)
+        self.coder().decode(rows, self.calibration.as_ref())
     }
 
     pub fn kinds(&self) -> Vec<ColumnKind> {
@@ -142,14 +145,41 @@ impl TrainData {
         }
     }
 
-    /// The whole data set on the device, and how to gather batches from it.
-    pub fn upload<B: Backend>(&self, b: &mut B, unit_pixels: bool) -> Result<(B::T, GatherKind)> {
+    /// How the batches' values are read: u8 pixels scaled for a tanh or sigmoid generator, or
+    /// f32 table rows.
+    pub fn gather_kind(&self, unit_pixels: bool) -> GatherKind {
+        match self {
+            TrainData::Images(_) if unit_pixels => GatherKind::UnitPixels,
+            TrainData::Images(_) => GatherKind::Pixels,
+            TrainData::Table { .. } => GatherKind::Floats,
+        }
+    }
+
+    /// The samples at `items`, one after another, as the words a window on the device holds
+    /// (pixels packed four to a word, table rows as they are); `flip(position)` mirrors the
+    /// image at that position left to right.
+    pub fn window(&self, items: &[u32], flip: impl Fn(usize) -> bool) -> Vec<f32> {
         match self {
             TrainData::Images(s) => {
-                let kind = if unit_pixels { GatherKind::UnitPixels } else { GatherKind::Pixels };
-                Ok((b.upload(&pack_bytes(&s.pixels))?, kind))
+                let (w, d) = (s.width, s.image_len());
+                let mut bytes = Vec::with_capacity(items.len() * d);
+                for (k, &i) in items.iter().enumerate() {
+                    let image = s.image(i as usize);
+                    if flip(k) {
+                        bytes.extend(image.chunks_exact(w).flat_map(|row| row.iter().rev()));
+                    } else {
+                        bytes.extend_from_slice(image);
+                    }
+                }
+                pack_bytes(&bytes)
             }
-            TrainData::Table { encoded, .. } => Ok((b.upload(encoded)?, GatherKind::Floats)),
+            TrainData::Table { encoded, table, .. } => {
+                let d = table.columns.len();
+                items
+                    .iter()
+                    .flat_map(|&i| encoded[i as usize * d..(i as usize + 1) * d].iter().copied())
+                    .collect()
+            }
         }
     }
 
@@ -159,10 +189,7 @@ impl TrainData {
         let count = self.count();
         let picks = (0..n).map(|i| i * count / n.max(1));
         match self {
-            TrainData::Images(s) => {
-                let d = s.image_len();
-                picks.flat_map(|i| s.pixels[i * d..(i + 1) * d].iter().map(|&p| signed_pixel(p))).collect()
-            }
+            TrainData::Images(s) => picks.flat_map(|i| s.image(i).iter().map(|&p| signed_pixel(p))).collect(),
             TrainData::Table { encoded, table, .. } => spread_rows(encoded, table.columns.len(), n),
         }
     }
@@ -185,7 +212,7 @@ impl TrainData {
             let picks = (0..s.count).filter(|&i| labels[i] as usize == class).take(per_class);
             for (k, i) in picks.enumerate() {
                 let dst = &mut out[(class * per_class + k) * d..][..d];
-                for (o, &p) in dst.iter_mut().zip(&s.pixels[i * d..(i + 1) * d]) {
+                for (o, &p) in dst.iter_mut().zip(s.image(i)) {
                     *o = signed_pixel(p);
                 }
             }
@@ -233,7 +260,14 @@ pub fn load(args: &TrainArgs) -> Result<TrainData> {
                 TrainData::Images(mnist::from_idx(&images, labels.as_ref(), path)?)
             }
             DataFormat::Folder => {
-                TrainData::Images(folder::read_folder(path, args.image_size, args.channels)?)
+                let o = folder::FolderOptions {
+                    size: args.image_size,
+                    channels: args.channels,
+                    crop: args.crop,
+                    skip_bad: args.skip_bad,
+                    cache: args.cache_dir.clone().filter(|_| !args.no_cache),
+                };
+                TrainData::Images(folder::read_folder_with(path, &o)?)
             }
             DataFormat::Csv => {
                 let declared = args.columns.as_deref().map(table::parse_declared).transpose()?;

@@ -88,6 +88,7 @@ impl TrainArgs {
                 set!(self, explicit;
                     model = ModelKind::Dcgan,
                     width = 64,
+                    d_depth = 1,
                     d_batch_norm = true,
                     no_g_batch_norm = false,
                     init = Some(InitScheme::Dcgan),

@@ -6,6 +6,7 @@ use super::checkpoint::Checkpoint;
 use super::data::{self, DataFormat, TrainData};
 use super::preset::Preset;
 use super::trainer::{CHECKPOINT, Run, train_on};
+use crate::data::folder::Crop;
 use crate::data::table::transform::TransformKind;
 use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
@@ -146,6 +147,13 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub pac: Option<usize>,
+    /// Decode a table's quantile-coded columns through G's own marginal (fitted on 20000 of its
+    /// rows at every epoch's end) instead of the N(0, 1) it was trained towards: each column's
+    /// distribution comes back the table's own, G's ranks and joint structure unchanged.
+    /// `--table-calibrate false` shows G's raw marginals.
+    #[arg(long, num_args = 0..=1, default_value_t = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    #[serde(default)]
+    pub table_calibrate: bool,
     /// A table's G ends in a linear layer (runs saved before column transforms end in tanh).
     #[arg(skip = true)]
     #[serde(default)]
@@ -159,6 +167,29 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub channels: Option<usize>,
+    /// How a folder's non-square images become square without distortion: center (the largest
+    /// centred square) or pad (the whole image, its shorter side padded with black).
+    #[arg(long, value_enum, default_value_t = Crop::Center)]
+    #[serde(default)]
+    pub crop: Crop,
+    /// Flip each training image left to right with probability 1/2 (StyleGAN's default for
+    /// faces; leave it off for digits and text).
+    #[arg(long)]
+    #[serde(default)]
+    pub mirror: bool,
+    /// Leave out a folder's unreadable images (counted and named) instead of stopping.
+    #[arg(long)]
+    #[serde(default)]
+    pub skip_bad: bool,
+    /// Where a folder of 2000 or more images is cached once decoded, for later runs to map
+    /// (default: $XDG_CACHE_HOME/wgan-gpu, else ~/.cache/wgan-gpu).
+    #[arg(long)]
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// Decode the folder without reading or writing the cache.
+    #[arg(long)]
+    #[serde(default)]
+    pub no_cache: bool,
     /// Class-conditional G and D (Mirza & Osindero 2014): both are told the label, one-hot;
     /// the epoch grids show one row per class and `sample --label` picks one.
     #[arg(long)]
@@ -230,6 +261,11 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub g_width: Option<usize>,
+    /// DCGAN: convolutions per level of D: the stride-2 one, then (depth − 1) 3x3 stride-1 ones
+    /// at the same width (SN-GAN's discriminator).
+    #[arg(long, default_value_t = 1)]
+    #[serde(default = "one_usize")]
+    pub d_depth: usize,
     /// Initial weights: dcgan (N(0, 0.02), Radford et al.; the default for dcgan) or pytorch
     /// (PyTorch's layer defaults; the default for mlp).
     #[arg(long, value_enum)]
@@ -289,6 +325,10 @@ fn one_u64() -> u64 {
     1
 }
 
+fn one_usize() -> usize {
+    1
+}
+
 fn info_cont_weight() -> f32 {
     crate::gan::config::INFO_CONT_WEIGHT
 }
@@ -339,6 +379,7 @@ impl TrainArgs {
                     g_batch_norm: !self.no_g_batch_norm,
                     d_batch_norm: self.d_batch_norm,
                     d_dropout: self.d_dropout(),
+                    d_depth: self.d_depth,
                 };
                 let g = DcganOptions { width: self.g_width.unwrap_or(self.width), ..o };
                 (models::dcgan_generator(self.z_dim, img, g), models::dcgan_discriminator(packed, o))
@@ -413,9 +454,10 @@ impl TrainArgs {
             || self.log_every == 0
             || self.width == 0
             || self.g_width == Some(0)
+            || self.d_depth == 0
         {
             return Err(Error::Config(
-                "--batch-size, --epochs, --z-dim, --log-every, --width and --g-width must be positive".into(),
+                "--batch-size, --epochs, --z-dim, --log-every, --width, --g-width and --d-depth must be positive".into(),
             ));
         }
         if let Some(pac) = self.pac.filter(|&p| p == 0 || !self.batch_size.is_multiple_of(p)) {
@@ -482,6 +524,13 @@ impl TrainArgs {
     }
 }
 
+/// $XDG_CACHE_HOME/wgan-gpu, else ~/.cache/wgan-gpu; read here, once, while the run resolves.
+fn default_cache_dir() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = || std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache"));
+    xdg.or_else(home).map(|d| d.join("wgan-gpu"))
+}
+
 /// "YYYYMMDD-HHMMSS" in UTC, for default run folders.
 fn timestamp() -> String {
     let secs =
@@ -514,7 +563,7 @@ pub(crate) fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
 
 /// config.json: every setting of the run, and once the backend exists the adapter it trains on
 /// and the kernels chosen for it (so a run's numbers can be traced to the code that made them).
-fn write_config(out: &Path, args: &TrainArgs, backend: Option<&GpuBackend>) -> Result<()> {
+pub(crate) fn write_config(out: &Path, args: &TrainArgs, backend: Option<&GpuBackend>) -> Result<()> {
     // Through text, so that f32 settings keep their shortest form (0.999, not 0.99900001).
     let text = serde_json::to_string(args).expect("serialisable");
     let mut config: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
@@ -531,21 +580,41 @@ fn write_config(out: &Path, args: &TrainArgs, backend: Option<&GpuBackend>) -> R
         .map_err(|source| Error::Io { path, source })
 }
 
-/// `wgan-gpu train`: resolves the run, then trains it on the chosen adapter.
+/// `wgan-gpu train`: resolves the run, opens the adapter, and only then makes the run folder and
+/// trains. A run that fails before it has logged a step leaves no folder behind.
 pub fn train(args: TrainArgs) -> Result<()> {
+    let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let run = resolve(args)?;
-    let backend: BackendChoice = run.args.backend.parse().map_err(Error::Config)?;
     let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
     if let Some(hint) = b.ctx.adapter.slow_path_hint() {
         eprintln!("{hint}");
     }
-    write_config(&run.out, &run.args, Some(&b))?;
-    train_on(&mut b, run)
+    let out = run.out.clone();
+    let fresh = !out.exists();
+    create_run_folder(&out)?;
+    write_config(&out, &run.args, Some(&b))?;
+    let result = train_on(&mut b, run);
+    if result.is_err() && fresh && !trained_a_step(&out) {
+        let _ = std::fs::remove_dir_all(&out);
+    }
+    result
 }
 
-/// The run `args` describe, resolved before any backend exists: a resumed run's own settings,
-/// the data (a bad file fails before anything is written), the output folder with its
-/// config.json, and the GAN's configuration.
+/// The run folder and its samples folder.
+pub(crate) fn create_run_folder(out: &Path) -> Result<()> {
+    let samples = out.join("samples");
+    std::fs::create_dir_all(&samples).map_err(|source| Error::Io { path: samples, source })
+}
+
+/// Whether a run folder holds anything a person would want back: a checkpoint or a logged step.
+fn trained_a_step(out: &Path) -> bool {
+    let logged = std::fs::metadata(out.join("metrics.jsonl")).is_ok_and(|m| m.len() > 0);
+    logged || out.join(CHECKPOINT).exists()
+}
+
+/// The run `args` describe, resolved before any backend exists and without writing anything: a
+/// resumed run's own settings, the data (a bad file fails here), the output folder's path and
+/// the GAN's configuration.
 pub fn resolve(mut args: TrainArgs) -> Result<Run> {
     let (resume, out) = match args.resume.clone() {
         Some(dir) => {
@@ -563,15 +632,14 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
         None => (None, args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(timestamp()))),
     };
     args.validate()?;
+    if args.cache_dir.is_none() && !args.no_cache {
+        args.cache_dir = default_cache_dir();
+    }
     let data = data::load(&args)?;
     if matches!(data, TrainData::Table { .. }) && args.model != ModelKind::Mlp {
         eprintln!("wgan-gpu: a table trains with --model mlp");
         args.model = ModelKind::Mlp;
     }
-    let samples_dir = out.join("samples");
-    std::fs::create_dir_all(&samples_dir)
-        .map_err(|source| Error::Io { path: samples_dir.clone(), source })?;
-    write_config(&out, &args, None)?;
 
     let mut cfg = args.gan_config();
     cfg.classes = data.info(args.conditional).classes.len();

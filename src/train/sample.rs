@@ -100,9 +100,10 @@ impl Generator {
     ) -> Result<Generator> {
         let spec: NetSpec =
             serde_json::from_str(ckpt.meta("g_spec", path)?).map_err(|e| bad(path, "g_spec", e))?;
-        let (info, codes, continuous) = Self::codes_of(ckpt, path)?;
+        let (mut info, codes, continuous) = Self::codes_of(ckpt, path)?;
         let net = Net::new(b, &spec, chunk)?;
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
+        info.calibration = info.calibration.filter(|c| c.net == g);
         ckpt.load_net(b, g, &net, path)?;
         let input = if codes == 0 { None } else { Some(b.alloc(chunk * spec.input.size())?) };
         Ok(Generator { spec, info, codes, continuous, net, input, chunk })

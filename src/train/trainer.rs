@@ -16,6 +16,7 @@ use super::plots::{self, Panel, Series};
 use super::run::{TrainArgs, epoch_order};
 use crate::backend::Backend;
 use crate::data::table::report::TableReport;
+use crate::data::table::transform::{CALIBRATION_ROWS, Calibration};
 use crate::error::{Error, Result};
 use crate::eval::classifier::Classifier;
 use crate::eval::{Reference, Scores};
@@ -23,6 +24,7 @@ use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats};
 use crate::nn::{Net, NetSpec, Shape};
 use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
+use crate::ops::random::reference::bits;
 
 /// A run as `train` resolved it before any backend exists: the settings (a resumed run's own),
 /// the GAN's configuration, the data, the output folder and the checkpoint to resume from.
@@ -37,6 +39,10 @@ pub struct Run {
 
 /// Trains `run` on `b` to its last epoch.
 pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
+    super::run::create_run_folder(&run.out)?;
+    if !run.out.join("config.json").exists() {
+        super::run::write_config(&run.out, &run.args, None)?;
+    }
     let mut t = Trainer::new(b, run)?;
     let started = Instant::now();
     for epoch in t.start_epoch..t.run.args.epochs {
@@ -56,48 +62,103 @@ pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
     Ok(())
 }
 
-/// The data set on the device and the batch tensors each iteration gathers into.
+/// Real batches streamed from host memory: each iteration's samples are copied, in the epoch's
+/// order, into one of two small windows on the device (alternating, so filling the next one
+/// never waits on the one the device is still reading), recorded into the iteration's own
+/// submission, and gathered into the batch tensors there. A data set is bounded by host memory
+/// (or a mapped decode cache), not by the largest buffer the device can bind.
 struct Batches<B: Backend> {
-    data: B::T,
     kind: GatherKind,
-    labels: Option<B::T>,
-    order: B::T,
+    /// This epoch's order of the samples.
+    order: Vec<u32>,
+    windows: [B::T; 2],
+    label_windows: Option<[B::T; 2]>,
+    /// 0, 1, ...: a window is in batch order already.
+    positions: B::T,
     reals: Vec<B::T>,
     real_labels: Vec<B::T>,
+    /// `--mirror`: each image flips left to right with probability 1/2, drawn from the run's
+    /// seed, the epoch and its position, so a resumed run flips the same images.
+    mirror: bool,
+    flips: Vec<bool>,
+    seed: u64,
 }
 
 impl<B: Backend> Batches<B> {
     fn new(b: &mut B, run: &Run, unit_pixels: bool) -> Result<Self> {
         let (cfg, data) = (&run.cfg, &run.data);
-        let (data_t, kind) = data.upload(b, unit_pixels)?;
-        let labels = match data.labels().filter(|_| cfg.classes > 0) {
-            Some(l) => Some(b.upload(&pack_bytes(l))?),
-            None => None,
-        };
-        let order = b.alloc(data.count())?;
+        let per_iter = cfg.batch * cfg.d_steps;
         let dim = data.shape().size();
+        let kind = data.gather_kind(unit_pixels);
+        let words = if kind == GatherKind::Floats { per_iter * dim } else { (per_iter * dim).div_ceil(4) };
+        let windows = [b.alloc(words)?, b.alloc(words)?];
+        let labelled = data.labels().is_some() && cfg.classes > 0;
+        let label_windows = if labelled {
+            Some([b.alloc(per_iter.div_ceil(4))?, b.alloc(per_iter.div_ceil(4))?])
+        } else {
+            None
+        };
+        let positions = b.upload(&pack_indices(&(0..per_iter as u32).collect::<Vec<_>>()))?;
         let reals = (0..cfg.d_steps).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
-        let real_labels = match labels {
+        let real_labels = match label_windows {
             Some(_) => (0..cfg.d_steps).map(|_| b.alloc(cfg.batch)).collect::<Result<_>>()?,
             None => Vec::new(),
         };
-        Ok(Batches { data: data_t, kind, labels, order, reals, real_labels })
+        let (mirror, seed) = (run.args.mirror, cfg.seed);
+        let order = Vec::new();
+        Ok(Batches {
+            kind,
+            order,
+            windows,
+            label_windows,
+            positions,
+            reals,
+            real_labels,
+            mirror,
+            flips: Vec::new(),
+            seed,
+        })
+    }
+
+    fn start_epoch(&mut self, data: &TrainData, epoch: usize) {
+        self.order = epoch_order(data.count(), self.seed, epoch);
+        if self.mirror {
+            let s = derive_seed(self.seed, epoch as u64, MIRROR_PURPOSE);
+            self.flips = (0..self.order.len()).map(|i| bits(s, 0, i as u64)[0] & 1 == 1).collect();
+        }
     }
 
     /// Iteration `it`'s real batches (one per D step) from this epoch's order.
-    fn gather(&self, b: &mut B, cfg: &GanConfig, dim: usize, it: usize) -> Result<()> {
+    fn gather(&self, b: &mut B, cfg: &GanConfig, data: &TrainData, it: usize) -> Result<()> {
+        let per_iter = cfg.batch * cfg.d_steps;
+        let first = it * per_iter;
+        let items = &self.order[first..first + per_iter];
+        let window = &self.windows[it % 2];
+        b.write(window, &data.window(items, |k| self.flips.get(first + k).copied().unwrap_or(false)))?;
+        let labels = match (&self.label_windows, data.labels()) {
+            (Some(w), Some(l)) => {
+                let bytes: Vec<u8> = items.iter().map(|&i| l[i as usize]).collect();
+                b.write(&w[it % 2], &pack_bytes(&bytes))?;
+                Some(&w[it % 2])
+            }
+            _ => None,
+        };
+        let dim = data.shape().size();
         for (k, real) in self.reals.iter().enumerate() {
-            let start = (it * cfg.d_steps + k) * cfg.batch;
+            let start = k * cfg.batch;
             let s = Gather { batch: cfg.batch, dim, start, kind: self.kind, shift: None };
-            crate::ops::gather::gather(b, &s, &self.data, &self.order, real)?;
-            if let Some(l) = &self.labels {
+            crate::ops::gather::gather(b, &s, window, &self.positions, real)?;
+            if let Some(l) = labels {
                 let s = Gather { batch: cfg.batch, dim: 1, start, kind: GatherKind::Bytes, shift: None };
-                crate::ops::gather::gather(b, &s, l, &self.order, &self.real_labels[k])?;
+                crate::ops::gather::gather(b, &s, l, &self.positions, &self.real_labels[k])?;
             }
         }
         Ok(())
     }
 }
+
+/// [`derive_seed`]'s purpose for `--mirror`'s flips (7 is the epoch order's).
+const MIRROR_PURPOSE: u64 = 11;
 
 /// Everything the loop holds between iterations.
 struct Trainer<B: Backend> {
@@ -109,6 +170,8 @@ struct Trainer<B: Backend> {
     /// Samples on the epoch picture, and the grid's columns.
     shown: usize,
     showcase: Showcase<B>,
+    /// Noise for the rows G's marginals are fitted on (tables with `--table-calibrate`).
+    calibration: Option<Showcase<B>>,
     evaluator: Option<Evaluator<B>>,
     /// The real half of the epoch picture (images only).
     real_grid: Option<image::DynamicImage>,
@@ -177,7 +240,13 @@ impl<B: Backend> Trainer<B> {
         let log = Logger::resume(run.out.join("metrics.jsonl"), gan.step)?;
         let total = ((args.epochs - start_epoch.min(args.epochs)) * run.iters_per_epoch)
             .saturating_sub(start_iteration) as u64;
-        let info = data.info(args.conditional);
+        let mut info = data.info(args.conditional);
+        if let Some((ckpt, path)) = &run.resume {
+            info.calibration = super::sample::Generator::codes_of(ckpt, path)?.0.calibration;
+        }
+        let calibration = (table && args.table_calibrate)
+            .then(|| Showcase::new(b, cfg, (CALIBRATION_ROWS, 1), cfg.g_classes(), 9))
+            .transpose()?;
         let samples_dir = run.out.join("samples");
         let bar = progress_bar(total);
         // A fresh run into an old folder does not compete with that folder's best.
@@ -190,6 +259,7 @@ impl<B: Backend> Trainer<B> {
             batches,
             shown,
             showcase,
+            calibration,
             evaluator,
             real_grid,
             log,
@@ -208,11 +278,10 @@ impl<B: Backend> Trainer<B> {
         let decay = args.lr_decay.powi(epoch as i32);
         self.gan.opt_g.cfg.lr = args.lr_g * decay;
         self.gan.opt_d.cfg.lr = args.lr_d * decay;
-        b.write(&self.batches.order, &pack_indices(&epoch_order(data.count(), cfg.seed, epoch)))?;
-        let dim = data.shape().size();
+        self.batches.start_epoch(data, epoch);
         let first = if epoch == self.start_epoch { self.start_iteration } else { 0 };
         for it in first..self.run.iters_per_epoch {
-            self.batches.gather(b, &cfg, dim, it)?;
+            self.batches.gather(b, &cfg, &self.run.data, it)?;
             if let (Some(threshold), Some(last)) = (args.d_skip_below, self.log.last) {
                 self.gan.train_d = !args.freeze_d && last.d_loss >= threshold;
             }
@@ -310,6 +379,12 @@ impl<B: Backend> Trainer<B> {
         self.gan.refresh_ema_statistics(b)?;
         let args = &self.run.args;
         let generated = self.showcase.generate(b, &mut self.gan, args.model.unit_pixels(), args.raw)?;
+        if let Some(rows) = &self.calibration {
+            let drawn = rows.generate(b, &mut self.gan, false, args.raw)?;
+            let cols = self.info.columns.len();
+            let net = if self.gan.g_ema.is_some() && !args.raw { "g_ema" } else { "g" };
+            self.info.calibration = Some(Calibration::fit(net, &drawn[..CALIBRATION_ROWS * cols], cols));
+        }
         let picture = self.samples_dir.join(format!("epoch_{:03}.png", epoch + 1));
         match (&self.run.data, &self.real_grid) {
             (TrainData::Table { .. }, _) => self.write_rows(&generated, epoch, &picture)?,
