@@ -780,7 +780,37 @@ fn bad_folders_and_tables_are_one_line_errors() {
         &["train", "--conditional", "--data", mixed.to_str().unwrap(), "--channels", "1", "--out", o],
         "labels",
     );
-    assert!(!dir.join("run/checkpoint.safetensors").exists());
+    assert_one_line_error(&["train", "--backend", "foo", "--out", o], "foo");
+    assert!(!dir.join("run").exists(), "a refused run leaves no run folder");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A folder with an unreadable file trains with --skip-bad (mirrored, padded to square), and
+/// `eval --real` scores the run's samples against the folder.
+#[test]
+fn a_folder_with_a_bad_file_trains_with_skip_bad_and_eval_real_scores_it() {
+    let Some(dir) = gpu_tmp("skipbad") else { return };
+    let data = dir.join("pets");
+    write_image_folder(&data);
+    std::fs::write(data.join("cats/zz.png"), b"\x89PNG\r\n\x1a\ntruncated").unwrap();
+    let out = dir.join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let run = ["train", "--data", d, "--image-size", "32", "--width", "4", "--batch-size", "8", "--epochs", "1"];
+    assert_one_line_error(&[&run[..], &["--out", o]].concat(), "zz.png");
+    assert!(!out.exists(), "the refused run left no folder");
+    let trained = ok(&[&run[..], &["--skip-bad", "--mirror", "--crop", "pad", "--out", o]].concat());
+    let stderr = String::from_utf8_lossy(&trained.stderr);
+    assert!(stderr.contains("skipped 1 unreadable images (--skip-bad): cats/zz.png"), "{stderr}");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!((&config["mirror"], &config["crop"], &config["skip_bad"]), (&true.into(), &"pad".into(), &true.into()));
+    let eval = ok(&["eval", "--real", d, "--checkpoint", o, "--n", "40", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let accuracy = report["two_sample_accuracy"].as_f64().unwrap();
+    // Four iterations of a 4-channel G: its samples are told apart from the pets.
+    assert!((0.5..=1.0).contains(&accuracy), "{report}");
+    assert_eq!((report["real"].as_u64(), report["samples"].as_u64()), (Some(32), Some(40)));
+    assert_eq!(report["real_mean"].as_array().map(Vec::len), Some(3));
     let _ = std::fs::remove_dir_all(dir);
 }
 

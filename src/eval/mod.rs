@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::backend::Backend;
+use crate::data::folder::FolderOptions;
 use crate::data::mnist;
 use crate::error::{Error, Result};
 use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
@@ -354,7 +355,8 @@ fn eval_folder(args: &EvalArgs, real: &Path, backend: BackendChoice) -> Result<(
     if h != w {
         return Err(Error::Config(format!("samples of {h}x{w}: the real folder is read square")));
     }
-    let set = crate::data::folder::read_folder(real, h, Some(c))?;
+    let o = crate::data::folder::FolderOptions { skip_bad: true, ..FolderOptions::new(h, Some(c)) };
+    let set = crate::data::folder::read_folder_with(real, &o)?;
     let real = two_sample::ImageBatch { values: to_signed(&set, set.count), shape: samples.shape };
     let report = two_sample::compare(&mut b, &real, &samples, args.seed)?;
     if args.json {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::checkpoint::Checkpoint;
-use super::data::{DataInfo, TrainData};
+use super::data::{DataFormat, DataInfo, TrainData};
 use super::outputs;
 use super::plots::{self, Panel, Series};
 use super::run::{TrainArgs, epoch_order};
@@ -19,6 +19,7 @@ use crate::data::table::report::TableReport;
 use crate::data::table::transform::{CALIBRATION_ROWS, Calibration};
 use crate::error::{Error, Result};
 use crate::eval::classifier::Classifier;
+use crate::eval::two_sample::{self, ImageBatch, TwoSampleReport};
 use crate::eval::{Reference, Scores};
 use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats};
@@ -181,8 +182,9 @@ struct Trainer<B: Backend> {
     start_epoch: usize,
     start_iteration: usize,
     last_checkpoint: Instant,
-    /// The lowest `--eval-every` FD so far, whose checkpoint is best.safetensors.
-    best_fd: f64,
+    /// The lowest `--eval-every` FD (or two-sample accuracy) so far, whose checkpoint is
+    /// best.safetensors.
+    best_eval: f64,
 }
 
 impl<B: Backend> Trainer<B> {
@@ -224,13 +226,15 @@ impl<B: Backend> Trainer<B> {
         let showcase = Showcase::new(b, cfg, (shown, cols), cfg.g_classes(), 3)?;
         let evaluator = match args.eval_every {
             0 => None,
-            _ if shape != Shape(1, 28, 28) || table => {
+            _ if table => {
                 return Err(Error::Config(
-                    "--eval-every scores 1x28x28 digits with the MNIST classifier; this data is not that"
-                        .into(),
+                    "--eval-every scores images; a table run writes its report every epoch".into(),
                 ));
             }
-            _ => Some(Evaluator::new(b, cfg)?),
+            _ if shape == Shape(1, 28, 28) && args.data.is_none() || args.format == Some(DataFormat::Idx) => {
+                Some(Evaluator::Digits(DigitEvaluator::new(b, cfg)?))
+            }
+            _ => Some(Evaluator::Folder(FolderEvaluator::new(b, cfg, data)?)),
         };
         let real_grid = (!table).then(|| match classes {
             0 => outputs::grid(&data.spread(shown), shown, shape, cols),
@@ -250,7 +254,7 @@ impl<B: Backend> Trainer<B> {
         let samples_dir = run.out.join("samples");
         let bar = progress_bar(total);
         // A fresh run into an old folder does not compete with that folder's best.
-        let best_fd = if run.resume.is_some() { best_so_far(&run.out.join(BEST)) } else { f64::INFINITY };
+        let best_eval = if run.resume.is_some() { best_so_far(&run.out.join(BEST)) } else { f64::INFINITY };
         Ok(Trainer {
             run,
             info,
@@ -267,7 +271,7 @@ impl<B: Backend> Trainer<B> {
             start_epoch,
             start_iteration,
             last_checkpoint: Instant::now(),
-            best_fd,
+            best_eval,
         })
     }
 
@@ -337,32 +341,53 @@ impl<B: Backend> Trainer<B> {
         Ok(())
     }
 
-    /// `--eval-every`: scores G's samples, logs them and redraws eval.png.
+    /// `--eval-every`: scores G's samples, logs them, redraws eval.png and keeps the best
+    /// checkpoint (the lowest FD for digits, the lowest two-sample accuracy for a folder).
     fn evaluate(&mut self, b: &mut B, epoch: usize, iteration: usize) -> Result<()> {
         let (args, gan) = (&self.run.args, &mut self.gan);
-        let e = self.evaluator.as_mut().expect("called with an evaluator");
-        let (scores, warning) = e.run(b, gan, args.model.unit_pixels(), args.raw)?;
-        let line = serde_json::json!({ "step": gan.step, "epoch": epoch + 1, "eval": scores });
-        outputs::append_jsonl(&self.log.metrics, &line)?;
-        self.bar.suspend(|| {
-            eprintln!(
-                "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
-                gan.step,
-                scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
-                scores.kid_x1000,
-                scores.score,
-                scores.classes.covered
-            );
-            if let Some(w) = warning {
-                eprintln!("warning: {w}");
+        let (unit, raw) = (args.model.unit_pixels(), args.raw);
+        if !raw {
+            gan.refresh_ema_statistics(b)?;
+        }
+        let (line, lower_is_better, message) = match self.evaluator.as_mut().expect("called with an evaluator") {
+            Evaluator::Digits(e) => {
+                let (scores, warning) = e.run(b, gan, unit, raw)?;
+                let mut message = format!(
+                    "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
+                    gan.step,
+                    scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
+                    scores.kid_x1000,
+                    scores.score,
+                    scores.classes.covered
+                );
+                if let Some(w) = warning {
+                    message += &format!("\nwarning: {w}");
+                }
+                e.plot(&self.run.out.join("eval.png"))?;
+                (serde_json::to_value(&scores).expect("serialisable"), scores.fd.map(|fd| ("eval_fd", fd)), message)
             }
-        });
-        e.plot(&self.run.out.join("eval.png"))?;
-        match scores.fd {
-            Some(fd) if fd < self.best_fd => {
-                self.best_fd = fd;
+            Evaluator::Folder(e) => {
+                let report = e.run(b, gan, unit, raw)?;
+                let message = format!(
+                    "step {}: two-sample accuracy {:.3} ± {:.3}, memorised {:.1}%",
+                    gan.step,
+                    report.two_sample_accuracy,
+                    report.two_sample_accuracy_std,
+                    100.0 * report.memorised
+                );
+                e.plot(&self.run.out.join("eval.png"))?;
+                let best = ("eval_two_sample_accuracy", report.two_sample_accuracy);
+                (serde_json::to_value(&report).expect("serialisable"), Some(best), message)
+            }
+        };
+        let line = serde_json::json!({ "step": gan.step, "epoch": epoch + 1, "eval": line });
+        outputs::append_jsonl(&self.log.metrics, &line)?;
+        self.bar.suspend(|| eprintln!("{message}"));
+        match lower_is_better {
+            Some((key, value)) if value < self.best_eval => {
+                self.best_eval = value;
                 let at = (epoch, iteration);
-                let extra = [("eval_fd", fd.to_string())];
+                let extra = [(key, value.to_string())];
                 let path = self.run.out.join(BEST);
                 write_checkpoint(&path, (&self.run.args, &self.info), &self.gan, b, at, &extra)
             }
@@ -430,7 +455,11 @@ pub(crate) const BEST: &str = "best.safetensors";
 
 /// The FD of a run's best.safetensors, infinite where there is none yet.
 fn best_so_far(path: &Path) -> f64 {
-    Checkpoint::load(path).ok().and_then(|c| c.meta.get("eval_fd")?.parse().ok()).unwrap_or(f64::INFINITY)
+    let best = |c: Checkpoint| {
+        let value = c.meta.get("eval_fd").or_else(|| c.meta.get("eval_two_sample_accuracy"))?;
+        value.parse().ok()
+    };
+    Checkpoint::load(path).ok().and_then(best).unwrap_or(f64::INFINITY)
 }
 
 /// `--keep K`: a copy of the epoch's checkpoint as checkpoints/epoch_NNN.safetensors, and only
@@ -764,20 +793,76 @@ pub(crate) fn write_report(dir: &Path, report: &TableReport) -> Result<()> {
     outputs::write_atomic(&dir.join("report.json"), json.as_bytes())
 }
 
-/// `--eval-every`: the classifier scores of G's samples during training.
-struct Evaluator<B: Backend> {
+/// `--eval-every`: MNIST's classifier scores for digits, the two-sample measures for a folder.
+enum Evaluator<B: Backend> {
+    Digits(DigitEvaluator<B>),
+    Folder(FolderEvaluator<B>),
+}
+
+/// The classifier scores of G's digits during training.
+struct DigitEvaluator<B: Backend> {
     samples: Showcase<B>,
     classifier: Classifier<B>,
     reference: Reference,
     history: Vec<(u64, Scores)>,
 }
 
-impl<B: Backend> Evaluator<B> {
+/// Samples compared with the folder during training: [`two_sample::compare`] on
+/// [`FOLDER_EVAL_SAMPLES`] of each.
+struct FolderEvaluator<B: Backend> {
+    samples: Showcase<B>,
+    real: ImageBatch,
+    history: Vec<(u64, TwoSampleReport)>,
+}
+
+/// Samples and real images per `--eval-every` on a folder (half of each trains the classifier).
+const FOLDER_EVAL_SAMPLES: usize = 1000;
+
+impl<B: Backend> FolderEvaluator<B> {
+    fn new(b: &mut B, cfg: &GanConfig, data: &TrainData) -> Result<Self> {
+        let n = FOLDER_EVAL_SAMPLES.min(data.count());
+        let samples = Showcase::new(b, cfg, (n, 1), cfg.g_classes(), 8)?;
+        let real = ImageBatch { values: data.spread(n), shape: data.shape() };
+        Ok(FolderEvaluator { samples, real, history: Vec::new() })
+    }
+
+    /// The measures of G's samples (the caller refreshes the EMA statistics first).
+    fn run(&mut self, b: &mut B, gan: &mut Gan<B>, unit_pixels: bool, raw: bool) -> Result<TwoSampleReport> {
+        let values = self.samples.generate(b, gan, unit_pixels, raw)?;
+        let samples = ImageBatch { values, shape: self.real.shape };
+        let report = two_sample::compare(b, &self.real, &samples, gan.step)?;
+        self.history.push((gan.step, report.clone()));
+        Ok(report)
+    }
+
+    /// The two-sample accuracy with its spread (top); the memorised share (bottom).
+    fn plot(&self, path: &Path) -> Result<()> {
+        let series = |name, colour, f: &dyn Fn(&TwoSampleReport) -> f64| Series {
+            name,
+            colour,
+            points: self.history.iter().map(|(s, r)| (*s as f32, f(r) as f32)).collect(),
+        };
+        let accuracy = vec![
+            series("two-sample accuracy", [200, 30, 30], &|r| r.two_sample_accuracy),
+            series("chance", [150, 150, 150], &|_| 0.5),
+        ];
+        let memorised = vec![series("memorised share", [30, 60, 200], &|r| r.memorised)];
+        plots::plot(
+            path,
+            &[
+                Panel { y_label: "real vs samples", series: accuracy, range: Some((0.4, 1.0)) },
+                Panel { y_label: "share", series: memorised, range: Some((0.0, 1.0)) },
+            ],
+        )
+    }
+}
+
+impl<B: Backend> DigitEvaluator<B> {
     fn new(b: &mut B, cfg: &GanConfig) -> Result<Self> {
         let mut classifier = Classifier::bundled(b, 500)?;
         let reference = Reference::new(b, &mut classifier)?;
         let samples = Showcase::new(b, cfg, (EVAL_SAMPLES, 1), cfg.g_classes(), 8)?;
-        Ok(Evaluator { samples, classifier, reference, history: Vec::new() })
+        Ok(DigitEvaluator { samples, classifier, reference, history: Vec::new() })
     }
 
     fn run(
@@ -787,9 +872,6 @@ impl<B: Backend> Evaluator<B> {
         unit_pixels: bool,
         raw: bool,
     ) -> Result<(Scores, Option<String>)> {
-        if !raw {
-            gan.refresh_ema_statistics(b)?;
-        }
         let images = self.samples.generate(b, gan, unit_pixels, raw)?;
         let scored = self.classifier.score(b, &images[..EVAL_SAMPLES * 784])?;
         let classes = gan.cfg.classes;
