@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         no_check: false,
         loss: wgan_gpu::gan::LossKind::Bce,
     };
-    match bench(args) {
+    match bench(args, &wgan_gpu::gpu::DeviceSettings::from_env()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -252,7 +252,9 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
 fn main() {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "layers.safetensors".into()));
     let mut dump = Dump { tensors: Vec::new(), meta: HashMap::new(), draws: 0 };
-    let ran = match GpuContext::new(BackendChoice::Auto).and_then(GpuBackend::new) {
+    let ran = match GpuContext::new(BackendChoice::Auto, &wgan_gpu::gpu::DeviceSettings::from_env())
+        .and_then(GpuBackend::new)
+    {
         Ok(mut g) => {
             let name = g.describe();
             cases(&mut g, &mut dump).map(|_| name)

@@ -13,7 +13,7 @@ use wgan_gpu::ops::gemm::Gemm;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let choice: BackendChoice = std::env::args().nth(1).unwrap_or("auto".into()).parse()?;
-    let mut g = GpuBackend::new(GpuContext::new(choice)?)?;
+    let mut g = GpuBackend::new(GpuContext::new(choice, &wgan_gpu::gpu::DeviceSettings::from_env())?)?;
     let n = 512;
     let mm = Gemm::plain((n, n, n), (n, 1), (n, 1), (n, 1), false);
     let ones = |scale: f32| (0..n * n).map(|i| scale * (1.0 + (i % 7) as f32)).collect::<Vec<_>>();

@@ -2,8 +2,8 @@ use std::process::ExitCode;
 
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use wgan_gpu::gpu::BackendChoice;
 use wgan_gpu::gpu::context::list_adapters;
+use wgan_gpu::gpu::{BackendChoice, DeviceSettings};
 use wgan_gpu::train::{SampleArgs, TrainArgs};
 
 #[derive(Parser)]
@@ -42,6 +42,7 @@ enum Command {
 }
 
 fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
+    let device = DeviceSettings::from_env();
     match cli.command {
         Command::Train(mut args) => {
             if let Some(sub) = matches.subcommand_matches("train") {
@@ -52,14 +53,14 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
                     args.epochs = 0;
                 }
             }
-            wgan_gpu::train::train(*args)
+            wgan_gpu::train::train(*args, &device)
         }
-        Command::Sample(args) => wgan_gpu::train::sample(args),
+        Command::Sample(args) => wgan_gpu::train::sample(args, &device),
         Command::Export(args) => wgan_gpu::train::export(args),
-        Command::Interpolate(args) => wgan_gpu::train::interpolate(args),
-        Command::Eval(args) => wgan_gpu::eval::eval(args),
-        Command::TrainClassifier(args) => wgan_gpu::eval::classifier::train_classifier(args),
-        Command::Bench(args) => wgan_gpu::bench::bench(args),
+        Command::Interpolate(args) => wgan_gpu::train::interpolate(args, &device),
+        Command::Eval(args) => wgan_gpu::eval::eval(args, &device),
+        Command::TrainClassifier(args) => wgan_gpu::eval::classifier::train_classifier(args, &device),
+        Command::Bench(args) => wgan_gpu::bench::bench(args, &device),
         Command::Devices { backend, json } => {
             let adapters = list_adapters(backend);
             if adapters.is_empty() {
@@ -92,8 +93,8 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
                     );
                 }
             }
-            if std::env::var_os("LP_NUM_THREADS").is_some() {
-                eprintln!("LP_NUM_THREADS={}", std::env::var("LP_NUM_THREADS").unwrap_or_default());
+            if let Some(threads) = &device.lavapipe_threads {
+                eprintln!("LP_NUM_THREADS={threads}");
             }
             Ok(())
         }
@@ -113,9 +114,35 @@ fn default_sigpipe() {
     unsafe { signal(SIGPIPE, SIG_DFL) };
 }
 
+/// lavapipe runs compute on one thread unless LP_NUM_THREADS is set, and reads it when the
+/// Vulkan driver loads: the program sets it here, before any thread or device exists, to the
+/// cores available (a user's own value wins). Tests get it from `.cargo/config.toml`.
+fn default_lavapipe_threads() {
+    if std::env::var_os("LP_NUM_THREADS").is_none() {
+        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        // SAFETY: first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("LP_NUM_THREADS", n.to_string()) };
+    }
+}
+
+/// On a headless Linux machine the Vulkan loader's Wayland probe makes libwayland print
+/// "XDG_RUNTIME_DIR is invalid or not set" to stderr; pointing it at the temp directory (where no
+/// compositor socket exists) keeps the probe silent. Only when no display is configured.
+fn quiet_headless_probe() {
+    if cfg!(target_os = "linux")
+        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        // SAFETY: as in default_lavapipe_threads, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
+}
+
 fn main() -> ExitCode {
     #[cfg(unix)]
     default_sigpipe();
+    default_lavapipe_threads();
+    quiet_headless_probe();
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(cli, &matches) {

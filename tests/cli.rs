@@ -228,6 +228,10 @@ fn resume_is_exact_with_ema_and_spectral_norm() {
     assert!(first == again && first.len() > 3 * 784 && first.len() < 4 * 784, "3 samples from z.npy");
     let wrong = z_file("z_wrong.npy", 3, 99);
     assert_one_line_error(&["sample", "--checkpoint", ck, "--z", &wrong, "--out", "x.png"], "z_wrong.npy");
+    // More samples than memory holds, or than a grid can show: refused, not an aborted allocation.
+    let huge = ["sample", "--checkpoint", ck, "--n", "10000000000", "--format", "npy", "--out", "x.npy"];
+    assert_one_line_error(&huge, "do not fit");
+    assert_one_line_error(&["sample", "--checkpoint", ck, "--n", "20000", "--out", "x.png"], "grid");
     for d in [full, split] {
         let _ = std::fs::remove_dir_all(d);
     }
@@ -509,6 +513,16 @@ fn bad_idx_files_are_one_line_errors() {
     let (i, s) = (img.to_str().unwrap(), short_labels.to_str().unwrap());
     assert_one_line_error(&["train", "--data", i, "--labels", s, "--out", o], "labels");
     assert_one_line_error(&["train", "--data", "/no/such.idx", "--out", o], "/no/such.idx");
+    // Dimensions whose product overflows.
+    let huge = dir.join("huge.idx");
+    std::fs::write(&huge, [0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0])
+        .unwrap();
+    assert_one_line_error(&["train", "--data", huge.to_str().unwrap(), "--out", o], "truncated");
+    assert_one_line_error(
+        &["train", "--digits", "300", "--out", o],
+        "--digits 300: this data's labels are 0 to 9",
+    );
+    assert!(!dir.join("run").exists(), "refused runs leave no run folder");
     let _ = (lab, std::fs::remove_dir_all(dir));
 }
 
@@ -795,7 +809,8 @@ fn a_folder_with_a_bad_file_trains_with_skip_bad_and_eval_real_scores_it() {
     std::fs::write(data.join("cats/zz.png"), b"\x89PNG\r\n\x1a\ntruncated").unwrap();
     let out = dir.join("run");
     let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
-    let run = ["train", "--data", d, "--image-size", "32", "--width", "4", "--batch-size", "8", "--epochs", "1"];
+    let run =
+        ["train", "--data", d, "--image-size", "32", "--width", "4", "--batch-size", "8", "--epochs", "1"];
     assert_one_line_error(&[&run[..], &["--out", o]].concat(), "zz.png");
     assert!(!out.exists(), "the refused run left no folder");
     let trained = ok(&[&run[..], &["--skip-bad", "--mirror", "--crop", "pad", "--out", o]].concat());
@@ -803,7 +818,10 @@ fn a_folder_with_a_bad_file_trains_with_skip_bad_and_eval_real_scores_it() {
     assert!(stderr.contains("skipped 1 unreadable images (--skip-bad): cats/zz.png"), "{stderr}");
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
-    assert_eq!((&config["mirror"], &config["crop"], &config["skip_bad"]), (&true.into(), &"pad".into(), &true.into()));
+    assert_eq!(
+        (&config["mirror"], &config["crop"], &config["skip_bad"]),
+        (&true.into(), &"pad".into(), &true.into())
+    );
     let eval = ok(&["eval", "--real", d, "--checkpoint", o, "--n", "40", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     let accuracy = report["two_sample_accuracy"].as_f64().unwrap();

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::gan::config::{GanConfig, LossKind, ModelKind};
 use crate::gan::models::reference_bench_models;
 use crate::gan::step::Gan;
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor};
+use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext, GpuTensor};
 use crate::nn::NetSpec;
 use crate::ops::gemm::{BIG_PRODUCT, MIN_WORKGROUPS};
 use cases::{Case, Fill};
@@ -109,14 +109,14 @@ impl Out {
     }
 }
 
-pub fn bench(args: BenchArgs) -> Result<()> {
-    let ctx = GpuContext::new(args.backend)?;
+pub fn bench(args: BenchArgs, device: &DeviceSettings) -> Result<()> {
+    let ctx = GpuContext::new(args.backend, device)?;
     if let Some(hint) = ctx.adapter.slow_path_hint() {
         eprintln!("{hint}");
     }
     let mut g = GpuBackend::new(ctx.clone())?;
     let out = Out { json: args.json };
-    let threads = std::env::var("LP_NUM_THREADS").ok();
+    let threads = device.lavapipe_threads.clone();
     let timestamps = ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
     let a = &ctx.adapter;
     let kernels = g.plan().describe();

@@ -41,11 +41,12 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Idx> {
     let dims: Vec<usize> = (0..ndim)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
         .collect();
-    let want: usize = dims.iter().product();
     let have = bytes.len() - header;
-    if have < want {
+    let want = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let Some(want) = want.filter(|&w| w <= have) else {
+        let want = want.map_or("more than this machine can address".into(), |w| format!("{w}"));
         return Err(err(format!("truncated: header says {dims:?} = {want} bytes of data, file has {have}")));
-    }
+    };
     Ok(Idx { dims, data: bytes[header..header + want].to_vec() })
 }
 

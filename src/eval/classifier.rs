@@ -11,7 +11,7 @@ use crate::data::{ImageSet, mnist};
 use crate::error::{Error, Result};
 use crate::gan::step::{Optimizer, derive_seed};
 use crate::gan::{OptConfig, OptKind};
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
+use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext};
 use crate::nn::{InitScheme, LayerSpec as L, Net, NetSpec, Shape};
 use crate::ops::activation::Activation;
 use crate::ops::gather::{Gather, GatherKind, Shift, pack_bytes, pack_indices};
@@ -155,9 +155,9 @@ pub fn test_accuracy<B: Backend>(b: &mut B, c: &mut Classifier<B>) -> Result<f64
     Ok(right as f64 / test.count as f64)
 }
 
-pub fn train_classifier(args: TrainClassifierArgs) -> Result<()> {
+pub fn train_classifier(args: TrainClassifierArgs, device: &DeviceSettings) -> Result<()> {
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
-    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let mut b = GpuBackend::new(GpuContext::new(backend, device)?)?;
     let data = mnist::train()?;
     let n = args.batch_size;
     let mut c = Classifier::new(&mut b, n)?;

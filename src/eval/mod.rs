@@ -15,7 +15,7 @@ use crate::backend::Backend;
 use crate::data::folder::FolderOptions;
 use crate::data::mnist;
 use crate::error::{Error, Result};
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
+use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext};
 use crate::nn::Shape;
 use classifier::{CLASSES, Classifier, FEATURES, Scored, to_signed};
 use metrics::{ClassHistogram, FeatureStats};
@@ -279,18 +279,18 @@ fn best_matching(counts: &[[usize; CLASSES]]) -> usize {
         .unwrap_or(0)
 }
 
-pub fn eval(args: EvalArgs) -> Result<()> {
+pub fn eval(args: EvalArgs, device: &DeviceSettings) -> Result<()> {
     if let (Some(real), Some(samples)) = (&args.table, &args.samples) {
         return table::eval_table(real, samples, args.json);
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     if let Some(real) = &args.real {
-        return eval_folder(&args, real, backend);
+        return eval_folder(&args, real, GpuContext::new(backend, device)?);
     }
     if args.samples.is_some() {
         return Err(Error::Config("--samples goes with --table or --real".into()));
     }
-    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let mut b = GpuBackend::new(GpuContext::new(backend, device)?)?;
     let (images, asked, what) = match (&args.checkpoint, &args.images) {
         (Some(c), _) => {
             let (images, asked) = samples::from_checkpoint(&mut b, c, args.n, args.seed, args.raw)?;
@@ -340,8 +340,8 @@ pub fn eval(args: EvalArgs) -> Result<()> {
 
 /// `eval --real FOLDER`: the two-sample measures of `--samples` (or a checkpoint's samples)
 /// against the folder, read at the samples' size and channels.
-fn eval_folder(args: &EvalArgs, real: &Path, backend: BackendChoice) -> Result<()> {
-    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+fn eval_folder(args: &EvalArgs, real: &Path, ctx: std::sync::Arc<GpuContext>) -> Result<()> {
+    let mut b = GpuBackend::new(ctx)?;
     let samples = match (&args.samples, &args.checkpoint) {
         (Some(p), _) => samples_from_files(p)?,
         (None, Some(c)) => {

@@ -5,6 +5,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use super::denormals::FlushSubnormals;
+use super::settings::DeviceSettings;
 use crate::error::{Error, Result};
 
 /// Which wgpu backend to use (`--backend`).
@@ -63,33 +64,7 @@ impl FromStr for BackendChoice {
     }
 }
 
-/// lavapipe runs compute on one thread unless LP_NUM_THREADS is set; it must be set before the
-/// Vulkan driver is loaded, i.e. before the wgpu instance exists. A user's own value wins.
-fn default_lavapipe_threads() {
-    if std::env::var_os("LP_NUM_THREADS").is_none() {
-        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        // SAFETY: called before any wgpu/driver thread exists; no other thread reads the
-        // environment concurrently at this point of start-up.
-        unsafe { std::env::set_var("LP_NUM_THREADS", n.to_string()) };
-    }
-}
-
-/// On a headless Linux machine the Vulkan loader's Wayland probe makes libwayland print
-/// "XDG_RUNTIME_DIR is invalid or not set" to stderr; pointing it at the temp directory (where no
-/// compositor socket exists) keeps the probe silent. Only when no display is configured.
-fn quiet_headless_probe() {
-    if cfg!(target_os = "linux")
-        && std::env::var_os("XDG_RUNTIME_DIR").is_none()
-        && std::env::var_os("WAYLAND_DISPLAY").is_none()
-    {
-        // SAFETY: as in default_lavapipe_threads, before any other thread exists.
-        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
-    }
-}
-
 fn instance(choice: BackendChoice) -> wgpu::Instance {
-    default_lavapipe_threads();
-    quiet_headless_probe();
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
     desc.backends = choice.backends();
     wgpu::Instance::new(desc)
@@ -179,16 +154,17 @@ pub struct GpuContext {
     pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
     /// Why the device was lost, once it has been: every later GPU error reports this instead.
     lost: Arc<Mutex<Option<String>>>,
+    /// What the environment asked of the device, as the program's entry read it.
+    pub settings: DeviceSettings,
 }
 
 impl GpuContext {
-    /// Opens the adapter for `choice`. `WGPU_ADAPTER_NAME` picks by (case-insensitive) substring;
-    /// otherwise a discrete GPU is preferred over an integrated one over a CPU adapter.
-    pub fn new(choice: BackendChoice) -> Result<Arc<Self>> {
+    /// Opens the adapter for `choice`: the one whose name contains `settings.adapter_name`
+    /// (case-insensitive), else a discrete GPU before an integrated one before a CPU adapter.
+    pub fn new(choice: BackendChoice, settings: &DeviceSettings) -> Result<Arc<Self>> {
         // Held until the device exists, so that CPU drivers' worker threads start flushing
         // subnormals to zero; `WGAN_SUBNORMALS=keep` leaves them be (see `denormals`).
-        let keep = std::env::var("WGAN_SUBNORMALS").is_ok_and(|v| v == "keep");
-        let _flush = (!keep).then(FlushSubnormals::begin);
+        let _flush = (!settings.keep_subnormals).then(FlushSubnormals::begin);
         let instance = instance(choice);
         let mut adapters = Vec::new();
         // `auto` tries Vulkan/Metal/DX12 first and GL only when none of those has an adapter:
@@ -202,8 +178,8 @@ impl GpuContext {
         if adapters.is_empty() {
             return Err(Error::NoAdapter { backend: choice.name().into() });
         }
-        let adapter = match std::env::var("WGPU_ADAPTER_NAME") {
-            Ok(wanted) if !wanted.is_empty() => {
+        let adapter = match settings.adapter_name.clone() {
+            Some(wanted) => {
                 let w = wanted.to_lowercase();
                 adapters.iter().find(|a| a.get_info().name.to_lowercase().contains(&w)).cloned().ok_or_else(
                     || Error::AdapterNotFound {
@@ -224,10 +200,10 @@ impl GpuContext {
                 .cloned()
                 .expect("non-empty"),
         };
-        Self::on_adapter(&adapter)
+        Self::on_adapter(&adapter, settings)
     }
 
-    fn on_adapter(adapter: &wgpu::Adapter) -> Result<Arc<Self>> {
+    fn on_adapter(adapter: &wgpu::Adapter, settings: &DeviceSettings) -> Result<Arc<Self>> {
         let summary = AdapterSummary::of(adapter);
         // The adapter's real limits, not WebGPU's conservative defaults: a 60000-image data set
         // or a large batch needs the bigger storage bindings real drivers offer.
@@ -259,6 +235,7 @@ impl GpuContext {
             pipelines: Mutex::new(HashMap::new()),
             uncaptured,
             lost,
+            settings: settings.clone(),
         }))
     }
 

@@ -8,8 +8,10 @@ mod denormals;
 pub mod params;
 pub mod plan;
 mod profiler;
+pub mod settings;
 pub mod shaders;
 
 pub use backend::{DispatchRecord, GpuBackend, GpuTensor, PendingRead};
 pub use context::{BackendChoice, GpuContext};
 pub use plan::{GemmKernel, KernelPlan};
+pub use settings::DeviceSettings;

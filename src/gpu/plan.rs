@@ -1,6 +1,7 @@
 //! Which kernels every op records, chosen once per adapter: the one place the kernel choice is
-//! made (and the `WGAN_KERNELS`, `WGAN_GEMM`, `WGAN_TILE` overrides read), printed in the bench
-//! header and saved in a run's config.json.
+//! made (the `WGAN_KERNELS`, `WGAN_GEMM`, `WGAN_TILE` overrides applied, as
+//! [`super::DeviceSettings`] read them), printed in the bench header and saved in a run's
+//! config.json.
 
 use super::context::GpuContext;
 
@@ -45,18 +46,16 @@ impl KernelPlan {
     /// (lavapipe), register tiles on other CPU adapters, workgroup-memory tiles on GPUs; the
     /// environment's overrides win (`WGAN_GEMM=subgroup|registers|shared`).
     pub fn for_adapter(ctx: &GpuContext) -> Self {
-        let var = |name| std::env::var(name).ok();
-        let gemm = match var("WGAN_GEMM").as_deref() {
-            Some("subgroup") => GemmKernel::Subgroup,
-            Some("registers") => GemmKernel::Registers,
-            Some("shared") => GemmKernel::Shared,
-            _ if !ctx.adapter.is_cpu() => GemmKernel::Shared,
-            _ => GemmKernel::Subgroup,
+        let s = &ctx.settings;
+        let gemm = match s.gemm {
+            Some(g) => g,
+            None if !ctx.adapter.is_cpu() => GemmKernel::Shared,
+            None => GemmKernel::Subgroup,
         };
         KernelPlan {
-            tiled: var("WGAN_KERNELS").is_none_or(|v| v != "simple"),
+            tiled: !s.simple_kernels,
             gemm: Self::supported(ctx, gemm),
-            gemm_rows: Self::rows(var("WGAN_TILE").and_then(|v| v.parse().ok())),
+            gemm_rows: Self::rows(s.tile),
         }
     }
 

@@ -283,8 +283,15 @@ pub fn load(args: &TrainArgs) -> Result<TrainData> {
         },
     };
     if let Some(d) = &args.digits {
-        let digits: Vec<u8> = parse_list("digits", d)?.into_iter().map(|x| x as u8).collect();
-        data.keep_labels(&digits)?;
+        let labels = data.class_names().len();
+        let digits = parse_list("digits", d)?;
+        if let Some(bad) = digits.iter().find(|&&x| x >= labels) {
+            return Err(Error::Config(match labels {
+                0 => "--digits needs labelled images".into(),
+                n => format!("--digits {bad}: this data's labels are 0 to {}", n - 1),
+            }));
+        }
+        data.keep_labels(&digits.iter().map(|&x| x as u8).collect::<Vec<_>>())?;
     }
     if let Some(n) = args.limit {
         data.truncate(n);

@@ -9,7 +9,7 @@ use super::sample::Generator;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
+use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext};
 use crate::ops::random::reference::normal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -88,12 +88,12 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
     a.iter().zip(b).map(|(x, y)| x + t * (y - x)).collect()
 }
 
-pub fn interpolate(args: InterpolateArgs) -> Result<()> {
+pub fn interpolate(args: InterpolateArgs, device: &DeviceSettings) -> Result<()> {
     if args.steps < 2 || args.rows == 0 {
         return Err(Error::Config("--steps must be at least 2 and --rows positive".into()));
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
-    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let mut b = GpuBackend::new(GpuContext::new(backend, device)?)?;
     let path = Generator::checkpoint_path(&args.checkpoint);
     let ckpt = Checkpoint::load(&path)?;
     // The code grid's rows are the code's values.

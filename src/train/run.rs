@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
 use crate::gan::step::derive_seed;
 use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext};
+use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext};
 use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
 use crate::ops::random::reference::bits;
@@ -26,7 +26,7 @@ pub struct TrainArgs {
     #[serde(default)]
     pub preset: Option<Preset>,
     /// vulkan, metal, dx12, gl or auto
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = backend_name)]
     pub backend: String,
     /// dcgan (default: recognisable digits after one epoch), mlp (also for CSV tables) or keras
     #[arg(long, value_enum, default_value_t = ModelKind::Dcgan)]
@@ -524,6 +524,11 @@ impl TrainArgs {
     }
 }
 
+/// `--backend`, checked while the command line is parsed (before anything is written).
+fn backend_name(s: &str) -> std::result::Result<String, String> {
+    s.parse::<BackendChoice>().map(|_| s.to_string())
+}
+
 /// $XDG_CACHE_HOME/wgan-gpu, else ~/.cache/wgan-gpu; read here, once, while the run resolves.
 fn default_cache_dir() -> Option<PathBuf> {
     let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
@@ -582,10 +587,10 @@ pub(crate) fn write_config(out: &Path, args: &TrainArgs, backend: Option<&GpuBac
 
 /// `wgan-gpu train`: resolves the run, opens the adapter, and only then makes the run folder and
 /// trains. A run that fails before it has logged a step leaves no folder behind.
-pub fn train(args: TrainArgs) -> Result<()> {
+pub fn train(args: TrainArgs, device: &DeviceSettings) -> Result<()> {
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     let run = resolve(args)?;
-    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let mut b = GpuBackend::new(GpuContext::new(backend, device)?)?;
     if let Some(hint) = b.ctx.adapter.slow_path_hint() {
         eprintln!("{hint}");
     }

@@ -7,7 +7,7 @@ use crate::backend::Backend;
 use crate::data::{idx, npy, table};
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
-use crate::gpu::{BackendChoice, GpuBackend, GpuContext, GpuTensor};
+use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext, GpuTensor};
 use crate::nn::{LayerSpec, Net, NetSpec, Shape};
 use crate::ops::activation::Activation;
 use crate::ops::condition::Condition;
@@ -56,6 +56,27 @@ pub struct SampleArgs {
     pub z: Option<PathBuf>,
     #[arg(long, default_value = "auto")]
     pub backend: String,
+}
+
+/// The most samples one grid PNG shows (a 10000-image grid of 64×64 is already 6400 pixels wide).
+const MAX_GRID: usize = 10000;
+
+/// Room for `n` samples of `d` values (and their bytes), refused with what to do where the
+/// memory is not there, instead of an aborted allocation.
+fn reserve_samples(values: &mut Vec<f32>, n: usize, d: usize, format: SampleFormat) -> Result<()> {
+    if format == SampleFormat::Grid && n > MAX_GRID {
+        return Err(Error::Config(format!(
+            "--n {n} is too many for one grid PNG (at most {MAX_GRID}); use --format png, npy or idx"
+        )));
+    }
+    let total = n.checked_mul(d).filter(|&t| t.checked_mul(5).is_some());
+    match total.map(|t| values.try_reserve_exact(t).map(|_| t)) {
+        Some(Ok(t)) if Vec::<u8>::new().try_reserve_exact(t).is_ok() => Ok(()),
+        _ => Err(Error::Config(format!(
+            "--n {n} samples of {d} values do not fit in this machine's memory; write them in parts \
+             (several runs of a smaller --n with different --seed)"
+        ))),
+    }
 }
 
 /// A checkpoint's metadata entry `what` that does not parse.
@@ -267,12 +288,12 @@ fn read_latents(path: &Path) -> Result<(Vec<f32>, [usize; 2])> {
     Ok((values, [n, z_dim]))
 }
 
-pub fn sample(mut args: SampleArgs) -> Result<()> {
+pub fn sample(mut args: SampleArgs, device: &DeviceSettings) -> Result<()> {
     if args.n == 0 {
         return Err(Error::Config("--n must be positive".into()));
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
-    let mut b = GpuBackend::new(GpuContext::new(backend)?)?;
+    let mut b = GpuBackend::new(GpuContext::new(backend, device)?)?;
     // The file decides n, so it is read before the generator is built for it.
     let latents = args.z.as_deref().map(read_latents).transpose()?;
     if let Some((_, [n, _])) = &latents {
@@ -302,7 +323,8 @@ pub fn sample(mut args: SampleArgs) -> Result<()> {
     let cols = if classes > 0 && fixed.is_none() { 10 } else { (args.n as f64).sqrt().ceil() as usize };
     let label_of = |i: usize| fixed.unwrap_or(if classes > 0 { i / cols % classes } else { 0 }) as f32;
     let z = b.alloc(chunk * g.z_dim())?;
-    let mut values = Vec::with_capacity(args.n * shape.size());
+    let mut values = Vec::new();
+    reserve_samples(&mut values, args.n, shape.size(), format)?;
     for c in 0..args.n.div_ceil(chunk) {
         match &latents {
             Some(v) => {

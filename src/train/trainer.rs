@@ -232,7 +232,7 @@ impl<B: Backend> Trainer<B> {
                 ));
             }
             _ if shape == Shape(1, 28, 28) && args.data.is_none() || args.format == Some(DataFormat::Idx) => {
-                Some(Evaluator::Digits(DigitEvaluator::new(b, cfg)?))
+                Some(Evaluator::Digits(Box::new(DigitEvaluator::new(b, cfg)?)))
             }
             _ => Some(Evaluator::Folder(FolderEvaluator::new(b, cfg, data)?)),
         };
@@ -349,37 +349,42 @@ impl<B: Backend> Trainer<B> {
         if !raw {
             gan.refresh_ema_statistics(b)?;
         }
-        let (line, lower_is_better, message) = match self.evaluator.as_mut().expect("called with an evaluator") {
-            Evaluator::Digits(e) => {
-                let (scores, warning) = e.run(b, gan, unit, raw)?;
-                let mut message = format!(
-                    "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
-                    gan.step,
-                    scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
-                    scores.kid_x1000,
-                    scores.score,
-                    scores.classes.covered
-                );
-                if let Some(w) = warning {
-                    message += &format!("\nwarning: {w}");
+        let (line, lower_is_better, message) =
+            match self.evaluator.as_mut().expect("called with an evaluator") {
+                Evaluator::Digits(e) => {
+                    let (scores, warning) = e.run(b, gan, unit, raw)?;
+                    let mut message = format!(
+                        "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
+                        gan.step,
+                        scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
+                        scores.kid_x1000,
+                        scores.score,
+                        scores.classes.covered
+                    );
+                    if let Some(w) = warning {
+                        message += &format!("\nwarning: {w}");
+                    }
+                    e.plot(&self.run.out.join("eval.png"))?;
+                    (
+                        serde_json::to_value(&scores).expect("serialisable"),
+                        scores.fd.map(|fd| ("eval_fd", fd)),
+                        message,
+                    )
                 }
-                e.plot(&self.run.out.join("eval.png"))?;
-                (serde_json::to_value(&scores).expect("serialisable"), scores.fd.map(|fd| ("eval_fd", fd)), message)
-            }
-            Evaluator::Folder(e) => {
-                let report = e.run(b, gan, unit, raw)?;
-                let message = format!(
-                    "step {}: two-sample accuracy {:.3} ± {:.3}, memorised {:.1}%",
-                    gan.step,
-                    report.two_sample_accuracy,
-                    report.two_sample_accuracy_std,
-                    100.0 * report.memorised
-                );
-                e.plot(&self.run.out.join("eval.png"))?;
-                let best = ("eval_two_sample_accuracy", report.two_sample_accuracy);
-                (serde_json::to_value(&report).expect("serialisable"), Some(best), message)
-            }
-        };
+                Evaluator::Folder(e) => {
+                    let report = e.run(b, gan, unit, raw)?;
+                    let message = format!(
+                        "step {}: two-sample accuracy {:.3} ± {:.3}, memorised {:.1}%",
+                        gan.step,
+                        report.two_sample_accuracy,
+                        report.two_sample_accuracy_std,
+                        100.0 * report.memorised
+                    );
+                    e.plot(&self.run.out.join("eval.png"))?;
+                    let best = ("eval_two_sample_accuracy", report.two_sample_accuracy);
+                    (serde_json::to_value(&report).expect("serialisable"), Some(best), message)
+                }
+            };
         let line = serde_json::json!({ "step": gan.step, "epoch": epoch + 1, "eval": line });
         outputs::append_jsonl(&self.log.metrics, &line)?;
         self.bar.suspend(|| eprintln!("{message}"));
@@ -795,7 +800,7 @@ pub(crate) fn write_report(dir: &Path, report: &TableReport) -> Result<()> {
 
 /// `--eval-every`: MNIST's classifier scores for digits, the two-sample measures for a folder.
 enum Evaluator<B: Backend> {
-    Digits(DigitEvaluator<B>),
+    Digits(Box<DigitEvaluator<B>>),
     Folder(FolderEvaluator<B>),
 }
 

@@ -4,14 +4,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use wgan_gpu::gpu::{BackendChoice, GpuBackend, GpuContext};
+use wgan_gpu::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext};
 
 /// The GPU backend for a test, or None (skip) when no adapter exists on a developer's machine.
 /// Under CI=true (or WGAN_REQUIRE_GPU=1) a missing adapter fails the test instead: CI installs
 /// lavapipe, so no adapter there means the GPU tests would silently prove nothing.
 pub fn gpu() -> Option<GpuBackend> {
     static CTX: OnceLock<Option<Arc<GpuContext>>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| match GpuContext::new(test_backend()) {
+    let ctx = CTX.get_or_init(|| match GpuContext::new(test_backend(), &DeviceSettings::from_env()) {
         Ok(ctx) => Some(ctx),
         Err(e) => {
             let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
@@ -29,7 +29,12 @@ pub fn gpu() -> Option<GpuBackend> {
 /// A backend on a device of its own, for a test that breaks its device; None where `gpu` skips.
 pub fn own_gpu() -> Option<GpuBackend> {
     gpu()?;
-    Some(GpuBackend::new(GpuContext::new(test_backend()).expect("a second device")).expect("backend"))
+    Some(
+        GpuBackend::new(
+            GpuContext::new(test_backend(), &DeviceSettings::from_env()).expect("a second device"),
+        )
+        .expect("backend"),
+    )
 }
 
 /// `WGAN_TEST_BACKEND=vulkan|metal|dx12|gl` runs the GPU tests on that backend (default: auto).
