@@ -28,6 +28,9 @@ const EPOCHS: usize = 8;
 const BATCH: usize = 25;
 /// Nearest neighbours are found on images average-pooled to at most this side.
 const NN_SIDE: usize = 16;
+/// Nearer than this (RMS per value on the [−1, 1] scale: under a tenth of a u8 level) two images
+/// are one picture.
+const DUPLICATE: f64 = 1e-4;
 /// The real images' nearest-neighbour distance quantile below which a sample counts memorised.
 const MEMORISED_QUANTILE: f64 = 0.01;
 
@@ -262,7 +265,16 @@ fn nearest(q: &[f32], set: &[Vec<f32>], skip: Option<usize>) -> f64 {
 fn memorisation(real: &ImageBatch, samples: &ImageBatch) -> (f64, f64) {
     let (r, _) = pooled(real, real.count().min(MAX_PER_SIDE));
     let (s, _) = pooled(samples, samples.count().min(MAX_PER_SIDE));
-    let mut real_nn: Vec<f64> = (0..r.len()).into_par_iter().map(|i| nearest(&r[i], &r, Some(i))).collect();
+    // Exact duplicates within the folder (an icon set ships the same picture under two names)
+    // would make the threshold 0; the distances between distinct images set it.
+    let mut real_nn: Vec<f64> = (0..r.len())
+        .into_par_iter()
+        .map(|i| nearest(&r[i], &r, Some(i)))
+        .filter(|&d| d > DUPLICATE)
+        .collect();
+    if real_nn.is_empty() {
+        return (0.0, 0.0);
+    }
     real_nn.sort_by(f64::total_cmp);
     let threshold = real_nn[((real_nn.len() - 1) as f64 * MEMORISED_QUANTILE) as usize];
     let below = s.par_iter().filter(|q| nearest(q, &r, None) < threshold).count();
