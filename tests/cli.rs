@@ -813,7 +813,8 @@ fn a_folder_with_a_bad_file_trains_with_skip_bad_and_eval_real_scores_it() {
         ["train", "--data", d, "--image-size", "32", "--width", "4", "--batch-size", "8", "--epochs", "1"];
     assert_one_line_error(&[&run[..], &["--out", o]].concat(), "zz.png");
     assert!(!out.exists(), "the refused run left no folder");
-    let trained = ok(&[&run[..], &["--skip-bad", "--mirror", "--crop", "pad", "--out", o]].concat());
+    let flags = ["--skip-bad", "--mirror", "--crop", "pad", "--eval-every", "2", "--out", o];
+    let trained = ok(&[&run[..], &flags].concat());
     let stderr = String::from_utf8_lossy(&trained.stderr);
     assert!(stderr.contains("skipped 1 unreadable images (--skip-bad): cats/zz.png"), "{stderr}");
     let config: serde_json::Value =

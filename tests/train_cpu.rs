@@ -40,6 +40,8 @@ fn losses(dir: &Path) -> Vec<String> {
 #[test]
 fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
     resumes_exactly("default", &[], &["g_ema", "d.spectral"]);
+    // Random flips drawn from the seed, the epoch and the position flip the same images again.
+    resumes_exactly("mirror", &["--mirror"], &[]);
 }
 
 /// WGAN-GP's interpolation weights and InfoGAN's Q head, its optimizer and codes.
