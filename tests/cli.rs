@@ -833,6 +833,51 @@ fn a_folder_with_a_bad_file_trains_with_skip_bad_and_eval_real_scores_it() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `--flag` → the `[default: V]` that `train --help` prints for it.
+fn help_defaults() -> Vec<(String, String)> {
+    let help = String::from_utf8(ok(&["train", "--help"]).stdout).unwrap();
+    let mut flag = None;
+    let mut out = Vec::new();
+    for line in help.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("--") {
+            flag = rest.split([' ', '[', '<']).next().map(|f| f.replace('-', "_"));
+        }
+        if let (Some(f), Some(v)) = (&flag, line.strip_prefix("[default: ").and_then(|l| l.strip_suffix(']')))
+        {
+            out.push((f.clone(), v.to_string()));
+        }
+    }
+    out
+}
+
+/// Every default `train --help` prints is the value a run of each model is configured with
+/// (config.json); defaults that differ by model are named in the help text instead.
+#[test]
+fn help_prints_the_defaults_runs_use() {
+    let Some(dir) = gpu_tmp("helpdefaults") else { return };
+    let defaults = help_defaults();
+    assert!(defaults.len() > 30, "{defaults:?}");
+    for model in ["dcgan", "mlp", "keras"] {
+        let out = dir.join(model);
+        let o = out.to_str().unwrap();
+        ok(&["train", "--model", model, "--limit", "64", "--max-steps", "1", "--out", o]);
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+        for (flag, printed) in
+            defaults.iter().filter(|(f, _)| !["model", "limit", "max_steps", "out"].contains(&f.as_str()))
+        {
+            let value = &config[flag.as_str()];
+            let saved = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            let same = match (saved.parse::<f64>(), printed.parse::<f64>()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => &saved == printed,
+            };
+            assert!(same, "--{flag} for --model {model}: help says {printed}, the run used {saved}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn every_preset_starts_and_runs() {
     let Some(dir) = gpu_tmp("presets") else { return };

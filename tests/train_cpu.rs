@@ -50,6 +50,7 @@ fn gradient_penalty_and_infogan_runs_resume_exactly_mid_epoch() {
     resumes_exactly("wgan-gp", &["--loss", "wgan-gp", "--d-steps", "1"], &[]);
     resumes_exactly("r1", &["--r1", "2", "--r1-every", "2"], &[]);
     resumes_exactly("infogan", &["--info-cat", "3", "--info-cont", "2"], &["q", "opt_q.m"]);
+    resumes_exactly("unroll", &["--unroll", "3"], &[]);
 }
 
 /// A whole run of `extra` flags equals the same run stopped mid-epoch and resumed; the
@@ -58,8 +59,10 @@ fn resumes_exactly(tag: &str, extra: &[&str], saved: &[&str]) {
     let tmp = std::env::temp_dir().join(format!("wgan-train-cpu-{}-{tag}", std::process::id()));
     let (whole, half) = (tmp.join("whole"), tmp.join("half"));
     // A tiny DCGAN with the default recipe (hinge loss, spectral norm, G's moving average):
-    // 64 images, batch 16, so 4 iterations an epoch.
-    let common = ["--width", "4", "--limit", "64", "--batch-size", "16", "--log-every", "1", "--out"];
+    // batch 16 and 4 iterations an epoch (64 images, or 64 per real batch an iteration reads).
+    let unroll = extra.iter().position(|&f| f == "--unroll").map_or(1, |i| extra[i + 1].parse().unwrap());
+    let limit = (64 * unroll).to_string();
+    let common = ["--width", "4", "--limit", &limit, "--batch-size", "16", "--log-every", "1", "--out"];
     let flags = |dir: &Path, epochs: &'static str| {
         let mut f: Vec<String> = common.iter().map(|s| s.to_string()).collect();
         f.extend([dir.display().to_string(), "--epochs".into(), epochs.into()]);

@@ -106,6 +106,20 @@ fn mlp_iterations_equal_reference_for_every_loss() {
     let four = run(&mut CpuBackend, &cfg, &g, &d, 1);
     assert_ne!(all.tensors[0].1, four.tensors[0].1, "g_batch must change G's update");
     assert_eq!(all.tensors[1].1, four.tensors[1].1, "g_batch must not change D's update");
+    // Unrolled (Metz et al.): G steps against D two look-ahead steps on, D goes back.
+    let cfg = GanConfig { unroll: 3, ..config(LossKind::Bce, 7, 1, OptKind::Adam) };
+    compare("mlp unroll 3", &cfg, &g, &d);
+    // The look-ahead changes G's update and not D's (whose look-ahead is undone).
+    let plain = run(&mut CpuBackend, &GanConfig { unroll: 0, ..cfg.clone() }, &g, &d, 1);
+    let mut rng = Rng::new(cfg.seed);
+    let mut gan = Gan::new(&mut CpuBackend, cfg.clone(), &g, &d).unwrap();
+    let (reals, labels) = common::iteration_inputs(&mut CpuBackend, &mut rng, &cfg, 30);
+    gan.iteration(&mut CpuBackend, &reals, &labels).unwrap();
+    let d_after = CpuBackend.read(&gan.d.params).unwrap();
+    let g_after = CpuBackend.read(&gan.g.params).unwrap();
+    assert_eq!(d_after, plain.tensors[1].1, "the look-ahead is undone: D as after its kept step");
+    assert_ne!(g_after, plain.tensors[0].1, "G learns from the D ahead of it");
+    assert_eq!(gan.opt_d.t, 1, "D's optimizer counts its kept step only");
     // PacGAN: D judges 3 of the 12 rows at once (a table's G, without tanh).
     let (row, packed) = (Shape(5, 1, 1), Shape(15, 1, 1));
     let cfg = GanConfig { pac: 3, ..config(LossKind::Hinge, 12, 1, OptKind::Adam) };

@@ -140,6 +140,10 @@ pub struct GanConfig {
     /// The continuous codes' share of InfoGAN's loss beside the categorical code's.
     #[serde(default = "info_cont_weight")]
     pub info_cont_weight: f32,
+    /// Unrolled GAN (Metz et al. 2017; 0 or 1: off): G's step is taken against D as it will be
+    /// `unroll` D steps from now, each on a fresh real batch, of which only the first is kept.
+    #[serde(default)]
+    pub unroll: usize,
 }
 
 /// Chen et al. 2016 weigh the continuous codes' term down (by 0.1 or less), so the categorical
@@ -198,6 +202,7 @@ impl Default for GanConfig {
             gp_weight: GP_WEIGHT,
             r1: 0.0,
             r1_every: 1,
+            unroll: 0,
             info_cat: 0,
             info_cont: 0,
             info_weight: 1.0,
@@ -207,6 +212,16 @@ impl Default for GanConfig {
 }
 
 impl GanConfig {
+    /// D steps taken only to look ahead for G's step, then undone (`unroll` − 1).
+    pub fn lookahead(&self) -> usize {
+        self.unroll.saturating_sub(1)
+    }
+
+    /// Real batches one iteration reads: one per kept D step and one per look-ahead step.
+    pub fn real_batches(&self) -> usize {
+        self.d_steps.max(1) + self.lookahead()
+    }
+
     /// Whether a Q head learns InfoGAN's latent codes.
     pub fn info(&self) -> bool {
         self.info_cat + self.info_cont > 0

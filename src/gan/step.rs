@@ -146,6 +146,19 @@ pub struct Gan<B: Backend> {
     pub q: Option<InfoHead<B>>,
     /// [d_loss_real, d_loss_fake, g_loss, logits on real, logits on fake, penalty], slot-aligned.
     pub stats: B::T,
+    /// Where D is kept during an unrolled iteration's look-ahead (`--unroll`).
+    unrolled: Option<SavedD<B::T>>,
+}
+
+/// D's state (and the iteration's losses) as an unrolled iteration's look-ahead found it.
+struct SavedD<T> {
+    params: T,
+    m: T,
+    v: T,
+    t: u64,
+    running: T,
+    spectral: T,
+    stats: T,
 }
 
 /// InfoGAN's Q: a small MLP on D's features that predicts G's latent codes, with its own
@@ -260,6 +273,24 @@ impl<B: Backend> Gan<B> {
             d.enable_input_grad_backward(b)?;
         }
         let q = InfoHead::new(b, &cfg, &d)?;
+        if cfg.lookahead() > 0 && q.is_some() {
+            return Err(Error::Config("--unroll does not combine with InfoGAN's codes yet".into()));
+        }
+        let stats_len = LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 2 * SLOT;
+        let unrolled = if cfg.lookahead() > 0 {
+            let mut like = |t: &B::T| b.alloc(t.len());
+            Some(SavedD {
+                params: like(&d.params)?,
+                m: like(&d.params)?,
+                v: like(&d.params)?,
+                t: 0,
+                running: like(&d.running)?,
+                spectral: like(&d.spectral_state)?,
+                stats: b.alloc(stats_len)?,
+            })
+        } else {
+            None
+        };
         let g_classes = cfg.g_classes();
         let opt_g = Optimizer::new(b, cfg.opt_g, g.params.len())?;
         let opt_d = Optimizer::new(b, cfg.opt_d, d.params.len())?;
@@ -278,9 +309,10 @@ impl<B: Backend> Gan<B> {
             fake_target: b.alloc(n)?,
             gen_target: b.upload(&vec![gen_label; n])?,
             per_sample: b.alloc(n)?,
-            stats: b.alloc(LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 2 * SLOT)?,
+            stats: b.alloc(stats_len)?,
             penalty,
             q,
+            unrolled,
             cfg,
             g,
             g_ema,
@@ -510,51 +542,27 @@ impl<B: Backend> Gan<B> {
     /// One iteration on `reals` (one real batch per discriminator step) with their `labels`
     /// (one per real batch when conditional, else none).
     pub fn iteration(&mut self, b: &mut B, reals: &[B::T], labels: &[B::T]) -> Result<()> {
-        assert_eq!(reals.len(), self.cfg.d_steps.max(1), "one real batch per discriminator step");
+        assert_eq!(reals.len(), self.cfg.real_batches(), "one real batch per discriminator step");
         let conditional = self.cfg.classes > 0;
         assert_eq!(labels.len(), if conditional { reals.len() } else { 0 }, "labels iff conditional");
-        let n = self.cfg.d_batch();
-        let fake_at = self.logits_fake_at();
+        let kept = self.cfg.d_steps.max(1);
         let mut g_in = self.z.clone();
-        for (k, real) in reals.iter().enumerate() {
-            let k = k as u64;
-            g_in = self.draw_input(b, k)?;
-            self.g.forward(b, &g_in, true, self.dropout_seed(10 * k), 0)?;
-            if self.train_d {
-                b.zero(&self.d.grads)?;
-                if let Some(q) = &self.q {
-                    b.zero(&q.net.grads)?;
-                }
+        for (k, real) in reals[..kept].iter().enumerate() {
+            g_in = self.d_step(b, real, labels.get(k), k as u64)?;
+        }
+        // Unrolled: D looks further ahead on fresh batches; G's step is taken against that D,
+        // then D goes back to where its kept steps left it. The look-ahead steps use D's own
+        // optimizer (Adam), as Metz et al.'s unrolled updates did: the D that G anticipates is
+        // the one training would really produce.
+        let unrolled = self.unrolled.is_some() && self.train_d;
+        if unrolled {
+            self.save_d(b)?;
+            for (k, real) in reals.iter().enumerate().skip(kept) {
+                g_in = self.d_step(b, real, labels.get(k), k as u64)?;
             }
-            self.d.normalise_weights(b)?;
-
-            let real_label = labels.get(k as usize).unwrap_or(&self.fake_labels).clone();
-            let x = self.d_input(b, real, &real_label, 2 * k)?;
-            self.d.forward(b, &x, true, self.dropout_seed(10 * k + 1), 0)?;
-            self.loss(b, D_LOSS_REAL, Role::Real)?;
-            b.copy(self.d.output(), &self.stats.slice(LOGITS_REAL, n))?;
-            if self.train_d {
-                self.d.backward(b, &x, None, true)?;
-            }
-
-            let fake = self.g.output().clone();
-            let x = self.d_input(b, &fake, &self.fake_labels.clone(), 2 * k + 1)?;
-            self.d.forward(b, &x, true, self.dropout_seed(10 * k + 2), 0)?;
-            self.loss(b, D_LOSS_FAKE, Role::Fake)?;
-            b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
-            if self.train_d {
-                let q = self.info_loss(b, true)?;
-                self.d_backward(b, &x, None, true, q)?;
-                self.penalise(b, real, &fake, &real_label, k)?;
-                self.d.spectral_backward(b)?;
-                self.opt_d.step(b, &self.d.params, &self.d.grads)?;
-                if let Some(q) = &mut self.q {
-                    q.opt.step(b, &q.net.params, &q.net.grads)?;
-                }
-                if self.cfg.loss == LossKind::Wgan {
-                    crate::ops::wgan::clip(b, &self.d.params, self.cfg.clip)?;
-                }
-            }
+            // The iteration's losses are those of its kept steps.
+            let saved = &self.unrolled.as_ref().expect("unrolled").stats;
+            b.copy(saved, &self.stats)?;
         }
 
         // Generator step on the last fake batch, through the just-updated discriminator.
@@ -579,6 +587,9 @@ impl<B: Backend> Gan<B> {
         }
         self.g.backward(b, &g_in, None, true)?;
         self.opt_g.step(b, &self.g.params, &self.g.grads)?;
+        if unrolled {
+            self.restore_d(b)?;
+        }
         if let Some(ema) = &self.g_ema {
             crate::ops::ema::update(
                 b,
@@ -588,6 +599,85 @@ impl<B: Backend> Gan<B> {
             )?;
         }
         self.step += 1;
+        Ok(())
+    }
+
+    /// One D step on `real` (with its labels when conditional) and a fresh fake batch; returns
+    /// G's input for that batch (G's step learns from the last one).
+    fn d_step(&mut self, b: &mut B, real: &B::T, labels: Option<&B::T>, k: u64) -> Result<B::T> {
+        let n = self.cfg.d_batch();
+        let fake_at = self.logits_fake_at();
+        let g_in = self.draw_input(b, k)?;
+        self.g.forward(b, &g_in, true, self.dropout_seed(10 * k), 0)?;
+        if self.train_d {
+            b.zero(&self.d.grads)?;
+            if let Some(q) = &self.q {
+                b.zero(&q.net.grads)?;
+            }
+        }
+        self.d.normalise_weights(b)?;
+
+        let real_label = labels.unwrap_or(&self.fake_labels).clone();
+        let x = self.d_input(b, real, &real_label, 2 * k)?;
+        self.d.forward(b, &x, true, self.dropout_seed(10 * k + 1), 0)?;
+        self.loss(b, D_LOSS_REAL, Role::Real)?;
+        b.copy(self.d.output(), &self.stats.slice(LOGITS_REAL, n))?;
+        if self.train_d {
+            self.d.backward(b, &x, None, true)?;
+        }
+
+        let fake = self.g.output().clone();
+        let x = self.d_input(b, &fake, &self.fake_labels.clone(), 2 * k + 1)?;
+        self.d.forward(b, &x, true, self.dropout_seed(10 * k + 2), 0)?;
+        self.loss(b, D_LOSS_FAKE, Role::Fake)?;
+        b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
+        if self.train_d {
+            let q = self.info_loss(b, true)?;
+            self.d_backward(b, &x, None, true, q)?;
+            self.penalise(b, real, &fake, &real_label, k)?;
+            self.d.spectral_backward(b)?;
+            self.opt_d.step(b, &self.d.params, &self.d.grads)?;
+            if let Some(q) = &mut self.q {
+                q.opt.step(b, &q.net.params, &q.net.grads)?;
+            }
+            if self.cfg.loss == LossKind::Wgan {
+                crate::ops::wgan::clip(b, &self.d.params, self.cfg.clip)?;
+            }
+        }
+        Ok(g_in)
+    }
+
+    /// Keeps D (weights, optimizer state, statistics, spectral-norm vectors) and the losses so
+    /// far, before the look-ahead steps of an unrolled iteration.
+    fn save_d(&mut self, b: &mut B) -> Result<()> {
+        let s = self.unrolled.as_mut().expect("unrolled");
+        for (from, to) in [
+            (&self.d.params, &s.params),
+            (&self.opt_d.m, &s.m),
+            (&self.opt_d.v, &s.v),
+            (&self.d.running, &s.running),
+            (&self.d.spectral_state, &s.spectral),
+            (&self.stats, &s.stats),
+        ] {
+            b.copy(from, to)?;
+        }
+        s.t = self.opt_d.t;
+        Ok(())
+    }
+
+    /// D as [`Gan::save_d`] kept it.
+    fn restore_d(&mut self, b: &mut B) -> Result<()> {
+        let s = self.unrolled.as_ref().expect("unrolled");
+        for (from, to) in [
+            (&s.params, &self.d.params),
+            (&s.m, &self.opt_d.m),
+            (&s.v, &self.opt_d.v),
+            (&s.running, &self.d.running),
+            (&s.spectral, &self.d.spectral_state),
+        ] {
+            b.copy(from, to)?;
+        }
+        self.opt_d.t = s.t;
         Ok(())
     }
 

@@ -32,13 +32,14 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = ModelKind::Dcgan)]
     pub model: ModelKind,
     /// bce (non-saturating G loss), minimax, lsgan, wgan (weight clipping), wgan-gp (gradient
-    /// penalty) or hinge (default: hinge for the default DCGAN, bce otherwise)
-    #[arg(long, value_enum, default_value_t = LossKind::Bce)]
+    /// penalty) or hinge [default: hinge for dcgan and tables, bce for mlp and keras]
+    #[arg(long, value_enum, default_value_t = LossKind::Bce, hide_default_value = true)]
     pub loss: LossKind,
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// Images per step (default: 16 for the default DCGAN, 32 for tables, a preset's own with --preset, 64 otherwise)
-    #[arg(long, default_value_t = 64)]
+    /// Images per step [default: 16 for dcgan, 32 for tables, 64 for mlp and keras; a preset's own
+    /// with --preset]
+    #[arg(long, default_value_t = 64, hide_default_value = true)]
     pub batch_size: usize,
     #[arg(long, default_value_t = 100)]
     pub z_dim: usize,
@@ -50,6 +51,12 @@ pub struct TrainArgs {
     /// Discriminator (critic) steps per generator step; each takes its own real batch.
     #[arg(long, default_value_t = 1)]
     pub d_steps: usize,
+    /// Unrolled GAN (Metz et al. 2017): G's step is taken against D as it will be K D steps from
+    /// now (each on a fresh real batch, with D's own optimizer), of which only the first is
+    /// kept; a cure for mode collapse at about (K + 1)/2 times the cost of an iteration (0: off).
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    pub unroll: usize,
     /// WGAN critic weight clipping bound.
     #[arg(long, default_value_t = 0.01)]
     pub clip: f32,
@@ -92,14 +99,15 @@ pub struct TrainArgs {
     pub opt_g: OptKind,
     #[arg(long, value_enum, default_value_t = OptKind::Adam)]
     pub opt_d: OptKind,
-    /// G's Adam/SGD learning rate (default: 1e-3 for the default DCGAN, 2e-4 otherwise).
-    #[arg(long, default_value_t = 2e-4)]
+    /// G's Adam/SGD learning rate [default: 0.001 for dcgan, 0.0005 for tables, 0.0002 for mlp
+    /// and keras]
+    #[arg(long, default_value_t = 2e-4, hide_default_value = true)]
     pub lr_g: f32,
-    /// D's learning rate (default: as --lr-g).
-    #[arg(long, default_value_t = 2e-4)]
+    /// D's learning rate [default: as --lr-g's]
+    #[arg(long, default_value_t = 2e-4, hide_default_value = true)]
     pub lr_d: f32,
-    /// Adam's β1 (default: 0 for the default DCGAN, 0.5 otherwise).
-    #[arg(long, default_value_t = 0.5)]
+    /// Adam's β1 [default: 0 for dcgan and tables, 0.5 for mlp and keras]
+    #[arg(long, default_value_t = 0.5, hide_default_value = true)]
     pub beta1: f32,
     #[arg(long, default_value_t = 0.999)]
     pub beta2: f32,
@@ -278,9 +286,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub d_batch_norm: bool,
     /// Spectral normalisation of every weighted layer of the discriminator (Miyato et al. 2018):
-    /// one power iteration per step (default: on for the default DCGAN; `--d-spectral-norm
-    /// false` turns it off).
-    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set)]
+    /// one power iteration per step; `--d-spectral-norm false` turns it off [default: true for
+    /// dcgan, false for mlp, keras and tables]
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, hide_default_value = true)]
     #[serde(default)]
     pub d_spectral_norm: bool,
     /// Keep an exponential moving average of G's weights with this decay (warmed up as
@@ -417,6 +425,7 @@ impl TrainArgs {
             batch: self.batch_size,
             z_dim: self.z_dim,
             d_steps: self.d_steps.max(1),
+            unroll: self.unroll,
             clip: self.clip,
             real_label: self.real_label,
             opt_g: opt(self.opt_g, self.lr_g),
@@ -648,7 +657,7 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
 
     let mut cfg = args.gan_config();
     cfg.classes = data.info(args.conditional).classes.len();
-    let per_iter = cfg.batch * cfg.d_steps;
+    let per_iter = cfg.batch * cfg.real_batches();
     let iters_per_epoch = data.count() / per_iter;
     if iters_per_epoch == 0 {
         return Err(Error::Config(format!(

@@ -88,7 +88,7 @@ struct Batches<B: Backend> {
 impl<B: Backend> Batches<B> {
     fn new(b: &mut B, run: &Run, unit_pixels: bool) -> Result<Self> {
         let (cfg, data) = (&run.cfg, &run.data);
-        let per_iter = cfg.batch * cfg.d_steps;
+        let per_iter = cfg.batch * cfg.real_batches();
         let dim = data.shape().size();
         let kind = data.gather_kind(unit_pixels);
         let words = if kind == GatherKind::Floats { per_iter * dim } else { (per_iter * dim).div_ceil(4) };
@@ -100,9 +100,9 @@ impl<B: Backend> Batches<B> {
             None
         };
         let positions = b.upload(&pack_indices(&(0..per_iter as u32).collect::<Vec<_>>()))?;
-        let reals = (0..cfg.d_steps).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
+        let reals = (0..cfg.real_batches()).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
         let real_labels = match label_windows {
-            Some(_) => (0..cfg.d_steps).map(|_| b.alloc(cfg.batch)).collect::<Result<_>>()?,
+            Some(_) => (0..cfg.real_batches()).map(|_| b.alloc(cfg.batch)).collect::<Result<_>>()?,
             None => Vec::new(),
         };
         let (mirror, seed) = (run.args.mirror, cfg.seed);
@@ -131,7 +131,7 @@ impl<B: Backend> Batches<B> {
 
     /// Iteration `it`'s real batches (one per D step) from this epoch's order.
     fn gather(&self, b: &mut B, cfg: &GanConfig, data: &TrainData, it: usize) -> Result<()> {
-        let per_iter = cfg.batch * cfg.d_steps;
+        let per_iter = cfg.batch * cfg.real_batches();
         let first = it * per_iter;
         let items = &self.order[first..first + per_iter];
         let window = &self.windows[it % 2];

@@ -85,8 +85,9 @@ pub fn iteration_inputs<B: wgan_gpu::Backend>(
     cfg: &wgan_gpu::gan::GanConfig,
     img: usize,
 ) -> (Vec<B::T>, Vec<B::T>) {
-    let reals = (0..cfg.d_steps).map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap()).collect();
-    let labels = (0..if cfg.classes > 0 { cfg.d_steps } else { 0 })
+    let n = cfg.real_batches();
+    let reals = (0..n).map(|_| b.upload(&rng.vec(cfg.batch * img, -1.0, 1.0)).unwrap()).collect();
+    let labels = (0..if cfg.classes > 0 { n } else { 0 })
         .map(|_| b.upload(&rng.vec(cfg.batch, 0.0, cfg.classes as f32)).unwrap())
         .collect();
     (reals, labels)
