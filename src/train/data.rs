@@ -253,6 +253,9 @@ fn spread_rows<T: Copy>(values: &[T], d: usize, n: usize) -> Vec<T> {
 pub fn load(args: &TrainArgs) -> Result<TrainData> {
     let mut data = match &args.data {
         None => TrainData::Images(mnist::train()?),
+        Some(path) if path.as_os_str() == mnist::STACKED && !path.exists() => {
+            TrainData::Images(mnist::stacked(mnist::STACKED_COUNT)?)
+        }
         Some(path) => match args.format.unwrap_or_else(|| DataFormat::detect(path)) {
             DataFormat::Idx => {
                 let images = idx::read(path)?;

@@ -128,7 +128,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Train on your own data instead of the bundled MNIST: an IDX image file (gzipped or not,
-    /// e.g. Fashion-MNIST), a folder of PNG/JPEG images (subfolders = classes) or a CSV table.
+    /// e.g. Fashion-MNIST), a folder of PNG/JPEG images (subfolders = classes), a CSV table, or
+    /// `stacked-mnist` (three bundled digits as an image's channels: 1000 modes, for measuring
+    /// mode collapse with `eval`).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// How to read --data (default: a folder is a folder, *.csv a table, anything else IDX).
