@@ -15,6 +15,8 @@ use super::Pixels;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"WGANPX01";
+/// Raised whenever decoding (crop, resize, alpha) changes, so old caches miss.
+const DECODE_VERSION: u32 = 1;
 
 /// What the pixels of a cached folder were decoded from and how.
 pub struct Key<'a> {
@@ -49,6 +51,9 @@ impl Fnv {
 pub fn path_for(dir: &Path, key: &Key) -> Result<PathBuf> {
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
     h.add(MAGIC);
+    // How pixels are decoded (resizing, alpha) may change between builds: a new build decodes anew.
+    h.add(env!("CARGO_PKG_VERSION").as_bytes());
+    h.add(&DECODE_VERSION.to_le_bytes());
     for v in [key.size, key.channels, key.skip_bad as usize, key.files.len()] {
         h.add(&(v as u64).to_le_bytes());
     }
@@ -67,26 +72,38 @@ fn words(bytes: &[u8]) -> impl Iterator<Item = u64> + '_ {
     bytes.chunks_exact(8).map(|w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
 }
 
-/// The cached pixels at `path`, or None when there is no valid file (a miss, never an error:
-/// the folder is then decoded again).
-pub fn load(path: &Path, image_len_per_channel: usize) -> Option<Cached> {
+/// The cached pixels at `path` for a folder of `files` images of `size`×`size` (`channels`
+/// when asked for), or None when there is no file that fits (a miss, never an error: the folder
+/// is then decoded again). Every header field is checked against the folder, so a file from
+/// another build, a truncated one or a foreign one misses rather than misreads.
+pub fn load(path: &Path, files: usize, size: usize, channels: Option<usize>) -> Option<Cached> {
     let file = std::fs::File::open(path).ok()?;
     // SAFETY: the file is ours, written whole and renamed into place; a user editing it while a
     // run reads it is the one way to change bytes under the map, as with any data file.
     let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let head: Vec<u64> = words(map.get(..48)?).collect();
-    if &map[..8] != MAGIC {
+    let head: Vec<usize> = words(map.get(..48)?).map(|w| w as usize).collect();
+    let [_, fingerprint, kept, c, side, skipped_count] = head[..] else { return None };
+    let named = path.file_stem().and_then(|s| s.to_str()).and_then(|s| u64::from_str_radix(s, 16).ok());
+    let fits = &map[..8] == MAGIC
+        && named == Some(fingerprint as u64)
+        && side == size
+        && matches!(c, 1 | 3)
+        && channels.is_none_or(|want| want == c)
+        && kept.checked_add(skipped_count) == Some(files);
+    if !fits {
         return None;
     }
-    let (kept, channels, skipped_count) = (head[2] as usize, head[3] as usize, head[5] as usize);
-    let skipped: Vec<usize> = words(map.get(48..48 + 8 * skipped_count)?).map(|w| w as usize).collect();
-    let start = 48 + 8 * skipped_count;
-    let len = kept.checked_mul(channels)?.checked_mul(image_len_per_channel)?;
+    let start = skipped_count.checked_mul(8)?.checked_add(48)?;
+    let skipped: Vec<usize> = words(map.get(48..start)?).map(|w| w as usize).collect();
+    if !skipped.windows(2).all(|w| w[0] < w[1]) || skipped.last().is_some_and(|&i| i >= files) {
+        return None;
+    }
+    let len = kept.checked_mul(c)?.checked_mul(size * size)?;
     if map.len() != start.checked_add(len)? {
         return None;
     }
     let pixels = Pixels::Mapped { map: Arc::new(map), start, len };
-    Some(Cached { pixels, channels, skipped })
+    Some(Cached { pixels, channels: c, skipped })
 }
 
 /// Writes `pixels` to `path` through a temporary file and a rename, so a reader never sees half
@@ -96,8 +113,11 @@ pub fn store(path: &Path, pixels: &[u8], kept: usize, channels: usize, size: usi
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension("tmp");
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        // A name of its own, so two runs decoding the same folder never write into one file.
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let tmp = path.with_extension(format!("{}-{nanos}.tmp", std::process::id()));
+        let mut f = std::io::BufWriter::new(std::fs::File::create_new(&tmp)?);
         f.write_all(MAGIC)?;
         let fingerprint =
             u64::from_str_radix(path.file_stem().and_then(|s| s.to_str()).unwrap_or_default(), 16)
@@ -110,7 +130,9 @@ pub fn store(path: &Path, pixels: &[u8], kept: usize, channels: usize, size: usi
         }
         f.write_all(pixels)?;
         f.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
     };
     if let Err(e) = write() {
         eprintln!("warning: could not write the decode cache {}: {e}", path.display());
@@ -131,12 +153,17 @@ mod tests {
         }
         let key = Key { files: &files, size: 2, channels: 0, crop: "center", skip_bad: true };
         let path = path_for(&dir, &key).unwrap();
-        assert!(load(&path, 4).is_none(), "nothing stored yet");
+        assert!(load(&path, 2, 2, None).is_none(), "nothing stored yet");
         let pixels: Vec<u8> = (0..12).collect();
         store(&path, &pixels, 1, 3, 2, &[1]);
-        let c = load(&path, 4).expect("a hit");
+        let c = load(&path, 2, 2, None).expect("a hit");
         assert_eq!((&c.pixels[..], c.channels, c.skipped), (&pixels[..], 3, vec![1]));
-        assert!(load(&path, 5).is_none(), "another image size is not this file");
+        assert!(load(&path, 2, 3, None).is_none(), "another image size is not this file");
+        assert!(load(&path, 3, 2, None).is_none(), "another number of files is not this folder");
+        assert!(load(&path, 2, 2, Some(1)).is_none(), "other channels are not these pixels");
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        assert!(load(&path, 2, 2, None).is_none(), "a truncated file misses");
         let other = Key { crop: "pad", ..key };
         assert_ne!(path_for(&dir, &other).unwrap(), path);
         std::fs::write(&files[1], b"xy").unwrap();

@@ -92,16 +92,17 @@ pub fn read_folder_with(dir: &Path, o: &FolderOptions) -> Result<ImageSet> {
         }
         _ => None,
     };
-    let (pixels, channels, skipped) = match cache.as_deref().and_then(|p| cache::load(p, o.size * o.size)) {
-        Some(hit) => (hit.pixels, hit.channels, hit.skipped),
-        None => {
-            let (pixels, channels, skipped) = decode_all(dir, &files, o)?;
-            if let Some(path) = &cache {
-                cache::store(path, &pixels, files.len() - skipped.len(), channels, o.size, &skipped);
+    let (pixels, channels, skipped) =
+        match cache.as_deref().and_then(|p| cache::load(p, files.len(), o.size, o.channels)) {
+            Some(hit) => (hit.pixels, hit.channels, hit.skipped),
+            None => {
+                let (pixels, channels, skipped) = decode_all(dir, &files, o)?;
+                if let Some(path) = &cache {
+                    cache::store(path, &pixels, files.len() - skipped.len(), channels, o.size, &skipped);
+                }
+                (Pixels::Owned(pixels), channels, skipped)
             }
-            (Pixels::Owned(pixels), channels, skipped)
-        }
-    };
+        };
     if !skipped.is_empty() {
         let names: Vec<String> = skipped.iter().take(5).map(|&i| relative(dir, &files[i])).collect();
         let more = if skipped.len() > 5 { ", ..." } else { "" };
@@ -135,8 +136,8 @@ fn without<T: Copy>(items: &[T], gone: &[usize]) -> Vec<T> {
 }
 
 /// Every image decoded in parallel into one planar buffer: the pixels, their channels and the
-/// indices of the images `--skip-bad` left out. Without it the first unreadable image in
-/// sorted order is the error.
+/// indices of the images `--skip-bad` left out. Without it an unreadable image is the error
+/// (the first one found: decoding stops there rather than reading the rest of a large folder).
 fn decode_all(dir: &Path, files: &[PathBuf], o: &FolderOptions) -> Result<(Vec<u8>, usize, Vec<usize>)> {
     // The first readable image sets the channels where none were asked for.
     let mut first = None;

@@ -152,6 +152,10 @@ pub struct EvalArgs {
     /// images or a .npy array of the real images' size and channels.
     #[arg(long, conflicts_with = "checkpoint")]
     pub samples: Option<PathBuf>,
+    /// With --real: how the folder's non-square images become square, as the run trained on
+    /// them (`train --crop`).
+    #[arg(long, value_enum, default_value_t = crate::data::folder::Crop::Center, requires = "real")]
+    pub crop: crate::data::folder::Crop,
     /// Samples to draw from a checkpoint [default: 10000; 26000 for stacked MNIST, as PacGAN
     /// counts its modes; 2000 with --real]
     #[arg(long)]
@@ -433,7 +437,11 @@ fn eval_folder(args: &EvalArgs, real: &Path, ctx: std::sync::Arc<GpuContext>) ->
     if h != w {
         return Err(Error::Config(format!("samples of {h}x{w}: the real folder is read square")));
     }
-    let o = crate::data::folder::FolderOptions { skip_bad: true, ..FolderOptions::new(h, Some(c)) };
+    let o = crate::data::folder::FolderOptions {
+        skip_bad: true,
+        crop: args.crop,
+        ..FolderOptions::new(h, Some(c))
+    };
     let set = crate::data::folder::read_folder_with(real, &o)?;
     let real = two_sample::ImageBatch { values: to_signed(&set, set.count), shape: samples.shape };
     let report = two_sample::compare(&mut b, &real, &samples, args.seed)?;

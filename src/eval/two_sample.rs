@@ -222,14 +222,17 @@ fn classifier_accuracy<B: Backend>(
     Ok(right as f64 / test.len() as f64)
 }
 
-/// Images average-pooled to at most [`NN_SIDE`] per side, flattened.
-fn pooled(set: &ImageBatch, n: usize) -> (Vec<Vec<f32>>, usize) {
+/// Up to [`MAX_PER_SIDE`] images of `set` in a fixed shuffle (a folder lists its classes one
+/// after another), average-pooled to at most [`NN_SIDE`] per side, flattened.
+fn pooled(set: &ImageBatch) -> (Vec<Vec<f32>>, usize) {
     let Shape(c, h, w) = set.shape;
     let (fy, fx) = (h.div_ceil(NN_SIDE), w.div_ceil(NN_SIDE));
     let (ph, pw) = (h / fy, w / fx);
-    let images = (0..n)
-        .map(|i| {
-            let img = set.image(i);
+    let order = epoch_order(set.count(), 0, 0);
+    let images = order[..set.count().min(MAX_PER_SIDE)]
+        .iter()
+        .map(|&i| {
+            let img = set.image(i as usize);
             let mut out = Vec::with_capacity(c * ph * pw);
             for ch in 0..c {
                 for y in 0..ph {
@@ -263,8 +266,8 @@ fn nearest(q: &[f32], set: &[Vec<f32>], skip: Option<usize>) -> f64 {
 
 /// (share of samples nearer a real image than the threshold, the threshold).
 fn memorisation(real: &ImageBatch, samples: &ImageBatch) -> (f64, f64) {
-    let (r, _) = pooled(real, real.count().min(MAX_PER_SIDE));
-    let (s, _) = pooled(samples, samples.count().min(MAX_PER_SIDE));
+    let (r, _) = pooled(real);
+    let (s, _) = pooled(samples);
     // Exact duplicates within the folder (an icon set ships the same picture under two names)
     // would make the threshold 0; the distances between distinct images set it.
     let mut real_nn: Vec<f64> = (0..r.len())

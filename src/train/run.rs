@@ -606,7 +606,16 @@ pub fn train(args: TrainArgs, device: &DeviceSettings) -> Result<()> {
         eprintln!("{hint}");
     }
     let out = run.out.clone();
-    let fresh = !out.exists();
+    // Made here, not found: only a folder this run made is ever removed (two runs started in
+    // the same second share a default name, and the second must not delete the first's).
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.into(), source })?;
+    }
+    let fresh = match std::fs::create_dir(&out) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+        Err(source) => return Err(Error::Io { path: out, source }),
+    };
     create_run_folder(&out)?;
     write_config(&out, &run.args, Some(&b))?;
     let result = train_on(&mut b, run);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::checkpoint::Checkpoint;
-use super::data::{DataFormat, DataInfo, TrainData};
+use super::data::{DataInfo, TrainData};
 use super::outputs;
 use super::plots::{self, Panel, Series};
 use super::run::{TrainArgs, epoch_order};
@@ -231,10 +231,15 @@ impl<B: Backend> Trainer<B> {
                     "--eval-every scores images; a table run writes its report every epoch".into(),
                 ));
             }
-            _ if shape == Shape(1, 28, 28) && args.data.is_none() || args.format == Some(DataFormat::Idx) => {
-                Some(Evaluator::Digits(Box::new(DigitEvaluator::new(b, cfg)?)))
+            _ if shape == Shape(1, 28, 28) => Some(Evaluator::Digits(Box::new(DigitEvaluator::new(b, cfg)?))),
+            _ if data.count() < two_sample::MIN_PER_SIDE => {
+                return Err(Error::Config(format!(
+                    "--eval-every compares samples with the data, and {} images are fewer than the {} it needs",
+                    data.count(),
+                    two_sample::MIN_PER_SIDE
+                )));
             }
-            _ => Some(Evaluator::Folder(FolderEvaluator::new(b, cfg, data)?)),
+            _ => Some(Evaluator::Folder(FolderEvaluator::new(b, cfg, data, args.mirror)?)),
         };
         let real_grid = (!table).then(|| match classes {
             0 => outputs::grid(&data.spread(shown), shown, shape, cols),
@@ -824,11 +829,19 @@ struct FolderEvaluator<B: Backend> {
 const FOLDER_EVAL_SAMPLES: usize = 1000;
 
 impl<B: Backend> FolderEvaluator<B> {
-    fn new(b: &mut B, cfg: &GanConfig, data: &TrainData) -> Result<Self> {
+    /// `mirror`: G learns from mirrored images too, so every other real image is mirrored.
+    fn new(b: &mut B, cfg: &GanConfig, data: &TrainData, mirror: bool) -> Result<Self> {
         let n = FOLDER_EVAL_SAMPLES.min(data.count());
         let samples = Showcase::new(b, cfg, (n, 1), cfg.g_classes(), 8)?;
-        let real = ImageBatch { values: data.spread(n), shape: data.shape() };
-        Ok(FolderEvaluator { samples, real, history: Vec::new() })
+        let shape = data.shape();
+        let mut values = data.spread(n);
+        if mirror {
+            let (d, w) = (shape.size(), shape.2);
+            for image in values.chunks_exact_mut(d).skip(1).step_by(2) {
+                image.chunks_exact_mut(w).for_each(<[f32]>::reverse);
+            }
+        }
+        Ok(FolderEvaluator { samples, real: ImageBatch { values, shape }, history: Vec::new() })
     }
 
     /// The measures of G's samples (the caller refreshes the EMA statistics first).
