@@ -199,8 +199,8 @@ fn decode_all(dir: &Path, files: &[PathBuf], o: &FolderOptions) -> Result<(Vec<u
                 return Err(mixed_channels(dir, &files[f0], c0, &files[i], c));
             }
             Ok(_) => {}
-            Err(_) if o.skip_bad => skipped.push(i),
-            Err(e) => return Err(e),
+            // Without --skip-bad an error has been returned above.
+            Err(_) => skipped.push(i),
         }
     }
     if !skipped.is_empty() {

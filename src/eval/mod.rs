@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::data::folder::FolderOptions;
+use crate::data::folder::{self, FolderOptions};
 use crate::data::mnist;
 use crate::error::{Error, Result};
 use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext};
@@ -437,12 +437,8 @@ fn eval_folder(args: &EvalArgs, real: &Path, ctx: std::sync::Arc<GpuContext>) ->
     if h != w {
         return Err(Error::Config(format!("samples of {h}x{w}: the real folder is read square")));
     }
-    let o = crate::data::folder::FolderOptions {
-        skip_bad: true,
-        crop: args.crop,
-        ..FolderOptions::new(h, Some(c))
-    };
-    let set = crate::data::folder::read_folder_with(real, &o)?;
+    let o = FolderOptions { skip_bad: true, crop: args.crop, ..FolderOptions::new(h, Some(c)) };
+    let set = folder::read_folder_with(real, &o)?;
     let real = two_sample::ImageBatch { values: to_signed(&set, set.count), shape: samples.shape };
     let report = two_sample::compare(&mut b, &real, &samples, args.seed)?;
     if args.json {
@@ -457,8 +453,8 @@ fn eval_folder(args: &EvalArgs, real: &Path, ctx: std::sync::Arc<GpuContext>) ->
 /// or a .npy array [n, c, h, w].
 fn samples_from_files(path: &Path) -> Result<two_sample::ImageBatch> {
     if path.is_dir() {
-        let first = crate::data::folder::first_image_shape(path)?;
-        let set = crate::data::folder::read_folder(path, first.1, Some(first.0))?;
+        let first = folder::first_image_shape(path)?;
+        let set = folder::read_folder(path, first.1, Some(first.0))?;
         return Ok(two_sample::ImageBatch { values: to_signed(&set, set.count), shape: first });
     }
     let file = crate::data::npy::read(path)?;

@@ -48,10 +48,7 @@ pub fn from_checkpoint(
 /// The shape of the images a checkpoint's G draws, read from its metadata without a device.
 pub fn output_shape(path: &Path) -> Result<Shape> {
     let path = Generator::checkpoint_path(path);
-    let ckpt = crate::train::checkpoint::Checkpoint::load(&path)?;
-    let spec: crate::nn::NetSpec = serde_json::from_str(ckpt.meta("g_spec", &path)?)
-        .map_err(|e| Error::Data { path: path.clone(), msg: format!("bad g_spec: {e}") })?;
-    spec.output()
+    Generator::spec_of(&crate::train::checkpoint::Checkpoint::load(&path)?, &path)?.output()
 }
 
 /// `n` image samples of G in [−1, 1], of whatever shape G draws, and what each was asked for.

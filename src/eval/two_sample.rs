@@ -175,7 +175,7 @@ fn classifier_accuracy<B: Backend>(
     net.init_with(b, seed, InitScheme::Pytorch)?;
     let cfg = OptConfig { kind: OptKind::Adam, lr: 1e-3, beta1: 0.9, ..OptConfig::dcgan_adam() };
     let mut opt = Optimizer::new(b, cfg, net.params.len())?;
-    let (x, y, loss, probs) = (b.alloc(BATCH * d)?, b.alloc(BATCH)?, b.alloc(BATCH)?, b.alloc(BATCH * 2)?);
+    let (x, y, probs) = (b.alloc(BATCH * d)?, b.alloc(BATCH)?, b.alloc(BATCH * 2)?);
     let s = SoftmaxCrossEntropy { n: BATCH, k: 2 };
     let fill = |b: &mut B, items: &[(usize, usize)]| -> Result<Vec<f32>> {
         let mut xs = Vec::with_capacity(BATCH * d);
@@ -202,7 +202,6 @@ fn classifier_accuracy<B: Backend>(
             fill(b, chunk)?;
             b.zero(&net.grads)?;
             net.forward(b, &x, true, derive_seed(seed, step, 3), 0)?;
-            sce::forward(b, &s, net.output(), &y, &loss)?;
             sce::backward(b, &s, net.output(), &y, net.output_grad(), 1.0)?;
             net.backward(b, &x, None, true)?;
             opt.step(b, &net.params, &net.grads)?;

@@ -222,6 +222,11 @@ impl GanConfig {
         self.d_steps.max(1) + self.lookahead()
     }
 
+    /// Real samples one iteration reads.
+    pub fn samples_per_iteration(&self) -> usize {
+        self.batch * self.real_batches()
+    }
+
     /// Whether a Q head learns InfoGAN's latent codes.
     pub fn info(&self) -> bool {
         self.info_cat + self.info_cont > 0

@@ -616,7 +616,6 @@ pub fn train(args: TrainArgs, device: &DeviceSettings) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
         Err(source) => return Err(Error::Io { path: out, source }),
     };
-    create_run_folder(&out)?;
     write_config(&out, &run.args, Some(&b))?;
     let result = train_on(&mut b, run);
     if result.is_err() && fresh && !trained_a_step(&out) {
@@ -668,7 +667,7 @@ pub fn resolve(mut args: TrainArgs) -> Result<Run> {
 
     let mut cfg = args.gan_config();
     cfg.classes = data.info(args.conditional).classes.len();
-    let per_iter = cfg.batch * cfg.real_batches();
+    let per_iter = cfg.samples_per_iteration();
     let iters_per_epoch = data.count() / per_iter;
     if iters_per_epoch == 0 {
         return Err(Error::Config(format!(

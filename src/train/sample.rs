@@ -119,8 +119,7 @@ impl Generator {
         chunk: usize,
         raw: bool,
     ) -> Result<Generator> {
-        let spec: NetSpec =
-            serde_json::from_str(ckpt.meta("g_spec", path)?).map_err(|e| bad(path, "g_spec", e))?;
+        let spec = Self::spec_of(ckpt, path)?;
         let (mut info, codes, continuous) = Self::codes_of(ckpt, path)?;
         let net = Net::new(b, &spec, chunk)?;
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
@@ -128,6 +127,11 @@ impl Generator {
         ckpt.load_net(b, g, &net, path)?;
         let input = if codes == 0 { None } else { Some(b.alloc(chunk * spec.input.size())?) };
         Ok(Generator { spec, info, codes, continuous, net, input, chunk })
+    }
+
+    /// The generator's architecture as a checkpoint records it.
+    pub fn spec_of(ckpt: &Checkpoint, path: &Path) -> Result<NetSpec> {
+        serde_json::from_str(ckpt.meta("g_spec", path)?).map_err(|e| bad(path, "g_spec", e))
     }
 
     /// A checkpoint's data description, the one-hot planes of its G's input (classes, or the

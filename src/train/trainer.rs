@@ -88,7 +88,7 @@ struct Batches<B: Backend> {
 impl<B: Backend> Batches<B> {
     fn new(b: &mut B, run: &Run, unit_pixels: bool) -> Result<Self> {
         let (cfg, data) = (&run.cfg, &run.data);
-        let per_iter = cfg.batch * cfg.real_batches();
+        let per_iter = cfg.samples_per_iteration();
         let dim = data.shape().size();
         let kind = data.gather_kind(unit_pixels);
         let words = if kind == GatherKind::Floats { per_iter * dim } else { (per_iter * dim).div_ceil(4) };
@@ -131,7 +131,7 @@ impl<B: Backend> Batches<B> {
 
     /// Iteration `it`'s real batches (one per D step) from this epoch's order.
     fn gather(&self, b: &mut B, cfg: &GanConfig, data: &TrainData, it: usize) -> Result<()> {
-        let per_iter = cfg.batch * cfg.real_batches();
+        let per_iter = cfg.samples_per_iteration();
         let first = it * per_iter;
         let items = &self.order[first..first + per_iter];
         let window = &self.windows[it % 2];
