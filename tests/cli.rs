@@ -1057,3 +1057,23 @@ fn bench_times_the_default_recipe() {
     );
     assert!(iter["ms_per_iter_median"].as_f64().unwrap() > 0.0);
 }
+
+/// A run folder written by the code of 2026-12-07 (tests/fixtures/tiny_run: a DCGAN stopped at
+/// step 3 by --max-steps) resumes, samples and exports with today's code.
+#[test]
+fn a_run_of_2026_12_07_resumes_samples_and_exports() {
+    let Some(dir) = gpu_tmp("old-run") else { return };
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny_run");
+    for f in ["config.json", "checkpoint.safetensors"] {
+        std::fs::copy(fixture.join(f), dir.join(f)).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    ok(&["train", "--resume", d, "--max-steps", "5"]);
+    let ckpt = Checkpoint::load(&dir.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(ckpt.meta("step", &dir).unwrap(), "5");
+    let out = |f: &str| dir.join(f).display().to_string();
+    ok(&["sample", "--checkpoint", d, "--n", "4", "--out", &out("grid.png")]);
+    ok(&["export", "--checkpoint", d, "--format", "onnx", "--out", &out("g.onnx")]);
+    let _ = std::fs::remove_dir_all(dir);
+}
