@@ -455,6 +455,59 @@ fn dropout_forward_backward_and_rate() {
 }
 
 #[test]
+fn resample_forward_and_backward() {
+    use wgan_gpu::ops::resample::{Resample, ResampleKind};
+    let mut rng = Rng::new(41);
+    for kind in [ResampleKind::Nearest, ResampleKind::Bilinear, ResampleKind::AvgPool] {
+        for (n, c, h, w) in [(1, 1, 1, 1), (3, 5, 7, 6), (2, 19, 9, 13), (4, 3, 32, 31)] {
+            let s = Resample { kind, n, c, h, w };
+            let (ho, wo) = s.output();
+            if ho == 0 || wo == 0 {
+                continue;
+            }
+            let (lx, ly) = (n * c * h * w, n * c * ho * wo);
+            gpu_vs_cpu!(
+                format!("{s:?}"),
+                (1e-6, 1e-5),
+                vec![
+                    ("x", rng.vec(lx, -1.0, 1.0)),
+                    ("y", vec![f32::NAN; ly]),
+                    ("dy", rng.vec(ly, -1.0, 1.0)),
+                    ("dx", vec![f32::NAN; lx])
+                ],
+                |b, t| {
+                    wgan_gpu::ops::resample::forward(b, &s, &t[0], &t[1])?;
+                    wgan_gpu::ops::resample::backward(b, &s, &t[2], &t[3])
+                }
+            );
+        }
+    }
+}
+
+#[test]
+fn mix_and_axpy() {
+    let mut rng = Rng::new(42);
+    for n in [1, 255, 1000, 70_001] {
+        gpu_vs_cpu!(
+            format!("mix n={n}"),
+            (1e-6, 1e-6),
+            vec![
+                ("x", rng.vec(n, -1.0, 1.0)),
+                ("y", rng.vec(n, -1.0, 1.0)),
+                ("out", vec![f32::NAN; n]),
+                ("acc", rng.vec(n, -1.0, 1.0)),
+                ("fresh", vec![f32::NAN; n])
+            ],
+            |b, t| {
+                wgan_gpu::ops::mix::mix(b, (0.3, &t[0]), (-1.5, &t[1]), &t[2])?;
+                wgan_gpu::ops::mix::axpy(b, 0.7, &t[0], 1.0, &t[3])?;
+                wgan_gpu::ops::mix::axpy(b, 2.0, &t[1], 0.0, &t[4])
+            }
+        );
+    }
+}
+
+#[test]
 fn random_samplers_match_reference_and_statistics() {
     for (n, seed, offset) in [(1, 0u64, 0u64), (1000, 42, 5), (100_000, 7, u32::MAX as u64 - 300)] {
         for d in

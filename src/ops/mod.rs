@@ -20,9 +20,11 @@ pub mod hinge;
 pub mod im2col;
 pub mod info_loss;
 pub mod linear;
+pub mod mix;
 pub mod mse;
 pub mod random;
 pub mod reduce;
+pub mod resample;
 pub mod sgd;
 pub mod softmax_cross_entropy;
 pub mod spectral_norm;
@@ -70,9 +72,11 @@ pub const SHADERS: &[Shader] = &[
     shader!("im2col", im2col::Im2colParams),
     shader!("info_loss", info_loss::InfoLossParams),
     shader!("linear", linear::LinearParams),
+    shader!("mix", mix::MixParams),
     shader!("mse", LossParams),
     shader!("random", random::RandomParams),
     shader!("reduce", reduce::ReduceParams),
+    shader!("resample", resample::ResampleParams),
     shader!("softmax_cross_entropy", softmax_cross_entropy::SoftmaxCrossEntropyParams),
     shader!("sgd", sgd::SgdParams),
     shader!("spectral_norm", spectral_norm::SpectralNormParams),

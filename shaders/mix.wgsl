@@ -1,0 +1,22 @@
+// mix: element-wise linear combinations, the adds of residual blocks and the fade-ins of
+// progressive growing, and their backward.
+// mix:  out = a · x + b · y          x, y, out [n]
+// axpy: out = a · x + b · out        x, out [n] (b = 0 overwrites out, whatever it held)
+
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn mix(inv: Invocation) {
+    let i = flat_id(inv);
+    if (i >= p.n) { return; }
+    out[i] = p.a * x[i] + p.b * y[i];
+}
+
+@compute @workgroup_size(256)
+fn axpy(inv: Invocation) {
+    let i = flat_id(inv);
+    if (i >= p.n) { return; }
+    out[i] = p.a * x[i] + select(0.0, p.b * out[i], p.b != 0.0);
+}
