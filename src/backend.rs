@@ -33,7 +33,8 @@ impl<T> Clone for Grads<'_, T> {
 }
 impl<T> Copy for Grads<'_, T> {}
 
-pub trait Backend {
+/// `'static`: networks hold their layers as trait objects over the backend.
+pub trait Backend: 'static {
     type T: Tensor;
     /// A read started by [`Backend::read_async`].
     type Pending;

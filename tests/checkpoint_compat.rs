@@ -6,11 +6,11 @@
 
 use std::path::Path;
 
+use wgan_gpu::Backend;
 use wgan_gpu::cpu::CpuBackend;
 use wgan_gpu::nn::{Net, NetSpec};
 use wgan_gpu::reference::gradcheck::Rng;
 use wgan_gpu::train::checkpoint::Checkpoint;
-use wgan_gpu::Backend;
 
 const RUN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny_run");
 

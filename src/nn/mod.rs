@@ -1,10 +1,21 @@
-//! Networks as a stack of layers over any [`Backend`], built once for a fixed batch size:
-//! every activation, gradient and parameter buffer exists before the first step. All parameters
-//! of a network live in one flat buffer (and its gradients in another), so an optimizer step is
-//! one dispatch and zeroing the gradients one clear. Backward is explicit, layer by layer.
+//! Networks over any [`Backend`](crate::backend::Backend), built once for a fixed batch size:
+//! every activation, gradient and parameter buffer exists before the first step. A network is a
+//! sequence of layers and blocks of layers ([`Layer`], one trait); all its parameters live in one
+//! flat buffer (and its gradients in another), so an optimizer step is one dispatch and zeroing
+//! the gradients one clear. Backward is explicit, layer by layer.
 
+mod blend;
+mod layer;
+mod layers;
 mod net;
+mod residual;
+mod sequence;
 mod spec;
 
+pub use blend::{Blend, BlendSpec};
+pub use layer::{Build, Io, Layer, Param, Run};
+pub use layers::{LayerSpec, Upsampling};
 pub use net::{InitScheme, Net, PENALTY_WITHOUT_BATCH_NORM, ParamInfo};
-pub use spec::{LayerSpec, NetSpec, Shape, WeightedOp};
+pub use residual::{Residual, ResidualSpec};
+pub use sequence::Sequence;
+pub use spec::{NetSpec, Shape, WeightedOp};

@@ -3,13 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
-use crate::error::{Error, Result};
+use super::layers::LayerSpec;
+use crate::backend::{Backend, Grads};
+use crate::error::Result;
 use crate::ops::activation::Activation;
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::linear::Linear;
-use crate::ops::weighted_forward;
+use crate::ops::{weighted_backward, weighted_forward};
 
 /// Per-sample shape (channels, height, width); a flat vector is (n, 1, 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,45 +20,6 @@ impl Shape {
     pub fn size(&self) -> usize {
         self.0 * self.1 * self.2
     }
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LayerSpec {
-    Linear {
-        out: usize,
-        bias: bool,
-    },
-    Conv2d {
-        out: usize,
-        kernel: usize,
-        stride: usize,
-        pad: usize,
-        bias: bool,
-    },
-    ConvTranspose2d {
-        out: usize,
-        kernel: usize,
-        stride: usize,
-        pad: usize,
-        output_padding: usize,
-        bias: bool,
-    },
-    /// BatchNorm1d on flat inputs, BatchNorm2d on images (over the channel dimension).
-    BatchNorm {
-        momentum: f32,
-        eps: f32,
-    },
-    Activation {
-        f: Activation,
-    },
-    Dropout {
-        prob: f32,
-    },
-    /// Reinterprets the per-sample shape; the data does not move.
-    Reshape {
-        to: Shape,
-    },
 }
 
 /// The op shape of a layer with weights, at one batch size.
@@ -85,6 +47,34 @@ impl WeightedOp {
             WeightedOp::Linear(s) => weighted_forward(b, s, tensors, act, y),
             WeightedOp::Conv2d(s) => weighted_forward(b, s, tensors, act, y),
             WeightedOp::ConvTranspose2d(s) => weighted_forward(b, s, tensors, act, y),
+        }
+    }
+
+    /// y = x ⊛ w + bias.
+    pub fn forward<B: Backend>(
+        &self,
+        b: &mut B,
+        tensors: (&B::T, &B::T, Option<&B::T>),
+        y: &B::T,
+    ) -> Result<()> {
+        match *self {
+            WeightedOp::Linear(s) => weighted_forward(b, s, tensors, None, y),
+            WeightedOp::Conv2d(s) => weighted_forward(b, s, tensors, None, y),
+            WeightedOp::ConvTranspose2d(s) => weighted_forward(b, s, tensors, None, y),
+        }
+    }
+
+    /// The requested dx, dw (+=), db (+=) from (x, w, dy).
+    pub fn backward<B: Backend>(
+        &self,
+        b: &mut B,
+        xwdy: (&B::T, &B::T, &B::T),
+        grads: Grads<'_, B::T>,
+    ) -> Result<()> {
+        match *self {
+            WeightedOp::Linear(s) => weighted_backward(b, s, xwdy, grads),
+            WeightedOp::Conv2d(s) => weighted_backward(b, s, xwdy, grads),
+            WeightedOp::ConvTranspose2d(s) => weighted_backward(b, s, xwdy, grads),
         }
     }
 
@@ -124,29 +114,6 @@ impl WeightedOp {
     }
 }
 
-impl LayerSpec {
-    /// For a linear or (transposed) convolution layer on per-sample input `inp`: its op shape at
-    /// `batch` and whether it has a bias.
-    pub fn weighted_op(&self, inp: Shape, batch: usize) -> Option<(WeightedOp, bool)> {
-        let (n, c, h, w) = (batch, inp.0, inp.1, inp.2);
-        match *self {
-            LayerSpec::Linear { out, bias } => {
-                Some((WeightedOp::Linear(Linear { batch, in_features: inp.size(), out_features: out }), bias))
-            }
-            LayerSpec::Conv2d { out: k, kernel, stride, pad, bias } => {
-                let s = Conv2d { n, c, h, w, k, kh: kernel, kw: kernel, stride, pad };
-                Some((WeightedOp::Conv2d(s), bias))
-            }
-            LayerSpec::ConvTranspose2d { out: k, kernel, stride, pad, output_padding, bias } => {
-                let s =
-                    ConvTranspose2d { n, c, h, w, k, kh: kernel, kw: kernel, stride, pad, output_padding };
-                Some((WeightedOp::ConvTranspose2d(s), bias))
-            }
-            _ => None,
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetSpec {
     pub input: Shape,
@@ -160,42 +127,7 @@ pub struct NetSpec {
 impl NetSpec {
     /// The per-sample output shape of every layer, or an error naming the layer that does not fit.
     pub fn shapes(&self) -> Result<Vec<Shape>> {
-        let mut cur = self.input;
-        let mut out = Vec::with_capacity(self.layers.len());
-        for (i, l) in self.layers.iter().enumerate() {
-            let bad = |msg: String| Error::Config(format!("layer {i} ({l:?}): {msg}"));
-            cur = match *l {
-                LayerSpec::Linear { out, .. } => Shape(out, 1, 1),
-                LayerSpec::Conv2d { out, kernel, stride, pad, .. } => {
-                    if cur.1 + 2 * pad < kernel || cur.2 + 2 * pad < kernel || stride == 0 {
-                        return Err(bad(format!("kernel {kernel} does not fit input {cur:?}")));
-                    }
-                    Shape(
-                        out,
-                        (cur.1 + 2 * pad - kernel) / stride + 1,
-                        (cur.2 + 2 * pad - kernel) / stride + 1,
-                    )
-                }
-                LayerSpec::ConvTranspose2d { out, kernel, stride, pad, output_padding, .. } => {
-                    let f = |i: usize| ((i - 1) * stride + kernel + output_padding).checked_sub(2 * pad);
-                    match (f(cur.1), f(cur.2)) {
-                        (Some(h), Some(w)) if h > 0 && w > 0 && stride > 0 => Shape(out, h, w),
-                        _ => {
-                            return Err(bad(format!("padding leaves no output for input {cur:?}")));
-                        }
-                    }
-                }
-                LayerSpec::Reshape { to } => {
-                    if to.size() != cur.size() {
-                        return Err(bad(format!("cannot reshape {cur:?} to {to:?}")));
-                    }
-                    to
-                }
-                LayerSpec::BatchNorm { .. } | LayerSpec::Activation { .. } | LayerSpec::Dropout { .. } => cur,
-            };
-            out.push(cur);
-        }
-        Ok(out)
+        super::layers::sequence_shapes(&self.layers, self.input, "")
     }
 
     pub fn output(&self) -> Result<Shape> {
@@ -204,24 +136,30 @@ impl NetSpec {
 
     /// Multiply-accumulates of one sample's forward pass, counted as the PyTorch reference
     /// bench counts them (linear i·o, conv Hout·Wout·Cin·Cout·K², transposed conv Hin·Win·Cin·Cout·K²),
-    /// one entry per linear/conv layer.
+    /// one entry per linear/conv layer, blocks' layers included.
     pub fn forward_macs(&self) -> Result<Vec<u64>> {
-        let shapes = self.shapes()?;
         let mut macs = Vec::new();
-        for (i, l) in self.layers.iter().enumerate() {
-            let inp = if i == 0 { self.input } else { shapes[i - 1] };
-            let o = shapes[i];
-            match *l {
-                LayerSpec::Linear { out, .. } => macs.push((inp.size() * out) as u64),
-                LayerSpec::Conv2d { kernel, .. } => {
-                    macs.push((o.1 * o.2 * inp.0 * o.0 * kernel * kernel) as u64)
-                }
-                LayerSpec::ConvTranspose2d { kernel, .. } => {
-                    macs.push((inp.1 * inp.2 * inp.0 * o.0 * kernel * kernel) as u64)
-                }
-                _ => {}
-            }
-        }
+        sequence_macs(&self.layers, self.input, &mut macs)?;
         Ok(macs)
     }
+}
+
+fn sequence_macs(layers: &[LayerSpec], inp: Shape, macs: &mut Vec<u64>) -> Result<()> {
+    let shapes = super::layers::sequence_shapes(layers, inp, "")?;
+    for (i, l) in layers.iter().enumerate() {
+        let (inp, o) = (if i == 0 { inp } else { shapes[i - 1] }, shapes[i]);
+        match *l {
+            LayerSpec::Linear { out, .. } => macs.push((inp.size() * out) as u64),
+            LayerSpec::Conv2d { kernel, .. } => macs.push((o.1 * o.2 * inp.0 * o.0 * kernel * kernel) as u64),
+            LayerSpec::ConvTranspose2d { kernel, .. } => {
+                macs.push((inp.1 * inp.2 * inp.0 * o.0 * kernel * kernel) as u64)
+            }
+            _ => {
+                for (_, path) in l.paths() {
+                    sequence_macs(path, inp, macs)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -20,7 +20,7 @@ use super::sample::Generator;
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
 use crate::error::{Error, Result};
-use crate::nn::{LayerSpec, Net, NetSpec, Shape};
+use crate::nn::{LayerSpec, Net, NetSpec, Shape, Upsampling};
 use crate::ops::activation::Activation;
 
 /// Opset 13 has every operator used here in its current form and is read by every runtime
@@ -88,13 +88,9 @@ pub fn onnx_model(ckpt: &Checkpoint, path: &Path, raw: bool) -> Result<Vec<u8>> 
         g.input(one_hot, &[codes]);
         x = g.node("Concat", &[&x, one_hot], vec![int("axis", 1)]);
     }
-    let shapes = spec.shapes()?;
     // Whether x is [N, features] (z, a Gemm's output) rather than [N, C, H, W].
     let mut flat = true;
-    for (i, layer) in spec.layers.iter().enumerate() {
-        let inp = if i == 0 { spec.input } else { shapes[i - 1] };
-        x = g.layer(i, layer, &x, inp, &mut flat);
-    }
+    x = g.sequence("", &spec.layers, &x, spec.input, &mut flat)?;
     let out = spec.output()?;
     let unit_pixels = matches!(spec.layers.last(), Some(LayerSpec::Activation { f: Activation::Sigmoid }));
     if unit_pixels && !info.is_table() {
@@ -184,16 +180,35 @@ impl Graph {
         self.node("Reshape", &[x, &name], vec![])
     }
 
-    /// Layer `i` of the network on `x`, whose per-sample shape is `inp`; `flat` says whether x
-    /// is [N, features], and becomes whether the output is.
-    fn layer(&mut self, i: usize, layer: &LayerSpec, x: &str, inp: Shape, flat: &mut bool) -> String {
+    /// The layers at `path` on `x`, whose per-sample shape is `inp`; `flat` says whether x is
+    /// [N, features], and becomes whether the output is.
+    fn sequence(
+        &mut self,
+        path: &str,
+        layers: &[LayerSpec],
+        x: &str,
+        inp: Shape,
+        flat: &mut bool,
+    ) -> Result<String> {
+        let shapes = layers_shapes(layers, inp)?;
+        let mut x = x.to_string();
+        for (i, layer) in layers.iter().enumerate() {
+            let inp = if i == 0 { inp } else { shapes[i - 1] };
+            let at = if path.is_empty() { i.to_string() } else { format!("{path}.{i}") };
+            x = self.layer(&at, layer, &x, inp, flat)?;
+        }
+        Ok(x)
+    }
+
+    /// Layer `i` (a path) of the network on `x`, as [`Graph::sequence`].
+    fn layer(&mut self, i: &str, layer: &LayerSpec, x: &str, inp: Shape, flat: &mut bool) -> Result<String> {
         let (w, bias) = (format!("{i}.weight"), format!("{i}.bias"));
         let square = |name: &str, v: usize| ints(name, &[v as i64, v as i64]);
         let with_bias =
             |has: bool| if has { vec![x, w.as_str(), bias.as_str()] } else { vec![x, w.as_str()] };
         let was_flat = std::mem::replace(flat, false);
-        match *layer {
-            LayerSpec::Linear { bias: has, .. } => {
+        Ok(match layer {
+            &LayerSpec::Linear { bias: has, .. } => {
                 *flat = true;
                 // Our linear layers read any per-sample shape as flat, as nn.Flatten + nn.Linear.
                 let x2 = if was_flat { x.to_string() } else { self.node("Flatten", &[x], vec![]) };
@@ -201,8 +216,8 @@ impl Graph {
                 args[0] = &x2;
                 self.node("Gemm", &args, vec![int("transB", 1)])
             }
-            LayerSpec::Conv2d { kernel, stride, pad, bias: has, .. }
-            | LayerSpec::ConvTranspose2d { kernel, stride, pad, bias: has, .. } => {
+            &LayerSpec::Conv2d { kernel, stride, pad, bias: has, .. }
+            | &LayerSpec::ConvTranspose2d { kernel, stride, pad, bias: has, .. } => {
                 let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
                 let mut args = with_bias(has);
                 args[0] = &x4;
@@ -220,12 +235,12 @@ impl Graph {
                 };
                 self.node(op, &args, attrs)
             }
-            LayerSpec::BatchNorm { eps, .. } => {
+            &LayerSpec::BatchNorm { eps, .. } => {
                 *flat = was_flat;
                 let (mean, var) = (format!("{i}.running_mean"), format!("{i}.running_var"));
                 self.node("BatchNormalization", &[x, &w, &bias, &mean, &var], vec![float("epsilon", eps)])
             }
-            LayerSpec::Activation { f } => {
+            &LayerSpec::Activation { f } => {
                 *flat = was_flat;
                 match f {
                     Activation::Relu => self.node("Relu", &[x], vec![]),
@@ -239,11 +254,52 @@ impl Graph {
                 *flat = was_flat;
                 x.to_string()
             }
-            LayerSpec::Reshape { to } => {
+            &LayerSpec::Reshape { to } => {
                 *flat = to.1 * to.2 == 1;
                 self.reshape(x, to, *flat)
             }
-        }
+            LayerSpec::Upsample { mode } => {
+                let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
+                let scales = format!("scales_{}", self.initializers.len());
+                self.initializer(&scales, &[4], vec![1.0, 1.0, 2.0, 2.0]);
+                // PyTorch's nearest reads floor(o / 2), its bilinear (align_corners=False) the
+                // half-pixel centres, clamped at the edges as ONNX's linear mode does.
+                let attrs = match mode {
+                    Upsampling::Nearest => vec![
+                        string("mode", "nearest"),
+                        string("coordinate_transformation_mode", "asymmetric"),
+                        string("nearest_mode", "floor"),
+                    ],
+                    Upsampling::Bilinear => {
+                        vec![string("mode", "linear"), string("coordinate_transformation_mode", "half_pixel")]
+                    }
+                };
+                self.node("Resize", &[&x4, "", &scales], attrs)
+            }
+            LayerSpec::AvgPool => {
+                let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
+                self.node("AveragePool", &[&x4], vec![square("kernel_shape", 2), square("strides", 2)])
+            }
+            LayerSpec::Residual(r) => {
+                let (mut main_flat, mut short_flat) = (was_flat, was_flat);
+                let main = self.sequence(&format!("{i}.main"), &r.main, x, inp, &mut main_flat)?;
+                let short = self.sequence(&format!("{i}.shortcut"), &r.shortcut, x, inp, &mut short_flat)?;
+                let out = layers_shapes(&r.main, inp)?.last().copied().unwrap_or(inp);
+                // Both paths in one layout before the add.
+                let (main, short) = match (main_flat, short_flat) {
+                    (true, false) => (self.reshape(&main, out, false), short),
+                    (false, true) => (main, self.reshape(&short, out, false)),
+                    _ => (main, short),
+                };
+                *flat = main_flat && short_flat;
+                self.node("Add", &[&main, &short], vec![])
+            }
+            LayerSpec::Blend(_) => {
+                return Err(Error::Config(format!(
+                    "layer {i} is a blend (a fade-in in progress): export a checkpoint taken after the fade-in"
+                )));
+            }
+        })
     }
 
     fn finish(self) -> GraphProto {
@@ -289,6 +345,20 @@ fn ints(name: &str, v: &[i64]) -> AttributeProto {
         ints: v.to_vec(),
         ..Default::default()
     }
+}
+
+fn string(name: &str, v: &str) -> AttributeProto {
+    AttributeProto {
+        name: name.into(),
+        type_: AttributeType::STRING.into(),
+        s: v.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+/// The per-sample output shapes of `layers` on `inp`.
+fn layers_shapes(layers: &[LayerSpec], inp: Shape) -> Result<Vec<Shape>> {
+    NetSpec { input: inp, layers: layers.to_vec(), spectral_norm: false }.shapes()
 }
 
 fn float(name: &str, f: f32) -> AttributeProto {

@@ -1,0 +1,182 @@
+//! Blocks built from the public API: a residual block (upsampling main path, 1×1 shortcut), a
+//! residual block with the identity shortcut, a blend of two paths, upsampling and pooling. Their
+//! gradients against central differences (CPU reference), and whole forward and backward passes
+//! GPU against CPU, with and without spectral norm, at several blend weights.
+
+mod common;
+
+use common::{Rng, assert_close, gpu};
+use wgan_gpu::cpu::CpuBackend;
+use wgan_gpu::nn::{BlendSpec, LayerSpec, Net, NetSpec, ResidualSpec, Shape, Upsampling};
+use wgan_gpu::ops::activation::Activation;
+use wgan_gpu::{Backend, Tensor};
+
+fn conv(out: usize, kernel: usize) -> LayerSpec {
+    LayerSpec::Conv2d { out, kernel, stride: 1, pad: kernel / 2, bias: true }
+}
+
+fn act(f: Activation) -> LayerSpec {
+    LayerSpec::Activation { f }
+}
+
+/// [3, 5, 4] → a conv, a residual up-block, a blend of a pooled-and-upsampled path with a conv,
+/// an identity residual, a pooling and a linear head.
+fn spec(f: Activation) -> NetSpec {
+    let up = ResidualSpec {
+        main: vec![conv(4, 3), act(f), LayerSpec::Upsample { mode: Upsampling::Nearest }, conv(5, 3)],
+        shortcut: vec![LayerSpec::Upsample { mode: Upsampling::Bilinear }, conv(5, 1)],
+    };
+    let blend = BlendSpec {
+        a: vec![LayerSpec::AvgPool, LayerSpec::Upsample { mode: Upsampling::Bilinear }],
+        b: vec![conv(5, 3), act(f)],
+    };
+    let identity = ResidualSpec { main: vec![act(f), conv(5, 3)], shortcut: vec![] };
+    NetSpec {
+        input: Shape(3, 5, 4),
+        layers: vec![
+            conv(4, 3),
+            act(f),
+            LayerSpec::Residual(up),
+            LayerSpec::Blend(blend),
+            LayerSpec::Residual(identity),
+            LayerSpec::AvgPool,
+            act(f),
+            LayerSpec::Linear { out: 2, bias: true },
+        ],
+        spectral_norm: false,
+    }
+}
+
+#[test]
+fn blocks_have_shapes_and_path_names() {
+    let s = spec(Activation::Tanh);
+    let shapes = s.shapes().unwrap();
+    assert_eq!(shapes[2], Shape(5, 10, 8));
+    assert_eq!(s.output().unwrap(), Shape(2, 1, 1));
+    let mut b = CpuBackend;
+    let net = Net::new(&mut b, &s, 2).unwrap();
+    let names: Vec<_> = net.named_tensors().into_iter().map(|(n, shape, _)| (n, shape)).collect();
+    for (name, shape) in [
+        ("2.main.0.weight", vec![4, 4, 3, 3]),
+        ("2.shortcut.1.weight", vec![5, 4, 1, 1]),
+        ("3.b.0.bias", vec![5]),
+        ("4.main.1.weight", vec![5, 5, 3, 3]),
+        ("7.weight", vec![2, 5 * 5 * 4]),
+    ] {
+        assert!(names.contains(&(name.to_string(), shape.clone())), "no {name} {shape:?} in {names:?}");
+    }
+    let mismatched = ResidualSpec { main: vec![conv(6, 3)], shortcut: vec![] };
+    let bad = NetSpec {
+        input: Shape(3, 4, 4),
+        layers: vec![LayerSpec::Residual(mismatched)],
+        spectral_norm: false,
+    };
+    let err = bad.shapes().unwrap_err().to_string();
+    assert!(err.contains("residual block 0"), "{err}");
+}
+
+/// Σ r · D(x) and its gradients with respect to every parameter and to x.
+fn loss_and_grads(
+    b: &mut CpuBackend,
+    net: &mut Net<CpuBackend>,
+    x: &[f32],
+    r: &[f32],
+) -> (f32, Vec<f32>, Vec<f32>) {
+    let x = b.upload(x).unwrap();
+    let dx = b.alloc(x.len()).unwrap();
+    net.forward(b, &x, true, 3, 0).unwrap();
+    let out = b.read(net.output()).unwrap();
+    let loss = out.iter().zip(r).map(|(o, r)| o * r).sum();
+    let dout = net.output_grad().clone();
+    b.write(&dout, r).unwrap();
+    b.zero(&net.grads).unwrap();
+    net.backward(b, &x, Some(&dx), true).unwrap();
+    (loss, b.read(&net.grads).unwrap(), b.read(&dx).unwrap())
+}
+
+#[test]
+fn block_gradients_match_finite_differences() {
+    let mut b = CpuBackend;
+    let s = spec(Activation::Tanh);
+    let n = 2;
+    let mut net = Net::new(&mut b, &s, n).unwrap();
+    net.init(&mut b, 7).unwrap();
+    net.set_blend(0.3);
+    let mut rng = Rng::new(3);
+    let x = rng.vec(n * s.input.size(), -1.0, 1.0);
+    let r = rng.vec(n * 2, -1.0, 1.0);
+    let (_, grads, dx) = loss_and_grads(&mut b, &mut net, &x, &r);
+    let base = b.read(&net.params).unwrap();
+    let params = net.params.clone();
+    let h = 1e-2;
+    let close = |what: &str, numeric: f32, analytic: f32| {
+        let tol = 2e-4 + 2e-2 * numeric.abs().max(analytic.abs());
+        assert!((numeric - analytic).abs() <= tol, "{what}: numeric {numeric:e}, analytic {analytic:e}");
+    };
+    for info in net.param_infos.clone() {
+        for k in [0, info.len / 2, info.len - 1] {
+            let i = info.offset + k;
+            let mut p = base.clone();
+            p[i] += h;
+            b.write(&params, &p).unwrap();
+            let up = loss_and_grads(&mut b, &mut net, &x, &r).0;
+            p[i] -= 2.0 * h;
+            b.write(&params, &p).unwrap();
+            let down = loss_and_grads(&mut b, &mut net, &x, &r).0;
+            close(&format!("{}[{k}]", info.name), (up - down) / (2.0 * h), grads[i]);
+        }
+    }
+    b.write(&params, &base).unwrap();
+    for i in [0, 17, x.len() / 2, x.len() - 1] {
+        let mut q = x.clone();
+        q[i] += h;
+        let up = loss_and_grads(&mut b, &mut net, &q, &r).0;
+        q[i] -= 2.0 * h;
+        let down = loss_and_grads(&mut b, &mut net, &q, &r).0;
+        close(&format!("x[{i}]"), (up - down) / (2.0 * h), dx[i]);
+    }
+}
+
+/// Output, input gradient, parameter gradients and spectral-norm state after a forward and
+/// backward pass on backend `b`.
+fn pass<B: Backend>(
+    b: &mut B,
+    s: &NetSpec,
+    alpha: f32,
+    x: &[f32],
+    r: &[f32],
+) -> Vec<(&'static str, Vec<f32>)> {
+    let mut net = Net::new(b, s, 3).unwrap();
+    net.init(b, 11).unwrap();
+    net.set_blend(alpha);
+    let xt = b.upload(x).unwrap();
+    let dx = b.alloc(x.len()).unwrap();
+    net.normalise_weights(b).unwrap();
+    net.forward(b, &xt, true, 5, 0).unwrap();
+    let dout = net.output_grad().clone();
+    b.write(&dout, r).unwrap();
+    net.backward(b, &xt, Some(&dx), true).unwrap();
+    net.spectral_backward(b).unwrap();
+    vec![
+        ("output", b.read(net.output()).unwrap()),
+        ("dx", b.read(&dx).unwrap()),
+        ("grads", b.read(&net.grads).unwrap()),
+        ("spectral", b.read(&net.spectral_state).unwrap()),
+    ]
+}
+
+#[test]
+fn blocks_on_the_gpu_equal_the_cpu() {
+    let Some(mut g) = gpu() else { return };
+    let mut rng = Rng::new(5);
+    for (spectral_norm, alpha) in [(false, 0.0), (false, 0.6), (true, 1.0)] {
+        let s = NetSpec { spectral_norm, ..spec(Activation::LeakyRelu(0.2)) };
+        let x = rng.vec(3 * s.input.size(), -1.0, 1.0);
+        let r = rng.vec(3 * 2, -1.0, 1.0);
+        let want = pass(&mut CpuBackend, &s, alpha, &x, &r);
+        let got = pass(&mut g, &s, alpha, &x, &r);
+        for ((what, got), (_, want)) in got.iter().zip(&want) {
+            assert_close(&format!("sn {spectral_norm} alpha {alpha}: {what}"), got, want, 1e-5, 1e-4);
+        }
+    }
+}
