@@ -1,10 +1,10 @@
 use std::process::ExitCode;
 
-use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use wgan_gpu::gpu::context::list_adapters;
 use wgan_gpu::gpu::{BackendChoice, DeviceSettings};
-use wgan_gpu::train::{SampleArgs, TrainArgs};
+use wgan_gpu::train::SampleArgs;
+use wgan_gpu::train::resolve::{TrainArgs, given_ids};
 
 #[derive(Parser)]
 #[command(name = "wgan-gpu", version, about = "GAN trainer on WGSL compute shaders (wgpu)")]
@@ -45,14 +45,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> wgan_gpu::Result<()> {
     let device = DeviceSettings::from_env();
     match cli.command {
         Command::Train(mut args) => {
-            if let Some(sub) = matches.subcommand_matches("train") {
-                let given = |id: &str| sub.value_source(id) == Some(ValueSource::CommandLine);
-                args.apply_preset(&given);
-                // A resumed run keeps its own length unless --epochs says otherwise.
-                if args.resume.is_some() && !given("epochs") {
-                    args.epochs = 0;
-                }
-            }
+            args.given = matches.subcommand_matches("train").map(given_ids).unwrap_or_default();
             wgan_gpu::train::train(*args, &device)
         }
         Command::Sample(args) => wgan_gpu::train::sample(args, &device),

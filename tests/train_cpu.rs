@@ -5,30 +5,14 @@
 
 use std::path::Path;
 
-use clap::Parser;
 use wgan_gpu::cpu::CpuBackend;
 use wgan_gpu::train::checkpoint::Checkpoint;
-use wgan_gpu::train::{TrainArgs, resolve, train_on};
+use wgan_gpu::train::{resolve_flags, train_on};
 
-#[derive(Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: TrainArgs,
-}
-
-/// `wgan-gpu train FLAGS` as the CLI resolves it (the default DCGAN recipe where no flag says
-/// otherwise).
-fn args(flags: &[&str]) -> TrainArgs {
-    let mut a = Cli::parse_from(std::iter::once("train").chain(flags.iter().copied())).args;
-    let given: Vec<String> =
-        flags.iter().filter_map(|f| f.strip_prefix("--")).map(|f| f.replace('-', "_")).collect();
-    a.apply_preset(&|id| given.iter().any(|g| g == id));
-    a
-}
-
+/// `wgan-gpu train FLAGS` on the CPU reference, resolved as the CLI resolves it.
 fn train<S: AsRef<str>>(flags: &[S]) {
     let flags: Vec<&str> = flags.iter().map(AsRef::as_ref).collect();
-    train_on(&mut CpuBackend, resolve(args(&flags)).expect("resolves")).expect("trains");
+    train_on(&mut CpuBackend, resolve_flags(&flags).expect("resolves")).expect("trains");
 }
 
 /// The loss columns of metrics.jsonl (images/s, which varies, left out).

@@ -34,13 +34,7 @@ pub enum BenchModel {
 
 /// The generator, discriminator and iteration settings of plain `wgan-gpu train` on MNIST.
 fn default_recipe() -> Result<(NetSpec, NetSpec, GanConfig)> {
-    #[derive(clap::Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: crate::train::TrainArgs,
-    }
-    let mut args = <Cli as clap::Parser>::parse_from(["train"]).args;
-    args.apply_preset(&|_| false);
+    let args = crate::train::default_settings();
     let (gs, ds) = args.specs(crate::nn::Shape(1, 28, 28), 0, false)?;
     Ok((gs, ds, args.gan_config()))
 }

@@ -109,3 +109,17 @@ impl ImageSet {
         }
     }
 }
+
+/// The data order of one epoch: a Fisher–Yates shuffle driven by (seed, epoch).
+pub fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
+    use crate::gan::step::derive_seed;
+    use crate::ops::random::reference::bits;
+    let s = derive_seed(seed, epoch as u64, 7);
+    let mut order: Vec<u32> = (0..count as u32).collect();
+    for i in (1..count).rev() {
+        let [a, b] = bits(s, 0, i as u64);
+        let j = (((b as u64) << 32 | a as u64) % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
+}

@@ -178,7 +178,7 @@ pub fn train_classifier(args: TrainClassifierArgs, device: &DeviceSettings) -> R
     let mut step = 0u64;
     for epoch in 0..args.epochs {
         opt.cfg.lr = args.lr * args.lr_decay.powi(epoch as i32);
-        b.write(&order_t, &pack_indices(&crate::train::epoch_order(data.count, args.seed, epoch)))?;
+        b.write(&order_t, &pack_indices(&crate::data::epoch_order(data.count, args.seed, epoch)))?;
         let mut total = 0.0;
         let iters = data.count / n;
         for it in 0..iters {

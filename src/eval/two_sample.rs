@@ -11,13 +11,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::backend::{Backend, Tensor};
+use crate::data::epoch_order;
 use crate::error::{Error, Result};
 use crate::gan::step::{Optimizer, derive_seed};
 use crate::gan::{OptConfig, OptKind};
 use crate::nn::{InitScheme, LayerSpec as L, Net, NetSpec, Shape};
 use crate::ops::activation::Activation;
 use crate::ops::softmax_cross_entropy::{self as sce, SoftmaxCrossEntropy};
-use crate::train::epoch_order;
 
 /// Images per side the test uses at most (half to train on, half held out).
 pub const MAX_PER_SIDE: usize = 2000;

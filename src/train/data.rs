@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::run::{TrainArgs, parse_list};
+use super::config::{RunConfig, parse_list};
 use crate::data::table::transform::{Calibration, TableCoder};
 use crate::data::table::{ColumnKind, Table};
 use crate::data::{ImageSet, folder, idx, mnist, signed_pixel, table};
@@ -241,7 +241,7 @@ impl TrainData {
 /// showed 2 of them).
 fn spread_rows<T: Copy>(values: &[T], d: usize, n: usize) -> Vec<T> {
     let count = values.len() / d.max(1);
-    let rows = super::epoch_order(count, 0, usize::MAX);
+    let rows = crate::data::epoch_order(count, 0, usize::MAX);
     rows[..n.min(count)]
         .iter()
         .flat_map(|&i| values[i as usize * d..(i as usize + 1) * d].iter().copied())
@@ -250,7 +250,7 @@ fn spread_rows<T: Copy>(values: &[T], d: usize, n: usize) -> Vec<T> {
 
 /// Reads what `--data` (and `--format`, `--labels`, `--image-size`, `--channels`, `--digits`,
 /// `--limit`) name; the bundled MNIST without `--data`.
-pub fn load(args: &TrainArgs) -> Result<TrainData> {
+pub fn load(args: &RunConfig) -> Result<TrainData> {
     let mut data = match &args.data {
         None => TrainData::Images(mnist::train()?),
         Some(path) if path.as_os_str() == mnist::STACKED && !path.exists() => {

@@ -138,7 +138,7 @@ pub fn interpolate(args: InterpolateArgs, device: &DeviceSettings) -> Result<()>
             }
         }
         Path::Plane => {
-            let axes = super::run::parse_list("axes", &args.axes)?;
+            let axes = super::config::parse_list("axes", &args.axes)?;
             let [a0, a1] = axes[..] else {
                 return Err(Error::Config("--axes takes two latent dimensions, e.g. 0,1".into()));
             };

@@ -1,8 +1,8 @@
 //! `--preset NAME`: well-known GAN setups by one flag. A preset fills in the settings it names;
 //! any of them given on the command line wins.
 
+use super::config::RunConfig;
 use super::data::DataFormat;
-use super::run::TrainArgs;
 use crate::gan::{LossKind, ModelKind, OptKind};
 use crate::nn::InitScheme;
 
@@ -40,10 +40,10 @@ macro_rules! set {
     }};
 }
 
-impl TrainArgs {
+impl RunConfig {
     /// Applies the preset, if any, to every setting for which `explicit(id)` is false (`id` is
     /// the field name, as clap names the argument); then the defaults that depend on the model.
-    pub fn apply_preset(&mut self, explicit: &dyn Fn(&str) -> bool) {
+    pub(super) fn apply_preset(&mut self, explicit: &dyn Fn(&str) -> bool) {
         let Some(preset) = self.preset else {
             self.apply_recipe(explicit);
             return;

@@ -10,11 +10,12 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::checkpoint::Checkpoint;
+use super::config::{RunConfig, write_config};
 use super::data::{DataInfo, TrainData};
 use super::outputs;
 use super::plots::{self, Panel, Series};
-use super::run::{TrainArgs, epoch_order};
 use crate::backend::Backend;
+use crate::data::epoch_order;
 use crate::data::table::report::TableReport;
 use crate::data::table::transform::{CALIBRATION_ROWS, Calibration};
 use crate::error::{Error, Result};
@@ -30,7 +31,7 @@ use crate::ops::random::reference::bits;
 /// A run as `train` resolved it before any backend exists: the settings (a resumed run's own),
 /// the GAN's configuration, the data, the output folder and the checkpoint to resume from.
 pub struct Run {
-    pub args: TrainArgs,
+    pub config: RunConfig,
     pub cfg: GanConfig,
     pub data: TrainData,
     pub out: PathBuf,
@@ -40,15 +41,15 @@ pub struct Run {
 
 /// Trains `run` on `b` to its last epoch.
 pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
-    super::run::create_run_folder(&run.out)?;
+    super::resolve::create_run_folder(&run.out)?;
     if !run.out.join("config.json").exists() {
-        super::run::write_config(&run.out, &run.args, None)?;
+        write_config(&run.out, &run.config, None)?;
     }
     let mut t = Trainer::new(b, run)?;
     let started = Instant::now();
-    for epoch in t.start_epoch..t.run.args.epochs {
-        t.bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.run.args.epochs));
-        if t.run.args.max_steps.is_some_and(|m| t.gan.step >= m) || !t.epoch(b, epoch)? {
+    for epoch in t.start_epoch..t.run.config.epochs {
+        t.bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.run.config.epochs));
+        if t.run.config.max_steps.is_some_and(|m| t.gan.step >= m) || !t.epoch(b, epoch)? {
             break;
         }
         t.finish_epoch(b, epoch)?;
@@ -105,7 +106,7 @@ impl<B: Backend> Batches<B> {
             Some(_) => (0..cfg.real_batches()).map(|_| b.alloc(cfg.batch)).collect::<Result<_>>()?,
             None => Vec::new(),
         };
-        let (mirror, seed) = (run.args.mirror, cfg.seed);
+        let (mirror, seed) = (run.config.mirror, cfg.seed);
         let order = Vec::new();
         Ok(Batches {
             kind,
@@ -189,7 +190,7 @@ struct Trainer<B: Backend> {
 
 impl<B: Backend> Trainer<B> {
     fn new(b: &mut B, run: Run) -> Result<Self> {
-        let (args, cfg, data) = (&run.args, &run.cfg, &run.data);
+        let (args, cfg, data) = (&run.config, &run.cfg, &run.data);
         let (shape, classes) = (data.shape(), cfg.classes);
         let (g_spec, d_spec) = args.specs(shape, classes, data.is_table())?;
         let mut gan = Gan::new(b, cfg.clone(), &g_spec, &d_spec)?;
@@ -282,7 +283,7 @@ impl<B: Backend> Trainer<B> {
 
     /// One epoch of iterations; false where `--max-steps` stopped it (with a checkpoint).
     fn epoch(&mut self, b: &mut B, epoch: usize) -> Result<bool> {
-        let (args, cfg) = (self.run.args.clone(), self.run.cfg.clone());
+        let (args, cfg) = (self.run.config.clone(), self.run.cfg.clone());
         let data = &self.run.data;
         let decay = args.lr_decay.powi(epoch as i32);
         self.gan.opt_g.cfg.lr = args.lr_g * decay;
@@ -327,7 +328,7 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// `--checkpoint-every` iterations or `--checkpoint-minutes` since the last checkpoint.
-    fn checkpoint_due(&self, args: &TrainArgs) -> bool {
+    fn checkpoint_due(&self, args: &RunConfig) -> bool {
         let every = args.checkpoint_every;
         let minutes = self.last_checkpoint.elapsed().as_secs_f32() / 60.0;
         (every > 0 && self.gan.step.is_multiple_of(every))
@@ -341,7 +342,7 @@ impl<B: Backend> Trainer<B> {
         self.log.collect(b, &self.gan, true)?;
         self.gan.refresh_ema_statistics(b)?;
         let (at, path) = ((epoch, iteration), self.run.out.join(CHECKPOINT));
-        write_checkpoint(&path, (&self.run.args, &self.info), &self.gan, b, at, &[])?;
+        write_checkpoint(&path, (&self.run.config, &self.info), &self.gan, b, at, &[])?;
         self.last_checkpoint = Instant::now();
         Ok(())
     }
@@ -349,7 +350,7 @@ impl<B: Backend> Trainer<B> {
     /// `--eval-every`: scores G's samples, logs them, redraws eval.png and keeps the best
     /// checkpoint (the lowest FD for digits, the lowest two-sample accuracy for a folder).
     fn evaluate(&mut self, b: &mut B, epoch: usize, iteration: usize) -> Result<()> {
-        let (args, gan) = (&self.run.args, &mut self.gan);
+        let (args, gan) = (&self.run.config, &mut self.gan);
         let (unit, raw) = (args.model.unit_pixels(), args.raw);
         if !raw {
             gan.refresh_ema_statistics(b)?;
@@ -399,7 +400,7 @@ impl<B: Backend> Trainer<B> {
                 let at = (epoch, iteration);
                 let extra = [(key, value.to_string())];
                 let path = self.run.out.join(BEST);
-                write_checkpoint(&path, (&self.run.args, &self.info), &self.gan, b, at, &extra)
+                write_checkpoint(&path, (&self.run.config, &self.info), &self.gan, b, at, &extra)
             }
             _ => Ok(()),
         }
@@ -412,7 +413,7 @@ impl<B: Backend> Trainer<B> {
         self.log.collect(b, &self.gan, true)?;
         // For the grid and for the checkpoint.
         self.gan.refresh_ema_statistics(b)?;
-        let args = &self.run.args;
+        let args = &self.run.config;
         let generated = self.showcase.generate(b, &mut self.gan, args.model.unit_pixels(), args.raw)?;
         if let Some(rows) = &self.calibration {
             let drawn = rows.generate(b, &mut self.gan, false, args.raw)?;
@@ -448,7 +449,7 @@ impl<B: Backend> Trainer<B> {
         crate::data::table::write_csv(&csv, &table.columns, &table.kinds, &rows)?;
         let report = TableReport::new(&table.columns, &table.kinds, &table.values, &rows);
         write_report(&self.run.out, &report)?;
-        if epoch + 1 == self.run.args.epochs {
+        if epoch + 1 == self.run.config.epochs {
             self.bar.suspend(|| eprintln!("{}", report.text()));
         } else {
             let summary = report.summary();
@@ -566,7 +567,7 @@ fn json<T: Serialize>(v: &T) -> String {
 /// of epoch `epoch` − 1's), with `extra` metadata.
 fn write_checkpoint<B: Backend>(
     path: &Path,
-    (args, info): (&TrainArgs, &DataInfo),
+    (args, info): (&RunConfig, &DataInfo),
     gan: &Gan<B>,
     b: &mut B,
     (epoch, iteration): (usize, usize),

@@ -1,25 +1,26 @@
+//! A run's configuration: every setting, its flag, help and default, and what follows from the
+//! settings alone (the two networks, the GAN's configuration, the checks).
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::Checkpoint;
-use super::data::{self, DataFormat, TrainData};
+use super::data::DataFormat;
 use super::preset::Preset;
-use super::trainer::{CHECKPOINT, Run, train_on};
 use crate::data::folder::Crop;
 use crate::data::table::transform::TransformKind;
 use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
-use crate::gan::step::derive_seed;
 use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
-use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext};
+use crate::gpu::{BackendChoice, GpuBackend};
 use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
-use crate::ops::random::reference::bits;
 
-/// Every setting of a run; written to config.json and into each checkpoint.
+/// Every setting of a run, resolved (see `resolve`): written whole to config.json and into each
+/// checkpoint, and read, never changed, by the trainer. Each setting's flag, help and default
+/// are declared here once; the model-dependent defaults are the recipes in `preset.rs`.
 #[derive(clap::Args, Clone, Debug, Serialize, Deserialize)]
-pub struct TrainArgs {
+pub struct RunConfig {
     /// A well-known setup: goodfellow2014, mlp-zeros, radford2015 or dcgan-keras (settings given
     /// on the command line win).
     #[arg(long, value_enum)]
@@ -303,11 +304,6 @@ pub struct TrainArgs {
     #[arg(long)]
     #[serde(default)]
     pub raw: bool,
-    /// Continue the run in this folder from its checkpoint (other settings come from it,
-    /// except --epochs, which may extend the run).
-    #[arg(long)]
-    #[serde(skip)]
-    pub resume: Option<PathBuf>,
 }
 
 /// Configs saved before `--table-transform` existed standardised their tables.
@@ -354,7 +350,7 @@ pub(crate) fn parse_list(what: &str, s: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-impl TrainArgs {
+impl RunConfig {
     fn d_dropout(&self) -> f32 {
         self.d_dropout.unwrap_or(match self.model {
             ModelKind::Mlp => 0.3,
@@ -458,7 +454,7 @@ impl TrainArgs {
         })
     }
 
-    fn validate(&self) -> Result<()> {
+    pub(super) fn validate(&self) -> Result<()> {
         if self.batch_size == 0
             || self.epochs == 0
             || self.z_dim == 0
@@ -540,46 +536,9 @@ fn backend_name(s: &str) -> std::result::Result<String, String> {
     s.parse::<BackendChoice>().map(|_| s.to_string())
 }
 
-/// $XDG_CACHE_HOME/wgan-gpu, else ~/.cache/wgan-gpu; read here, once, while the run resolves.
-fn default_cache_dir() -> Option<PathBuf> {
-    let xdg = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let home = || std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache"));
-    xdg.or_else(home).map(|d| d.join("wgan-gpu"))
-}
-
-/// "YYYYMMDD-HHMMSS" in UTC, for default run folders.
-fn timestamp() -> String {
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = ((secs / 86400) as i64, secs % 86400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + (m <= 2) as i64;
-    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
-/// The data order of one epoch: a Fisher–Yates shuffle driven by (seed, epoch).
-pub(crate) fn epoch_order(count: usize, seed: u64, epoch: usize) -> Vec<u32> {
-    let s = derive_seed(seed, epoch as u64, 7);
-    let mut order: Vec<u32> = (0..count as u32).collect();
-    for i in (1..count).rev() {
-        let [a, b] = bits(s, 0, i as u64);
-        let j = (((b as u64) << 32 | a as u64) % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
-}
-
 /// config.json: every setting of the run, and once the backend exists the adapter it trains on
 /// and the kernels chosen for it (so a run's numbers can be traced to the code that made them).
-pub(crate) fn write_config(out: &Path, args: &TrainArgs, backend: Option<&GpuBackend>) -> Result<()> {
+pub(crate) fn write_config(out: &Path, args: &RunConfig, backend: Option<&GpuBackend>) -> Result<()> {
     // Through text, so that f32 settings keep their shortest form (0.999, not 0.99900001).
     let text = serde_json::to_string(args).expect("serialisable");
     let mut config: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
@@ -594,87 +553,4 @@ pub(crate) fn write_config(out: &Path, args: &TrainArgs, backend: Option<&GpuBac
     let path = out.join("config.json");
     std::fs::write(&path, serde_json::to_string_pretty(&config).expect("serialisable"))
         .map_err(|source| Error::Io { path, source })
-}
-
-/// `wgan-gpu train`: resolves the run, opens the adapter, and only then makes the run folder and
-/// trains. A run that fails before it has logged a step leaves no folder behind.
-pub fn train(args: TrainArgs, device: &DeviceSettings) -> Result<()> {
-    let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
-    let run = resolve(args)?;
-    let mut b = GpuBackend::new(GpuContext::new(backend, device)?)?;
-    if let Some(hint) = b.ctx.adapter.slow_path_hint() {
-        eprintln!("{hint}");
-    }
-    let out = run.out.clone();
-    // Made here, not found: only a folder this run made is ever removed (two runs started in
-    // the same second share a default name, and the second must not delete the first's).
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.into(), source })?;
-    }
-    let fresh = match std::fs::create_dir(&out) {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-        Err(source) => return Err(Error::Io { path: out, source }),
-    };
-    write_config(&out, &run.args, Some(&b))?;
-    let result = train_on(&mut b, run);
-    if result.is_err() && fresh && !trained_a_step(&out) {
-        let _ = std::fs::remove_dir_all(&out);
-    }
-    result
-}
-
-/// The run folder and its samples folder.
-pub(crate) fn create_run_folder(out: &Path) -> Result<()> {
-    let samples = out.join("samples");
-    std::fs::create_dir_all(&samples).map_err(|source| Error::Io { path: samples, source })
-}
-
-/// Whether a run folder holds anything a person would want back: a checkpoint or a logged step.
-fn trained_a_step(out: &Path) -> bool {
-    let logged = std::fs::metadata(out.join("metrics.jsonl")).is_ok_and(|m| m.len() > 0);
-    logged || out.join(CHECKPOINT).exists()
-}
-
-/// The run `args` describe, resolved before any backend exists and without writing anything: a
-/// resumed run's own settings, the data (a bad file fails here), the output folder's path and
-/// the GAN's configuration.
-pub fn resolve(mut args: TrainArgs) -> Result<Run> {
-    let (resume, out) = match args.resume.clone() {
-        Some(dir) => {
-            let path = dir.join(CHECKPOINT);
-            let ckpt = Checkpoint::load(&path)?;
-            let mut saved: TrainArgs = serde_json::from_str(ckpt.meta("config", &path)?)
-                .map_err(|e| Error::Data { path: path.clone(), msg: format!("bad config: {e}") })?;
-            // 0: not given, the run's own (see main.rs); else at least the run's own.
-            saved.epochs = args.epochs.max(saved.epochs);
-            // A step limit belongs to one invocation, not to the run.
-            saved.max_steps = args.max_steps;
-            args = saved;
-            (Some((ckpt, path)), dir)
-        }
-        None => (None, args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(timestamp()))),
-    };
-    args.validate()?;
-    if args.cache_dir.is_none() && !args.no_cache {
-        args.cache_dir = default_cache_dir();
-    }
-    let data = data::load(&args)?;
-    if matches!(data, TrainData::Table { .. }) && args.model != ModelKind::Mlp {
-        eprintln!("wgan-gpu: a table trains with --model mlp");
-        args.model = ModelKind::Mlp;
-    }
-
-    let mut cfg = args.gan_config();
-    cfg.classes = data.info(args.conditional).classes.len();
-    let per_iter = cfg.samples_per_iteration();
-    let iters_per_epoch = data.count() / per_iter;
-    if iters_per_epoch == 0 {
-        return Err(Error::Config(format!(
-            "{} samples are fewer than one iteration's {per_iter} (batch size x d-steps); lower --batch-size",
-            data.count()
-        )));
-    }
-    cfg.noise_anneal_steps = (args.epochs * iters_per_epoch) as u64;
-    Ok(Run { args, cfg, data, out, resume, iters_per_epoch })
 }
