@@ -19,39 +19,85 @@ class FlatLinear(nn.Linear):
         return super().forward(x.flatten(1))
 
 
-def build(spec):
-    """The nn.Sequential of a wgan-gpu NetSpec (`g_spec` / `d_spec` in a checkpoint)."""
-    (c, h, w), layers = spec["input"], []
+class Residual(nn.Module):
+    """main(x) + shortcut(x); an empty shortcut is the identity."""
+
+    def __init__(self, main, shortcut):
+        super().__init__()
+        self.main, self.shortcut = main, shortcut
+
+    def forward(self, x):
+        return self.main(x) + self.shortcut(x)
+
+
+class Blend(nn.Module):
+    """(1 - alpha) a(x) + alpha b(x): a progressive fade-in, alpha set from outside."""
+
+    def __init__(self, a, b, alpha=1.0):
+        super().__init__()
+        self.a, self.b, self.alpha = a, b, alpha
+
+    def forward(self, x):
+        return (1 - self.alpha) * self.a(x) + self.alpha * self.b(x)
+
+
+def build_layers(layers, shape):
+    """The nn.Sequential of a list of wgan-gpu layers on per-sample input `shape` (c, h, w),
+    and its output shape. Blocks nest: their paths are Sequentials named as the checkpoint
+    names them (`2.main.0.weight`)."""
+    (c, h, w), out = shape, []
     acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
-    for layer in spec["layers"]:
+    for layer in layers:
         kind = layer["type"]
         if kind == "linear":
-            layers.append(FlatLinear(c * h * w, layer["out"], bias=layer["bias"]))
+            out.append(FlatLinear(c * h * w, layer["out"], bias=layer["bias"]))
             c, h, w = layer["out"], 1, 1
         elif kind in ("conv2d", "conv_transpose2d"):
             k, s, p = layer["kernel"], layer["stride"], layer["pad"]
             if kind == "conv2d":
-                layers.append(nn.Conv2d(c, layer["out"], k, s, p, bias=layer["bias"]))
+                out.append(nn.Conv2d(c, layer["out"], k, s, p, bias=layer["bias"]))
                 h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
             else:
                 op = layer["output_padding"]
-                layers.append(nn.ConvTranspose2d(c, layer["out"], k, s, p, op, bias=layer["bias"]))
+                out.append(nn.ConvTranspose2d(c, layer["out"], k, s, p, op, bias=layer["bias"]))
                 h, w = (h - 1) * s - 2 * p + k + op, (w - 1) * s - 2 * p + k + op
             c = layer["out"]
         elif kind == "batch_norm":
             norm = nn.BatchNorm1d if h * w == 1 else nn.BatchNorm2d
-            layers.append(norm(c, eps=layer["eps"], momentum=layer["momentum"]))
+            out.append(norm(c, eps=layer["eps"], momentum=layer["momentum"]))
         elif kind == "activation":
             f = layer["f"]
-            layers.append(nn.LeakyReLU(f["leaky_relu"]) if isinstance(f, dict) else acts[f]())
+            out.append(nn.LeakyReLU(f["leaky_relu"]) if isinstance(f, dict) else acts[f]())
         elif kind == "dropout":
-            layers.append(nn.Dropout(layer["prob"]))
+            out.append(nn.Dropout(layer["prob"]))
         elif kind == "reshape":
             c, h, w = layer["to"]
-            layers.append(nn.Unflatten(1, (c, h, w)) if h * w > 1 else nn.Flatten(1))
+            out.append(nn.Unflatten(1, (c, h, w)) if h * w > 1 else nn.Flatten(1))
+        elif kind == "upsample":
+            mode = layer["mode"]
+            out.append(nn.Upsample(scale_factor=2, mode=mode, align_corners=False if mode == "bilinear" else None))
+            h, w = 2 * h, 2 * w
+        elif kind == "avg_pool":
+            out.append(nn.AvgPool2d(2))
+            h, w = h // 2, w // 2
+        elif kind == "residual":
+            main, after = build_layers(layer["main"], (c, h, w))
+            shortcut, _ = build_layers(layer.get("shortcut", []), (c, h, w))
+            out.append(Residual(main, shortcut))
+            c, h, w = after
+        elif kind == "blend":
+            a, after = build_layers(layer["a"], (c, h, w))
+            b, _ = build_layers(layer["b"], (c, h, w))
+            out.append(Blend(a, b))
+            c, h, w = after
         else:
             raise ValueError(f"unknown layer type {kind}")
-    return nn.Sequential(*layers)
+    return nn.Sequential(*out), (c, h, w)
+
+
+def build(spec):
+    """The nn.Sequential of a wgan-gpu NetSpec (`g_spec` / `d_spec` in a checkpoint)."""
+    return build_layers(spec["layers"], spec["input"])[0]
 
 
 def load_generator(path, ema=True):

@@ -7,16 +7,22 @@
 @group(0) @binding(2) var<storage, read> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
+// out[i] = a · x[i] + b · second, for an invocation inside the tensors.
+fn combine(i: u32, second: f32) {
+    if (i < p.n) {
+        out[i] = p.a * x[i] + p.b * second;
+    }
+}
+
 @compute @workgroup_size(256)
 fn mix(inv: Invocation) {
     let i = flat_id(inv);
-    if (i >= p.n) { return; }
-    out[i] = p.a * x[i] + p.b * y[i];
+    combine(i, y[min(i, p.n - 1u)]);
 }
 
 @compute @workgroup_size(256)
 fn axpy(inv: Invocation) {
     let i = flat_id(inv);
-    if (i >= p.n) { return; }
-    out[i] = p.a * x[i] + select(0.0, p.b * out[i], p.b != 0.0);
+    // With b = 0, out's old value (NaN or not) must not reach the sum.
+    combine(i, select(0.0, out[min(i, p.n - 1u)], p.b != 0.0));
 }

@@ -27,35 +27,39 @@ fn bilinear_weight(o: u32, i: u32, len: u32) -> f32 {
     return select(0.0, 1.0 - taps.t, taps.i0 == i) + select(0.0, taps.t, taps.i1 == i);
 }
 
+// This invocation's element of planes of rows × cols: (plane, row, column, index); the plane is
+// p.planes or more past the end.
+fn at(inv: Invocation, rows: u32, cols: u32) -> vec4<u32> {
+    let i = flat_id(inv);
+    return vec4<u32>(i / (rows * cols), (i / cols) % rows, i % cols, i);
+}
+
 @compute @workgroup_size(256)
 fn nearest_forward(inv: Invocation) {
-    let o = flat_id(inv);
-    if (o >= p.planes * p.ho * p.wo) { return; }
-    let plane = o / (p.ho * p.wo);
-    let r = o % (p.ho * p.wo);
-    y[o] = x[(plane * p.h + (r / p.wo) / 2u) * p.w + (r % p.wo) / 2u];
+    let q = at(inv, p.ho, p.wo);
+    let o = q.w;
+    if (q.x >= p.planes) { return; }
+    y[o] = x[(q.x * p.h + q.y / 2u) * p.w + q.z / 2u];
 }
 
 @compute @workgroup_size(256)
 fn nearest_backward(inv: Invocation) {
-    let i = flat_id(inv);
-    if (i >= p.planes * p.h * p.w) { return; }
-    let plane = i / (p.h * p.w);
-    let r = i % (p.h * p.w);
-    let top = (plane * p.ho + 2u * (r / p.w)) * p.wo + 2u * (r % p.w);
+    let q = at(inv, p.h, p.w);
+    let i = q.w;
+    if (q.x >= p.planes) { return; }
+    let top = (q.x * p.ho + 2u * q.y) * p.wo + 2u * q.z;
     y[i] = (x[top] + x[top + 1u]) + (x[top + p.wo] + x[top + p.wo + 1u]);
 }
 
 @compute @workgroup_size(256)
 fn bilinear_forward(inv: Invocation) {
-    let o = flat_id(inv);
-    if (o >= p.planes * p.ho * p.wo) { return; }
-    let plane = o / (p.ho * p.wo);
-    let r = o % (p.ho * p.wo);
-    let ty = bilinear_taps(r / p.wo, p.h);
-    let tx = bilinear_taps(r % p.wo, p.w);
-    let row0 = (plane * p.h + ty.i0) * p.w;
-    let row1 = (plane * p.h + ty.i1) * p.w;
+    let q = at(inv, p.ho, p.wo);
+    let o = q.w;
+    if (q.x >= p.planes) { return; }
+    let ty = bilinear_taps(q.y, p.h);
+    let tx = bilinear_taps(q.z, p.w);
+    let row0 = (q.x * p.h + ty.i0) * p.w;
+    let row1 = (q.x * p.h + ty.i1) * p.w;
     let top = (1.0 - tx.t) * x[row0 + tx.i0] + tx.t * x[row0 + tx.i1];
     let bottom = (1.0 - tx.t) * x[row1 + tx.i0] + tx.t * x[row1 + tx.i1];
     y[o] = (1.0 - ty.t) * top + ty.t * bottom;
@@ -63,22 +67,20 @@ fn bilinear_forward(inv: Invocation) {
 
 @compute @workgroup_size(256)
 fn bilinear_backward(inv: Invocation) {
-    let i = flat_id(inv);
-    if (i >= p.planes * p.h * p.w) { return; }
-    let plane = i / (p.h * p.w);
-    let iy = (i % (p.h * p.w)) / p.w;
-    let ix = i % p.w;
+    let q = at(inv, p.h, p.w);
+    let i = q.w;
+    if (q.x >= p.planes) { return; }
     var acc = 0.0;
     // Outputs 2i − 1 ..= 2i + 2 along each axis are the only ones that read pixel i.
     for (var a = 0u; a < 4u; a++) {
-        let oy = 2u * iy + a;
+        let oy = 2u * q.y + a;
         if (oy < 1u || oy > p.ho) { continue; }
-        let wy = bilinear_weight(oy - 1u, iy, p.h);
+        let wy = bilinear_weight(oy - 1u, q.y, p.h);
         var row = 0.0;
         for (var b = 0u; b < 4u; b++) {
-            let ox = 2u * ix + b;
+            let ox = 2u * q.z + b;
             if (ox < 1u || ox > p.wo) { continue; }
-            row += bilinear_weight(ox - 1u, ix, p.w) * x[(plane * p.ho + oy - 1u) * p.wo + ox - 1u];
+            row += bilinear_weight(ox - 1u, q.z, p.w) * x[(q.x * p.ho + oy - 1u) * p.wo + ox - 1u];
         }
         acc += wy * row;
     }
@@ -87,21 +89,19 @@ fn bilinear_backward(inv: Invocation) {
 
 @compute @workgroup_size(256)
 fn avg_pool_forward(inv: Invocation) {
-    let o = flat_id(inv);
-    if (o >= p.planes * p.ho * p.wo) { return; }
-    let plane = o / (p.ho * p.wo);
-    let r = o % (p.ho * p.wo);
-    let top = (plane * p.h + 2u * (r / p.wo)) * p.w + 2u * (r % p.wo);
+    let q = at(inv, p.ho, p.wo);
+    let o = q.w;
+    if (q.x >= p.planes) { return; }
+    let top = (q.x * p.h + 2u * q.y) * p.w + 2u * q.z;
     y[o] = 0.25 * ((x[top] + x[top + 1u]) + (x[top + p.w] + x[top + p.w + 1u]));
 }
 
 @compute @workgroup_size(256)
 fn avg_pool_backward(inv: Invocation) {
-    let i = flat_id(inv);
-    if (i >= p.planes * p.h * p.w) { return; }
-    let plane = i / (p.h * p.w);
-    let oy = ((i % (p.h * p.w)) / p.w) / 2u;
-    let ox = (i % p.w) / 2u;
+    let q = at(inv, p.h, p.w);
+    let i = q.w;
+    if (q.x >= p.planes) { return; }
     // Rows and columns past 2·⌊h/2⌋ feed no output.
-    y[i] = select(0.0, 0.25 * x[(plane * p.ho + oy) * p.wo + ox], oy < p.ho && ox < p.wo);
+    let inside = q.y / 2u < p.ho && q.z / 2u < p.wo;
+    y[i] = select(0.0, 0.25 * x[(q.x * p.ho + q.y / 2u) * p.wo + q.z / 2u], inside);
 }

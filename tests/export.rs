@@ -128,3 +128,45 @@ fn sigmoid_generator_starting_with_a_transposed_convolution_draws_in_minus_one_o
     assert_eq!(got.len(), n * 36);
     assert_close("ONNX vs CPU, sigmoid mapped to [-1, 1]", &got, &want, 1e-5, 1e-4);
 }
+
+#[test]
+fn residual_generator_with_upsampling_and_pooling_matches() {
+    // z → Linear → (3, 2, 2) → a residual up-block (main: nearest 2×, conv, BN, ReLU, conv;
+    // shortcut: bilinear 2×, 1×1 conv) → an identity residual → average pool → bilinear 2× →
+    // conv → tanh: (2, 4, 4).
+    use wgan_gpu::nn::{ResidualSpec, Upsampling};
+    let conv = |out, kernel: usize| L::Conv2d { out, kernel, stride: 1, pad: kernel / 2, bias: true };
+    let up = ResidualSpec {
+        main: vec![
+            L::Upsample { mode: Upsampling::Nearest },
+            conv(4, 3),
+            L::BatchNorm { momentum: 0.1, eps: 1e-5 },
+            L::Activation { f: Activation::Relu },
+            conv(4, 3),
+        ],
+        shortcut: vec![L::Upsample { mode: Upsampling::Bilinear }, conv(4, 1)],
+    };
+    let identity =
+        ResidualSpec { main: vec![L::Activation { f: Activation::Relu }, conv(4, 3)], shortcut: vec![] };
+    let (z_dim, n) = (6, 5);
+    let spec = NetSpec {
+        input: Shape(z_dim, 1, 1),
+        layers: vec![
+            L::Linear { out: 12, bias: true },
+            L::Reshape { to: Shape(3, 2, 2) },
+            L::Residual(up),
+            L::Residual(identity),
+            L::AvgPool,
+            L::Upsample { mode: Upsampling::Bilinear },
+            conv(2, 3),
+            L::Activation { f: Activation::Tanh },
+        ],
+        spectral_norm: false,
+    };
+    let mut rng = Rng::new(13);
+    let (ckpt, _, mut ema) = checkpoint(&spec, &DataInfo::default(), &mut rng);
+    let z = rng.vec(n * z_dim, -2.0, 2.0);
+    let got = run_onnx(&onnx_model(&ckpt, Path::new("t"), false).unwrap(), &[(&z, z_dim)], n);
+    assert_eq!(got.len(), n * 2 * 4 * 4);
+    assert_close("ONNX vs CPU, residual blocks", &got, &forward(&mut ema, &z), 1e-5, 1e-4);
+}

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layer::{Build, Io, Layer, Run};
-use super::layers::{LayerSpec, build_sequence, child_path, sequence_shapes};
+use super::layer::{Adjoint, Build, Io, Layer, Run};
+use super::layers::{LayerSpec, build_sequence, child_path, path_outputs};
 use super::sequence::Sequence;
 use super::spec::Shape;
 use crate::backend::{Backend, Tensor};
@@ -20,11 +20,7 @@ pub struct BlendSpec {
 impl BlendSpec {
     /// Both paths' output shape, which must agree.
     pub(super) fn output(&self, inp: Shape, path: &str) -> Result<Shape> {
-        let end = |layers: &[LayerSpec], name: &str| -> Result<Shape> {
-            let shapes = sequence_shapes(layers, inp, &child_path(path, name))?;
-            Ok(shapes.last().copied().unwrap_or(inp))
-        };
-        let (a, b) = (end(&self.a, "a")?, end(&self.b, "b")?);
+        let [a, b] = path_outputs([("a", &self.a), ("b", &self.b)], inp, path)?;
         if a != b {
             return Err(Error::Config(format!(
                 "blend {path}: path a gives {a:?} and path b {b:?}; they must agree"
@@ -81,19 +77,13 @@ impl<B: Backend> Layer<B> for Blend<B> {
         dx.map_or(Ok(()), |d| mix(b, (1.0, &self.a.dx), (1.0, &self.b.dx), d))
     }
 
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        io: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
+    fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
         for p in [&self.a, &self.b] {
             let path_io = Io { x: io.x, y: &p.y, dy: &p.dy };
-            p.seq.input_grad_backward(b, path_io, e_in, e_out.and(p.e.as_ref()))?;
+            p.seq.input_grad_backward(b, path_io, Adjoint { output: e.output.and(p.e.as_ref()), ..e })?;
         }
-        match (e_out, &self.a.e, &self.b.e) {
-            (Some(e), Some(ea), Some(eb)) => mix(b, (1.0 - self.alpha, ea), (self.alpha, eb), e),
+        match (e.output, &self.a.e, &self.b.e) {
+            (Some(out), Some(ea), Some(eb)) => mix(b, (1.0 - self.alpha, ea), (self.alpha, eb), out),
             _ => Ok(()),
         }
     }

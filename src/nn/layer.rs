@@ -25,6 +25,20 @@ impl<T> Clone for Io<'_, T> {
 }
 impl<T> Copy for Io<'_, T> {}
 
+/// The double backward's adjoint at a layer's input, and where its image at the output goes
+/// (None where nobody reads it).
+pub struct Adjoint<'a, T> {
+    pub input: &'a T,
+    pub output: Option<&'a T>,
+}
+
+impl<T> Clone for Adjoint<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Adjoint<'_, T> {}
+
 /// What a forward pass is: training or evaluation, and dropout's random stream.
 #[derive(Clone, Copy, Debug)]
 pub struct Run {
@@ -45,16 +59,10 @@ pub trait Layer<B: Backend> {
     fn backward(&self, b: &mut B, io: Io<'_, B::T>, dx: Option<&B::T>, param_grads: bool) -> Result<()>;
 
     /// The double backward of a gradient penalty (see [`super::Net::input_grad_backward`]):
-    /// carries the adjoint `e_in` at this layer's input to its output as the linearised layer
-    /// maps it (into `e_out`, when someone reads it) and accumulates the weight gradients of
+    /// carries the adjoint `e.input` at this layer's input to its output as the linearised
+    /// layer maps it (into `e.output`, when someone reads it) and accumulates the weight gradients of
     /// ⟨e, dx⟩ with `io.dy` from the first backward.
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        io: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()>;
+    fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()>;
 
     /// Checks that [`Layer::input_grad_backward`] is exact here, and makes its buffers.
     fn enable_input_grad_backward(&mut self, _b: &mut B) -> Result<()> {

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::blend::{Blend, BlendSpec};
-use super::layer::{Build, Io, Layer, Param, Run, WeightedView, aligned};
+use super::layer::{Adjoint, Build, Io, Layer, Param, Run, WeightedView, aligned};
 use super::residual::{Residual, ResidualSpec};
 use super::sequence::Sequence;
 use super::spec::{Shape, WeightedOp};
@@ -92,6 +92,19 @@ pub(super) fn sequence_shapes(layers: &[LayerSpec], inp: Shape, path: &str) -> R
     for (i, l) in layers.iter().enumerate() {
         cur = output_shape(l, cur, &child_path(path, i))?;
         out.push(cur);
+    }
+    Ok(out)
+}
+
+/// The output shape of each path of a block at `path`: its layers' last, or `inp` for none.
+pub(super) fn path_outputs<const N: usize>(
+    paths: [(&str, &[LayerSpec]); N],
+    inp: Shape,
+    path: &str,
+) -> Result<[Shape; N]> {
+    let mut out = [inp; N];
+    for (o, (name, layers)) in out.iter_mut().zip(paths) {
+        *o = sequence_shapes(layers, inp, &child_path(path, name))?.last().copied().unwrap_or(inp);
     }
     Ok(out)
 }
@@ -319,19 +332,13 @@ impl<B: Backend> Layer<B> for Weighted<B::T> {
         self.op.backward(b, (io.x, &self.w.value, io.dy), grads)
     }
 
-    /// e_out = W e_in (no bias), and dW += the weight gradient with e_in in place of x.
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        io: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
-        if let Some(e) = e_out {
-            self.op.forward(b, (e_in, &self.w.value, None), e)?;
+    /// e.output = W e.input (no bias), and dW += the weight gradient with e.input in place of x.
+    fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
+        if let Some(out) = e.output {
+            self.op.forward(b, (e.input, &self.w.value, None), out)?;
         }
         let grads = Grads { dx: None, dw: Some(&self.w.grad), db: None };
-        self.op.backward(b, (e_in, &self.w.value, io.dy), grads)
+        self.op.backward(b, (e.input, &self.w.value, io.dy), grads)
     }
 
     fn weighted(&self) -> Option<WeightedView<'_, B::T>> {
@@ -368,7 +375,7 @@ impl<B: Backend> Layer<B> for Norm<B::T> {
         crate::ops::batch_norm::backward(b, &self.s, io.x, &self.gamma.value, &self.saved, io.dy, grads)
     }
 
-    fn input_grad_backward(&self, _: &mut B, _: Io<'_, B::T>, _: &B::T, _: Option<&B::T>) -> Result<()> {
+    fn input_grad_backward(&self, _: &mut B, _: Io<'_, B::T>, _: Adjoint<'_, B::T>) -> Result<()> {
         Err(Error::Config(PENALTY_WITHOUT_BATCH_NORM.into()))
     }
 
@@ -397,15 +404,9 @@ impl<B: Backend> Layer<B> for Act {
 
     /// The activation's slope at this pass's output multiplies the adjoint (piecewise linear
     /// activations only: their slope does not move with the weights).
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        io: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
-        match e_out {
-            Some(e) => crate::ops::activation::backward(b, self.0, io.y, e_in, e),
+    fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
+        match e.output {
+            Some(out) => crate::ops::activation::backward(b, self.0, io.y, e.input, out),
             None => Ok(()),
         }
     }
@@ -456,14 +457,8 @@ impl<B: Backend> Layer<B> for Drop {
         dx.map_or(Ok(()), |d| self.apply(b, io.dy, d))
     }
 
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        _: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
-        e_out.map_or(Ok(()), |e| self.apply(b, e_in, e))
+    fn input_grad_backward(&self, b: &mut B, _: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
+        e.output.map_or(Ok(()), |out| self.apply(b, e.input, out))
     }
 }
 
@@ -479,14 +474,8 @@ impl<B: Backend> Layer<B> for Reshape {
         dx.map_or(Ok(()), |d| b.copy(io.dy, d))
     }
 
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        _: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
-        e_out.map_or(Ok(()), |e| b.copy(e_in, e))
+    fn input_grad_backward(&self, b: &mut B, _: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
+        e.output.map_or(Ok(()), |out| b.copy(e.input, out))
     }
 
     fn is_view(&self) -> bool {
@@ -506,13 +495,7 @@ impl<B: Backend> Layer<B> for Resampling {
         dx.map_or(Ok(()), |d| crate::ops::resample::backward(b, &self.0, io.dy, d))
     }
 
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        _: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
-        e_out.map_or(Ok(()), |e| crate::ops::resample::forward(b, &self.0, e_in, e))
+    fn input_grad_backward(&self, b: &mut B, _: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
+        e.output.map_or(Ok(()), |out| crate::ops::resample::forward(b, &self.0, e.input, out))
     }
 }

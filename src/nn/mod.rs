@@ -13,7 +13,7 @@ mod sequence;
 mod spec;
 
 pub use blend::{Blend, BlendSpec};
-pub use layer::{Build, Io, Layer, Param, Run};
+pub use layer::{Adjoint, Build, Io, Layer, Param, Run};
 pub use layers::{LayerSpec, Upsampling};
 pub use net::{InitScheme, Net, PENALTY_WITHOUT_BATCH_NORM, ParamInfo};
 pub use residual::{Residual, ResidualSpec};

@@ -2,7 +2,7 @@
 //! layers are a [`Sequence`] (whose children may be blocks of layers); all its parameters live in
 //! one flat buffer, each under the path that names it.
 
-use super::layer::{Build, Io, Layer, Run, Spectral, aligned};
+use super::layer::{Adjoint, Build, Io, Layer, Run, Spectral, aligned};
 use super::layers::{Declared, build_sequence, declare};
 use super::sequence::Sequence;
 use super::spec::{NetSpec, Shape};
@@ -130,7 +130,7 @@ impl<B: Backend> Net<B> {
         // The input is not read: every layer's weight gradient takes the adjoint in its place.
         let io = Io { x: adjoint, y: &self.out, dy: &self.dout };
         // The last layer's adjoint would belong to the output gradient, a constant.
-        self.root.input_grad_backward(b, io, adjoint, None)
+        self.root.input_grad_backward(b, io, Adjoint { input: adjoint, output: None })
     }
 
     /// Every parameter and batch-norm statistic under its PyTorch name and shape: `<i>.weight`,

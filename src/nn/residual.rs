@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::layer::{Build, Io, Layer, Run};
-use super::layers::{LayerSpec, build_sequence, child_path, sequence_shapes};
+use super::layer::{Adjoint, Build, Io, Layer, Run};
+use super::layers::{LayerSpec, build_sequence, child_path, path_outputs};
 use super::sequence::Sequence;
 use super::spec::Shape;
 use crate::backend::{Backend, Tensor};
@@ -22,11 +22,7 @@ pub struct ResidualSpec {
 impl ResidualSpec {
     /// Both paths' output shape, which must agree.
     pub(super) fn output(&self, inp: Shape, path: &str) -> Result<Shape> {
-        let end = |layers: &[LayerSpec], name: &str| -> Result<Shape> {
-            let shapes = sequence_shapes(layers, inp, &child_path(path, name))?;
-            Ok(shapes.last().copied().unwrap_or(inp))
-        };
-        let (main, shortcut) = (end(&self.main, "main")?, end(&self.shortcut, "shortcut")?);
+        let [main, shortcut] = path_outputs([("main", &self.main), ("shortcut", &self.shortcut)], inp, path)?;
         if self.main.is_empty() || main != shortcut {
             return Err(Error::Config(format!(
                 "residual block {path}: its main path gives {main:?} and its shortcut {shortcut:?}; they must \
@@ -100,24 +96,26 @@ impl<B: Backend> Layer<B> for Residual<B> {
         dx.map_or(Ok(()), |d| mix(b, (1.0, &self.dx_main), (1.0, short), d))
     }
 
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        io: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
+    fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
         let (e_main, e_short) = (self.e_main.as_ref(), self.e_short.as_ref());
-        self.main.input_grad_backward(b, Io { y: &self.y_main, ..io }, e_in, e_out.and(e_main))?;
+        self.main.input_grad_backward(
+            b,
+            Io { y: &self.y_main, ..io },
+            Adjoint { output: e.output.and(e_main), ..e },
+        )?;
         let short = match &self.shortcut {
             Some(s) => {
-                s.input_grad_backward(b, Io { y: &self.y_short, ..io }, e_in, e_out.and(e_short))?;
+                s.input_grad_backward(
+                    b,
+                    Io { y: &self.y_short, ..io },
+                    Adjoint { output: e.output.and(e_short), ..e },
+                )?;
                 e_short
             }
-            None => Some(e_in),
+            None => Some(e.input),
         };
-        match (e_out, e_main, short) {
-            (Some(e), Some(m), Some(s)) => mix(b, (1.0, m), (1.0, s), e),
+        match (e.output, e_main, short) {
+            (Some(out), Some(m), Some(s)) => mix(b, (1.0, m), (1.0, s), out),
             _ => Ok(()),
         }
     }

@@ -1,7 +1,7 @@
 //! A sequence of layers, each reading the one before: the root of every network and the paths
 //! of blocks. It owns the buffers between its children; its caller owns its input and output.
 
-use super::layer::{Build, Io, Layer, Run};
+use super::layer::{Adjoint, Build, Io, Layer, Run};
 use super::spec::Shape;
 use crate::backend::{Backend, Tensor};
 use crate::error::Result;
@@ -127,25 +127,19 @@ impl<B: Backend> Layer<B> for Sequence<B> {
         Ok(())
     }
 
-    fn input_grad_backward(
-        &self,
-        b: &mut B,
-        io: Io<'_, B::T>,
-        e_in: &B::T,
-        e_out: Option<&B::T>,
-    ) -> Result<()> {
+    fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
         let n = self.children.len();
         if n == 0 {
-            return e_out.map_or(Ok(()), |e| b.copy(e_in, e));
+            return e.output.map_or(Ok(()), |out| b.copy(e.input, out));
         }
         assert_eq!(self.adjoints.len(), n - 1, "enable_input_grad_backward first");
         for i in 0..n {
             if self.shared[i] {
                 continue;
             }
-            let e_i = if i == 0 { e_in } else { &self.adjoints[i - 1] };
-            let e_o = if i + 1 == n { e_out } else { Some(&self.adjoints[i]) };
-            self.children[i].input_grad_backward(b, self.io(i, io), e_i, e_o)?;
+            let input = if i == 0 { e.input } else { &self.adjoints[i - 1] };
+            let output = if i + 1 == n { e.output } else { Some(&self.adjoints[i]) };
+            self.children[i].input_grad_backward(b, self.io(i, io), Adjoint { input, output })?;
         }
         Ok(())
     }

@@ -72,36 +72,33 @@ params! {
 
 /// y = resample(x).
 pub fn forward<B: Backend>(b: &mut B, s: &Resample, x: &B::T, y: &B::T) -> Result<()> {
-    run(b, &ResamplePass { s: *s, backward: false }, &[x], &[y])
+    run(b, &ResamplePass(*s, false), &[x], &[y])
 }
 
 /// dx = resampleᵀ(dy).
 pub fn backward<B: Backend>(b: &mut B, s: &Resample, dy: &B::T, dx: &B::T) -> Result<()> {
-    run(b, &ResamplePass { s: *s, backward: true }, &[dy], &[dx])
+    run(b, &ResamplePass(*s, true), &[dy], &[dx])
 }
 
-/// Forward reads x, writes y; backward reads dy, writes dx.
-struct ResamplePass {
-    s: Resample,
-    backward: bool,
-}
+/// Forward reads x, writes y; backward (true) reads dy, writes dx.
+struct ResamplePass(Resample, bool);
 
 impl Pass for ResamplePass {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
         let ([r], [w]) = (all(reads), all(writes));
-        if self.backward { self.s.check(w, r) } else { self.s.check(r, w) }
+        if self.1 { self.0.check(w, r) } else { self.0.check(r, w) }
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
         let ([r], [w]) = (all(reads), all_mut(writes));
-        if self.backward {
-            reference::resample_backward(&self.s, r, w)
+        if self.1 {
+            reference::resample_backward(&self.0, r, w)
         } else {
-            reference::resample_forward(&self.s, r, w)
+            reference::resample_forward(&self.0, r, w)
         }
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([r], [w]) = (all(reads), all(writes));
-        g.dispatch_items("resample", self.s.entry(self.backward), &self.s.params(), &[(1, r), (2, w)], w.len)
+        g.dispatch_items("resample", self.0.entry(self.1), &self.0.params(), &[(1, r), (2, w)], w.len)
     }
 }
 

@@ -20,7 +20,7 @@ use super::sample::Generator;
 use crate::backend::Backend;
 use crate::cpu::CpuBackend;
 use crate::error::{Error, Result};
-use crate::nn::{LayerSpec, Net, NetSpec, Shape, Upsampling};
+use crate::nn::{LayerSpec, Net, NetSpec, ResidualSpec, Shape, Upsampling};
 use crate::ops::activation::Activation;
 
 /// Opset 13 has every operator used here in its current form and is read by every runtime
@@ -258,48 +258,61 @@ impl Graph {
                 *flat = to.1 * to.2 == 1;
                 self.reshape(x, to, *flat)
             }
-            LayerSpec::Upsample { mode } => {
+            &LayerSpec::Upsample { mode } => {
                 let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
-                let scales = format!("scales_{}", self.initializers.len());
-                self.initializer(&scales, &[4], vec![1.0, 1.0, 2.0, 2.0]);
-                // PyTorch's nearest reads floor(o / 2), its bilinear (align_corners=False) the
-                // half-pixel centres, clamped at the edges as ONNX's linear mode does.
-                let attrs = match mode {
-                    Upsampling::Nearest => vec![
-                        string("mode", "nearest"),
-                        string("coordinate_transformation_mode", "asymmetric"),
-                        string("nearest_mode", "floor"),
-                    ],
-                    Upsampling::Bilinear => {
-                        vec![string("mode", "linear"), string("coordinate_transformation_mode", "half_pixel")]
-                    }
-                };
-                self.node("Resize", &[&x4, "", &scales], attrs)
+                self.upsample(&x4, mode)
             }
             LayerSpec::AvgPool => {
                 let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
                 self.node("AveragePool", &[&x4], vec![square("kernel_shape", 2), square("strides", 2)])
             }
-            LayerSpec::Residual(r) => {
-                let (mut main_flat, mut short_flat) = (was_flat, was_flat);
-                let main = self.sequence(&format!("{i}.main"), &r.main, x, inp, &mut main_flat)?;
-                let short = self.sequence(&format!("{i}.shortcut"), &r.shortcut, x, inp, &mut short_flat)?;
-                let out = layers_shapes(&r.main, inp)?.last().copied().unwrap_or(inp);
-                // Both paths in one layout before the add.
-                let (main, short) = match (main_flat, short_flat) {
-                    (true, false) => (self.reshape(&main, out, false), short),
-                    (false, true) => (main, self.reshape(&short, out, false)),
-                    _ => (main, short),
-                };
-                *flat = main_flat && short_flat;
-                self.node("Add", &[&main, &short], vec![])
-            }
+            LayerSpec::Residual(r) => self.residual(i, r, x, inp, (was_flat, flat))?,
             LayerSpec::Blend(_) => {
                 return Err(Error::Config(format!(
                     "layer {i} is a blend (a fade-in in progress): export a checkpoint taken after the fade-in"
                 )));
             }
         })
+    }
+
+    /// 2× upsampling of x [N, C, H, W]: PyTorch's nearest reads floor(o / 2), its bilinear
+    /// (align_corners=False) the half-pixel centres, clamped at the edges as ONNX's linear mode.
+    fn upsample(&mut self, x: &str, mode: Upsampling) -> String {
+        let scales = format!("scales_{}", self.initializers.len());
+        self.initializer(&scales, &[4], vec![1.0, 1.0, 2.0, 2.0]);
+        let attrs = match mode {
+            Upsampling::Nearest => vec![
+                string("mode", "nearest"),
+                string("coordinate_transformation_mode", "asymmetric"),
+                string("nearest_mode", "floor"),
+            ],
+            Upsampling::Bilinear => {
+                vec![string("mode", "linear"), string("coordinate_transformation_mode", "half_pixel")]
+            }
+        };
+        self.node("Resize", &[x, "", &scales], attrs)
+    }
+
+    /// Residual block `i` on x: both paths, brought to one layout, added.
+    fn residual(
+        &mut self,
+        i: &str,
+        r: &ResidualSpec,
+        x: &str,
+        inp: Shape,
+        (was_flat, flat): (bool, &mut bool),
+    ) -> Result<String> {
+        let (mut main_flat, mut short_flat) = (was_flat, was_flat);
+        let main = self.sequence(&format!("{i}.main"), &r.main, x, inp, &mut main_flat)?;
+        let short = self.sequence(&format!("{i}.shortcut"), &r.shortcut, x, inp, &mut short_flat)?;
+        let out = layers_shapes(&r.main, inp)?.last().copied().unwrap_or(inp);
+        let (main, short) = match (main_flat, short_flat) {
+            (true, false) => (self.reshape(&main, out, false), short),
+            (false, true) => (main, self.reshape(&short, out, false)),
+            _ => (main, short),
+        };
+        *flat = main_flat && short_flat;
+        Ok(self.node("Add", &[&main, &short], vec![]))
     }
 
     fn finish(self) -> GraphProto {
