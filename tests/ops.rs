@@ -485,6 +485,32 @@ fn resample_forward_and_backward() {
 }
 
 #[test]
+fn augment_forward_and_backward() {
+    use wgan_gpu::ops::augment::{Augment, Policy};
+    let mut rng = Rng::new(43);
+    for (n, c, h, w) in [(1, 1, 1, 1), (5, 3, 9, 7), (16, 3, 64, 64), (3, 4, 28, 28)] {
+        for (translation, cutout) in [(true, false), (false, true), (true, true)] {
+            let s = Augment::new(Policy { translation, cutout }, (n, c, h, w), 0xABCD_0123_4567 + n as u64);
+            let len = n * c * h * w;
+            gpu_vs_cpu!(
+                format!("{s:?}"),
+                (0.0, 0.0),
+                vec![
+                    ("x", rng.vec(len, -1.0, 1.0)),
+                    ("y", vec![f32::NAN; len]),
+                    ("dy", rng.vec(len, -1.0, 1.0)),
+                    ("dx", vec![f32::NAN; len])
+                ],
+                |b, t| {
+                    wgan_gpu::ops::augment::forward(b, &s, &t[0], &t[1])?;
+                    wgan_gpu::ops::augment::backward(b, &s, &t[2], &t[3])
+                }
+            );
+        }
+    }
+}
+
+#[test]
 fn mix_and_axpy() {
     let mut rng = Rng::new(42);
     for n in [1, 255, 1000, 70_001] {

@@ -37,6 +37,17 @@ fn gradient_penalty_and_infogan_runs_resume_exactly_mid_epoch() {
     resumes_exactly("unroll", &["--unroll", "3"], &[]);
 }
 
+/// The residual models with DiffAugment (the augmentation drawn from the step, so a resumed
+/// run draws the same transforms).
+#[test]
+fn resnet_with_augmentation_resumes_exactly_mid_epoch() {
+    resumes_exactly(
+        "resnet",
+        &["--model", "resnet", "--augment", "translation,cutout"],
+        &["g_ema", "d.spectral"],
+    );
+}
+
 /// A whole run of `extra` flags equals the same run stopped mid-epoch and resumed; the
 /// checkpoint holds `saved` (networks or tensors).
 fn resumes_exactly(tag: &str, extra: &[&str], saved: &[&str]) {

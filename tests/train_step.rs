@@ -297,3 +297,32 @@ fn infogan_iterations_equal_reference() {
     let late: f32 = info[50..].iter().sum::<f32>() / 10.0;
     assert!(late < early, "Q's loss should fall: {early} -> {late}");
 }
+
+/// The residual models (up-blocks in G, down-blocks in D with spectral norm) and DiffAugment's
+/// translation and cutout on every image D sees, G learning through them: whole iterations
+/// GPU = CPU, plain, conditional (label planes after the augmentation) and with R1 on the
+/// augmented reals.
+#[test]
+fn resnet_and_augmented_iterations_equal_reference() {
+    use wgan_gpu::gan::models::conditional;
+    use wgan_gpu::gan::resnet::{resnet_discriminator, resnet_generator};
+    use wgan_gpu::ops::augment::Policy;
+    let img = Shape(3, 16, 16);
+    let (g, mut d) = (resnet_generator(8, img, 2), resnet_discriminator(img, 2));
+    d.spectral_norm = true;
+    let cfg = GanConfig { g_ema: 0.99, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
+    compare("resnet hinge + spectral norm + ema", &cfg, &g, &d);
+    let augment = Policy { translation: true, cutout: true };
+    let augmented = GanConfig { augment, ..cfg.clone() };
+    compare("resnet + translation + cutout", &augmented, &g, &d);
+    let (plain, aug) = (run(&mut CpuBackend, &cfg, &g, &d, 2), run(&mut CpuBackend, &augmented, &g, &d, 2));
+    assert_ne!(plain.stats, aug.stats, "D sees other images when augmented");
+    let translation = Policy { translation: true, cutout: false };
+    let cfg = GanConfig { augment: translation, classes: 3, ..config(LossKind::Bce, 6, 2, OptKind::Adam) };
+    let (cg, cd) = conditional(g.clone(), d.clone(), 3);
+    compare("conditional resnet + translation", &cfg, &cg, &cd);
+    let mut d = d;
+    d.spectral_norm = false;
+    let cfg = GanConfig { augment, r1: 1.0, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
+    compare("resnet + augment + r1", &cfg, &g, &d);
+}

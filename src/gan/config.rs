@@ -35,6 +35,9 @@ pub enum ModelKind {
     Dcgan,
     /// The Keras DCGAN of `--preset dcgan-keras`: pixels in [0, 1] and a sigmoid output.
     Keras,
+    /// Residual G and D (SN-GAN, BigGAN): up-blocks with nearest upsampling in G, down-blocks
+    /// with average pooling in D; for pictures at 32 to 128 pixels.
+    Resnet,
 }
 
 impl ModelKind {
@@ -144,6 +147,10 @@ pub struct GanConfig {
     /// `unroll` D steps from now, each on a fresh real batch, of which only the first is kept.
     #[serde(default)]
     pub unroll: usize,
+    /// DiffAugment (Zhao et al. 2020): the transforms applied to every image D sees, real or
+    /// fake, in D's steps and G's, G learning through them.
+    #[serde(default)]
+    pub augment: crate::ops::augment::Policy,
 }
 
 /// Chen et al. 2016 weigh the continuous codes' term down (by 0.1 or less), so the categorical
@@ -207,6 +214,7 @@ impl Default for GanConfig {
             info_cont: 0,
             info_weight: 1.0,
             info_cont_weight: INFO_CONT_WEIGHT,
+            augment: Default::default(),
         }
     }
 }

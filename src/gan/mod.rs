@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod models;
+pub mod resnet;
 pub mod step;
 
 pub use config::{GanConfig, LossKind, ModelKind, OptConfig, OptKind, Penalty};

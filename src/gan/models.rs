@@ -207,5 +207,8 @@ pub fn reference_bench_models(kind: super::ModelKind, z_dim: usize) -> (NetSpec,
             (dcgan_generator(z_dim, img, o), dcgan_discriminator(img, o))
         }
         super::ModelKind::Keras => (keras_generator(z_dim, img), keras_discriminator(img)),
+        super::ModelKind::Resnet => {
+            (super::resnet::resnet_generator(z_dim, img, 32), super::resnet::resnet_discriminator(img, 32))
+        }
     }
 }

@@ -148,6 +148,8 @@ pub struct Gan<B: Backend> {
     pub stats: B::T,
     /// Where D is kept during an unrolled iteration's look-ahead (`--unroll`).
     unrolled: Option<SavedD<B::T>>,
+    /// The augmented images D reads and their gradient (`--augment`).
+    augmented: Option<(B::T, B::T)>,
 }
 
 /// D's state (and the iteration's losses) as an unrolled iteration's look-ahead found it.
@@ -291,6 +293,10 @@ impl<B: Backend> Gan<B> {
         } else {
             None
         };
+        let augmented = match cfg.augment.any() {
+            true => Some((b.alloc(g.output().len())?, b.alloc(g.output().len())?)),
+            false => None,
+        };
         let g_classes = cfg.g_classes();
         let opt_g = Optimizer::new(b, cfg.opt_g, g.params.len())?;
         let opt_d = Optimizer::new(b, cfg.opt_d, d.params.len())?;
@@ -313,6 +319,7 @@ impl<B: Backend> Gan<B> {
             penalty,
             q,
             unrolled,
+            augmented,
             cfg,
             g,
             g_ema,
@@ -480,14 +487,29 @@ impl<B: Backend> Gan<B> {
     /// What D sees of images `x` with labels `label`: x itself, or x with instance noise and
     /// label planes (call numbers the draws within an iteration).
     fn d_input(&mut self, b: &mut B, x: &B::T, label: &B::T, call: u64) -> Result<B::T> {
-        let Some((d_in, _)) = &self.d_in else { return Ok(x.clone()) };
+        let x = match &self.augmented {
+            Some((out, _)) => {
+                crate::ops::augment::forward(b, &self.augment_at(call), x, out)?;
+                out.clone()
+            }
+            None => x.clone(),
+        };
+        let Some((d_in, _)) = &self.d_in else { return Ok(x) };
         let s = Condition {
             sigma: self.noise_sigma(),
             seed: derive_seed(self.cfg.seed, self.step, 400 + call),
             ..self.d_cond
         };
-        crate::ops::condition::forward(b, &s, x, label, d_in)?;
+        crate::ops::condition::forward(b, &s, &x, label, d_in)?;
         Ok(d_in.clone())
+    }
+
+    /// DiffAugment's transforms of D's input number `call` of this iteration (the same in a
+    /// forward and its backward).
+    fn augment_at(&self, call: u64) -> crate::ops::augment::Augment {
+        let Shape(c, h, w) = self.g.output_shape();
+        let seed = derive_seed(self.cfg.seed, self.step, 5000 + call);
+        crate::ops::augment::Augment::new(self.cfg.augment, (self.cfg.batch, c, h, w), seed)
     }
 
     /// Writes the mean loss of D's current output into `stats[slot]` and dL/dlogits into D's
@@ -575,15 +597,20 @@ impl<B: Backend> Gan<B> {
         self.d.forward(b, &x, true, self.dropout_seed(999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
         let q = self.info_loss(b, false)?;
+        // dL/d(fake): through the label planes and noise, then through the augmentation.
+        let image_grad = match &self.augmented {
+            Some((_, grad)) => grad.clone(),
+            None => self.g.output_grad().clone(),
+        };
         match self.d_in.clone() {
-            None => {
-                let dx = self.g.output_grad().clone();
-                self.d_backward(b, &x, Some(&dx), false, q)?
-            }
+            None => self.d_backward(b, &x, Some(&image_grad), false, q)?,
             Some((_, dx)) => {
                 self.d_backward(b, &x, Some(&dx), false, q)?;
-                crate::ops::condition::backward(b, &self.d_cond, &dx, self.g.output_grad())?;
+                crate::ops::condition::backward(b, &self.d_cond, &dx, &image_grad)?;
             }
+        }
+        if self.augmented.is_some() {
+            crate::ops::augment::backward(b, &self.augment_at(999), &image_grad, self.g.output_grad())?;
         }
         self.g.backward(b, &g_in, None, true)?;
         self.opt_g.step(b, &self.g.params, &self.g.grads)?;

@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod adam;
+pub mod augment;
 pub mod batch_norm;
 pub mod bce_with_logits;
 pub mod condition;
@@ -56,6 +57,7 @@ macro_rules! shader {
 pub const SHADERS: &[Shader] = &[
     shader!("activation", activation::ActivationParams),
     shader!("adam", adam::AdamParams),
+    shader!("augment", augment::AugmentParams),
     shader!("batch_norm", batch_norm::BatchNormParams),
     shader!("bce_with_logits", LossParams),
     shader!("condition", condition::ConditionParams),

@@ -11,10 +11,12 @@ use crate::data::folder::Crop;
 use crate::data::table::transform::TransformKind;
 use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
+use crate::gan::resnet;
 use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
 use crate::gpu::{BackendChoice, GpuBackend};
 use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
+use crate::ops::augment::Policy;
 
 /// Every setting of a run, resolved (see `resolve`): written whole to config.json and into each
 /// checkpoint, and read, never changed, by the trainer. Each setting's flag, help and default
@@ -29,17 +31,18 @@ pub struct RunConfig {
     /// vulkan, metal, dx12, gl or auto
     #[arg(long, default_value = "auto", value_parser = backend_name)]
     pub backend: String,
-    /// dcgan (default: recognisable digits after one epoch), mlp (also for CSV tables) or keras
+    /// dcgan (default: recognisable digits after one epoch), resnet (residual G and D, for
+    /// pictures at 32 to 128 pixels), mlp (also for CSV tables) or keras
     #[arg(long, value_enum, default_value_t = ModelKind::Dcgan)]
     pub model: ModelKind,
     /// bce (non-saturating G loss), minimax, lsgan, wgan (weight clipping), wgan-gp (gradient
-    /// penalty) or hinge [default: hinge for dcgan and tables, bce for mlp and keras]
+    /// penalty) or hinge [default: hinge for dcgan, resnet and tables, bce for mlp and keras]
     #[arg(long, value_enum, default_value_t = LossKind::Bce, hide_default_value = true)]
     pub loss: LossKind,
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// Images per step [default: 16 for dcgan, 32 for tables, 64 for mlp and keras; a preset's own
-    /// with --preset]
+    /// Images per step [default: 16 for dcgan and resnet, 32 for tables, 64 for mlp and keras; a
+    /// preset's own with --preset]
     #[arg(long, default_value_t = 64, hide_default_value = true)]
     pub batch_size: usize,
     #[arg(long, default_value_t = 100)]
@@ -100,14 +103,14 @@ pub struct RunConfig {
     pub opt_g: OptKind,
     #[arg(long, value_enum, default_value_t = OptKind::Adam)]
     pub opt_d: OptKind,
-    /// G's Adam/SGD learning rate [default: 0.001 for dcgan, 0.0005 for tables, 0.0002 for mlp
-    /// and keras]
+    /// G's Adam/SGD learning rate [default: 0.001 for dcgan, 0.0005 for tables, 0.0002 for
+    /// resnet, mlp and keras]
     #[arg(long, default_value_t = 2e-4, hide_default_value = true)]
     pub lr_g: f32,
     /// D's learning rate [default: as --lr-g's]
     #[arg(long, default_value_t = 2e-4, hide_default_value = true)]
     pub lr_d: f32,
-    /// Adam's β1 [default: 0 for dcgan and tables, 0.5 for mlp and keras]
+    /// Adam's β1 [default: 0 for dcgan, resnet and tables, 0.5 for mlp and keras]
     #[arg(long, default_value_t = 0.5, hide_default_value = true)]
     pub beta1: f32,
     #[arg(long, default_value_t = 0.999)]
@@ -201,6 +204,13 @@ pub struct RunConfig {
     #[arg(long)]
     #[serde(default)]
     pub no_cache: bool,
+    /// DiffAugment (Zhao et al. 2020), for small folders: the same random transforms of every
+    /// image D sees, real or fake, in D's steps and in G's (G learns through them):
+    /// translation (shifts of up to 1/8 of the side, zeros filling in) and cutout (a box of half
+    /// the side zeroed), comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    #[serde(default)]
+    pub augment: Vec<AugmentKind>,
     /// Class-conditional G and D (Mirza & Osindero 2014): both are told the label, one-hot;
     /// the epoch grids show one row per class and `sample --label` picks one.
     #[arg(long)]
@@ -264,11 +274,13 @@ pub struct RunConfig {
     /// et al. used dropout in D; 0 for dcgan).
     #[arg(long)]
     pub d_dropout: Option<f32>,
-    /// DCGAN feature-map channels (G's 14x14 map and D's first conv; doubled at 7x7). 32 is
-    /// plenty for 28x28 digits and a quarter of the work of Radford et al.'s 64.
+    /// Feature-map channels at the highest resolution below the image's, doubled at each step
+    /// down (DCGAN: G's 14x14 map and D's first conv at 28x28; resnet: G's last block and D's
+    /// first, capped at 8x). 32 is plenty for 28x28 digits and a quarter of the work of Radford
+    /// et al.'s 64.
     #[arg(long, default_value_t = 32)]
     pub width: usize,
-    /// DCGAN: the generator's width when it differs from D's (default: --width).
+    /// The generator's width when it differs from D's (default: --width).
     #[arg(long)]
     #[serde(default)]
     pub g_width: Option<usize>,
@@ -290,7 +302,7 @@ pub struct RunConfig {
     pub d_batch_norm: bool,
     /// Spectral normalisation of every weighted layer of the discriminator (Miyato et al. 2018):
     /// one power iteration per step; `--d-spectral-norm false` turns it off [default: true for
-    /// dcgan, false for mlp, keras and tables]
+    /// dcgan and resnet, false for mlp, keras and tables]
     #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, hide_default_value = true)]
     #[serde(default)]
     pub d_spectral_norm: bool,
@@ -304,6 +316,14 @@ pub struct RunConfig {
     #[arg(long)]
     #[serde(default)]
     pub raw: bool,
+}
+
+/// One of DiffAugment's transforms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AugmentKind {
+    Translation,
+    Cutout,
 }
 
 /// Configs saved before `--table-transform` existed standardised their tables.
@@ -354,7 +374,7 @@ impl RunConfig {
     fn d_dropout(&self) -> f32 {
         self.d_dropout.unwrap_or(match self.model {
             ModelKind::Mlp => 0.3,
-            ModelKind::Dcgan | ModelKind::Keras => 0.0,
+            ModelKind::Dcgan | ModelKind::Keras | ModelKind::Resnet => 0.0,
         })
     }
 
@@ -389,6 +409,13 @@ impl RunConfig {
                 };
                 let g = DcganOptions { width: self.g_width.unwrap_or(self.width), ..o };
                 (models::dcgan_generator(self.z_dim, img, g), models::dcgan_discriminator(packed, o))
+            }
+            ModelKind::Resnet if resnet::supports(img) => {
+                let g_width = self.g_width.unwrap_or(self.width);
+                (
+                    resnet::resnet_generator(self.z_dim, img, g_width),
+                    resnet::resnet_discriminator(packed, self.width),
+                )
             }
             ModelKind::Keras if square && img.1.is_multiple_of(4) => {
                 (models::keras_generator(self.z_dim, img), models::keras_discriminator(packed))
@@ -443,6 +470,10 @@ impl RunConfig {
             info_cont: self.info_cont,
             info_weight: self.info_weight,
             info_cont_weight: self.info_cont_weight,
+            augment: Policy {
+                translation: self.augment.contains(&AugmentKind::Translation),
+                cutout: self.augment.contains(&AugmentKind::Cutout),
+            },
         }
     }
 
@@ -450,7 +481,7 @@ impl RunConfig {
     pub fn init(&self) -> InitScheme {
         self.init.unwrap_or(match self.model {
             ModelKind::Dcgan => InitScheme::Dcgan,
-            ModelKind::Mlp | ModelKind::Keras => InitScheme::Pytorch,
+            ModelKind::Mlp | ModelKind::Keras | ModelKind::Resnet => InitScheme::Pytorch,
         })
     }
 

@@ -164,6 +164,15 @@ impl RunConfig {
                 d_spectral_norm = true,
                 batch_size = DCGAN_BATCH
             );
+        } else if self.model == ModelKind::Resnet {
+            // SN-GAN's and BigGAN's training: hinge loss, spectral norm in D, Adam with β1 0 at
+            // 2e-4; the DCGAN's batch of 16.
+            set!(self, explicit;
+                beta1 = 0.0,
+                loss = LossKind::Hinge,
+                d_spectral_norm = true,
+                batch_size = DCGAN_BATCH
+            );
         }
         if self.loss == LossKind::WganGp {
             // Gulrajani et al.'s β (0, 0.9) and no other constraint on the critic, at the

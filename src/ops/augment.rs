@@ -1,0 +1,229 @@
+//! augment: DiffAugment's translation and cutout (Zhao et al. 2020) on images [n, c, h, w]: each
+//! sample shifted by up to `shift` pixels each way (zeros fill in) and a box of `cut` pixels
+//! zeroed, drawn from (seed, sample). The map is linear, so backward is its transpose, drawn
+//! from the same seed: D is trained on augmented reals and fakes and G learns through the same
+//! transforms, which keeps D from memorising a small folder (Zhao et al.'s and Karras et al.'s
+//! remedy for small data).
+
+use serde::{Deserialize, Serialize};
+
+use super::{GpuTensors, Pass, all, all_mut, expect, run, split, u};
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::gpu::GpuBackend;
+use crate::gpu::params::params;
+
+/// Which transforms (DiffAugment's policy names).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub translation: bool,
+    pub cutout: bool,
+}
+
+impl Policy {
+    pub fn any(&self) -> bool {
+        self.translation || self.cutout
+    }
+}
+
+/// DiffAugment's sizes: translation by up to 1/8 of the side, cutout of half of it.
+pub const TRANSLATION_RATIO: f32 = 0.125;
+pub const CUTOUT_RATIO: f32 = 0.5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Augment {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    /// Largest shift each way, in pixels (0: none).
+    pub shift: (usize, usize),
+    /// The cutout box's size (0: none).
+    pub cut: (usize, usize),
+    pub seed: u64,
+}
+
+impl Augment {
+    /// `policy` on [n, c, h, w] with DiffAugment's sizes (rounded as its code rounds them).
+    pub fn new(policy: Policy, (n, c, h, w): (usize, usize, usize, usize), seed: u64) -> Self {
+        let size =
+            |on: bool, ratio: f32, side: usize| if on { (side as f32 * ratio + 0.5) as usize } else { 0 };
+        Augment {
+            n,
+            c,
+            h,
+            w,
+            shift: (
+                size(policy.translation, TRANSLATION_RATIO, h),
+                size(policy.translation, TRANSLATION_RATIO, w),
+            ),
+            cut: (size(policy.cutout, CUTOUT_RATIO, h), size(policy.cutout, CUTOUT_RATIO, w)),
+            seed,
+        }
+    }
+
+    fn check(&self, x: usize, y: usize) -> Result<()> {
+        expect("augment", "x", x, &[self.n, self.c, self.h, self.w])?;
+        expect("augment", "y", y, &[self.n, self.c, self.h, self.w])
+    }
+}
+
+params! {
+    pub struct AugmentParams {
+        n: u32, c: u32, h: u32, w: u32, shift_h: u32, shift_w: u32, cut_h: u32, cut_w: u32,
+        seed_lo: u32, seed_hi: u32,
+    }
+}
+
+/// y = augment(x).
+pub fn forward<B: Backend>(b: &mut B, s: &Augment, x: &B::T, y: &B::T) -> Result<()> {
+    run(b, &AugmentPass(*s, false), &[x], &[y])
+}
+
+/// dx = augmentᵀ(dy), with the forward's `s`.
+pub fn backward<B: Backend>(b: &mut B, s: &Augment, dy: &B::T, dx: &B::T) -> Result<()> {
+    run(b, &AugmentPass(*s, true), &[dy], &[dx])
+}
+
+/// Forward reads x, writes y; backward (true) reads dy, writes dx.
+struct AugmentPass(Augment, bool);
+
+impl Pass for AugmentPass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([r], [w]) = (all(reads), all(writes));
+        self.0.check(r, w)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([r], [w]) = (all(reads), all_mut(writes));
+        if self.1 {
+            reference::augment_backward(&self.0, r, w)
+        } else {
+            reference::augment_forward(&self.0, r, w)
+        }
+    }
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
+        let ([r], [w], s) = (all(reads), all(writes), &self.0);
+        let [seed_lo, seed_hi] = split(s.seed);
+        let params = AugmentParams {
+            n: u(s.n),
+            c: u(s.c),
+            h: u(s.h),
+            w: u(s.w),
+            shift_h: u(s.shift.0),
+            shift_w: u(s.shift.1),
+            cut_h: u(s.cut.0),
+            cut_w: u(s.cut.1),
+            seed_lo,
+            seed_hi,
+        };
+        g.dispatch_items(
+            "augment",
+            if self.1 { "backward" } else { "forward" },
+            &params,
+            &[(1, r), (2, w)],
+            w.len,
+        )
+    }
+}
+
+/// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
+pub mod reference {
+    use super::Augment;
+    use crate::ops::random::reference::bits;
+    use crate::reference::Float;
+
+    /// Sample s's shift (ty, tx) and cutout box (top, left), as augment.wgsl draws them.
+    pub fn transform(a: &Augment, s: usize) -> (i64, i64, i64, i64) {
+        let [t0, t1] = bits(a.seed, 0, 2 * s as u64);
+        let [c0, c1] = bits(a.seed, 0, 2 * s as u64 + 1);
+        let (sh, sw) = (a.shift.0 as u32, a.shift.1 as u32);
+        let (ch, cw) = (a.cut.0 as u32, a.cut.1 as u32);
+        let ty = (t0 % (2 * sh + 1)) as i64 - sh as i64;
+        let tx = (t1 % (2 * sw + 1)) as i64 - sw as i64;
+        let top = (c0 % (a.h as u32 + 1 - ch % 2)) as i64 - (ch / 2) as i64;
+        let left = (c1 % (a.w as u32 + 1 - cw % 2)) as i64 - (cw / 2) as i64;
+        (ty, tx, top, left)
+    }
+
+    /// Every (output index, input index) pair of one sample's plane the transform copies.
+    fn copies(a: &Augment, s: usize) -> Vec<(usize, usize)> {
+        let (ty, tx, top, left) = transform(a, s);
+        let (h, w) = (a.h as i64, a.w as i64);
+        let mut out = Vec::new();
+        for i in 0..h {
+            for j in 0..w {
+                let cut = i >= top && i < top + a.cut.0 as i64 && j >= left && j < left + a.cut.1 as i64;
+                let (si, sj) = (i + ty, j + tx);
+                if !cut && (0..h).contains(&si) && (0..w).contains(&sj) {
+                    out.push(((i * w + j) as usize, (si * w + sj) as usize));
+                }
+            }
+        }
+        out
+    }
+
+    /// y = augment(x), [n, c, h, w]
+    pub fn augment_forward<F: Float>(a: &Augment, x: &[F], y: &mut [F]) {
+        let plane = a.h * a.w;
+        y.fill(F::zero());
+        for s in 0..a.n {
+            let copies = copies(a, s);
+            for c in 0..a.c {
+                let at = (s * a.c + c) * plane;
+                for &(o, i) in &copies {
+                    y[at + o] = x[at + i];
+                }
+            }
+        }
+    }
+
+    /// dx = augmentᵀ(dy), [n, c, h, w]
+    pub fn augment_backward<F: Float>(a: &Augment, dy: &[F], dx: &mut [F]) {
+        let plane = a.h * a.w;
+        dx.fill(F::zero());
+        for s in 0..a.n {
+            let copies = copies(a, s);
+            for c in 0..a.c {
+                let at = (s * a.c + c) * plane;
+                for &(o, i) in &copies {
+                    dx[at + i] = dx[at + i] + dy[at + o];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference::*;
+    use super::*;
+    use crate::reference::gradcheck::{Rng, check, vecf};
+
+    #[test]
+    fn augment_gradients_and_sizes() {
+        let mut rng = Rng::new(51);
+        for policy in [
+            Policy { translation: true, cutout: false },
+            Policy { translation: false, cutout: true },
+            Policy { translation: true, cutout: true },
+        ] {
+            let a = Augment::new(policy, (3, 2, 9, 7), 77);
+            let len = 3 * 2 * 9 * 7;
+            let x = vecf(&mut rng, len);
+            let r = vecf(&mut rng, len);
+            let forward = |x: &[f64]| {
+                let mut y = vec![0.0; len];
+                augment_forward(&a, x, &mut y);
+                y
+            };
+            let mut dx = vec![0.0; len];
+            augment_backward(&a, &r, &mut dx);
+            check(&format!("augment {policy:?}"), &x, &r, forward, &dx);
+        }
+        // DiffAugment's sizes at 64 pixels: shifts up to 8, a 32-pixel box.
+        let a = Augment::new(Policy { translation: true, cutout: true }, (1, 3, 64, 64), 0);
+        assert_eq!((a.shift, a.cut), ((8, 8), (32, 32)));
+        let shifts: Vec<_> = (0..200).map(|s| transform(&a, s)).collect();
+        assert!(shifts.iter().any(|t| t.0 == -8) && shifts.iter().any(|t| t.1 == 8), "shifts reach ±8");
+    }
+}
