@@ -321,7 +321,6 @@ fn resnet_and_augmented_iterations_equal_reference() {
     let cfg = GanConfig { augment: translation, classes: 3, ..config(LossKind::Bce, 6, 2, OptKind::Adam) };
     let (cg, cd) = conditional(g.clone(), d.clone(), 3);
     compare("conditional resnet + translation", &cfg, &cg, &cd);
-    let mut d = d;
     d.spectral_norm = false;
     let cfg = GanConfig { augment, r1: 1.0, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
     compare("resnet + augment + r1", &cfg, &g, &d);
