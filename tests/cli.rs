@@ -1077,3 +1077,32 @@ fn a_run_of_2026_12_07_resumes_samples_and_exports() {
     ok(&["export", "--checkpoint", d, "--format", "onnx", "--out", &out("g.onnx")]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The residual models with DiffAugment on a folder of RGB pictures, stopped by --max-minutes
+/// (with a checkpoint that resumes), then sampled, interpolated, scored and exported.
+#[test]
+fn trains_the_residual_models_with_augmentation_on_a_folder_for_a_set_time() {
+    let Some(dir) = gpu_tmp("resnet") else { return };
+    let data = dir.join("pets");
+    write_image_folder(&data);
+    let out = dir.join("run");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let run = ["train", "--data", d, "--image-size", "32", "--model", "resnet", "--width", "4"];
+    let flags =
+        ["--augment", "translation,cutout", "--batch-size", "8", "--max-minutes", "0.0001", "--out", o];
+    let text = String::from_utf8(ok(&[&run[..], &flags[..]].concat()).stderr).unwrap();
+    assert!(text.contains("--max-minutes"), "{text}");
+    let ckpt = Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(ckpt.meta("step", &out).unwrap(), "1", "stopped after the first iteration");
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["augment"], serde_json::json!(["translation", "cutout"]));
+    assert_eq!(config["loss"], "hinge");
+    ok(&["train", "--resume", o, "--max-steps", "3"]);
+    let s = |f: &str| dir.join(f).display().to_string();
+    ok(&["sample", "--checkpoint", o, "--n", "4", "--out", &s("grid.png")]);
+    ok(&["interpolate", "--checkpoint", o, "--out", &s("walk.png")]);
+    ok(&["eval", "--real", d, "--checkpoint", o, "--crop", "center"]);
+    ok(&["export", "--checkpoint", o, "--format", "onnx", "--out", &s("g.onnx")]);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -260,6 +260,10 @@ pub struct RunConfig {
     #[arg(long)]
     #[serde(default)]
     pub max_steps: Option<u64>,
+    /// Stop after M minutes of training in this invocation, with a checkpoint (as --max-steps).
+    #[arg(long)]
+    #[serde(default)]
+    pub max_minutes: Option<f32>,
     /// And at least every M minutes of training (0: no time limit).
     #[arg(long, default_value_t = 5.0)]
     #[serde(default = "default_checkpoint_minutes")]
@@ -539,6 +543,9 @@ impl RunConfig {
             if !value.is_finite() || !ok(value) {
                 return Err(Error::Config(format!("--{flag} {value}: must be a finite number {want}")));
             }
+        }
+        if self.max_minutes.is_some_and(|m| !m.is_finite() || m <= 0.0) {
+            return Err(Error::Config("--max-minutes must be a positive number".into()));
         }
         if self.d_skip_below.is_some_and(|v| !v.is_finite()) {
             return Err(Error::Config("--d-skip-below must be a finite number".into()));

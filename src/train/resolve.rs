@@ -123,8 +123,8 @@ pub fn resolve(args: TrainArgs) -> Result<Run> {
             if args.given.iter().any(|g| g == "epochs") {
                 saved.epochs = config.epochs.max(saved.epochs);
             }
-            // A step limit belongs to one invocation, not to the run.
-            saved.max_steps = config.max_steps;
+            // Step and time limits belong to one invocation, not to the run.
+            (saved.max_steps, saved.max_minutes) = (config.max_steps, config.max_minutes);
             config = saved;
             (Some((ckpt, path)), dir.clone())
         }

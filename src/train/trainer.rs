@@ -49,7 +49,7 @@ pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
     let started = Instant::now();
     for epoch in t.start_epoch..t.run.config.epochs {
         t.bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.run.config.epochs));
-        if t.run.config.max_steps.is_some_and(|m| t.gan.step >= m) || !t.epoch(b, epoch)? {
+        if t.out_of_budget() || !t.epoch(b, epoch)? {
             break;
         }
         t.finish_epoch(b, epoch)?;
@@ -183,6 +183,8 @@ struct Trainer<B: Backend> {
     start_epoch: usize,
     start_iteration: usize,
     last_checkpoint: Instant,
+    /// When this invocation's training started (`--max-minutes`).
+    started: Instant,
     /// The lowest `--eval-every` FD (or two-sample accuracy) so far, whose checkpoint is
     /// best.safetensors.
     best_eval: f64,
@@ -277,6 +279,7 @@ impl<B: Backend> Trainer<B> {
             start_epoch,
             start_iteration,
             last_checkpoint: Instant::now(),
+            started: Instant::now(),
             best_eval,
         })
     }
@@ -314,17 +317,24 @@ impl<B: Backend> Trainer<B> {
                 ));
             }
             self.bar.inc(1);
-            let stop = args.max_steps.is_some_and(|m| self.gan.step >= m);
+            let stop = self.out_of_budget();
             if it + 1 < self.run.iters_per_epoch && (stop || self.checkpoint_due(&args)) {
                 self.checkpoint(b, epoch, it + 1)?;
             }
             if stop && it + 1 < self.run.iters_per_epoch {
                 self.bar.finish();
-                eprintln!("stopped at step {} (--max-steps): --resume goes on", self.gan.step);
+                eprintln!("stopped at step {} (--max-steps, --max-minutes): --resume goes on", self.gan.step);
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// Whether `--max-steps` or `--max-minutes` says to stop.
+    fn out_of_budget(&self) -> bool {
+        let c = &self.run.config;
+        c.max_steps.is_some_and(|m| self.gan.step >= m)
+            || c.max_minutes.is_some_and(|m| self.started.elapsed().as_secs_f32() >= 60.0 * m)
     }
 
     /// `--checkpoint-every` iterations or `--checkpoint-minutes` since the last checkpoint.
