@@ -59,3 +59,41 @@ fn backward(inv: Invocation) {
     let read = on_image(oi, oj) && kept(t, oi, oj);
     y[o] = select(0.0, x[plane * p.h * p.w + u32(select(0, oi * i32(p.w) + oj, read))], read);
 }
+
+@group(0) @binding(3) var<storage, read> sums: array<f32>;
+
+// Sample s's (brightness shift, saturation, contrast): U(−½, ½), U(0, 2), U(½, 3/2).
+fn color_factors(s: u32) -> vec3<f32> {
+    let key = vec2<u32>(p.seed_lo, p.seed_hi);
+    let r = threefry2x32(key, vec2<u32>(s, 1u));
+    let q = threefry2x32(key, vec2<u32>(s, 2u));
+    return vec3<f32>(unit_float(r.x) - 0.5, 2.0 * unit_float(r.y), unit_float(q.x) + 0.5);
+}
+
+// DiffAugment's brightness, saturation and contrast as one affine map per sample:
+// y = k·s·(x − m_c) + k·(m_c − m) + m + b, m_c the pixel's mean over channels, m the sample's
+// (sums[s] / (c·h·w)); `shift` 0 leaves out b (the linear part: the backward).
+fn color_at(o: u32, shift: f32) {
+    if (o >= p.n * p.c * p.h * p.w) { return; }
+    let plane = p.h * p.w;
+    let s = o / (p.c * plane);
+    let pixel = o % plane;
+    let f = color_factors(s);
+    var acc = 0.0;
+    for (var ch = 0u; ch < p.c; ch++) {
+        acc += x[(s * p.c + ch) * plane + pixel];
+    }
+    let m_c = acc / f32(p.c);
+    let m = sums[s] / f32(p.c * plane);
+    y[o] = f.z * f.y * (x[o] - m_c) + f.z * (m_c - m) + m + shift * f.x;
+}
+
+@compute @workgroup_size(256)
+fn color(inv: Invocation) {
+    color_at(flat_id(inv), 1.0);
+}
+
+@compute @workgroup_size(256)
+fn color_linear(inv: Invocation) {
+    color_at(flat_id(inv), 0.0);
+}

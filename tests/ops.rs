@@ -489,21 +489,27 @@ fn augment_forward_and_backward() {
     use wgan_gpu::ops::augment::{Augment, Policy};
     let mut rng = Rng::new(43);
     for (n, c, h, w) in [(1, 1, 1, 1), (5, 3, 9, 7), (16, 3, 64, 64), (3, 4, 28, 28)] {
-        for (translation, cutout) in [(true, false), (false, true), (true, true)] {
-            let s = Augment::new(Policy { translation, cutout }, (n, c, h, w), 0xABCD_0123_4567 + n as u64);
+        for (color, translation, cutout) in [(false, true, false), (false, false, true), (true, true, true)] {
+            let policy = Policy { color, translation, cutout };
+            let s = Augment::new(policy, (n, c, h, w), 0xABCD_0123_4567 + n as u64);
             let len = n * c * h * w;
+            // Colour sums each sample (up to 12288 values) in another order on each backend.
+            let tol = if color { (1e-3, 1e-4) } else { (0.0, 0.0) };
             gpu_vs_cpu!(
                 format!("{s:?}"),
-                (0.0, 0.0),
+                tol,
                 vec![
                     ("x", rng.vec(len, -1.0, 1.0)),
                     ("y", vec![f32::NAN; len]),
                     ("dy", rng.vec(len, -1.0, 1.0)),
-                    ("dx", vec![f32::NAN; len])
+                    ("dx", vec![f32::NAN; len]),
+                    ("mid", vec![0.0; len]),
+                    ("sums", vec![0.0; n])
                 ],
                 |b, t| {
-                    wgan_gpu::ops::augment::forward(b, &s, &t[0], &t[1])?;
-                    wgan_gpu::ops::augment::backward(b, &s, &t[2], &t[3])
+                    let scratch = || wgan_gpu::ops::augment::Scratch { mid: &t[4], sums: &t[5] };
+                    wgan_gpu::ops::augment::forward(b, &s, &t[0], scratch(), &t[1])?;
+                    wgan_gpu::ops::augment::backward(b, &s, &t[2], scratch(), &t[3])
                 }
             );
         }

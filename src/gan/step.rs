@@ -148,8 +148,23 @@ pub struct Gan<B: Backend> {
     pub stats: B::T,
     /// Where D is kept during an unrolled iteration's look-ahead (`--unroll`).
     unrolled: Option<SavedD<B::T>>,
-    /// The augmented images D reads and their gradient (`--augment`).
-    augmented: Option<(B::T, B::T)>,
+    /// The augmented images D reads, their gradient and colour's scratch (`--augment`).
+    augmented: Option<Augmented<B::T>>,
+}
+
+/// DiffAugment's buffers: the images D reads, dL/d(them), and colour's intermediate images and
+/// per-sample sums.
+struct Augmented<T> {
+    out: T,
+    grad: T,
+    mid: T,
+    sums: T,
+}
+
+impl<T> Augmented<T> {
+    fn scratch(&self) -> crate::ops::augment::Scratch<'_, T> {
+        crate::ops::augment::Scratch { mid: &self.mid, sums: &self.sums }
+    }
 }
 
 /// D's state (and the iteration's losses) as an unrolled iteration's look-ahead found it.
@@ -294,7 +309,11 @@ impl<B: Backend> Gan<B> {
             None
         };
         let augmented = match cfg.augment.any() {
-            true => Some((b.alloc(g.output().len())?, b.alloc(g.output().len())?)),
+            true => {
+                let len = g.output().len();
+                let (out, grad, mid) = (b.alloc(len)?, b.alloc(len)?, b.alloc(len)?);
+                Some(Augmented { out, grad, mid, sums: b.alloc(n)? })
+            }
             false => None,
         };
         let g_classes = cfg.g_classes();
@@ -488,9 +507,9 @@ impl<B: Backend> Gan<B> {
     /// label planes (call numbers the draws within an iteration).
     fn d_input(&mut self, b: &mut B, x: &B::T, label: &B::T, call: u64) -> Result<B::T> {
         let x = match &self.augmented {
-            Some((out, _)) => {
-                crate::ops::augment::forward(b, &self.augment_at(call), x, out)?;
-                out.clone()
+            Some(a) => {
+                crate::ops::augment::forward(b, &self.augment_at(call), x, a.scratch(), &a.out)?;
+                a.out.clone()
             }
             None => x.clone(),
         };
@@ -599,7 +618,7 @@ impl<B: Backend> Gan<B> {
         let q = self.info_loss(b, false)?;
         // dL/d(fake): through the label planes and noise, then through the augmentation.
         let image_grad = match &self.augmented {
-            Some((_, grad)) => grad.clone(),
+            Some(a) => a.grad.clone(),
             None => self.g.output_grad().clone(),
         };
         match self.d_in.clone() {
@@ -609,8 +628,9 @@ impl<B: Backend> Gan<B> {
                 crate::ops::condition::backward(b, &self.d_cond, &dx, &image_grad)?;
             }
         }
-        if self.augmented.is_some() {
-            crate::ops::augment::backward(b, &self.augment_at(999), &image_grad, self.g.output_grad())?;
+        if let Some(a) = &self.augmented {
+            let s = self.augment_at(999);
+            crate::ops::augment::backward(b, &s, &image_grad, a.scratch(), self.g.output_grad())?;
         }
         self.g.backward(b, &g_in, None, true)?;
         self.opt_g.step(b, &self.g.params, &self.g.grads)?;

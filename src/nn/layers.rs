@@ -109,6 +109,19 @@ pub(super) fn path_outputs<const N: usize>(
     Ok(out)
 }
 
+/// Calls `f` with every layer's per-sample output shape, blocks' layers included.
+pub(super) fn visit_shapes(layers: &[LayerSpec], inp: Shape, f: &mut dyn FnMut(Shape)) -> Result<()> {
+    let mut cur = inp;
+    for l in layers {
+        for (_, path) in l.paths() {
+            visit_shapes(path, cur, f)?;
+        }
+        cur = output_shape(l, cur, "")?;
+        f(cur);
+    }
+    Ok(())
+}
+
 fn output_shape(l: &LayerSpec, cur: Shape, path: &str) -> Result<Shape> {
     let bad = |msg: String| Error::Config(format!("layer {path} ({l:?}): {msg}"));
     Ok(match l {

@@ -130,6 +130,14 @@ impl NetSpec {
         super::layers::sequence_shapes(&self.layers, self.input, "")
     }
 
+    /// The most floats one sample occupies in any buffer of the network: its input or a
+    /// layer's output, blocks' paths included.
+    pub fn largest_activation(&self) -> Result<usize> {
+        let mut largest = self.input.size();
+        super::layers::visit_shapes(&self.layers, self.input, &mut |s| largest = largest.max(s.size()))?;
+        Ok(largest)
+    }
+
     pub fn output(&self) -> Result<Shape> {
         Ok(self.shapes()?.last().copied().unwrap_or(self.input))
     }

@@ -1,12 +1,14 @@
-//! augment: DiffAugment's translation and cutout (Zhao et al. 2020) on images [n, c, h, w]: each
-//! sample shifted by up to `shift` pixels each way (zeros fill in) and a box of `cut` pixels
-//! zeroed, drawn from (seed, sample). The map is linear, so backward is its transpose, drawn
+//! augment: DiffAugment's colour, translation and cutout (Zhao et al. 2020), in that order, on
+//! images [n, c, h, w]: each sample's brightness, saturation and contrast changed, then shifted
+//! by up to `shift` pixels each way (zeros fill in) and a box of `cut` pixels zeroed, all drawn
+//! from (seed, sample). The map is affine, so backward is its linear part's transpose, drawn
 //! from the same seed: D is trained on augmented reals and fakes and G learns through the same
 //! transforms, which keeps D from memorising a small folder (Zhao et al.'s and Karras et al.'s
 //! remedy for small data).
 
 use serde::{Deserialize, Serialize};
 
+use super::reduce::ChannelSum;
 use super::{GpuTensors, Pass, all, all_mut, expect, run, split, u};
 use crate::backend::Backend;
 use crate::error::Result;
@@ -16,13 +18,15 @@ use crate::gpu::params::params;
 /// Which transforms (DiffAugment's policy names).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
+    #[serde(default)]
+    pub color: bool,
     pub translation: bool,
     pub cutout: bool,
 }
 
 impl Policy {
     pub fn any(&self) -> bool {
-        self.translation || self.cutout
+        self.color || self.translation || self.cutout
     }
 }
 
@@ -40,6 +44,8 @@ pub struct Augment {
     pub shift: (usize, usize),
     /// The cutout box's size (0: none).
     pub cut: (usize, usize),
+    /// Brightness, saturation and contrast first.
+    pub color: bool,
     pub seed: u64,
 }
 
@@ -58,7 +64,29 @@ impl Augment {
                 size(policy.translation, TRANSLATION_RATIO, w),
             ),
             cut: (size(policy.cutout, CUTOUT_RATIO, h), size(policy.cutout, CUTOUT_RATIO, w)),
+            color: policy.color,
             seed,
+        }
+    }
+
+    /// The per-sample sums colour reads, as a channel sum over a batch of one.
+    fn sums(&self) -> ChannelSum {
+        ChannelSum { n: 1, channels: self.n, spatial: self.c * self.h * self.w }
+    }
+
+    fn params(&self) -> AugmentParams {
+        let [seed_lo, seed_hi] = split(self.seed);
+        AugmentParams {
+            n: u(self.n),
+            c: u(self.c),
+            h: u(self.h),
+            w: u(self.w),
+            shift_h: u(self.shift.0),
+            shift_w: u(self.shift.1),
+            cut_h: u(self.cut.0),
+            cut_w: u(self.cut.1),
+            seed_lo,
+            seed_hi,
         }
     }
 
@@ -75,14 +103,65 @@ params! {
     }
 }
 
+/// What colour needs besides its input and output: the colour-changed images [n, c, h, w] and
+/// the per-sample sums [n].
+pub struct Scratch<'a, T> {
+    pub mid: &'a T,
+    pub sums: &'a T,
+}
+
 /// y = augment(x).
-pub fn forward<B: Backend>(b: &mut B, s: &Augment, x: &B::T, y: &B::T) -> Result<()> {
-    run(b, &AugmentPass(*s, false), &[x], &[y])
+pub fn forward<B: Backend>(
+    b: &mut B,
+    s: &Augment,
+    x: &B::T,
+    scratch: Scratch<'_, B::T>,
+    y: &B::T,
+) -> Result<()> {
+    if !s.color {
+        return run(b, &AugmentPass(*s, false), &[x], &[y]);
+    }
+    crate::ops::reduce::sum_channels(b, &s.sums(), x, scratch.sums, false)?;
+    run(b, &ColorPass(*s, false), &[x, scratch.sums], &[scratch.mid])?;
+    run(b, &AugmentPass(*s, false), &[scratch.mid], &[y])
 }
 
 /// dx = augmentᵀ(dy), with the forward's `s`.
-pub fn backward<B: Backend>(b: &mut B, s: &Augment, dy: &B::T, dx: &B::T) -> Result<()> {
-    run(b, &AugmentPass(*s, true), &[dy], &[dx])
+pub fn backward<B: Backend>(
+    b: &mut B,
+    s: &Augment,
+    dy: &B::T,
+    scratch: Scratch<'_, B::T>,
+    dx: &B::T,
+) -> Result<()> {
+    if !s.color {
+        return run(b, &AugmentPass(*s, true), &[dy], &[dx]);
+    }
+    run(b, &AugmentPass(*s, true), &[dy], &[scratch.mid])?;
+    crate::ops::reduce::sum_channels(b, &s.sums(), scratch.mid, scratch.sums, false)?;
+    // Colour's linear part is symmetric (a sum of scaled averaging projections): its transpose
+    // is itself, without the brightness shift.
+    run(b, &ColorPass(*s, true), &[scratch.mid, scratch.sums], &[dx])
+}
+
+/// Colour: reads x and its per-sample sums, writes y; `true`: the linear part only (backward).
+struct ColorPass(Augment, bool);
+
+impl Pass for ColorPass {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([x, sums], [y]) = (all(reads), all(writes));
+        expect("augment", "sums", sums, &[self.0.n])?;
+        self.0.check(x, y)
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([x, sums], [y]) = (all(reads), all_mut(writes));
+        reference::color(&self.0, x, sums, !self.1, y);
+    }
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
+        let ([x, sums], [y]) = (all(reads), all(writes));
+        let entry = if self.1 { "color_linear" } else { "color" };
+        g.dispatch_items("augment", entry, &self.0.params(), &[(1, x), (2, y), (3, sums)], y.len)
+    }
 }
 
 /// Forward reads x, writes y; backward (true) reads dy, writes dx.
@@ -102,35 +181,45 @@ impl Pass for AugmentPass {
         }
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
-        let ([r], [w], s) = (all(reads), all(writes), &self.0);
-        let [seed_lo, seed_hi] = split(s.seed);
-        let params = AugmentParams {
-            n: u(s.n),
-            c: u(s.c),
-            h: u(s.h),
-            w: u(s.w),
-            shift_h: u(s.shift.0),
-            shift_w: u(s.shift.1),
-            cut_h: u(s.cut.0),
-            cut_w: u(s.cut.1),
-            seed_lo,
-            seed_hi,
-        };
-        g.dispatch_items(
-            "augment",
-            if self.1 { "backward" } else { "forward" },
-            &params,
-            &[(1, r), (2, w)],
-            w.len,
-        )
+        let ([r], [w]) = (all(reads), all(writes));
+        let entry = if self.1 { "backward" } else { "forward" };
+        g.dispatch_items("augment", entry, &self.0.params(), &[(1, r), (2, w)], w.len)
     }
 }
 
 /// The CPU reference: plain loops on slices, generic over the float (f64 for the gradient checks).
 pub mod reference {
     use super::Augment;
-    use crate::ops::random::reference::bits;
-    use crate::reference::Float;
+    use crate::ops::random::reference::{bits, unit_float};
+    use crate::reference::{Float, c};
+
+    /// Sample s's brightness shift, saturation and contrast factors, as augment.wgsl draws them:
+    /// U(−½, ½), U(0, 2) and U(½, 3/2) (DiffAugment's).
+    pub fn color_factors(a: &Augment, s: usize) -> (f32, f32, f32) {
+        let [r0, r1] = bits(a.seed, 1 << 32, s as u64);
+        let [r2, _] = bits(a.seed, 2 << 32, s as u64);
+        (unit_float(r0) - 0.5, 2.0 * unit_float(r1), unit_float(r2) + 0.5)
+    }
+
+    /// DiffAugment's brightness, saturation and contrast in one affine map per sample:
+    /// y = k·s·(x − m_c) + k·(m_c − m) + m + b, where m_c is the pixel's mean over channels and
+    /// m = sums[sample] / (c·h·w) the sample's; `shift` false leaves out b (the linear part).
+    pub fn color<F: Float>(a: &Augment, x: &[F], sums: &[F], shift: bool, y: &mut [F]) {
+        let (plane, len) = (a.h * a.w, a.c * a.h * a.w);
+        for s in 0..a.n {
+            let (b, sat, k) = color_factors(a, s);
+            let (b, sat, k) = (c::<F>(b as f64), c::<F>(sat as f64), c::<F>(k as f64));
+            let b = if shift { b } else { F::zero() };
+            let m = sums[s] / c::<F>(len as f64);
+            for p in 0..plane {
+                let at = |ch: usize| s * len + ch * plane + p;
+                let m_c = (0..a.c).fold(F::zero(), |acc, ch| acc + x[at(ch)]) / c::<F>(a.c as f64);
+                for ch in 0..a.c {
+                    y[at(ch)] = k * sat * (x[at(ch)] - m_c) + k * (m_c - m) + m + b;
+                }
+            }
+        }
+    }
 
     /// Sample s's shift (ty, tx) and cutout box (top, left), as augment.wgsl draws them.
     pub fn transform(a: &Augment, s: usize) -> (i64, i64, i64, i64) {
@@ -203,25 +292,37 @@ mod tests {
     fn augment_gradients_and_sizes() {
         let mut rng = Rng::new(51);
         for policy in [
-            Policy { translation: true, cutout: false },
-            Policy { translation: false, cutout: true },
-            Policy { translation: true, cutout: true },
+            Policy { color: false, translation: true, cutout: false },
+            Policy { color: false, translation: false, cutout: true },
+            Policy { color: true, translation: false, cutout: false },
+            Policy { color: true, translation: true, cutout: true },
         ] {
-            let a = Augment::new(policy, (3, 2, 9, 7), 77);
-            let len = 3 * 2 * 9 * 7;
+            let a = Augment::new(policy, (3, 3, 9, 7), 77);
+            let len = 3 * 3 * 9 * 7;
             let x = vecf(&mut rng, len);
             let r = vecf(&mut rng, len);
+            // As the entry points compose them: colour (reading its per-sample sums), then the
+            // geometric transforms; backward the other way round.
+            let sums = |x: &[f64]| -> Vec<f64> { x.chunks(len / 3).map(|s| s.iter().sum()).collect() };
             let forward = |x: &[f64]| {
-                let mut y = vec![0.0; len];
-                augment_forward(&a, x, &mut y);
+                let (mut mid, mut y) = (x.to_vec(), vec![0.0; len]);
+                if a.color {
+                    color(&a, x, &sums(x), true, &mut mid);
+                }
+                augment_forward(&a, &mid, &mut y);
                 y
             };
-            let mut dx = vec![0.0; len];
-            augment_backward(&a, &r, &mut dx);
+            let (mut mid, mut dx) = (vec![0.0; len], vec![0.0; len]);
+            augment_backward(&a, &r, &mut mid);
+            if a.color {
+                color(&a, &mid, &sums(&mid), false, &mut dx);
+            } else {
+                dx = mid;
+            }
             check(&format!("augment {policy:?}"), &x, &r, forward, &dx);
         }
         // DiffAugment's sizes at 64 pixels: shifts up to 8, a 32-pixel box.
-        let a = Augment::new(Policy { translation: true, cutout: true }, (1, 3, 64, 64), 0);
+        let a = Augment::new(Policy { color: true, translation: true, cutout: true }, (1, 3, 64, 64), 0);
         assert_eq!((a.shift, a.cut), ((8, 8), (32, 32)));
         let shifts: Vec<_> = (0..200).map(|s| transform(&a, s)).collect();
         assert!(shifts.iter().any(|t| t.0 == -8) && shifts.iter().any(|t| t.1 == 8), "shifts reach ±8");

@@ -205,9 +205,9 @@ pub struct RunConfig {
     #[serde(default)]
     pub no_cache: bool,
     /// DiffAugment (Zhao et al. 2020), for small folders: the same random transforms of every
-    /// image D sees, real or fake, in D's steps and in G's (G learns through them):
-    /// translation (shifts of up to 1/8 of the side, zeros filling in) and cutout (a box of half
-    /// the side zeroed), comma-separated.
+    /// image D sees, real or fake, in D's steps and in G's (G learns through them): color
+    /// (brightness, saturation and contrast), translation (shifts of up to 1/8 of the side,
+    /// zeros filling in) and cutout (a box of half the side zeroed), comma-separated.
     #[arg(long, value_enum, value_delimiter = ',')]
     #[serde(default)]
     pub augment: Vec<AugmentKind>,
@@ -326,6 +326,7 @@ pub struct RunConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AugmentKind {
+    Color,
     Translation,
     Cutout,
 }
@@ -475,6 +476,7 @@ impl RunConfig {
             info_weight: self.info_weight,
             info_cont_weight: self.info_cont_weight,
             augment: Policy {
+                color: self.augment.contains(&AugmentKind::Color),
                 translation: self.augment.contains(&AugmentKind::Translation),
                 cutout: self.augment.contains(&AugmentKind::Cutout),
             },

@@ -105,6 +105,7 @@ pub fn interpolate(args: InterpolateArgs, device: &DeviceSettings) -> Result<()>
     let n = rows * args.steps;
     let chunk = n.min(256);
     let mut g = Generator::from_checkpoint(&mut b, &ckpt, &path, chunk, args.raw)?;
+    let chunk = g.chunk;
     if g.info.is_table() {
         return Err(Error::Config("interpolate draws images; this model generates table rows".into()));
     }

@@ -111,7 +111,8 @@ impl Generator {
         if path.is_dir() { path.join("checkpoint.safetensors") } else { path.to_path_buf() }
     }
 
-    /// [`Generator::load`] from a checkpoint already read from `path`.
+    /// [`Generator::load`] from a checkpoint already read from `path`. Builds G for at most
+    /// `chunk` samples a call, fewer where its activations need (`Generator::chunk`).
     pub fn from_checkpoint(
         b: &mut GpuBackend,
         ckpt: &Checkpoint,
@@ -121,6 +122,9 @@ impl Generator {
     ) -> Result<Generator> {
         let spec = Self::spec_of(ckpt, path)?;
         let (mut info, codes, continuous) = Self::codes_of(ckpt, path)?;
+        // Fewer samples a call where one of G's activations would not fit one binding.
+        let floats = (b.ctx.limits.max_storage_buffer_binding_size / 4) as usize;
+        let chunk = chunk.min(floats / spec.largest_activation()?.max(1)).max(1);
         let net = Net::new(b, &spec, chunk)?;
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
         info.calibration = info.calibration.filter(|c| c.net == g);
@@ -305,6 +309,7 @@ pub fn sample(mut args: SampleArgs, device: &DeviceSettings) -> Result<()> {
     }
     let chunk = args.n.min(256);
     let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
+    let chunk = g.chunk;
     if let (Some((_, [_, z_dim])), Some(path)) = (&latents, &args.z)
         && *z_dim != g.z_dim()
     {
