@@ -206,11 +206,11 @@ pub mod reference {
     /// m = sums[sample] / (c·h·w) the sample's; `shift` false leaves out b (the linear part).
     pub fn color<F: Float>(a: &Augment, x: &[F], sums: &[F], shift: bool, y: &mut [F]) {
         let (plane, len) = (a.h * a.w, a.c * a.h * a.w);
-        for s in 0..a.n {
+        for (s, &sum) in sums.iter().enumerate().take(a.n) {
             let (b, sat, k) = color_factors(a, s);
             let (b, sat, k) = (c::<F>(b as f64), c::<F>(sat as f64), c::<F>(k as f64));
             let b = if shift { b } else { F::zero() };
-            let m = sums[s] / c::<F>(len as f64);
+            let m = sum / c::<F>(len as f64);
             for p in 0..plane {
                 let at = |ch: usize| s * len + ch * plane + p;
                 let m_c = (0..a.c).fold(F::zero(), |acc, ch| acc + x[at(ch)]) / c::<F>(a.c as f64);
