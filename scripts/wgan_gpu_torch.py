@@ -31,9 +31,10 @@ class Residual(nn.Module):
 
 
 class Blend(nn.Module):
-    """(1 - alpha) a(x) + alpha b(x): a progressive fade-in, alpha set from outside."""
+    """(1 - alpha) a(x) + alpha b(x): a progressive fade-in, alpha set from outside (0 to
+    start with, as in wgan-gpu)."""
 
-    def __init__(self, a, b, alpha=1.0):
+    def __init__(self, a, b, alpha=0.0):
         super().__init__()
         self.a, self.b, self.alpha = a, b, alpha
 

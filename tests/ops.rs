@@ -504,10 +504,12 @@ fn augment_forward_and_backward() {
                     ("dy", rng.vec(len, -1.0, 1.0)),
                     ("dx", vec![f32::NAN; len]),
                     ("mid", vec![0.0; len]),
-                    ("sums", vec![0.0; n])
+                    ("sums", vec![0.0; n]),
+                    ("draws", vec![f32::NAN; n * wgan_gpu::ops::augment::DRAWS])
                 ],
                 |b, t| {
-                    let scratch = || wgan_gpu::ops::augment::Scratch { mid: &t[4], sums: &t[5] };
+                    let scratch =
+                        || wgan_gpu::ops::augment::Scratch { mid: &t[4], sums: &t[5], draws: &t[6] };
                     wgan_gpu::ops::augment::forward(b, &s, &t[0], scratch(), &t[1])?;
                     wgan_gpu::ops::augment::backward(b, &s, &t[2], scratch(), &t[3])
                 }

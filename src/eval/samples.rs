@@ -61,7 +61,6 @@ pub fn draw(
 ) -> Result<(Vec<f32>, Shape, Asked)> {
     let chunk = n.clamp(1, 500);
     let mut g = Generator::load(b, path, chunk, raw)?;
-    let chunk = g.chunk;
     let shape = g.output_shape()?;
     if g.info.is_table() {
         return Err(Error::Data {
@@ -83,7 +82,7 @@ pub fn draw(
         g.draw_z(b, derive_seed(seed, c as u64, 6), &z)?;
         let l: Vec<f32> = (0..chunk).map(|i| ((c * chunk + i) % classes.max(1)) as f32).collect();
         let take = (n - c * chunk).min(chunk);
-        images.extend_from_slice(&g.run(b, &z, &l)?[..take * d]);
+        images.extend_from_slice(&g.run_all(b, &z, &l)?[..take * d]);
     }
     Ok((images, shape, asked))
 }

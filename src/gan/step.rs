@@ -159,11 +159,12 @@ struct Augmented<T> {
     grad: T,
     mid: T,
     sums: T,
+    draws: T,
 }
 
 impl<T> Augmented<T> {
     fn scratch(&self) -> crate::ops::augment::Scratch<'_, T> {
-        crate::ops::augment::Scratch { mid: &self.mid, sums: &self.sums }
+        crate::ops::augment::Scratch { mid: &self.mid, sums: &self.sums, draws: &self.draws }
     }
 }
 
@@ -308,11 +309,16 @@ impl<B: Backend> Gan<B> {
         } else {
             None
         };
+        let Shape(_, h, w) = g.output_shape();
+        if cfg.augment.any() && h * w == 1 {
+            return Err(Error::Config("--augment transforms pictures; this model generates rows".into()));
+        }
         let augmented = match cfg.augment.any() {
             true => {
                 let len = g.output().len();
                 let (out, grad, mid) = (b.alloc(len)?, b.alloc(len)?, b.alloc(len)?);
-                Some(Augmented { out, grad, mid, sums: b.alloc(n)? })
+                let draws = b.alloc(n * crate::ops::augment::DRAWS)?;
+                Some(Augmented { out, grad, mid, sums: b.alloc(n)?, draws })
             }
             false => None,
         };

@@ -103,12 +103,16 @@ params! {
     }
 }
 
-/// What colour needs besides its input and output: the colour-changed images [n, c, h, w] and
-/// the per-sample sums [n].
+/// What the transforms need besides their input and output: the colour-changed images
+/// [n, c, h, w], the per-sample sums [n] colour reads, and each sample's drawn transforms [n, 8].
 pub struct Scratch<'a, T> {
     pub mid: &'a T,
     pub sums: &'a T,
+    pub draws: &'a T,
 }
+
+/// Values drawn per sample: shift (2), box corner (2), colour factors (3), padding.
+pub const DRAWS: usize = 8;
 
 /// y = augment(x).
 pub fn forward<B: Backend>(
@@ -118,12 +122,13 @@ pub fn forward<B: Backend>(
     scratch: Scratch<'_, B::T>,
     y: &B::T,
 ) -> Result<()> {
+    run(b, &DrawPass(*s), &[], &[scratch.draws])?;
     if !s.color {
-        return run(b, &AugmentPass(*s, false), &[x], &[y]);
+        return run(b, &AugmentPass(*s, false), &[x, scratch.draws], &[y]);
     }
     crate::ops::reduce::sum_channels(b, &s.sums(), x, scratch.sums, false)?;
-    run(b, &ColorPass(*s, false), &[x, scratch.sums], &[scratch.mid])?;
-    run(b, &AugmentPass(*s, false), &[scratch.mid], &[y])
+    run(b, &ColorPass(*s, false), &[x, scratch.sums, scratch.draws], &[scratch.mid])?;
+    run(b, &AugmentPass(*s, false), &[scratch.mid, scratch.draws], &[y])
 }
 
 /// dx = augmentᵀ(dy), with the forward's `s`.
@@ -134,14 +139,32 @@ pub fn backward<B: Backend>(
     scratch: Scratch<'_, B::T>,
     dx: &B::T,
 ) -> Result<()> {
+    run(b, &DrawPass(*s), &[], &[scratch.draws])?;
     if !s.color {
-        return run(b, &AugmentPass(*s, true), &[dy], &[dx]);
+        return run(b, &AugmentPass(*s, true), &[dy, scratch.draws], &[dx]);
     }
-    run(b, &AugmentPass(*s, true), &[dy], &[scratch.mid])?;
+    run(b, &AugmentPass(*s, true), &[dy, scratch.draws], &[scratch.mid])?;
     crate::ops::reduce::sum_channels(b, &s.sums(), scratch.mid, scratch.sums, false)?;
     // Colour's linear part is symmetric (a sum of scaled averaging projections): its transpose
     // is itself, without the brightness shift.
-    run(b, &ColorPass(*s, true), &[scratch.mid, scratch.sums], &[dx])
+    run(b, &ColorPass(*s, true), &[scratch.mid, scratch.sums, scratch.draws], &[dx])
+}
+
+/// Writes each sample's drawn transforms [n, DRAWS], once a pass rather than per element.
+struct DrawPass(Augment);
+
+impl Pass for DrawPass {
+    fn check(&self, _: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        expect("augment", "draws", all::<_, 1>(writes)[0], &[self.0.n, DRAWS])
+    }
+    fn reference(&self, _: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let [draws] = all_mut(writes);
+        reference::draw(&self.0, draws);
+    }
+    fn record(&self, g: &mut GpuBackend, _: GpuTensors, writes: GpuTensors) -> Result<()> {
+        let [draws] = all(writes);
+        g.dispatch_items("augment", "draw", &self.0.params(), &[(2, draws)], self.0.n)
+    }
 }
 
 /// Colour: reads x and its per-sample sums, writes y; `true`: the linear part only (backward).
@@ -149,18 +172,19 @@ struct ColorPass(Augment, bool);
 
 impl Pass for ColorPass {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
-        let ([x, sums], [y]) = (all(reads), all(writes));
+        let ([x, sums, draws], [y]) = (all(reads), all(writes));
         expect("augment", "sums", sums, &[self.0.n])?;
+        expect("augment", "draws", draws, &[self.0.n, DRAWS])?;
         self.0.check(x, y)
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
-        let ([x, sums], [y]) = (all(reads), all_mut(writes));
+        let ([x, sums, _], [y]) = (all(reads), all_mut(writes));
         reference::color(&self.0, x, sums, !self.1, y);
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
-        let ([x, sums], [y]) = (all(reads), all(writes));
+        let ([x, sums, draws], [y]) = (all(reads), all(writes));
         let entry = if self.1 { "color_linear" } else { "color" };
-        g.dispatch_items("augment", entry, &self.0.params(), &[(1, x), (2, y), (3, sums)], y.len)
+        g.dispatch_items("augment", entry, &self.0.params(), &[(1, x), (2, y), (3, sums), (4, draws)], y.len)
     }
 }
 
@@ -169,11 +193,12 @@ struct AugmentPass(Augment, bool);
 
 impl Pass for AugmentPass {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
-        let ([r], [w]) = (all(reads), all(writes));
+        let ([r, draws], [w]) = (all(reads), all(writes));
+        expect("augment", "draws", draws, &[self.0.n, DRAWS])?;
         self.0.check(r, w)
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
-        let ([r], [w]) = (all(reads), all_mut(writes));
+        let ([r, _], [w]) = (all(reads), all_mut(writes));
         if self.1 {
             reference::augment_backward(&self.0, r, w)
         } else {
@@ -181,9 +206,9 @@ impl Pass for AugmentPass {
         }
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
-        let ([r], [w]) = (all(reads), all(writes));
+        let ([r, draws], [w]) = (all(reads), all(writes));
         let entry = if self.1 { "backward" } else { "forward" };
-        g.dispatch_items("augment", entry, &self.0.params(), &[(1, r), (2, w)], w.len)
+        g.dispatch_items("augment", entry, &self.0.params(), &[(1, r), (4, draws), (2, w)], w.len)
     }
 }
 
@@ -232,6 +257,16 @@ pub mod reference {
         let top = (c0 % (a.h as u32 + 1 - ch % 2)) as i64 - (ch / 2) as i64;
         let left = (c1 % (a.w as u32 + 1 - cw % 2)) as i64 - (cw / 2) as i64;
         (ty, tx, top, left)
+    }
+
+    /// Each sample's drawn transforms as augment.wgsl's `draw` writes them: shift, box corner,
+    /// colour factors, 0.
+    pub fn draw(a: &Augment, draws: &mut [f32]) {
+        for (s, d) in draws.chunks_mut(super::DRAWS).enumerate().take(a.n) {
+            let (ty, tx, top, left) = transform(a, s);
+            let (b, sat, k) = color_factors(a, s);
+            d.copy_from_slice(&[ty as f32, tx as f32, top as f32, left as f32, b, sat, k, 0.0]);
+        }
     }
 
     /// Every (output index, input index) pair of one sample's plane the transform copies.

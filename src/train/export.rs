@@ -272,6 +272,11 @@ impl Graph {
                     "layer {i} is a blend (a fade-in in progress): export a checkpoint taken after the fade-in"
                 )));
             }
+            // A layer kind added without its ONNX nodes yet.
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(Error::Config(format!("ONNX export of layer {i} ({other:?}) is not supported")));
+            }
         })
     }
 

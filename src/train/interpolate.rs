@@ -105,7 +105,6 @@ pub fn interpolate(args: InterpolateArgs, device: &DeviceSettings) -> Result<()>
     let n = rows * args.steps;
     let chunk = n.min(256);
     let mut g = Generator::from_checkpoint(&mut b, &ckpt, &path, chunk, args.raw)?;
-    let chunk = g.chunk;
     if g.info.is_table() {
         return Err(Error::Config("interpolate draws images; this model generates table rows".into()));
     }
@@ -178,7 +177,7 @@ pub fn interpolate(args: InterpolateArgs, device: &DeviceSettings) -> Result<()>
         b.write(&z_t, &z)?;
         let labels: Vec<f32> =
             (0..chunk).map(|i| fixed.unwrap_or((start + i) / args.steps % classes) as f32).collect();
-        images.extend_from_slice(&g.run(&mut b, &z_t, &labels)?[..take * shape.size()]);
+        images.extend_from_slice(&g.run_all(&mut b, &z_t, &labels)?[..take * shape.size()]);
     }
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| Error::Io { path: parent.into(), source })?;

@@ -18,7 +18,8 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub config: RunConfig,
     /// Continue the run in this folder from its checkpoint (other settings come from it,
-    /// except --epochs, which may extend the run).
+    /// except --epochs, which may extend the run, and --max-steps and --max-minutes, which
+    /// limit this invocation).
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// The settings given on the command line (their field names); the caller of the parser

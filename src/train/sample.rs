@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use super::checkpoint::Checkpoint;
 use super::data::DataInfo;
 use super::outputs;
-use crate::backend::Backend;
+use crate::backend::{Backend, Tensor};
 use crate::data::{idx, npy, table};
 use crate::error::{Error, Result};
 use crate::gan::step::derive_seed;
@@ -122,7 +122,8 @@ impl Generator {
     ) -> Result<Generator> {
         let spec = Self::spec_of(ckpt, path)?;
         let (mut info, codes, continuous) = Self::codes_of(ckpt, path)?;
-        // Fewer samples a call where one of G's activations would not fit one binding.
+        // Fewer samples a call where one of G's activations would not fit one binding (callers
+        // draw their latent vectors as before and go through `run_all`).
         let floats = (b.ctx.limits.max_storage_buffer_binding_size / 4) as usize;
         let chunk = chunk.min(floats / spec.largest_activation()?.max(1)).max(1);
         let net = Net::new(b, &spec, chunk)?;
@@ -159,20 +160,20 @@ impl Generator {
         self.spec.input.size() - self.codes
     }
 
-    /// The InfoGAN continuous codes of `chunk` latent vectors.
-    fn code_layout(&self) -> crate::ops::info_loss::InfoLoss {
+    /// The InfoGAN continuous codes of `n` latent vectors.
+    fn code_layout(&self, n: usize) -> crate::ops::info_loss::InfoLoss {
         let (k, c, z_dim) = (self.codes, self.continuous, self.z_dim());
-        crate::ops::info_loss::InfoLoss { n: self.chunk, k, c, z_dim, cont_weight: 1.0 }
+        crate::ops::info_loss::InfoLoss { n, k, c, z_dim, cont_weight: 1.0 }
     }
 
-    /// Fresh latent vectors [chunk, z_dim] from `seed`: N(0, 1), with InfoGAN's continuous codes
-    /// U(−1, 1) as in training.
+    /// Fresh latent vectors [n, z_dim] (any n) from `seed`: N(0, 1), with InfoGAN's continuous
+    /// codes U(−1, 1) as in training.
     pub fn draw_z(&self, b: &mut GpuBackend, seed: u64, z: &GpuTensor) -> Result<()> {
         crate::ops::random::fill(b, Distribution::Normal { mean: 0.0, std: 1.0 }, seed, 0, z)?;
         if self.continuous > 0 {
             crate::ops::info_loss::draw_codes(
                 b,
-                &self.code_layout(),
+                &self.code_layout(z.len() / self.z_dim()),
                 crate::ops::info_loss::codes_seed(seed),
                 z,
             )?;
@@ -183,7 +184,7 @@ impl Generator {
     /// [`Generator::draw_z`] on the host, for one latent vector of `z_dim`.
     pub fn draw_codes_host(&self, seed: u64, z: &mut [f32]) {
         if self.continuous > 0 {
-            let s = crate::ops::info_loss::InfoLoss { n: 1, ..self.code_layout() };
+            let s = self.code_layout(1);
             crate::ops::info_loss::reference::info_loss_draw_codes(
                 &s,
                 crate::ops::info_loss::codes_seed(seed),
@@ -232,6 +233,28 @@ impl Generator {
             .position(|c| c == label)
             .or_else(|| label.parse().ok().filter(|&i: &usize| i < classes.len()))
             .ok_or_else(|| Error::Config(format!("--label {label}: the classes are {}", classes.join(", "))))
+    }
+
+    /// G's output for any number of latent vectors `z` ([n, z_dim]) and their `labels` ([n]),
+    /// [`Generator::chunk`] at a time: what a seed draws does not depend on how many samples the
+    /// adapter fits in one call.
+    pub fn run_all(&mut self, b: &mut GpuBackend, z: &GpuTensor, labels: &[f32]) -> Result<Vec<f32>> {
+        let zd = self.z_dim();
+        let (rows, chunk) = (z.len() / zd, self.chunk);
+        if rows == chunk {
+            return self.run(b, z, labels);
+        }
+        let part = b.alloc(chunk * zd)?;
+        let mut out = Vec::new();
+        for start in (0..rows).step_by(chunk) {
+            let take = (rows - start).min(chunk);
+            b.copy(&z.slice(start * zd, take * zd), &part.slice(0, take * zd))?;
+            let mut l = labels[start..start + take].to_vec();
+            l.resize(chunk, 0.0);
+            let values = self.run(b, &part, &l)?;
+            out.extend_from_slice(&values[..take * (values.len() / chunk)]);
+        }
+        Ok(out)
     }
 
     /// G's output for `z` ([chunk, z_dim]) and `labels` ([chunk] class indices; ignored when
@@ -309,7 +332,6 @@ pub fn sample(mut args: SampleArgs, device: &DeviceSettings) -> Result<()> {
     }
     let chunk = args.n.min(256);
     let mut g = Generator::load(&mut b, &args.checkpoint, chunk, args.raw)?;
-    let chunk = g.chunk;
     if let (Some((_, [_, z_dim])), Some(path)) = (&latents, &args.z)
         && *z_dim != g.z_dim()
     {
@@ -345,7 +367,7 @@ pub fn sample(mut args: SampleArgs, device: &DeviceSettings) -> Result<()> {
             None => g.draw_z(&mut b, derive_seed(args.seed, c as u64, 4), &z)?,
         }
         let labels: Vec<f32> = (0..chunk).map(|i| label_of(c * chunk + i)).collect();
-        let out = g.run(&mut b, &z, &labels)?;
+        let out = g.run_all(&mut b, &z, &labels)?;
         let take = (args.n - c * chunk).min(chunk);
         values.extend_from_slice(&out[..take * shape.size()]);
     }

@@ -49,7 +49,11 @@ pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
     let started = Instant::now();
     for epoch in t.start_epoch..t.run.config.epochs {
         t.bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.run.config.epochs));
-        if t.out_of_budget() || !t.epoch(b, epoch)? {
+        if t.out_of_budget() {
+            eprintln!("stopped at step {} (--max-steps, --max-minutes): --resume goes on", t.gan.step);
+            break;
+        }
+        if !t.epoch(b, epoch)? {
             break;
         }
         t.finish_epoch(b, epoch)?;
