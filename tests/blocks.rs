@@ -22,6 +22,23 @@ fn act(f: Activation) -> LayerSpec {
 /// [3, 5, 4] → a conv, a residual up-block, a blend of a pooled-and-upsampled path with a conv,
 /// an identity residual, a pooling and a linear head.
 fn spec(f: Activation) -> NetSpec {
+    spec_with(f, LayerSpec::Linear { out: 2, bias: true })
+}
+
+/// [`spec`] with a projection discriminator's head (a logit, told one of 3 classes) for the linear.
+fn projection_spec(f: Activation) -> NetSpec {
+    spec_with(f, LayerSpec::Projection { classes: 3 })
+}
+
+/// Each sample's class, written to the network's label input where it has one.
+fn write_labels<B: Backend>(b: &mut B, net: &Net<B>) {
+    if let Some(labels) = net.labels() {
+        let l: Vec<f32> = (0..net.batch).map(|i| ((i * 2) % 3) as f32).collect();
+        b.write(labels, &l).unwrap();
+    }
+}
+
+fn spec_with(f: Activation, head: LayerSpec) -> NetSpec {
     let up = ResidualSpec {
         main: vec![conv(4, 3), act(f), LayerSpec::Upsample { mode: Upsampling::Nearest }, conv(5, 3)],
         shortcut: vec![LayerSpec::Upsample { mode: Upsampling::Bilinear }, conv(5, 1)],
@@ -41,7 +58,7 @@ fn spec(f: Activation) -> NetSpec {
             LayerSpec::Residual(identity),
             LayerSpec::AvgPool,
             act(f),
-            LayerSpec::Linear { out: 2, bias: true },
+            head,
         ],
         spectral_norm: false,
     }
@@ -84,6 +101,7 @@ fn loss_and_grads(
 ) -> (f32, Vec<f32>, Vec<f32>) {
     let x = b.upload(x).unwrap();
     let dx = b.alloc(x.len()).unwrap();
+    write_labels(b, net);
     net.forward(b, &x, true, 3, 0).unwrap();
     let out = b.read(net.output()).unwrap();
     let loss = out.iter().zip(r).map(|(o, r)| o * r).sum();
@@ -96,15 +114,21 @@ fn loss_and_grads(
 
 #[test]
 fn block_gradients_match_finite_differences() {
+    for s in [spec(Activation::Tanh), projection_spec(Activation::Tanh)] {
+        gradients_match_finite_differences(&s);
+    }
+}
+
+fn gradients_match_finite_differences(s: &NetSpec) {
     let mut b = CpuBackend;
-    let s = spec(Activation::Tanh);
+    let outputs = s.output().unwrap().size();
     let n = 2;
-    let mut net = Net::new(&mut b, &s, n).unwrap();
+    let mut net = Net::new(&mut b, s, n).unwrap();
     net.init(&mut b, 7).unwrap();
     net.set_blend(0.3);
     let mut rng = Rng::new(3);
     let x = rng.vec(n * s.input.size(), -1.0, 1.0);
-    let r = rng.vec(n * 2, -1.0, 1.0);
+    let r = rng.vec(n * outputs, -1.0, 1.0);
     let (_, grads, dx) = loss_and_grads(&mut b, &mut net, &x, &r);
     let base = b.read(&net.params).unwrap();
     let params = net.params.clone();
@@ -151,6 +175,7 @@ fn pass<B: Backend>(
     net.set_blend(alpha);
     let xt = b.upload(x).unwrap();
     let dx = b.alloc(x.len()).unwrap();
+    write_labels(b, &net);
     net.normalise_weights(b).unwrap();
     net.forward(b, &xt, true, 5, 0).unwrap();
     let dout = net.output_grad().clone();
@@ -169,10 +194,16 @@ fn pass<B: Backend>(
 fn blocks_on_the_gpu_equal_the_cpu() {
     let Some(mut g) = gpu() else { return };
     let mut rng = Rng::new(5);
-    for (spectral_norm, alpha) in [(false, 0.0), (false, 0.6), (true, 1.0)] {
-        let s = NetSpec { spectral_norm, ..spec(Activation::LeakyRelu(0.2)) };
+    let lrelu = Activation::LeakyRelu(0.2);
+    for (spectral_norm, alpha, s) in [
+        (false, 0.0, spec(lrelu)),
+        (false, 0.6, spec(lrelu)),
+        (true, 1.0, spec(lrelu)),
+        (true, 0.4, projection_spec(lrelu)),
+    ] {
+        let s = NetSpec { spectral_norm, ..s };
         let x = rng.vec(3 * s.input.size(), -1.0, 1.0);
-        let r = rng.vec(3 * 2, -1.0, 1.0);
+        let r = rng.vec(3 * s.output().unwrap().size(), -1.0, 1.0);
         let want = pass(&mut CpuBackend, &s, alpha, &x, &r);
         let got = pass(&mut g, &s, alpha, &x, &r);
         for ((what, got), (_, want)) in got.iter().zip(&want) {

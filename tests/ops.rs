@@ -519,6 +519,35 @@ fn augment_forward_and_backward() {
 }
 
 #[test]
+fn projection_forward_and_backward() {
+    use wgan_gpu::ops::projection::Projection;
+    let mut rng = Rng::new(44);
+    for (n, features, classes) in [(1, 1, 1), (5, 7, 3), (16, 3136, 10), (33, 300, 257)] {
+        let s = Projection { n, features, classes };
+        // Labels as the trainer stores them: uniform draws in [0, classes), floored by the op.
+        let labels = rng.vec(n, 0.0, classes as f32);
+        gpu_vs_cpu!(
+            format!("{s:?}"),
+            (1e-5, 1e-5),
+            vec![
+                ("x", rng.vec(n * features, -1.0, 1.0)),
+                ("label", labels),
+                ("embed", rng.vec(classes * features, -1.0, 1.0)),
+                ("y", rng.vec(n, -1.0, 1.0)),
+                ("dy", rng.vec(n, -1.0, 1.0)),
+                ("dx", rng.vec(n * features, -1.0, 1.0)),
+                ("dembed", rng.vec(classes * features, -1.0, 1.0))
+            ],
+            |b, t| {
+                wgan_gpu::ops::projection::forward(b, &s, &t[0], &t[1], &t[2], &t[3])?;
+                wgan_gpu::ops::projection::backward_input(b, &s, &t[4], &t[1], &t[2], &t[5])?;
+                wgan_gpu::ops::projection::backward_embed(b, &s, &t[0], &t[1], &t[4], &t[6])
+            }
+        );
+    }
+}
+
+#[test]
 fn mix_and_axpy() {
     let mut rng = Rng::new(42);
     for n in [1, 255, 1000, 70_001] {

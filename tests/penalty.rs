@@ -40,13 +40,21 @@ fn penalty_gradients_match_finite_differences() {
     let o = DcganOptions { width: 3, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
     let dcgan = dcgan_discriminator(Shape(2, 8, 8), o);
     let mlp = mlp_discriminator(Shape(2, 3, 4), &[9, 7], 0.25);
+    // A projection discriminator: the DCGAN's D with a class embedding beside its linear head.
+    let mut projection = dcgan.clone();
+    *projection.layers.last_mut().unwrap() = wgan_gpu::nn::LayerSpec::Projection { classes: 3 };
     let mut b = CpuBackend;
     let (mut checked, mut skipped) = (0, 0);
     // The blocks' D starts with larger weights: PyTorch's initial scale leaves its input gradient
     // (and so the penalty's parameter gradient) too small to check through pooling and blends.
-    for (spec, dim, gain) in [(dcgan, 100, 1.0), (mlp, 20, 1.0), (blocks_discriminator(), 100, 3.0)] {
+    for (spec, dim, gain) in
+        [(dcgan, 100, 1.0), (mlp, 20, 1.0), (blocks_discriminator(), 100, 3.0), (projection, 100, 1.0)]
+    {
         let n = 3;
         let mut d = Net::new(&mut b, &spec, n).unwrap();
+        if let Some(labels) = d.labels() {
+            b.write(labels, &[2.0, 0.0, 2.0]).unwrap();
+        }
         d.init(&mut b, 4).unwrap();
         let scaled: Vec<f32> = b.read(&d.params).unwrap().iter().map(|p| p * gain).collect();
         b.write(&d.params, &scaled).unwrap();
@@ -189,11 +197,17 @@ fn penalised_iterations_equal_reference() {
     // Label planes (not penalised) and instance noise; an MLP D with dropout.
     let mut cfg = GanConfig { r1: 1.0, ..config(LossKind::Bce, 6, 1) };
     (cfg.classes, cfg.instance_noise, cfg.noise_anneal_steps) = (3, 0.1, 4);
-    let (g, d) = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.3), 3);
+    let (g, d) =
+        conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.3), 3, false);
     compare("conditional mlp bce + r1 + noise", &cfg, &g, &d);
-    let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3);
+    let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, false);
     let cfg = GanConfig { classes: 3, ..config(LossKind::WganGp, 4, 1) };
     compare("conditional dcgan wgan-gp", &cfg, &g, &d);
+    // A projection discriminator, spectrally normalised (its embedding too), with R1.
+    let (g, mut d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, true);
+    d.spectral_norm = true;
+    let cfg = GanConfig { classes: 3, r1: 2.0, ..config(LossKind::Hinge, 4, 1) };
+    compare("projection dcgan hinge + spectral norm + r1", &cfg, &g, &d);
     // A D of blocks (residual, blend, pooling, upsampling).
     let g = dcgan_generator(8, Shape(2, 8, 8), o);
     compare("blocks d wgan-gp", &config(LossKind::WganGp, 4, 1), &g, &blocks_discriminator());

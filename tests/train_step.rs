@@ -177,12 +177,20 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     // Conv D: label planes; MLP D: label features.
     let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
     let img = Shape(1, 8, 8);
-    let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3);
+    let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, false);
     assert_eq!(d.input, Shape(4, 8, 8));
     compare("conditional dcgan", &cfg, &g, &d);
-    let (g, d) = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3);
+    let (g, d) =
+        conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3, false);
     assert_eq!(d.input, Shape(67, 1, 1));
     compare("conditional mlp", &cfg, &g, &d);
+    // Projection discriminators: the image alone in, the label read by the head.
+    let (g, mut d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, true);
+    assert_eq!(d.input, img);
+    d.spectral_norm = true;
+    compare("projection dcgan + spectral norm", &GanConfig { loss: LossKind::Hinge, ..cfg.clone() }, &g, &d);
+    let (g, d) = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3, true);
+    compare("projection mlp", &cfg, &g, &d);
 }
 
 /// The wiring the GAN step relies on: G's parameter gradient of mean BCE(D(G(z)), 1), taken
@@ -321,8 +329,10 @@ fn resnet_and_augmented_iterations_equal_reference() {
     assert_ne!(plain.stats, aug.stats, "D sees other images when augmented");
     let translation = Policy { translation: true, ..Policy::default() };
     let cfg = GanConfig { augment: translation, classes: 3, ..config(LossKind::Bce, 6, 2, OptKind::Adam) };
-    let (cg, cd) = conditional(g.clone(), d.clone(), 3);
+    let (cg, cd) = conditional(g.clone(), d.clone(), 3, false);
     compare("conditional resnet + translation", &cfg, &cg, &cd);
+    let (cg, cd) = conditional(g.clone(), d.clone(), 3, true);
+    compare("projection resnet + translation", &cfg, &cg, &cd);
     d.spectral_norm = false;
     let cfg = GanConfig { augment, r1: 1.0, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
     compare("resnet + augment + r1", &cfg, &g, &d);

@@ -178,10 +178,18 @@ pub fn keras_discriminator(img: Shape) -> NetSpec {
 }
 
 /// The same two networks told one of `classes` classes (Mirza & Osindero 2014): G reads z then
-/// a one-hot label; D reads the image then one constant plane per class when it starts with a
-/// convolution, one feature per class when it starts with a linear layer.
-pub fn conditional(mut g: NetSpec, mut d: NetSpec, classes: usize) -> (NetSpec, NetSpec) {
+/// a one-hot label. D, with `projection`, ends in a projection head (Miyato & Koyama 2018: its
+/// logit plus the inner product of its last features with the class's embedding); otherwise it
+/// reads the image then one constant plane per class when it starts with a convolution, one
+/// feature per class when it starts with a linear layer.
+pub fn conditional(mut g: NetSpec, mut d: NetSpec, classes: usize, projection: bool) -> (NetSpec, NetSpec) {
     g.input = Shape(g.input.size() + classes, 1, 1);
+    if projection {
+        if let Some(last @ L::Linear { out: 1, .. }) = d.layers.last_mut() {
+            *last = L::Projection { classes };
+            return (g, d);
+        }
+    }
     d.input = match d.layers.first() {
         Some(L::Linear { .. }) => Shape(d.input.size() + classes, 1, 1),
         _ => Shape(d.input.0 + classes, d.input.1, d.input.2),

@@ -211,7 +211,9 @@ impl<B: Backend> InfoHead<B> {
 /// How D's input is formed from G's output (label planes, when conditional), after checking that
 /// the two networks and `cfg` fit together.
 fn d_condition(cfg: &GanConfig, g_spec: &NetSpec, d_spec: &NetSpec, g_out: Shape) -> Result<Condition> {
-    let (k, pac) = (cfg.classes, cfg.pac());
+    // A projection head reads the label itself: no planes.
+    let k = if d_spec.reads_labels() { 0 } else { cfg.classes };
+    let pac = cfg.pac();
     let image = g_out.size() * pac;
     let label_len = d_spec.input.size().checked_sub(image).filter(|&l| k > 0 && l % k == 0);
     let spatial = match label_len {
@@ -281,7 +283,7 @@ impl<B: Backend> Gan<B> {
         }
         let g_ema = if cfg.g_ema > 0.0 { Some(Net::new(b, g_spec, n)?) } else { None };
         let d_cond = d_condition(&cfg, g_spec, d_spec, g.output_shape())?;
-        let d_in = if cfg.classes > 0 || cfg.instance_noise > 0.0 {
+        let d_in = if d_cond.classes > 0 || cfg.instance_noise > 0.0 {
             Some((b.alloc(d_cond.n * d_cond.out_dim())?, b.alloc(d_cond.n * d_cond.out_dim())?))
         } else {
             None
@@ -512,6 +514,9 @@ impl<B: Backend> Gan<B> {
     /// What D sees of images `x` with labels `label`: x itself, or x with instance noise and
     /// label planes (call numbers the draws within an iteration).
     fn d_input(&mut self, b: &mut B, x: &B::T, label: &B::T, call: u64) -> Result<B::T> {
+        if let Some(labels) = self.d.labels() {
+            b.copy(label, labels)?;
+        }
         let x = match &self.augmented {
             Some(a) => {
                 crate::ops::augment::forward(b, &self.augment_at(call), x, a.scratch(), &a.out)?;

@@ -144,6 +144,8 @@ pub struct Build<'a, B: Backend> {
     /// Receives an input gradient nobody asked for, where a kernel always writes one: only a
     /// network's first layers are asked for none, so it has the network input's size.
     pub(super) sink: B::T,
+    /// The network's second input, one class label a sample (see [`super::Net::labels`]).
+    pub(super) labels: B::T,
 }
 
 impl<B: Backend> Build<'_, B> {

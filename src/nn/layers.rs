@@ -21,6 +21,7 @@ use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
 use crate::ops::linear::Linear;
+use crate::ops::projection::{self, Projection};
 use crate::ops::resample::{Resample, ResampleKind};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -70,6 +71,12 @@ pub enum LayerSpec {
     Residual(ResidualSpec),
     /// (1 − α)·a(x) + α·b(x), α set by the trainer.
     Blend(BlendSpec),
+    /// A projection discriminator's logit (Miyato & Koyama 2018): a linear head on the flat
+    /// features x plus ⟨embed[label], x⟩, the label being the network's second input
+    /// ([`super::Net::labels`]).
+    Projection {
+        classes: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +133,7 @@ fn output_shape(l: &LayerSpec, cur: Shape, path: &str) -> Result<Shape> {
     let bad = |msg: String| Error::Config(format!("layer {path} ({l:?}): {msg}"));
     Ok(match l {
         LayerSpec::Linear { out, .. } => Shape(*out, 1, 1),
+        LayerSpec::Projection { .. } => Shape(1, 1, 1),
         &LayerSpec::Conv2d { out, kernel, stride, pad, .. } => {
             if cur.1 + 2 * pad < kernel || cur.2 + 2 * pad < kernel || stride == 0 {
                 return Err(bad(format!("kernel {kernel} does not fit input {cur:?}")));
@@ -242,6 +250,16 @@ pub(super) fn declare(l: &LayerSpec, inp: Shape, path: &str, spectral: bool, d: 
         return Ok(());
     }
     match l {
+        &LayerSpec::Projection { classes } => {
+            let (f, bound) = (inp.size(), 1.0 / (inp.size() as f32).sqrt());
+            d.param(format!("{path}.weight"), vec![1, f], Some(bound), 0.0);
+            d.param(format!("{path}.bias"), vec![1], Some(bound), 0.0);
+            d.param(format!("{path}.embed.weight"), vec![classes, f], Some(bound), 0.0);
+            if spectral {
+                d.spectral +=
+                    aligned(1) + aligned(f) + aligned(2) + aligned(classes) + aligned(f) + aligned(2);
+            }
+        }
         LayerSpec::BatchNorm { .. } => {
             d.param(format!("{path}.gamma"), vec![inp.0], None, 1.0);
             d.param(format!("{path}.beta"), vec![inp.0], None, 0.0);
@@ -302,6 +320,21 @@ pub(super) fn build<B: Backend>(
         }
         LayerSpec::Residual(r) => Box::new(Residual::build(r, inp, path, cx)?),
         LayerSpec::Blend(m) => Box::new(Blend::build(m, inp, path, cx)?),
+        &LayerSpec::Projection { classes } => {
+            let f = inp.size();
+            let linear = |out_features| WeightedOp::Linear(Linear { batch, in_features: f, out_features });
+            let (op, mut w, b) = (linear(1), cx.param("weight")?, cx.param("bias")?);
+            let mut embed = cx.param("embed.weight")?;
+            cx.spectral(&mut w, &op)?;
+            cx.spectral(&mut embed, &linear(classes))?;
+            let s = Projection { n: batch, features: f, classes };
+            Box::new(ProjectionHead {
+                head: Weighted { op, w, b: Some(b) },
+                s,
+                embed,
+                labels: cx.labels.clone(),
+            })
+        }
         LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
             unreachable!("weighted layers are built above")
         }
@@ -510,5 +543,41 @@ impl<B: Backend> Layer<B> for Resampling {
 
     fn input_grad_backward(&self, b: &mut B, _: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
         e.output.map_or(Ok(()), |out| crate::ops::resample::forward(b, &self.0, e.input, out))
+    }
+}
+
+/// A linear head, then the class projection added onto its output (see [`LayerSpec::Projection`]).
+struct ProjectionHead<T> {
+    head: Weighted<T>,
+    s: Projection,
+    embed: Param<T>,
+    labels: T,
+}
+
+impl<B: Backend> Layer<B> for ProjectionHead<B::T> {
+    fn forward(&mut self, b: &mut B, x: &B::T, y: &B::T, run: Run) -> Result<()> {
+        self.head.forward(b, x, y, run)?;
+        projection::forward(b, &self.s, x, &self.labels, &self.embed.value, y)
+    }
+
+    fn backward(&self, b: &mut B, io: Io<'_, B::T>, dx: Option<&B::T>, param_grads: bool) -> Result<()> {
+        self.head.backward(b, io, dx, param_grads)?;
+        if let Some(dx) = dx {
+            projection::backward_input(b, &self.s, io.dy, &self.labels, &self.embed.value, dx)?;
+        }
+        if param_grads {
+            projection::backward_embed(b, &self.s, io.x, &self.labels, io.dy, &self.embed.grad)?;
+        }
+        Ok(())
+    }
+
+    /// Linear in x for fixed labels: e.output = (W + embed[label]) e.input, and the weights'
+    /// gradients with e.input in place of x.
+    fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
+        self.head.input_grad_backward(b, io, e)?;
+        if let Some(out) = e.output {
+            projection::forward(b, &self.s, e.input, &self.labels, &self.embed.value, out)?;
+        }
+        projection::backward_embed(b, &self.s, e.input, &self.labels, io.dy, &self.embed.grad)
     }
 }

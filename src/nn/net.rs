@@ -56,6 +56,8 @@ pub struct Net<B: Backend> {
     spectral: Vec<Spectral<B::T>>,
     /// Every spectral-normalised weight's u, v and (σ, scratch), in one flat buffer (checkpointed).
     pub spectral_state: B::T,
+    /// The second input [batch]: each sample's class, read by projection layers.
+    labels: B::T,
 }
 
 /// Why a network with batch norm cannot take a gradient penalty.
@@ -77,6 +79,7 @@ impl<B: Backend> Net<B> {
         let sink = b.alloc(batch * spec.input.size())?;
         let out_len = batch * spec.output()?.size();
         let (out, dout) = (b.alloc(out_len)?, b.alloc(out_len)?);
+        let labels = b.alloc(batch)?;
         let mut cx = Build {
             b,
             batch,
@@ -89,6 +92,7 @@ impl<B: Backend> Net<B> {
             spectral_list: Vec::new(),
             serial: 0,
             sink,
+            labels: labels.clone(),
         };
         let root = build_sequence(&spec.layers, spec.input, "", &mut cx)?;
         let spectral = std::mem::take(&mut cx.spectral_list);
@@ -105,7 +109,14 @@ impl<B: Backend> Net<B> {
             dout,
             spectral,
             spectral_state: spectral_state.clone(),
+            labels,
         })
+    }
+
+    /// The class labels [batch] the next passes read, where the network has a projection layer
+    /// (write them before the forward pass: the backward passes read them too).
+    pub fn labels(&self) -> Option<&B::T> {
+        self.spec.reads_labels().then_some(&self.labels)
     }
 
     /// Makes the buffers [`Net::input_grad_backward`] needs, after checking that the network

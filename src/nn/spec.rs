@@ -138,6 +138,16 @@ impl NetSpec {
         Ok(largest)
     }
 
+    /// Whether a layer reads the network's second input, the class labels.
+    pub fn reads_labels(&self) -> bool {
+        fn any(layers: &[LayerSpec]) -> bool {
+            layers
+                .iter()
+                .any(|l| matches!(l, LayerSpec::Projection { .. }) || l.paths().iter().any(|(_, p)| any(p)))
+        }
+        any(&self.layers)
+    }
+
     pub fn output(&self) -> Result<Shape> {
         Ok(self.shapes()?.last().copied().unwrap_or(self.input))
     }
@@ -158,6 +168,8 @@ fn sequence_macs(layers: &[LayerSpec], inp: Shape, macs: &mut Vec<u64>) -> Resul
         let (inp, o) = (if i == 0 { inp } else { shapes[i - 1] }, shapes[i]);
         match *l {
             LayerSpec::Linear { out, .. } => macs.push((inp.size() * out) as u64),
+            // The head and the class embedding's inner product.
+            LayerSpec::Projection { .. } => macs.push(2 * inp.size() as u64),
             LayerSpec::Conv2d { kernel, .. } => macs.push((o.1 * o.2 * inp.0 * o.0 * kernel * kernel) as u64),
             LayerSpec::ConvTranspose2d { kernel, .. } => {
                 macs.push((inp.1 * inp.2 * inp.0 * o.0 * kernel * kernel) as u64)

@@ -23,6 +23,7 @@ pub mod info_loss;
 pub mod linear;
 pub mod mix;
 pub mod mse;
+pub mod projection;
 pub mod random;
 pub mod reduce;
 pub mod resample;
@@ -76,6 +77,7 @@ pub const SHADERS: &[Shader] = &[
     shader!("linear", linear::LinearParams),
     shader!("mix", mix::MixParams),
     shader!("mse", LossParams),
+    shader!("projection", projection::ProjectionParams),
     shader!("random", random::RandomParams),
     shader!("reduce", reduce::ReduceParams),
     shader!("resample", resample::ResampleParams),

@@ -18,6 +18,15 @@ use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
 use crate::ops::augment::Policy;
 
+/// How a conditional D reads the label (`--d-label`). Runs from before the flag read planes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DLabel {
+    #[default]
+    Planes,
+    Projection,
+}
+
 /// Every setting of a run, resolved (see `resolve`): written whole to config.json and into each
 /// checkpoint, and read, never changed, by the trainer. Each setting's flag, help and default
 /// are declared here once; the model-dependent defaults are the recipes in `preset.rs`.
@@ -216,6 +225,12 @@ pub struct RunConfig {
     #[arg(long)]
     #[serde(default)]
     pub conditional: bool,
+    /// How a conditional D is told the label: planes (one constant input plane per class) or
+    /// projection (Miyato & Koyama 2018: the inner product of D's last features with a learned
+    /// embedding of the class, added to its logit)
+    #[arg(long, value_enum, default_value_t = DLabel::Planes)]
+    #[serde(default)]
+    pub d_label: DLabel,
     /// Gaussian noise of this standard deviation on every input of D (real and fake), falling
     /// linearly to 0 over the run (instance noise, Sønderby et al. 2016). Pixels span [−1, 1].
     #[arg(long, default_value_t = 0.0)]
@@ -433,7 +448,11 @@ impl RunConfig {
                 )));
             }
         };
-        let (mut g, mut d) = if classes > 0 { models::conditional(g, d, classes) } else { (g, d) };
+        let (mut g, mut d) = if classes > 0 {
+            models::conditional(g, d, classes, self.d_label == DLabel::Projection)
+        } else {
+            (g, d)
+        };
         // InfoGAN's categorical code enters G as a one-hot label would; D is not told it.
         g.input = Shape(g.input.0 + self.info_cat, 1, 1);
         d.spectral_norm = self.d_spectral_norm;
