@@ -24,8 +24,11 @@ fn losses(dir: &Path) -> Vec<String> {
 #[test]
 fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
     resumes_exactly("default", &[], &["g_ema", "d.spectral"]);
-    // Random flips drawn from the seed, the epoch and the position flip the same images again.
-    resumes_exactly("mirror", &["--mirror"], &[]);
+    // Random flips drawn from the seed, the epoch and the position flip the same images again;
+    // the learning rates' decay is a function of the step.
+    resumes_exactly("mirror", &["--mirror", "--lr-decay", "0.5"], &[]);
+    // A projection discriminator reads each batch's labels.
+    resumes_exactly("projection", &["--conditional", "--d-label", "projection"], &[]);
 }
 
 /// WGAN-GP's interpolation weights and InfoGAN's Q head, its optimizer and codes.

@@ -109,6 +109,12 @@ pub struct GanConfig {
     pub instance_noise: f32,
     #[serde(default)]
     pub noise_anneal_steps: u64,
+    /// Both learning rates are multiplied by `lr_decay` every `lr_decay_every` iterations (an
+    /// epoch; 0: never).
+    #[serde(default = "one_f32")]
+    pub lr_decay: f32,
+    #[serde(default)]
+    pub lr_decay_every: u64,
     /// Samples of each fake batch the generator step learns from (0: all `batch`): a generator
     /// batch smaller than the discriminator's, as in setups that train them at different sizes.
     #[serde(default)]
@@ -203,6 +209,8 @@ impl Default for GanConfig {
             classes: 0,
             instance_noise: 0.0,
             noise_anneal_steps: 0,
+            lr_decay: 1.0,
+            lr_decay_every: 0,
             g_batch: 0,
             g_ema: 0.0,
             pac: 1,

@@ -41,8 +41,13 @@ impl<B: Backend> Optimizer<B> {
     }
 
     pub fn step(&mut self, b: &mut B, params: &B::T, grads: &B::T) -> Result<()> {
+        self.step_scaled(b, params, grads, 1.0)
+    }
+
+    /// A step at `lr_scale` times the configured learning rate (a decay schedule's factor).
+    pub fn step_scaled(&mut self, b: &mut B, params: &B::T, grads: &B::T, lr_scale: f32) -> Result<()> {
         self.t += 1;
-        let c = self.cfg;
+        let c = OptConfig { lr: self.cfg.lr * lr_scale, ..self.cfg };
         match c.kind {
             OptKind::Adam => {
                 let s = AdamStep {
@@ -502,6 +507,14 @@ impl<B: Backend> Gan<B> {
         Condition { n, dim: z_dim, classes, spatial: 1, sigma: 0.0, seed: 0, offset: 0 }
     }
 
+    /// The learning rates' factor at the current step: `lr_decay` per `lr_decay_every` iterations.
+    pub fn lr_scale(&self) -> f32 {
+        match self.cfg.lr_decay_every {
+            0 => 1.0,
+            every => self.cfg.lr_decay.powi((self.step / every) as i32),
+        }
+    }
+
     /// The instance noise's standard deviation at the current step.
     pub fn noise_sigma(&self) -> f32 {
         let c = &self.cfg;
@@ -644,7 +657,7 @@ impl<B: Backend> Gan<B> {
             crate::ops::augment::backward(b, &s, &image_grad, a.scratch(), self.g.output_grad())?;
         }
         self.g.backward(b, &g_in, None, true)?;
-        self.opt_g.step(b, &self.g.params, &self.g.grads)?;
+        self.opt_g.step_scaled(b, &self.g.params, &self.g.grads, self.lr_scale())?;
         if unrolled {
             self.restore_d(b)?;
         }
@@ -694,7 +707,7 @@ impl<B: Backend> Gan<B> {
             self.d_backward(b, &x, None, true, q)?;
             self.penalise(b, real, &fake, &real_label, k)?;
             self.d.spectral_backward(b)?;
-            self.opt_d.step(b, &self.d.params, &self.d.grads)?;
+            self.opt_d.step_scaled(b, &self.d.params, &self.d.grads, self.lr_scale())?;
             if let Some(q) = &mut self.q {
                 q.opt.step(b, &q.net.params, &q.net.grads)?;
             }

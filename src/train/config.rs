@@ -484,6 +484,8 @@ impl RunConfig {
             classes: 0,
             instance_noise: self.instance_noise,
             noise_anneal_steps: 0,
+            lr_decay: self.lr_decay,
+            lr_decay_every: 0,
             g_batch: self.g_batch.unwrap_or(0),
             g_ema: self.g_ema,
             pac: self.pac(),

@@ -152,6 +152,7 @@ pub fn resolve(args: TrainArgs) -> Result<Run> {
         )));
     }
     cfg.noise_anneal_steps = (config.epochs * iters_per_epoch) as u64;
+    cfg.lr_decay_every = iters_per_epoch as u64;
     Ok(Run { config, cfg, data, out, resume, iters_per_epoch })
 }
 

@@ -292,9 +292,6 @@ impl<B: Backend> Trainer<B> {
     fn epoch(&mut self, b: &mut B, epoch: usize) -> Result<bool> {
         let (args, cfg) = (self.run.config.clone(), self.run.cfg.clone());
         let data = &self.run.data;
-        let decay = args.lr_decay.powi(epoch as i32);
-        self.gan.opt_g.cfg.lr = args.lr_g * decay;
-        self.gan.opt_d.cfg.lr = args.lr_d * decay;
         self.batches.start_epoch(data, epoch);
         let first = if epoch == self.start_epoch { self.start_iteration } else { 0 };
         for it in first..self.run.iters_per_epoch {
