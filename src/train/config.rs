@@ -18,13 +18,19 @@ use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
 use crate::ops::augment::Policy;
 
-/// How a conditional D reads the label (`--d-label`). Runs from before the flag read planes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// How a conditional D reads the label (`--d-label`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum DLabel {
-    #[default]
     Planes,
     Projection,
+}
+
+impl DLabel {
+    /// What runs saved before the flag existed used.
+    fn before_the_flag() -> Self {
+        DLabel::Planes
+    }
 }
 
 /// Every setting of a run, resolved (see `resolve`): written whole to config.json and into each
@@ -220,16 +226,16 @@ pub struct RunConfig {
     #[arg(long, value_enum, value_delimiter = ',')]
     #[serde(default)]
     pub augment: Vec<AugmentKind>,
-    /// Class-conditional G and D (Mirza & Osindero 2014): both are told the label, one-hot;
-    /// the epoch grids show one row per class and `sample --label` picks one.
+    /// Class-conditional G and D: G reads the label one-hot after z, D as --d-label says; the
+    /// epoch grids show one row per class and `sample --label` picks one.
     #[arg(long)]
     #[serde(default)]
     pub conditional: bool,
-    /// How a conditional D is told the label: planes (one constant input plane per class) or
-    /// projection (Miyato & Koyama 2018: the inner product of D's last features with a learned
-    /// embedding of the class, added to its logit)
-    #[arg(long, value_enum, default_value_t = DLabel::Planes)]
-    #[serde(default)]
+    /// How a conditional D is told the label: projection (Miyato & Koyama 2018: the inner
+    /// product of D's last features with a learned embedding of the class, added to its logit)
+    /// or planes (one constant input plane per class, Mirza & Osindero 2014)
+    #[arg(long, value_enum, default_value_t = DLabel::Projection)]
+    #[serde(default = "DLabel::before_the_flag")]
     pub d_label: DLabel,
     /// Gaussian noise of this standard deviation on every input of D (real and fake), falling
     /// linearly to 0 over the run (instance noise, Sønderby et al. 2016). Pixels span [−1, 1].
