@@ -16,26 +16,6 @@
 @group(0) @binding(3) var<storage, read> sums: array<f32>;
 @group(0) @binding(4) var<storage, read> draws: array<f32>;
 
-// One invocation per sample: its transforms into y (the draws tensor).
-@compute @workgroup_size(256)
-fn draw(inv: Invocation) {
-    let s = flat_id(inv);
-    if (s >= p.n) { return; }
-    let key = vec2<u32>(p.seed_lo, p.seed_hi);
-    let t = threefry2x32(key, counter_at(0u, 0u, 2u * s));
-    let c = threefry2x32(key, counter_at(0u, 0u, 2u * s + 1u));
-    let r = threefry2x32(key, vec2<u32>(s, 1u));
-    let q = threefry2x32(key, vec2<u32>(s, 2u));
-    y[8u * s] = f32(i32(t.x % (2u * p.shift_h + 1u)) - i32(p.shift_h));
-    y[8u * s + 1u] = f32(i32(t.y % (2u * p.shift_w + 1u)) - i32(p.shift_w));
-    y[8u * s + 2u] = f32(i32(c.x % (p.h + 1u - p.cut_h % 2u)) - i32(p.cut_h / 2u));
-    y[8u * s + 3u] = f32(i32(c.y % (p.w + 1u - p.cut_w % 2u)) - i32(p.cut_w / 2u));
-    y[8u * s + 4u] = unit_float(r.x) - 0.5;
-    y[8u * s + 5u] = 2.0 * unit_float(r.y);
-    y[8u * s + 6u] = unit_float(q.x) + 0.5;
-    y[8u * s + 7u] = 0.0;
-}
-
 // Sample s's (ty, tx, box top, box left).
 fn transform(s: u32) -> vec4<i32> {
     return vec4<i32>(i32(draws[8u * s]), i32(draws[8u * s + 1u]), i32(draws[8u * s + 2u]), i32(draws[8u * s + 3u]));
@@ -51,33 +31,30 @@ fn on_image(i: i32, j: i32) -> bool {
     return i >= 0 && i < i32(p.h) && j >= 0 && j < i32(p.w);
 }
 
-@compute @workgroup_size(256)
-fn forward(inv: Invocation) {
-    let o = flat_id(inv);
+// Translation and cutout: y[o] reads x `sign` · (ty, tx) away, kept where the forward's output
+// pixel (o itself for the forward, the pixel read for the backward) is outside the box.
+fn shifted(o: u32, sign: i32) {
     if (o >= p.n * p.c * p.h * p.w) { return; }
     let plane = o / (p.h * p.w);
     let i = i32((o / p.w) % p.h);
     let j = i32(o % p.w);
     let t = transform(plane / p.c);
-    let si = i + t.x;
-    let sj = j + t.y;
-    let read = on_image(si, sj) && kept(t, i, j);
+    let si = i + sign * t.x;
+    let sj = j + sign * t.y;
+    let forward = sign > 0;
+    let read = on_image(si, sj) && kept(t, select(si, i, forward), select(sj, j, forward));
     y[o] = select(0.0, x[plane * p.h * p.w + u32(select(0, si * i32(p.w) + sj, read))], read);
 }
 
 @compute @workgroup_size(256)
+fn forward(inv: Invocation) {
+    shifted(flat_id(inv), 1);
+}
+
+// Bindings: 1 = dy, 2 = dx.
+@compute @workgroup_size(256)
 fn backward(inv: Invocation) {
-    let o = flat_id(inv);
-    if (o >= p.n * p.c * p.h * p.w) { return; }
-    let plane = o / (p.h * p.w);
-    let i = i32((o / p.w) % p.h);
-    let j = i32(o % p.w);
-    let t = transform(plane / p.c);
-    // The output pixel that read this one.
-    let oi = i - t.x;
-    let oj = j - t.y;
-    let read = on_image(oi, oj) && kept(t, oi, oj);
-    y[o] = select(0.0, x[plane * p.h * p.w + u32(select(0, oi * i32(p.w) + oj, read))], read);
+    shifted(flat_id(inv), -1);
 }
 
 // DiffAugment's brightness, saturation and contrast as one affine map per sample; `shift` 0
@@ -107,4 +84,24 @@ fn color(inv: Invocation) {
 @compute @workgroup_size(256)
 fn color_linear(inv: Invocation) {
     color_at(flat_id(inv), 0.0);
+}
+
+// One invocation per sample: its transforms into y (the draws tensor).
+@compute @workgroup_size(256)
+fn draw(inv: Invocation) {
+    let s = flat_id(inv);
+    if (s >= p.n) { return; }
+    let key = vec2<u32>(p.seed_lo, p.seed_hi);
+    let t = threefry2x32(key, counter_at(0u, 0u, 2u * s));
+    let c = threefry2x32(key, counter_at(0u, 0u, 2u * s + 1u));
+    let r = threefry2x32(key, vec2<u32>(s, 1u));
+    let q = threefry2x32(key, vec2<u32>(s, 2u));
+    y[8u * s] = f32(i32(t.x % (2u * p.shift_h + 1u)) - i32(p.shift_h));
+    y[8u * s + 1u] = f32(i32(t.y % (2u * p.shift_w + 1u)) - i32(p.shift_w));
+    y[8u * s + 2u] = f32(i32(c.x % (p.h + 1u - p.cut_h % 2u)) - i32(p.cut_h / 2u));
+    y[8u * s + 3u] = f32(i32(c.y % (p.w + 1u - p.cut_w % 2u)) - i32(p.cut_w / 2u));
+    y[8u * s + 4u] = unit_float(r.x) - 0.5;
+    y[8u * s + 5u] = 2.0 * unit_float(r.y);
+    y[8u * s + 6u] = unit_float(q.x) + 0.5;
+    y[8u * s + 7u] = 0.0;
 }

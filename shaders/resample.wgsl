@@ -42,13 +42,16 @@ fn nearest_forward(inv: Invocation) {
     y[o] = x[(q.x * p.h + q.y / 2u) * p.w + q.z / 2u];
 }
 
+// The sum of x's 2×2 block at `top` in rows of `row`.
+fn block_sum(top: u32, row: u32) -> f32 {
+    return (x[top] + x[top + 1u]) + (x[top + row] + x[top + row + 1u]);
+}
+
 @compute @workgroup_size(256)
 fn nearest_backward(inv: Invocation) {
     let q = at(inv, p.h, p.w);
-    let i = q.w;
     if (q.x >= p.planes) { return; }
-    let top = (q.x * p.ho + 2u * q.y) * p.wo + 2u * q.z;
-    y[i] = (x[top] + x[top + 1u]) + (x[top + p.wo] + x[top + p.wo + 1u]);
+    y[q.w] = block_sum((q.x * p.ho + 2u * q.y) * p.wo + 2u * q.z, p.wo);
 }
 
 @compute @workgroup_size(256)
@@ -90,10 +93,8 @@ fn bilinear_backward(inv: Invocation) {
 @compute @workgroup_size(256)
 fn avg_pool_forward(inv: Invocation) {
     let q = at(inv, p.ho, p.wo);
-    let o = q.w;
     if (q.x >= p.planes) { return; }
-    let top = (q.x * p.h + 2u * q.y) * p.w + 2u * q.z;
-    y[o] = 0.25 * ((x[top] + x[top + 1u]) + (x[top + p.w] + x[top + p.w + 1u]));
+    y[q.w] = 0.25 * block_sum((q.x * p.h + 2u * q.y) * p.w + 2u * q.z, p.w);
 }
 
 @compute @workgroup_size(256)

@@ -539,9 +539,9 @@ fn projection_forward_and_backward() {
                 ("dembed", rng.vec(classes * features, -1.0, 1.0))
             ],
             |b, t| {
-                wgan_gpu::ops::projection::forward(b, &s, &t[0], &t[1], &t[2], &t[3])?;
-                wgan_gpu::ops::projection::backward_input(b, &s, &t[4], &t[1], &t[2], &t[5])?;
-                wgan_gpu::ops::projection::backward_embed(b, &s, &t[0], &t[1], &t[4], &t[6])
+                wgan_gpu::ops::projection::forward(b, &s, (&t[0], &t[1], &t[2]), &t[3])?;
+                wgan_gpu::ops::projection::backward_input(b, &s, (&t[4], &t[1], &t[2]), &t[5])?;
+                wgan_gpu::ops::projection::backward_embed(b, &s, (&t[0], &t[1], &t[4]), &t[6])
             }
         );
     }

@@ -557,16 +557,16 @@ struct ProjectionHead<T> {
 impl<B: Backend> Layer<B> for ProjectionHead<B::T> {
     fn forward(&mut self, b: &mut B, x: &B::T, y: &B::T, run: Run) -> Result<()> {
         self.head.forward(b, x, y, run)?;
-        projection::forward(b, &self.s, x, &self.labels, &self.embed.value, y)
+        projection::forward(b, &self.s, (x, &self.labels, &self.embed.value), y)
     }
 
     fn backward(&self, b: &mut B, io: Io<'_, B::T>, dx: Option<&B::T>, param_grads: bool) -> Result<()> {
         self.head.backward(b, io, dx, param_grads)?;
         if let Some(dx) = dx {
-            projection::backward_input(b, &self.s, io.dy, &self.labels, &self.embed.value, dx)?;
+            projection::backward_input(b, &self.s, (io.dy, &self.labels, &self.embed.value), dx)?;
         }
         if param_grads {
-            projection::backward_embed(b, &self.s, io.x, &self.labels, io.dy, &self.embed.grad)?;
+            projection::backward_embed(b, &self.s, (io.x, &self.labels, io.dy), &self.embed.grad)?;
         }
         Ok(())
     }
@@ -576,8 +576,8 @@ impl<B: Backend> Layer<B> for ProjectionHead<B::T> {
     fn input_grad_backward(&self, b: &mut B, io: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
         self.head.input_grad_backward(b, io, e)?;
         if let Some(out) = e.output {
-            projection::forward(b, &self.s, e.input, &self.labels, &self.embed.value, out)?;
+            projection::forward(b, &self.s, (e.input, &self.labels, &self.embed.value), out)?;
         }
-        projection::backward_embed(b, &self.s, e.input, &self.labels, io.dy, &self.embed.grad)
+        projection::backward_embed(b, &self.s, (e.input, &self.labels, io.dy), &self.embed.grad)
     }
 }

@@ -114,21 +114,15 @@ pub struct Scratch<'a, T> {
 /// Values drawn per sample: shift (2), box corner (2), colour factors (3), padding.
 pub const DRAWS: usize = 8;
 
-/// y = augment(x).
-pub fn forward<B: Backend>(
-    b: &mut B,
-    s: &Augment,
-    x: &B::T,
-    scratch: Scratch<'_, B::T>,
-    y: &B::T,
-) -> Result<()> {
-    run(b, &DrawPass(*s), &[], &[scratch.draws])?;
+/// y = augment(x), with `t` its scratch tensors.
+pub fn forward<B: Backend>(b: &mut B, s: &Augment, x: &B::T, t: Scratch<'_, B::T>, y: &B::T) -> Result<()> {
+    run(b, &DrawPass(*s), &[], &[t.draws])?;
     if !s.color {
-        return run(b, &AugmentPass(*s, false), &[x, scratch.draws], &[y]);
+        return run(b, &AugmentPass(*s, false), &[x, t.draws], &[y]);
     }
-    crate::ops::reduce::sum_channels(b, &s.sums(), x, scratch.sums, false)?;
-    run(b, &ColorPass(*s, false), &[x, scratch.sums, scratch.draws], &[scratch.mid])?;
-    run(b, &AugmentPass(*s, false), &[scratch.mid, scratch.draws], &[y])
+    crate::ops::reduce::sum_channels(b, &s.sums(), x, t.sums, false)?;
+    run(b, &ColorPass(*s, false), &[x, t.sums, t.draws], &[t.mid])?;
+    run(b, &AugmentPass(*s, false), &[t.mid, t.draws], &[y])
 }
 
 /// dx = augmentᵀ(dy), with the forward's `s`.
@@ -136,18 +130,18 @@ pub fn backward<B: Backend>(
     b: &mut B,
     s: &Augment,
     dy: &B::T,
-    scratch: Scratch<'_, B::T>,
+    t: Scratch<'_, B::T>,
     dx: &B::T,
 ) -> Result<()> {
-    run(b, &DrawPass(*s), &[], &[scratch.draws])?;
+    run(b, &DrawPass(*s), &[], &[t.draws])?;
     if !s.color {
-        return run(b, &AugmentPass(*s, true), &[dy, scratch.draws], &[dx]);
+        return run(b, &AugmentPass(*s, true), &[dy, t.draws], &[dx]);
     }
-    run(b, &AugmentPass(*s, true), &[dy, scratch.draws], &[scratch.mid])?;
-    crate::ops::reduce::sum_channels(b, &s.sums(), scratch.mid, scratch.sums, false)?;
+    run(b, &AugmentPass(*s, true), &[dy, t.draws], &[t.mid])?;
+    crate::ops::reduce::sum_channels(b, &s.sums(), t.mid, t.sums, false)?;
     // Colour's linear part is symmetric (a sum of scaled averaging projections): its transpose
     // is itself, without the brightness shift.
-    run(b, &ColorPass(*s, true), &[scratch.mid, scratch.sums, scratch.draws], &[dx])
+    run(b, &ColorPass(*s, true), &[t.mid, t.sums, t.draws], &[dx])
 }
 
 /// Writes each sample's drawn transforms [n, DRAWS], once a pass rather than per element.
@@ -286,34 +280,27 @@ pub mod reference {
         out
     }
 
-    /// y = augment(x), [n, c, h, w]
-    pub fn augment_forward<F: Float>(a: &Augment, x: &[F], y: &mut [F]) {
+    /// Calls `f(o, i)` for every element o of every sample's output that copies input element i.
+    fn each_copy(a: &Augment, mut f: impl FnMut(usize, usize)) {
         let plane = a.h * a.w;
-        y.fill(F::zero());
         for s in 0..a.n {
             let copies = copies(a, s);
-            for c in 0..a.c {
-                let at = (s * a.c + c) * plane;
-                for &(o, i) in &copies {
-                    y[at + o] = x[at + i];
-                }
+            for at in (s * a.c..(s + 1) * a.c).map(|c| c * plane) {
+                copies.iter().for_each(|&(o, i)| f(at + o, at + i));
             }
         }
     }
 
+    /// y = augment(x), [n, c, h, w]
+    pub fn augment_forward<F: Float>(a: &Augment, x: &[F], y: &mut [F]) {
+        y.fill(F::zero());
+        each_copy(a, |o, i| y[o] = x[i]);
+    }
+
     /// dx = augmentᵀ(dy), [n, c, h, w]
     pub fn augment_backward<F: Float>(a: &Augment, dy: &[F], dx: &mut [F]) {
-        let plane = a.h * a.w;
         dx.fill(F::zero());
-        for s in 0..a.n {
-            let copies = copies(a, s);
-            for c in 0..a.c {
-                let at = (s * a.c + c) * plane;
-                for &(o, i) in &copies {
-                    dx[at + i] = dx[at + i] + dy[at + o];
-                }
-            }
-        }
+        each_copy(a, |o, i| dx[i] = dx[i] + dy[o]);
     }
 }
 
@@ -332,10 +319,8 @@ mod tests {
             Policy { color: true, translation: false, cutout: false },
             Policy { color: true, translation: true, cutout: true },
         ] {
-            let a = Augment::new(policy, (3, 3, 9, 7), 77);
-            let len = 3 * 3 * 9 * 7;
-            let x = vecf(&mut rng, len);
-            let r = vecf(&mut rng, len);
+            let (a, len) = (Augment::new(policy, (3, 3, 9, 7), 77), 3 * 3 * 9 * 7);
+            let (x, r) = (vecf(&mut rng, len), vecf(&mut rng, len));
             // As the entry points compose them: colour (reading its per-sample sums), then the
             // geometric transforms; backward the other way round.
             let sums = |x: &[f64]| -> Vec<f64> { x.chunks(len / 3).map(|s| s.iter().sum()).collect() };

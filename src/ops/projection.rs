@@ -34,40 +34,23 @@ params! {
     pub struct ProjectionParams { n: u32, features: u32, classes: u32 }
 }
 
-/// y += ⟨embed[label], x⟩ per sample; x [n, features], label [n], embed [classes, features], y [n].
-pub fn forward<B: Backend>(
-    b: &mut B,
-    s: &Projection,
-    x: &B::T,
-    label: &B::T,
-    embed: &B::T,
-    y: &B::T,
-) -> Result<()> {
-    run(b, &Entry { s: *s, kind: Kind::Forward }, &[x, label, embed], &[y])
+/// Three tensors an entry reads, in the order its doc names them.
+pub type Reads<'a, B> = (&'a <B as Backend>::T, &'a <B as Backend>::T, &'a <B as Backend>::T);
+
+/// (x, label, embed): y += ⟨embed[label], x⟩ per sample; x [n, features], label [n], embed
+/// [classes, features], y [n].
+pub fn forward<B: Backend>(b: &mut B, s: &Projection, (x, l, e): Reads<'_, B>, y: &B::T) -> Result<()> {
+    run(b, &Entry { s: *s, kind: Kind::Forward }, &[x, l, e], &[y])
 }
 
-/// dx += dy · embed[label] per sample.
-pub fn backward_input<B: Backend>(
-    b: &mut B,
-    s: &Projection,
-    dy: &B::T,
-    label: &B::T,
-    embed: &B::T,
-    dx: &B::T,
-) -> Result<()> {
-    run(b, &Entry { s: *s, kind: Kind::Input }, &[dy, label, embed], &[dx])
+/// (dy, label, embed): dx += dy · embed[label] per sample.
+pub fn backward_input<B: Backend>(b: &mut B, s: &Projection, r: Reads<'_, B>, dx: &B::T) -> Result<()> {
+    run(b, &Entry { s: *s, kind: Kind::Input }, &[r.0, r.1, r.2], &[dx])
 }
 
-/// dembed[c] += Σ over the samples of class c of dy · x.
-pub fn backward_embed<B: Backend>(
-    b: &mut B,
-    s: &Projection,
-    x: &B::T,
-    label: &B::T,
-    dy: &B::T,
-    dembed: &B::T,
-) -> Result<()> {
-    run(b, &Entry { s: *s, kind: Kind::Embed }, &[x, label, dy], &[dembed])
+/// (x, label, dy): dembed[c] += Σ over the samples of class c of dy · x.
+pub fn backward_embed<B: Backend>(b: &mut B, s: &Projection, r: Reads<'_, B>, de: &B::T) -> Result<()> {
+    run(b, &Entry { s: *s, kind: Kind::Embed }, &[r.0, r.1, r.2], &[de])
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,25 +70,17 @@ impl Pass for Entry {
         let s = &self.s;
         s.check()?;
         let ([a, label, bb], [out]) = (all(reads), all(writes));
-        let (nf, ce) = ([s.n, s.features], [s.classes, s.features]);
+        let (nf, ce) = (s.n * s.features, s.classes * s.features);
+        let wanted = match self.kind {
+            Kind::Forward => [("x", nf), ("embed", ce), ("y", s.n)],
+            Kind::Input => [("dy", s.n), ("embed", ce), ("dx", nf)],
+            Kind::Embed => [("x", nf), ("dy", s.n), ("dembed", ce)],
+        };
         expect("projection", "label", label, &[s.n])?;
-        match self.kind {
-            Kind::Forward => {
-                expect("projection", "x", a, &nf)?;
-                expect("projection", "embed", bb, &ce)?;
-                expect("projection", "y", out, &[s.n])
-            }
-            Kind::Input => {
-                expect("projection", "dy", a, &[s.n])?;
-                expect("projection", "embed", bb, &ce)?;
-                expect("projection", "dx", out, &nf)
-            }
-            Kind::Embed => {
-                expect("projection", "x", a, &nf)?;
-                expect("projection", "dy", bb, &[s.n])?;
-                expect("projection", "dembed", out, &ce)
-            }
+        for ((what, len), got) in wanted.into_iter().zip([a, bb, out]) {
+            expect("projection", what, got, &[len])?;
         }
+        Ok(())
     }
 
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
@@ -147,35 +122,26 @@ pub mod reference {
         }
     }
 
-    pub fn projection_backward_input<F: Float>(
-        s: &Projection,
-        dy: &[F],
-        label: &[F],
-        embed: &[F],
-        dx: &mut [F],
-    ) {
+    /// dx += dy · embed[label] per sample.
+    pub fn projection_backward_input<F: Float>(s: &Projection, dy: &[F], l: &[F], e: &[F], dx: &mut [F]) {
         let f = s.features;
         for (i, row) in dx.chunks_mut(f).enumerate() {
-            let e = &embed[class_of(s, label[i]) * f..][..f];
-            for (d, &e) in row.iter_mut().zip(e) {
-                *d = *d + dy[i] * e;
-            }
+            add_scaled(row, dy[i], &e[class_of(s, l[i]) * f..][..f]);
         }
     }
 
-    pub fn projection_backward_embed<F: Float>(
-        s: &Projection,
-        x: &[F],
-        label: &[F],
-        dy: &[F],
-        dembed: &mut [F],
-    ) {
+    /// dembed[label] += dy · x per sample.
+    pub fn projection_backward_embed<F: Float>(s: &Projection, x: &[F], l: &[F], dy: &[F], de: &mut [F]) {
         let f = s.features;
-        for i in 0..s.n {
-            let row = &mut dembed[class_of(s, label[i]) * f..][..f];
-            for (d, &x) in row.iter_mut().zip(&x[i * f..][..f]) {
-                *d = *d + dy[i] * x;
-            }
+        for (i, x) in x.chunks(f).enumerate() {
+            add_scaled(&mut de[class_of(s, l[i]) * f..][..f], dy[i], x);
+        }
+    }
+
+    /// row += a · x
+    fn add_scaled<F: Float>(row: &mut [F], a: F, x: &[F]) {
+        for (d, &x) in row.iter_mut().zip(x) {
+            *d = *d + a * x;
         }
     }
 }
