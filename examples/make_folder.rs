@@ -29,9 +29,7 @@ fn picture(rng: &mut Rng, size: u32) -> RgbImage {
     let s = size as f32;
     let (top, bottom) = (rng.colour(), rng.colour());
     let shapes: Vec<(u64, [f32; 3], f32, f32, f32)> = (0..1 + rng.next() % 3)
-        .map(|_| {
-            (rng.next() % 3, rng.colour(), rng.unit() * s, rng.unit() * s, (0.1 + 0.25 * rng.unit()) * s)
-        })
+        .map(|_| (rng.next() % 3, rng.colour(), rng.unit() * s, rng.unit() * s, (0.1 + 0.25 * rng.unit()) * s))
         .collect();
     RgbImage::from_fn(size, size, |x, y| {
         let t = y as f32 / s;

@@ -176,10 +176,7 @@ fn cases<B: Backend>(b: &mut B, d: &mut Dump) -> Result<()> {
     for loss in ["bce_with_logits", "mse", "hinge"] {
         let inputs = vec![
             ("z", d.random(n, -3.0, 3.0)),
-            (
-                "t",
-                if loss == "hinge" { targets.iter().map(|t| t.round()).collect() } else { targets.clone() },
-            ),
+            ("t", if loss == "hinge" { targets.iter().map(|t| t.round()).collect() } else { targets.clone() }),
             ("loss", vec![0.0; n]),
             ("mean", vec![0.0]),
             ("dz", vec![0.0; n]),

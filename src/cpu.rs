@@ -92,8 +92,7 @@ impl Backend for CpuBackend {
     ) -> Result<()> {
         let lens = |list: &[Option<&CpuTensor>]| list.iter().map(|t| t.map(|t| t.len)).collect::<Vec<_>>();
         pass.check(&lens(reads), &lens(writes))?;
-        let copy =
-            |list: &[Option<&CpuTensor>]| list.iter().map(|t| t.map(CpuTensor::get)).collect::<Vec<_>>();
+        let copy = |list: &[Option<&CpuTensor>]| list.iter().map(|t| t.map(CpuTensor::get)).collect::<Vec<_>>();
         let (inputs, mut outputs) = (copy(reads), copy(writes));
         let inputs: Vec<Option<&[f32]>> = inputs.iter().map(|v| v.as_deref()).collect();
         let mut outs: Vec<Option<&mut [f32]>> = outputs.iter_mut().map(|v| v.as_deref_mut()).collect();

@@ -83,22 +83,13 @@ fn blocks_have_shapes_and_path_names() {
         assert!(names.contains(&(name.to_string(), shape.clone())), "no {name} {shape:?} in {names:?}");
     }
     let mismatched = ResidualSpec { main: vec![conv(6, 3)], shortcut: vec![] };
-    let bad = NetSpec {
-        input: Shape(3, 4, 4),
-        layers: vec![LayerSpec::Residual(mismatched)],
-        spectral_norm: false,
-    };
+    let bad = NetSpec { input: Shape(3, 4, 4), layers: vec![LayerSpec::Residual(mismatched)], spectral_norm: false };
     let err = bad.shapes().unwrap_err().to_string();
     assert!(err.contains("residual block 0"), "{err}");
 }
 
 /// Σ r · D(x) and its gradients with respect to every parameter and to x.
-fn loss_and_grads(
-    b: &mut CpuBackend,
-    net: &mut Net<CpuBackend>,
-    x: &[f32],
-    r: &[f32],
-) -> (f32, Vec<f32>, Vec<f32>) {
+fn loss_and_grads(b: &mut CpuBackend, net: &mut Net<CpuBackend>, x: &[f32], r: &[f32]) -> (f32, Vec<f32>, Vec<f32>) {
     let x = b.upload(x).unwrap();
     let dx = b.alloc(x.len()).unwrap();
     write_labels(b, net);
@@ -163,13 +154,7 @@ fn gradients_match_finite_differences(s: &NetSpec) {
 
 /// Output, input gradient, parameter gradients and spectral-norm state after a forward and
 /// backward pass on backend `b`.
-fn pass<B: Backend>(
-    b: &mut B,
-    s: &NetSpec,
-    alpha: f32,
-    x: &[f32],
-    r: &[f32],
-) -> Vec<(&'static str, Vec<f32>)> {
+fn pass<B: Backend>(b: &mut B, s: &NetSpec, alpha: f32, x: &[f32], r: &[f32]) -> Vec<(&'static str, Vec<f32>)> {
     let mut net = Net::new(b, s, 3).unwrap();
     net.init(b, 11).unwrap();
     net.set_blend(alpha);

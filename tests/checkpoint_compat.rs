@@ -47,8 +47,7 @@ fn a_checkpoint_of_2026_12_07_loads_and_computes_the_same() {
     if std::env::var_os("WGAN_WRITE_FIXTURE").is_some() {
         std::fs::write(&expected, serde_json::to_string(&got).unwrap()).unwrap();
     }
-    let want: Vec<(String, Vec<f32>)> =
-        serde_json::from_str(&std::fs::read_to_string(&expected).unwrap()).unwrap();
+    let want: Vec<(String, Vec<f32>)> = serde_json::from_str(&std::fs::read_to_string(&expected).unwrap()).unwrap();
     assert_eq!(got.len(), want.len());
     for ((name, g), (_, w)) in got.iter().zip(&want) {
         assert_eq!(g.len(), w.len(), "{name}");

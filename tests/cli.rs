@@ -82,15 +82,9 @@ fn short_run_writes_every_output_and_resume_is_exact() {
     }
     let metrics = std::fs::read_to_string(full.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 8, "one line per iteration with --log-every 1");
-    for key in [
-        "\"d_loss\"",
-        "\"g_loss\"",
-        "\"d_real\"",
-        "\"d_fake\"",
-        "\"acc_real\"",
-        "\"acc_fake\"",
-        "\"images_per_s\"",
-    ] {
+    for key in
+        ["\"d_loss\"", "\"g_loss\"", "\"d_real\"", "\"d_fake\"", "\"acc_real\"", "\"acc_fake\"", "\"images_per_s\""]
+    {
         assert!(metrics.lines().next().unwrap().contains(key), "metrics lack {key}");
     }
 
@@ -181,9 +175,8 @@ fn resume_is_exact_with_ema_and_spectral_norm() {
         })
         .collect();
     g.sort();
-    let bn = |i: usize, c: usize| {
-        ["bias", "running_mean", "running_var", "weight"].map(|k| (format!("{i}.{k}"), vec![c]))
-    };
+    let bn =
+        |i: usize, c: usize| ["bias", "running_mean", "running_var", "weight"].map(|k| (format!("{i}.{k}"), vec![c]));
     let mut want = vec![("0.weight".to_string(), vec![392, 100])];
     want.extend(bn(1, 392));
     want.push(("4.weight".into(), vec![8, 4, 4, 4]));
@@ -352,10 +345,7 @@ fn bad_input_is_a_one_line_error() {
     std::fs::create_dir_all(&dir).unwrap();
     let junk = dir.join("junk.safetensors");
     std::fs::write(&junk, b"not a checkpoint").unwrap();
-    assert_one_line_error(
-        &["sample", "--checkpoint", "/nonexistent/ck.safetensors", "--out", "x.png"],
-        "/nonexistent",
-    );
+    assert_one_line_error(&["sample", "--checkpoint", "/nonexistent/ck.safetensors", "--out", "x.png"], "/nonexistent");
     assert_one_line_error(
         &["sample", "--checkpoint", junk.to_str().unwrap(), "--out", "x.png"],
         "not a wgan-gpu checkpoint",
@@ -363,9 +353,7 @@ fn bad_input_is_a_one_line_error() {
     assert_one_line_error(&["train", "--resume", dir.to_str().unwrap()], "checkpoint.safetensors");
     assert_one_line_error(&["train", "--batch-size", "0", "--out", dir.to_str().unwrap()], "--batch-size");
     // Every number is checked before anything runs or is written.
-    for (flag, value) in
-        [("--lr-g", "nan"), ("--lr-d", "-1"), ("--beta1", "1"), ("--g-ema", "inf"), ("--clip", "0")]
-    {
+    for (flag, value) in [("--lr-g", "nan"), ("--lr-d", "-1"), ("--beta1", "1"), ("--g-ema", "inf"), ("--clip", "0")] {
         let arg = format!("{flag}={value}");
         assert_one_line_error(&["train", &arg, "--out", dir.to_str().unwrap()], flag);
     }
@@ -401,10 +389,7 @@ fn infogan_codes_pick_what_is_drawn() {
     let out = ok(&["eval", "--checkpoint", &ck, "--n", "600", "--no-reference"]);
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("code 3:") && text.contains("error"), "{text}");
-    assert_one_line_error(
-        &["sample", "--checkpoint", &ck, "--code", "4", "--out", &png("x.png")],
-        "--code 4",
-    );
+    assert_one_line_error(&["sample", "--checkpoint", &ck, "--code", "4", "--out", &png("x.png")], "--code 4");
     assert_one_line_error(
         &["interpolate", "--checkpoint", &ck, "--code-grid", "--code-axis", "2", "--out", &png("x.png")],
         "--code-grid",
@@ -431,10 +416,7 @@ fn trains_with_gradient_penalties() {
         let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
         if name == "gp" {
             // Gulrajani et al.'s β and no spectral norm, unless given.
-            assert!(
-                config.contains("\"beta2\": 0.9") && config.contains("\"d_spectral_norm\": false"),
-                "{config}"
-            );
+            assert!(config.contains("\"beta2\": 0.9") && config.contains("\"d_spectral_norm\": false"), "{config}");
         }
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -444,20 +426,8 @@ fn trains_with_gradient_penalties() {
 fn divergence_stops_the_run_without_a_checkpoint() {
     let Some(dir) = gpu_tmp("diverge") else { return };
     let d = dir.to_str().unwrap();
-    let tail = [
-        "--limit",
-        "64",
-        "--batch-size",
-        "32",
-        "--opt-d",
-        "sgd",
-        "--lr-d",
-        "1e30",
-        "--log-every",
-        "1",
-        "--out",
-        d,
-    ];
+    let tail =
+        ["--limit", "64", "--batch-size", "32", "--opt-d", "sgd", "--lr-d", "1e30", "--log-every", "1", "--out", d];
     let run = [&["train"], SMALL_MLP, &tail].concat();
     assert_one_line_error(&run, "diverged");
     assert!(!dir.join("checkpoint.safetensors").exists(), "a diverged run must not write a checkpoint");
@@ -515,13 +485,9 @@ fn bad_idx_files_are_one_line_errors() {
     assert_one_line_error(&["train", "--data", "/no/such.idx", "--out", o], "/no/such.idx");
     // Dimensions whose product overflows.
     let huge = dir.join("huge.idx");
-    std::fs::write(&huge, [0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0])
-        .unwrap();
+    std::fs::write(&huge, [0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0]).unwrap();
     assert_one_line_error(&["train", "--data", huge.to_str().unwrap(), "--out", o], "truncated");
-    assert_one_line_error(
-        &["train", "--digits", "300", "--out", o],
-        "--digits 300: this data's labels are 0 to 9",
-    );
+    assert_one_line_error(&["train", "--digits", "300", "--out", o], "--digits 300: this data's labels are 0 to 9");
     assert!(!dir.join("run").exists(), "refused runs leave no run folder");
     let _ = (lab, std::fs::remove_dir_all(dir));
 }
@@ -582,19 +548,7 @@ fn trains_a_conditional_dcgan_on_a_folder_of_rgb_images() {
 
     // Samples of one label differ from another's with the same noise; labels go by name too.
     let s = |f: &str| dir.join(f).display().to_string();
-    ok(&[
-        "sample",
-        "--checkpoint",
-        o,
-        "--n",
-        "4",
-        "--format",
-        "npy",
-        "--label",
-        "cats",
-        "--out",
-        &s("a.npy"),
-    ]);
+    ok(&["sample", "--checkpoint", o, "--n", "4", "--format", "npy", "--label", "cats", "--out", &s("a.npy")]);
     ok(&["sample", "--checkpoint", o, "--n", "4", "--format", "npy", "--label", "1", "--out", &s("b.npy")]);
     let (a, b) = (std::fs::read(s("a.npy")).unwrap(), std::fs::read(s("b.npy")).unwrap());
     assert_eq!(a.len(), b.len());
@@ -603,10 +557,7 @@ fn trains_a_conditional_dcgan_on_a_folder_of_rgb_images() {
     ok(&["sample", "--checkpoint", o, "--n", "2", "--format", "png", "--label", "dogs", "--out", &s("pngs")]);
     let png = image::open(dir.join("pngs/000001.png")).unwrap();
     assert_eq!((png.width(), png.height(), png.color().channel_count()), (32, 32, 3));
-    assert_one_line_error(
-        &["sample", "--checkpoint", o, "--label", "birds", "--out", &s("x.png")],
-        "cats, dogs",
-    );
+    assert_one_line_error(&["sample", "--checkpoint", o, "--label", "birds", "--out", &s("x.png")], "cats, dogs");
     export_matches_sample(o, &dir, 1, 2);
     for path in ["plane", "slerp"] {
         let png = s(&format!("{path}.png"));
@@ -681,13 +632,7 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(
-        (
-            &config["pac"],
-            &config["d_dropout"],
-            &config["loss"],
-            &config["table_transform"],
-            &config["table_calibrate"]
-        ),
+        (&config["pac"], &config["d_dropout"], &config["loss"], &config["table_transform"], &config["table_calibrate"]),
         (&4.into(), &0.0.into(), &"hinge".into(), &"quantile".into(), &true.into())
     );
     let json: serde_json::Value =
@@ -712,9 +657,7 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
     // In the table's units (heights near 150..200 cm), inside the data's range.
     let heights = t.values.iter().step_by(4);
     assert!(heights.clone().all(|h| (150.5..=199.5).contains(h)), "{text}");
-    let report =
-        String::from_utf8(ok(&["eval", "--table", c, "--samples", sampled.to_str().unwrap()]).stdout)
-            .unwrap();
+    let report = String::from_utf8(ok(&["eval", "--table", c, "--samples", sampled.to_str().unwrap()]).stdout).unwrap();
     assert!(report.contains("rows: real 256, generated 20") && report.contains("team shares"), "{report}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -749,10 +692,7 @@ fn learns_a_two_peaked_table_within_bounds() {
     // Issue 19's targets (this seed: mean gaps 0.03, std ratios 0.99, KS 0.02, correlation gap
     // 0.05, low peak 0.29).
     for col in &report.columns {
-        assert!(
-            col.mean_gap_std <= 0.1 && (0.85..=1.15).contains(&col.std_ratio) && col.ks <= 0.06,
-            "{summary}"
-        );
+        assert!(col.mean_gap_std <= 0.1 && (0.85..=1.15).contains(&col.std_ratio) && col.ks <= 0.06, "{summary}");
     }
     assert!(report.correlation_max_gap <= 0.1, "{summary}");
     let _ = std::fs::remove_dir_all(dir);
@@ -809,8 +749,7 @@ fn a_folder_with_a_bad_file_trains_with_skip_bad_and_eval_real_scores_it() {
     std::fs::write(data.join("cats/zz.png"), b"\x89PNG\r\n\x1a\ntruncated").unwrap();
     let out = dir.join("run");
     let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
-    let run =
-        ["train", "--data", d, "--image-size", "32", "--width", "4", "--batch-size", "8", "--epochs", "1"];
+    let run = ["train", "--data", d, "--image-size", "32", "--width", "4", "--batch-size", "8", "--epochs", "1"];
     assert_one_line_error(&[&run[..], &["--out", o]].concat(), "zz.png");
     assert!(!out.exists(), "the refused run left no folder");
     let flags = ["--skip-bad", "--mirror", "--crop", "pad", "--eval-every", "2", "--out", o];
@@ -819,10 +758,7 @@ fn a_folder_with_a_bad_file_trains_with_skip_bad_and_eval_real_scores_it() {
     assert!(stderr.contains("skipped 1 unreadable images (--skip-bad): cats/zz.png"), "{stderr}");
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
-    assert_eq!(
-        (&config["mirror"], &config["crop"], &config["skip_bad"]),
-        (&true.into(), &"pad".into(), &true.into())
-    );
+    assert_eq!((&config["mirror"], &config["crop"], &config["skip_bad"]), (&true.into(), &"pad".into(), &true.into()));
     let eval = ok(&["eval", "--real", d, "--checkpoint", o, "--n", "40", "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     let accuracy = report["two_sample_accuracy"].as_f64().unwrap();
@@ -842,8 +778,7 @@ fn help_defaults() -> Vec<(String, String)> {
         if let Some(rest) = line.strip_prefix("--") {
             flag = rest.split([' ', '[', '<']).next().map(|f| f.replace('-', "_"));
         }
-        if let (Some(f), Some(v)) = (&flag, line.strip_prefix("[default: ").and_then(|l| l.strip_suffix(']')))
-        {
+        if let (Some(f), Some(v)) = (&flag, line.strip_prefix("[default: ").and_then(|l| l.strip_suffix(']'))) {
             out.push((f.clone(), v.to_string()));
         }
     }
@@ -909,8 +844,7 @@ fn every_preset_starts_and_runs() {
     let config_of = |args: &[&str]| {
         let out = dir.join("default");
         let o = out.to_str().unwrap();
-        ok(&[&["train", "--limit", "32", "--batch-size", "8", "--width", "4", "--out", o][..], args]
-            .concat());
+        ok(&[&["train", "--limit", "32", "--batch-size", "8", "--width", "4", "--out", o][..], args].concat());
         let text = std::fs::read_to_string(out.join("config.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap()
     };
@@ -919,10 +853,7 @@ fn every_preset_starts_and_runs() {
     // The adapter and the kernels chosen for it are saved with the settings.
     assert!(c["adapter"]["name"].is_string() && c["kernels"]["gemm"].is_string(), "{c}");
     assert!(c["kernels"]["tiled"].is_boolean(), "{c}");
-    assert_eq!(
-        (&c["loss"], &c["d_spectral_norm"], &c["g_ema"]),
-        (&"hinge".into(), &true.into(), &0.999.into())
-    );
+    assert_eq!((&c["loss"], &c["d_spectral_norm"], &c["g_ema"]), (&"hinge".into(), &true.into(), &0.999.into()));
     assert_eq!((&c["lr_g"], &c["lr_d"], &c["beta1"]), (&0.001.into(), &0.001.into(), &0.0.into()));
     let c = config_of(&["--loss", "bce", "--d-spectral-norm", "false", "--lr-g", "2e-4", "--g-ema", "0"]);
     assert_eq!((&c["loss"], &c["d_spectral_norm"], &c["g_ema"]), (&"bce".into(), &false.into(), &0.0.into()));
@@ -946,24 +877,12 @@ fn eval_scores_checkpoints_and_image_files() {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["eval"]["fd"].as_f64())
         .collect();
-    assert_eq!(
-        best_fd,
-        fds.iter().cloned().fold(f64::INFINITY, f64::min),
-        "best.safetensors holds the lowest FD"
-    );
+    assert_eq!(best_fd, fds.iter().cloned().fold(f64::INFINITY, f64::min), "best.safetensors holds the lowest FD");
     let kept: Vec<_> = std::fs::read_dir(run.join("checkpoints")).unwrap().filter_map(|e| e.ok()).collect();
     assert_eq!(kept.len(), 1, "--keep 1");
     assert!(run.join("checkpoints/epoch_002.safetensors").is_file());
     let b = run.join("best.safetensors");
-    ok(&[
-        "sample",
-        "--checkpoint",
-        b.to_str().unwrap(),
-        "--n",
-        "4",
-        "--out",
-        dir.join("best.png").to_str().unwrap(),
-    ]);
+    ok(&["sample", "--checkpoint", b.to_str().unwrap(), "--n", "4", "--out", dir.join("best.png").to_str().unwrap()]);
     let r = run.to_str().unwrap();
     let out = ok(&["eval", "--checkpoint", r, "--n", "600", "--json", "--no-reference"]);
     let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -1045,9 +964,8 @@ fn bench_times_the_default_recipe() {
     if common::gpu().is_none() {
         return;
     }
-    let out = ok(&[
-        "bench", "--model", "default", "--batch", "3", "--no-ops", "--iters", "1", "--warmup", "0", "--json",
-    ]);
+    let out =
+        ok(&["bench", "--model", "default", "--batch", "3", "--no-ops", "--iters", "1", "--warmup", "0", "--json"]);
     let rows: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let iter = rows.iter().find(|r| r["bench"] == "gan_train_iter").expect("an iteration row");
@@ -1088,8 +1006,7 @@ fn trains_the_residual_models_with_augmentation_on_a_folder_for_a_set_time() {
     let out = dir.join("run");
     let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
     let run = ["train", "--data", d, "--image-size", "32", "--model", "resnet", "--width", "4"];
-    let flags =
-        ["--augment", "translation,cutout", "--batch-size", "8", "--max-minutes", "0.0001", "--out", o];
+    let flags = ["--augment", "translation,cutout", "--batch-size", "8", "--max-minutes", "0.0001", "--out", o];
     let text = String::from_utf8(ok(&[&run[..], &flags[..]].concat()).stderr).unwrap();
     assert!(text.contains("--max-minutes"), "{text}");
     let ckpt = Checkpoint::load(&out.join("checkpoint.safetensors")).unwrap();

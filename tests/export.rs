@@ -41,11 +41,7 @@ fn randomise(b: &mut CpuBackend, net: &Net<CpuBackend>, rng: &mut Rng) {
 
 /// A checkpoint holding G (`g`) and a different moving average (`g_ema`); returns it and the
 /// moving average's network.
-fn checkpoint(
-    spec: &NetSpec,
-    info: &DataInfo,
-    rng: &mut Rng,
-) -> (Checkpoint, Net<CpuBackend>, Net<CpuBackend>) {
+fn checkpoint(spec: &NetSpec, info: &DataInfo, rng: &mut Rng) -> (Checkpoint, Net<CpuBackend>, Net<CpuBackend>) {
     let mut b = CpuBackend;
     let mut ckpt = Checkpoint { tensors: vec![], meta: HashMap::new(), shapes: HashMap::new() };
     ckpt.meta.insert("g_spec".into(), serde_json::to_string(spec).unwrap());
@@ -91,8 +87,7 @@ fn conditional_generator_with_every_layer_kind_matches() {
     let (ckpt, mut live, mut ema) = checkpoint(&spec, &info, &mut rng);
     let z = rng.vec(n * z_dim, -2.0, 2.0);
     let labels = [0usize, 2, 1, 1, 0];
-    let one_hot: Vec<f32> =
-        labels.iter().flat_map(|&c| (0..classes).map(move |k| (k == c) as u8 as f32)).collect();
+    let one_hot: Vec<f32> = labels.iter().flat_map(|&c| (0..classes).map(move |k| (k == c) as u8 as f32)).collect();
     let x: Vec<f32> = (0..n)
         .flat_map(|i| z[i * z_dim..(i + 1) * z_dim].iter().chain(&one_hot[i * classes..(i + 1) * classes]))
         .copied()
@@ -146,8 +141,7 @@ fn residual_generator_with_upsampling_and_pooling_matches() {
         ],
         shortcut: vec![L::Upsample { mode: Upsampling::Bilinear }, conv(4, 1)],
     };
-    let identity =
-        ResidualSpec { main: vec![L::Activation { f: Activation::Relu }, conv(4, 3)], shortcut: vec![] };
+    let identity = ResidualSpec { main: vec![L::Activation { f: Activation::Relu }, conv(4, 3)], shortcut: vec![] };
     let (z_dim, n) = (6, 5);
     let spec = NetSpec {
         input: Shape(z_dim, 1, 1),

@@ -105,11 +105,8 @@ fn weighted_vs_cpu<S: Weighted + std::fmt::Debug>(
 /// The GEMM kernels whose convolution paths differ: the subgroup one runs them as implicit GEMMs,
 /// the others as im2col + GEMM (+ col2im), row by row for the register tiles (CPU adapters) and
 /// one invocation per vec4 or element for the shared tiles (GPUs).
-const CONV_KERNELS: [wgan_gpu::gpu::GemmKernel; 3] = [
-    wgan_gpu::gpu::GemmKernel::Subgroup,
-    wgan_gpu::gpu::GemmKernel::Registers,
-    wgan_gpu::gpu::GemmKernel::Shared,
-];
+const CONV_KERNELS: [wgan_gpu::gpu::GemmKernel; 3] =
+    [wgan_gpu::gpu::GemmKernel::Subgroup, wgan_gpu::gpu::GemmKernel::Registers, wgan_gpu::gpu::GemmKernel::Shared];
 
 /// [`weighted_vs_cpu`] for a convolution under each of [`CONV_KERNELS`]: the implicit GEMMs
 /// (subgroup kernel, CPU adapters) and im2col + GEMM (the others).
@@ -216,30 +213,8 @@ fn conv_transpose2d_forward_and_gradients() {
     let mut rng = Rng::new(3);
     // The DCGAN generator's upsampling layers (smaller batch and width), then random shapes.
     let mut shapes = vec![
-        ConvTranspose2d {
-            n: 2,
-            c: 128,
-            h: 7,
-            w: 7,
-            k: 64,
-            kh: 4,
-            kw: 4,
-            stride: 2,
-            pad: 1,
-            output_padding: 0,
-        },
-        ConvTranspose2d {
-            n: 3,
-            c: 64,
-            h: 14,
-            w: 14,
-            k: 1,
-            kh: 4,
-            kw: 4,
-            stride: 2,
-            pad: 1,
-            output_padding: 0,
-        },
+        ConvTranspose2d { n: 2, c: 128, h: 7, w: 7, k: 64, kh: 4, kw: 4, stride: 2, pad: 1, output_padding: 0 },
+        ConvTranspose2d { n: 3, c: 64, h: 14, w: 14, k: 1, kh: 4, kw: 4, stride: 2, pad: 1, output_padding: 0 },
         ConvTranspose2d { n: 2, c: 3, h: 7, w: 7, k: 2, kh: 3, kw: 3, stride: 2, pad: 1, output_padding: 1 },
         // Stride-phase products (CPU adapters) whose phases differ in taps (2 or 1 rows of 5) and
         // whose outputs are odd.
@@ -361,19 +336,15 @@ fn reductions() {
         );
     }
     // The last shape is long enough per channel to take the two-pass path.
-    let mut shapes: Vec<ChannelSum> = (0..4)
-        .map(|_| ChannelSum { n: rng.int(1, 70), channels: rng.int(1, 300), spatial: rng.int(1, 50) })
-        .collect();
+    let mut shapes: Vec<ChannelSum> =
+        (0..4).map(|_| ChannelSum { n: rng.int(1, 70), channels: rng.int(1, 300), spatial: rng.int(1, 50) }).collect();
     shapes.push(ChannelSum { n: 67, channels: 3, spatial: 61 });
     for s in shapes {
         for accumulate in [false, true] {
             gpu_vs_cpu!(
                 format!("sum_channels {s:?} accumulate={accumulate}"),
                 (1e-4, 1e-5),
-                vec![
-                    ("x", rng.vec(s.n * s.channels * s.spatial, -1.0, 1.0)),
-                    ("out", rng.vec(s.channels, -1.0, 1.0))
-                ],
+                vec![("x", rng.vec(s.n * s.channels * s.spatial, -1.0, 1.0)), ("out", rng.vec(s.channels, -1.0, 1.0))],
                 |b, t| { wgan_gpu::ops::reduce::sum_channels(b, &s, &t[0], &t[1], accumulate) }
             );
         }
@@ -413,15 +384,7 @@ fn batch_norm_train_eval_and_gradients() {
             |b, t| {
                 let st = BatchNormState { gamma: &t[1], beta: &t[2], running: &t[3], saved: &t[4] };
                 wgan_gpu::ops::batch_norm::forward(b, &s, &t[0], &st, &t[5], true)?;
-                wgan_gpu::ops::batch_norm::backward(
-                    b,
-                    &s,
-                    &t[0],
-                    &t[1],
-                    &t[4],
-                    &t[6],
-                    (&t[7], &t[8], &t[9]),
-                )?;
+                wgan_gpu::ops::batch_norm::backward(b, &s, &t[0], &t[1], &t[4], &t[6], (&t[7], &t[8], &t[9]))?;
                 let ev = BatchNormState { saved: &t[11], ..st };
                 wgan_gpu::ops::batch_norm::forward(b, &s, &t[0], &ev, &t[10], false)
             }
@@ -508,8 +471,7 @@ fn augment_forward_and_backward() {
                     ("draws", vec![f32::NAN; n * wgan_gpu::ops::augment::DRAWS])
                 ],
                 |b, t| {
-                    let scratch =
-                        || wgan_gpu::ops::augment::Scratch { mid: &t[4], sums: &t[5], draws: &t[6] };
+                    let scratch = || wgan_gpu::ops::augment::Scratch { mid: &t[4], sums: &t[5], draws: &t[6] };
                     wgan_gpu::ops::augment::forward(b, &s, &t[0], scratch(), &t[1])?;
                     wgan_gpu::ops::augment::backward(b, &s, &t[2], scratch(), &t[3])
                 }
@@ -573,9 +535,7 @@ fn mix_and_axpy() {
 #[test]
 fn random_samplers_match_reference_and_statistics() {
     for (n, seed, offset) in [(1, 0u64, 0u64), (1000, 42, 5), (100_000, 7, u32::MAX as u64 - 300)] {
-        for d in
-            [Distribution::Normal { mean: 0.0, std: 1.0 }, Distribution::Uniform { low: -1.0, high: 3.0 }]
-        {
+        for d in [Distribution::Normal { mean: 0.0, std: 1.0 }, Distribution::Uniform { low: -1.0, high: 3.0 }] {
             gpu_vs_cpu!(format!("random {d:?} n={n}"), (2e-5, 1e-5), vec![("out", vec![0.0; n])], |b, t| {
                 wgan_gpu::ops::random::fill(b, d, seed, offset, &t[0])
             });
@@ -596,8 +556,7 @@ fn optimizers_several_steps() {
     for n in [1, 300, 70_001] {
         for (i, decoupled) in [false, true].into_iter().enumerate() {
             let grads: Vec<Vec<f32>> = (0..4).map(|_| rng.vec(n, -1.0, 1.0)).collect();
-            let mut tensors =
-                vec![("param", rng.vec(n, -1.0, 1.0)), ("m", vec![0.0; n]), ("v", vec![0.0; n])];
+            let mut tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("m", vec![0.0; n]), ("v", vec![0.0; n])];
             tensors.extend(grads.iter().map(|g| ("grad", g.clone())));
             gpu_vs_cpu!(format!("adam n={n} decoupled={decoupled}"), (1e-6, 1e-5), tensors, |b, t| {
                 for step in 1..=4 {
@@ -638,15 +597,7 @@ fn adam_equals_closed_form() {
         let gt = b.upload(&g).unwrap();
         let (m, v) = (b.alloc(4).unwrap(), b.alloc(4).unwrap());
         for t in 1..=10 {
-            let s = AdamStep {
-                lr: 0.01,
-                beta1: 0.9,
-                beta2: 0.999,
-                eps: 1e-8,
-                weight_decay: 0.0,
-                decoupled: false,
-                t,
-            };
+            let s = AdamStep { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, t };
             wgan_gpu::ops::adam::step(b, &s, &p, &gt, &m, &v).unwrap();
         }
         b.read(&p).unwrap()
@@ -673,15 +624,8 @@ fn gpu_results_are_deterministic() {
     let mut runs = Vec::new();
     for _ in 0..3 {
         let (dw, db, total) = (b.alloc(s.k * s.c * 16).unwrap(), b.alloc(s.k).unwrap(), b.alloc(1).unwrap());
-        wgan_gpu::ops::conv2d::backward(
-            &mut b,
-            &s,
-            &x,
-            &w,
-            &dy,
-            Grads { dx: None, dw: Some(&dw), db: Some(&db) },
-        )
-        .unwrap();
+        wgan_gpu::ops::conv2d::backward(&mut b, &s, &x, &w, &dy, Grads { dx: None, dw: Some(&dw), db: Some(&db) })
+            .unwrap();
         wgan_gpu::ops::reduce::sum(&mut b, &big, &total, 1.0).unwrap();
         let bits = |v: Vec<f32>| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         runs.push((bits(b.read(&dw).unwrap()), bits(b.read(&db).unwrap()), bits(b.read(&total).unwrap())));
@@ -700,10 +644,7 @@ fn shape_mismatch_names_the_op_and_shapes() {
     assert!(msg.contains("w has 5 elements, expected [2x3] = 6"), "{msg}");
     if let Some(mut g) = gpu() {
         let (x, w, y) = (g.alloc(12).unwrap(), g.alloc(5).unwrap(), g.alloc(8).unwrap());
-        assert_eq!(
-            wgan_gpu::ops::linear::forward(&mut g, &s, &x, &w, None, &y).unwrap_err().to_string(),
-            msg
-        );
+        assert_eq!(wgan_gpu::ops::linear::forward(&mut g, &s, &x, &w, None, &y).unwrap_err().to_string(), msg);
         let c = Conv2d { n: 1, c: 1, h: 2, w: 2, k: 1, kh: 5, kw: 5, stride: 1, pad: 0 };
         let e = wgan_gpu::ops::conv2d::forward(&mut g, &c, &x, &w, None, &y).unwrap_err();
         assert!(matches!(e, Error::Shape { op: "conv2d", .. }), "{e}");
@@ -890,9 +831,7 @@ fn gather_pixels_labels_and_rows() {
         |b, t| { wgan_gpu::ops::gather::gather(b, &s, &t[0], &t[1], &t[2]) }
     );
     let offsets: Vec<_> = (1..9).map(|p| shift.offset(p)).collect();
-    assert!(
-        offsets.iter().any(|&o| o != (0, 0)) && offsets.iter().all(|&(y, x)| y.abs() <= 2 && x.abs() <= 2)
-    );
+    assert!(offsets.iter().any(|&o| o != (0, 0)) && offsets.iter().all(|&(y, x)| y.abs() <= 2 && x.abs() <= 2));
 }
 
 #[test]
@@ -921,8 +860,7 @@ fn condition_noise_and_label_planes() {
     // The label planes are one-hot: exactly `spatial` ones per sample, at the label's plane.
     let s = Condition { n: 2, dim: 1, classes: 3, spatial: 2, sigma: 0.0, seed: 0, offset: 0 };
     let mut cpu = CpuBackend;
-    let (x, l, out) =
-        (cpu.upload(&[5.0, 6.0]).unwrap(), cpu.upload(&[2.7, 0.0]).unwrap(), cpu.alloc(14).unwrap());
+    let (x, l, out) = (cpu.upload(&[5.0, 6.0]).unwrap(), cpu.upload(&[2.7, 0.0]).unwrap(), cpu.alloc(14).unwrap());
     wgan_gpu::ops::condition::forward(&mut cpu, &s, &x, &l, &out).unwrap();
     assert_eq!(cpu.read(&out).unwrap(), [5., 0., 0., 0., 0., 1., 1., 6., 1., 1., 0., 0., 0., 0.]);
 }
@@ -974,8 +912,7 @@ fn gemm_vec4_layouts() {
     let mut rng = Rng::new(14);
     // Each with every fused activation too (the epilogue of a layer's forward).
     let acts = [None, Some(Activation::LeakyRelu(0.2)), Some(Activation::Sigmoid), Some(Activation::Tanh)];
-    for (i, (m, n, k)) in
-        [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100), (68, 37, 16)].into_iter().enumerate()
+    for (i, (m, n, k)) in [(12usize, 21usize, 52usize), (8, 4, 4), (36, 50, 100), (68, 37, 16)].into_iter().enumerate()
     {
         // B's rows along n start on multiples of 4: padded, as im2col pads its rows.
         let n4 = n.next_multiple_of(4);
@@ -984,10 +921,7 @@ fn gemm_vec4_layouts() {
         {
             let epilogue = acts[(i + j) % 4];
             let s = Gemm { epilogue, ..Gemm::plain((m, n, k), a, b, (n, 1), false) };
-            assert!(
-                s.vec4_layout(m * k, k * n.next_multiple_of(4)).is_some(),
-                "{s:?} should take vec4 loads"
-            );
+            assert!(s.vec4_layout(m * k, k * n.next_multiple_of(4)).is_some(), "{s:?} should take vec4 loads");
             let (av, bv) = (rng.vec(m * k, -1.0, 1.0), rng.vec(k * n4, -1.0, 1.0));
             gemm_on_every_kernel(&s, &av, &bv, &vec![0.0; m * n]);
         }
@@ -1042,21 +976,13 @@ fn convolutions_split_into_workspace_chunks() {
     let mut cpu = CpuBackend;
     let mut rng = Rng::new(15);
     let conv = Conv2d { n: 5, c: 4, h: 14, w: 14, k: 8, kh: 4, kw: 4, stride: 2, pad: 1 };
-    let convt =
-        ConvTranspose2d { n: 5, c: 8, h: 7, w: 7, k: 4, kh: 4, kw: 4, stride: 2, pad: 1, output_padding: 0 };
+    let convt = ConvTranspose2d { n: 5, c: 8, h: 7, w: 7, k: 4, kh: 4, kw: 4, stride: 2, pad: 1, output_padding: 0 };
     let (xn, wn, yn) = (5 * 4 * 14 * 14, 8 * 4 * 16, 5 * 8 * 7 * 7);
-    let data =
-        [rng.vec(xn, -1.0, 1.0), rng.vec(wn, -1.0, 1.0), rng.vec(8, -1.0, 1.0), rng.vec(yn, -1.0, 1.0)];
-    fn run<B: Backend>(
-        b: &mut B,
-        conv: &Conv2d,
-        convt: &ConvTranspose2d,
-        data: &[Vec<f32>],
-    ) -> Vec<Vec<f32>> {
+    let data = [rng.vec(xn, -1.0, 1.0), rng.vec(wn, -1.0, 1.0), rng.vec(8, -1.0, 1.0), rng.vec(yn, -1.0, 1.0)];
+    fn run<B: Backend>(b: &mut B, conv: &Conv2d, convt: &ConvTranspose2d, data: &[Vec<f32>]) -> Vec<Vec<f32>> {
         let [x, w, bias8, y8] = [0, 1, 2, 3].map(|i| b.upload(&data[i]).unwrap());
         let bias4 = b.upload(&data[2][..4]).unwrap();
-        let outs =
-            [y8.len(), x.len(), w.len(), 8, x.len(), y8.len(), w.len(), 4].map(|n| b.alloc(n).unwrap());
+        let outs = [y8.len(), x.len(), w.len(), 8, x.len(), y8.len(), w.len(), 4].map(|n| b.alloc(n).unwrap());
         wgan_gpu::ops::conv2d::forward(b, conv, &x, &w, Some(&bias8), &outs[0]).unwrap();
         let g = Grads { dx: Some(&outs[1]), dw: Some(&outs[2]), db: Some(&outs[3]) };
         wgan_gpu::ops::conv2d::backward(b, conv, &x, &w, &y8, g).unwrap();

@@ -197,8 +197,7 @@ fn penalised_iterations_equal_reference() {
     // Label planes (not penalised) and instance noise; an MLP D with dropout.
     let mut cfg = GanConfig { r1: 1.0, ..config(LossKind::Bce, 6, 1) };
     (cfg.classes, cfg.instance_noise, cfg.noise_anneal_steps) = (3, 0.1, 4);
-    let (g, d) =
-        conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.3), 3, false);
+    let (g, d) = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.3), 3, false);
     compare("conditional mlp bce + r1 + noise", &cfg, &g, &d);
     let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, false);
     let cfg = GanConfig { classes: 3, ..config(LossKind::WganGp, 4, 1) };

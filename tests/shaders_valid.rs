@@ -8,8 +8,8 @@ use wgan_gpu::gpu::params::Scalar;
 use wgan_gpu::gpu::shaders::{INCLUDES, SHADERS, VARIANTS, source};
 
 fn validate(name: &str, src: &str) {
-    let module = naga::front::wgsl::parse_str(src)
-        .unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(src)));
+    let module =
+        naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: parse error:\n{}", e.emit_to_string(src)));
     naga::valid::Validator::new(
         naga::valid::ValidationFlags::all(),
         naga::valid::Capabilities::default() | naga::valid::Capabilities::SUBGROUP,
@@ -45,8 +45,7 @@ fn uniform_members(name: &str, src: &str) -> Vec<(String, Scalar, u32)> {
         .global_variables
         .iter()
         .find(|(_, v)| {
-            v.space == naga::AddressSpace::Uniform
-                && v.binding.as_ref().is_some_and(|b| b.group == 0 && b.binding == 0)
+            v.space == naga::AddressSpace::Uniform && v.binding.as_ref().is_some_and(|b| b.group == 0 && b.binding == 0)
         })
         .unwrap_or_else(|| panic!("{name}: no uniform at group 0, binding 0"));
     let naga::TypeInner::Struct { members, .. } = &module.types[var.ty].inner else {
@@ -56,12 +55,8 @@ fn uniform_members(name: &str, src: &str) -> Vec<(String, Scalar, u32)> {
         .iter()
         .map(|m| {
             let scalar = match module.types[m.ty].inner {
-                naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Uint, width: 4 }) => {
-                    Scalar::U32
-                }
-                naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Float, width: 4 }) => {
-                    Scalar::F32
-                }
+                naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Uint, width: 4 }) => Scalar::U32,
+                naga::TypeInner::Scalar(naga::Scalar { kind: naga::ScalarKind::Float, width: 4 }) => Scalar::F32,
                 ref other => panic!("{name}: member {:?} is {other:?}, not u32 or f32", m.name),
             };
             (m.name.clone().unwrap_or_default(), scalar, m.offset)

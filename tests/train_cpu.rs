@@ -44,11 +44,7 @@ fn gradient_penalty_and_infogan_runs_resume_exactly_mid_epoch() {
 /// run draws the same transforms).
 #[test]
 fn resnet_with_augmentation_resumes_exactly_mid_epoch() {
-    resumes_exactly(
-        "resnet",
-        &["--model", "resnet", "--augment", "translation,cutout"],
-        &["g_ema", "d.spectral"],
-    );
+    resumes_exactly("resnet", &["--model", "resnet", "--augment", "translation,cutout"], &["g_ema", "d.spectral"]);
 }
 
 /// A whole run of `extra` flags equals the same run stopped mid-epoch and resumed; the
@@ -68,9 +64,7 @@ fn resumes_exactly(tag: &str, extra: &[&str], saved: &[&str]) {
         f
     };
     train(&flags(&whole, "2"));
-    for file in
-        ["config.json", "losses.png", "progress.gif", "samples/epoch_001.png", "samples/epoch_002.png"]
-    {
+    for file in ["config.json", "losses.png", "progress.gif", "samples/epoch_001.png", "samples/epoch_002.png"] {
         assert!(whole.join(file).is_file(), "{file} written");
     }
     // Stopped in the middle of the second epoch (as by a crash after the checkpoint at step 6),

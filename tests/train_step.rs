@@ -5,9 +5,7 @@ mod common;
 
 use common::{Rng, assert_close, gpu};
 use wgan_gpu::cpu::CpuBackend;
-use wgan_gpu::gan::models::{
-    DcganOptions, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator,
-};
+use wgan_gpu::gan::models::{DcganOptions, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator};
 use wgan_gpu::gan::{Gan, GanConfig, LossKind, OptConfig, OptKind};
 use wgan_gpu::nn::{LayerSpec, NetSpec, Shape};
 use wgan_gpu::ops::activation::Activation;
@@ -68,8 +66,7 @@ fn compare(what: &str, cfg: &GanConfig, g: &NetSpec, d: &NetSpec) {
 }
 
 fn config(loss: LossKind, batch: usize, d_steps: usize, kind: OptKind) -> GanConfig {
-    let opt =
-        OptConfig { kind, lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, momentum: 0.9, weight_decay: 0.0 };
+    let opt = OptConfig { kind, lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, momentum: 0.9, weight_decay: 0.0 };
     GanConfig {
         loss,
         batch,
@@ -150,10 +147,8 @@ fn hinge_spectral_norm_and_ema_iterations_equal_reference() {
     d.spectral_norm = true;
     let cfg = GanConfig { g_ema: 0.99, ..config(LossKind::Hinge, 5, 1, OptKind::Adam) };
     compare("dcgan hinge + spectral norm + ema", &cfg, &g, &d);
-    let mlp = (
-        mlp_generator(8, &[16], img, true),
-        NetSpec { spectral_norm: true, ..mlp_discriminator(img, &[12], 0.0) },
-    );
+    let mlp =
+        (mlp_generator(8, &[16], img, true), NetSpec { spectral_norm: true, ..mlp_discriminator(img, &[12], 0.0) });
     compare("mlp bce + spectral norm", &config(LossKind::Bce, 7, 2, OptKind::Adam), &mlp.0, &mlp.1);
 
     // The EMA lags the live weights, and its statistics are its own.
@@ -180,8 +175,7 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, false);
     assert_eq!(d.input, Shape(4, 8, 8));
     compare("conditional dcgan", &cfg, &g, &d);
-    let (g, d) =
-        conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3, false);
+    let (g, d) = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3, false);
     assert_eq!(d.input, Shape(67, 1, 1));
     compare("conditional mlp", &cfg, &g, &d);
     // Projection discriminators: the image alone in, the label read by the head.
@@ -203,8 +197,7 @@ fn network_gradients_match_finite_differences() {
     let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0, d_depth: 1 };
     let img = Shape(1, 28, 28);
     let (gs, ds) = (dcgan_generator(3, img, o), dcgan_discriminator(img, o));
-    let mlp =
-        (mlp_generator(3, &[5], Shape(1, 28, 28), true), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
+    let mlp = (mlp_generator(3, &[5], Shape(1, 28, 28), true), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
     // Piecewise-linear activations become tanh: central differences across a ReLU kink are
     // wrong by design, and this test is about the wiring, not the kinks (gradcheck.rs has those).
     let smooth = |mut s: NetSpec| {

@@ -98,13 +98,9 @@ impl Case {
             _ => Grads { dx: None, dw: Some(&t[6]), db: Some(&t[7]) },
         };
         match (self.op, self.pass) {
-            (Op::Linear(s, on), Pass::Forward) => {
-                crate::ops::linear::forward(b, &s, &t[0], &t[1], bias(on), &t[3])
-            }
+            (Op::Linear(s, on), Pass::Forward) => crate::ops::linear::forward(b, &s, &t[0], &t[1], bias(on), &t[3]),
             (Op::Linear(s, _), _) => crate::ops::linear::backward(b, &s, &t[0], &t[1], &t[4], grads()),
-            (Op::Conv2d(s, on), Pass::Forward) => {
-                crate::ops::conv2d::forward(b, &s, &t[0], &t[1], bias(on), &t[3])
-            }
+            (Op::Conv2d(s, on), Pass::Forward) => crate::ops::conv2d::forward(b, &s, &t[0], &t[1], bias(on), &t[3]),
             (Op::Conv2d(s, _), _) => crate::ops::conv2d::backward(b, &s, &t[0], &t[1], &t[4], grads()),
             (Op::ConvTranspose2d(s, on), Pass::Forward) => {
                 crate::ops::conv_transpose2d::forward(b, &s, &t[0], &t[1], bias(on), &t[3])
@@ -116,12 +112,8 @@ impl Case {
             (Op::Activation(a, _), Pass::Forward) => crate::ops::activation::forward(b, a, &t[0], &t[1]),
             (Op::Activation(a, _), _) => crate::ops::activation::backward(b, a, &t[1], &t[2], &t[3]),
             // [z, target, loss, dz]
-            (Op::BceWithLogits(_), Pass::Forward) => {
-                crate::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2])
-            }
-            (Op::BceWithLogits(_), _) => {
-                crate::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[3], 1.0)
-            }
+            (Op::BceWithLogits(_), Pass::Forward) => crate::ops::bce_with_logits::LOSS.forward(b, &t[0], &t[1], &t[2]),
+            (Op::BceWithLogits(_), _) => crate::ops::bce_with_logits::LOSS.backward(b, &t[0], &t[1], &t[3], 1.0),
             // [g, norm, loss, dg]
             (Op::GradientPenalty(rows, row_len), pass) => {
                 let s = GradientPenalty { rows, row_len, dim: row_len, weight: 10.0, target: 1.0 };
@@ -202,13 +194,7 @@ fn weighted_cases(
 }
 
 /// An activation's forward (x → y) and backward (y, dy → dx).
-fn activation_cases(
-    net: &'static str,
-    layer: usize,
-    f: Activation,
-    y_len: usize,
-    fill: &mut Fill,
-) -> Vec<Case> {
+fn activation_cases(net: &'static str, layer: usize, f: Activation, y_len: usize, fill: &mut Fill) -> Vec<Case> {
     [Pass::Forward, Pass::BackwardInput]
         .into_iter()
         .map(|pass| {
@@ -235,13 +221,7 @@ fn activation_cases(
 
 /// Every op pass of `spec` at `batch`, plus its optimizer step; `first_dx` says whether the first
 /// layer's input gradient is ever needed (D's is, for the generator step; G's is not).
-pub fn cases(
-    net: &'static str,
-    spec: &NetSpec,
-    batch: usize,
-    first_dx: bool,
-    fill: &mut Fill,
-) -> Result<Vec<Case>> {
+pub fn cases(net: &'static str, spec: &NetSpec, batch: usize, first_dx: bool, fill: &mut Fill) -> Result<Vec<Case>> {
     let shapes = spec.shapes()?;
     let mut out = Vec::new();
     let mut params = 0;

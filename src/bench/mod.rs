@@ -178,8 +178,7 @@ fn op_row(
     timestamps: bool,
     out: &Out,
 ) -> Result<()> {
-    let upload =
-        |g: &mut GpuBackend| -> Result<Vec<_>> { case.tensors.iter().map(|t| g.upload(t)).collect() };
+    let upload = |g: &mut GpuBackend| -> Result<Vec<_>> { case.tensors.iter().map(|t| g.upload(t)).collect() };
     let t = upload(g)?;
     let max_err = if check {
         let mut cpu = CpuBackend;
@@ -220,8 +219,7 @@ fn op_row(
         Some(f) => format!("{:.2}", f as f64 / med / 1e9),
         None => format!("{:.2} GB/s", case.bytes as f64 / med / 1e9),
     };
-    let ok =
-        max_err.map_or("-".to_string(), |e| if e <= 1e-3 { "ok".into() } else { format!("ERR {e:.1e}") });
+    let ok = max_err.map_or("-".to_string(), |e| if e <= 1e-3 { "ok".into() } else { format!("ERR {e:.1e}") });
     out.line(&format!(
         "{:<3} {:<6} {:<17} {:<15} {:<30} {:>10.3} {:>19} {:>9} {:>9}",
         case.net,
@@ -328,8 +326,7 @@ fn iteration_row(
     let (batch, loss) = (cfg.batch, cfg.loss);
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.
-    let reals: Vec<f32> =
-        Fill::new(7).vec(batch * 784).iter().map(|v| (0.5 * v * 1.7).clamp(-1.0, 1.0)).collect();
+    let reals: Vec<f32> = Fill::new(7).vec(batch * 784).iter().map(|v| (0.5 * v * 1.7).clamp(-1.0, 1.0)).collect();
     let reals = [g.upload(&reals)?];
     let (mut times, mut recording) = (Vec::new(), Vec::new());
     for i in 0..args.warmup + args.iters {

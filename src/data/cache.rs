@@ -114,14 +114,12 @@ pub fn store(path: &Path, pixels: &[u8], kept: usize, channels: usize, size: usi
             std::fs::create_dir_all(dir)?;
         }
         // A name of its own, so two runs decoding the same folder never write into one file.
-        let nanos =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let tmp = path.with_extension(format!("{}-{nanos}.tmp", std::process::id()));
         let mut f = std::io::BufWriter::new(std::fs::File::create_new(&tmp)?);
         f.write_all(MAGIC)?;
         let fingerprint =
-            u64::from_str_radix(path.file_stem().and_then(|s| s.to_str()).unwrap_or_default(), 16)
-                .unwrap_or_default();
+            u64::from_str_radix(path.file_stem().and_then(|s| s.to_str()).unwrap_or_default(), 16).unwrap_or_default();
         for w in [fingerprint, kept as u64, channels as u64, size as u64, skipped.len() as u64] {
             f.write_all(&w.to_le_bytes())?;
         }

@@ -40,9 +40,7 @@ impl FolderOptions {
 }
 
 /// How a non-square image becomes square; neither distorts it.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Crop {
     /// The largest centred square.
@@ -166,10 +164,8 @@ fn decode_all(dir: &Path, files: &[PathBuf], o: &FolderOptions) -> Result<(Vec<u
         indicatif::ProgressBar::hidden()
     };
     bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} {pos}/{len} [{elapsed_precise}, ETA {eta}] {wide_bar}",
-        )
-        .expect("valid template"),
+        indicatif::ProgressStyle::with_template("{msg} {pos}/{len} [{elapsed_precise}, ETA {eta}] {wide_bar}")
+            .expect("valid template"),
     );
     // Without --skip-bad the first failure is the answer: the rest need not decode.
     let failed = std::sync::atomic::AtomicBool::new(false);
@@ -219,9 +215,7 @@ fn decode_all(dir: &Path, files: &[PathBuf], o: &FolderOptions) -> Result<(Vec<u
 /// Rejects arguments that no folder could satisfy before touching the disk.
 fn check_args(size: usize, channels: Option<usize>) -> Result<()> {
     if !(1..=MAX_SIZE).contains(&size) {
-        return Err(Error::Config(format!(
-            "image size {size} is out of range 1..={MAX_SIZE}; pass e.g. 28 or 64"
-        )));
+        return Err(Error::Config(format!("image size {size} is out of range 1..={MAX_SIZE}; pass e.g. 28 or 64")));
     }
     match channels {
         None | Some(1) | Some(3) => Ok(()),
@@ -418,8 +412,7 @@ fn planar_into(out: &mut [u8], img: &Interleaved) {
     let c = img.channels;
     let plane = img.bytes.len() / c;
     for ch in 0..c {
-        for (o, &v) in out[ch * plane..(ch + 1) * plane].iter_mut().zip(img.bytes.iter().skip(ch).step_by(c))
-        {
+        for (o, &v) in out[ch * plane..(ch + 1) * plane].iter_mut().zip(img.bytes.iter().skip(ch).step_by(c)) {
             *o = v;
         }
     }
@@ -607,19 +600,14 @@ mod tests {
         std::fs::create_dir(&images).unwrap();
         for i in 0..CACHE_MIN_IMAGES {
             let v = (i % 251) as u8;
-            RgbImage::from_pixel(4, 4, Rgb([v, 0, 255 - v]))
-                .save(images.join(format!("{i:05}.png")))
-                .unwrap();
+            RgbImage::from_pixel(4, 4, Rgb([v, 0, 255 - v])).save(images.join(format!("{i:05}.png"))).unwrap();
         }
         let o = FolderOptions { cache: Some(dir.join("cache")), ..FolderOptions::new(4, None) };
         let first = read_folder_with(&images, &o).unwrap();
         assert!(matches!(first.pixels, Pixels::Owned(_)));
         let second = read_folder_with(&images, &o).unwrap();
         assert!(matches!(second.pixels, Pixels::Mapped { .. }), "{:?}", second.pixels);
-        assert_eq!(
-            (&first.pixels[..], second.channels, second.count),
-            (&second.pixels[..], 3, CACHE_MIN_IMAGES)
-        );
+        assert_eq!((&first.pixels[..], second.channels, second.count), (&second.pixels[..], 3, CACHE_MIN_IMAGES));
         assert_eq!(second.image(7)[0], 7);
     }
 
@@ -631,10 +619,7 @@ mod tests {
         gray(8, 8).save(dir.join("stray.png")).unwrap();
         let (path, m) = msg(read_folder(&dir, 8, None).unwrap_err());
         assert_eq!(path, dir);
-        assert!(
-            m.starts_with("mixes images at the top with class folders (e.g. stray.png and cats/)"),
-            "{m}"
-        );
+        assert!(m.starts_with("mixes images at the top with class folders (e.g. stray.png and cats/)"), "{m}");
     }
 
     #[test]

@@ -19,9 +19,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Idx> {
     let raw;
     let bytes = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| err(format!("bad gzip data: {e}")))?;
+        flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| err(format!("bad gzip data: {e}")))?;
         raw = out;
         &raw[..]
     } else {
@@ -38,9 +36,8 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Idx> {
     if ndim == 0 || bytes.len() < header {
         return Err(err(format!("truncated IDX header ({} bytes, {ndim} dimensions)", bytes.len())));
     }
-    let dims: Vec<usize> = (0..ndim)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
-        .collect();
+    let dims: Vec<usize> =
+        (0..ndim).map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize).collect();
     let have = bytes.len() - header;
     let want = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     let Some(want) = want.filter(|&w| w <= have) else {

@@ -85,13 +85,5 @@ pub fn stacked(count: usize) -> Result<ImageSet> {
             pixels.extend_from_slice(digits.image(k as usize));
         }
     }
-    Ok(ImageSet {
-        pixels: pixels.into(),
-        labels: None,
-        classes: Vec::new(),
-        count,
-        channels: 3,
-        height: 28,
-        width: 28,
-    })
+    Ok(ImageSet { pixels: pixels.into(), labels: None, classes: Vec::new(), count, channels: 3, height: 28, width: 28 })
 }

@@ -88,11 +88,8 @@ impl ImageSet {
         if keep.is_empty() {
             return Err(crate::Error::Config(format!("no images with labels {digits:?}")));
         }
-        self.pixels = keep
-            .iter()
-            .flat_map(|&i| self.pixels[i * d..(i + 1) * d].iter().copied())
-            .collect::<Vec<_>>()
-            .into();
+        self.pixels =
+            keep.iter().flat_map(|&i| self.pixels[i * d..(i + 1) * d].iter().copied()).collect::<Vec<_>>().into();
         self.labels = Some(keep.iter().map(|&i| labels[i]).collect());
         self.count = keep.len();
         Ok(())

@@ -14,8 +14,7 @@ pub struct Npy {
 impl Npy {
     /// The `shape` tuple of the header.
     pub fn shape(&self) -> Vec<usize> {
-        let Some(start) =
-            self.header.find("'shape':").and_then(|i| self.header[i..].find('(').map(|j| i + j + 1))
+        let Some(start) = self.header.find("'shape':").and_then(|i| self.header[i..].find('(').map(|j| i + j + 1))
         else {
             return Vec::new();
         };

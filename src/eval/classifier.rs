@@ -64,10 +64,7 @@ pub struct Scored {
 
 impl Scored {
     pub fn predicted(&self) -> Vec<usize> {
-        self.probs
-            .chunks(CLASSES)
-            .map(|p| (0..CLASSES).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0))
-            .collect()
+        self.probs.chunks(CLASSES).map(|p| (0..CLASSES).max_by(|&a, &b| p[a].total_cmp(&p[b])).unwrap_or(0)).collect()
     }
 }
 
@@ -207,14 +204,7 @@ pub fn train_classifier(args: TrainClassifierArgs, device: &DeviceSettings) -> R
             c.net.forward(&mut b, &x, true, derive_seed(args.seed, step, 2), 0)?;
             crate::ops::softmax_cross_entropy::forward(&mut b, &s, c.net.output(), &y, &loss)?;
             crate::ops::reduce::sum(&mut b, &loss, &mean, 1.0 / n as f32)?;
-            crate::ops::softmax_cross_entropy::backward(
-                &mut b,
-                &s,
-                c.net.output(),
-                &y,
-                c.net.output_grad(),
-                1.0,
-            )?;
+            crate::ops::softmax_cross_entropy::backward(&mut b, &s, c.net.output(), &y, c.net.output_grad(), 1.0)?;
             c.net.backward(&mut b, &x, None, true)?;
             opt.step(&mut b, &c.net.params, &c.net.grads)?;
             step += 1;

@@ -271,8 +271,7 @@ mod tests {
         let one: Vec<f32> = (0..100).flat_map(|_| [1.0, 0.0, 0.0, 0.0]).collect();
         let (s, _) = inception_score(&one, 4, 10);
         assert!((s - 1.0).abs() < 1e-9);
-        let balanced: Vec<f32> =
-            (0..120).flat_map(|i| (0..4).map(move |c| (c == i % 4) as u8 as f32)).collect();
+        let balanced: Vec<f32> = (0..120).flat_map(|i| (0..4).map(move |c| (c == i % 4) as u8 as f32)).collect();
         let (s, std) = inception_score(&balanced, 4, 10);
         assert!((s - 4.0).abs() < 1e-9 && std < 1e-9, "{s} ± {std}");
     }

@@ -102,8 +102,7 @@ impl Reference {
         );
         let (score, score_std) = metrics::inception_score(&s.probs, CLASSES, IS_SPLITS);
         let m = PR_SAMPLES.min(s.n).min(self.test.n) * FEATURES;
-        let (precision, recall) =
-            metrics::precision_recall(&self.test.features[..m], &s.features[..m], FEATURES, PR_K);
+        let (precision, recall) = metrics::precision_recall(&self.test.features[..m], &s.features[..m], FEATURES, PR_K);
         let predicted = s.predicted();
         let per_class_accuracy = labels.map(|l| {
             (0..CLASSES)
@@ -230,8 +229,7 @@ impl CodeReport {
         let majority: Vec<(usize, usize, usize)> = counts
             .iter()
             .map(|row| {
-                let (class, &top) =
-                    row.iter().enumerate().max_by_key(|&(i, &n)| (n, usize::MAX - i)).expect("classes");
+                let (class, &top) = row.iter().enumerate().max_by_key(|&(i, &n)| (n, usize::MAX - i)).expect("classes");
                 (class, top, row.iter().sum())
             })
             .collect();
@@ -301,8 +299,7 @@ pub fn eval(args: EvalArgs, device: &DeviceSettings) -> Result<()> {
     }
     let (images, asked, what) = match (&args.checkpoint, &args.images) {
         (Some(c), _) => {
-            let (images, asked) =
-                samples::from_checkpoint(&mut b, c, args.n.unwrap_or(10000), args.seed, args.raw)?;
+            let (images, asked) = samples::from_checkpoint(&mut b, c, args.n.unwrap_or(10000), args.seed, args.raw)?;
             (images, asked, format!("samples of {}", c.display()))
         }
         (None, Some(p)) => (samples::read_images(p)?, samples::Asked::Nothing, p.display().to_string()),
@@ -365,12 +362,7 @@ pub struct ModeReport {
 }
 
 impl ModeReport {
-    pub fn new(
-        what: &str,
-        clf: &mut Classifier<GpuBackend>,
-        b: &mut GpuBackend,
-        images: &[f32],
-    ) -> Result<Self> {
+    pub fn new(what: &str, clf: &mut Classifier<GpuBackend>, b: &mut GpuBackend, images: &[f32]) -> Result<Self> {
         let n = images.len() / STACKED.size();
         // Each channel as a digit of its own, in order: sample i's channel c is digit 3i + c.
         let digits = clf.score(b, images)?.predicted();
@@ -386,12 +378,7 @@ impl ModeReport {
                 q * (q * 1000.0).ln()
             })
             .sum();
-        Ok(ModeReport {
-            what: what.into(),
-            n,
-            modes: counts.iter().filter(|&&c| c > 0).count(),
-            kl_to_uniform: kl,
-        })
+        Ok(ModeReport { what: what.into(), n, modes: counts.iter().filter(|&&c| c > 0).count(), kl_to_uniform: kl })
     }
 }
 
@@ -401,8 +388,7 @@ fn eval_stacked(args: &EvalArgs, checkpoint: &Path, b: &mut GpuBackend) -> Resul
     let n = args.n.unwrap_or(STACKED_SAMPLES);
     let (images, _, _) = samples::draw(b, checkpoint, n, args.seed, args.raw)?;
     let mut clf = Classifier::bundled(b, 500)?;
-    let mut rows =
-        vec![ModeReport::new(&format!("samples of {}", checkpoint.display()), &mut clf, b, &images)?];
+    let mut rows = vec![ModeReport::new(&format!("samples of {}", checkpoint.display()), &mut clf, b, &images)?];
     if !args.no_reference {
         let real = crate::data::mnist::stacked(n)?;
         rows.push(ModeReport::new("real stacked MNIST (reference)", &mut clf, b, &to_signed(&real, n))?);
@@ -462,10 +448,7 @@ fn samples_from_files(path: &Path) -> Result<two_sample::ImageBatch> {
         [_, c, h, w] => Shape(c, h, w),
         [_, h, w] => Shape(1, h, w),
         ref other => {
-            return Err(Error::Data {
-                path: path.into(),
-                msg: format!("shape {other:?} is not [n, c, h, w]"),
-            });
+            return Err(Error::Data { path: path.into(), msg: format!("shape {other:?} is not [n, c, h, w]") });
         }
     };
     Ok(two_sample::ImageBatch { values: samples::read_npy(path, shape.size())?, shape })

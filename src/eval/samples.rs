@@ -31,13 +31,7 @@ pub enum Asked {
 }
 
 /// `n` digit samples of G in [−1, 1], and what each was asked for.
-pub fn from_checkpoint(
-    b: &mut GpuBackend,
-    path: &Path,
-    n: usize,
-    seed: u64,
-    raw: bool,
-) -> Result<(Vec<f32>, Asked)> {
+pub fn from_checkpoint(b: &mut GpuBackend, path: &Path, n: usize, seed: u64, raw: bool) -> Result<(Vec<f32>, Asked)> {
     let (images, shape, asked) = draw(b, path, n, seed, raw)?;
     if shape != DIGIT {
         return Err(needs_digits(path, shape));
@@ -52,21 +46,12 @@ pub fn output_shape(path: &Path) -> Result<Shape> {
 }
 
 /// `n` image samples of G in [−1, 1], of whatever shape G draws, and what each was asked for.
-pub fn draw(
-    b: &mut GpuBackend,
-    path: &Path,
-    n: usize,
-    seed: u64,
-    raw: bool,
-) -> Result<(Vec<f32>, Shape, Asked)> {
+pub fn draw(b: &mut GpuBackend, path: &Path, n: usize, seed: u64, raw: bool) -> Result<(Vec<f32>, Shape, Asked)> {
     let chunk = n.clamp(1, 500);
     let mut g = Generator::load(b, path, chunk, raw)?;
     let shape = g.output_shape()?;
     if g.info.is_table() {
-        return Err(Error::Data {
-            path: path.into(),
-            msg: "a table's generator draws rows, not images".into(),
-        });
+        return Err(Error::Data { path: path.into(), msg: "a table's generator draws rows, not images".into() });
     }
     let classes = g.codes;
     let asked = (0..n).map(|i| i % classes.max(1)).collect();
@@ -102,10 +87,7 @@ pub fn read_images(path: &Path) -> Result<Vec<f32>> {
         match f.dims[..] {
             [_, 28, 28] | [_, 1, 28, 28] | [_, 784] => f.data,
             ref d => {
-                return Err(Error::Data {
-                    path: path.into(),
-                    msg: format!("IDX of shape {d:?}, not [n, 28, 28]"),
-                });
+                return Err(Error::Data { path: path.into(), msg: format!("IDX of shape {d:?}, not [n, 28, 28]") });
             }
         }
     };
@@ -114,8 +96,7 @@ pub fn read_images(path: &Path) -> Result<Vec<f32>> {
 
 /// The cells of a grid of 28×28 images with 2-pixel borders (or one 28×28 image).
 fn read_grid(path: &Path) -> Result<Vec<u8>> {
-    let img =
-        image::open(path).map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })?.to_luma8();
+    let img = image::open(path).map_err(|e| Error::Data { path: path.into(), msg: e.to_string() })?.to_luma8();
     let (w, h) = (img.width() as usize, img.height() as usize);
     if (w, h) == (28, 28) {
         return Ok(img.into_raw());

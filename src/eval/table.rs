@@ -26,17 +26,12 @@ fn read_like(path: &Path, like: &Table) -> Result<Vec<f64>> {
         .iter()
         .zip(&like.kinds)
         .map(|(name, kind)| {
-            let kind = if matches!(kind, ColumnKind::Categorical(_)) {
-                Declared::Categorical
-            } else {
-                Declared::Real
-            };
+            let kind = if matches!(kind, ColumnKind::Categorical(_)) { Declared::Categorical } else { Declared::Real };
             (name.clone(), kind)
         })
         .collect();
     let other = table::read_csv_with(path, |columns| {
-        let missing: Vec<&str> =
-            like.columns.iter().filter(|c| !columns.contains(c)).map(|c| c.as_str()).collect();
+        let missing: Vec<&str> = like.columns.iter().filter(|c| !columns.contains(c)).map(|c| c.as_str()).collect();
         if missing.is_empty() {
             Ok(declared)
         } else {
@@ -54,10 +49,7 @@ fn read_like(path: &Path, like: &Table) -> Result<Vec<f64>> {
             let at = other.columns.iter().position(|c| c == name).expect("checked above");
             let recode = match (kind, &other.kinds[at]) {
                 (ColumnKind::Categorical(names), ColumnKind::Categorical(theirs)) => Some(
-                    theirs
-                        .iter()
-                        .map(|t| names.iter().position(|n| n == t).unwrap_or(names.len()) as f64)
-                        .collect(),
+                    theirs.iter().map(|t| names.iter().position(|n| n == t).unwrap_or(names.len()) as f64).collect(),
                 ),
                 _ => None,
             };

@@ -94,12 +94,7 @@ impl TwoSampleReport {
 }
 
 /// Every measure of `samples` against `real` (the same shape), on `b`.
-pub fn compare<B: Backend>(
-    b: &mut B,
-    real: &ImageBatch,
-    samples: &ImageBatch,
-    seed: u64,
-) -> Result<TwoSampleReport> {
+pub fn compare<B: Backend>(b: &mut B, real: &ImageBatch, samples: &ImageBatch, seed: u64) -> Result<TwoSampleReport> {
     if real.shape != samples.shape {
         return Err(Error::Config(format!(
             "real images are {:?} and samples {:?}; give samples of the real images' size and channels",
@@ -118,8 +113,7 @@ pub fn compare<B: Backend>(
         .map(|s| classifier_accuracy(b, real, samples, n, derive_seed(seed, s, 21)))
         .collect::<Result<Vec<_>>>()?;
     let mean = accuracies.iter().sum::<f64>() / accuracies.len() as f64;
-    let var =
-        accuracies.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (accuracies.len() - 1).max(1) as f64;
+    let var = accuracies.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (accuracies.len() - 1).max(1) as f64;
     let (memorised, memorised_threshold) = memorisation(real, samples);
     let (real_mean, real_std) = colour(real);
     let (sample_mean, sample_std) = colour(samples);
@@ -269,11 +263,8 @@ fn memorisation(real: &ImageBatch, samples: &ImageBatch) -> (f64, f64) {
     let (s, _) = pooled(samples);
     // Exact duplicates within the folder (an icon set ships the same picture under two names)
     // would make the threshold 0; the distances between distinct images set it.
-    let mut real_nn: Vec<f64> = (0..r.len())
-        .into_par_iter()
-        .map(|i| nearest(&r[i], &r, Some(i)))
-        .filter(|&d| d > DUPLICATE)
-        .collect();
+    let mut real_nn: Vec<f64> =
+        (0..r.len()).into_par_iter().map(|i| nearest(&r[i], &r, Some(i))).filter(|&d| d > DUPLICATE).collect();
     if real_nn.is_empty() {
         return (0.0, 0.0);
     }
@@ -289,9 +280,8 @@ fn colour(set: &ImageBatch) -> (Vec<f64>, Vec<f64>) {
     let plane = h * w;
     (0..c)
         .map(|ch| {
-            let values = (0..set.count()).flat_map(|i| {
-                set.image(i)[ch * plane..(ch + 1) * plane].iter().map(|&v| (v as f64 + 1.0) * 127.5)
-            });
+            let values = (0..set.count())
+                .flat_map(|i| set.image(i)[ch * plane..(ch + 1) * plane].iter().map(|&v| (v as f64 + 1.0) * 127.5));
             let (mut n, mut sum, mut sq) = (0.0, 0.0, 0.0);
             for v in values {
                 (n, sum, sq) = (n + 1.0, sum + v, sq + v * v);
@@ -340,9 +330,7 @@ mod tests {
         };
         let apart = compare(&mut b, &real, &noise, 0).unwrap();
         assert!(apart.two_sample_accuracy > 0.95, "{}", apart.text());
-        let copies =
-            compare(&mut b, &real, &ImageBatch { values: real.values.clone(), shape: real.shape }, 0)
-                .unwrap();
+        let copies = compare(&mut b, &real, &ImageBatch { values: real.values.clone(), shape: real.shape }, 0).unwrap();
         assert!(copies.memorised > 0.95, "copies of the real images are memorised: {}", copies.text());
     }
 }

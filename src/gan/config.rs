@@ -266,9 +266,7 @@ impl GanConfig {
         if self.loss == LossKind::WganGp && self.r1 > 0.0 {
             return Err(Error::Config("--r1 with --loss wgan-gp: choose one gradient penalty".into()));
         }
-        if self.info()
-            && (self.classes > 0 || self.pac() > 1 || self.info_cont > self.z_dim || self.info_cat == 1)
-        {
+        if self.info() && (self.classes > 0 || self.pac() > 1 || self.info_cont > self.z_dim || self.info_cat == 1) {
             return Err(Error::Config(format!(
                 "--info-cat {} --info-cont {}: InfoGAN's codes need an unconditional model without --pac, \
                  at least 2 categorical values (or 0) and at most --z-dim {} continuous codes",

@@ -47,8 +47,7 @@ pub fn mlp_discriminator(img: Shape, hidden: &[usize], dropout: f32) -> NetSpec 
 /// InfoGAN's Q head on D's `features`: one hidden LeakyReLU layer, then the categorical
 /// code's logits and the continuous codes' means (Chen et al. 2016's, without batch norm).
 pub fn info_head(features: usize, hidden: usize, outputs: usize) -> NetSpec {
-    let layers =
-        vec![L::Linear { out: hidden, bias: true }, act(LRELU), L::Linear { out: outputs, bias: true }];
+    let layers = vec![L::Linear { out: hidden, bias: true }, act(LRELU), L::Linear { out: outputs, bias: true }];
     NetSpec { input: Shape(features, 1, 1), layers, spectral_norm: false }
 }
 
@@ -205,13 +204,7 @@ pub fn reference_bench_models(kind: super::ModelKind, z_dim: usize) -> (NetSpec,
             (mlp_generator(z_dim, &[256, 512, 1024], img, true), mlp_discriminator(img, &[512, 256], 0.0))
         }
         super::ModelKind::Dcgan => {
-            let o = DcganOptions {
-                width: 64,
-                g_batch_norm: false,
-                d_batch_norm: false,
-                d_dropout: 0.0,
-                d_depth: 1,
-            };
+            let o = DcganOptions { width: 64, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
             (dcgan_generator(z_dim, img, o), dcgan_discriminator(img, o))
         }
         super::ModelKind::Keras => (keras_generator(z_dim, img), keras_discriminator(img)),

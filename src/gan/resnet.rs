@@ -41,8 +41,7 @@ pub fn resnet_generator(z_dim: usize, img: Shape, width: usize) -> NetSpec {
     let levels = dcgan_levels(img.1).expect("a size the residual models take (checked by the caller)");
     let base = img.1 >> levels;
     let mut ch = channels(width, levels);
-    let mut layers =
-        vec![L::Linear { out: ch * base * base, bias: true }, L::Reshape { to: Shape(ch, base, base) }];
+    let mut layers = vec![L::Linear { out: ch * base * base, bias: true }, L::Reshape { to: Shape(ch, base, base) }];
     for step in (0..levels).rev() {
         let out = channels(width, step);
         let nearest = L::Upsample { mode: Upsampling::Nearest };

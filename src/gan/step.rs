@@ -71,10 +71,8 @@ impl<B: Backend> Optimizer<B> {
 
 /// A 64-bit seed for one purpose at one step: Threefry of (seed; step, purpose).
 pub fn derive_seed(seed: u64, step: u64, purpose: u64) -> u64 {
-    let [a, b] = threefry2x32(
-        [seed as u32, (seed >> 32) as u32],
-        [step as u32, ((step >> 32) ^ (purpose << 8)) as u32],
-    );
+    let [a, b] =
+        threefry2x32([seed as u32, (seed >> 32) as u32], [step as u32, ((step >> 32) ^ (purpose << 8)) as u32]);
     (a as u64) | ((b as u64) << 32)
 }
 
@@ -427,14 +425,7 @@ impl<B: Backend> Gan<B> {
     }
 
     /// D's backward, with Q's gradient added at D's features when there is one.
-    fn d_backward(
-        &mut self,
-        b: &mut B,
-        x: &B::T,
-        dx: Option<&B::T>,
-        param_grads: bool,
-        q: Option<B::T>,
-    ) -> Result<()> {
+    fn d_backward(&mut self, b: &mut B, x: &B::T, dx: Option<&B::T>, param_grads: bool, q: Option<B::T>) -> Result<()> {
         match q {
             Some(feature_grad) => self.d.backward_with_feature_grad(b, x, dx, param_grads, &feature_grad),
             None => self.d.backward(b, x, dx, param_grads),
@@ -490,13 +481,7 @@ impl<B: Backend> Gan<B> {
         let Some(g_in) = &self.g_in else { return Ok(self.z.clone()) };
         let classes = self.cfg.g_classes() as f32;
         let seed = derive_seed(self.cfg.seed, self.step, 300 + k);
-        crate::ops::random::fill(
-            b,
-            Distribution::Uniform { low: 0.0, high: classes },
-            seed,
-            0,
-            &self.fake_labels,
-        )?;
+        crate::ops::random::fill(b, Distribution::Uniform { low: 0.0, high: classes }, seed, 0, &self.fake_labels)?;
         let s = self.g_condition();
         crate::ops::condition::forward(b, &s, &self.z, &self.fake_labels, g_in)?;
         Ok(g_in.clone())
@@ -662,12 +647,7 @@ impl<B: Backend> Gan<B> {
             self.restore_d(b)?;
         }
         if let Some(ema) = &self.g_ema {
-            crate::ops::ema::update(
-                b,
-                &EmaStep::warmed_up(self.cfg.g_ema, self.step),
-                &self.g.params,
-                &ema.params,
-            )?;
+            crate::ops::ema::update(b, &EmaStep::warmed_up(self.cfg.g_ema, self.step), &self.g.params, &ema.params)?;
         }
         self.step += 1;
         Ok(())

@@ -295,8 +295,8 @@ impl GpuBackend {
             self.encoder();
             let encoder = self.encoder.as_mut().expect("made by encoder()");
             let timestamp_writes = self.profiler.as_mut().and_then(|p| p.next(label_of(shader, entry)));
-            let pass = encoder
-                .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });
+            let pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("ops"), timestamp_writes });
             self.pass = Some(pass.forget_lifetime());
             self.passes_logged += 1;
         }
@@ -321,10 +321,7 @@ impl GpuBackend {
             if t.offset % align != 0 {
                 return Err(Error::Gpu {
                     context: format!("{shader}.{entry}"),
-                    msg: format!(
-                        "a tensor view starts at byte {}, not a multiple of the adapter's {align}",
-                        t.offset
-                    ),
+                    msg: format!("a tensor view starts at byte {}, not a multiple of the adapter's {align}", t.offset),
                 });
             }
             if t.bytes() > limit {
@@ -514,10 +511,7 @@ impl GpuBackend {
             if let Some(values) = self.try_collect(&pending)? {
                 return Ok(values);
             }
-            self.ctx
-                .device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|e| self.ctx.error("readback", e))?;
+            self.ctx.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| self.ctx.error("readback", e))?;
             std::thread::yield_now();
         }
     }
@@ -532,8 +526,7 @@ impl GpuBackend {
     pub fn copy_tensor(&mut self, src: &GpuTensor, dst: &GpuTensor) {
         assert_eq!(src.len, dst.len, "copy between tensors of {} and {}", src.len, dst.len);
         if src.len > 0 {
-            let (s, so, d, doff, size) =
-                (src.buf.clone(), src.offset, dst.buf.clone(), dst.offset, src.bytes());
+            let (s, so, d, doff, size) = (src.buf.clone(), src.offset, dst.buf.clone(), dst.offset, src.bytes());
             self.encoder().copy_buffer_to_buffer(&s, so, &d, doff, size);
         }
     }
@@ -586,12 +579,7 @@ mod trait_impl {
             GpuBackend::limit_in_flight(self, max)
         }
 
-        fn run<P: Pass + ?Sized>(
-            &mut self,
-            pass: &P,
-            reads: &[Option<&T>],
-            writes: &[Option<&T>],
-        ) -> Result<()> {
+        fn run<P: Pass + ?Sized>(&mut self, pass: &P, reads: &[Option<&T>], writes: &[Option<&T>]) -> Result<()> {
             let lens = |list: &[Option<&T>]| list.iter().map(|t| t.map(|t| t.len)).collect::<Vec<_>>();
             pass.check(&lens(reads), &lens(writes))?;
             pass.record(self, reads, writes)

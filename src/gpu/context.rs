@@ -133,10 +133,7 @@ impl AdapterSummary {
 /// Every adapter wgpu can see for the chosen backends.
 pub fn list_adapters(choice: BackendChoice) -> Vec<AdapterSummary> {
     let instance = instance(choice);
-    pollster::block_on(instance.enumerate_adapters(choice.backends()))
-        .iter()
-        .map(AdapterSummary::of)
-        .collect()
+    pollster::block_on(instance.enumerate_adapters(choice.backends())).iter().map(AdapterSummary::of).collect()
 }
 
 /// Shader, entry point and the values of its `override` constants.
@@ -181,12 +178,12 @@ impl GpuContext {
         let adapter = match settings.adapter_name.clone() {
             Some(wanted) => {
                 let w = wanted.to_lowercase();
-                adapters.iter().find(|a| a.get_info().name.to_lowercase().contains(&w)).cloned().ok_or_else(
-                    || Error::AdapterNotFound {
+                adapters.iter().find(|a| a.get_info().name.to_lowercase().contains(&w)).cloned().ok_or_else(|| {
+                    Error::AdapterNotFound {
                         wanted,
                         available: adapters.iter().map(|a| a.get_info().name).collect::<Vec<_>>().join(", "),
-                    },
-                )?
+                    }
+                })?
             }
             _ => adapters
                 .iter()

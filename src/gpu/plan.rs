@@ -52,11 +52,7 @@ impl KernelPlan {
             None if !ctx.adapter.is_cpu() => GemmKernel::Shared,
             None => GemmKernel::Subgroup,
         };
-        KernelPlan {
-            tiled: !s.simple_kernels,
-            gemm: Self::supported(ctx, gemm),
-            gemm_rows: Self::rows(s.tile),
-        }
+        KernelPlan { tiled: !s.simple_kernels, gemm: Self::supported(ctx, gemm), gemm_rows: Self::rows(s.tile) }
     }
 
     /// `gemm`, or the register tiles where it is the subgroup kernel and the device lacks 8-wide

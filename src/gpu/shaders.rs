@@ -105,13 +105,10 @@ fn expand_entry(entry: &str, rows: usize, b: TileB) -> String {
     for line in entry.lines() {
         let text = line.trim_start();
         let indent = &line[..line.len() - text.len()];
-        let only = [
-            (TileB::Dense, "//% dense: "),
-            (TileB::Conv, "//% conv: "),
-            (TileB::ConvWeight, "//% conv_weight: "),
-        ]
-        .into_iter()
-        .find_map(|(mode, prefix)| text.strip_prefix(prefix).map(|rest| (mode, rest)));
+        let only =
+            [(TileB::Dense, "//% dense: "), (TileB::Conv, "//% conv: "), (TileB::ConvWeight, "//% conv_weight: ")]
+                .into_iter()
+                .find_map(|(mode, prefix)| text.strip_prefix(prefix).map(|rest| (mode, rest)));
         if let Some((mode, text)) = only {
             if mode == b {
                 out += indent;
@@ -128,9 +125,7 @@ fn expand_entry(entry: &str, rows: usize, b: TileB) -> String {
         let groups = rows / 4;
         let items: Vec<Vec<(String, usize)>> = match kind {
             "load" => (0..rows / 8).map(|j| vec![("j".into(), j)]).collect(),
-            "row" => {
-                (0..rows).map(|r| vec![("r".into(), r), ("q".into(), r / 8), ("l".into(), r % 8)]).collect()
-            }
+            "row" => (0..rows).map(|r| vec![("r".into(), r), ("q".into(), r / 8), ("l".into(), r % 8)]).collect(),
             "group" => (0..groups)
                 .map(|g| {
                     let mut names = vec![("g".to_string(), g)];
@@ -176,8 +171,7 @@ impl GpuContext {
             return Ok(p.clone());
         }
         let overrides: Vec<(&str, f64)> = constants.iter().map(|&(name, v)| (name, f64::from(v))).collect();
-        let src = source(shader)
-            .ok_or_else(|| Error::Shader { name: shader.into(), msg: "no such shader".into() })?;
+        let src = source(shader).ok_or_else(|| Error::Shader { name: shader.into(), msg: "no such shader".into() })?;
         let label = format!("{shader}.{entry}");
         let pipeline = self
             .checked(&label, || {

@@ -22,9 +22,7 @@ impl BlendSpec {
     pub(super) fn output(&self, inp: Shape, path: &str) -> Result<Shape> {
         let [a, b] = path_outputs([("a", &self.a), ("b", &self.b)], inp, path)?;
         if a != b {
-            return Err(Error::Config(format!(
-                "blend {path}: path a gives {a:?} and path b {b:?}; they must agree"
-            )));
+            return Err(Error::Config(format!("blend {path}: path a gives {a:?} and path b {b:?}; they must agree")));
         }
         Ok(a)
     }

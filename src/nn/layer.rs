@@ -151,15 +151,11 @@ pub struct Build<'a, B: Backend> {
 impl<B: Backend> Build<'_, B> {
     /// The next declared parameter, which must be `name` (a `.`-separated path's last part).
     pub fn param(&mut self, name: &str) -> Result<Param<B::T>> {
-        let info =
-            self.infos.next().ok_or_else(|| Error::Config(format!("parameter {name} not declared")))?;
+        let info = self.infos.next().ok_or_else(|| Error::Config(format!("parameter {name} not declared")))?;
         if !info.name.ends_with(name) {
             return Err(Error::Config(format!("parameter {} built as {name}", info.name)));
         }
-        Ok(Param {
-            value: self.params.slice(info.offset, info.len),
-            grad: self.grads.slice(info.offset, info.len),
-        })
+        Ok(Param { value: self.params.slice(info.offset, info.len), grad: self.grads.slice(info.offset, info.len) })
     }
 
     /// The next `len` floats of the running-statistics buffer.

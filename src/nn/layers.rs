@@ -180,8 +180,7 @@ impl LayerSpec {
                 Some((WeightedOp::Conv2d(s), bias))
             }
             LayerSpec::ConvTranspose2d { out: k, kernel, stride, pad, output_padding, bias } => {
-                let s =
-                    ConvTranspose2d { n, c, h, w, k, kh: kernel, kw: kernel, stride, pad, output_padding };
+                let s = ConvTranspose2d { n, c, h, w, k, kh: kernel, kw: kernel, stride, pad, output_padding };
                 Some((WeightedOp::ConvTranspose2d(s), bias))
             }
             _ => None,
@@ -212,14 +211,7 @@ pub(super) struct Declared {
 impl Declared {
     fn param(&mut self, name: String, shape: Vec<usize>, bound: Option<f32>, value: f32) {
         let len = shape.iter().product();
-        self.params.push(ParamInfo {
-            name,
-            offset: self.total,
-            len,
-            init_bound: bound,
-            init_value: value,
-            shape,
-        });
+        self.params.push(ParamInfo { name, offset: self.total, len, init_bound: bound, init_value: value, shape });
         self.total += aligned(len);
     }
 }
@@ -229,9 +221,7 @@ pub(super) fn declare(l: &LayerSpec, inp: Shape, path: &str, spectral: bool, d: 
     if let Some((op, bias)) = l.weighted_op(inp, 1) {
         let (o, fan_in, shape) = match *l {
             LayerSpec::Linear { out, .. } => (out, inp.size(), vec![out, inp.size()]),
-            LayerSpec::Conv2d { out, kernel, .. } => {
-                (out, inp.0 * kernel * kernel, vec![out, inp.0, kernel, kernel])
-            }
+            LayerSpec::Conv2d { out, kernel, .. } => (out, inp.0 * kernel * kernel, vec![out, inp.0, kernel, kernel]),
             // PyTorch computes fan-in from weight dim 1 (= out channels) for ConvTranspose.
             LayerSpec::ConvTranspose2d { out, kernel, .. } => {
                 (out, out * kernel * kernel, vec![inp.0, out, kernel, kernel])
@@ -256,8 +246,7 @@ pub(super) fn declare(l: &LayerSpec, inp: Shape, path: &str, spectral: bool, d: 
             d.param(format!("{path}.bias"), vec![1], Some(bound), 0.0);
             d.param(format!("{path}.embed.weight"), vec![classes, f], Some(bound), 0.0);
             if spectral {
-                d.spectral +=
-                    aligned(1) + aligned(f) + aligned(2) + aligned(classes) + aligned(f) + aligned(2);
+                d.spectral += aligned(1) + aligned(f) + aligned(2) + aligned(classes) + aligned(f) + aligned(2);
             }
         }
         LayerSpec::BatchNorm { .. } => {
@@ -328,12 +317,7 @@ pub(super) fn build<B: Backend>(
             cx.spectral(&mut w, &op)?;
             cx.spectral(&mut embed, &linear(classes))?;
             let s = Projection { n: batch, features: f, classes };
-            Box::new(ProjectionHead {
-                head: Weighted { op, w, b: Some(b) },
-                s,
-                embed,
-                labels: cx.labels.clone(),
-            })
+            Box::new(ProjectionHead { head: Weighted { op, w, b: Some(b) }, s, embed, labels: cx.labels.clone() })
         }
         LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
             unreachable!("weighted layers are built above")

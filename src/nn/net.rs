@@ -26,9 +26,7 @@ pub struct ParamInfo {
 }
 
 /// How [`Net::init_with`] draws the first weights.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum InitScheme {
     /// PyTorch's layer defaults: U(−1/√fan_in, 1/√fan_in) for weights and biases.
@@ -182,9 +180,7 @@ impl<B: Backend> Net<B> {
             let at = (k as u64) << 32;
             match (scheme, info.init_bound) {
                 (InitScheme::Pytorch, Some(bound)) => uniform(dst, seed, at, -bound, bound),
-                (InitScheme::Dcgan, Some(_)) if info.name.ends_with("weight") => {
-                    normal(dst, seed, at, 0.0, 0.02)
-                }
+                (InitScheme::Dcgan, Some(_)) if info.name.ends_with("weight") => normal(dst, seed, at, 0.0, 0.02),
                 (InitScheme::Dcgan, Some(_)) => dst.fill(0.0),
                 (InitScheme::Dcgan, None) if info.name.ends_with("gamma") => normal(dst, seed, at, 1.0, 0.02),
                 (_, None) => dst.fill(info.init_value),

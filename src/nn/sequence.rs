@@ -20,14 +20,9 @@ pub struct Sequence<B: Backend> {
 
 impl<B: Backend> Sequence<B> {
     /// `shapes` are the children's per-sample output shapes.
-    pub(super) fn new(
-        cx: &mut Build<'_, B>,
-        children: Vec<Box<dyn Layer<B>>>,
-        shapes: &[Shape],
-    ) -> Result<Self> {
+    pub(super) fn new(cx: &mut Build<'_, B>, children: Vec<Box<dyn Layer<B>>>, shapes: &[Shape]) -> Result<Self> {
         let n = children.len();
-        let (mut acts, mut dacts, mut shared): (Vec<B::T>, Vec<B::T>, _) =
-            (Vec::new(), Vec::new(), Vec::new());
+        let (mut acts, mut dacts, mut shared): (Vec<B::T>, Vec<B::T>, _) = (Vec::new(), Vec::new(), Vec::new());
         for (i, child) in children.iter().enumerate() {
             let share = child.is_view() && i > 0 && i + 1 < n;
             shared.push(share);
@@ -151,8 +146,7 @@ impl<B: Backend> Layer<B> for Sequence<B> {
         if self.adjoints.len() + 1 < self.children.len() {
             self.adjoints.clear();
             for i in 0..self.acts.len() {
-                let t =
-                    if self.shared[i] { self.adjoints[i - 1].clone() } else { b.alloc(self.acts[i].len())? };
+                let t = if self.shared[i] { self.adjoints[i - 1].clone() } else { b.alloc(self.acts[i].len())? };
                 self.adjoints.push(t);
             }
         }

@@ -51,12 +51,7 @@ impl WeightedOp {
     }
 
     /// y = x ⊛ w + bias.
-    pub fn forward<B: Backend>(
-        &self,
-        b: &mut B,
-        tensors: (&B::T, &B::T, Option<&B::T>),
-        y: &B::T,
-    ) -> Result<()> {
+    pub fn forward<B: Backend>(&self, b: &mut B, tensors: (&B::T, &B::T, Option<&B::T>), y: &B::T) -> Result<()> {
         match *self {
             WeightedOp::Linear(s) => weighted_forward(b, s, tensors, None, y),
             WeightedOp::Conv2d(s) => weighted_forward(b, s, tensors, None, y),
@@ -65,12 +60,7 @@ impl WeightedOp {
     }
 
     /// The requested dx, dw (+=), db (+=) from (x, w, dy).
-    pub fn backward<B: Backend>(
-        &self,
-        b: &mut B,
-        xwdy: (&B::T, &B::T, &B::T),
-        grads: Grads<'_, B::T>,
-    ) -> Result<()> {
+    pub fn backward<B: Backend>(&self, b: &mut B, xwdy: (&B::T, &B::T, &B::T), grads: Grads<'_, B::T>) -> Result<()> {
         match *self {
             WeightedOp::Linear(s) => weighted_backward(b, s, xwdy, grads),
             WeightedOp::Conv2d(s) => weighted_backward(b, s, xwdy, grads),
@@ -141,9 +131,7 @@ impl NetSpec {
     /// Whether a layer reads the network's second input, the class labels.
     pub fn reads_labels(&self) -> bool {
         fn any(layers: &[LayerSpec]) -> bool {
-            layers
-                .iter()
-                .any(|l| matches!(l, LayerSpec::Projection { .. }) || l.paths().iter().any(|(_, p)| any(p)))
+            layers.iter().any(|l| matches!(l, LayerSpec::Projection { .. }) || l.paths().iter().any(|(_, p)| any(p)))
         }
         any(&self.layers)
     }

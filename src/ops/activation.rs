@@ -123,8 +123,7 @@ fn dispatch(
     vec4: &[(u32, &GpuTensor)],
 ) -> Result<()> {
     let (kind, slope) = a.code();
-    let (entry, bind, items) =
-        if len.is_multiple_of(4) { (entry4, vec4, len / 4) } else { (entry, scalar, len) };
+    let (entry, bind, items) = if len.is_multiple_of(4) { (entry4, vec4, len / 4) } else { (entry, scalar, len) };
     let params = ActivationParams { n: u(len), slope };
     g.dispatch_items_specialised("activation", entry, &[("KIND", kind)], &params, bind, items)
 }

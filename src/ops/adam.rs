@@ -47,14 +47,7 @@ params! {
 }
 
 /// Updates param, m and v in place from grad.
-pub fn step<B: Backend>(
-    b: &mut B,
-    s: &AdamStep,
-    param: &B::T,
-    grad: &B::T,
-    m: &B::T,
-    v: &B::T,
-) -> Result<()> {
+pub fn step<B: Backend>(b: &mut B, s: &AdamStep, param: &B::T, grad: &B::T, m: &B::T, v: &B::T) -> Result<()> {
     run(b, s, &[grad], &[param, m, v])
 }
 

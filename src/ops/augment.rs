@@ -52,17 +52,13 @@ pub struct Augment {
 impl Augment {
     /// `policy` on [n, c, h, w] with DiffAugment's sizes (rounded as its code rounds them).
     pub fn new(policy: Policy, (n, c, h, w): (usize, usize, usize, usize), seed: u64) -> Self {
-        let size =
-            |on: bool, ratio: f32, side: usize| if on { (side as f32 * ratio + 0.5) as usize } else { 0 };
+        let size = |on: bool, ratio: f32, side: usize| if on { (side as f32 * ratio + 0.5) as usize } else { 0 };
         Augment {
             n,
             c,
             h,
             w,
-            shift: (
-                size(policy.translation, TRANSLATION_RATIO, h),
-                size(policy.translation, TRANSLATION_RATIO, w),
-            ),
+            shift: (size(policy.translation, TRANSLATION_RATIO, h), size(policy.translation, TRANSLATION_RATIO, w)),
             cut: (size(policy.cutout, CUTOUT_RATIO, h), size(policy.cutout, CUTOUT_RATIO, w)),
             color: policy.color,
             seed,
@@ -126,13 +122,7 @@ pub fn forward<B: Backend>(b: &mut B, s: &Augment, x: &B::T, t: Scratch<'_, B::T
 }
 
 /// dx = augmentᵀ(dy), with the forward's `s`.
-pub fn backward<B: Backend>(
-    b: &mut B,
-    s: &Augment,
-    dy: &B::T,
-    t: Scratch<'_, B::T>,
-    dx: &B::T,
-) -> Result<()> {
+pub fn backward<B: Backend>(b: &mut B, s: &Augment, dy: &B::T, t: Scratch<'_, B::T>, dx: &B::T) -> Result<()> {
     run(b, &DrawPass(*s), &[], &[t.draws])?;
     if !s.color {
         return run(b, &AugmentPass(*s, true), &[dy, t.draws], &[dx]);
@@ -193,11 +183,7 @@ impl Pass for AugmentPass {
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
         let ([r, _], [w]) = (all(reads), all_mut(writes));
-        if self.1 {
-            reference::augment_backward(&self.0, r, w)
-        } else {
-            reference::augment_forward(&self.0, r, w)
-        }
+        if self.1 { reference::augment_backward(&self.0, r, w) } else { reference::augment_forward(&self.0, r, w) }
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([r, draws], [w]) = (all(reads), all(writes));

@@ -27,15 +27,7 @@ impl BatchNorm {
         self.n * self.spatial <= NARROW_MAX
     }
 
-    pub fn check(
-        &self,
-        x: usize,
-        gamma: usize,
-        beta: usize,
-        running: usize,
-        saved: usize,
-        y: usize,
-    ) -> Result<()> {
+    pub fn check(&self, x: usize, gamma: usize, beta: usize, running: usize, saved: usize, y: usize) -> Result<()> {
         expect("batch_norm", "x", x, &[self.n, self.c, self.spatial])?;
         expect("batch_norm", "gamma", gamma, &[self.c])?;
         expect("batch_norm", "beta", beta, &[self.c])?;
@@ -61,13 +53,7 @@ impl BatchNorm {
     }
 
     fn params(&self) -> BatchNormParams {
-        BatchNormParams {
-            n: u(self.n),
-            c: u(self.c),
-            spatial: u(self.spatial),
-            eps: self.eps,
-            momentum: self.momentum,
-        }
+        BatchNormParams { n: u(self.n), c: u(self.c), spatial: u(self.spatial), eps: self.eps, momentum: self.momentum }
     }
 }
 
@@ -278,16 +264,7 @@ mod tests {
             let r = vecf(&mut rng, len);
             let run = |p: &[f64], saved: &mut Vec<f64>| {
                 let (mut running, mut y) = (vec![0.0; 2 * c], vec![0.0; len]);
-                batch_norm_forward(
-                    &s,
-                    &p[..len],
-                    &p[len..len + c],
-                    &p[len + c..],
-                    &mut running,
-                    saved,
-                    &mut y,
-                    true,
-                );
+                batch_norm_forward(&s, &p[..len], &p[len..len + c], &p[len + c..], &mut running, saved, &mut y, true);
                 y
             };
             let forward = |p: &[f64]| run(p, &mut vec![0.0; 2 * c]);

@@ -106,13 +106,7 @@ impl Pass for ConditionPass {
             g.dispatch_items("condition", "backward", &self.s.params(), &[(1, dout), (3, out)], out.len)
         } else {
             let [x, label] = all(reads);
-            g.dispatch_items(
-                "condition",
-                "forward",
-                &self.s.params(),
-                &[(1, x), (2, label), (3, out)],
-                out.len,
-            )
+            g.dispatch_items("condition", "forward", &self.s.params(), &[(1, x), (2, label), (3, out)], out.len)
         }
     }
 }

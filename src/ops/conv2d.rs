@@ -119,11 +119,7 @@ impl Weighted for Conv2d {
     fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
         reference::conv2d_forward(self, x, w, b, y);
     }
-    fn reference_backward(
-        &self,
-        (x, w, dy): (&[f32], &[f32], &[f32]),
-        [dx, dw, db]: [Option<&mut [f32]>; 3],
-    ) {
+    fn reference_backward(&self, (x, w, dy): (&[f32], &[f32], &[f32]), [dx, dw, db]: [Option<&mut [f32]>; 3]) {
         reference::conv2d_backward(self, x, w, dy, dx, dw, db);
     }
     /// y = act(conv(x, w) + b); the activation is fused into the GEMM's stores (tiled kernels, not
@@ -145,14 +141,7 @@ impl Weighted for Conv2d {
                 let quads = s.n * s.k * oh * ow.div_ceil(4);
                 let consts = s.constants();
                 g.count_flops(s.flops_forward());
-                return g.dispatch_items_specialised(
-                    "conv2d",
-                    "forward_narrow",
-                    &consts,
-                    &params,
-                    &bind,
-                    quads,
-                );
+                return g.dispatch_items_specialised("conv2d", "forward_narrow", &consts, &params, &bind, quads);
             }
             g.dispatch_items("conv2d", "forward", &params, &bind, y.len)
         })
@@ -173,28 +162,14 @@ impl Weighted for Conv2d {
                 let quads = s.n * s.c * s.h * s.w.div_ceil(4);
                 let bind = [(5, dy), (2, w), (6, dx)];
                 g.count_flops(s.flops_forward());
-                g.dispatch_items_specialised(
-                    "conv2d",
-                    "backward_input_narrow",
-                    &consts,
-                    &params,
-                    &bind,
-                    quads,
-                )?;
+                g.dispatch_items_specialised("conv2d", "backward_input_narrow", &consts, &params, &bind, quads)?;
             }
             if let Some(dw) = grads.dw {
                 let bind = [(5, dy), (1, x), (7, dw)];
                 // One invocation per kernel row where the shader's window (SPAN) fits, else per weight.
                 let items = if 3 * s.stride + s.kw <= 16 { s.k * s.c * s.kh } else { w.len };
                 g.count_flops(s.flops_forward());
-                g.dispatch_items_specialised(
-                    "conv2d",
-                    "backward_weight_narrow",
-                    &consts,
-                    &params,
-                    &bind,
-                    items,
-                )?;
+                g.dispatch_items_specialised("conv2d", "backward_weight_narrow", &consts, &params, &bind, items)?;
             }
         } else {
             let geo = s.geometry();

@@ -27,18 +27,14 @@ pub struct ConvTranspose2d {
 
 impl ConvTranspose2d {
     pub fn out_hw(&self) -> (usize, usize) {
-        let f = |i: usize, k: usize| {
-            ((i.max(1) - 1) * self.stride + k + self.output_padding).saturating_sub(2 * self.pad)
-        };
+        let f =
+            |i: usize, k: usize| ((i.max(1) - 1) * self.stride + k + self.output_padding).saturating_sub(2 * self.pad);
         (f(self.h, self.kh), f(self.w, self.kw))
     }
 
     pub fn validate(&self) -> Result<()> {
         if self.stride == 0 || self.kh == 0 || self.kw == 0 {
-            return Err(Error::shape(
-                "conv_transpose2d",
-                format!("stride and kernel must be positive: {self:?}"),
-            ));
+            return Err(Error::shape("conv_transpose2d", format!("stride and kernel must be positive: {self:?}")));
         }
         if self.output_padding >= self.stride {
             return Err(Error::shape(
@@ -48,10 +44,7 @@ impl ConvTranspose2d {
         }
         let (oh, ow) = self.out_hw();
         if oh == 0 || ow == 0 {
-            return Err(Error::shape(
-                "conv_transpose2d",
-                format!("padding leaves an empty output: {self:?}"),
-            ));
+            return Err(Error::shape("conv_transpose2d", format!("padding leaves an empty output: {self:?}")));
         }
         Ok(())
     }
@@ -96,11 +89,7 @@ impl Weighted for ConvTranspose2d {
     fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
         reference::conv_transpose2d_forward(self, x, w, b, y);
     }
-    fn reference_backward(
-        &self,
-        (x, w, dy): (&[f32], &[f32], &[f32]),
-        [dx, dw, db]: [Option<&mut [f32]>; 3],
-    ) {
+    fn reference_backward(&self, (x, w, dy): (&[f32], &[f32], &[f32]), [dx, dw, db]: [Option<&mut [f32]>; 3]) {
         reference::conv_transpose2d_backward(self, x, w, dy, dx, dw, db);
     }
     /// y = act(conv_transpose(x, w) + b); the activation is fused into col2im's stores.
@@ -184,13 +173,7 @@ pub mod reference {
 
     /// y [n, k, oh, ow] = conv_transpose(x [n, c, h, w], w [c, k, kh, kw]) + b [k], as the scatter
     /// of each input pixel through the kernel (the definition, not the GPU's gather).
-    pub fn conv_transpose2d_forward<F: Float>(
-        s: &ConvTranspose2d,
-        x: &[F],
-        w: &[F],
-        b: Option<&[F]>,
-        y: &mut [F],
-    ) {
+    pub fn conv_transpose2d_forward<F: Float>(s: &ConvTranspose2d, x: &[F], w: &[F], b: Option<&[F]>, y: &mut [F]) {
         taps_forward(s, x, w, b, y);
     }
 
@@ -218,30 +201,8 @@ mod tests {
     fn conv_transpose2d_gradients() {
         let mut rng = Rng::new(13);
         for s in [
-            ConvTranspose2d {
-                n: 2,
-                c: 2,
-                h: 3,
-                w: 4,
-                k: 3,
-                kh: 3,
-                kw: 3,
-                stride: 2,
-                pad: 1,
-                output_padding: 1,
-            },
-            ConvTranspose2d {
-                n: 1,
-                c: 3,
-                h: 3,
-                w: 3,
-                k: 2,
-                kh: 4,
-                kw: 4,
-                stride: 2,
-                pad: 1,
-                output_padding: 0,
-            },
+            ConvTranspose2d { n: 2, c: 2, h: 3, w: 4, k: 3, kh: 3, kw: 3, stride: 2, pad: 1, output_padding: 1 },
+            ConvTranspose2d { n: 1, c: 3, h: 3, w: 3, k: 2, kh: 4, kw: 4, stride: 2, pad: 1, output_padding: 0 },
         ] {
             let (oh, ow) = s.out_hw();
             let (nx, nw, nb, ny) = (s.n * s.c * s.h * s.w, s.c * s.k * s.kh * s.kw, s.k, s.n * s.k * oh * ow);
@@ -253,15 +214,7 @@ mod tests {
                 y
             };
             let (mut dx, mut dw, mut db) = (vec![0.0; nx], vec![0.0; nw], vec![0.0; nb]);
-            conv_transpose2d_backward(
-                &s,
-                &p[..nx],
-                &p[nx..nx + nw],
-                &r,
-                Some(&mut dx),
-                Some(&mut dw),
-                Some(&mut db),
-            );
+            conv_transpose2d_backward(&s, &p[..nx], &p[nx..nx + nw], &r, Some(&mut dx), Some(&mut dw), Some(&mut db));
             check(&format!("conv_transpose2d {s:?}"), &p, &r, forward, &[dx, dw, db].concat());
         }
     }

@@ -58,22 +58,14 @@ impl Gather {
         if self.start + self.batch > order {
             return Err(Error::shape(
                 "gather",
-                format!(
-                    "positions {}..{} exceed the order's {order} entries",
-                    self.start,
-                    self.start + self.batch
-                ),
+                format!("positions {}..{} exceed the order's {order} entries", self.start, self.start + self.batch),
             ));
         }
         let per_word = if self.kind == GatherKind::Floats { 1 } else { 4 };
         if data_words * per_word < order * self.dim {
             return Err(Error::shape(
                 "gather",
-                format!(
-                    "data of {} values is smaller than {order} items of {}",
-                    data_words * per_word,
-                    self.dim
-                ),
+                format!("data of {} values is smaller than {order} items of {}", data_words * per_word, self.dim),
             ));
         }
         if let Some(s) = self.shift
@@ -81,10 +73,7 @@ impl Gather {
                 || s.height * s.width == 0
                 || !self.dim.is_multiple_of(s.height * s.width))
         {
-            return Err(Error::shape(
-                "gather",
-                format!("a shift needs byte images of {}x{}", s.height, s.width),
-            ));
+            return Err(Error::shape("gather", format!("a shift needs byte images of {}x{}", s.height, s.width)));
         }
         expect("gather", "out", out, &[self.batch, self.dim])
     }

@@ -131,8 +131,7 @@ impl Gemm {
         } else {
             return None;
         };
-        (self.extent(self.m, self.k, a, true) <= a_len / 4 * 4
-            && self.extent(self.k, self.n, b, true) <= b_len / 4 * 4)
+        (self.extent(self.m, self.k, a, true) <= a_len / 4 * 4 && self.extent(self.k, self.n, b, true) <= b_len / 4 * 4)
             .then_some((a_vec, b_vec))
     }
 
@@ -166,14 +165,7 @@ impl Gemm {
 }
 
 /// C (+)= A·B (+ bias) through arbitrary strides.
-pub fn gemm<B: Backend>(
-    b: &mut B,
-    s: &Gemm,
-    a: &B::T,
-    m: &B::T,
-    bias: Option<&B::T>,
-    c: &B::T,
-) -> Result<()> {
+pub fn gemm<B: Backend>(b: &mut B, s: &Gemm, a: &B::T, m: &B::T, bias: Option<&B::T>, c: &B::T) -> Result<()> {
     b.run(s, &[Some(a), Some(m), bias], &[Some(c)])
 }
 
@@ -285,8 +277,7 @@ impl Gemm {
         }
         let along_outer = self.k_outer > 1;
         // At least two of the kernel's 16-deep steps per chunk, or the sum costs more than it saves.
-        let (total, min_chunk) =
-            if along_outer { (self.k_outer, 32usize.div_ceil(self.k)) } else { (self.k, 32) };
+        let (total, min_chunk) = if along_outer { (self.k_outer, 32usize.div_ceil(self.k)) } else { (self.k, 32) };
         let want = MIN_WORKGROUPS.div_ceil(tiles);
         let most = (total / min_chunk).min(workspace_floats / (self.m * self.n).max(1));
         let divisors = (2..=most).filter(|d| total.is_multiple_of(*d));
@@ -357,8 +348,7 @@ impl ImageTaps {
         let wrap = |v: isize| v as i32 as u32;
         (p.img_c, p.img_h, p.img_w, p.q_w, p.q_pixels) =
             (u(self.c), u(self.h), u(self.w), u(self.q_w), u(self.q_pixels));
-        (p.step, p.off_y, p.off_x, p.dir) =
-            (u(self.step), wrap(self.off.0), wrap(self.off.1), wrap(self.dir));
+        (p.step, p.off_y, p.off_x, p.dir) = (u(self.step), wrap(self.off.0), wrap(self.off.1), wrap(self.dir));
         (p.out_w, p.out_step) = (u(self.out_w), u(self.out_step));
         (p.out_y0, p.out_x0) = (u(self.out_origin.0), u(self.out_origin.1));
     }

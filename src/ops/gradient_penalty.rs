@@ -27,10 +27,7 @@ impl GradientPenalty {
         if self.dim > self.row_len || !self.weight.is_finite() || !self.target.is_finite() {
             return Err(Error::shape(
                 "gradient_penalty",
-                format!(
-                    "penalised features {} of rows of {}, weight {}",
-                    self.dim, self.row_len, self.weight
-                ),
+                format!("penalised features {} of rows of {}, weight {}", self.dim, self.row_len, self.weight),
             ));
         }
         expect("gradient_penalty", "g", rows_by_len, &[self.rows, self.row_len])?;
@@ -160,13 +157,7 @@ pub mod reference {
     }
 
     /// mixed[r, j] = a[r, j] + t[r] · (b[r, j] − a[r, j])
-    pub fn gradient_penalty_interpolate<F: Float>(
-        s: &GradientPenalty,
-        a: &[F],
-        b: &[F],
-        t: &[F],
-        mixed: &mut [F],
-    ) {
+    pub fn gradient_penalty_interpolate<F: Float>(s: &GradientPenalty, a: &[F], b: &[F], t: &[F], mixed: &mut [F]) {
         for (i, m) in mixed.iter_mut().enumerate() {
             *m = a[i] + t[i / s.row_len] * (b[i] - a[i]);
         }

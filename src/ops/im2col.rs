@@ -159,11 +159,7 @@ impl ConvGeometry {
 /// The entry point and invocation count of one of im2col.wgsl's passes: under the GPU plan its
 /// `_wide` form, one invocation per vec4 or element so that neighbours touch neighbouring
 /// addresses; on CPU adapters the form that walks whole rows without dividing.
-fn layout(
-    g: &GpuBackend,
-    by_row: (&'static str, usize),
-    wide: (&'static str, usize),
-) -> (&'static str, usize) {
+fn layout(g: &GpuBackend, by_row: (&'static str, usize), wide: (&'static str, usize)) -> (&'static str, usize) {
     if g.gemm_kernel() == GemmKernel::Shared { wide } else { by_row }
 }
 
@@ -289,14 +285,8 @@ fn adjoint_by_phases(g: &mut GpuBackend, geo: &ConvGeometry, io: ForwardIo<'_>) 
     let wp = g.scratch("im2col.phase_w", most)?;
     for (py, px) in phases {
         let ((i0, j0), (ka, kb)) = geo.phase(py, px);
-        let params = Im2colParams {
-            k: u(geo.k),
-            i0: u(i0),
-            j0: u(j0),
-            ka: u(ka),
-            kb: u(kb),
-            ..geo.params(0, 0, false)
-        };
+        let params =
+            Im2colParams { k: u(geo.k), i0: u(i0), j0: u(j0), ka: u(ka), kb: u(kb), ..geo.params(0, 0, false) };
         let items = geo.c * geo.k * ka * kb;
         g.dispatch_items("im2col", "phase_weights", &params, &[(1, w), (4, &wp)], items)?;
         // Image row iy = py + stride·qy is reached from out row (iy + pad − i) / stride =

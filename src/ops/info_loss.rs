@@ -31,10 +31,7 @@ impl InfoLoss {
         if self.c > self.z_dim || self.k + self.c == 0 {
             return Err(Error::shape(
                 "info_loss",
-                format!(
-                    "{} categorical values and {} continuous codes in a z of {}",
-                    self.k, self.c, self.z_dim
-                ),
+                format!("{} categorical values and {} continuous codes in a z of {}", self.k, self.c, self.z_dim),
             ));
         }
         expect("info_loss", "q", q, &[self.n, self.k + self.c])?;
@@ -65,14 +62,7 @@ params! {
 }
 
 /// Per-sample loss [n].
-pub fn forward<B: Backend>(
-    b: &mut B,
-    s: &InfoLoss,
-    q: &B::T,
-    code: &B::T,
-    z: &B::T,
-    loss: &B::T,
-) -> Result<()> {
+pub fn forward<B: Backend>(b: &mut B, s: &InfoLoss, q: &B::T, code: &B::T, z: &B::T, loss: &B::T) -> Result<()> {
     run(b, &InfoPass { s: *s, backward_scale: None }, &[q, code, z], &[loss])
 }
 
@@ -148,9 +138,7 @@ impl Pass for InfoPass {
         let bindings = [(1, q), (2, code), (3, z), (4, out)];
         match self.backward_scale {
             None => g.dispatch_items("info_loss", "forward", &self.s.params(0.0, 0), &bindings, self.s.n),
-            Some(scale) => {
-                g.dispatch_items("info_loss", "backward", &self.s.params(scale, 0), &bindings, q.len)
-            }
+            Some(scale) => g.dispatch_items("info_loss", "backward", &self.s.params(scale, 0), &bindings, q.len),
         }
     }
 }

@@ -53,11 +53,7 @@ impl Weighted for Linear {
     fn reference_forward(&self, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
         reference::linear_forward(self, x, w, b, y);
     }
-    fn reference_backward(
-        &self,
-        (x, w, dy): (&[f32], &[f32], &[f32]),
-        [dx, dw, db]: [Option<&mut [f32]>; 3],
-    ) {
+    fn reference_backward(&self, (x, w, dy): (&[f32], &[f32], &[f32]), [dx, dw, db]: [Option<&mut [f32]>; 3]) {
         reference::linear_backward(self, x, w, dy, dx, dw, db);
     }
     /// y = act(x·wᵀ + b); the activation is fused into the GEMM's stores.
@@ -69,8 +65,7 @@ impl Weighted for Linear {
             if tiled {
                 // y[batch, out] = x[batch, in] · (w[out, in])ᵀ + b
                 let (i, o) = (s.in_features, s.out_features);
-                let mm =
-                    Gemm { epilogue: act, ..Gemm::plain((s.batch, o, i), (i, 1), (1, i), (o, 1), false) };
+                let mm = Gemm { epilogue: act, ..Gemm::plain((s.batch, o, i), (i, 1), (1, i), (o, 1), false) };
                 return gemm::record(g, &mm, x, w, b, y);
             }
             let dummy = g.dummy.clone();

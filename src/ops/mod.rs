@@ -116,8 +116,7 @@ pub(crate) fn all<T: Copy, const N: usize>(list: &[Option<T>]) -> [T; N] {
 
 /// [`all`] for the written slices of a CPU reference.
 pub(crate) fn all_mut<'a, const N: usize>(list: &'a mut [Option<&mut [f32]>]) -> [&'a mut [f32]; N] {
-    let mut it =
-        list.iter_mut().map(|s| s.as_deref_mut().expect("an entry point gives every required tensor"));
+    let mut it = list.iter_mut().map(|s| s.as_deref_mut().expect("an entry point gives every required tensor"));
     std::array::from_fn(|_| it.next().expect("as many writes as the pass takes"))
 }
 

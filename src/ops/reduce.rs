@@ -28,13 +28,7 @@ pub fn sum<B: Backend>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()
 }
 
 /// out[c] (+)= Σ over batch and spatial of x [n, c, spatial].
-pub fn sum_channels<B: Backend>(
-    b: &mut B,
-    s: &ChannelSum,
-    x: &B::T,
-    out: &B::T,
-    accumulate: bool,
-) -> Result<()> {
+pub fn sum_channels<B: Backend>(b: &mut B, s: &ChannelSum, x: &B::T, out: &B::T, accumulate: bool) -> Result<()> {
     run(b, &ChannelSumPass { s: *s, accumulate }, &[x], &[out])
 }
 
@@ -131,14 +125,7 @@ pub mod reference {
     }
 
     /// out [channels] (+)= Σ over batch and spatial of x [n, channels, spatial]
-    pub fn sum_channels<F: Float>(
-        n: usize,
-        channels: usize,
-        spatial: usize,
-        x: &[F],
-        out: &mut [F],
-        accumulate: bool,
-    ) {
+    pub fn sum_channels<F: Float>(n: usize, channels: usize, spatial: usize, x: &[F], out: &mut [F], accumulate: bool) {
         for (c, o) in out.iter_mut().enumerate().take(channels) {
             let mut acc = F::zero();
             for b in 0..n {

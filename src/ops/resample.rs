@@ -90,11 +90,7 @@ impl Pass for ResamplePass {
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
         let ([r], [w]) = (all(reads), all_mut(writes));
-        if self.1 {
-            reference::resample_backward(&self.0, r, w)
-        } else {
-            reference::resample_forward(&self.0, r, w)
-        }
+        if self.1 { reference::resample_backward(&self.0, r, w) } else { reference::resample_forward(&self.0, r, w) }
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([r], [w]) = (all(reads), all(writes));

@@ -42,12 +42,8 @@ impl Pass for SgdStep {
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([grad], [param, buf]) = (all(reads), all(writes));
-        let params = SgdParams {
-            n: u(param.len),
-            lr: self.lr,
-            momentum: self.momentum,
-            weight_decay: self.weight_decay,
-        };
+        let params =
+            SgdParams { n: u(param.len), lr: self.lr, momentum: self.momentum, weight_decay: self.weight_decay };
         g.dispatch_items("sgd", "step", &params, &[(1, param), (2, grad), (3, buf)], param.len)
     }
 }

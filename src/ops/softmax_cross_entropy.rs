@@ -31,13 +31,7 @@ params! {
 }
 
 /// Per-sample softmax cross-entropy of logits [n, k] against class labels [n].
-pub fn forward<B: Backend>(
-    b: &mut B,
-    s: &SoftmaxCrossEntropy,
-    z: &B::T,
-    label: &B::T,
-    loss: &B::T,
-) -> Result<()> {
+pub fn forward<B: Backend>(b: &mut B, s: &SoftmaxCrossEntropy, z: &B::T, label: &B::T, loss: &B::T) -> Result<()> {
     run(b, &SoftmaxPass { s: *s, kind: SoftmaxKind::Forward }, &[z, label], &[loss])
 }
 
@@ -85,9 +79,7 @@ impl Pass for SoftmaxPass {
         let ([out], k) = (all_mut(writes), self.s.k);
         let z = all::<_, 1>(reads)[0];
         match self.kind {
-            SoftmaxKind::Forward => {
-                reference::softmax_cross_entropy_forward(z, all::<_, 2>(reads)[1], k, out)
-            }
+            SoftmaxKind::Forward => reference::softmax_cross_entropy_forward(z, all::<_, 2>(reads)[1], k, out),
             SoftmaxKind::Backward(scale) => {
                 reference::softmax_cross_entropy_backward(z, all::<_, 2>(reads)[1], k, out, scale)
             }
@@ -104,9 +96,7 @@ impl Pass for SoftmaxPass {
         };
         let params = SoftmaxCrossEntropyParams { n: u(s.n), k: u(s.k), scale };
         match self.kind {
-            SoftmaxKind::Probs => {
-                g.dispatch_items("softmax_cross_entropy", entry, &params, &[(1, z), (3, out)], s.n)
-            }
+            SoftmaxKind::Probs => g.dispatch_items("softmax_cross_entropy", entry, &params, &[(1, z), (3, out)], s.n),
             _ => {
                 let bind = [(1, z), (2, all::<_, 2>(reads)[1]), (3, out)];
                 g.dispatch_items("softmax_cross_entropy", entry, &params, &bind, s.n)

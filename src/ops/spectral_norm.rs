@@ -117,13 +117,7 @@ pub mod reference {
     use crate::reference::Float;
 
     /// One power iteration on w [m, k]: v = wᵀu/‖wᵀu‖, u = wv/‖wv‖; state[0] = σ = uᵀwv = ‖wv‖.
-    pub fn spectral_norm_power<F: Float>(
-        s: &SpectralNorm,
-        w: &[F],
-        u: &mut [F],
-        v: &mut [F],
-        state: &mut [F],
-    ) {
+    pub fn spectral_norm_power<F: Float>(s: &SpectralNorm, w: &[F], u: &mut [F], v: &mut [F], state: &mut [F]) {
         let (m, k) = (s.m, s.k);
         let eps = F::from(s.eps).unwrap();
         for j in 0..k {

@@ -25,10 +25,11 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn tensor(&self, name: &str, path: &Path) -> Result<&[f32]> {
-        self.tensors.iter().find(|(n, _)| n == name).map(|(_, v)| &v[..]).ok_or_else(|| Error::Data {
-            path: path.into(),
-            msg: format!("checkpoint has no tensor '{name}'"),
-        })
+        self.tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| &v[..])
+            .ok_or_else(|| Error::Data { path: path.into(), msg: format!("checkpoint has no tensor '{name}'") })
     }
 
     /// Writes tensor `name` into `into` (a network's parameters or statistics), which must have
@@ -83,15 +84,14 @@ impl Checkpoint {
     }
 
     pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {
-        self.meta.get(key).map(String::as_str).ok_or_else(|| Error::Data {
-            path: path.into(),
-            msg: format!("checkpoint metadata has no '{key}'"),
-        })
+        self.meta
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Data { path: path.into(), msg: format!("checkpoint metadata has no '{key}'") })
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let bytes: Vec<Vec<u8>> =
-            self.tensors.iter().map(|(_, v)| bytemuck::cast_slice(v).to_vec()).collect();
+        let bytes: Vec<Vec<u8>> = self.tensors.iter().map(|(_, v)| bytemuck::cast_slice(v).to_vec()).collect();
         let views = self
             .tensors
             .iter()
@@ -116,8 +116,7 @@ impl Checkpoint {
 
     /// Parses a checkpoint's bytes; `path` names it in errors.
     pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self> {
-        let bad =
-            |msg: String| Error::Data { path: path.into(), msg: format!("not a wgan-gpu checkpoint: {msg}") };
+        let bad = |msg: String| Error::Data { path: path.into(), msg: format!("not a wgan-gpu checkpoint: {msg}") };
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = header.metadata().clone().unwrap_or_default();
         if meta.get("format").map(String::as_str) != Some(FORMAT) {

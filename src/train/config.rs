@@ -438,10 +438,7 @@ impl RunConfig {
             }
             ModelKind::Resnet if resnet::supports(img) => {
                 let g_width = self.g_width.unwrap_or(self.width);
-                (
-                    resnet::resnet_generator(self.z_dim, img, g_width),
-                    resnet::resnet_discriminator(packed, self.width),
-                )
+                (resnet::resnet_generator(self.z_dim, img, g_width), resnet::resnet_discriminator(packed, self.width))
             }
             ModelKind::Keras if square && img.1.is_multiple_of(4) => {
                 (models::keras_generator(self.z_dim, img), models::keras_discriminator(packed))
@@ -454,11 +451,8 @@ impl RunConfig {
                 )));
             }
         };
-        let (mut g, mut d) = if classes > 0 {
-            models::conditional(g, d, classes, self.d_label == DLabel::Projection)
-        } else {
-            (g, d)
-        };
+        let (mut g, mut d) =
+            if classes > 0 { models::conditional(g, d, classes, self.d_label == DLabel::Projection) } else { (g, d) };
         // InfoGAN's categorical code enters G as a one-hot label would; D is not told it.
         g.input = Shape(g.input.0 + self.info_cat, 1, 1);
         d.spectral_norm = self.d_spectral_norm;
@@ -528,7 +522,8 @@ impl RunConfig {
             || self.d_depth == 0
         {
             return Err(Error::Config(
-                "--batch-size, --epochs, --z-dim, --log-every, --width, --g-width and --d-depth must be positive".into(),
+                "--batch-size, --epochs, --z-dim, --log-every, --width, --g-width and --d-depth must be positive"
+                    .into(),
             ));
         }
         if let Some(pac) = self.pac.filter(|&p| p == 0 || !self.batch_size.is_multiple_of(p)) {
@@ -538,10 +533,7 @@ impl RunConfig {
             )));
         }
         if let Some(g) = self.g_batch.filter(|&g| g == 0 || g > self.batch_size) {
-            return Err(Error::Config(format!(
-                "--g-batch {g} must be between 1 and --batch-size {}",
-                self.batch_size
-            )));
+            return Err(Error::Config(format!("--g-batch {g} must be between 1 and --batch-size {}", self.batch_size)));
         }
         // Every number up front: a NaN learning rate would otherwise train until "diverged".
         // Each range as the error states it, and its test.
@@ -611,10 +603,7 @@ pub(crate) fn write_config(out: &Path, args: &RunConfig, backend: Option<&GpuBac
     let mut config: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     if let (Some(b), Some(map)) = (backend, config.as_object_mut()) {
         let a = &b.ctx.adapter;
-        map.insert(
-            "adapter".into(),
-            serde_json::json!({"name": a.name, "backend": a.backend, "driver": a.driver}),
-        );
+        map.insert("adapter".into(), serde_json::json!({"name": a.name, "backend": a.backend, "driver": a.driver}));
         map.insert("kernels".into(), serde_json::to_value(b.plan()).expect("serialisable"));
     }
     let path = out.join("config.json");

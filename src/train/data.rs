@@ -136,12 +136,9 @@ impl TrainData {
         let classes = if conditional { self.class_names() } else { Vec::new() };
         match self {
             TrainData::Images(_) => DataInfo { classes, ..Default::default() },
-            TrainData::Table { table, coder, .. } => DataInfo {
-                classes,
-                columns: table.columns.clone(),
-                coder: Some(coder.clone()),
-                ..Default::default()
-            },
+            TrainData::Table { table, coder, .. } => {
+                DataInfo { classes, columns: table.columns.clone(), coder: Some(coder.clone()), ..Default::default() }
+            }
         }
     }
 
@@ -175,10 +172,7 @@ impl TrainData {
             }
             TrainData::Table { encoded, table, .. } => {
                 let d = table.columns.len();
-                items
-                    .iter()
-                    .flat_map(|&i| encoded[i as usize * d..(i as usize + 1) * d].iter().copied())
-                    .collect()
+                items.iter().flat_map(|&i| encoded[i as usize * d..(i as usize + 1) * d].iter().copied()).collect()
             }
         }
     }
@@ -242,10 +236,7 @@ impl TrainData {
 fn spread_rows<T: Copy>(values: &[T], d: usize, n: usize) -> Vec<T> {
     let count = values.len() / d.max(1);
     let rows = crate::data::epoch_order(count, 0, usize::MAX);
-    rows[..n.min(count)]
-        .iter()
-        .flat_map(|&i| values[i as usize * d..(i as usize + 1) * d].iter().copied())
-        .collect()
+    rows[..n.min(count)].iter().flat_map(|&i| values[i as usize * d..(i as usize + 1) * d].iter().copied()).collect()
 }
 
 /// Reads what `--data` (and `--format`, `--labels`, `--image-size`, `--channels`, `--digits`,

@@ -11,8 +11,8 @@ use onnx_protobuf::tensor_proto::DataType;
 use onnx_protobuf::tensor_shape_proto::{Dimension, dimension};
 use onnx_protobuf::type_proto::{self, Value};
 use onnx_protobuf::{
-    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    TensorShapeProto, TypeProto, ValueInfoProto,
+    AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto,
+    TypeProto, ValueInfoProto,
 };
 
 use super::checkpoint::Checkpoint;
@@ -182,14 +182,7 @@ impl Graph {
 
     /// The layers at `path` on `x`, whose per-sample shape is `inp`; `flat` says whether x is
     /// [N, features], and becomes whether the output is.
-    fn sequence(
-        &mut self,
-        path: &str,
-        layers: &[LayerSpec],
-        x: &str,
-        inp: Shape,
-        flat: &mut bool,
-    ) -> Result<String> {
+    fn sequence(&mut self, path: &str, layers: &[LayerSpec], x: &str, inp: Shape, flat: &mut bool) -> Result<String> {
         let shapes = layers_shapes(layers, inp)?;
         let mut x = x.to_string();
         for (i, layer) in layers.iter().enumerate() {
@@ -204,8 +197,7 @@ impl Graph {
     fn layer(&mut self, i: &str, layer: &LayerSpec, x: &str, inp: Shape, flat: &mut bool) -> Result<String> {
         let (w, bias) = (format!("{i}.weight"), format!("{i}.bias"));
         let square = |name: &str, v: usize| ints(name, &[v as i64, v as i64]);
-        let with_bias =
-            |has: bool| if has { vec![x, w.as_str(), bias.as_str()] } else { vec![x, w.as_str()] };
+        let with_bias = |has: bool| if has { vec![x, w.as_str(), bias.as_str()] } else { vec![x, w.as_str()] };
         let was_flat = std::mem::replace(flat, false);
         Ok(match layer {
             &LayerSpec::Linear { bias: has, .. } => {
@@ -221,11 +213,8 @@ impl Graph {
                 let x4 = if was_flat { self.reshape(x, inp, false) } else { x.to_string() };
                 let mut args = with_bias(has);
                 args[0] = &x4;
-                let mut attrs = vec![
-                    square("kernel_shape", kernel),
-                    square("strides", stride),
-                    ints("pads", &[pad as i64; 4]),
-                ];
+                let mut attrs =
+                    vec![square("kernel_shape", kernel), square("strides", stride), ints("pads", &[pad as i64; 4])];
                 let op = match *layer {
                     LayerSpec::ConvTranspose2d { output_padding, .. } => {
                         attrs.push(square("output_padding", output_padding));
@@ -334,11 +323,9 @@ impl Graph {
 
 /// A float tensor [N, dims...] with a symbolic batch dimension.
 fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
-    let mut dim =
-        vec![Dimension { value: Some(dimension::Value::DimParam("N".into())), ..Default::default() }];
+    let mut dim = vec![Dimension { value: Some(dimension::Value::DimParam("N".into())), ..Default::default() }];
     dim.extend(
-        dims.iter()
-            .map(|&d| Dimension { value: Some(dimension::Value::DimValue(d as i64)), ..Default::default() }),
+        dims.iter().map(|&d| Dimension { value: Some(dimension::Value::DimValue(d as i64)), ..Default::default() }),
     );
     let tensor = type_proto::Tensor {
         elem_type: DataType::FLOAT as i32,
@@ -357,12 +344,7 @@ fn int(name: &str, i: i64) -> AttributeProto {
 }
 
 fn ints(name: &str, v: &[i64]) -> AttributeProto {
-    AttributeProto {
-        name: name.into(),
-        type_: AttributeType::INTS.into(),
-        ints: v.to_vec(),
-        ..Default::default()
-    }
+    AttributeProto { name: name.into(), type_: AttributeType::INTS.into(), ints: v.to_vec(), ..Default::default() }
 }
 
 fn string(name: &str, v: &str) -> AttributeProto {

@@ -143,9 +143,7 @@ pub fn interpolate(args: InterpolateArgs, device: &DeviceSettings) -> Result<()>
                 return Err(Error::Config("--axes takes two latent dimensions, e.g. 0,1".into()));
             };
             if a0.max(a1) >= z_dim || a0 == a1 {
-                return Err(Error::Config(format!(
-                    "--axes {a0},{a1}: two different dimensions below {z_dim}"
-                )));
+                return Err(Error::Config(format!("--axes {a0},{a1}: two different dimensions below {z_dim}")));
             }
             let base = random_z(z_dim, args.seed, 0);
             let at = |i: usize| args.span * (2.0 * i as f32 / (args.steps - 1) as f32 - 1.0);
@@ -175,8 +173,7 @@ pub fn interpolate(args: InterpolateArgs, device: &DeviceSettings) -> Result<()>
         let mut z = zs[start * z_dim..(start + take) * z_dim].to_vec();
         z.resize(chunk * z_dim, 0.0);
         b.write(&z_t, &z)?;
-        let labels: Vec<f32> =
-            (0..chunk).map(|i| fixed.unwrap_or((start + i) / args.steps % classes) as f32).collect();
+        let labels: Vec<f32> = (0..chunk).map(|i| fixed.unwrap_or((start + i) / args.steps % classes) as f32).collect();
         images.extend_from_slice(&g.run_all(&mut b, &z_t, &labels)?[..take * shape.size()]);
     }
     if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {

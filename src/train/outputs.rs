@@ -48,10 +48,7 @@ pub fn grid_cell(image: &[f32], shape: Shape) -> DynamicImage {
     let Shape(c, h, w) = shape;
     let px = |ch: usize, p: usize| to_u8(image[ch.min(c - 1) * h * w + p]);
     if c == 1 {
-        image::GrayImage::from_fn(w as u32, h as u32, |x, y| {
-            image::Luma([px(0, y as usize * w + x as usize)])
-        })
-        .into()
+        image::GrayImage::from_fn(w as u32, h as u32, |x, y| image::Luma([px(0, y as usize * w + x as usize)])).into()
     } else {
         RgbImage::from_fn(w as u32, h as u32, |x, y| {
             let p = y as usize * w + x as usize;
@@ -106,9 +103,7 @@ pub fn progress_gif(samples: &Path, path: &Path) -> Result<()> {
         .map_err(io(samples))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("epoch_") && n.ends_with(".png"))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("epoch_") && n.ends_with(".png"))
         })
         .collect();
     epochs.sort();

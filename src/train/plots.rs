@@ -37,9 +37,7 @@ fn register_font() {
 }
 
 /// What plotters reports, as this program's error naming the file.
-fn drawing<E: std::error::Error + Send + Sync>(
-    path: &Path,
-) -> impl Fn(DrawingAreaErrorKind<E>) -> Error + '_ {
+fn drawing<E: std::error::Error + Send + Sync>(path: &Path) -> impl Fn(DrawingAreaErrorKind<E>) -> Error + '_ {
     move |e| Error::Data { path: path.into(), msg: format!("could not draw the plot: {e}") }
 }
 
@@ -62,8 +60,7 @@ fn render(
 
 /// The range of `values` (finite ones), widened where it is empty or a single value.
 fn span(values: impl Iterator<Item = f32>) -> (f32, f32) {
-    let (lo, hi) =
-        values.filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f32::MAX, f32::MIN), |(a, b), v| (a.min(v), b.max(v)));
     match (lo, hi) {
         (lo, hi) if lo > hi => (0.0, 1.0),
         (lo, hi) if lo == hi => (lo - 0.5, hi + 0.5),

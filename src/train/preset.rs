@@ -125,10 +125,8 @@ impl RunConfig {
         // a spectrally normalised D scored best at that step size, and Adam without momentum
         // (β1 0, as SN-GAN, BigGAN and StyleGAN train) better again: momentum carries each
         // player past where the other has moved to.
-        let table = self
-            .data
-            .as_ref()
-            .is_some_and(|d| self.format.unwrap_or_else(|| DataFormat::detect(d)) == DataFormat::Csv);
+        let table =
+            self.data.as_ref().is_some_and(|d| self.format.unwrap_or_else(|| DataFormat::detect(d)) == DataFormat::Csv);
         if table {
             // The table recipe, chosen by measurement (README, "Tables"): hinge loss and β1 0
             // as for images, but no spectral norm: a row is a few numbers, not thousands of

@@ -39,9 +39,8 @@ impl TrainArgs {
         let matches = <Cli as clap::CommandFactory>::command()
             .try_get_matches_from(std::iter::once("train").chain(flags.iter().copied()))
             .map_err(|e| Error::Config(e.to_string()))?;
-        let mut args = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
-            .map_err(|e| Error::Config(e.to_string()))?
-            .args;
+        let mut args =
+            <Cli as clap::FromArgMatches>::from_arg_matches(&matches).map_err(|e| Error::Config(e.to_string()))?.args;
         args.given = given_ids(&matches);
         Ok(args)
     }
@@ -170,8 +169,7 @@ fn default_cache_dir() -> Option<PathBuf> {
 
 /// "YYYYMMDD-HHMMSS" in UTC, for default run folders.
 fn timestamp() -> String {
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let (days, rem) = ((secs / 86400) as i64, secs % 86400);
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
     let z = days + 719_468;

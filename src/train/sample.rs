@@ -185,11 +185,7 @@ impl Generator {
     pub fn draw_codes_host(&self, seed: u64, z: &mut [f32]) {
         if self.continuous > 0 {
             let s = self.code_layout(1);
-            crate::ops::info_loss::reference::info_loss_draw_codes(
-                &s,
-                crate::ops::info_loss::codes_seed(seed),
-                z,
-            );
+            crate::ops::info_loss::reference::info_loss_draw_codes(&s, crate::ops::info_loss::codes_seed(seed), z);
         }
     }
 
@@ -341,8 +337,7 @@ pub fn sample(mut args: SampleArgs, device: &DeviceSettings) -> Result<()> {
     let latents = latents.map(|(v, _)| v);
     let fixed = g.fixed_code(args.label.as_deref(), args.code)?;
     let classes = g.codes;
-    let format =
-        args.format.unwrap_or(if g.info.is_table() { SampleFormat::Csv } else { SampleFormat::Grid });
+    let format = args.format.unwrap_or(if g.info.is_table() { SampleFormat::Csv } else { SampleFormat::Grid });
     let shape = g.output_shape()?;
     if (format == SampleFormat::Csv) != g.info.is_table() {
         return Err(Error::Config(format!(
@@ -391,9 +386,7 @@ pub fn sample(mut args: SampleArgs, device: &DeviceSettings) -> Result<()> {
             let dims: Vec<usize> = if ch == 1 { vec![args.n, h, w] } else { vec![args.n, ch, h, w] };
             idx::write(out, &dims, &bytes)?
         }
-        SampleFormat::Csv => {
-            table::write_csv(out, &g.info.columns, &g.info.kinds(), &g.info.decode(&values))?
-        }
+        SampleFormat::Csv => table::write_csv(out, &g.info.columns, &g.info.kinds(), &g.info.decode(&values))?,
     }
     eprintln!("wrote {} samples to {}", args.n, out.display());
     Ok(())

@@ -99,11 +99,8 @@ impl<B: Backend> Batches<B> {
         let words = if kind == GatherKind::Floats { per_iter * dim } else { (per_iter * dim).div_ceil(4) };
         let windows = [b.alloc(words)?, b.alloc(words)?];
         let labelled = data.labels().is_some() && cfg.classes > 0;
-        let label_windows = if labelled {
-            Some([b.alloc(per_iter.div_ceil(4))?, b.alloc(per_iter.div_ceil(4))?])
-        } else {
-            None
-        };
+        let label_windows =
+            if labelled { Some([b.alloc(per_iter.div_ceil(4))?, b.alloc(per_iter.div_ceil(4))?]) } else { None };
         let positions = b.upload(&pack_indices(&(0..per_iter as u32).collect::<Vec<_>>()))?;
         let reals = (0..cfg.real_batches()).map(|_| b.alloc(cfg.batch * dim)).collect::<Result<_>>()?;
         let real_labels = match label_windows {
@@ -254,8 +251,8 @@ impl<B: Backend> Trainer<B> {
         });
         clean_interrupted_writes(&run.out)?;
         let log = Logger::resume(run.out.join("metrics.jsonl"), gan.step)?;
-        let total = ((args.epochs - start_epoch.min(args.epochs)) * run.iters_per_epoch)
-            .saturating_sub(start_iteration) as u64;
+        let total =
+            ((args.epochs - start_epoch.min(args.epochs)) * run.iters_per_epoch).saturating_sub(start_iteration) as u64;
         let mut info = data.info(args.conditional);
         if let Some((ckpt, path)) = &run.resume {
             info.calibration = super::sample::Generator::codes_of(ckpt, path)?.0.calibration;
@@ -366,42 +363,37 @@ impl<B: Backend> Trainer<B> {
         if !raw {
             gan.refresh_ema_statistics(b)?;
         }
-        let (line, lower_is_better, message) =
-            match self.evaluator.as_mut().expect("called with an evaluator") {
-                Evaluator::Digits(e) => {
-                    let (scores, warning) = e.run(b, gan, unit, raw)?;
-                    let mut message = format!(
-                        "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
-                        gan.step,
-                        scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
-                        scores.kid_x1000,
-                        scores.score,
-                        scores.classes.covered
-                    );
-                    if let Some(w) = warning {
-                        message += &format!("\nwarning: {w}");
-                    }
-                    e.plot(&self.run.out.join("eval.png"))?;
-                    (
-                        serde_json::to_value(&scores).expect("serialisable"),
-                        scores.fd.map(|fd| ("eval_fd", fd)),
-                        message,
-                    )
+        let (line, lower_is_better, message) = match self.evaluator.as_mut().expect("called with an evaluator") {
+            Evaluator::Digits(e) => {
+                let (scores, warning) = e.run(b, gan, unit, raw)?;
+                let mut message = format!(
+                    "step {}: FD {} KIDx1000 {:.2} score {:.2} classes {}/10",
+                    gan.step,
+                    scores.fd.map_or("n/a".into(), |d| format!("{d:.2}")),
+                    scores.kid_x1000,
+                    scores.score,
+                    scores.classes.covered
+                );
+                if let Some(w) = warning {
+                    message += &format!("\nwarning: {w}");
                 }
-                Evaluator::Folder(e) => {
-                    let report = e.run(b, gan, unit, raw)?;
-                    let message = format!(
-                        "step {}: two-sample accuracy {:.3} ± {:.3}, memorised {:.1}%",
-                        gan.step,
-                        report.two_sample_accuracy,
-                        report.two_sample_accuracy_std,
-                        100.0 * report.memorised
-                    );
-                    e.plot(&self.run.out.join("eval.png"))?;
-                    let best = ("eval_two_sample_accuracy", report.two_sample_accuracy);
-                    (serde_json::to_value(&report).expect("serialisable"), Some(best), message)
-                }
-            };
+                e.plot(&self.run.out.join("eval.png"))?;
+                (serde_json::to_value(&scores).expect("serialisable"), scores.fd.map(|fd| ("eval_fd", fd)), message)
+            }
+            Evaluator::Folder(e) => {
+                let report = e.run(b, gan, unit, raw)?;
+                let message = format!(
+                    "step {}: two-sample accuracy {:.3} ± {:.3}, memorised {:.1}%",
+                    gan.step,
+                    report.two_sample_accuracy,
+                    report.two_sample_accuracy_std,
+                    100.0 * report.memorised
+                );
+                e.plot(&self.run.out.join("eval.png"))?;
+                let best = ("eval_two_sample_accuracy", report.two_sample_accuracy);
+                (serde_json::to_value(&report).expect("serialisable"), Some(best), message)
+            }
+        };
         let line = serde_json::json!({ "step": gan.step, "epoch": epoch + 1, "eval": line });
         outputs::append_jsonl(&self.log.metrics, &line)?;
         self.bar.suspend(|| eprintln!("{message}"));
@@ -613,12 +605,7 @@ fn write_checkpoint<B: Backend>(
 /// Loads a checkpoint into `gan`; returns the epochs it had completed and the iterations of the
 /// next one it had done (0 for a checkpoint written at an epoch's end, or before there were
 /// mid-epoch checkpoints).
-fn restore<B: Backend>(
-    ckpt: &Checkpoint,
-    path: &Path,
-    gan: &mut Gan<B>,
-    b: &mut B,
-) -> Result<(usize, usize)> {
+fn restore<B: Backend>(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<B>, b: &mut B) -> Result<(usize, usize)> {
     for (prefix, net) in nets(gan) {
         ckpt.load_net(b, prefix, net, path)?;
     }
@@ -657,8 +644,8 @@ impl<B: Backend> Logger<B> {
     fn resume(metrics: PathBuf, step: u64) -> Result<Self> {
         let mut history = Vec::new();
         if metrics.exists() {
-            let text = std::fs::read_to_string(&metrics)
-                .map_err(|source| Error::Io { path: metrics.clone(), source })?;
+            let text =
+                std::fs::read_to_string(&metrics).map_err(|source| Error::Io { path: metrics.clone(), source })?;
             let mut kept = String::new();
             for line in text.lines() {
                 let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
@@ -731,10 +718,8 @@ impl<B: Backend> Logger<B> {
             colour,
             points: self.history.iter().map(|(st, s)| (*st as f32, f(s))).collect(),
         };
-        let mut losses = vec![
-            series("D loss", [200, 30, 30], |s| s.d_loss),
-            series("G loss", [30, 60, 200], |s| s.g_loss),
-        ];
+        let mut losses =
+            vec![series("D loss", [200, 30, 30], |s| s.d_loss), series("G loss", [30, 60, 200], |s| s.g_loss)];
         if self.history.iter().any(|(_, s)| s.penalty != 0.0) {
             losses.push(series("D's gradient penalty", [120, 60, 160], |s| s.penalty));
         }
@@ -764,13 +749,7 @@ struct Showcase<B: Backend> {
 
 impl<B: Backend> Showcase<B> {
     /// `purpose` separates the noise of the grids (3) from the evaluation's (8).
-    fn new(
-        b: &mut B,
-        cfg: &GanConfig,
-        (shown, cols): (usize, usize),
-        classes: usize,
-        purpose: u64,
-    ) -> Result<Self> {
+    fn new(b: &mut B, cfg: &GanConfig, (shown, cols): (usize, usize), classes: usize, purpose: u64) -> Result<Self> {
         let chunks = shown.div_ceil(cfg.batch);
         let mut z = Vec::with_capacity(chunks);
         let mut labels = Vec::with_capacity(chunks);
@@ -895,18 +874,11 @@ impl<B: Backend> DigitEvaluator<B> {
         Ok(DigitEvaluator { samples, classifier, reference, history: Vec::new() })
     }
 
-    fn run(
-        &mut self,
-        b: &mut B,
-        gan: &mut Gan<B>,
-        unit_pixels: bool,
-        raw: bool,
-    ) -> Result<(Scores, Option<String>)> {
+    fn run(&mut self, b: &mut B, gan: &mut Gan<B>, unit_pixels: bool, raw: bool) -> Result<(Scores, Option<String>)> {
         let images = self.samples.generate(b, gan, unit_pixels, raw)?;
         let scored = self.classifier.score(b, &images[..EVAL_SAMPLES * 784])?;
         let classes = gan.cfg.classes;
-        let labels: Option<Vec<usize>> =
-            (classes > 0).then(|| (0..EVAL_SAMPLES).map(|i| i % classes).collect());
+        let labels: Option<Vec<usize>> = (classes > 0).then(|| (0..EVAL_SAMPLES).map(|i| i % classes).collect());
         let scores = self.reference.score("samples", &scored, labels.as_deref(), gan.step)?;
         let warning = scores.collapse_warning(self.history.last().map(|(_, s)| s));
         self.history.push((gan.step, scores.clone()));

@@ -30,10 +30,8 @@ pub fn gpu() -> Option<GpuBackend> {
 pub fn own_gpu() -> Option<GpuBackend> {
     gpu()?;
     Some(
-        GpuBackend::new(
-            GpuContext::new(test_backend(), &DeviceSettings::from_env()).expect("a second device"),
-        )
-        .expect("backend"),
+        GpuBackend::new(GpuContext::new(test_backend(), &DeviceSettings::from_env()).expect("a second device"))
+            .expect("backend"),
     )
 }
 
@@ -64,9 +62,7 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
     let worst: Vec<String> = bad
         .iter()
         .take(8)
-        .map(|&(i, _)| {
-            format!("  [{i}] got {:.7e} want {:.7e} diff {:.3e}", got[i], want[i], (got[i] - want[i]).abs())
-        })
+        .map(|&(i, _)| format!("  [{i}] got {:.7e} want {:.7e} diff {:.3e}", got[i], want[i], (got[i] - want[i]).abs()))
         .collect();
     panic!(
         "{what}: {} of {} elements outside atol {atol:e} + rtol {rtol:e}; worst:\n{}",

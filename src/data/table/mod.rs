@@ -86,19 +86,12 @@ pub fn read_csv_as(path: &Path, declared: &[(String, Declared)]) -> Result<Table
 }
 
 /// [`read_csv_as`] with the declarations made from the header by `declare`, which may refuse it.
-pub fn read_csv_with(
-    path: &Path,
-    declare: impl FnOnce(&[String]) -> Result<Vec<(String, Declared)>>,
-) -> Result<Table> {
+pub fn read_csv_with(path: &Path, declare: impl FnOnce(&[String]) -> Result<Vec<(String, Declared)>>) -> Result<Table> {
     let text = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .flexible(true)
-        .from_reader(&text[..]);
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).flexible(true).from_reader(&text[..]);
     let bad = |msg: String| Error::Data { path: path.to_path_buf(), msg };
-    let at =
-        |pos: Option<&csv::Position>, detail: String| bad(format!("line {}{detail}", line_of(&text, pos)));
+    let at = |pos: Option<&csv::Position>, detail: String| bad(format!("line {}{detail}", line_of(&text, pos)));
     let head = reader.headers().map_err(|e| at(e.position(), format!(": {e}")))?.clone();
     let columns = header(&head).map_err(|detail| at(head.position(), detail))?;
     if columns.is_empty() {
@@ -129,19 +122,13 @@ pub fn read_csv_with(
 }
 
 /// Each column's kind from the declarations, else from the first data row's cell.
-fn first_kinds(
-    record: &csv::StringRecord,
-    columns: &[String],
-    declared: &[(String, Declared)],
-) -> Vec<Declared> {
+fn first_kinds(record: &csv::StringRecord, columns: &[String], declared: &[(String, Declared)]) -> Vec<Declared> {
     columns
         .iter()
         .enumerate()
         .map(|(i, name)| match declared.iter().find(|(n, _)| n == name) {
             Some(&(_, kind)) => kind,
-            None if record.get(i).is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err()) => {
-                Declared::Categorical
-            }
+            None if record.get(i).is_some_and(|c| !c.is_empty() && c.parse::<f64>().is_err()) => Declared::Categorical,
             None => Declared::Real,
         })
         .collect()
@@ -163,8 +150,7 @@ fn settle_kinds(
         .enumerate()
         .map(|(c, (kind, cells))| match kind {
             Declared::Categorical => {
-                let sorted: Vec<String> =
-                    cells.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
+                let sorted: Vec<String> = cells.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect();
                 for (row, cell) in cells.iter().enumerate() {
                     values[row * cols + c] = sorted.binary_search(cell).expect("a name of the column") as f64;
                 }
@@ -237,9 +223,7 @@ fn parse_row(
                 values.push(0.0);
             }
             (Declared::Integer, Ok(v)) if v.is_finite() && v.fract() != 0.0 => {
-                return Err(format!(
-                    ", column '{name}': '{cell}' is not a whole number (--columns declares it int)"
-                ));
+                return Err(format!(", column '{name}': '{cell}' is not a whole number (--columns declares it int)"));
             }
             (_, Ok(v)) if v.is_finite() => values.push(v),
             (_, Ok(_)) => return Err(format!(", column '{name}': '{cell}' is not a finite number")),
@@ -262,8 +246,7 @@ pub fn write_csv(path: &Path, columns: &[String], kinds: &[ColumnKind], values: 
         let msg = format!("{} values do not fill rows of {} columns", values.len(), columns.len());
         return Err(Error::Data { path: path.to_path_buf(), msg });
     }
-    let bytes =
-        csv_bytes(columns, kinds, values).map_err(|e| Error::Data { path: path.to_path_buf(), msg: e })?;
+    let bytes = csv_bytes(columns, kinds, values).map_err(|e| Error::Data { path: path.to_path_buf(), msg: e })?;
     let tmp = temp_path(path);
     let io = |p: &Path| {
         let p = p.to_path_buf();
@@ -276,11 +259,7 @@ pub fn write_csv(path: &Path, columns: &[String], kinds: &[ColumnKind], values: 
     })
 }
 
-fn csv_bytes(
-    columns: &[String],
-    kinds: &[ColumnKind],
-    values: &[f64],
-) -> std::result::Result<Vec<u8>, String> {
+fn csv_bytes(columns: &[String], kinds: &[ColumnKind], values: &[f64]) -> std::result::Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(columns).map_err(|e| e.to_string())?;
     let cell = |(&v, kind): (&f64, &ColumnKind)| match kind {
@@ -376,17 +355,12 @@ mod tests {
         assert_eq!(t.values[2], 0.0);
         let out = path.with_file_name("out.csv");
         write_csv(&out, &t.columns, &t.kinds, &t.values).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&out).unwrap(),
-            "n,city,flag,w\n1,Paris,3,2\n2,Oslo,4,2.5\n3,Paris,3,1\n"
-        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "n,city,flag,w\n1,Paris,3,2\n2,Oslo,4,2.5\n3,Paris,3,1\n");
         assert!(
             matches!(read_csv_as(&path, &parse_declared("age:int").unwrap()), Err(Error::Config(m)) if m.contains("'age'"))
         );
         assert!(parse_declared("n:text").is_err() && parse_declared("n").is_err());
-        let Err(Error::Data { msg, .. }) = read_csv_as(&path, &parse_declared("w:int").unwrap()) else {
-            panic!()
-        };
+        let Err(Error::Data { msg, .. }) = read_csv_as(&path, &parse_declared("w:int").unwrap()) else { panic!() };
         assert_eq!(msg, "line 3, column 'w': '2.5' is not a whole number (--columns declares it int)");
     }
 
@@ -403,8 +377,7 @@ mod tests {
         assert_eq!(t.values, vec![0.1, -2.0, 1234570.0, 1e-7, 3e20, 0.0]);
         assert!(!temp_path(&path).exists());
         assert!(
-            write_csv(&path, &names(&["a", "b"]), &[ColumnKind::Real, ColumnKind::Real], &[1.0, 2.0, 3.0])
-                .is_err()
+            write_csv(&path, &names(&["a", "b"]), &[ColumnKind::Real, ColumnKind::Real], &[1.0, 2.0, 3.0]).is_err()
         );
     }
 
@@ -452,10 +425,7 @@ mod tests {
         assert!(err("a,b\n").starts_with("no data rows"));
         assert!(err("a,b\n1,2\n").starts_with("only 1 data row"));
         assert_eq!(err("a,,c\n1,2,3\n"), "line 1: header column 2 has no name; name every column");
-        assert_eq!(
-            err("a,b,a\n1,2,3\n"),
-            "line 1: header names column 'a' twice; column names must be unique"
-        );
+        assert_eq!(err("a,b,a\n1,2,3\n"), "line 1: header names column 'a' twice; column names must be unique");
         assert!(err("a,b\n1,2\n1,\u{0}2\n").contains("is not a number"));
         assert_eq!(err("a,b\n1,2\n3\n"), "line 3 has 1 field, the header 2");
         assert_eq!(err("\n\n a , \n1,2\n"), "line 3: header column 2 has no name; name every column");

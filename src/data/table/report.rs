@@ -169,11 +169,10 @@ fn column_report(name: &str, kind: &ColumnKind, real: &[f64], fake: &[f64]) -> C
     let stats = |v: &[f64]| column_stats(v, 1);
     let (r, f) = (stats(real), stats(fake));
     let (r_mean, f_mean, r_std, f_std) = (r.mean[0], f.mean[0], r.std[0], f.std[0]);
-    let quantile_gap = (1..20)
-        .map(|k| (quantile(real, k as f64 / 20.0) - quantile(fake, k as f64 / 20.0)).abs())
-        .sum::<f64>()
-        / 19.0
-        / unit(r_std);
+    let quantile_gap =
+        (1..20).map(|k| (quantile(real, k as f64 / 20.0) - quantile(fake, k as f64 / 20.0)).abs()).sum::<f64>()
+            / 19.0
+            / unit(r_std);
     let shares = match kind {
         ColumnKind::Categorical(names) => Some(
             names
@@ -189,8 +188,7 @@ fn column_report(name: &str, kind: &ColumnKind, real: &[f64], fake: &[f64]) -> C
         ),
         _ => None,
     };
-    let share_distance =
-        shares.as_ref().map(|s| s.iter().map(|s| (s.real - s.generated).abs()).sum::<f64>() / 2.0);
+    let share_distance = shares.as_ref().map(|s| s.iter().map(|s| (s.real - s.generated).abs()).sum::<f64>() / 2.0);
     ColumnReport {
         name: name.to_string(),
         kind: match kind {
@@ -256,38 +254,18 @@ impl TableReport {
         let mut out = format!("rows: real {}, generated {}\n\n", self.rows_real, self.rows_generated);
         out += &format!(
             "{:<w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>9}  {:>9}  {:>9}  {:>6}\n",
-            "column",
-            "real mean",
-            "gen mean",
-            "real std",
-            "gen std",
-            "mean gap",
-            "std ratio",
-            "quant gap",
-            "KS"
+            "column", "real mean", "gen mean", "real std", "gen std", "mean gap", "std ratio", "quant gap", "KS"
         );
         for c in &self.columns {
             let cells = [c.real_mean, c.generated_mean, c.real_std, c.generated_std].map(format_number);
             out += &format!(
                 "{:<w$}  {:>11}  {:>11}  {:>11}  {:>11}  {:>9.3}  {:>9.3}  {:>9.3}  {:>6.3}\n",
-                c.name,
-                cells[0],
-                cells[1],
-                cells[2],
-                cells[3],
-                c.mean_gap_std,
-                c.std_ratio,
-                c.quantile_gap_std,
-                c.ks
+                c.name, cells[0], cells[1], cells[2], cells[3], c.mean_gap_std, c.std_ratio, c.quantile_gap_std, c.ks
             );
         }
         out += "(gaps in real standard deviations; quant gap: mean over the 5%..95% quantiles)\n";
         for c in self.columns.iter().filter(|c| c.shares.is_some()) {
-            out += &format!(
-                "\n{} shares (real / generated), distance {:.3}:",
-                c.name,
-                c.share_distance.unwrap_or(0.0)
-            );
+            out += &format!("\n{} shares (real / generated), distance {:.3}:", c.name, c.share_distance.unwrap_or(0.0));
             for s in c.shares.iter().flatten() {
                 out += &format!(" {} {:.3}/{:.3}", s.category, s.real, s.generated);
             }
@@ -337,11 +315,9 @@ mod tests {
 
     #[test]
     fn correlation_of_linked_and_constant_columns() {
-        let values: Vec<f64> =
-            (0..10).flat_map(|i| [i as f64, 3.0 * i as f64 + 1.0, -(i as f64), 5.0]).collect();
+        let values: Vec<f64> = (0..10).flat_map(|i| [i as f64, 3.0 * i as f64 + 1.0, -(i as f64), 5.0]).collect();
         let r = correlation(&values, 4);
-        let expect =
-            [[1.0, 1.0, -1.0, 0.0], [1.0, 1.0, -1.0, 0.0], [-1.0, -1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]];
+        let expect = [[1.0, 1.0, -1.0, 0.0], [1.0, 1.0, -1.0, 0.0], [-1.0, -1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]];
         for (got, want) in r.iter().zip(expect.iter().flatten()) {
             assert!((got - want).abs() < 1e-12, "{r:?}");
         }
@@ -368,10 +344,7 @@ mod tests {
         let text = report.text();
         assert!(text.starts_with("rows: real 10, generated 10\n"), "{text}");
         assert!(text.contains("max 2.000 (a × b)"), "{text}");
-        assert!(
-            text.contains("c shares (real / generated), distance 0.500: x 0.500/1.000 y 0.500/0.000"),
-            "{text}"
-        );
+        assert!(text.contains("c shares (real / generated), distance 0.500: x 0.500/1.000 y 0.500/0.000"), "{text}");
         assert!(text.contains("generated correlation:"), "{text}");
         let a = &report.columns[0];
         assert_eq!((a.mean_gap_std, a.std_ratio, a.ks, a.quantile_gap_std), (0.0, 1.0, 0.0, 0.0));

@@ -98,12 +98,10 @@ impl TableCoder {
         let columns = (0..cols)
             .map(|c| {
                 let encoding = match how {
-                    TransformKind::Standard => {
-                        Encoding::Standard { mean: stats.mean[c], std: unit(stats.std[c]) }
+                    TransformKind::Standard => Encoding::Standard { mean: stats.mean[c], std: unit(stats.std[c]) },
+                    TransformKind::Quantile => {
+                        Encoding::Quantile { knots: knots(t.values.chunks_exact(cols).map(|row| row[c]).collect()) }
                     }
-                    TransformKind::Quantile => Encoding::Quantile {
-                        knots: knots(t.values.chunks_exact(cols).map(|row| row[c]).collect()),
-                    },
                 };
                 ColumnCoder { kind: t.kinds[c].clone(), encoding }
             })
@@ -116,10 +114,7 @@ impl TableCoder {
         let columns = mean
             .iter()
             .zip(std)
-            .map(|(&mean, &std)| ColumnCoder {
-                kind: ColumnKind::Real,
-                encoding: Encoding::Standard { mean, std },
-            })
+            .map(|(&mean, &std)| ColumnCoder { kind: ColumnKind::Real, encoding: Encoding::Standard { mean, std } })
             .collect();
         TableCoder { columns }
     }
@@ -178,9 +173,7 @@ impl TableCoder {
                 match &coder.kind {
                     ColumnKind::Real => x,
                     ColumnKind::Integer => x.round(),
-                    ColumnKind::Categorical(names) => {
-                        x.round().clamp(0.0, names.len().saturating_sub(1) as f64)
-                    }
+                    ColumnKind::Categorical(names) => x.round().clamp(0.0, names.len().saturating_sub(1) as f64),
                 }
             })
             .collect()
@@ -305,10 +298,7 @@ mod tests {
         let quantile = TableCoder::fit(&t, TransformKind::Quantile).encode(&t);
         let mean = quantile.iter().step_by(4).map(|&v| v as f64).sum::<f64>() / rows as f64;
         let var = quantile.iter().step_by(4).map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / rows as f64;
-        assert!(
-            mean.abs() < 1e-6 && (var - 1.0).abs() < 0.01,
-            "the skewed column becomes N(0, 1): {mean} {var}"
-        );
+        assert!(mean.abs() < 1e-6 && (var - 1.0).abs() < 0.01, "the skewed column becomes N(0, 1): {mean} {var}");
     }
 
     #[test]
