@@ -48,6 +48,10 @@ pub struct Scores {
     /// Conditional models: the classifier's accuracy on the samples of each requested label.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_class_accuracy: Option<Vec<f64>>,
+    /// Beside it, the classifier's accuracy on the real test digits of each class: the most a
+    /// generator can score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_class_ceiling: Option<Vec<f64>>,
 }
 
 impl Scores {
@@ -124,6 +128,7 @@ impl Reference {
             recall,
             classes: metrics::class_histogram(&predicted, CLASSES),
             per_class_accuracy,
+            per_class_ceiling: None,
         })
     }
 }
@@ -196,9 +201,12 @@ pub fn print_table(rows: &[Scores]) {
     }
     for r in rows {
         println!("{}: class histogram {:?}", r.what, r.classes.counts);
+        let percent = |acc: &[f64]| acc.iter().map(|a| format!("{:.1}%", 100.0 * a)).collect::<Vec<_>>().join(" ");
         if let Some(acc) = &r.per_class_accuracy {
-            let acc: Vec<String> = acc.iter().map(|a| format!("{:.0}%", 100.0 * a)).collect();
-            println!("{}: classifier accuracy per requested label: {}", r.what, acc.join(" "));
+            println!("{}: classifier accuracy per requested label: {}", r.what, percent(acc));
+        }
+        if let Some(acc) = &r.per_class_ceiling {
+            println!("the classifier on real test digits, per class: {}", percent(acc));
         }
     }
 }
@@ -321,6 +329,20 @@ pub fn eval(args: EvalArgs, device: &DeviceSettings) -> Result<()> {
         let train = mnist::train()?;
         let real = clf.score(&mut b, &to_signed(&train, scored.n.max(PR_SAMPLES)))?;
         rows.push(reference.score("real train (reference)", &real, None, args.seed)?);
+    }
+    if labels.is_some() {
+        let test = mnist::test()?;
+        let real = clf.score(&mut b, &to_signed(&test, test.count))?.predicted();
+        let truth = test.labels.unwrap_or_default();
+        rows[0].per_class_ceiling = Some(
+            (0..CLASSES)
+                .map(|c| {
+                    let of_c = truth.iter().zip(&real).filter(|(t, _)| usize::from(**t) == c);
+                    let (n, right) = of_c.fold((0, 0), |(n, r), (_, &p)| (n + 1, r + usize::from(p == c)));
+                    right as f64 / n.max(1) as f64
+                })
+                .collect(),
+        );
     }
     if args.json {
         for r in &rows {
