@@ -108,14 +108,7 @@ impl Reference {
         let m = PR_SAMPLES.min(s.n).min(self.test.n) * FEATURES;
         let (precision, recall) = metrics::precision_recall(&self.test.features[..m], &s.features[..m], FEATURES, PR_K);
         let predicted = s.predicted();
-        let per_class_accuracy = labels.map(|l| {
-            (0..CLASSES)
-                .map(|c| {
-                    let asked: Vec<usize> = (0..s.n).filter(|&i| l[i] == c).collect();
-                    asked.iter().filter(|&&i| predicted[i] == c).count() as f64 / asked.len().max(1) as f64
-                })
-                .collect()
-        });
+        let per_class_accuracy = labels.map(|l| per_class_accuracy(&predicted, l));
         Ok(Scores {
             what: what.into(),
             n: s.n,
@@ -209,6 +202,16 @@ pub fn print_table(rows: &[Scores]) {
             println!("the classifier on real test digits, per class: {}", percent(acc));
         }
     }
+}
+
+/// For each class c, the share of the samples labelled c that the classifier reads as c.
+fn per_class_accuracy(predicted: &[usize], labels: &[usize]) -> Vec<f64> {
+    (0..CLASSES)
+        .map(|c| {
+            let asked: Vec<usize> = (0..predicted.len()).filter(|&i| labels[i] == c).collect();
+            asked.iter().filter(|&&i| predicted[i] == c).count() as f64 / asked.len().max(1) as f64
+        })
+        .collect()
 }
 
 /// How well InfoGAN's categorical code picks the digit: for each code value, the classifier's
@@ -332,17 +335,9 @@ pub fn eval(args: EvalArgs, device: &DeviceSettings) -> Result<()> {
     }
     if labels.is_some() {
         let test = mnist::test()?;
-        let real = clf.score(&mut b, &to_signed(&test, test.count))?.predicted();
-        let truth = test.labels.unwrap_or_default();
-        rows[0].per_class_ceiling = Some(
-            (0..CLASSES)
-                .map(|c| {
-                    let of_c = truth.iter().zip(&real).filter(|(t, _)| usize::from(**t) == c);
-                    let (n, right) = of_c.fold((0, 0), |(n, r), (_, &p)| (n + 1, r + usize::from(p == c)));
-                    right as f64 / n.max(1) as f64
-                })
-                .collect(),
-        );
+        let predicted = clf.score(&mut b, &to_signed(&test, test.count))?.predicted();
+        let truth: Vec<usize> = test.labels.unwrap_or_default().iter().map(|&c| usize::from(c)).collect();
+        rows[0].per_class_ceiling = Some(per_class_accuracy(&predicted, &truth));
     }
     if args.json {
         for r in &rows {

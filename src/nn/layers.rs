@@ -216,6 +216,14 @@ impl Declared {
     }
 }
 
+/// A projection layer's linear head, declared and built as that layer would be.
+const PROJECTION_HEAD: LayerSpec = LayerSpec::Linear { out: 1, bias: true };
+
+/// The floats of a spectral-normalised [m, k] weight's state: u, v and (σ, scratch).
+fn spectral_len((m, k): (usize, usize)) -> usize {
+    aligned(m) + aligned(k) + aligned(2)
+}
+
 /// Declares the parameters of `l` at `path` on input `inp` (as PyTorch initialises them).
 pub(super) fn declare(l: &LayerSpec, inp: Shape, path: &str, spectral: bool, d: &mut Declared) -> Result<()> {
     if let Some((op, bias)) = l.weighted_op(inp, 1) {
@@ -234,19 +242,17 @@ pub(super) fn declare(l: &LayerSpec, inp: Shape, path: &str, spectral: bool, d: 
             d.param(format!("{path}.bias"), vec![o], Some(bound), 0.0);
         }
         if spectral {
-            let (m, k) = op.matrix();
-            d.spectral += aligned(m) + aligned(k) + aligned(2);
+            d.spectral += spectral_len(op.matrix());
         }
         return Ok(());
     }
     match l {
         &LayerSpec::Projection { classes } => {
+            declare(&PROJECTION_HEAD, inp, path, spectral, d)?;
             let (f, bound) = (inp.size(), 1.0 / (inp.size() as f32).sqrt());
-            d.param(format!("{path}.weight"), vec![1, f], Some(bound), 0.0);
-            d.param(format!("{path}.bias"), vec![1], Some(bound), 0.0);
             d.param(format!("{path}.embed.weight"), vec![classes, f], Some(bound), 0.0);
             if spectral {
-                d.spectral += aligned(1) + aligned(f) + aligned(2) + aligned(classes) + aligned(f) + aligned(2);
+                d.spectral += spectral_len((classes, f));
             }
         }
         LayerSpec::BatchNorm { .. } => {
@@ -279,10 +285,7 @@ pub(super) fn build<B: Backend>(
     let serial = cx.next_serial();
     let batch = cx.batch;
     if let Some((op, bias)) = l.weighted_op(inp, batch) {
-        let mut w = cx.param("weight")?;
-        let b = if bias { Some(cx.param("bias")?) } else { None };
-        cx.spectral(&mut w, &op)?;
-        return Ok(Box::new(Weighted { op, w, b }));
+        return Ok(Box::new(build_weighted(cx, op, bias)?));
     }
     let out = output_shape(l, inp, path)?;
     Ok(match l {
@@ -310,19 +313,27 @@ pub(super) fn build<B: Backend>(
         LayerSpec::Residual(r) => Box::new(Residual::build(r, inp, path, cx)?),
         LayerSpec::Blend(m) => Box::new(Blend::build(m, inp, path, cx)?),
         &LayerSpec::Projection { classes } => {
+            let (op, bias) = PROJECTION_HEAD.weighted_op(inp, batch).expect("a linear head");
+            let head = build_weighted(cx, op, bias)?;
             let f = inp.size();
-            let linear = |out_features| WeightedOp::Linear(Linear { batch, in_features: f, out_features });
-            let (op, mut w, b) = (linear(1), cx.param("weight")?, cx.param("bias")?);
             let mut embed = cx.param("embed.weight")?;
-            cx.spectral(&mut w, &op)?;
-            cx.spectral(&mut embed, &linear(classes))?;
+            cx.spectral(&mut embed, &WeightedOp::Linear(Linear { batch, in_features: f, out_features: classes }))?;
             let s = Projection { n: batch, features: f, classes };
-            Box::new(ProjectionHead { head: Weighted { op, w, b: Some(b) }, s, embed, labels: cx.labels.clone() })
+            Box::new(ProjectionHead { head, s, embed, labels: cx.labels.clone() })
         }
         LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. } | LayerSpec::ConvTranspose2d { .. } => {
             unreachable!("weighted layers are built above")
         }
     })
+}
+
+/// A linear or (transposed) convolution layer: its weight (spectral-normalised when the network
+/// is) and its bias, the next declared parameters.
+fn build_weighted<B: Backend>(cx: &mut Build<'_, B>, op: WeightedOp, bias: bool) -> Result<Weighted<B::T>> {
+    let mut w = cx.param("weight")?;
+    let b = if bias { Some(cx.param("bias")?) } else { None };
+    cx.spectral(&mut w, &op)?;
+    Ok(Weighted { op, w, b })
 }
 
 /// Builds a sequence of layers at `path` (its children are `path.0`, `path.1`, ...).

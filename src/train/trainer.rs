@@ -47,18 +47,20 @@ pub fn train_on<B: Backend>(b: &mut B, run: Run) -> Result<()> {
     }
     let mut t = Trainer::new(b, run)?;
     let started = Instant::now();
+    let mut stopped = false;
     for epoch in t.start_epoch..t.run.config.epochs {
         t.bar.set_prefix(format!("epoch {}/{}", epoch + 1, t.run.config.epochs));
-        if t.out_of_budget() {
-            eprintln!("stopped at step {} (--max-steps, --max-minutes): --resume goes on", t.gan.step);
-            break;
-        }
-        if !t.epoch(b, epoch)? {
+        // Out of budget at an epoch's start (it ended at the last one's end) or in its middle.
+        stopped = t.out_of_budget() || !t.epoch(b, epoch)?;
+        if stopped {
             break;
         }
         t.finish_epoch(b, epoch)?;
     }
     t.bar.finish();
+    if stopped {
+        eprintln!("stopped at step {} (--max-steps, --max-minutes): --resume goes on", t.gan.step);
+    }
     eprintln!(
         "done in {:.1} s: samples in {}, checkpoint {}",
         started.elapsed().as_secs_f64(),
@@ -320,8 +322,6 @@ impl<B: Backend> Trainer<B> {
                 self.checkpoint(b, epoch, it + 1)?;
             }
             if stop && it + 1 < self.run.iters_per_epoch {
-                self.bar.finish();
-                eprintln!("stopped at step {} (--max-steps, --max-minutes): --resume goes on", self.gan.step);
                 return Ok(false);
             }
         }
