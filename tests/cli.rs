@@ -632,8 +632,14 @@ fn trains_on_a_csv_table_and_samples_rows_in_its_units() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
     assert_eq!(
-        (&config["pac"], &config["d_dropout"], &config["loss"], &config["table_transform"], &config["table_calibrate"]),
-        (&4.into(), &0.0.into(), &"hinge".into(), &"quantile".into(), &true.into())
+        (
+            &config["info_cat"],
+            &config["d_dropout"],
+            &config["loss"],
+            &config["table_transform"],
+            &config["table_calibrate"]
+        ),
+        (&16.into(), &0.0.into(), &"hinge".into(), &"quantile".into(), &true.into())
     );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();

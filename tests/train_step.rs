@@ -284,9 +284,16 @@ fn infogan_iterations_equal_reference() {
     let mut g0 = g.clone();
     g0.input = Shape(8, 1, 1);
     compare("infogan mlp, continuous codes only", &cfg, &g0, &mlp_discriminator(img, &[10], 0.3));
+    let cfg = GanConfig { info_cat: 3, info_weight: 1.0, ..cfg };
+    // Unrolled: Q looks ahead with D (two D steps kept, two more ahead) and goes back with it.
+    let (unrolled, d) = (GanConfig { unroll: 3, ..cfg.clone() }, mlp_discriminator(img, &[10], 0.0));
+    compare("infogan mlp unroll 3", &unrolled, &g, &d);
+    let mut gan = Gan::new(&mut CpuBackend, unrolled.clone(), &g, &d).unwrap();
+    let (reals, labels) = common::iteration_inputs(&mut CpuBackend, &mut Rng::new(1), &unrolled, 64);
+    gan.iteration(&mut CpuBackend, &reals, &labels).unwrap();
+    assert_eq!((gan.opt_d.t, gan.q.as_ref().map(|q| q.opt.t)), (2, Some(2)), "both count their kept steps only");
     // Q learns: its loss falls over a few iterations on the CPU.
     let mut b = CpuBackend;
-    let cfg = GanConfig { info_cat: 3, info_weight: 1.0, ..cfg };
     let mut gan = Gan::new(&mut b, cfg.clone(), &g, &mlp_discriminator(img, &[10], 0.0)).unwrap();
     let reals: Vec<_> = (0..2).map(|_| b.upload(&vec![0.2; 6 * 64]).unwrap()).collect();
     let mut info = Vec::new();

@@ -180,6 +180,8 @@ struct SavedD<T> {
     running: T,
     spectral: T,
     stats: T,
+    /// InfoGAN's Q (weights, Adam's moments, step count), which learns alongside D.
+    q: Option<(T, T, T, u64)>,
 }
 
 /// InfoGAN's Q: a small MLP on D's features that predicts G's latent codes, with its own
@@ -296,20 +298,23 @@ impl<B: Backend> Gan<B> {
             d.enable_input_grad_backward(b)?;
         }
         let q = InfoHead::new(b, &cfg, &d)?;
-        if cfg.lookahead() > 0 && q.is_some() {
-            return Err(Error::Config("--unroll does not combine with InfoGAN's codes yet".into()));
-        }
         let stats_len = LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 2 * SLOT;
         let unrolled = if cfg.lookahead() > 0 {
-            let mut like = |t: &B::T| b.alloc(t.len());
+            let mut alloc = |len: usize| b.alloc(len);
+            let (dp, qp) = (d.params.len(), q.as_ref().map(|q| q.net.params.len()));
+            let q = match qp {
+                Some(len) => Some((alloc(len)?, alloc(len)?, alloc(len)?, 0)),
+                None => None,
+            };
             Some(SavedD {
-                params: like(&d.params)?,
-                m: like(&d.params)?,
-                v: like(&d.params)?,
+                params: alloc(dp)?,
+                m: alloc(dp)?,
+                v: alloc(dp)?,
                 t: 0,
-                running: like(&d.running)?,
-                spectral: like(&d.spectral_state)?,
-                stats: b.alloc(stats_len)?,
+                running: alloc(d.running.len())?,
+                spectral: alloc(d.spectral_state.len())?,
+                stats: alloc(stats_len)?,
+                q,
             })
         } else {
             None
@@ -713,6 +718,12 @@ impl<B: Backend> Gan<B> {
             b.copy(from, to)?;
         }
         s.t = self.opt_d.t;
+        if let (Some(q), Some((params, m, v, t))) = (&self.q, &mut s.q) {
+            for (from, to) in [(&q.net.params, &*params), (&q.opt.m, &*m), (&q.opt.v, &*v)] {
+                b.copy(from, to)?;
+            }
+            *t = q.opt.t;
+        }
         Ok(())
     }
 
@@ -729,6 +740,12 @@ impl<B: Backend> Gan<B> {
             b.copy(from, to)?;
         }
         self.opt_d.t = s.t;
+        if let (Some(q), Some((params, m, v, t))) = (&mut self.q, &s.q) {
+            for (from, to) in [(params, &q.net.params), (m, &q.opt.m), (v, &q.opt.v)] {
+                b.copy(from, to)?;
+            }
+            q.opt.t = *t;
+        }
         Ok(())
     }
 

@@ -90,8 +90,8 @@ pub struct RunConfig {
     pub r1: f32,
     /// InfoGAN (Chen et al. 2016): a categorical latent code of this many values, appended to
     /// G's input one-hot and predicted by a Q head on D's features (grids: one row per value;
-    /// `sample --code K`).
-    #[arg(long, default_value_t = 0)]
+    /// `sample --code K`) [default: 16 for tables without --pac or --conditional, 0 otherwise]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     #[serde(default)]
     pub info_cat: usize,
     /// InfoGAN: the last N dimensions of z are continuous codes Q predicts
@@ -171,8 +171,7 @@ pub struct RunConfig {
     #[serde(default = "legacy_transform")]
     pub table_transform: TransformKind,
     /// PacGAN (Lin et al. 2018): D judges N samples at once, side by side, which makes a G that
-    /// covers few modes easy to tell apart (default: 4 for tables, 1 otherwise; must divide the
-    /// batch size).
+    /// covers few modes easy to tell apart (default 1; must divide the batch size).
     #[arg(long)]
     #[serde(default)]
     pub pac: Option<usize>,
