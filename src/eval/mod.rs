@@ -3,6 +3,7 @@
 
 pub mod classifier;
 pub mod metrics;
+pub mod modes;
 pub mod samples;
 pub mod table;
 pub mod two_sample;
@@ -140,6 +141,11 @@ pub struct EvalArgs {
     /// writes each epoch), for rows made by any tool.
     #[arg(long, requires = "samples")]
     pub table: Option<PathBuf>,
+    /// With --table: also find the real rows' K modes (k-means on the numeric columns) and report
+    /// the modes the samples keep and the share of them within 3σ of a mode (the unrolled GAN's
+    /// and VEEGAN's mode-collapse measure; the ring has 8).
+    #[arg(long, requires = "table")]
+    pub modes: Option<usize>,
     /// A folder of real images (any kind, any size) to compare samples with: a classifier
     /// two-sample test (its held-out accuracy; 0.5: indistinguishable), the share of memorised
     /// samples, and colour statistics. Samples come from `--samples` or `--checkpoint`.
@@ -295,7 +301,7 @@ fn best_matching(counts: &[[usize; CLASSES]]) -> usize {
 
 pub fn eval(args: EvalArgs, device: &DeviceSettings) -> Result<()> {
     if let (Some(real), Some(samples)) = (&args.table, &args.samples) {
-        return table::eval_table(real, samples, args.json);
+        return table::eval_table(real, samples, args.json, args.modes);
     }
     let backend: BackendChoice = args.backend.parse().map_err(Error::Config)?;
     if let Some(real) = &args.real {

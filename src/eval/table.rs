@@ -2,18 +2,30 @@
 
 use std::path::Path;
 
+use super::modes::mode_report;
 use crate::data::table::report::TableReport;
 use crate::data::table::{self, ColumnKind, Declared, Table};
 use crate::error::{Error, Result};
 
-pub fn eval_table(real: &Path, samples: &Path, json: bool) -> Result<()> {
+pub fn eval_table(real: &Path, samples: &Path, json: bool, modes: Option<usize>) -> Result<()> {
     let real = table::read_csv(real)?;
     let fake = read_like(samples, &real)?;
+    if let Some(k) = modes.filter(|&k| k == 0 || k > real.rows) {
+        return Err(Error::Config(format!("--modes {k}: between 1 and the real table's {} rows", real.rows)));
+    }
     let report = TableReport::new(&real.columns, &real.kinds, &real.values, &fake);
+    let modes = modes.map(|k| mode_report(&real.kinds, &real.values, &fake, k));
     if json {
-        println!("{}", serde_json::to_string(&report).expect("a report serialises"));
+        let mut value = serde_json::to_value(&report).expect("a report serialises");
+        if let Some(m) = &modes {
+            value["modes"] = serde_json::to_value(m).expect("a report serialises");
+        }
+        println!("{value}");
     } else {
         print!("{}", report.text());
+        if let Some(m) = &modes {
+            print!("\n{}", m.text());
+        }
     }
     Ok(())
 }
