@@ -741,6 +741,10 @@ fn bad_folders_and_tables_are_one_line_errors() {
         "labels",
     );
     assert_one_line_error(&["train", "--backend", "foo", "--out", o], "foo");
+    let table = dir.join("two.csv");
+    std::fs::write(&table, "a,b\n1,2\n3,4\n").unwrap();
+    let t = table.to_str().unwrap();
+    assert_one_line_error(&["eval", "--table", t, "--samples", t, "--modes", "3"], "--modes 3");
     assert!(!dir.join("run").exists(), "a refused run leaves no run folder");
     let _ = std::fs::remove_dir_all(dir);
 }
