@@ -1,7 +1,10 @@
 // augment: DiffAugment's colour, translation and cutout (Zhao et al. 2020), the same random
 // transform of each sample in forward and backward, so D sees augmented reals and fakes and G's
 // gradient flows back through the transform.
-// draw:        draws[s] = (ty, tx, box top, box left, brightness, saturation, contrast, 0)
+// draw:        draws[s] = (ty, tx, box top, box left, brightness, saturation, contrast, 0), each
+//              transform applied with probability x[0] (ADA's p; the identity's values otherwise)
+// adjust:      ADA's controller: y[0] += sign(mean(sign(x)) − target) · step, clamped to [0, 1],
+//              for x D's logits on a real batch
 // color:       y = k·sat·(x − m_c) + k·(m_c − m) + m + b   (m_c over channels, m = sums[s] / len)
 // color_linear: the same without b (its transpose: the backward)
 // forward:  y[s, c, i, j] = keep(s, i, j) · x[s, c, i + ty, j + tx]   (0 outside x)
@@ -86,7 +89,9 @@ fn color_linear(inv: Invocation) {
     color_at(flat_id(inv), 0.0);
 }
 
-// One invocation per sample: its transforms into y (the draws tensor).
+// One invocation per sample: its transforms into y (the draws tensor). A transform left out
+// (with probability 1 − x[0]) gets the identity's values: no shift, a box above the image,
+// brightness 0, saturation and contrast 1.
 @compute @workgroup_size(256)
 fn draw(inv: Invocation) {
     let s = flat_id(inv);
@@ -96,12 +101,28 @@ fn draw(inv: Invocation) {
     let c = threefry2x32(key, counter_at(0u, 0u, 2u * s + 1u));
     let r = threefry2x32(key, vec2<u32>(s, 1u));
     let q = threefry2x32(key, vec2<u32>(s, 2u));
-    y[8u * s] = f32(i32(t.x % (2u * p.shift_h + 1u)) - i32(p.shift_h));
-    y[8u * s + 1u] = f32(i32(t.y % (2u * p.shift_w + 1u)) - i32(p.shift_w));
-    y[8u * s + 2u] = f32(i32(c.x % (p.h + 1u - p.cut_h % 2u)) - i32(p.cut_h / 2u));
-    y[8u * s + 3u] = f32(i32(c.y % (p.w + 1u - p.cut_w % 2u)) - i32(p.cut_w / 2u));
-    y[8u * s + 4u] = unit_float(r.x) - 0.5;
-    y[8u * s + 5u] = 2.0 * unit_float(r.y);
-    y[8u * s + 6u] = unit_float(q.x) + 0.5;
+    let g = threefry2x32(key, vec2<u32>(s, 3u));
+    let k = threefry2x32(key, vec2<u32>(s, 4u));
+    let shift = unit_float(g.x) < x[0];
+    let cut = unit_float(g.y) < x[0];
+    let color = unit_float(k.x) < x[0];
+    y[8u * s] = select(0.0, f32(i32(t.x % (2u * p.shift_h + 1u)) - i32(p.shift_h)), shift);
+    y[8u * s + 1u] = select(0.0, f32(i32(t.y % (2u * p.shift_w + 1u)) - i32(p.shift_w)), shift);
+    y[8u * s + 2u] = select(-f32(p.cut_h + 1u), f32(i32(c.x % (p.h + 1u - p.cut_h % 2u)) - i32(p.cut_h / 2u)), cut);
+    y[8u * s + 3u] = select(-f32(p.cut_w + 1u), f32(i32(c.y % (p.w + 1u - p.cut_w % 2u)) - i32(p.cut_w / 2u)), cut);
+    y[8u * s + 4u] = select(0.0, unit_float(r.x) - 0.5, color);
+    y[8u * s + 5u] = select(1.0, 2.0 * unit_float(r.y), color);
+    y[8u * s + 6u] = select(1.0, unit_float(q.x) + 0.5, color);
     y[8u * s + 7u] = 0.0;
+}
+
+// One invocation: the real batch's n logits x move ADA's p in y[0].
+@compute @workgroup_size(256)
+fn adjust(inv: Invocation) {
+    if (flat_id(inv) != 0u) { return; }
+    var real = 0.0;
+    for (var i = 0u; i < p.n; i++) {
+        real += sign(x[i]);
+    }
+    y[0] = clamp(y[0] + sign(real / f32(p.n) - p.ada_target) * p.ada_step, 0.0, 1.0);
 }

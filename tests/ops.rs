@@ -449,17 +449,19 @@ fn resample_forward_and_backward() {
 
 #[test]
 fn augment_forward_and_backward() {
-    use wgan_gpu::ops::augment::{Augment, Policy};
+    use wgan_gpu::ops::augment::{Adjust, Augment, DRAWS, Policy, Scratch, adjust, backward, forward};
     let mut rng = Rng::new(43);
     for (n, c, h, w) in [(1, 1, 1, 1), (5, 3, 9, 7), (16, 3, 64, 64), (3, 4, 28, 28)] {
-        for (color, translation, cutout) in [(false, true, false), (false, false, true), (true, true, true)] {
+        for (color, translation, cutout, p) in
+            [(false, true, false, 1.0), (false, false, true, 1.0), (true, true, true, 1.0), (true, true, true, 0.4)]
+        {
             let policy = Policy { color, translation, cutout };
             let s = Augment::new(policy, (n, c, h, w), 0xABCD_0123_4567 + n as u64);
             let len = n * c * h * w;
             // Colour sums each sample (up to 12288 values) in another order on each backend.
             let tol = if color { (1e-3, 1e-4) } else { (0.0, 0.0) };
             gpu_vs_cpu!(
-                format!("{s:?}"),
+                format!("{s:?} p {p}"),
                 tol,
                 vec![
                     ("x", rng.vec(len, -1.0, 1.0)),
@@ -468,15 +470,25 @@ fn augment_forward_and_backward() {
                     ("dx", vec![f32::NAN; len]),
                     ("mid", vec![0.0; len]),
                     ("sums", vec![0.0; n]),
-                    ("draws", vec![f32::NAN; n * wgan_gpu::ops::augment::DRAWS])
+                    ("draws", vec![f32::NAN; n * DRAWS]),
+                    ("p", vec![p])
                 ],
                 |b, t| {
-                    let scratch = || wgan_gpu::ops::augment::Scratch { mid: &t[4], sums: &t[5], draws: &t[6] };
-                    wgan_gpu::ops::augment::forward(b, &s, &t[0], scratch(), &t[1])?;
-                    wgan_gpu::ops::augment::backward(b, &s, &t[2], scratch(), &t[3])
+                    let scratch = || Scratch { mid: &t[4], sums: &t[5], draws: &t[6], p: &t[7] };
+                    forward(b, &s, &t[0], scratch(), &t[1])?;
+                    backward(b, &s, &t[2], scratch(), &t[3])
                 }
             );
         }
+    }
+    // ADA's controller, from logits of either sign (and exact zeros) around its target.
+    for (n, p) in [(1, 0.0), (16, 0.5), (33, 0.999), (300, 1.0)] {
+        let mut logits = rng.vec(n, -1.0, 1.3);
+        logits[0] = 0.0;
+        let s = Adjust { n, target: 0.6, step: 0.01 };
+        gpu_vs_cpu!(format!("{s:?}"), (0.0, 0.0), vec![("logits", logits), ("p", vec![p])], |b, t| {
+            adjust(b, &s, &t[0], &t[1])
+        });
     }
 }
 

@@ -42,10 +42,11 @@ fn gradient_penalty_and_infogan_runs_resume_exactly_mid_epoch() {
 }
 
 /// The residual models with DiffAugment (the augmentation drawn from the step, so a resumed
-/// run draws the same transforms).
+/// run draws the same transforms), and ADA's p, which the checkpoint keeps.
 #[test]
 fn resnet_with_augmentation_resumes_exactly_mid_epoch() {
     resumes_exactly("resnet", &["--model", "resnet", "--augment", "translation,cutout"], &["g_ema", "d.spectral"]);
+    resumes_exactly("ada", &["--augment", "color,translation", "--augment-p", "auto"], &["augment.p"]);
 }
 
 /// A whole run of `extra` flags equals the same run stopped mid-epoch and resumed; the

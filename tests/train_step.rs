@@ -314,7 +314,7 @@ fn infogan_iterations_equal_reference() {
 fn resnet_and_augmented_iterations_equal_reference() {
     use wgan_gpu::gan::models::conditional;
     use wgan_gpu::gan::resnet::{resnet_discriminator, resnet_generator};
-    use wgan_gpu::ops::augment::Policy;
+    use wgan_gpu::ops::augment::{Policy, Probability};
     let img = Shape(3, 16, 16);
     let (g, mut d) = (resnet_generator(8, img, 2), resnet_discriminator(img, 2));
     d.spectral_norm = true;
@@ -327,6 +327,14 @@ fn resnet_and_augmented_iterations_equal_reference() {
     compare("resnet + translation + cutout", &augmented, &g, &d);
     let (plain, aug) = (run(&mut CpuBackend, &cfg, &g, &d, 2), run(&mut CpuBackend, &augmented, &g, &d, 2));
     assert_ne!(plain.stats, aug.stats, "D sees other images when augmented");
+    // ADA's p, moved by D's real logits after every D step (the stats compared hold it).
+    let ada = GanConfig { augment_p: Probability::Auto { target: 0.6 }, d_steps: 2, ..augmented.clone() };
+    compare("resnet + augment-p auto", &ada, &g, &d);
+    let mut gan = Gan::new(&mut CpuBackend, ada.clone(), &g, &d).unwrap();
+    let (reals, labels) = common::iteration_inputs(&mut CpuBackend, &mut Rng::new(3), &ada, img.size());
+    gan.iteration(&mut CpuBackend, &reals, &labels).unwrap();
+    let p = gan.summarise(&CpuBackend.read(&gan.stats).unwrap()).augment_p.expect("p is logged");
+    assert!([0.0, 4.0 / 20_000.0, 8.0 / 20_000.0].iter().any(|&q| (p - q).abs() < 1e-9), "two steps of 4/20000: {p}");
     let translation = Policy { translation: true, ..Policy::default() };
     let cfg = GanConfig { augment: translation, classes: 3, ..config(LossKind::Bce, 6, 2, OptKind::Adam) };
     let (cg, cd) = conditional(g.clone(), d.clone(), 3, false);

@@ -157,6 +157,9 @@ pub struct GanConfig {
     /// fake, in D's steps and G's, G learning through them.
     #[serde(default)]
     pub augment: crate::ops::augment::Policy,
+    /// How often each transform is applied: always, a fixed share, or ADA's controller.
+    #[serde(default)]
+    pub augment_p: crate::ops::augment::Probability,
 }
 
 /// Chen et al. 2016 weigh the continuous codes' term down (by 0.1 or less), so the categorical
@@ -223,6 +226,7 @@ impl Default for GanConfig {
             info_weight: 1.0,
             info_cont_weight: INFO_CONT_WEIGHT,
             augment: Default::default(),
+            augment_p: Default::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::backend::{Backend, Tensor};
 use crate::error::{Error, Result};
 use crate::nn::{Net, NetSpec, Shape};
 use crate::ops::adam::AdamStep;
+use crate::ops::augment::{Adjust, Probability};
 use crate::ops::condition::Condition;
 use crate::ops::ema::EmaStep;
 use crate::ops::gradient_penalty::GradientPenalty;
@@ -94,6 +95,9 @@ pub struct IterStats {
     /// InfoGAN's loss of Q on the generator step's fakes (before `info_weight`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub info: f32,
+    /// ADA's probability of each augmentation after the iteration (`--augment-p auto`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub augment_p: Option<f32>,
 }
 
 fn is_zero(x: &f32) -> bool {
@@ -113,6 +117,7 @@ impl IterStats {
             acc_fake: f("acc_fake")?,
             penalty: f("penalty").unwrap_or(0.0),
             info: f("info").unwrap_or(0.0),
+            augment_p: f("augment_p"),
         })
     }
 }
@@ -152,22 +157,35 @@ pub struct Gan<B: Backend> {
     /// Where D is kept during an unrolled iteration's look-ahead (`--unroll`).
     unrolled: Option<SavedD<B::T>>,
     /// The augmented images D reads, their gradient and colour's scratch (`--augment`).
-    augmented: Option<Augmented<B::T>>,
+    pub augmented: Option<Augmented<B::T>>,
 }
 
-/// DiffAugment's buffers: the images D reads, dL/d(them), and colour's intermediate images and
-/// per-sample sums.
-struct Augmented<T> {
+/// DiffAugment's buffers: the images D reads, dL/d(them), colour's intermediate images and
+/// per-sample sums, the drawn transforms and the probability of each (ADA's p).
+pub struct Augmented<T> {
     out: T,
     grad: T,
     mid: T,
     sums: T,
     draws: T,
+    pub p: T,
 }
 
-impl<T> Augmented<T> {
+impl<T: Tensor> Augmented<T> {
+    /// The buffers for G's output `images` [n, c, h, w], when `cfg` augments.
+    fn new<B: Backend<T = T>>(b: &mut B, cfg: &GanConfig, images: &T) -> Result<Option<Self>> {
+        if !cfg.augment.any() {
+            return Ok(None);
+        }
+        let (len, n) = (images.len(), cfg.batch);
+        let (out, grad, mid) = (b.alloc(len)?, b.alloc(len)?, b.alloc(len)?);
+        let draws = b.alloc(n * crate::ops::augment::DRAWS)?;
+        let p = b.upload(&[cfg.augment_p.initial()])?;
+        Ok(Some(Augmented { out, grad, mid, sums: b.alloc(n)?, draws, p }))
+    }
+
     fn scratch(&self) -> crate::ops::augment::Scratch<'_, T> {
-        crate::ops::augment::Scratch { mid: &self.mid, sums: &self.sums, draws: &self.draws }
+        crate::ops::augment::Scratch { mid: &self.mid, sums: &self.sums, draws: &self.draws, p: &self.p }
     }
 }
 
@@ -298,7 +316,10 @@ impl<B: Backend> Gan<B> {
             d.enable_input_grad_backward(b)?;
         }
         let q = InfoHead::new(b, &cfg, &d)?;
-        let stats_len = LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 2 * SLOT;
+        if cfg.lookahead() > 0 && matches!(cfg.augment_p, Probability::Auto { .. }) && cfg.augment.any() {
+            return Err(Error::Config("--unroll does not combine with --augment-p auto yet".into()));
+        }
+        let stats_len = LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 3 * SLOT;
         let unrolled = if cfg.lookahead() > 0 {
             let mut alloc = |len: usize| b.alloc(len);
             let (dp, qp) = (d.params.len(), q.as_ref().map(|q| q.net.params.len()));
@@ -323,15 +344,7 @@ impl<B: Backend> Gan<B> {
         if cfg.augment.any() && h * w == 1 {
             return Err(Error::Config("--augment transforms pictures; this model generates rows".into()));
         }
-        let augmented = match cfg.augment.any() {
-            true => {
-                let len = g.output().len();
-                let (out, grad, mid) = (b.alloc(len)?, b.alloc(len)?, b.alloc(len)?);
-                let draws = b.alloc(n * crate::ops::augment::DRAWS)?;
-                Some(Augmented { out, grad, mid, sums: b.alloc(n)?, draws })
-            }
-            false => None,
-        };
+        let augmented = Augmented::new(b, &cfg, g.output())?;
         let g_classes = cfg.g_classes();
         let opt_g = Optimizer::new(b, cfg.opt_g, g.params.len())?;
         let opt_d = Optimizer::new(b, cfg.opt_d, d.params.len())?;
@@ -410,6 +423,21 @@ impl<B: Backend> Gan<B> {
 
     fn info_at(&self) -> usize {
         self.penalty_at() + SLOT
+    }
+
+    fn augment_p_at(&self) -> usize {
+        self.info_at() + SLOT
+    }
+
+    /// ADA: D's logits on the real batch it has just judged move p (and the stats keep it).
+    fn adjust_augmentation(&mut self, b: &mut B) -> Result<()> {
+        let (Some(a), Probability::Auto { target }) = (&self.augmented, self.cfg.augment_p) else { return Ok(()) };
+        if self.train_d {
+            let step = self.cfg.batch as f32 / crate::ops::augment::ADA_IMAGES;
+            let s = Adjust { n: self.cfg.d_batch(), target, step };
+            crate::ops::augment::adjust(b, &s, self.d.output(), &a.p)?;
+        }
+        b.copy(&a.p, &self.stats.slice(self.augment_p_at(), 1))
     }
 
     /// InfoGAN: Q's loss on D's features of the fake batch D has just seen, into the stats, and
@@ -681,6 +709,7 @@ impl<B: Backend> Gan<B> {
         if self.train_d {
             self.d.backward(b, &x, None, true)?;
         }
+        self.adjust_augmentation(b)?;
 
         let fake = self.g.output().clone();
         let x = self.d_input(b, &fake, &self.fake_labels.clone(), 2 * k + 1)?;
@@ -760,9 +789,11 @@ impl<B: Backend> Gan<B> {
         };
         let mean = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&z| f(z)).sum::<f32>() / n as f32;
         let penalty = if self.penalty.is_some() { stats[self.penalty_at()] } else { 0.0 };
+        let ada = matches!(self.cfg.augment_p, Probability::Auto { .. }) && self.augmented.is_some();
         IterStats {
             penalty,
             info: if self.q.is_some() { stats[self.info_at()] } else { 0.0 },
+            augment_p: ada.then(|| stats[self.augment_p_at()]),
             d_loss: stats[D_LOSS_REAL] + stats[D_LOSS_FAKE] + penalty,
             g_loss: stats[G_LOSS],
             d_real: mean(real, &score),

@@ -16,7 +16,7 @@ use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
 use crate::gpu::{BackendChoice, GpuBackend};
 use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
-use crate::ops::augment::Policy;
+use crate::ops::augment::{Policy, Probability};
 
 /// How a conditional D reads the label (`--d-label`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -225,6 +225,13 @@ pub struct RunConfig {
     #[arg(long, value_enum, value_delimiter = ',')]
     #[serde(default)]
     pub augment: Vec<AugmentKind>,
+    /// With --augment: the probability each transform is applied to an image (default 1, always,
+    /// as DiffAugment), or `auto`: ADA's controller (Karras et al. 2020), which starts at 0 and
+    /// raises p while D calls more than 60% of the reals real, so augmentation comes in when D
+    /// starts to memorise the folder and only as much as it needs; logged as augment_p.
+    #[arg(long, value_parser = parse_augment_p, default_value = "1", hide_default_value = true)]
+    #[serde(default)]
+    pub augment_p: Probability,
     /// Class-conditional G and D: G reads the label one-hot after z, D as --d-label says; the
     /// epoch grids show one row per class and `sample --label` picks one.
     #[arg(long)]
@@ -349,6 +356,17 @@ pub enum AugmentKind {
     Color,
     Translation,
     Cutout,
+}
+
+/// `--augment-p`: `auto` or a probability in [0, 1].
+fn parse_augment_p(s: &str) -> std::result::Result<Probability, String> {
+    if s == "auto" {
+        return Ok(Probability::Auto { target: crate::ops::augment::ADA_TARGET });
+    }
+    match s.parse::<f32>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(Probability::Fixed(p)),
+        _ => Err(format!("'{s}' is neither auto nor a probability in [0, 1]")),
+    }
 }
 
 /// Configs saved before `--table-transform` existed standardised their tables.
@@ -500,6 +518,7 @@ impl RunConfig {
                 translation: self.augment.contains(&AugmentKind::Translation),
                 cutout: self.augment.contains(&AugmentKind::Cutout),
             },
+            augment_p: self.augment_p,
         }
     }
 
@@ -530,6 +549,9 @@ impl RunConfig {
                 "--pac {pac} must be positive and divide --batch-size {}",
                 self.batch_size
             )));
+        }
+        if self.augment.is_empty() && self.augment_p != Probability::default() {
+            return Err(Error::Config("--augment-p sets how often --augment's transforms apply: name them".into()));
         }
         if let Some(g) = self.g_batch.filter(|&g| g == 0 || g > self.batch_size) {
             return Err(Error::Config(format!("--g-batch {g} must be between 1 and --batch-size {}", self.batch_size)));

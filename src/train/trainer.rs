@@ -25,6 +25,7 @@ use crate::eval::{Reference, Scores};
 use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats};
 use crate::nn::{Net, NetSpec, Shape};
+use crate::ops::augment::Probability;
 use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
 use crate::ops::random::reference::bits;
 
@@ -544,8 +545,8 @@ fn nets<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, &Net<B>)> {
     nets
 }
 
-/// The flat tensors a checkpoint holds besides the networks': both optimizer states and the
-/// spectral-norm vectors.
+/// The flat tensors a checkpoint holds besides the networks': both optimizer states, the
+/// spectral-norm vectors and ADA's p.
 fn state_tensors<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, B::T)> {
     let mut tensors = vec![
         ("opt_g.m", gan.opt_g.m.clone()),
@@ -558,6 +559,9 @@ fn state_tensors<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, B::T)> {
     }
     if let Some(q) = &gan.q {
         tensors.extend([("opt_q.m", q.opt.m.clone()), ("opt_q.v", q.opt.v.clone())]);
+    }
+    if let (Some(a), Probability::Auto { .. }) = (&gan.augmented, gan.cfg.augment_p) {
+        tensors.push(("augment.p", a.p.clone()));
     }
     tensors
 }
