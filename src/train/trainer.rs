@@ -708,6 +708,9 @@ impl<B: Backend> Logger<B> {
             if gan.cfg.info() {
                 line["info"] = s.info.into();
             }
+            if let Some(p) = s.augment_p {
+                line["augment_p"] = p.into();
+            }
             outputs::append_jsonl(&self.metrics, &line)?;
             self.history.push((step, s));
             self.last = Some(s);
@@ -715,7 +718,7 @@ impl<B: Backend> Logger<B> {
         Ok(())
     }
 
-    /// Both losses (top) and D's accuracy on real and on fake batches (bottom).
+    /// Both losses (top) and D's accuracy on real and on fake batches, with ADA's p (bottom).
     fn plot(&self, path: &Path) -> Result<()> {
         let series = |name, colour, f: fn(&IterStats) -> f32| Series {
             name,
@@ -730,10 +733,13 @@ impl<B: Backend> Logger<B> {
         if self.history.iter().any(|(_, s)| s.info != 0.0) {
             losses.push(series("Q's code loss (InfoGAN)", [20, 150, 150], |s| s.info));
         }
-        let accuracy = vec![
+        let mut accuracy = vec![
             series("D accuracy on real", [30, 150, 30], |s| s.acc_real),
             series("D accuracy on fake", [230, 140, 0], |s| s.acc_fake),
         ];
+        if self.history.iter().any(|(_, s)| s.augment_p.is_some()) {
+            accuracy.push(series("augmentation p (ADA)", [120, 60, 160], |s| s.augment_p.unwrap_or(0.0)));
+        }
         plots::plot(
             path,
             &[
