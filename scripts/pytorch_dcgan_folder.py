@@ -5,7 +5,8 @@ the README's table of models for your own pictures sets ours beside.
 The model and training are that example's, unchanged: 64x64 images, nz 100, ngf = ndf = 64,
 batch norm in G and D, weights N(0, 0.02) (batch norm's scale N(1, 0.02)), BCE, Adam 2e-4 with
 betas (0.5, 0.999), batch 64. The folder is read as torchvision's ImageFolder + Resize(64) +
-CenterCrop(64) would read it (every image file below the folder, RGB), with PIL and numpy only.
+CenterCrop(64) would read it (every image file below the folder, RGB, transparency composited over
+black as wgan-gpu composites it), with PIL and numpy only.
 After --minutes of training it writes a grid of 64 samples and --n samples as an [n, 3, 64, 64]
 float32 .npy in [-1, 1], which `wgan-gpu eval --real FOLDER --samples samples.npy` scores.
 
@@ -35,7 +36,13 @@ def load_folder(root, size):
     )
     images = []
     for path in paths:
-        img = Image.open(path).convert("RGB")
+        img = Image.open(path)
+        if "A" in img.getbands() or "transparency" in img.info:
+            # Over black, as wgan-gpu reads a folder (ImageFolder's convert("RGB") would keep the
+            # colour of invisible pixels, and both sides must see the same pictures to be compared).
+            rgba = img.convert("RGBA")
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
+        img = img.convert("RGB")
         w, h = img.size
         scale = size / min(w, h)
         img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR)
