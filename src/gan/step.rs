@@ -429,13 +429,14 @@ impl<B: Backend> Gan<B> {
         self.info_at() + SLOT
     }
 
-    /// ADA: D's logits on the real batch it has just judged move p (and the stats keep it).
+    /// ADA: D's logits on the real batch it has just judged (as the stats keep them) move p, and
+    /// the stats keep p.
     fn adjust_augmentation(&mut self, b: &mut B) -> Result<()> {
         let (Some(a), Probability::Auto { target }) = (&self.augmented, self.cfg.augment_p) else { return Ok(()) };
         if self.train_d {
             let step = self.cfg.batch as f32 / crate::ops::augment::ADA_IMAGES;
             let s = Adjust { n: self.cfg.d_batch(), target, step };
-            crate::ops::augment::adjust(b, &s, self.d.output(), &a.p)?;
+            crate::ops::augment::adjust(b, &s, &self.stats.slice(LOGITS_REAL, s.n), &a.p)?;
         }
         b.copy(&a.p, &self.stats.slice(self.augment_p_at(), 1))
     }
