@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::data::table::ColumnKind;
 use crate::data::table::report::{column_stats, unit};
+use crate::ops::random::reference::{bits, unit_float};
 
 /// Restarts of k-means from different seeds; the lowest within-mode spread wins.
 const RESTARTS: u64 = 10;
@@ -101,12 +102,9 @@ fn inertia(points: &[Vec<f64>], centres: &[Vec<f64>]) -> f64 {
     points.iter().map(|p| nearest(centres, p).1).sum()
 }
 
-/// SplitMix64: a uniform in [0, 1) from a counter.
+/// A uniform in [0, 1) from (seed, counter): the project's counter-based generator.
 fn uniform(seed: u64, i: u64) -> f64 {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ i.wrapping_add(0x632b_e59b_d9b4_e019);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    ((x ^ (x >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    unit_float(bits(seed, 0, i)[0]) as f64
 }
 
 /// Lloyd's algorithm from k-means++ seeding (Arthur & Vassilvitskii 2007).
@@ -153,16 +151,14 @@ fn kmeans(points: &[Vec<f64>], k: usize, seed: u64) -> Vec<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::random::reference::standard_normal;
 
     /// Eight Gaussians on a circle (the ring): the real rows sit on their modes as a Gaussian
     /// does (98.9% within 3σ in 2-D), rows between the modes do not count, and a generator that
     /// drops three modes keeps five.
     #[test]
     fn finds_the_rings_modes_and_counts_what_covers_them() {
-        let normal = |i: u64| {
-            let (u, v) = (uniform(7, 2 * i).max(1e-12), uniform(7, 2 * i + 1));
-            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-        };
+        let normal = |i: u64| standard_normal(bits(7, 0, i)) as f64;
         let ring = |rows: usize, modes: usize, offset: u64| -> Vec<f64> {
             (0..rows)
                 .flat_map(|r| {

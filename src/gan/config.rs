@@ -257,6 +257,14 @@ impl GanConfig {
         self.classes + self.info_cat
     }
 
+    /// ADA's target, when D's input is augmented with `--augment-p auto`.
+    pub fn ada_target(&self) -> Option<f32> {
+        match self.augment_p {
+            crate::ops::augment::Probability::Auto { target } if self.augment.any() => Some(target),
+            _ => None,
+        }
+    }
+
     /// InfoGAN's loss over `n` samples of this configuration's codes.
     pub fn info_loss(&self, n: usize) -> crate::ops::info_loss::InfoLoss {
         let (k, c, z_dim, cont_weight) = (self.info_cat, self.info_cont, self.z_dim, self.info_cont_weight);

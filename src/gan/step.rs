@@ -8,7 +8,7 @@ use crate::backend::{Backend, Tensor};
 use crate::error::{Error, Result};
 use crate::nn::{Net, NetSpec, Shape};
 use crate::ops::adam::AdamStep;
-use crate::ops::augment::{Adjust, Probability};
+use crate::ops::augment::Adjust;
 use crate::ops::condition::Condition;
 use crate::ops::ema::EmaStep;
 use crate::ops::gradient_penalty::GradientPenalty;
@@ -316,7 +316,7 @@ impl<B: Backend> Gan<B> {
             d.enable_input_grad_backward(b)?;
         }
         let q = InfoHead::new(b, &cfg, &d)?;
-        if cfg.lookahead() > 0 && matches!(cfg.augment_p, Probability::Auto { .. }) && cfg.augment.any() {
+        if cfg.lookahead() > 0 && cfg.ada_target().is_some() {
             return Err(Error::Config("--unroll does not combine with --augment-p auto yet".into()));
         }
         let stats_len = LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 3 * SLOT;
@@ -432,7 +432,7 @@ impl<B: Backend> Gan<B> {
     /// ADA: D's logits on the real batch it has just judged (as the stats keep them) move p, and
     /// the stats keep p.
     fn adjust_augmentation(&mut self, b: &mut B) -> Result<()> {
-        let (Some(a), Probability::Auto { target }) = (&self.augmented, self.cfg.augment_p) else { return Ok(()) };
+        let (Some(a), Some(target)) = (&self.augmented, self.cfg.ada_target()) else { return Ok(()) };
         if self.train_d {
             let step = self.cfg.batch as f32 / crate::ops::augment::ADA_IMAGES;
             let s = Adjust { n: self.cfg.d_batch(), target, step };
@@ -790,11 +790,10 @@ impl<B: Backend> Gan<B> {
         };
         let mean = |v: &[f32], f: &dyn Fn(f32) -> f32| v.iter().map(|&z| f(z)).sum::<f32>() / n as f32;
         let penalty = if self.penalty.is_some() { stats[self.penalty_at()] } else { 0.0 };
-        let ada = matches!(self.cfg.augment_p, Probability::Auto { .. }) && self.augmented.is_some();
         IterStats {
             penalty,
             info: if self.q.is_some() { stats[self.info_at()] } else { 0.0 },
-            augment_p: ada.then(|| stats[self.augment_p_at()]),
+            augment_p: self.cfg.ada_target().map(|_| stats[self.augment_p_at()]),
             d_loss: stats[D_LOSS_REAL] + stats[D_LOSS_FAKE] + penalty,
             g_loss: stats[G_LOSS],
             d_real: mean(real, &score),

@@ -155,7 +155,7 @@ impl RunConfig {
             );
             // The code needs an unpacked, unconditional model: packing or labels asked for
             // take its place.
-            if self.pac.unwrap_or(1) == 1 && !self.conditional {
+            if self.pac() == 1 && !self.conditional {
                 set!(self, explicit; info_cat = TABLE_INFO_CAT);
             }
         } else if self.model == ModelKind::Dcgan {

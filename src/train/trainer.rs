@@ -25,7 +25,6 @@ use crate::eval::{Reference, Scores};
 use crate::gan::step::derive_seed;
 use crate::gan::{Gan, GanConfig, IterStats};
 use crate::nn::{Net, NetSpec, Shape};
-use crate::ops::augment::Probability;
 use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
 use crate::ops::random::reference::bits;
 
@@ -560,7 +559,7 @@ fn state_tensors<B: Backend>(gan: &Gan<B>) -> Vec<(&'static str, B::T)> {
     if let Some(q) = &gan.q {
         tensors.extend([("opt_q.m", q.opt.m.clone()), ("opt_q.v", q.opt.v.clone())]);
     }
-    if let (Some(a), Probability::Auto { .. }) = (&gan.augmented, gan.cfg.augment_p) {
+    if let (Some(a), Some(_)) = (&gan.augmented, gan.cfg.ada_target()) {
         tensors.push(("augment.p", a.p.clone()));
     }
     tensors

@@ -161,7 +161,7 @@ pub struct TableReport {
 }
 
 /// A spread to divide by that is never 0 (a constant column's is 1).
-pub fn unit(std: f64) -> f64 {
+pub(crate) fn unit(std: f64) -> f64 {
     if std > 0.0 && std.is_finite() { std } else { 1.0 }
 }
 
