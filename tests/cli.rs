@@ -745,6 +745,7 @@ fn bad_folders_and_tables_are_one_line_errors() {
     std::fs::write(&table, "a,b\n1,2\n3,4\n").unwrap();
     let t = table.to_str().unwrap();
     assert_one_line_error(&["eval", "--table", t, "--samples", t, "--modes", "3"], "--modes 3");
+    assert_one_line_error(&["eval", "--checkpoint", t, "--modes", "3"], "--modes");
     assert_one_line_error(&["train", "--augment-p", "auto", "--out", o], "--augment-p");
     assert_one_line_error(&["train", "--augment", "cutout", "--augment-p", "1.5", "--out", o], "1.5");
     assert!(!dir.join("run").exists(), "a refused run leaves no run folder");

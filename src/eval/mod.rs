@@ -144,7 +144,7 @@ pub struct EvalArgs {
     /// With --table: also find the real rows' K modes (k-means on the numeric columns) and report
     /// the modes the samples keep and the share of them within 3σ of a mode (the unrolled GAN's
     /// and VEEGAN's mode-collapse measure; the ring has 8).
-    #[arg(long, requires = "table")]
+    #[arg(long, requires = "table", conflicts_with_all = ["checkpoint", "images", "real"])]
     pub modes: Option<usize>,
     /// A folder of real images (any kind, any size) to compare samples with: a classifier
     /// two-sample test (its held-out accuracy; 0.5: indistinguishable), the share of memorised
