@@ -522,6 +522,37 @@ fn projection_forward_and_backward() {
 }
 
 #[test]
+fn class_affine_forward_and_backward() {
+    use wgan_gpu::ops::class_affine::ClassAffine;
+    let mut rng = Rng::new(45);
+    for (n, channels, spatial, classes) in [(1, 1, 1, 1), (5, 3, 7, 3), (16, 64, 49, 10), (33, 17, 1, 257)] {
+        let s = ClassAffine { n, channels, spatial, classes };
+        let (len, table) = (n * channels * spatial, classes * channels);
+        gpu_vs_cpu!(
+            format!("{s:?}"),
+            (1e-5, 1e-5),
+            vec![
+                ("x", rng.vec(len, -1.0, 1.0)),
+                ("label", rng.vec(n, 0.0, classes as f32)),
+                ("gamma", rng.vec(table, -1.0, 1.0)),
+                ("beta", rng.vec(table, -1.0, 1.0)),
+                ("y", vec![f32::NAN; len]),
+                ("dy", rng.vec(len, -1.0, 1.0)),
+                ("dx", vec![f32::NAN; len]),
+                ("dgamma", rng.vec(table, -1.0, 1.0)),
+                ("dbeta", rng.vec(table, -1.0, 1.0))
+            ],
+            |b, t| {
+                use wgan_gpu::ops::class_affine::{backward_input, backward_params, forward};
+                forward(b, &s, (&t[0], &t[1], &t[2], &t[3]), &t[4])?;
+                backward_input(b, &s, (&t[5], &t[1], &t[2]), &t[6])?;
+                backward_params(b, &s, (&t[0], &t[1], &t[5]), (&t[7], &t[8]))
+            }
+        );
+    }
+}
+
+#[test]
 fn mix_and_axpy() {
     let mut rng = Rng::new(42);
     for n in [1, 255, 1000, 70_001] {

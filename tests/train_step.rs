@@ -166,7 +166,7 @@ fn hinge_spectral_norm_and_ema_iterations_equal_reference() {
 
 #[test]
 fn conditional_iterations_with_instance_noise_equal_reference() {
-    use wgan_gpu::gan::models::conditional;
+    use wgan_gpu::gan::models::{class_norms, conditional};
     let mut cfg = config(LossKind::Bce, 6, 2, OptKind::Adam);
     (cfg.classes, cfg.instance_noise, cfg.noise_anneal_steps) = (3, 0.2, 4);
     // Conv D: label planes; MLP D: label features.
@@ -185,6 +185,14 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     compare("projection dcgan + spectral norm", &GanConfig { loss: LossKind::Hinge, ..cfg.clone() }, &g, &d);
     let (g, d) = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3, true);
     compare("projection mlp", &cfg, &g, &d);
+    // Conditional batch norm in G (--g-label norm), with the moving average, whose recomputed
+    // statistics need the labels too.
+    let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, true);
+    let g = class_norms(g, 3).unwrap();
+    assert!(g.layers.iter().any(|l| matches!(l, LayerSpec::ConditionalBatchNorm { classes: 3, .. })));
+    compare("conditional batch norm + ema", &GanConfig { g_ema: 0.9, ..cfg.clone() }, &g, &d);
+    let g = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3, true).0;
+    assert!(class_norms(g, 3).is_err(), "the MLP's G has no batch norm to make conditional");
 }
 
 /// The wiring the GAN step relies on: G's parameter gradient of mean BCE(D(G(z)), 1), taken
@@ -198,6 +206,9 @@ fn network_gradients_match_finite_differences() {
     let img = Shape(1, 28, 28);
     let (gs, ds) = (dcgan_generator(3, img, o), dcgan_discriminator(img, o));
     let mlp = (mlp_generator(3, &[5], Shape(1, 28, 28), true), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
+    // Conditional batch norm in G: per-class gains and shifts, two classes among three samples.
+    let cg = wgan_gpu::gan::models::conditional(gs.clone(), ds.clone(), 2, false).0;
+    let class_norm = (wgan_gpu::gan::models::class_norms(cg, 2).unwrap(), ds.clone());
     // Piecewise-linear activations become tanh: central differences across a ReLU kink are
     // wrong by design, and this test is about the wiring, not the kinks (gradcheck.rs has those).
     let smooth = |mut s: NetSpec| {
@@ -208,7 +219,7 @@ fn network_gradients_match_finite_differences() {
         }
         s
     };
-    for (gs, ds) in [(gs, ds), mlp] {
+    for (gs, ds) in [(gs, ds), mlp, class_norm] {
         let (gs, ds) = (smooth(gs), smooth(ds));
         let n = 3;
         let mut g = Net::new(&mut b, &gs, n).unwrap();
@@ -216,7 +227,10 @@ fn network_gradients_match_finite_differences() {
         g.init(&mut b, 1).unwrap();
         d.init(&mut b, 2).unwrap();
         let mut rng = Rng::new(5);
-        let z = b.upload(&rng.vec(n * 3, -1.0, 1.0)).unwrap();
+        let z = b.upload(&rng.vec(n * gs.input.size(), -1.0, 1.0)).unwrap();
+        if let Some(labels) = g.labels() {
+            b.write(labels, &[1.0, 0.0, 1.0]).unwrap();
+        }
         let ones = b.upload(&vec![1.0; n]).unwrap();
         let (per, mean) = (b.alloc(n).unwrap(), b.alloc(1).unwrap());
         let loss = |b: &mut CpuBackend, g: &mut Net<CpuBackend>, d: &mut Net<CpuBackend>| {
@@ -341,6 +355,8 @@ fn resnet_and_augmented_iterations_equal_reference() {
     compare("conditional resnet + translation", &cfg, &cg, &cd);
     let (cg, cd) = conditional(g.clone(), d.clone(), 3, true);
     compare("projection resnet + translation", &cfg, &cg, &cd);
+    let cg = wgan_gpu::gan::models::class_norms(cg, 3).unwrap();
+    compare("resnet with conditional batch norm + translation", &cfg, &cg, &cd);
     d.spectral_norm = false;
     let cfg = GanConfig { augment, r1: 1.0, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
     compare("resnet + augment + r1", &cfg, &g, &d);

@@ -1,6 +1,7 @@
 //! The two model families: MLPs for any image or table row, DCGANs for square images whose side
 //! halves down to 4..7 (28, 32, 64, ...).
 
+use crate::error::{Error, Result};
 use crate::nn::{LayerSpec as L, NetSpec, Shape};
 use crate::ops::activation::Activation;
 
@@ -194,6 +195,34 @@ pub fn conditional(mut g: NetSpec, mut d: NetSpec, classes: usize, projection: b
         _ => Shape(d.input.0 + classes, d.input.1, d.input.2),
     };
     (g, d)
+}
+
+/// G with each batch norm made conditional on the class (see
+/// [`LayerSpec::ConditionalBatchNorm`]); an error where G has none.
+pub fn class_norms(mut g: NetSpec, classes: usize) -> Result<NetSpec> {
+    fn convert(layers: &mut [L], classes: usize) -> usize {
+        let mut n = 0;
+        for l in layers {
+            match l {
+                &mut L::BatchNorm { momentum, eps } => {
+                    *l = L::ConditionalBatchNorm { classes, momentum, eps };
+                    n += 1;
+                }
+                L::Residual(r) => n += convert(&mut r.main, classes) + convert(&mut r.shortcut, classes),
+                L::Blend(m) => n += convert(&mut m.a, classes) + convert(&mut m.b, classes),
+                _ => {}
+            }
+        }
+        n
+    }
+    if convert(&mut g.layers, classes) == 0 {
+        return Err(Error::Config(
+            "--g-label norm makes G's batch norms conditional, and this G has none: leave out --no-g-batch-norm, \
+             or use --g-label input"
+                .into(),
+        ));
+    }
+    Ok(g)
 }
 
 /// The exact models of `shared/bench/pytorch_gan_bench.py` (no batch norm, no dropout).

@@ -518,6 +518,11 @@ impl<B: Backend> Gan<B> {
         crate::ops::random::fill(b, Distribution::Uniform { low: 0.0, high: classes }, seed, 0, &self.fake_labels)?;
         let s = self.g_condition();
         crate::ops::condition::forward(b, &s, &self.z, &self.fake_labels, g_in)?;
+        for g in std::iter::once(&self.g).chain(&self.g_ema) {
+            if let Some(labels) = g.labels() {
+                b.copy(&self.fake_labels, labels)?;
+            }
+        }
         Ok(g_in.clone())
     }
 
@@ -819,6 +824,9 @@ impl<B: Backend> Gan<B> {
             Some(ema) if !raw => ema,
             _ => &mut self.g,
         };
+        if let (Some(to), Some(l)) = (g.labels(), labels) {
+            b.copy(l, to)?;
+        }
         g.forward(b, &input, false, 0, 0)?;
         b.read(g.output())
     }

@@ -17,6 +17,7 @@ use crate::backend::{Backend, Grads};
 use crate::error::{Error, Result};
 use crate::ops::activation::Activation;
 use crate::ops::batch_norm::{BatchNorm, BatchNormState};
+use crate::ops::class_affine::{self, ClassAffine};
 use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
@@ -48,6 +49,14 @@ pub enum LayerSpec {
     },
     /// BatchNorm1d on flat inputs, BatchNorm2d on images (over the channel dimension).
     BatchNorm {
+        momentum: f32,
+        eps: f32,
+    },
+    /// Conditional batch norm (de Vries et al. 2017; Miyato & Koyama 2018): batch norm without
+    /// an affine of its own, then each sample's class's row of a per-class scale and shift, the
+    /// class being the network's second input ([`super::Net::labels`]).
+    ConditionalBatchNorm {
+        classes: usize,
         momentum: f32,
         eps: f32,
     },
@@ -162,7 +171,10 @@ fn output_shape(l: &LayerSpec, cur: Shape, path: &str) -> Result<Shape> {
         }
         LayerSpec::Residual(r) => r.output(cur, path)?,
         LayerSpec::Blend(m) => m.output(cur, path)?,
-        LayerSpec::BatchNorm { .. } | LayerSpec::Activation { .. } | LayerSpec::Dropout { .. } => cur,
+        LayerSpec::BatchNorm { .. }
+        | LayerSpec::ConditionalBatchNorm { .. }
+        | LayerSpec::Activation { .. }
+        | LayerSpec::Dropout { .. } => cur,
     })
 }
 
@@ -261,6 +273,12 @@ pub(super) fn declare(l: &LayerSpec, inp: Shape, path: &str, spectral: bool, d: 
             d.running += aligned(2 * inp.0);
             d.norms.push((path.to_string(), inp.0));
         }
+        &LayerSpec::ConditionalBatchNorm { classes, .. } => {
+            d.param(format!("{path}.gamma"), vec![classes, inp.0], None, 1.0);
+            d.param(format!("{path}.beta"), vec![classes, inp.0], None, 0.0);
+            d.running += aligned(2 * inp.0);
+            d.norms.push((path.to_string(), inp.0));
+        }
         _ => {
             for (name, layers) in l.paths() {
                 let mut cur = inp;
@@ -295,6 +313,23 @@ pub(super) fn build<B: Backend>(
             let (gamma, beta) = (cx.param("gamma")?, cx.param("beta")?);
             let (saved, sink) = (cx.alloc(2 * out.0)?, cx.sink.clone());
             Box::new(Norm { s, momentum, gamma, beta, running, saved, sink })
+        }
+        &LayerSpec::ConditionalBatchNorm { classes, momentum, eps } => {
+            let s = BatchNorm { n: batch, c: out.0, spatial: out.1 * out.2, eps, momentum };
+            let affine = ClassAffine { n: batch, channels: out.0, spatial: out.1 * out.2, classes };
+            let running = cx.running(2 * out.0);
+            let (gamma, beta) = (cx.param("gamma")?, cx.param("beta")?);
+            let (ones, zeros) = (cx.b.upload(&vec![1.0; out.0])?, cx.alloc(out.0)?);
+            let saved = cx.alloc(2 * out.0)?;
+            // Two buffers: a slice at an offset of `out.0` floats could break the adapter's
+            // storage-offset alignment.
+            let (unit_gamma, unit_beta) = (cx.alloc(out.0)?, cx.alloc(out.0)?);
+            let (normalised, normalised_grad) = (cx.alloc(batch * out.size())?, cx.alloc(batch * out.size())?);
+            let unit_grads = [unit_gamma.clone(), unit_beta.clone()];
+            let (gamma0, beta0) = (Param { value: ones, grad: unit_gamma }, Param { value: zeros, grad: unit_beta });
+            let norm = Norm { s, momentum, gamma: gamma0, beta: beta0, running, saved, sink: cx.sink.clone() };
+            let labels = cx.labels.clone();
+            Box::new(ClassNorm { norm, affine, gamma, beta, normalised, normalised_grad, unit_grads, labels })
         }
         &LayerSpec::Activation { f } => Box::new(Act(f)),
         &LayerSpec::Dropout { prob } => Box::new(Drop { prob, serial, draw: None }),
@@ -426,6 +461,55 @@ impl<B: Backend> Layer<B> for Norm<B::T> {
 
     fn set_batch_norm_momentum(&mut self, momentum: Option<f32>) {
         self.s.momentum = momentum.unwrap_or(self.momentum);
+    }
+}
+
+/// Conditional batch norm: [`Norm`] with a unit scale and no shift into `normalised`, then the
+/// class's scale and shift (see [`LayerSpec::ConditionalBatchNorm`]).
+struct ClassNorm<T> {
+    /// Its gamma and beta are constants (ones, zeros).
+    norm: Norm<T>,
+    affine: ClassAffine,
+    gamma: Param<T>,
+    beta: Param<T>,
+    normalised: T,
+    normalised_grad: T,
+    /// The constants' gradients, cleared before each backward so they never grow without bound.
+    unit_grads: [T; 2],
+    labels: T,
+}
+
+impl<B: Backend> Layer<B> for ClassNorm<B::T> {
+    fn forward(&mut self, b: &mut B, x: &B::T, y: &B::T, run: Run) -> Result<()> {
+        self.norm.forward(b, x, &self.normalised, run)?;
+        let reads = (&self.normalised, &self.labels, &self.gamma.value, &self.beta.value);
+        class_affine::forward(b, &self.affine, reads, y)
+    }
+
+    fn backward(&self, b: &mut B, io: Io<'_, B::T>, dx: Option<&B::T>, param_grads: bool) -> Result<()> {
+        if param_grads {
+            let reads = (&self.normalised, &self.labels, io.dy);
+            class_affine::backward_params(b, &self.affine, reads, (&self.gamma.grad, &self.beta.grad))?;
+        }
+        let reads = (io.dy, &self.labels, &self.gamma.value);
+        class_affine::backward_input(b, &self.affine, reads, &self.normalised_grad)?;
+        for g in &self.unit_grads {
+            b.zero(g)?;
+        }
+        let io = Io { x: io.x, y: &self.normalised, dy: &self.normalised_grad };
+        self.norm.backward(b, io, dx, false)
+    }
+
+    fn input_grad_backward(&self, _: &mut B, _: Io<'_, B::T>, _: Adjoint<'_, B::T>) -> Result<()> {
+        Err(Error::Config(PENALTY_WITHOUT_BATCH_NORM.into()))
+    }
+
+    fn enable_input_grad_backward(&mut self, _: &mut B) -> Result<()> {
+        Err(Error::Config(PENALTY_WITHOUT_BATCH_NORM.into()))
+    }
+
+    fn set_batch_norm_momentum(&mut self, momentum: Option<f32>) {
+        <Norm<B::T> as Layer<B>>::set_batch_norm_momentum(&mut self.norm, momentum);
     }
 }
 

@@ -131,7 +131,10 @@ impl NetSpec {
     /// Whether a layer reads the network's second input, the class labels.
     pub fn reads_labels(&self) -> bool {
         fn any(layers: &[LayerSpec]) -> bool {
-            layers.iter().any(|l| matches!(l, LayerSpec::Projection { .. }) || l.paths().iter().any(|(_, p)| any(p)))
+            layers.iter().any(|l| {
+                matches!(l, LayerSpec::Projection { .. } | LayerSpec::ConditionalBatchNorm { .. })
+                    || l.paths().iter().any(|(_, p)| any(p))
+            })
         }
         any(&self.layers)
     }

@@ -9,6 +9,7 @@ pub mod adam;
 pub mod augment;
 pub mod batch_norm;
 pub mod bce_with_logits;
+pub mod class_affine;
 pub mod condition;
 pub mod conv2d;
 pub mod conv_transpose2d;
@@ -61,6 +62,7 @@ pub const SHADERS: &[Shader] = &[
     shader!("augment", augment::AugmentParams),
     shader!("batch_norm", batch_norm::BatchNormParams),
     shader!("bce_with_logits", LossParams),
+    shader!("class_affine", class_affine::ClassAffineParams),
     shader!("condition", condition::ConditionParams),
     shader!("conv2d", conv2d::ConvParams),
     shader!("conv_transpose2d", conv2d::ConvParams),

@@ -26,6 +26,21 @@ pub enum DLabel {
     Projection,
 }
 
+/// How a conditional G is told the label (`--g-label`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum GLabel {
+    Input,
+    Norm,
+}
+
+impl GLabel {
+    /// What runs saved before the flag existed used.
+    fn before_the_flag() -> Self {
+        GLabel::Input
+    }
+}
+
 impl DLabel {
     /// What runs saved before the flag existed used.
     fn before_the_flag() -> Self {
@@ -243,6 +258,12 @@ pub struct RunConfig {
     #[arg(long, value_enum, default_value_t = DLabel::Projection)]
     #[serde(default = "DLabel::before_the_flag")]
     pub d_label: DLabel,
+    /// How a conditional G is told the label: input (one-hot after z) or norm (also every batch
+    /// norm of G scales and shifts its channels by a learned per-class gain and bias:
+    /// conditional batch norm, de Vries et al. 2017, as in Miyato & Koyama 2018 and BigGAN)
+    #[arg(long, value_enum, default_value_t = GLabel::Input)]
+    #[serde(default = "GLabel::before_the_flag")]
+    pub g_label: GLabel,
     /// Gaussian noise of this standard deviation on every input of D (real and fake), falling
     /// linearly to 0 over the run (instance noise, Sønderby et al. 2016). Pixels span [−1, 1].
     #[arg(long, default_value_t = 0.0)]
@@ -468,8 +489,12 @@ impl RunConfig {
                 )));
             }
         };
-        let (mut g, mut d) =
-            if classes > 0 { models::conditional(g, d, classes, self.d_label == DLabel::Projection) } else { (g, d) };
+        let (mut g, mut d) = if classes > 0 {
+            let (g, d) = models::conditional(g, d, classes, self.d_label == DLabel::Projection);
+            (if self.g_label == GLabel::Norm { models::class_norms(g, classes)? } else { g }, d)
+        } else {
+            (g, d)
+        };
         // InfoGAN's categorical code enters G as a one-hot label would; D is not told it.
         g.input = Shape(g.input.0 + self.info_cat, 1, 1);
         d.spectral_norm = self.d_spectral_norm;

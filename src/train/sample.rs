@@ -269,6 +269,9 @@ impl Generator {
                     offset: 0,
                 };
                 crate::ops::condition::forward(b, &s, z, &l, input)?;
+                if let Some(to) = self.net.labels() {
+                    b.copy(&l, to)?;
+                }
                 input.clone()
             }
             None => z.clone(),
