@@ -6,6 +6,7 @@ output rounded the same way; exits 1 where any pixel differs by more than one le
 
     python3 scripts/check_torch_loader.py CHECKPOINT [WGAN_GPU_BINARY]
 """
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import tempfile
 
 import numpy as np
 import torch
+from safetensors import safe_open
 
 sys.path.insert(0, os.path.dirname(__file__))
 from wgan_gpu_torch import load_generator  # noqa: E402
@@ -21,15 +23,21 @@ from wgan_gpu_torch import load_generator  # noqa: E402
 def main(checkpoint, binary="target/release/wgan-gpu"):
     path = os.path.join(checkpoint, "checkpoint.safetensors") if os.path.isdir(checkpoint) else checkpoint
     g = load_generator(path)
-    z = np.random.default_rng(0).standard_normal((16, g[0].in_features)).astype(np.float32)
+    with safe_open(path, "pt") as f:
+        classes = len(json.loads(f.metadata().get("data", "{}")).get("classes", []))
+    # A conditional model draws class 1 (`sample --label 1`), its one-hot label after z.
+    label = ["--label", "1"] if classes else []
+    z = np.random.default_rng(0).standard_normal((16, g[0].in_features - classes)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         zf, out = os.path.join(tmp, "z.npy"), os.path.join(tmp, "ours.npy")
         np.save(zf, z)
-        subprocess.run([binary, "sample", "--checkpoint", path, "--z", zf, "--format", "npy", "--out", out],
+        subprocess.run([binary, "sample", "--checkpoint", path, "--z", zf, "--format", "npy", "--out", out] + label,
                        check=True, stderr=subprocess.DEVNULL)
         ours = np.load(out).astype(np.int32)
+    one_hot = np.zeros((16, classes), np.float32)
+    one_hot[:, 1:2] = 1.0
     with torch.no_grad():
-        x = g(torch.from_numpy(z)).numpy()
+        x = g(torch.from_numpy(np.concatenate([z, one_hot], axis=1))).numpy()
     theirs = np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.int32)
     theirs = theirs[:, 0] if theirs.shape[1] == 1 else theirs.transpose(0, 2, 3, 1)
     diff = np.abs(ours - theirs)

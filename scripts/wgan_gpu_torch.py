@@ -42,6 +42,37 @@ class Blend(nn.Module):
         return (1 - self.alpha) * self.a(x) + self.alpha * self.b(x)
 
 
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm without an affine of its own, then the class's row of `weight` and `bias`
+    [classes, c]. The class is the one-hot label at the end of G's input, which
+    `LabelledSequential` hands to every such layer before its forward pass."""
+
+    def __init__(self, classes, c, eps, momentum):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(classes, c))
+        self.bias = nn.Parameter(torch.zeros(classes, c))
+        self.register_buffer("running_mean", torch.zeros(c))
+        self.register_buffer("running_var", torch.ones(c))
+        self.one_hot = None
+
+    def forward(self, x):
+        x = nn.functional.batch_norm(x, self.running_mean, self.running_var, None, None, self.training,
+                                     self.momentum, self.eps)
+        shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)
+        return x * (self.one_hot @ self.weight).view(shape) + (self.one_hot @ self.bias).view(shape)
+
+
+class LabelledSequential(nn.Sequential):
+    """A Sequential whose conditional batch norms read the one-hot label that ends its input."""
+
+    def forward(self, x):
+        for m in self.modules():
+            if isinstance(m, ConditionalBatchNorm):
+                m.one_hot = x[:, -m.weight.shape[0]:]
+        return super().forward(x)
+
+
 def build_layers(layers, shape):
     """The nn.Sequential of a list of wgan-gpu layers on per-sample input `shape` (c, h, w),
     and its output shape. Blocks nest: their paths are Sequentials named as the checkpoint
@@ -66,6 +97,8 @@ def build_layers(layers, shape):
         elif kind == "batch_norm":
             norm = nn.BatchNorm1d if h * w == 1 else nn.BatchNorm2d
             out.append(norm(c, eps=layer["eps"], momentum=layer["momentum"]))
+        elif kind == "conditional_batch_norm":
+            out.append(ConditionalBatchNorm(layer["classes"], c, layer["eps"], layer["momentum"]))
         elif kind == "activation":
             f = layer["f"]
             out.append(nn.LeakyReLU(f["leaky_relu"]) if isinstance(f, dict) else acts[f]())
@@ -98,7 +131,10 @@ def build_layers(layers, shape):
 
 def build(spec):
     """The nn.Sequential of a wgan-gpu NetSpec (`g_spec` / `d_spec` in a checkpoint)."""
-    return build_layers(spec["layers"], spec["input"])[0]
+    seq = build_layers(spec["layers"], spec["input"])[0]
+    if any(isinstance(m, ConditionalBatchNorm) for m in seq.modules()):
+        return LabelledSequential(*seq)
+    return seq
 
 
 def load_generator(path, ema=True):

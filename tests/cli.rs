@@ -748,6 +748,9 @@ fn bad_folders_and_tables_are_one_line_errors() {
     assert_one_line_error(&["eval", "--checkpoint", t, "--modes", "3"], "--modes");
     assert_one_line_error(&["train", "--augment-p", "auto", "--out", o], "--augment-p");
     assert_one_line_error(&["train", "--augment", "cutout", "--augment-p", "1.5", "--out", o], "1.5");
+    assert_one_line_error(&["train", "--g-label", "norm", "--out", o], "--conditional");
+    let flat = ["train", "--conditional", "--g-label", "norm", "--no-g-batch-norm", "--out", o];
+    assert_one_line_error(&flat, "--no-g-batch-norm");
     assert!(!dir.join("run").exists(), "a refused run leaves no run folder");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -55,7 +55,15 @@ fn checkpoint(spec: &NetSpec, info: &DataInfo, rng: &mut Rng) -> (Checkpoint, Ne
 }
 
 fn forward(net: &mut Net<CpuBackend>, x: &[f32]) -> Vec<f32> {
+    labelled_forward(net, x, &[])
+}
+
+/// [`forward`] of a network that reads class labels (conditional batch norm).
+fn labelled_forward(net: &mut Net<CpuBackend>, x: &[f32], labels: &[f32]) -> Vec<f32> {
     let mut b = CpuBackend;
+    if let Some(to) = net.labels() {
+        b.write(to, labels).unwrap();
+    }
     let x = b.upload(x).unwrap();
     net.forward(&mut b, &x, false, 0, 0).unwrap();
     b.read(net.output()).unwrap()
@@ -84,9 +92,18 @@ fn conditional_generator_with_every_layer_kind_matches() {
     };
     let info = DataInfo { classes: vec!["a".into(), "b".into(), "c".into()], ..Default::default() };
     let mut rng = Rng::new(11);
-    let (ckpt, mut live, mut ema) = checkpoint(&spec, &info, &mut rng);
+    // And with every batch norm conditional on the class (--g-label norm).
+    for spec in [spec.clone(), wgan_gpu::gan::models::class_norms(spec, classes).unwrap()] {
+        conditional_generator_matches(&spec, &info, &mut rng);
+    }
+}
+
+fn conditional_generator_matches(spec: &NetSpec, info: &DataInfo, rng: &mut Rng) {
+    let (z_dim, classes, n) = (4, 3, 5);
+    let (ckpt, mut live, mut ema) = checkpoint(spec, info, rng);
     let z = rng.vec(n * z_dim, -2.0, 2.0);
     let labels = [0usize, 2, 1, 1, 0];
+    let label_values: Vec<f32> = labels.iter().map(|&c| c as f32).collect();
     let one_hot: Vec<f32> = labels.iter().flat_map(|&c| (0..classes).map(move |k| (k == c) as u8 as f32)).collect();
     let x: Vec<f32> = (0..n)
         .flat_map(|i| z[i * z_dim..(i + 1) * z_dim].iter().chain(&one_hot[i * classes..(i + 1) * classes]))
@@ -96,7 +113,8 @@ fn conditional_generator_with_every_layer_kind_matches() {
     for (raw, net) in [(false, &mut ema), (true, &mut live)] {
         let bytes = onnx_model(&ckpt, path, raw).unwrap();
         let got = run_onnx(&bytes, &[(&z, z_dim), (&one_hot, classes)], n);
-        assert_close(&format!("ONNX vs CPU (raw {raw})"), &got, &forward(net, &x), 1e-5, 1e-4);
+        let want = labelled_forward(net, &x, &label_values);
+        assert_close(&format!("ONNX vs CPU (raw {raw}, {:?})", spec.layers[1]), &got, &want, 1e-5, 1e-4);
     }
 }
 

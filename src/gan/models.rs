@@ -217,8 +217,8 @@ pub fn class_norms(mut g: NetSpec, classes: usize) -> Result<NetSpec> {
     }
     if convert(&mut g.layers, classes) == 0 {
         return Err(Error::Config(
-            "--g-label norm makes G's batch norms conditional, and this G has none: leave out --no-g-batch-norm, \
-             or use --g-label input"
+            "--g-label norm makes G's batch norms conditional, and this G has none (the MLP's, or one built \
+             with --no-g-batch-norm): use --g-label input"
                 .into(),
         ));
     }

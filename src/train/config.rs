@@ -489,6 +489,9 @@ impl RunConfig {
                 )));
             }
         };
+        if classes == 0 && self.g_label == GLabel::Norm {
+            return Err(Error::Config("--g-label norm tells G the class: it needs --conditional".into()));
+        }
         let (mut g, mut d) = if classes > 0 {
             let (g, d) = models::conditional(g, d, classes, self.d_label == DLabel::Projection);
             (if self.g_label == GLabel::Norm { models::class_norms(g, classes)? } else { g }, d)

@@ -86,6 +86,7 @@ pub fn onnx_model(ckpt: &Checkpoint, path: &Path, raw: bool) -> Result<Vec<u8>> 
     if codes > 0 {
         let one_hot = if info.classes.is_empty() { "code" } else { "label" };
         g.input(one_hot, &[codes]);
+        g.label = Some(one_hot.to_string());
         x = g.node("Concat", &[&x, one_hot], vec![int("axis", 1)]);
     }
     // Whether x is [N, features] (z, a Gemm's output) rather than [N, C, H, W].
@@ -130,6 +131,8 @@ struct Graph {
     initializers: Vec<TensorProto>,
     inputs: Vec<ValueInfoProto>,
     outputs: Vec<ValueInfoProto>,
+    /// The one-hot label input [N, classes], which conditional batch norms read.
+    label: Option<String>,
 }
 
 impl Graph {
@@ -228,6 +231,25 @@ impl Graph {
                 *flat = was_flat;
                 let (mean, var) = (format!("{i}.running_mean"), format!("{i}.running_var"));
                 self.node("BatchNormalization", &[x, &w, &bias, &mean, &var], vec![float("epsilon", eps)])
+            }
+            &LayerSpec::ConditionalBatchNorm { eps, .. } => {
+                *flat = was_flat;
+                let Some(label) = self.label.clone() else {
+                    return Err(Error::Config(format!("layer {i} is a conditional batch norm in a G without labels")));
+                };
+                let (mean, var) = (format!("{i}.running_mean"), format!("{i}.running_var"));
+                let (ones, zeros) = (format!("{i}.unit_scale"), format!("{i}.unit_shift"));
+                self.initializer(&ones, &[inp.0], vec![1.0; inp.0]);
+                self.initializer(&zeros, &[inp.0], vec![0.0; inp.0]);
+                let normalised =
+                    self.node("BatchNormalization", &[x, &ones, &zeros, &mean, &var], vec![float("epsilon", eps)]);
+                // The class's rows: the one-hot label [N, classes] times the tables [classes, C].
+                let mut per_class = [&w, &bias].map(|table| self.node("MatMul", &[&label, table], vec![]));
+                if !was_flat {
+                    per_class = per_class.map(|t| self.reshape(&t, Shape(inp.0, 1, 1), false));
+                }
+                let scaled = self.node("Mul", &[&normalised, &per_class[0]], vec![]);
+                self.node("Add", &[&scaled, &per_class[1]], vec![])
             }
             &LayerSpec::Activation { f } => {
                 *flat = was_flat;
