@@ -73,7 +73,7 @@ fn labelled_forward(net: &mut Net<CpuBackend>, x: &[f32], labels: &[f32]) -> Vec
 fn conditional_generator_with_every_layer_kind_matches() {
     // z 4 + 3 classes → Linear → BatchNorm1d → ReLU → (4, 3, 3) → ConvT with output padding →
     // BatchNorm2d → LeakyReLU → dropout → Conv 3×3 → tanh: (2, 6, 6).
-    let (z_dim, classes, n) = (4, 3, 5);
+    let (z_dim, classes) = (4, 3);
     let spec = NetSpec {
         input: Shape(z_dim + classes, 1, 1),
         layers: vec![
