@@ -63,6 +63,27 @@ class ConditionalBatchNorm(nn.Module):
         return x * (self.one_hot @ self.weight).view(shape) + (self.one_hot @ self.bias).view(shape)
 
 
+class PixelNorm(nn.Module):
+    """x / sqrt(mean over the channels of x^2 + eps) at every sample and pixel (Karras et al.
+    2018); dim 1 is the channels of [N, C, H, W] and the features of [N, F] alike."""
+
+    def __init__(self, eps):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x):
+        return x / torch.sqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
+
+
+class MinibatchStddev(nn.Module):
+    """One more channel: the mean over features of their standard deviation across the whole
+    batch (biased, 1e-8 under the root), the same at every sample and pixel (Karras et al. 2018)."""
+
+    def forward(self, x):
+        s = torch.sqrt(x.var(dim=0, unbiased=False) + 1e-8).mean()
+        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
 class LabelledSequential(nn.Sequential):
     """A Sequential whose conditional batch norms read the one-hot label that ends its input."""
 
@@ -99,6 +120,11 @@ def build_layers(layers, shape):
             out.append(norm(c, eps=layer["eps"], momentum=layer["momentum"]))
         elif kind == "conditional_batch_norm":
             out.append(ConditionalBatchNorm(layer["classes"], c, layer["eps"], layer["momentum"]))
+        elif kind == "pixel_norm":
+            out.append(PixelNorm(layer["eps"]))
+        elif kind == "minibatch_stddev":
+            out.append(MinibatchStddev())
+            c += 1
         elif kind == "activation":
             f = layer["f"]
             out.append(nn.LeakyReLU(f["leaky_relu"]) if isinstance(f, dict) else acts[f]())

@@ -1,7 +1,8 @@
 //! Blocks built from the public API: a residual block (upsampling main path, 1×1 shortcut), a
-//! residual block with the identity shortcut, a blend of two paths, upsampling and pooling. Their
-//! gradients against central differences (CPU reference), and whole forward and backward passes
-//! GPU against CPU, with and without spectral norm, at several blend weights.
+//! residual block with the identity shortcut, a blend of two paths, upsampling and pooling,
+//! progressive growing's pixel norm and minibatch stddev. Their gradients against central
+//! differences (CPU reference), and whole forward and backward passes GPU against CPU, with and
+//! without spectral norm, at several blend weights; the layers a gradient penalty refuses.
 
 mod common;
 
@@ -35,6 +36,33 @@ fn write_labels<B: Backend>(b: &mut B, net: &Net<B>) {
     if let Some(labels) = net.labels() {
         let l: Vec<f32> = (0..net.batch).map(|i| ((i * 2) % 3) as f32).collect();
         b.write(labels, &l).unwrap();
+    }
+}
+
+/// Progressive growing's layers in one small network: z-like flat input [6] → pixel norm → a
+/// linear layer → (4, 3, 3) → pixel norm → nearest 2× → conv → pixel norm → minibatch stddev
+/// (5, 6, 6) → conv → pooling → a linear head.
+fn progan_spec(f: Activation) -> NetSpec {
+    let pixel_norm = LayerSpec::PixelNorm { eps: 1e-8 };
+    NetSpec {
+        input: Shape(6, 1, 1),
+        layers: vec![
+            pixel_norm.clone(),
+            LayerSpec::Linear { out: 36, bias: true },
+            act(f),
+            LayerSpec::Reshape { to: Shape(4, 3, 3) },
+            pixel_norm.clone(),
+            LayerSpec::Upsample { mode: Upsampling::Nearest },
+            conv(4, 3),
+            act(f),
+            pixel_norm,
+            LayerSpec::MinibatchStddev,
+            conv(3, 3),
+            act(f),
+            LayerSpec::AvgPool,
+            LayerSpec::Linear { out: 2, bias: true },
+        ],
+        spectral_norm: false,
     }
 }
 
@@ -106,14 +134,38 @@ fn loss_and_grads(b: &mut CpuBackend, net: &mut Net<CpuBackend>, x: &[f32], r: &
 #[test]
 fn block_gradients_match_finite_differences() {
     for s in [spec(Activation::Tanh), projection_spec(Activation::Tanh)] {
-        gradients_match_finite_differences(&s);
+        gradients_match_finite_differences(&s, 2);
     }
 }
 
-fn gradients_match_finite_differences(s: &NetSpec) {
+#[test]
+fn pixel_norm_and_minibatch_stddev_gradients_match_finite_differences() {
+    let s = progan_spec(Activation::Tanh);
+    assert_eq!(s.shapes().unwrap()[9], Shape(5, 6, 6));
+    // Three samples: with two, a feature's deviation is |a − b| / 2, whose kink a step of the
+    // finite differences could straddle.
+    gradients_match_finite_differences(&s, 3);
+}
+
+#[test]
+fn pixel_norm_and_minibatch_stddev_refuse_a_gradient_penalty() {
+    let mut b = CpuBackend;
+    let lrelu = act(Activation::LeakyRelu(0.2));
+    let stddev = NetSpec {
+        input: Shape(2, 3, 3),
+        layers: vec![conv(3, 3), lrelu, LayerSpec::MinibatchStddev, LayerSpec::Linear { out: 1, bias: true }],
+        spectral_norm: false,
+    };
+    for (s, name) in [(progan_spec(Activation::LeakyRelu(0.2)), "pixel norm"), (stddev, "minibatch stddev")] {
+        let mut net = Net::new(&mut b, &s, 3).unwrap();
+        let err = net.enable_input_grad_backward(&mut b).expect_err("refused").to_string();
+        assert!(err.contains(name) && err.contains("gradient penalty"), "{err}");
+    }
+}
+
+fn gradients_match_finite_differences(s: &NetSpec, n: usize) {
     let mut b = CpuBackend;
     let outputs = s.output().unwrap().size();
-    let n = 2;
     let mut net = Net::new(&mut b, s, n).unwrap();
     net.init(&mut b, 7).unwrap();
     net.set_blend(0.3);
@@ -185,6 +237,8 @@ fn blocks_on_the_gpu_equal_the_cpu() {
         (false, 0.6, spec(lrelu)),
         (true, 1.0, spec(lrelu)),
         (true, 0.4, projection_spec(lrelu)),
+        (false, 0.0, progan_spec(lrelu)),
+        (true, 0.0, progan_spec(lrelu)),
     ] {
         let s = NetSpec { spectral_norm, ..s };
         let x = rng.vec(3 * s.input.size(), -1.0, 1.0);

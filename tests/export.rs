@@ -182,3 +182,41 @@ fn residual_generator_with_upsampling_and_pooling_matches() {
     assert_eq!(got.len(), n * 2 * 4 * 4);
     assert_close("ONNX vs CPU, residual blocks", &got, &forward(&mut ema, &z), 1e-5, 1e-4);
 }
+
+#[test]
+fn pixel_norm_generator_matches() {
+    // ProGAN's G in small: z → pixel norm → Linear → pixel norm (flat) → LeakyReLU → (3, 4, 4) →
+    // nearest 2× → conv → LeakyReLU → pixel norm → 1×1 conv: (2, 8, 8).
+    use wgan_gpu::nn::Upsampling;
+    let pixel_norm = L::PixelNorm { eps: 1e-8 };
+    let lrelu = L::Activation { f: Activation::LeakyRelu(0.2) };
+    let (z_dim, n) = (6, 5);
+    let spec = NetSpec {
+        input: Shape(z_dim, 1, 1),
+        layers: vec![
+            pixel_norm.clone(),
+            L::Linear { out: 48, bias: true },
+            pixel_norm.clone(),
+            lrelu.clone(),
+            L::Reshape { to: Shape(3, 4, 4) },
+            L::Upsample { mode: Upsampling::Nearest },
+            L::Conv2d { out: 4, kernel: 3, stride: 1, pad: 1, bias: true },
+            lrelu,
+            pixel_norm,
+            L::Conv2d { out: 2, kernel: 1, stride: 1, pad: 0, bias: true },
+        ],
+        spectral_norm: false,
+    };
+    let mut rng = Rng::new(14);
+    let (ckpt, _, mut ema) = checkpoint(&spec, &DataInfo::default(), &mut rng);
+    let z = rng.vec(n * z_dim, -2.0, 2.0);
+    let got = run_onnx(&onnx_model(&ckpt, Path::new("t"), false).unwrap(), &[(&z, z_dim)], n);
+    assert_eq!(got.len(), n * 2 * 8 * 8);
+    assert_close("ONNX vs CPU, pixel norm", &got, &forward(&mut ema, &z), 1e-5, 1e-4);
+
+    // D's minibatch stddev has no ONNX nodes: refused by name.
+    let stddev = NetSpec { input: Shape(2, 2, 2), layers: vec![L::MinibatchStddev], spectral_norm: false };
+    let (ckpt, _, _) = checkpoint(&stddev, &DataInfo::default(), &mut rng);
+    let err = onnx_model(&ckpt, Path::new("t"), false).expect_err("refused").to_string();
+    assert!(err.contains("MinibatchStddev"), "{err}");
+}

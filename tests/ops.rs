@@ -553,6 +553,57 @@ fn class_affine_forward_and_backward() {
 }
 
 #[test]
+fn pixel_norm_forward_and_backward() {
+    use wgan_gpu::ops::pixel_norm::{PIXEL_NORM_EPS, PixelNorm, backward, forward};
+    let mut rng = Rng::new(46);
+    for (n, c, spatial) in [(1, 1, 1), (5, 3, 7), (16, 64, 49), (33, 1, 17), (3, 17, 1), (2, 300, 5)] {
+        let s = PixelNorm { n, c, spatial, eps: PIXEL_NORM_EPS };
+        let len = n * c * spatial;
+        // With one channel y is ±1 and dx the difference of two near-equal terms over r = |x|,
+        // so the atol covers a few roundings of dy / r.
+        gpu_vs_cpu!(
+            format!("{s:?}"),
+            (2e-5, 1e-4),
+            vec![
+                ("x", rng.vec(len, -1.0, 1.0)),
+                ("y", vec![f32::NAN; len]),
+                ("dy", rng.vec(len, -1.0, 1.0)),
+                ("dx", vec![f32::NAN; len])
+            ],
+            |b, t| {
+                forward(b, &s, &t[0], &t[1])?;
+                backward(b, &s, (&t[0], &t[2]), &t[3])
+            }
+        );
+    }
+}
+
+#[test]
+fn minibatch_stddev_forward_and_backward() {
+    use wgan_gpu::ops::minibatch_stddev::{MinibatchStddev, backward, forward};
+    let mut rng = Rng::new(47);
+    // n = 1 (variance 0), m = c·spatial and n·spatial past one workgroup's 256 lanes.
+    for (n, c, spatial) in [(1, 1, 1), (1, 3, 5), (2, 1, 1), (5, 3, 7), (16, 64, 49), (33, 17, 1), (300, 2, 3)] {
+        let s = MinibatchStddev { n, c, spatial };
+        let (len, out) = (n * c * spatial, n * (c + 1) * spatial);
+        gpu_vs_cpu!(
+            format!("{s:?}"),
+            (1e-5, 1e-4),
+            vec![
+                ("x", rng.vec(len, -1.0, 1.0)),
+                ("y", vec![f32::NAN; out]),
+                ("dy", rng.vec(out, -1.0, 1.0)),
+                ("dx", vec![f32::NAN; len])
+            ],
+            |b, t| {
+                forward(b, &s, &t[0], &t[1])?;
+                backward(b, &s, (&t[0], &t[2]), &t[3])
+            }
+        );
+    }
+}
+
+#[test]
 fn mix_and_axpy() {
     let mut rng = Rng::new(42);
     for n in [1, 255, 1000, 70_001] {

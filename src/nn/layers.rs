@@ -22,6 +22,8 @@ use crate::ops::conv_transpose2d::ConvTranspose2d;
 use crate::ops::conv2d::Conv2d;
 use crate::ops::dropout::Dropout;
 use crate::ops::linear::Linear;
+use crate::ops::minibatch_stddev::{self, MinibatchStddev};
+use crate::ops::pixel_norm::{self, PixelNorm};
 use crate::ops::projection::{self, Projection};
 use crate::ops::resample::{Resample, ResampleKind};
 
@@ -86,6 +88,16 @@ pub enum LayerSpec {
     Projection {
         classes: usize,
     },
+    /// Pixelwise feature vector normalisation (Karras et al. 2018): each sample's channel vector
+    /// at each pixel scaled to unit mean square, x / sqrt(mean_c x² + eps); a progressively
+    /// grown G's normaliser in place of batch norm (1e-8 in ProGAN).
+    PixelNorm {
+        eps: f32,
+    },
+    /// The minibatch standard deviation (Karras et al. 2018): one more channel, the mean over
+    /// features of their standard deviation across the whole batch, so D can tell a batch of
+    /// near-identical fakes from the reals; output (c + 1, h, w).
+    MinibatchStddev,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,10 +181,12 @@ fn output_shape(l: &LayerSpec, cur: Shape, path: &str) -> Result<Shape> {
             }
             Shape(cur.0, cur.1 / 2, cur.2 / 2)
         }
+        LayerSpec::MinibatchStddev => Shape(cur.0 + 1, cur.1, cur.2),
         LayerSpec::Residual(r) => r.output(cur, path)?,
         LayerSpec::Blend(m) => m.output(cur, path)?,
         LayerSpec::BatchNorm { .. }
         | LayerSpec::ConditionalBatchNorm { .. }
+        | LayerSpec::PixelNorm { .. }
         | LayerSpec::Activation { .. }
         | LayerSpec::Dropout { .. } => cur,
     })
@@ -345,6 +359,10 @@ pub(super) fn build<B: Backend>(
             let kind = ResampleKind::AvgPool;
             Box::new(Resampling(Resample { kind, n: batch, c: inp.0, h: inp.1, w: inp.2 }))
         }
+        &LayerSpec::PixelNorm { eps } => {
+            Box::new(Pixelwise(PixelNorm { n: batch, c: inp.0, spatial: inp.1 * inp.2, eps }))
+        }
+        LayerSpec::MinibatchStddev => Box::new(Stddev(MinibatchStddev { n: batch, c: inp.0, spatial: inp.1 * inp.2 })),
         LayerSpec::Residual(r) => Box::new(Residual::build(r, inp, path, cx)?),
         LayerSpec::Blend(m) => Box::new(Blend::build(m, inp, path, cx)?),
         &LayerSpec::Projection { classes } => {
@@ -622,6 +640,59 @@ impl<B: Backend> Layer<B> for Resampling {
 
     fn input_grad_backward(&self, b: &mut B, _: Io<'_, B::T>, e: Adjoint<'_, B::T>) -> Result<()> {
         e.output.map_or(Ok(()), |out| crate::ops::resample::forward(b, &self.0, e.input, out))
+    }
+}
+
+/// Why a gradient penalty refuses pixel norm: its double backward carries the adjoint through
+/// weighted layers and masks that do not move with the weights, and pixel norm's slope does.
+const PENALTY_WITHOUT_PIXEL_NORM: &str = "a gradient penalty (--loss wgan-gp, --r1) differentiates D's input \
+     gradient only through layers that are linear between kinks, and pixel norm is not: keep pixel norm in G \
+     and out of D";
+
+/// Why a gradient penalty refuses minibatch stddev: as batch norm, it mixes the samples.
+const PENALTY_WITHOUT_MINIBATCH_STDDEV: &str = "a gradient penalty (--loss wgan-gp, --r1) is per sample and \
+     minibatch stddev in D mixes the samples: leave the minibatch-stddev layer out of D, or train without a \
+     penalty (--loss hinge, say)";
+
+/// Pixel norm (see [`LayerSpec::PixelNorm`]).
+struct Pixelwise(PixelNorm);
+
+impl<B: Backend> Layer<B> for Pixelwise {
+    fn forward(&mut self, b: &mut B, x: &B::T, y: &B::T, _: Run) -> Result<()> {
+        pixel_norm::forward(b, &self.0, x, y)
+    }
+
+    fn backward(&self, b: &mut B, io: Io<'_, B::T>, dx: Option<&B::T>, _: bool) -> Result<()> {
+        dx.map_or(Ok(()), |d| pixel_norm::backward(b, &self.0, (io.x, io.dy), d))
+    }
+
+    fn input_grad_backward(&self, _: &mut B, _: Io<'_, B::T>, _: Adjoint<'_, B::T>) -> Result<()> {
+        Err(Error::Config(PENALTY_WITHOUT_PIXEL_NORM.into()))
+    }
+
+    fn enable_input_grad_backward(&mut self, _: &mut B) -> Result<()> {
+        Err(Error::Config(PENALTY_WITHOUT_PIXEL_NORM.into()))
+    }
+}
+
+/// The minibatch standard deviation's extra channel (see [`LayerSpec::MinibatchStddev`]).
+struct Stddev(MinibatchStddev);
+
+impl<B: Backend> Layer<B> for Stddev {
+    fn forward(&mut self, b: &mut B, x: &B::T, y: &B::T, _: Run) -> Result<()> {
+        minibatch_stddev::forward(b, &self.0, x, y)
+    }
+
+    fn backward(&self, b: &mut B, io: Io<'_, B::T>, dx: Option<&B::T>, _: bool) -> Result<()> {
+        dx.map_or(Ok(()), |d| minibatch_stddev::backward(b, &self.0, (io.x, io.dy), d))
+    }
+
+    fn input_grad_backward(&self, _: &mut B, _: Io<'_, B::T>, _: Adjoint<'_, B::T>) -> Result<()> {
+        Err(Error::Config(PENALTY_WITHOUT_MINIBATCH_STDDEV.into()))
+    }
+
+    fn enable_input_grad_backward(&mut self, _: &mut B) -> Result<()> {
+        Err(Error::Config(PENALTY_WITHOUT_MINIBATCH_STDDEV.into()))
     }
 }
 

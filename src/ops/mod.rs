@@ -22,8 +22,10 @@ pub mod hinge;
 pub mod im2col;
 pub mod info_loss;
 pub mod linear;
+pub mod minibatch_stddev;
 pub mod mix;
 pub mod mse;
+pub mod pixel_norm;
 pub mod projection;
 pub mod random;
 pub mod reduce;
@@ -77,8 +79,10 @@ pub const SHADERS: &[Shader] = &[
     shader!("im2col", im2col::Im2colParams),
     shader!("info_loss", info_loss::InfoLossParams),
     shader!("linear", linear::LinearParams),
+    shader!("minibatch_stddev", minibatch_stddev::MinibatchStddevParams),
     shader!("mix", mix::MixParams),
     shader!("mse", LossParams),
+    shader!("pixel_norm", pixel_norm::PixelNormParams),
     shader!("projection", projection::ProjectionParams),
     shader!("random", random::RandomParams),
     shader!("reduce", reduce::ReduceParams),

@@ -1,8 +1,9 @@
 //! `wgan-gpu export`: a checkpoint's generator as an ONNX graph other tools run (onnxruntime,
 //! tract, PyTorch's onnx2torch). Layers map one to one: Linear → Gemm, ConvTranspose2d →
 //! ConvTranspose, Conv2d → Conv, batch norm → BatchNormalization with the running statistics
-//! (inference mode, as `sample`), dropout → nothing. The weights are read on the CPU backend, so
-//! exporting needs no adapter.
+//! (inference mode, as `sample`), dropout → nothing; pixel norm, which ONNX lacks, is spelt out
+//! (Mul, ReduceMean, Add, Sqrt, Div). The weights are read on the CPU backend, so exporting needs
+//! no adapter.
 
 use std::path::{Path, PathBuf};
 
@@ -250,6 +251,18 @@ impl Graph {
                 }
                 let scaled = self.node("Mul", &[&normalised, &per_class[0]], vec![]);
                 self.node("Add", &[&scaled, &per_class[1]], vec![])
+            }
+            // One ReduceMean over axis 1 serves both layouts: it holds the channels of [N, C, H, W]
+            // and the features of [N, F].
+            &LayerSpec::PixelNorm { eps } => {
+                *flat = was_flat;
+                let eps_name = format!("{i}.eps");
+                self.initializer(&eps_name, &[], vec![eps]);
+                let squared = self.node("Mul", &[x, x], vec![]);
+                let mean = self.node("ReduceMean", &[&squared], vec![ints("axes", &[1]), int("keepdims", 1)]);
+                let shifted = self.node("Add", &[&mean, &eps_name], vec![]);
+                let rms = self.node("Sqrt", &[&shifted], vec![]);
+                self.node("Div", &[x, &rms], vec![])
             }
             &LayerSpec::Activation { f } => {
                 *flat = was_flat;
