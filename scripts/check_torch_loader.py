@@ -27,7 +27,7 @@ def main(checkpoint, binary="target/release/wgan-gpu"):
         classes = len(json.loads(f.metadata().get("data", "{}")).get("classes", []))
     # A conditional model draws class 1 (`sample --label 1`), its one-hot label after z.
     label = ["--label", "1"] if classes else []
-    z = np.random.default_rng(0).standard_normal((16, g[0].in_features - classes)).astype(np.float32)
+    z = np.random.default_rng(0).standard_normal((16, g.in_features - classes)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         zf, out = os.path.join(tmp, "z.npy"), os.path.join(tmp, "ours.npy")
         np.save(zf, z)

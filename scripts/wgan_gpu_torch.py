@@ -171,12 +171,18 @@ def load_generator(path, ema=True):
     """
     with safe_open(path, "pt") as f:
         spec = json.loads(f.metadata()["g_spec"])
+        # Progressive growing saved in the middle of a fade-in: its blends' α.
+        alpha = float(f.metadata().get("blend_alpha", "0"))
         names = list(f.keys())
         prefix = "g_ema." if ema and any(n.startswith("g_ema.") for n in names) else "g."
         state = {n[len(prefix):]: f.get_tensor(n) for n in names if n.startswith(prefix)}
     g = build(spec)
     g.load_state_dict(state)
-    assert math.prod(spec["input"]) == g[0].in_features
+    for m in g.modules():
+        if isinstance(m, Blend):
+            m.alpha = alpha
+    # G's input size (z, then a conditional model's one-hot label), whatever its first layer.
+    g.in_features = math.prod(spec["input"])
     return g.eval()
 
 
@@ -184,5 +190,5 @@ if __name__ == "__main__":
     import sys
 
     g = load_generator(sys.argv[1])
-    z = torch.randn(4, g[0].in_features)
+    z = torch.randn(4, g.in_features)
     print(g, g(z).shape)

@@ -1039,3 +1039,45 @@ fn trains_the_residual_models_with_augmentation_on_a_folder_for_a_set_time() {
     ok(&["export", "--checkpoint", o, "--format", "onnx", "--out", &s("g.onnx")]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Progressive growing on a folder: every phase's grid is drawn, a run stopped in the middle of
+/// a fade-in resumes to the uninterrupted run's exact weights, and its checkpoint samples,
+/// interpolates and scores; the export waits for the fade-in to end.
+#[test]
+fn grows_a_progan_through_its_fade_ins_and_resumes_mid_phase() {
+    let Some(dir) = gpu_tmp("progan") else { return };
+    let data = dir.join("pets");
+    write_image_folder(&data);
+    let (full, split) = (dir.join("full"), dir.join("split"));
+    let d = data.to_str().unwrap();
+    let run = |out: &Path, steps: &str| {
+        let o = out.to_str().unwrap();
+        let flags = ["--model", "progan", "--width", "2", "--image-size", "16", "--batch-size", "8"];
+        let more = ["--phase-images", "16", "--epochs", "3", "--max-steps", steps, "--g-ema", "0.9", "--out", o];
+        ok(&[&["train", "--data", d][..], &flags[..], &more[..]].concat());
+    };
+    run(&full, "9");
+    run(&split, "4");
+    let o = split.to_str().unwrap();
+    let mid = Checkpoint::load(&split.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(mid.meta("blend_alpha", &split).unwrap(), "0.5", "stopped half way into 8x8");
+    let s = |f: &str| dir.join(f).display().to_string();
+    ok(&["sample", "--checkpoint", o, "--n", "4", "--out", &s("grid.png")]);
+    ok(&["interpolate", "--checkpoint", o, "--out", &s("walk.png")]);
+    ok(&["eval", "--real", d, "--checkpoint", o]);
+    assert_one_line_error(&["export", "--checkpoint", o, "--format", "onnx", "--out", &s("g.onnx")], "fade-in");
+    ok(&["train", "--resume", o, "--max-steps", "9"]);
+    let a = Checkpoint::load(&full.join("checkpoint.safetensors")).unwrap();
+    let b = Checkpoint::load(&split.join("checkpoint.safetensors")).unwrap();
+    assert_eq!(a.meta("g_spec", &full).unwrap(), b.meta("g_spec", &split).unwrap());
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for (name, x) in &a.tensors {
+        let y = b.tensor(name, &split).unwrap();
+        assert!(x[..] == y[..], "{name} differs between the resumed and the uninterrupted run");
+    }
+    for grid in ["grow_004px.png", "grow_008px_fade.png", "grow_008px.png", "grow_016px_fade.png"] {
+        assert!(full.join("samples").join(grid).exists(), "{grid}");
+    }
+    ok(&["export", "--checkpoint", full.to_str().unwrap(), "--format", "onnx", "--out", &s("g.onnx")]);
+    let _ = std::fs::remove_dir_all(dir);
+}

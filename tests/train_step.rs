@@ -361,3 +361,85 @@ fn resnet_and_augmented_iterations_equal_reference() {
     let cfg = GanConfig { augment, r1: 1.0, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
     compare("resnet + augment + r1", &cfg, &g, &d);
 }
+
+/// Progressive growing: a fade-in's networks, once they take over the last phase's training
+/// state, draw and judge as that phase's did at α = 0, and as the next phase's will at α = 1;
+/// whole iterations in the middle of a fade (α = 0.4), with spectral norm in D, the moving
+/// average, pixel norm in G and the minibatch deviation in D, GPU = CPU.
+#[test]
+fn progan_phases_hand_over_and_iterate_equal_reference() {
+    use wgan_gpu::gan::progan::{Phase, PhaseNets, carry_over};
+    let img = Shape(3, 16, 16);
+    let cfg = GanConfig { g_ema: 0.9, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
+    let nets = |level, fading, alpha| {
+        let mut n = PhaseNets::new(8, img, 2, Phase { level, fading, alpha });
+        n.d.spec.spectral_norm = true;
+        n
+    };
+    let (stable1, fade2, stable2) = (nets(1, false, 1.0), nets(2, true, 0.0), nets(2, false, 1.0));
+    let mut b = CpuBackend;
+    let mut rng = Rng::new(9);
+    let train = |gan: &mut Gan<CpuBackend>, rng: &mut Rng| {
+        for _ in 0..2 {
+            let (reals, labels) = common::iteration_inputs(&mut CpuBackend, rng, &cfg, img.size());
+            gan.iteration(&mut CpuBackend, &reals, &labels).unwrap();
+        }
+    };
+    let z = b.upload(&rng.vec(4 * 8, -1.0, 1.0)).unwrap();
+    let x = b.upload(&rng.vec(4 * img.size(), -1.0, 1.0)).unwrap();
+    let outputs = |gan: &mut Gan<CpuBackend>| {
+        let mut b = CpuBackend;
+        let (ema, live) =
+            (gan.generate(&mut b, &z, None, false).unwrap(), gan.generate(&mut b, &z, None, true).unwrap());
+        gan.d.normalise_weights(&mut b).unwrap();
+        gan.d.forward(&mut b, &x, false, 0, 0).unwrap();
+        [ema, live, b.read(gan.d.output()).unwrap()]
+    };
+    let mut old = Gan::new(&mut b, cfg.clone(), &stable1.g.spec, &stable1.d.spec).unwrap();
+    train(&mut old, &mut rng);
+    let mut fade = Gan::new(&mut b, cfg.clone(), &fade2.g.spec, &fade2.d.spec).unwrap();
+    carry_over(&mut b, (&old, &stable1), (&mut fade, &fade2)).unwrap();
+    fade.set_blend(0.0);
+    assert_eq!((fade.step, fade.opt_g.t, fade.opt_d.t), (old.step, old.opt_g.t, old.opt_d.t));
+    for (what, (got, want)) in ["G's average", "G", "D"].iter().zip(outputs(&mut fade).iter().zip(&outputs(&mut old))) {
+        assert_close(&format!("{what} at the start of a fade"), got, want, 1e-6, 1e-5);
+    }
+    train(&mut fade, &mut rng);
+    fade.set_blend(1.0);
+    let mut new = Gan::new(&mut b, cfg.clone(), &stable2.g.spec, &stable2.d.spec).unwrap();
+    carry_over(&mut b, (&fade, &fade2), (&mut new, &stable2)).unwrap();
+    for (what, (got, want)) in ["G's average", "G", "D"].iter().zip(outputs(&mut new).iter().zip(&outputs(&mut fade))) {
+        assert_close(&format!("{what} at the end of a fade"), got, want, 1e-6, 1e-5);
+    }
+
+    let Some(mut gpu) = gpu() else { return };
+    let mut run_on = |use_gpu: bool| {
+        let mut rng = Rng::new(10);
+        macro_rules! go {
+            ($b:expr) => {{
+                let b = $b;
+                let mut gan = Gan::new(b, cfg.clone(), &fade2.g.spec, &fade2.d.spec).unwrap();
+                gan.set_blend(0.4);
+                let mut stats = Vec::new();
+                for _ in 0..3 {
+                    let (reals, labels) = common::iteration_inputs(b, &mut rng, &cfg, img.size());
+                    gan.iteration(b, &reals, &labels).unwrap();
+                    stats.push(b.read(&gan.stats).unwrap());
+                }
+                let ema = gan.g_ema.as_ref().unwrap();
+                vec![
+                    ("stats".to_string(), stats.concat()),
+                    ("g.params".to_string(), b.read(&gan.g.params).unwrap()),
+                    ("d.params".to_string(), b.read(&gan.d.params).unwrap()),
+                    ("d.spectral".to_string(), b.read(&gan.d.spectral_state).unwrap()),
+                    ("g_ema.params".to_string(), b.read(&ema.params).unwrap()),
+                ]
+            }};
+        }
+        if use_gpu { go!(&mut gpu) } else { go!(&mut CpuBackend) }
+    };
+    let (want, got) = (run_on(false), run_on(true));
+    for ((name, g), (_, w)) in got.iter().zip(&want) {
+        assert_close(&format!("progan fade at 0.4: {name}"), g, w, 3.0 * cfg.opt_d.lr, 1e-3);
+    }
+}

@@ -38,6 +38,9 @@ pub enum ModelKind {
     /// Residual G and D (SN-GAN, BigGAN): up-blocks with nearest upsampling in G, down-blocks
     /// with average pooling in D; for pictures at 32 to 128 pixels.
     Resnet,
+    /// Progressive growing (Karras et al. 2018): G and D grow from the base resolution, each
+    /// doubling faded in; pixel norm in G, the minibatch standard deviation in D.
+    Progan,
 }
 
 impl ModelKind {

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod models;
+pub mod progan;
 pub mod resnet;
 pub mod step;
 

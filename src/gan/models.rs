@@ -240,5 +240,10 @@ pub fn reference_bench_models(kind: super::ModelKind, z_dim: usize) -> (NetSpec,
         super::ModelKind::Resnet => {
             (super::resnet::resnet_generator(z_dim, img, 32), super::resnet::resnet_discriminator(img, 32))
         }
+        // Grown to the full image.
+        super::ModelKind::Progan => {
+            let nets = super::progan::PhaseNets::new(z_dim, img, 32, super::progan::Phase::at(u64::MAX, 1, 2));
+            (nets.g.spec, nets.d.spec)
+        }
     }
 }

@@ -158,6 +158,8 @@ pub struct Gan<B: Backend> {
     unrolled: Option<SavedD<B::T>>,
     /// The augmented images D reads, their gradient and colour's scratch (`--augment`).
     pub augmented: Option<Augmented<B::T>>,
+    /// Every blend's α in G, its moving average and D (progressive growing's fade-in).
+    pub blend: f32,
 }
 
 /// DiffAugment's buffers: the images D reads, dL/d(them), colour's intermediate images and
@@ -368,6 +370,7 @@ impl<B: Backend> Gan<B> {
             q,
             unrolled,
             augmented,
+            blend: 0.0,
             cfg,
             g,
             g_ema,
@@ -386,6 +389,14 @@ impl<B: Backend> Gan<B> {
             b.copy(&gan.g.running, &ema.running)?;
         }
         Ok(gan)
+    }
+
+    /// Sets every blend's α (progressive growing's fade-in): (1 − α)·old path + α·new path.
+    pub fn set_blend(&mut self, alpha: f32) {
+        self.blend = alpha;
+        for net in [&mut self.g, &mut self.d].into_iter().chain(self.g_ema.as_mut()) {
+            net.set_blend(alpha);
+        }
     }
 
     /// Gives the EMA generator batch-norm statistics of its own: the cumulative average over

@@ -103,6 +103,8 @@ pub struct Param<T> {
 /// updates it), the layer computes with the normalised copy, and its gradient slot first
 /// receives dL/d(normalised), which [`super::Net::spectral_backward`] turns into dL/d(raw).
 pub(super) struct Spectral<T> {
+    /// The weight's parameter name (`<path>.weight`).
+    pub name: String,
     pub s: SpectralNorm,
     pub raw: T,
     pub normalised: T,
@@ -146,6 +148,8 @@ pub struct Build<'a, B: Backend> {
     pub(super) sink: B::T,
     /// The network's second input, one class label a sample (see [`super::Net::labels`]).
     pub(super) labels: B::T,
+    /// The name of the parameter [`Build::param`] handed out last.
+    pub(super) last_param: String,
 }
 
 impl<B: Backend> Build<'_, B> {
@@ -155,6 +159,7 @@ impl<B: Backend> Build<'_, B> {
         if !info.name.ends_with(name) {
             return Err(Error::Config(format!("parameter {} built as {name}", info.name)));
         }
+        self.last_param.clone_from(&info.name);
         Ok(Param { value: self.params.slice(info.offset, info.len), grad: self.grads.slice(info.offset, info.len) })
     }
 
@@ -179,7 +184,8 @@ impl<B: Backend> Build<'_, B> {
         let (u, v, st) = (next(s.m), next(s.k), next(2));
         let normalised = self.b.alloc(w.value.len())?;
         let raw = std::mem::replace(&mut w.value, normalised.clone());
-        self.spectral_list.push(Spectral { s, raw, normalised, grad: w.grad.clone(), u, v, state: st });
+        let name = self.last_param.clone();
+        self.spectral_list.push(Spectral { name, s, raw, normalised, grad: w.grad.clone(), u, v, state: st });
         Ok(())
     }
 

@@ -91,6 +91,7 @@ impl<B: Backend> Net<B> {
             serial: 0,
             sink,
             labels: labels.clone(),
+            last_param: String::new(),
         };
         let root = build_sequence(&spec.layers, spec.input, "", &mut cx)?;
         let spectral = std::mem::take(&mut cx.spectral_list);
@@ -227,6 +228,12 @@ impl<B: Backend> Net<B> {
             crate::ops::spectral_norm::backward(b, &sp.s, &sp.normalised, &sp.state(), &sp.grad)?;
         }
         Ok(())
+    }
+
+    /// Each spectral-normalised weight's name (`<path>.weight`) and its state: u, v and
+    /// (σ, scratch).
+    pub fn spectral_states(&self) -> Vec<(&str, [&B::T; 3])> {
+        self.spectral.iter().map(|sp| (sp.name.as_str(), [&sp.u, &sp.v, &sp.state])).collect()
     }
 
     pub fn has_batch_norm(&self) -> bool {

@@ -11,6 +11,7 @@ use crate::data::folder::Crop;
 use crate::data::table::transform::TransformKind;
 use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
+use crate::gan::progan::{self, Phase, PhaseNets};
 use crate::gan::resnet;
 use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
 use crate::gpu::{BackendChoice, GpuBackend};
@@ -185,6 +186,11 @@ pub struct RunConfig {
     #[arg(long, value_enum, default_value_t = TransformKind::Quantile)]
     #[serde(default = "legacy_transform")]
     pub table_transform: TransformKind,
+    /// Progressive growing (--model progan): the images G is shown in each fade-in of a new
+    /// resolution and in each phase at one; the last resolution trains on
+    #[arg(long, default_value_t = 20_000)]
+    #[serde(default = "default_phase_images")]
+    pub phase_images: u64,
     /// PacGAN (Lin et al. 2018): D judges N samples at once, side by side, which makes a G that
     /// covers few modes easy to tell apart (default 1; must divide the batch size).
     #[arg(long)]
@@ -403,6 +409,10 @@ fn default_checkpoint_minutes() -> f32 {
     5.0
 }
 
+fn default_phase_images() -> u64 {
+    20_000
+}
+
 fn default_image_size() -> usize {
     28
 }
@@ -438,7 +448,7 @@ impl RunConfig {
     fn d_dropout(&self) -> f32 {
         self.d_dropout.unwrap_or(match self.model {
             ModelKind::Mlp => 0.3,
-            ModelKind::Dcgan | ModelKind::Keras | ModelKind::Resnet => 0.0,
+            ModelKind::Dcgan | ModelKind::Keras | ModelKind::Resnet | ModelKind::Progan => 0.0,
         })
     }
 
@@ -481,6 +491,10 @@ impl RunConfig {
             ModelKind::Keras if square && img.1.is_multiple_of(4) => {
                 (models::keras_generator(self.z_dim, img), models::keras_discriminator(packed))
             }
+            ModelKind::Progan if progan::levels(img).is_some() => {
+                let nets = self.progan_nets(img, classes, Phase::START)?;
+                return Ok((nets.g.spec, nets.d.spec));
+            }
             kind => {
                 return Err(Error::Config(format!(
                     "the {kind:?} model needs square images of a side it can halve (28, 32, 64), the \
@@ -489,6 +503,28 @@ impl RunConfig {
                 )));
             }
         };
+        self.finish_specs(g, d, classes)
+    }
+
+    /// Progressive growing's networks at `phase` for images `img`, told one of `classes`
+    /// classes when > 0.
+    pub fn progan_nets(&self, img: Shape, classes: usize, phase: Phase) -> Result<PhaseNets> {
+        if self.info_cat + self.info_cont > 0 {
+            return Err(Error::Config("--model progan does not take InfoGAN's codes yet".into()));
+        }
+        let packed = Shape(img.0 * self.pac(), img.1, img.2);
+        let g_width = self.g_width.unwrap_or(self.width);
+        let mut nets = PhaseNets {
+            phase,
+            g: progan::generator(self.z_dim, img, g_width, phase),
+            d: progan::discriminator(packed, self.width, phase),
+        };
+        (nets.g.spec, nets.d.spec) = self.finish_specs(nets.g.spec, nets.d.spec, classes)?;
+        Ok(nets)
+    }
+
+    /// The label (or InfoGAN's code) and spectral norm, applied to a model's two networks.
+    fn finish_specs(&self, g: NetSpec, d: NetSpec, classes: usize) -> Result<(NetSpec, NetSpec)> {
         if classes == 0 && self.g_label == GLabel::Norm {
             return Err(Error::Config("--g-label norm tells G the class: it needs --conditional".into()));
         }
@@ -554,7 +590,7 @@ impl RunConfig {
     pub fn init(&self) -> InitScheme {
         self.init.unwrap_or(match self.model {
             ModelKind::Dcgan => InitScheme::Dcgan,
-            ModelKind::Mlp | ModelKind::Keras | ModelKind::Resnet => InitScheme::Pytorch,
+            ModelKind::Mlp | ModelKind::Keras | ModelKind::Resnet | ModelKind::Progan => InitScheme::Pytorch,
         })
     }
 

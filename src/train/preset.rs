@@ -170,7 +170,7 @@ impl RunConfig {
                 d_spectral_norm = true,
                 batch_size = DCGAN_BATCH
             );
-        } else if self.model == ModelKind::Resnet {
+        } else if matches!(self.model, ModelKind::Resnet | ModelKind::Progan) {
             // SN-GAN's and BigGAN's training: hinge loss, spectral norm in D, Adam with β1 0 at
             // 2e-4; the DCGAN's batch of 16.
             set!(self, explicit;

@@ -130,6 +130,11 @@ impl Generator {
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
         info.calibration = info.calibration.filter(|c| c.net == g);
         ckpt.load_net(b, g, &net, path)?;
+        let mut net = net;
+        // A progressively grown G in the middle of a fade-in draws at the α it was saved at.
+        if let Some(alpha) = ckpt.meta.get("blend_alpha").and_then(|a| a.parse().ok()) {
+            net.set_blend(alpha);
+        }
         let input = if codes == 0 { None } else { Some(b.alloc(chunk * spec.input.size())?) };
         Ok(Generator { spec, info, codes, continuous, net, input, chunk })
     }

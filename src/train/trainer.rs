@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 use crate::eval::classifier::Classifier;
 use crate::eval::two_sample::{self, ImageBatch, TwoSampleReport};
 use crate::eval::{Reference, Scores};
+use crate::gan::progan::{self, Phase, PhaseNets};
 use crate::gan::step::derive_seed;
-use crate::gan::{Gan, GanConfig, IterStats};
+use crate::gan::{Gan, GanConfig, IterStats, ModelKind};
 use crate::nn::{Net, NetSpec, Shape};
 use crate::ops::gather::{Gather, GatherKind, pack_bytes, pack_indices};
 use crate::ops::random::reference::bits;
@@ -165,8 +166,17 @@ impl<B: Backend> Batches<B> {
 /// [`derive_seed`]'s purpose for `--mirror`'s flips (7 is the epoch order's).
 const MIRROR_PURPOSE: u64 = 11;
 
+/// Progressive growing's state: the networks of the phase the GAN is built for.
+struct Growth {
+    nets: PhaseNets,
+    /// The doublings from the base to the image.
+    levels: usize,
+}
+
 /// Everything the loop holds between iterations.
 struct Trainer<B: Backend> {
+    /// Progressive growing (`--model progan`).
+    growth: Option<Growth>,
     run: Run,
     info: DataInfo,
     samples_dir: PathBuf,
@@ -197,7 +207,29 @@ impl<B: Backend> Trainer<B> {
     fn new(b: &mut B, run: Run) -> Result<Self> {
         let (args, cfg, data) = (&run.config, &run.cfg, &run.data);
         let (shape, classes) = (data.shape(), cfg.classes);
-        let (g_spec, d_spec) = args.specs(shape, classes, data.is_table())?;
+        let growth = match args.model {
+            ModelKind::Progan => {
+                let levels = progan::levels(shape).ok_or_else(|| {
+                    Error::Config(format!(
+                        "--model progan grows square images whose side halves down to 4..7 pixels (28, 32, 64, \
+                         128), the data has {}x{}x{}; use --image-size for a folder",
+                        shape.0, shape.1, shape.2
+                    ))
+                })?;
+                // The networks of the last iteration done: the next one may grow them.
+                let done = match &run.resume {
+                    Some((ckpt, path)) => step_of(ckpt, path)?.saturating_sub(1),
+                    None => 0,
+                };
+                let phase = Phase::at(done * cfg.batch as u64, args.phase_images, levels);
+                Some(Growth { nets: args.progan_nets(shape, classes, phase)?, levels })
+            }
+            _ => None,
+        };
+        let (g_spec, d_spec) = match &growth {
+            Some(g) => (g.nets.g.spec.clone(), g.nets.d.spec.clone()),
+            None => args.specs(shape, classes, data.is_table())?,
+        };
         let mut gan = Gan::new(b, cfg.clone(), &g_spec, &d_spec)?;
         let (mut start_epoch, mut start_iteration) = (0, 0);
         if let Some((ckpt, path)) = &run.resume {
@@ -267,6 +299,7 @@ impl<B: Backend> Trainer<B> {
         // A fresh run into an old folder does not compete with that folder's best.
         let best_eval = if run.resume.is_some() { best_so_far(&run.out.join(BEST)) } else { f64::INFINITY };
         Ok(Trainer {
+            growth,
             run,
             info,
             samples_dir,
@@ -295,6 +328,7 @@ impl<B: Backend> Trainer<B> {
         let first = if epoch == self.start_epoch { self.start_iteration } else { 0 };
         for it in first..self.run.iters_per_epoch {
             self.batches.gather(b, &cfg, &self.run.data, it)?;
+            self.grow(b)?;
             if let (Some(threshold), Some(last)) = (args.d_skip_below, self.log.last) {
                 self.gan.train_d = !args.freeze_d && last.d_loss >= threshold;
             }
@@ -326,6 +360,46 @@ impl<B: Backend> Trainer<B> {
             }
         }
         Ok(true)
+    }
+
+    /// Progressive growing: the phase this iteration trains in. Where it needs other networks
+    /// than the GAN has, the finished phase's grid is drawn and a GAN of the new phase's
+    /// networks takes over the old one's training state; every blend gets the phase's α.
+    fn grow(&mut self, b: &mut B) -> Result<()> {
+        let Some(growth) = &self.growth else { return Ok(()) };
+        let images = self.gan.step * self.run.cfg.batch as u64;
+        let phase = Phase::at(images, self.run.config.phase_images, growth.levels);
+        if !phase.same_networks(&growth.nets.phase) {
+            let finished = growth.nets.phase;
+            self.phase_grid(b, finished)?;
+            let nets = self.run.config.progan_nets(self.run.data.shape(), self.run.cfg.classes, phase)?;
+            let mut gan = Gan::new(b, self.run.cfg.clone(), &nets.g.spec, &nets.d.spec)?;
+            let growth = self.growth.as_mut().expect("checked above");
+            progan::carry_over(b, (&self.gan, &growth.nets), (&mut gan, &nets))?;
+            gan.train_d = self.gan.train_d;
+            self.gan = gan;
+            growth.nets = nets;
+            let side = self.run.data.shape().1 >> (growth.levels - phase.level);
+            let what = if phase.fading { "fading in" } else { "training at" };
+            self.bar.suspend(|| eprintln!("step {}: {what} {side}x{side}", self.gan.step));
+        }
+        self.growth.as_mut().expect("checked above").nets.phase = phase;
+        self.gan.set_blend(phase.alpha);
+        Ok(())
+    }
+
+    /// The grid at the end of a phase of progressive growing: `samples/grow_<side>px.png` after
+    /// a resolution's stable phase, `grow_<side>px_fade.png` after its fade-in.
+    fn phase_grid(&mut self, b: &mut B, phase: Phase) -> Result<()> {
+        let Some(growth) = &self.growth else { return Ok(()) };
+        let shape = self.run.data.shape();
+        let side = shape.1 >> (growth.levels - phase.level);
+        let name = format!("grow_{side:03}px{}.png", if phase.fading { "_fade" } else { "" });
+        self.gan.refresh_ema_statistics(b)?;
+        let args = &self.run.config;
+        let generated = self.showcase.generate(b, &mut self.gan, args.model.unit_pixels(), args.raw)?;
+        let grid = outputs::grid(&generated, self.shown, shape, self.showcase.cols);
+        outputs::save_png(&grid, &self.samples_dir.join(name))
     }
 
     /// Whether `--max-steps` or `--max-minutes` says to stop.
@@ -585,6 +659,7 @@ fn write_checkpoint<B: Backend>(
         ("g_spec", json(&gan.g.spec)),
         ("d_spec", json(&gan.d.spec)),
         ("step", gan.step.to_string()),
+        ("blend_alpha", gan.blend.to_string()),
         ("epoch", epoch.to_string()),
         ("epoch_iteration", iteration.to_string()),
         ("opt_g.t", gan.opt_g.t.to_string()),
@@ -603,6 +678,13 @@ fn write_checkpoint<B: Backend>(
         ckpt.tensors.push((name.to_string(), b.read(&t)?));
     }
     ckpt.save(path)
+}
+
+/// The iterations a checkpoint had done.
+fn step_of(ckpt: &Checkpoint, path: &Path) -> Result<u64> {
+    ckpt.meta("step", path)?
+        .parse()
+        .map_err(|_| Error::Data { path: path.into(), msg: "bad 'step' in metadata".into() })
 }
 
 /// Loads a checkpoint into `gan`; returns the epochs it had completed and the iterations of the
