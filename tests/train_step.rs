@@ -401,6 +401,7 @@ fn progan_phases_hand_over_and_iterate_equal_reference() {
     carry_over(&mut b, (&old, &stable1), (&mut fade, &fade2)).unwrap();
     fade.set_blend(0.0);
     assert_eq!((fade.step, fade.opt_g.t, fade.opt_d.t), (old.step, old.opt_g.t, old.opt_d.t));
+    assert_eq!(fade.ema_since, old.step, "the moving average warms up again with the new layers");
     for (what, (got, want)) in ["G's average", "G", "D"].iter().zip(outputs(&mut fade).iter().zip(&outputs(&mut old))) {
         assert_close(&format!("{what} at the start of a fade"), got, want, 1e-6, 1e-5);
     }

@@ -262,7 +262,8 @@ impl PhaseNets {
 /// Carries a GAN's training state into `to`, built for the next phase's networks: every layer
 /// the two phases share (by canonical name) keeps its weights, its moving average, its Adam
 /// moments and its spectral-norm vectors; new layers keep their fresh initialisation (the moving
-/// average starts from it). Adam's step counts, the iteration count and ADA's p carry over.
+/// average starts from it, and its warm-up starts again). Adam's step counts, the iteration count
+/// and ADA's p carry over.
 pub fn carry_over<B: Backend>(
     b: &mut B,
     (from, from_nets): (&Gan<B>, &PhaseNets),
@@ -273,7 +274,7 @@ pub fn carry_over<B: Backend>(
     if let (Some(old), Some(new)) = (&from.g_ema, &to.g_ema) {
         carry_net(b, (old, &from_nets.g), (new, &to_nets.g), None)?;
     }
-    (to.opt_g.t, to.opt_d.t, to.step) = (from.opt_g.t, from.opt_d.t, from.step);
+    (to.opt_g.t, to.opt_d.t, to.step, to.ema_since) = (from.opt_g.t, from.opt_d.t, from.step, from.step);
     if let (Some(old), Some(new)) = (&from.augmented, &to.augmented) {
         b.copy(&old.p, &new.p)?;
     }

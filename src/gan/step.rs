@@ -160,6 +160,10 @@ pub struct Gan<B: Backend> {
     pub augmented: Option<Augmented<B::T>>,
     /// Every blend's α in G, its moving average and D (progressive growing's fade-in).
     pub blend: f32,
+    /// The step the moving average's warm-up counts from: progressive growing restarts it with
+    /// each phase, so that the average follows the new layers within the phase instead of
+    /// holding their initial weights for thousands of steps.
+    pub ema_since: u64,
 }
 
 /// DiffAugment's buffers: the images D reads, dL/d(them), colour's intermediate images and
@@ -371,6 +375,7 @@ impl<B: Backend> Gan<B> {
             unrolled,
             augmented,
             blend: 0.0,
+            ema_since: 0,
             cfg,
             g,
             g_ema,
@@ -697,7 +702,12 @@ impl<B: Backend> Gan<B> {
             self.restore_d(b)?;
         }
         if let Some(ema) = &self.g_ema {
-            crate::ops::ema::update(b, &EmaStep::warmed_up(self.cfg.g_ema, self.step), &self.g.params, &ema.params)?;
+            crate::ops::ema::update(
+                b,
+                &EmaStep::warmed_up(self.cfg.g_ema, self.step - self.ema_since),
+                &self.g.params,
+                &ema.params,
+            )?;
         }
         self.step += 1;
         Ok(())

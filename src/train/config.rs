@@ -63,16 +63,17 @@ pub struct RunConfig {
     #[arg(long, default_value = "auto", value_parser = backend_name)]
     pub backend: String,
     /// dcgan (default: recognisable digits after one epoch), resnet (residual G and D, for
-    /// pictures at 32 to 128 pixels), mlp (also for CSV tables) or keras
+    /// pictures at 32 to 128 pixels), progan (progressive growing, see --phase-images), mlp (also
+    /// for CSV tables) or keras
     #[arg(long, value_enum, default_value_t = ModelKind::Dcgan)]
     pub model: ModelKind,
     /// bce (non-saturating G loss), minimax, lsgan, wgan (weight clipping), wgan-gp (gradient
-    /// penalty) or hinge [default: hinge for dcgan, resnet and tables, bce for mlp and keras]
+    /// penalty) or hinge [default: hinge for dcgan, resnet, progan and tables, bce for mlp and keras]
     #[arg(long, value_enum, default_value_t = LossKind::Bce, hide_default_value = true)]
     pub loss: LossKind,
     #[arg(long, default_value_t = 5)]
     pub epochs: usize,
-    /// Images per step [default: 16 for dcgan and resnet, 32 for tables, 64 for mlp and keras; a
+    /// Images per step [default: 16 for dcgan, resnet and progan, 32 for tables, 64 for mlp and keras; a
     /// preset's own with --preset]
     #[arg(long, default_value_t = 64, hide_default_value = true)]
     pub batch_size: usize,
@@ -141,7 +142,7 @@ pub struct RunConfig {
     /// D's learning rate [default: as --lr-g's]
     #[arg(long, default_value_t = 2e-4, hide_default_value = true)]
     pub lr_d: f32,
-    /// Adam's β1 [default: 0 for dcgan, resnet and tables, 0.5 for mlp and keras]
+    /// Adam's β1 [default: 0 for dcgan, resnet, progan and tables, 0.5 for mlp and keras]
     #[arg(long, default_value_t = 0.5, hide_default_value = true)]
     pub beta1: f32,
     #[arg(long, default_value_t = 0.999)]
@@ -267,7 +268,8 @@ pub struct RunConfig {
     /// How a conditional G is told the label: input (one-hot after z) or norm (also every batch
     /// norm of G scales and shifts its channels by a learned per-class gain and bias:
     /// conditional batch norm, de Vries et al. 2017, as in Miyato & Koyama 2018 and BigGAN)
-    #[arg(long, value_enum, default_value_t = GLabel::Input)]
+    /// [default: norm where G has batch norm (dcgan, resnet), input otherwise]
+    #[arg(long, value_enum, default_value_t = GLabel::Input, hide_default_value = true)]
     #[serde(default = "GLabel::before_the_flag")]
     pub g_label: GLabel,
     /// Gaussian noise of this standard deviation on every input of D (real and fake), falling
@@ -360,7 +362,7 @@ pub struct RunConfig {
     pub d_batch_norm: bool,
     /// Spectral normalisation of every weighted layer of the discriminator (Miyato et al. 2018):
     /// one power iteration per step; `--d-spectral-norm false` turns it off [default: true for
-    /// dcgan and resnet, false for mlp, keras and tables]
+    /// dcgan, resnet and progan, false for mlp, keras and tables]
     #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, hide_default_value = true)]
     #[serde(default)]
     pub d_spectral_norm: bool,

@@ -660,6 +660,7 @@ fn write_checkpoint<B: Backend>(
         ("d_spec", json(&gan.d.spec)),
         ("step", gan.step.to_string()),
         ("blend_alpha", gan.blend.to_string()),
+        ("ema_since", gan.ema_since.to_string()),
         ("epoch", epoch.to_string()),
         ("epoch_iteration", iteration.to_string()),
         ("opt_g.t", gan.opt_g.t.to_string()),
@@ -705,6 +706,8 @@ fn restore<B: Backend>(ckpt: &Checkpoint, path: &Path, gan: &mut Gan<B>, b: &mut
     gan.step = num("step")?;
     gan.opt_g.t = num("opt_g.t")?;
     gan.opt_d.t = num("opt_d.t")?;
+    // Checkpoints from before progressive growing: the warm-up counted from the first step.
+    gan.ema_since = if ckpt.meta.contains_key("ema_since") { num("ema_since")? } else { 0 };
     if let Some(q) = &mut gan.q {
         q.opt.t = num("opt_q.t")?;
     }
