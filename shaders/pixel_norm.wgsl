@@ -16,17 +16,22 @@ fn base_of(i: u32) -> u32 {
     return (i / p.spatial) * p.c * p.spatial + i % p.spatial;
 }
 
-@compute @workgroup_size(256)
-fn forward(inv: Invocation) {
-    let i = flat_id(inv);
-    if (i >= p.n * p.spatial) { return; }
-    let at = base_of(i);
+// The root mean square of the channel vector at `at`, eps inside the root.
+fn rms(at: u32) -> f32 {
     var sq = 0.0;
     for (var ch = 0u; ch < p.c; ch++) {
         let v = x[at + ch * p.spatial];
         sq += v * v;
     }
-    let r = sqrt(sq / f32(p.c) + p.eps);
+    return sqrt(sq / f32(p.c) + p.eps);
+}
+
+@compute @workgroup_size(256)
+fn forward(inv: Invocation) {
+    let i = flat_id(inv);
+    if (i >= p.n * p.spatial) { return; }
+    let at = base_of(i);
+    let r = rms(at);
     for (var ch = 0u; ch < p.c; ch++) {
         let k = at + ch * p.spatial;
         out[k] = x[k] / r;
@@ -38,12 +43,7 @@ fn backward(inv: Invocation) {
     let i = flat_id(inv);
     if (i >= p.n * p.spatial) { return; }
     let at = base_of(i);
-    var sq = 0.0;
-    for (var ch = 0u; ch < p.c; ch++) {
-        let v = x[at + ch * p.spatial];
-        sq += v * v;
-    }
-    let r = sqrt(sq / f32(p.c) + p.eps);
+    let r = rms(at);
     var dot = 0.0;
     for (var ch = 0u; ch < p.c; ch++) {
         let k = at + ch * p.spatial;
