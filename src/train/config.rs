@@ -604,9 +604,11 @@ impl RunConfig {
             || self.width == 0
             || self.g_width == Some(0)
             || self.d_depth == 0
+            || self.phase_images == 0
         {
             return Err(Error::Config(
-                "--batch-size, --epochs, --z-dim, --log-every, --width, --g-width and --d-depth must be positive"
+                "--batch-size, --epochs, --z-dim, --log-every, --width, --g-width, --d-depth and --phase-images \
+                 must be positive"
                     .into(),
             ));
         }
