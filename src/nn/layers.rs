@@ -281,15 +281,14 @@ pub(super) fn declare(l: &LayerSpec, inp: Shape, path: &str, spectral: bool, d: 
                 d.spectral += spectral_len((classes, f));
             }
         }
-        LayerSpec::BatchNorm { .. } => {
-            d.param(format!("{path}.gamma"), vec![inp.0], None, 1.0);
-            d.param(format!("{path}.beta"), vec![inp.0], None, 0.0);
-            d.running += aligned(2 * inp.0);
-            d.norms.push((path.to_string(), inp.0));
-        }
-        &LayerSpec::ConditionalBatchNorm { classes, .. } => {
-            d.param(format!("{path}.gamma"), vec![classes, inp.0], None, 1.0);
-            d.param(format!("{path}.beta"), vec![classes, inp.0], None, 0.0);
+        LayerSpec::BatchNorm { .. } | LayerSpec::ConditionalBatchNorm { .. } => {
+            // One gain and shift per channel, or one row of them per class.
+            let mut shape = vec![inp.0];
+            if let &LayerSpec::ConditionalBatchNorm { classes, .. } = l {
+                shape.insert(0, classes);
+            }
+            d.param(format!("{path}.gamma"), shape.clone(), None, 1.0);
+            d.param(format!("{path}.beta"), shape, None, 0.0);
             d.running += aligned(2 * inp.0);
             d.norms.push((path.to_string(), inp.0));
         }

@@ -126,11 +126,10 @@ impl Generator {
         // draw their latent vectors as before and go through `run_all`).
         let floats = (b.ctx.limits.max_storage_buffer_binding_size / 4) as usize;
         let chunk = chunk.min(floats / spec.largest_activation()?.max(1)).max(1);
-        let net = Net::new(b, &spec, chunk)?;
+        let mut net = Net::new(b, &spec, chunk)?;
         let g = if !raw && ckpt.has_net("g_ema") { "g_ema" } else { "g" };
         info.calibration = info.calibration.filter(|c| c.net == g);
         ckpt.load_net(b, g, &net, path)?;
-        let mut net = net;
         // A progressively grown G in the middle of a fade-in draws at the α it was saved at.
         if let Some(alpha) = ckpt.meta.get("blend_alpha").and_then(|a| a.parse().ok()) {
             net.set_blend(alpha);

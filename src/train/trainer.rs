@@ -173,6 +173,13 @@ struct Growth {
     levels: usize,
 }
 
+impl Growth {
+    /// The side G draws at in `phase`, for images of `shape`.
+    fn side(&self, phase: Phase, shape: Shape) -> usize {
+        phase.side(shape.1 >> self.levels)
+    }
+}
+
 /// Everything the loop holds between iterations.
 struct Trainer<B: Backend> {
     /// Progressive growing (`--model progan`).
@@ -379,7 +386,7 @@ impl<B: Backend> Trainer<B> {
             gan.train_d = self.gan.train_d;
             self.gan = gan;
             growth.nets = nets;
-            let side = self.run.data.shape().1 >> (growth.levels - phase.level);
+            let side = growth.side(phase, self.run.data.shape());
             let what = if phase.fading { "fading in" } else { "training at" };
             self.bar.suspend(|| eprintln!("step {}: {what} {side}x{side}", self.gan.step));
         }
@@ -393,7 +400,7 @@ impl<B: Backend> Trainer<B> {
     fn phase_grid(&mut self, b: &mut B, phase: Phase) -> Result<()> {
         let Some(growth) = &self.growth else { return Ok(()) };
         let shape = self.run.data.shape();
-        let side = shape.1 >> (growth.levels - phase.level);
+        let side = growth.side(phase, shape);
         let name = format!("grow_{side:03}px{}.png", if phase.fading { "_fade" } else { "" });
         self.gan.refresh_ema_statistics(b)?;
         let args = &self.run.config;
