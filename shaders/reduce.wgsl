@@ -1,6 +1,7 @@
 // reduce: deterministic sums (fixed order: strided per-lane partials, then a fixed tree),
 // so the same input gives the same bits on every run. No float atomics.
 // sum:          out[0] = alpha · Σ x[i]                 x [n], out [1]   (one workgroup)
+//               (alpha · Σ x[i]² when square = 1: a squared norm)
 // sum_channels: out[c] (+)= Σ_{b,s} x[b, c, s]          x [batch, channels, spatial], out [channels]
 //               (the bias gradient of linear and the convolutions), in two passes when long
 
@@ -24,7 +25,7 @@ fn tree_sum(lid: u32) -> f32 {
 fn sum(@builtin(local_invocation_index) lid: u32) {
     var acc = 0.0;
     for (var i = lid; i < p.n; i += WG) {
-        acc += x[i];
+        acc += select(x[i], x[i] * x[i], p.square != 0u);
     }
     partial[lid] = acc;
     let total = tree_sum(lid);

@@ -751,6 +751,8 @@ fn bad_folders_and_tables_are_one_line_errors() {
     assert_one_line_error(&["train", "--g-label", "norm", "--out", o], "--conditional");
     assert_one_line_error(&["train", "--model", "progan", "--phase-images", "0", "--out", o], "--phase-images");
     assert_one_line_error(&["train", "--model", "progan", "--loss", "wgan-gp", "--out", o], "minibatch stddev");
+    let full = ["train", "--unroll", "3", "--unroll-grad", "full", "--loss", "wgan-gp", "--out", o];
+    assert_one_line_error(&full, "--unroll-grad first-order");
     let flat = ["train", "--conditional", "--g-label", "norm", "--no-g-batch-norm", "--out", o];
     assert_one_line_error(&flat, "--no-g-batch-norm");
     assert!(!dir.join("run").exists(), "a refused run leaves no run folder");

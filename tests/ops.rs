@@ -334,6 +334,13 @@ fn reductions() {
             vec![("x", rng.vec(n, -1.0, 1.0)), ("out", vec![0.0])],
             |b, t| { wgan_gpu::ops::reduce::sum(b, &t[0], &t[1], 0.5) }
         );
+        // 100003 positive terms: the reference's running sum rounds by ~1e-5 of the total.
+        gpu_vs_cpu!(
+            format!("sum_squares n={n}"),
+            (1e-4, 1e-4),
+            vec![("x", rng.vec(n, -1.0, 1.0)), ("out", vec![0.0])],
+            |b, t| { wgan_gpu::ops::reduce::sum_squares(b, &t[0], &t[1], 0.5) }
+        );
     }
     // The last shape is long enough per channel to take the two-pass path.
     let mut shapes: Vec<ChannelSum> =
@@ -668,6 +675,11 @@ fn optimizers_several_steps() {
                 Ok(())
             });
         }
+        // Adam's per-weight scale with its second moment held fixed (the full unrolled GAN's).
+        let tensors = vec![("x", rng.vec(n, -1.0, 1.0)), ("v", rng.vec(n, 0.0, 1e-3)), ("out", vec![0.0; n])];
+        gpu_vs_cpu!(format!("adam precondition n={n}"), (1e-6, 1e-5), tensors, |b, t| {
+            wgan_gpu::ops::adam::precondition(b, &AdamStep::dcgan(3), &t[1], &t[0], &t[2])
+        });
         let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(n, -1.0, 1.0)).collect();
         let mut tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("buf", vec![0.0; n])];
         tensors.extend(grads.iter().map(|g| ("grad", g.clone())));

@@ -32,13 +32,14 @@ fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
 }
 
 /// WGAN-GP's interpolation weights and InfoGAN's Q head, its optimizer and codes (also when Q
-/// looks ahead with an unrolled D).
+/// looks ahead with an unrolled D), and the full unrolled gradient.
 #[test]
 fn gradient_penalty_and_infogan_runs_resume_exactly_mid_epoch() {
     resumes_exactly("wgan-gp", &["--loss", "wgan-gp", "--d-steps", "1"], &[]);
     resumes_exactly("r1", &["--r1", "2", "--r1-every", "2"], &[]);
     resumes_exactly("infogan", &["--info-cat", "3", "--info-cont", "2"], &["q", "opt_q.m"]);
     resumes_exactly("unroll", &["--unroll", "3", "--info-cat", "3"], &["q", "opt_q.m"]);
+    resumes_exactly("unroll-full", &["--unroll", "3", "--unroll-grad", "full"], &[]);
 }
 
 /// The residual models with DiffAugment (the augmentation drawn from the step, so a resumed

@@ -6,7 +6,7 @@ mod common;
 use common::{Rng, assert_close, gpu};
 use wgan_gpu::cpu::CpuBackend;
 use wgan_gpu::gan::models::{DcganOptions, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator};
-use wgan_gpu::gan::{Gan, GanConfig, LossKind, OptConfig, OptKind};
+use wgan_gpu::gan::{Gan, GanConfig, LossKind, OptConfig, OptKind, UnrollGrad};
 use wgan_gpu::nn::{LayerSpec, NetSpec, Shape};
 use wgan_gpu::ops::activation::Activation;
 use wgan_gpu::{Backend, Tensor};
@@ -117,6 +117,9 @@ fn mlp_iterations_equal_reference_for_every_loss() {
     assert_eq!(d_after, plain.tensors[1].1, "the look-ahead is undone: D as after its kept step");
     assert_ne!(g_after, plain.tensors[0].1, "G learns from the D ahead of it");
     assert_eq!(gan.opt_d.t, 1, "D's optimizer counts its kept step only");
+    // The full variant: G's gradient also goes back through the look-ahead updates.
+    let cfg = GanConfig { unroll: 3, unroll_grad: UnrollGrad::Full, ..config(LossKind::Hinge, 7, 1, OptKind::Adam) };
+    compare("mlp unroll 3 full", &cfg, &g, &mlp_discriminator(img, &[20, 12], 0.0));
     // PacGAN: D judges 3 of the 12 rows at once (a table's G, without tanh).
     let (row, packed) = (Shape(5, 1, 1), Shape(15, 1, 1));
     let cfg = GanConfig { pac: 3, ..config(LossKind::Hinge, 12, 1, OptKind::Adam) };
@@ -443,4 +446,79 @@ fn progan_phases_hand_over_and_iterate_equal_reference() {
     for ((name, g), (_, w)) in got.iter().zip(&want) {
         assert_close(&format!("progan fade at 0.4: {name}"), g, w, 3.0 * cfg.opt_d.lr, 1e-3);
     }
+}
+
+/// The full unrolled gradient is the gradient of Metz et al.'s surrogate loss (G's loss against
+/// D after K look-ahead steps, as a function of G's weights through the fakes of every step):
+/// central finite differences of that loss, on the CPU reference, for a tiny MLP GAN with
+/// smooth activations (so that the differences do not cross kinks). The first-order gradient,
+/// which takes the look-ahead D as constant, misses it by far on the same model.
+#[test]
+fn full_unrolled_gradient_is_the_surrogate_losss() {
+    let img = Shape(1, 2, 2);
+    let tanh = || LayerSpec::Activation { f: Activation::Tanh };
+    let linear = |out| LayerSpec::Linear { out, bias: true };
+    let g = NetSpec {
+        input: Shape(3, 1, 1),
+        layers: vec![linear(6), tanh(), linear(img.size()), tanh(), LayerSpec::Reshape { to: img }],
+        spectral_norm: false,
+    };
+    let d = NetSpec { input: img, layers: vec![linear(5), tanh(), linear(1)], spectral_norm: false };
+    let opt = OptConfig {
+        kind: OptKind::Adam,
+        lr: 0.05,
+        beta1: 0.0,
+        beta2: 0.9,
+        eps: 1e-8,
+        momentum: 0.0,
+        weight_decay: 0.0,
+    };
+    let cfg = GanConfig {
+        loss: LossKind::Bce,
+        batch: 6,
+        z_dim: 3,
+        unroll: 4,
+        unroll_grad: UnrollGrad::Full,
+        opt_g: opt,
+        opt_d: opt,
+        seed: 5,
+        ..GanConfig::default()
+    };
+    let mut b = CpuBackend;
+    let mut gan = Gan::new(&mut b, cfg.clone(), &g, &d).unwrap();
+    let mut rng = Rng::new(3);
+    for _ in 0..3 {
+        let (reals, labels) = common::iteration_inputs(&mut b, &mut rng, &cfg, img.size());
+        gan.iteration(&mut b, &reals, &labels).unwrap();
+    }
+    let (reals, _) = common::iteration_inputs(&mut b, &mut rng, &cfg, img.size());
+    let look_ahead = &reals[..3];
+    let gradient = |gan: &mut Gan<CpuBackend>, b: &mut CpuBackend| {
+        gan.unrolled_g_loss(b, look_ahead, &[]).unwrap();
+        b.read(&gan.g.grads).unwrap()
+    };
+    let full = gradient(&mut gan, &mut b);
+    let params = b.read(&gan.g.params).unwrap();
+    let h = 1e-3;
+    let mut finite = Vec::new();
+    for i in 0..params.len() {
+        let mut at = |x: f32| {
+            let mut p = params.clone();
+            p[i] = x;
+            b.write(&gan.g.params, &p).unwrap();
+            gan.unrolled_g_loss(&mut b, look_ahead, &[]).unwrap() as f64
+        };
+        finite.push(((at(params[i] + h) - at(params[i] - h)) / (2.0 * h as f64)) as f32);
+    }
+    b.write(&gan.g.params, &params).unwrap();
+    let error = |got: &[f32]| {
+        let diff: f32 = got.iter().zip(&finite).map(|(a, b)| (a - b).powi(2)).sum::<f32>().sqrt();
+        diff / finite.iter().map(|x| x * x).sum::<f32>().sqrt()
+    };
+    gan.cfg.unroll_grad = UnrollGrad::FirstOrder;
+    let first_order = gradient(&mut gan, &mut b);
+    let (full_error, first_error) = (error(&full), error(&first_order));
+    eprintln!("relative error against finite differences: full {full_error}, first order {first_error}");
+    assert!(full_error < 0.01, "full unrolled gradient vs finite differences: relative error {full_error}");
+    assert!(first_error > 5.0 * full_error, "first order {first_error} should miss where full ({full_error}) does not");
 }

@@ -26,6 +26,18 @@ impl LossKind {
     }
 }
 
+/// How far back G's gradient reaches in an unrolled iteration (`--unroll-grad`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum UnrollGrad {
+    /// Through the look-ahead D's weights, taken as constants.
+    #[default]
+    FirstOrder,
+    /// Also back through every look-ahead update of D (Metz et al.'s surrogate gradient): one
+    /// Hessian-vector product per look-ahead step.
+    Full,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
@@ -156,6 +168,9 @@ pub struct GanConfig {
     /// `unroll` D steps from now, each on a fresh real batch, of which only the first is kept.
     #[serde(default)]
     pub unroll: usize,
+    /// Whether G's gradient also flows back through the look-ahead steps.
+    #[serde(default)]
+    pub unroll_grad: UnrollGrad,
     /// DiffAugment (Zhao et al. 2020): the transforms applied to every image D sees, real or
     /// fake, in D's steps and G's, G learning through them.
     #[serde(default)]
@@ -224,6 +239,7 @@ impl Default for GanConfig {
             r1: 0.0,
             r1_every: 1,
             unroll: 0,
+            unroll_grad: UnrollGrad::FirstOrder,
             info_cat: 0,
             info_cont: 0,
             info_weight: 1.0,
@@ -288,7 +304,19 @@ impl GanConfig {
                 self.info_cat, self.info_cont, self.z_dim
             )));
         }
+        if self.full_unroll() && (self.penalty().is_some() || self.info() || self.loss == LossKind::Wgan) {
+            return Err(Error::Config(
+                "--unroll-grad full differentiates D's look-ahead updates, which a gradient penalty, weight \
+                 clipping (--loss wgan) or InfoGAN's Q would make third-order or flat: use --unroll-grad first-order"
+                    .into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// Whether G's gradient flows back through look-ahead steps (there are some, and it is asked).
+    pub fn full_unroll(&self) -> bool {
+        self.lookahead() > 0 && self.unroll_grad == UnrollGrad::Full
     }
 
     /// The gradient penalty D is trained with, if any.

@@ -7,5 +7,5 @@ pub mod progan;
 pub mod resnet;
 pub mod step;
 
-pub use config::{GanConfig, LossKind, ModelKind, OptConfig, OptKind, Penalty};
+pub use config::{GanConfig, LossKind, ModelKind, OptConfig, OptKind, Penalty, UnrollGrad};
 pub use step::{Gan, IterStats, Optimizer};

@@ -206,7 +206,29 @@ struct SavedD<T> {
     stats: T,
     /// InfoGAN's Q (weights, Adam's moments, step count), which learns alongside D.
     q: Option<(T, T, T, u64)>,
+    /// What the full unrolled gradient needs to go back through the look-ahead steps.
+    trail: Option<Trail<T>>,
 }
+
+/// The full unrolled gradient's record of the look-ahead (D's weights and spectral-norm state
+/// before each of its steps) and the buffers of the backward through it.
+struct Trail<T> {
+    params: Vec<T>,
+    spectral: Vec<T>,
+    /// dL_G/d(D's weights) at the step being gone back through.
+    adjoint: T,
+    /// The adjoint scaled by the look-ahead's per-weight step sizes.
+    direction: T,
+    grads_plus: T,
+    image_grad_plus: T,
+    image_grad_minus: T,
+    g_running: T,
+    norm: T,
+}
+
+/// The length of the weight perturbation whose two gradients give a Hessian-vector product by
+/// central differences (DARTS's 0.01; Liu et al. 2019).
+const HVP_STEP: f32 = 0.01;
 
 /// InfoGAN's Q: a small MLP on D's features that predicts G's latent codes, with its own
 /// optimizer (D's settings).
@@ -325,7 +347,7 @@ impl<B: Backend> Gan<B> {
         if cfg.lookahead() > 0 && cfg.ada_target().is_some() {
             return Err(Error::Config("--unroll does not combine with --augment-p auto yet".into()));
         }
-        let stats_len = LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 3 * SLOT;
+        let stats_len = LOGITS_REAL + 2 * n.div_ceil(SLOT) * SLOT + 4 * SLOT;
         let unrolled = if cfg.lookahead() > 0 {
             let mut alloc = |len: usize| b.alloc(len);
             let (dp, qp) = (d.params.len(), q.as_ref().map(|q| q.net.params.len()));
@@ -333,7 +355,25 @@ impl<B: Backend> Gan<B> {
                 Some(len) => Some((alloc(len)?, alloc(len)?, alloc(len)?, 0)),
                 None => None,
             };
+            let trail = if cfg.full_unroll() {
+                let steps = cfg.lookahead();
+                let image = g.output().len();
+                Some(Trail {
+                    params: (0..steps).map(|_| alloc(dp)).collect::<Result<_>>()?,
+                    spectral: (0..steps).map(|_| alloc(d.spectral_state.len())).collect::<Result<_>>()?,
+                    adjoint: alloc(dp)?,
+                    direction: alloc(dp)?,
+                    grads_plus: alloc(dp)?,
+                    image_grad_plus: alloc(image)?,
+                    image_grad_minus: alloc(image)?,
+                    g_running: alloc(g.running.len())?,
+                    norm: alloc(1)?,
+                })
+            } else {
+                None
+            };
             Some(SavedD {
+                trail,
                 params: alloc(dp)?,
                 m: alloc(dp)?,
                 v: alloc(dp)?,
@@ -443,6 +483,11 @@ impl<B: Backend> Gan<B> {
 
     fn augment_p_at(&self) -> usize {
         self.info_at() + SLOT
+    }
+
+    /// Where the losses of D passes that only serve a gradient go (the full unrolled backward).
+    fn scratch_at(&self) -> usize {
+        self.augment_p_at() + SLOT
     }
 
     /// ADA: D's logits on the real batch it has just judged (as the stats keep them) move p, and
@@ -655,15 +700,54 @@ impl<B: Backend> Gan<B> {
         for (k, real) in reals[..kept].iter().enumerate() {
             g_in = self.d_step(b, real, labels.get(k), k as u64)?;
         }
-        // Unrolled: D looks further ahead on fresh batches; G's step is taken against that D,
-        // then D goes back to where its kept steps left it. The look-ahead steps use D's own
-        // optimizer (Adam), as Metz et al.'s unrolled updates did: the D that G anticipates is
-        // the one training would really produce.
         let unrolled = self.unrolled.is_some() && self.train_d;
         if unrolled {
             self.save_d(b)?;
-            for (k, real) in reals.iter().enumerate().skip(kept) {
-                g_in = self.d_step(b, real, labels.get(k), k as u64)?;
+        }
+        self.g_gradient(b, reals, labels, kept, g_in, unrolled)?;
+        self.opt_g.step_scaled(b, &self.g.params, &self.g.grads, self.lr_scale())?;
+        if unrolled {
+            self.restore_d(b)?;
+        }
+        if let Some(ema) = &self.g_ema {
+            crate::ops::ema::update(
+                b,
+                &EmaStep::warmed_up(self.cfg.g_ema, self.step - self.ema_since),
+                &self.g.params,
+                &ema.params,
+            )?;
+        }
+        self.step += 1;
+        Ok(())
+    }
+
+    /// G's loss gradient into its parameter gradients, on the last fake batch (`g_in`'s), through
+    /// the D of now or, when `unrolled` (D saved), through D after look-ahead steps on the batches
+    /// of `reals` from `from` on; the full variant also goes back through those steps.
+    fn g_gradient(
+        &mut self,
+        b: &mut B,
+        reals: &[B::T],
+        labels: &[B::T],
+        from: usize,
+        mut g_in: B::T,
+        unrolled: bool,
+    ) -> Result<()> {
+        // Unrolled: D looks further ahead on fresh batches; G's step is taken against that D,
+        // then D goes back to where its kept steps left it. First-order look-ahead steps use D's
+        // own optimizer (Adam), as Metz et al.'s unrolled updates did: the D that G anticipates
+        // is the one training would really produce. The full variant's steps are Adam's with
+        // D's moments held where the kept steps left them (per-weight step sizes as Adam's, and
+        // a step whose derivative is I − lr·P·H, which one Hessian-vector product goes back
+        // through; Adam's moving moments would make the derivative of each step depend on all
+        // the gradients before it).
+        let full = unrolled && self.cfg.full_unroll();
+        if unrolled {
+            for (k, real) in reals.iter().enumerate().skip(from) {
+                g_in = match full {
+                    false => self.d_step(b, real, labels.get(k), k as u64)?,
+                    true => self.look_ahead_step(b, real, labels.get(k), k, k - from)?,
+                };
             }
             // The iteration's losses are those of its kept steps.
             let saved = &self.unrolled.as_ref().expect("unrolled").stats;
@@ -680,37 +764,179 @@ impl<B: Backend> Gan<B> {
         self.d.forward(b, &x, true, self.dropout_seed(999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
         let q = self.info_loss(b, false)?;
-        // dL/d(fake): through the label planes and noise, then through the augmentation.
+        if full {
+            // dL_G/d(D's weights) as well: where the backward through the look-ahead starts.
+            b.zero(&self.d.grads)?;
+        }
+        let out = self.g.output_grad().clone();
+        self.fake_backward(b, &x, 999, full, q, &out)?;
+        self.g.backward(b, &g_in, None, true)?;
+        if full {
+            self.d.spectral_backward(b)?;
+            self.back_through_look_ahead(b, reals, labels, from)?;
+        }
+        Ok(())
+    }
+
+    /// Back-propagates D's output gradient on `x` (D's input made from G's output by call
+    /// `call`) to G's output, into `out`: through D, the label planes and noise, and the
+    /// augmentation; D's parameter gradients accumulate when `param_grads`.
+    fn fake_backward(
+        &mut self,
+        b: &mut B,
+        x: &B::T,
+        call: u64,
+        param_grads: bool,
+        q: Option<B::T>,
+        out: &B::T,
+    ) -> Result<()> {
         let image_grad = match &self.augmented {
             Some(a) => a.grad.clone(),
-            None => self.g.output_grad().clone(),
+            None => out.clone(),
         };
         match self.d_in.clone() {
-            None => self.d_backward(b, &x, Some(&image_grad), false, q)?,
+            None => self.d_backward(b, x, Some(&image_grad), param_grads, q)?,
             Some((_, dx)) => {
-                self.d_backward(b, &x, Some(&dx), false, q)?;
+                self.d_backward(b, x, Some(&dx), param_grads, q)?;
                 crate::ops::condition::backward(b, &self.d_cond, &dx, &image_grad)?;
             }
         }
         if let Some(a) = &self.augmented {
-            let s = self.augment_at(999);
-            crate::ops::augment::backward(b, &s, &image_grad, a.scratch(), self.g.output_grad())?;
+            crate::ops::augment::backward(b, &self.augment_at(call), &image_grad, a.scratch(), out)?;
         }
-        self.g.backward(b, &g_in, None, true)?;
-        self.opt_g.step_scaled(b, &self.g.params, &self.g.grads, self.lr_scale())?;
-        if unrolled {
-            self.restore_d(b)?;
-        }
-        if let Some(ema) = &self.g_ema {
-            crate::ops::ema::update(
-                b,
-                &EmaStep::warmed_up(self.cfg.g_ema, self.step - self.ema_since),
-                &self.g.params,
-                &ema.params,
-            )?;
-        }
-        self.step += 1;
         Ok(())
+    }
+
+    /// A look-ahead step of the full unrolled variant on batch `k` (the `j`-th look-ahead step):
+    /// D's weights and spectral state kept on the trail, then θ −= lr·P·∇L_D with P Adam's
+    /// per-weight scale at the saved moments. Returns G's input for the step's fake batch.
+    fn look_ahead_step(&mut self, b: &mut B, real: &B::T, label: Option<&B::T>, k: usize, j: usize) -> Result<B::T> {
+        let s = self.unrolled.as_ref().expect("unrolled");
+        let trail = s.trail.as_ref().expect("full unroll");
+        b.copy(&self.d.params, &trail.params[j])?;
+        b.copy(&self.d.spectral_state, &trail.spectral[j])?;
+        let (direction, v) = (trail.direction.clone(), s.v.clone());
+        let g_in = self.draw_input(b, k as u64)?;
+        self.g.forward(b, &g_in, true, self.dropout_seed(10 * k as u64), 0)?;
+        self.d_gradient(b, real, label, k as u64, None)?;
+        crate::ops::adam::precondition(b, &self.look_ahead_adam(), &v, &self.d.grads, &direction)?;
+        crate::ops::mix::axpy(b, -self.look_ahead_lr(), &direction, 1.0, &self.d.params)?;
+        Ok(g_in)
+    }
+
+    /// The full variant's look-ahead learning rate: D's, at the decay schedule's factor.
+    fn look_ahead_lr(&self) -> f32 {
+        self.cfg.opt_d.lr * self.lr_scale()
+    }
+
+    /// Adam's settings at the saved step count, for its per-weight scale.
+    fn look_ahead_adam(&self) -> crate::ops::adam::AdamStep {
+        let c = self.cfg.opt_d;
+        let t = self.unrolled.as_ref().map_or(0, |s| s.t);
+        crate::ops::adam::AdamStep {
+            lr: c.lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            weight_decay: 0.0,
+            decoupled: false,
+            t,
+        }
+    }
+
+    /// D's loss on real batch `k` and the fake batch G last generated, at D's current weights:
+    /// the raw weights' gradients into D's gradients, and dL_D/d(G's output) into `image_grad`
+    /// when given. The losses go to a scratch slot.
+    fn d_gradient(
+        &mut self,
+        b: &mut B,
+        real: &B::T,
+        label: Option<&B::T>,
+        k: u64,
+        image_grad: Option<&B::T>,
+    ) -> Result<()> {
+        let scratch = self.scratch_at();
+        b.zero(&self.d.grads)?;
+        self.d.normalise_weights(b)?;
+        let real_label = label.unwrap_or(&self.fake_labels).clone();
+        let x = self.d_input(b, real, &real_label, 2 * k)?;
+        self.d.forward(b, &x, true, self.dropout_seed(10 * k + 1), 0)?;
+        self.loss(b, scratch, Role::Real)?;
+        self.d.backward(b, &x, None, true)?;
+        let fake = self.g.output().clone();
+        let x = self.d_input(b, &fake, &self.fake_labels.clone(), 2 * k + 1)?;
+        self.d.forward(b, &x, true, self.dropout_seed(10 * k + 2), 0)?;
+        self.loss(b, scratch, Role::Fake)?;
+        match image_grad {
+            Some(out) => self.fake_backward(b, &x, 2 * k + 1, true, None, out)?,
+            None => self.d.backward(b, &x, None, true)?,
+        }
+        self.d.spectral_backward(b)
+    }
+
+    /// The full unrolled gradient's way back: with D's gradient of G's loss at the last
+    /// look-ahead D in D's gradients, walks the look-ahead steps (batches `from`..) backwards.
+    /// Step θ' = θ − lr·P·∇L_D(θ, G) sends an adjoint a of θ' back as a − lr·H·(P·a) to θ and
+    /// as −lr·∂(∇L_D·(P·a))/∂G to G's weights; both are central differences of D's gradients
+    /// at θ ± ε·P·a (ε·‖P·a‖ = [`HVP_STEP`]), the second through G's backward of their
+    /// gradients with respect to the fakes. G's weights do not change during the look-ahead, so
+    /// each batch's fakes are G's forward on that batch's noise again; G's running statistics
+    /// are put back after.
+    fn back_through_look_ahead(&mut self, b: &mut B, reals: &[B::T], labels: &[B::T], from: usize) -> Result<()> {
+        let s = self.unrolled.as_ref().expect("unrolled");
+        let t = s.trail.as_ref().expect("full unroll");
+        let (adjoint, direction, grads_plus, norm) =
+            (t.adjoint.clone(), t.direction.clone(), t.grads_plus.clone(), t.norm.clone());
+        let (plus, minus, g_running) = (t.image_grad_plus.clone(), t.image_grad_minus.clone(), t.g_running.clone());
+        let trail: Vec<(B::T, B::T)> = t.params.iter().cloned().zip(t.spectral.iter().cloned()).collect();
+        let v = s.v.clone();
+        b.copy(&self.d.grads, &adjoint)?;
+        b.copy(&self.g.running, &g_running)?;
+        let (adam, lr) = (self.look_ahead_adam(), self.look_ahead_lr());
+        for (j, k) in (from..reals.len()).enumerate().rev() {
+            crate::ops::adam::precondition(b, &adam, &v, &adjoint, &direction)?;
+            crate::ops::reduce::sum_squares(b, &direction, &norm, 1.0)?;
+            let length = b.read(&norm)?[0].sqrt();
+            if !(length.is_finite() && length > 0.0) {
+                continue;
+            }
+            let eps = HVP_STEP / length;
+            let g_in = self.draw_input(b, k as u64)?;
+            self.g.forward(b, &g_in, true, self.dropout_seed(10 * k as u64), 0)?;
+            let (params, spectral) = &trail[j];
+            for (sign, image_grad) in [(1.0, &plus), (-1.0, &minus)] {
+                crate::ops::mix::mix(b, (1.0, params), (sign * eps, &direction), &self.d.params)?;
+                b.copy(spectral, &self.d.spectral_state)?;
+                self.d_gradient(b, &reals[k], labels.get(k), k as u64, Some(image_grad))?;
+                if sign > 0.0 {
+                    b.copy(&self.d.grads, &grads_plus)?;
+                }
+            }
+            let c = lr / (2.0 * eps);
+            if j > 0 {
+                crate::ops::mix::axpy(b, -c, &grads_plus, 1.0, &adjoint)?;
+                crate::ops::mix::axpy(b, c, &self.d.grads, 1.0, &adjoint)?;
+            }
+            crate::ops::mix::mix(b, (-c, &plus), (c, &minus), self.g.output_grad())?;
+            self.g.backward(b, &g_in, None, true)?;
+        }
+        b.copy(&g_running, &self.g.running)
+    }
+
+    /// The unrolled GAN's surrogate loss, G's loss against D after look-ahead steps on `reals`
+    /// from D as it is now, and its gradient into G's parameter gradients (first-order or full,
+    /// as configured); D goes back after. What [`Gan::iteration`] does after its kept D steps,
+    /// for tests and diagnostics.
+    pub fn unrolled_g_loss(&mut self, b: &mut B, reals: &[B::T], labels: &[B::T]) -> Result<f32> {
+        if self.unrolled.is_none() {
+            return Err(Error::Config("the surrogate loss needs an unrolled model (--unroll 2 or more)".into()));
+        }
+        self.save_d(b)?;
+        let g_in = self.z.clone();
+        self.g_gradient(b, reals, labels, 0, g_in, true)?;
+        let loss = b.read(&self.stats.slice(G_LOSS, 1))?[0];
+        self.restore_d(b)?;
+        Ok(loss)
     }
 
     /// One D step on `real` (with its labels when conditional) and a fresh fake batch; returns

@@ -51,6 +51,34 @@ pub fn step<B: Backend>(b: &mut B, s: &AdamStep, param: &B::T, grad: &B::T, m: &
     run(b, s, &[grad], &[param, m, v])
 }
 
+/// out = x / (√v̂ + eps), v̂ = v / (1 − β2^t): the scale Adam's step `s` gives each weight, with
+/// its second moment `v` held fixed, applied to any vector `x` (a gradient, or an adjoint in the
+/// unrolled GAN's backward).
+pub fn precondition<B: Backend>(b: &mut B, s: &AdamStep, v: &B::T, x: &B::T, out: &B::T) -> Result<()> {
+    run(b, &Precondition(*s), &[x, v], &[out])
+}
+
+/// Reads x, v; writes out.
+struct Precondition(AdamStep);
+
+impl Pass for Precondition {
+    fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
+        let ([x, v], [out]) = (all(reads), all(writes));
+        same_len("adam precondition", ("out", out), ("x", x))?;
+        same_len("adam precondition", ("out", out), ("v", v))
+    }
+    fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
+        let ([x, v], [out]) = (all(reads), all_mut(writes));
+        reference::precondition(&self.0, v, x, out);
+    }
+    fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
+        let ([x, v], [out]) = (all(reads), all(writes));
+        let (_, bc2) = self.0.bias_corrections();
+        let params = AdamParams { n: u(out.len), eps: self.0.eps, bc2, ..AdamParams::default() };
+        g.dispatch_items("adam", "precondition", &params, &[(1, out), (2, x), (4, v)], out.len)
+    }
+}
+
 /// Reads grad; writes param, m, v.
 impl Pass for AdamStep {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
@@ -98,6 +126,14 @@ pub mod reference {
             v[i] = s.beta2 * v[i] + (1.0 - s.beta2) * g * g;
             let denom = v[i].sqrt() / bc2.sqrt() + s.eps;
             param[i] = w - (s.lr / bc1) * m[i] / denom;
+        }
+    }
+
+    /// out = x / (√v/√bc2 + eps)
+    pub fn precondition(s: &AdamStep, v: &[f32], x: &[f32], out: &mut [f32]) {
+        let (_, bc2) = s.bias_corrections();
+        for ((o, &x), &v) in out.iter_mut().zip(x).zip(v) {
+            *o = x / (v.sqrt() / bc2.sqrt() + s.eps);
         }
     }
 }

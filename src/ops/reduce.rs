@@ -1,4 +1,4 @@
-//! reduce: deterministic sums. `sum`: out[0] = alpha · Σx. `sum_channels`: x [n, channels,
+//! reduce: deterministic sums. `sum`: out[0] = alpha · Σx; `sum_squares`: alpha · Σx². `sum_channels`: x [n, channels,
 //! spatial] → out [channels], the bias gradient of linear and of both convolutions.
 
 use super::{GpuTensors, Pass, all, all_mut, expect, run, u};
@@ -19,12 +19,19 @@ params! {
         n: u32, channels: u32, spatial: u32, accumulate: u32, alpha: f32,
         // sum_channels: elements per invocation, and whether it writes `out` itself.
         per_run: u32, direct: u32,
+        // sum: add x² instead of x.
+        square: u32,
     }
 }
 
 /// out[0] = alpha · Σ x, in a fixed order.
 pub fn sum<B: Backend>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()> {
-    run(b, &Sum { alpha }, &[x], &[out])
+    run(b, &Sum { alpha, square: false }, &[x], &[out])
+}
+
+/// out[0] = alpha · Σ x², in a fixed order (a squared norm).
+pub fn sum_squares<B: Backend>(b: &mut B, x: &B::T, out: &B::T, alpha: f32) -> Result<()> {
+    run(b, &Sum { alpha, square: true }, &[x], &[out])
 }
 
 /// out[c] (+)= Σ over batch and spatial of x [n, c, spatial].
@@ -35,6 +42,7 @@ pub fn sum_channels<B: Backend>(b: &mut B, s: &ChannelSum, x: &B::T, out: &B::T,
 /// Reads x; writes out [1].
 struct Sum {
     alpha: f32,
+    square: bool,
 }
 
 impl Pass for Sum {
@@ -43,14 +51,14 @@ impl Pass for Sum {
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
         let ([x], [out]) = (all(reads), all_mut(writes));
-        out[0] = reference::sum(x, self.alpha);
+        out[0] = if self.square { reference::sum_squares(x, self.alpha) } else { reference::sum(x, self.alpha) };
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
         let ([x], [out]) = (all(reads), all(writes));
         g.dispatch(
             "reduce",
             "sum",
-            &ReduceParams { n: u(x.len), alpha: self.alpha, ..ReduceParams::default() },
+            &ReduceParams { n: u(x.len), alpha: self.alpha, square: self.square as u32, ..ReduceParams::default() },
             &[(1, x), (2, out)],
             1,
         )
@@ -98,6 +106,7 @@ pub(crate) fn record_sum_channels(
         alpha: 1.0,
         per_run: u(per_run),
         direct: direct as u32,
+        square: 0,
     };
     if runs == 1 {
         return g.dispatch_items("reduce", "sum_channels", &params(true), &[(1, x), (2, out)], s.channels);
@@ -122,6 +131,11 @@ pub mod reference {
     /// alpha · Σ x
     pub fn sum<F: Float>(x: &[F], alpha: F) -> F {
         x.iter().fold(F::zero(), |a, &v| a + v) * alpha
+    }
+
+    /// alpha · Σ x²
+    pub fn sum_squares<F: Float>(x: &[F], alpha: F) -> F {
+        x.iter().fold(F::zero(), |a, &v| a + v * v) * alpha
     }
 
     /// out [channels] (+)= Σ over batch and spatial of x [n, channels, spatial]

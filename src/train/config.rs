@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::gan::models::{self, DcganOptions};
 use crate::gan::progan::{self, Phase, PhaseNets};
 use crate::gan::resnet;
-use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind};
+use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind, UnrollGrad};
 use crate::gpu::{BackendChoice, GpuBackend};
 use crate::nn::InitScheme;
 use crate::nn::{NetSpec, Shape};
@@ -93,6 +93,13 @@ pub struct RunConfig {
     #[arg(long, default_value_t = 0)]
     #[serde(default)]
     pub unroll: usize,
+    /// How G's gradient is taken in an unrolled iteration: first-order (through the look-ahead
+    /// D's weights as constants) or full (also back through each look-ahead update, Metz et
+    /// al.'s surrogate gradient: its look-ahead steps are Adam's step with D's moments held
+    /// fixed, and each costs two more D passes and a G pass on the way back)
+    #[arg(long, value_enum, default_value_t = UnrollGrad::FirstOrder)]
+    #[serde(default)]
+    pub unroll_grad: UnrollGrad,
     /// WGAN critic weight clipping bound.
     #[arg(long, default_value_t = 0.01)]
     pub clip: f32,
@@ -527,15 +534,20 @@ impl RunConfig {
 
     /// The label (or InfoGAN's code) and spectral norm, applied to a model's two networks.
     fn finish_specs(&self, g: NetSpec, d: NetSpec, classes: usize) -> Result<(NetSpec, NetSpec)> {
-        if classes == 0 && self.g_label == GLabel::Norm {
-            return Err(Error::Config("--g-label norm tells G the class: it needs --conditional".into()));
+        if classes == 0 && self.info_cat == 0 && self.g_label == GLabel::Norm {
+            return Err(Error::Config(
+                "--g-label norm tells G the class (or InfoGAN's categorical code): it needs --conditional or \
+                 --info-cat"
+                    .into(),
+            ));
         }
-        let (mut g, mut d) = if classes > 0 {
-            let (g, d) = models::conditional(g, d, classes, self.d_label == DLabel::Projection);
-            (if self.g_label == GLabel::Norm { models::class_norms(g, classes)? } else { g }, d)
-        } else {
-            (g, d)
-        };
+        let (mut g, mut d) =
+            if classes > 0 { models::conditional(g, d, classes, self.d_label == DLabel::Projection) } else { (g, d) };
+        // The categorical code, like a class, can also scale and shift every batch norm of G.
+        let g_classes = classes + self.info_cat;
+        if self.g_label == GLabel::Norm {
+            g = models::class_norms(g, g_classes)?;
+        }
         // InfoGAN's categorical code enters G as a one-hot label would; D is not told it.
         g.input = Shape(g.input.0 + self.info_cat, 1, 1);
         d.spectral_norm = self.d_spectral_norm;
@@ -558,6 +570,7 @@ impl RunConfig {
             z_dim: self.z_dim,
             d_steps: self.d_steps.max(1),
             unroll: self.unroll,
+            unroll_grad: self.unroll_grad,
             clip: self.clip,
             real_label: self.real_label,
             opt_g: opt(self.opt_g, self.lr_g),
