@@ -675,10 +675,19 @@ fn optimizers_several_steps() {
                 Ok(())
             });
         }
-        // Adam's per-weight scale with its second moment held fixed (the full unrolled GAN's).
-        let tensors = vec![("x", rng.vec(n, -1.0, 1.0)), ("v", rng.vec(n, 0.0, 1e-3)), ("out", vec![0.0; n])];
-        gpu_vs_cpu!(format!("adam precondition n={n}"), (1e-6, 1e-5), tensors, |b, t| {
-            wgan_gpu::ops::adam::precondition(b, &AdamStep::dcgan(3), &t[1], &t[0], &t[2])
+        // Adam's step from held moments and its slope (the full unrolled GAN's look-ahead).
+        let tensors = vec![
+            ("grad", rng.vec(n, -1.0, 1.0)),
+            ("m", rng.vec(n, -0.1, 0.1)),
+            ("v", rng.vec(n, 0.0, 1e-2)),
+            ("x", rng.vec(n, -1.0, 1.0)),
+            ("param", rng.vec(n, -1.0, 1.0)),
+            ("out", vec![0.0; n]),
+        ];
+        gpu_vs_cpu!(format!("adam held step n={n}"), (1e-6, 1e-5), tensors, |b, t| {
+            let s = AdamStep::dcgan(3);
+            wgan_gpu::ops::adam::held_step(b, &s, (&t[1], &t[2]), &t[0], &t[4])?;
+            wgan_gpu::ops::adam::held_slope(b, &s, (&t[1], &t[2]), &t[0], &t[3], &t[5])
         });
         let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(n, -1.0, 1.0)).collect();
         let mut tensors = vec![("param", rng.vec(n, -1.0, 1.0)), ("buf", vec![0.0; n])];
@@ -1232,4 +1241,51 @@ fn the_dispatch_log_lists_kernels_workgroups_and_flops() {
     );
     assert!(log[0].workgroups >= 1, "{log:?}");
     assert!(log[1].kernel.starts_with("activation.forward") && log[1].flops.is_none(), "{log:?}");
+}
+
+/// The unrolled GAN's look-ahead step from held moments is Adam's next step (the moments are
+/// not kept), and its slope is the derivative of that step in the gradient (central
+/// differences, in f64 through f32 steps of a unit learning rate).
+#[test]
+fn adam_held_step_is_adams_next_step_and_held_slope_its_derivative() {
+    fn check<B: Backend>(b: &mut B, what: &str) {
+        let mut rng = Rng::new(4);
+        let n = 300;
+        let (g, m, v, w) = (rng.vec(n, -1.0, 1.0), rng.vec(n, -0.1, 0.1), rng.vec(n, 0.0, 1e-2), rng.vec(n, -1.0, 1.0));
+        let s = AdamStep { lr: 0.01, beta1: 0.5, beta2: 0.9, eps: 1e-8, weight_decay: 0.0, decoupled: false, t: 4 };
+        let up = |b: &mut B, x: &[f32]| b.upload(x).unwrap();
+        let (gt, mt, vt) = (up(b, &g), up(b, &m), up(b, &v));
+        let (adam, held) = (up(b, &w), up(b, &w));
+        let (m2, v2) = (up(b, &m), up(b, &v));
+        wgan_gpu::ops::adam::step(b, &s, &adam, &gt, &m2, &v2).unwrap();
+        wgan_gpu::ops::adam::held_step(b, &s, (&mt, &vt), &gt, &held).unwrap();
+        assert_close(
+            &format!("{what}: held step = Adam's"),
+            &b.read(&held).unwrap(),
+            &b.read(&adam).unwrap(),
+            1e-7,
+            1e-6,
+        );
+        assert_eq!(b.read(&mt).unwrap(), m, "{what}: the moments are held");
+        let unit = AdamStep { lr: 1.0, ..s };
+        let x = up(b, &vec![1.0; n]);
+        let slope_t = b.alloc(n).unwrap();
+        wgan_gpu::ops::adam::held_slope(b, &unit, (&mt, &vt), &gt, &x, &slope_t).unwrap();
+        let h = 1e-3f32;
+        let mut step_at = |shift: f32| {
+            let shifted: Vec<f32> = g.iter().map(|g| g + shift).collect();
+            let (p, shifted) = (up(b, &vec![0.0; n]), up(b, &shifted));
+            wgan_gpu::ops::adam::held_step(b, &unit, (&mt, &vt), &shifted, &p).unwrap();
+            b.read(&p).unwrap()
+        };
+        let (plus, minus) = (step_at(h), step_at(-h));
+        // −Δ(g ± h) were written; the slope is dΔ/dg.
+        let finite: Vec<f32> =
+            plus.iter().zip(&minus).map(|(p, q)| ((q - p) as f64 / (2.0 * h as f64)) as f32).collect();
+        assert_close(&format!("{what}: held slope"), &b.read(&slope_t).unwrap(), &finite, 2e-2, 2e-2);
+    }
+    check(&mut CpuBackend, "CPU");
+    if let Some(mut b) = gpu() {
+        check(&mut b, "GPU");
+    }
 }

@@ -215,9 +215,11 @@ struct SavedD<T> {
 struct Trail<T> {
     params: Vec<T>,
     spectral: Vec<T>,
+    /// D's gradient at each look-ahead step, where the step's derivative is taken.
+    grads: Vec<T>,
     /// dL_G/d(D's weights) at the step being gone back through.
     adjoint: T,
-    /// The adjoint scaled by the look-ahead's per-weight step sizes.
+    /// The adjoint times the look-ahead step's derivative with respect to the gradient.
     direction: T,
     grads_plus: T,
     image_grad_plus: T,
@@ -361,6 +363,7 @@ impl<B: Backend> Gan<B> {
                 Some(Trail {
                     params: (0..steps).map(|_| alloc(dp)).collect::<Result<_>>()?,
                     spectral: (0..steps).map(|_| alloc(d.spectral_state.len())).collect::<Result<_>>()?,
+                    grads: (0..steps).map(|_| alloc(dp)).collect::<Result<_>>()?,
                     adjoint: alloc(dp)?,
                     direction: alloc(dp)?,
                     grads_plus: alloc(dp)?,
@@ -808,39 +811,33 @@ impl<B: Backend> Gan<B> {
     }
 
     /// A look-ahead step of the full unrolled variant on batch `k` (the `j`-th look-ahead step):
-    /// D's weights and spectral state kept on the trail, then θ −= lr·P·∇L_D with P Adam's
-    /// per-weight scale at the saved moments. Returns G's input for the step's fake batch.
+    /// D's weights, spectral state and gradient kept on the trail, then the step Adam would take
+    /// from the saved moments. Returns G's input for the step's fake batch.
     fn look_ahead_step(&mut self, b: &mut B, real: &B::T, label: Option<&B::T>, k: usize, j: usize) -> Result<B::T> {
         let s = self.unrolled.as_ref().expect("unrolled");
         let trail = s.trail.as_ref().expect("full unroll");
         b.copy(&self.d.params, &trail.params[j])?;
         b.copy(&self.d.spectral_state, &trail.spectral[j])?;
-        let (direction, v) = (trail.direction.clone(), s.v.clone());
+        let (grads, m, v) = (trail.grads[j].clone(), s.m.clone(), s.v.clone());
         let g_in = self.draw_input(b, k as u64)?;
         self.g.forward(b, &g_in, true, self.dropout_seed(10 * k as u64), 0)?;
         self.d_gradient(b, real, label, k as u64, None)?;
-        crate::ops::adam::precondition(b, &self.look_ahead_adam(), &v, &self.d.grads, &direction)?;
-        crate::ops::mix::axpy(b, -self.look_ahead_lr(), &direction, 1.0, &self.d.params)?;
-        Ok(g_in)
+        b.copy(&self.d.grads, &grads)?;
+        crate::ops::adam::held_step(b, &self.look_ahead_adam(), (&m, &v), &grads, &self.d.params).map(|()| g_in)
     }
 
-    /// The full variant's look-ahead learning rate: D's, at the decay schedule's factor.
-    fn look_ahead_lr(&self) -> f32 {
-        self.cfg.opt_d.lr * self.lr_scale()
-    }
-
-    /// Adam's settings at the saved step count, for its per-weight scale.
+    /// The full variant's look-ahead steps: Adam's next step from the saved moments, at D's
+    /// learning rate and its decay (weight decay left out).
     fn look_ahead_adam(&self) -> crate::ops::adam::AdamStep {
         let c = self.cfg.opt_d;
-        let t = self.unrolled.as_ref().map_or(0, |s| s.t);
         crate::ops::adam::AdamStep {
-            lr: c.lr,
+            lr: c.lr * self.lr_scale(),
             beta1: c.beta1,
             beta2: c.beta2,
             eps: c.eps,
             weight_decay: 0.0,
             decoupled: false,
-            t,
+            t: self.unrolled.as_ref().map_or(0, |s| s.t) + 1,
         }
     }
 
@@ -876,10 +873,10 @@ impl<B: Backend> Gan<B> {
 
     /// The full unrolled gradient's way back: with D's gradient of G's loss at the last
     /// look-ahead D in D's gradients, walks the look-ahead steps (batches `from`..) backwards.
-    /// Step θ' = θ − lr·P·∇L_D(θ, G) sends an adjoint a of θ' back as a − lr·H·(P·a) to θ and
-    /// as −lr·∂(∇L_D·(P·a))/∂G to G's weights; both are central differences of D's gradients
-    /// at θ ± ε·P·a (ε·‖P·a‖ = [`HVP_STEP`]), the second through G's backward of their
-    /// gradients with respect to the fakes. G's weights do not change during the look-ahead, so
+    /// Step θ' = θ − lr·Δ(∇L_D(θ, G)) sends an adjoint a of θ' back as a − lr·H·u to θ and as
+    /// −lr·∂(∇L_D·u)/∂G to G's weights, u = Δ'·a (Δ acts element by element); both are
+    /// central differences of D's gradients at θ ± ε·u (ε·‖u‖ = [`HVP_STEP`]), the second
+    /// through G's backward of their gradients with respect to the fakes. G's weights do not change during the look-ahead, so
     /// each batch's fakes are G's forward on that batch's noise again; G's running statistics
     /// are put back after.
     fn back_through_look_ahead(&mut self, b: &mut B, reals: &[B::T], labels: &[B::T], from: usize) -> Result<()> {
@@ -888,13 +885,20 @@ impl<B: Backend> Gan<B> {
         let (adjoint, direction, grads_plus, norm) =
             (t.adjoint.clone(), t.direction.clone(), t.grads_plus.clone(), t.norm.clone());
         let (plus, minus, g_running) = (t.image_grad_plus.clone(), t.image_grad_minus.clone(), t.g_running.clone());
-        let trail: Vec<(B::T, B::T)> = t.params.iter().cloned().zip(t.spectral.iter().cloned()).collect();
-        let v = s.v.clone();
+        let trail: Vec<(B::T, B::T, B::T)> = t
+            .params
+            .iter()
+            .zip(&t.spectral)
+            .zip(&t.grads)
+            .map(|((p, s), g)| (p.clone(), s.clone(), g.clone()))
+            .collect();
+        let (m, v) = (s.m.clone(), s.v.clone());
         b.copy(&self.d.grads, &adjoint)?;
         b.copy(&self.g.running, &g_running)?;
-        let (adam, lr) = (self.look_ahead_adam(), self.look_ahead_lr());
+        let adam = self.look_ahead_adam();
         for (j, k) in (from..reals.len()).enumerate().rev() {
-            crate::ops::adam::precondition(b, &adam, &v, &adjoint, &direction)?;
+            let (params, spectral, grads) = &trail[j];
+            crate::ops::adam::held_slope(b, &adam, (&m, &v), grads, &adjoint, &direction)?;
             crate::ops::reduce::sum_squares(b, &direction, &norm, 1.0)?;
             let length = b.read(&norm)?[0].sqrt();
             if !(length.is_finite() && length > 0.0) {
@@ -903,7 +907,6 @@ impl<B: Backend> Gan<B> {
             let eps = HVP_STEP / length;
             let g_in = self.draw_input(b, k as u64)?;
             self.g.forward(b, &g_in, true, self.dropout_seed(10 * k as u64), 0)?;
-            let (params, spectral) = &trail[j];
             for (sign, image_grad) in [(1.0, &plus), (-1.0, &minus)] {
                 crate::ops::mix::mix(b, (1.0, params), (sign * eps, &direction), &self.d.params)?;
                 b.copy(spectral, &self.d.spectral_state)?;
@@ -912,7 +915,7 @@ impl<B: Backend> Gan<B> {
                     b.copy(&self.d.grads, &grads_plus)?;
                 }
             }
-            let c = lr / (2.0 * eps);
+            let c = adam.lr / (2.0 * eps);
             if j > 0 {
                 crate::ops::mix::axpy(b, -c, &grads_plus, 1.0, &adjoint)?;
                 crate::ops::mix::axpy(b, c, &self.d.grads, 1.0, &adjoint)?;

@@ -51,31 +51,70 @@ pub fn step<B: Backend>(b: &mut B, s: &AdamStep, param: &B::T, grad: &B::T, m: &
     run(b, s, &[grad], &[param, m, v])
 }
 
-/// out = x / (√v̂ + eps), v̂ = v / (1 − β2^t): the scale Adam's step `s` gives each weight, with
-/// its second moment `v` held fixed, applied to any vector `x` (a gradient, or an adjoint in the
-/// unrolled GAN's backward).
-pub fn precondition<B: Backend>(b: &mut B, s: &AdamStep, v: &B::T, x: &B::T, out: &B::T) -> Result<()> {
-    run(b, &Precondition(*s), &[x, v], &[out])
+/// param −= lr · Δ(grad): the step Adam `s` takes from moments `m`, `v` (step `s.t` being the
+/// next), without keeping the moments it updates. The unrolled GAN's look-ahead: each step is
+/// the one Adam would take from where the kept steps left it, and its derivative with respect to
+/// the gradient is element-wise ([`held_slope`]).
+pub fn held_step<B: Backend>(b: &mut B, s: &AdamStep, (m, v): (&B::T, &B::T), grad: &B::T, param: &B::T) -> Result<()> {
+    run(b, &Held { s: *s, slope: false }, &[grad, m, v], &[param])
 }
 
-/// Reads x, v; writes out.
-struct Precondition(AdamStep);
+/// out = x · dΔ/dg at `grad`, element by element: the derivative of [`held_step`]'s Δ (without
+/// lr) applied to `x`.
+pub fn held_slope<B: Backend>(
+    b: &mut B,
+    s: &AdamStep,
+    (m, v): (&B::T, &B::T),
+    grad: &B::T,
+    x: &B::T,
+    out: &B::T,
+) -> Result<()> {
+    run(b, &Held { s: *s, slope: true }, &[grad, m, v, x], &[out])
+}
 
-impl Pass for Precondition {
+/// held_step: reads grad, m, v; writes param. held_slope: reads grad, m, v, x; writes out.
+struct Held {
+    s: AdamStep,
+    slope: bool,
+}
+
+impl Pass for Held {
     fn check(&self, reads: &[Option<usize>], writes: &[Option<usize>]) -> Result<()> {
-        let ([x, v], [out]) = (all(reads), all(writes));
-        same_len("adam precondition", ("out", out), ("x", x))?;
-        same_len("adam precondition", ("out", out), ("v", v))
+        let out = all::<_, 1>(writes)[0];
+        for (name, len) in ["grad", "m", "v", "x"].into_iter().zip(reads) {
+            same_len("adam held step", ("param", out), (name, len.unwrap_or(0)))?;
+        }
+        Ok(())
     }
     fn reference(&self, reads: &[Option<&[f32]>], writes: &mut [Option<&mut [f32]>]) {
-        let ([x, v], [out]) = (all(reads), all_mut(writes));
-        reference::precondition(&self.0, v, x, out);
+        let [out] = all_mut(writes);
+        match reads {
+            [Some(g), Some(m), Some(v)] => reference::held_step(&self.s, m, v, g, out),
+            [Some(g), Some(m), Some(v), Some(x)] => reference::held_slope(&self.s, m, v, g, x, out),
+            _ => unreachable!("held_step and held_slope give their tensors"),
+        }
     }
     fn record(&self, g: &mut GpuBackend, reads: GpuTensors, writes: GpuTensors) -> Result<()> {
-        let ([x, v], [out]) = (all(reads), all(writes));
-        let (_, bc2) = self.0.bias_corrections();
-        let params = AdamParams { n: u(out.len), eps: self.0.eps, bc2, ..AdamParams::default() };
-        g.dispatch_items("adam", "precondition", &params, &[(1, out), (2, x), (4, v)], out.len)
+        let [out] = all(writes);
+        let (bc1, bc2) = self.s.bias_corrections();
+        let params = AdamParams {
+            n: u(out.len),
+            lr: self.s.lr,
+            beta1: self.s.beta1,
+            beta2: self.s.beta2,
+            eps: self.s.eps,
+            bc1,
+            bc2,
+            ..AdamParams::default()
+        };
+        if self.slope {
+            let [grad, m, v, x] = all(reads);
+            let bind = [(1, out), (2, grad), (3, m), (4, v), (5, x)];
+            g.dispatch_items("adam", "held_slope", &params, &bind, out.len)
+        } else {
+            let [grad, m, v] = all(reads);
+            g.dispatch_items("adam", "held_step", &params, &[(1, out), (2, grad), (3, m), (4, v)], out.len)
+        }
     }
 }
 
@@ -129,11 +168,28 @@ pub mod reference {
         }
     }
 
-    /// out = x / (√v/√bc2 + eps)
-    pub fn precondition(s: &AdamStep, v: &[f32], x: &[f32], out: &mut [f32]) {
-        let (_, bc2) = s.bias_corrections();
-        for ((o, &x), &v) in out.iter_mut().zip(x).zip(v) {
-            *o = x / (v.sqrt() / bc2.sqrt() + s.eps);
+    /// Adam's step from held moments, without lr, and its derivative in g.
+    fn held(s: &AdamStep, m: f32, v: f32, g: f32) -> (f32, f32) {
+        let (bc1, bc2) = s.bias_corrections();
+        let mi = s.beta1 * m + (1.0 - s.beta1) * g;
+        let vi = s.beta2 * v + (1.0 - s.beta2) * g * g;
+        let root = (vi / bc2).sqrt();
+        let denom = root + s.eps;
+        let ds = if root > 0.0 { (1.0 - s.beta2) * g / (bc2 * root) } else { 0.0 };
+        (mi / bc1 / denom, ((1.0 - s.beta1) * denom - mi * ds) / (bc1 * denom * denom))
+    }
+
+    /// param −= lr · Δ(g)
+    pub fn held_step(s: &AdamStep, m: &[f32], v: &[f32], grad: &[f32], param: &mut [f32]) {
+        for i in 0..param.len() {
+            param[i] -= s.lr * held(s, m[i], v[i], grad[i]).0;
+        }
+    }
+
+    /// out = x · dΔ/dg
+    pub fn held_slope(s: &AdamStep, m: &[f32], v: &[f32], grad: &[f32], x: &[f32], out: &mut [f32]) {
+        for i in 0..out.len() {
+            out[i] = x[i] * held(s, m[i], v[i], grad[i]).1;
         }
     }
 }
