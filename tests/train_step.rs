@@ -368,12 +368,13 @@ fn resnet_and_augmented_iterations_equal_reference() {
 /// Progressive growing: a fade-in's networks, once they take over the last phase's training
 /// state, draw and judge as that phase's did at α = 0, and as the next phase's will at α = 1;
 /// whole iterations in the middle of a fade (α = 0.4), with spectral norm in D, the moving
-/// average, pixel norm in G and the minibatch deviation in D, GPU = CPU.
+/// average, pixel norm in G, the minibatch deviation in D and equalised learning rates (the
+/// optimizer stepping each weight tensor at its own rate), GPU = CPU.
 #[test]
 fn progan_phases_hand_over_and_iterate_equal_reference() {
     use wgan_gpu::gan::progan::{Phase, PhaseNets, carry_over};
     let img = Shape(3, 16, 16);
-    let cfg = GanConfig { g_ema: 0.9, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
+    let cfg = GanConfig { g_ema: 0.9, equalized_lr: true, ..config(LossKind::Hinge, 4, 1, OptKind::Adam) };
     let nets = |level, fading, alpha| {
         let mut n = PhaseNets::new(8, img, 2, Phase { level, fading, alpha });
         n.d.spec.spectral_norm = true;
@@ -521,4 +522,67 @@ fn full_unrolled_gradient_is_the_surrogate_losss() {
     eprintln!("relative error against finite differences: full {full_error}, first order {first_error}");
     assert!(full_error < 0.01, "full unrolled gradient vs finite differences: relative error {full_error}");
     assert!(first_error > 5.0 * full_error, "first order {first_error} should miss where full ({full_error}) does not");
+}
+
+/// Equalised learning rates as learning-rate groups (He's initialisation and Adam at
+/// √2/√fan_in times the rate on each weight tensor) train as Karras et al.'s runtime scaling
+/// does: Adam at the base rate on w' = w/c, whose gradient is c times w's, the network
+/// computing with c·w'. Three steps of random gradients, compared tensor by tensor on the CPU.
+#[test]
+fn equalized_lr_groups_train_as_runtime_scaled_weights() {
+    use wgan_gpu::gan::Optimizer;
+    use wgan_gpu::nn::{InitScheme, Net};
+    use wgan_gpu::ops::adam::AdamStep;
+    let mut b = CpuBackend;
+    let spec = mlp_generator(5, &[7, 9], Shape(1, 3, 4), true);
+    let mut net = Net::new(&mut b, &spec, 2).unwrap();
+    net.init_with(&mut b, 3, InitScheme::He).unwrap();
+    let groups = net.equalized_lr_groups();
+    let n = net.params.len();
+    assert_eq!((groups[0].0, groups.iter().map(|g| g.1).sum::<usize>()), (0, n), "the groups cover the buffer");
+    assert!(groups.windows(2).all(|w| w[0].0 + w[0].1 == w[1].0), "in order, without gaps");
+    let cfg = OptConfig {
+        kind: OptKind::Adam,
+        lr: 1e-2,
+        beta1: 0.0,
+        beta2: 0.99,
+        eps: 1e-8,
+        momentum: 0.0,
+        weight_decay: 0.0,
+    };
+    let mut opt = Optimizer::new(&mut b, cfg, n).unwrap();
+    opt.groups = groups;
+    let start = b.read(&net.params).unwrap();
+    let mut rng = Rng::new(8);
+    let grads: Vec<Vec<f32>> = (0..3).map(|_| rng.vec(n, -1.0, 1.0)).collect();
+    for g in &grads {
+        let g = b.upload(g).unwrap();
+        opt.step(&mut b, &net.params, &g).unwrap();
+    }
+    let got = b.read(&net.params).unwrap();
+    for info in &net.param_infos {
+        let c = match info.init_bound {
+            Some(bound) if info.name.ends_with("weight") => std::f32::consts::SQRT_2 * bound,
+            _ => 1.0,
+        };
+        let range = info.offset..info.offset + info.len;
+        let w: Vec<f32> = start[range.clone()].iter().map(|x| x / c).collect();
+        let (w, m, v) = (b.upload(&w).unwrap(), b.alloc(info.len).unwrap(), b.alloc(info.len).unwrap());
+        for (t, g) in grads.iter().enumerate() {
+            let g: Vec<f32> = g[range.clone()].iter().map(|x| c * x).collect();
+            let s = AdamStep {
+                lr: 1e-2,
+                beta1: 0.0,
+                beta2: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                decoupled: false,
+                t: t as u64 + 1,
+            };
+            let g = b.upload(&g).unwrap();
+            wgan_gpu::ops::adam::step(&mut b, &s, &w, &g, &m, &v).unwrap();
+        }
+        let want: Vec<f32> = b.read(&w).unwrap().iter().map(|x| c * x).collect();
+        assert_close(&format!("{}: c = {c}", info.name), &got[range], &want, 1e-6, 1e-4);
+    }
 }

@@ -171,6 +171,10 @@ pub struct GanConfig {
     /// Whether G's gradient also flows back through the look-ahead steps.
     #[serde(default)]
     pub unroll_grad: UnrollGrad,
+    /// Equalised learning rates (Karras et al. 2018): each weight tensor learns at √2/√fan_in
+    /// times the rate, from He's initialisation.
+    #[serde(default)]
+    pub equalized_lr: bool,
     /// DiffAugment (Zhao et al. 2020): the transforms applied to every image D sees, real or
     /// fake, in D's steps and G's, G learning through them.
     #[serde(default)]
@@ -240,6 +244,7 @@ impl Default for GanConfig {
             r1_every: 1,
             unroll: 0,
             unroll_grad: UnrollGrad::FirstOrder,
+            equalized_lr: false,
             info_cat: 0,
             info_cont: 0,
             info_weight: 1.0,

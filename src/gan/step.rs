@@ -34,20 +34,36 @@ pub struct Optimizer<B: Backend> {
     pub v: B::T,
     /// Steps taken (Adam's t).
     pub t: u64,
+    /// Parts of the buffer stepped at their own multiple of the learning rate: (start, len,
+    /// scale), in order; empty: the whole buffer at the configured rate.
+    pub groups: Vec<(usize, usize, f32)>,
 }
 
 impl<B: Backend> Optimizer<B> {
     pub fn new(b: &mut B, cfg: OptConfig, n: usize) -> Result<Self> {
-        Ok(Optimizer { cfg, m: b.alloc(n)?, v: b.alloc(n)?, t: 0 })
+        Ok(Optimizer { cfg, m: b.alloc(n)?, v: b.alloc(n)?, t: 0, groups: Vec::new() })
     }
 
     pub fn step(&mut self, b: &mut B, params: &B::T, grads: &B::T) -> Result<()> {
         self.step_scaled(b, params, grads, 1.0)
     }
 
-    /// A step at `lr_scale` times the configured learning rate (a decay schedule's factor).
+    /// A step at `lr_scale` times the configured learning rate (a decay schedule's factor), and
+    /// each group's own multiple of it.
     pub fn step_scaled(&mut self, b: &mut B, params: &B::T, grads: &B::T, lr_scale: f32) -> Result<()> {
         self.t += 1;
+        if self.groups.is_empty() {
+            return self.step_part(b, (params, grads, &self.m.clone(), &self.v.clone()), lr_scale);
+        }
+        for (start, len, scale) in self.groups.clone() {
+            let [p, g, m, v] = [params, grads, &self.m, &self.v].map(|t| t.slice(start, len));
+            self.step_part(b, (&p, &g, &m, &v), lr_scale * scale)?;
+        }
+        Ok(())
+    }
+
+    /// Step `t` on one part of the buffers: parameters, gradients and the optimizer's state.
+    fn step_part(&self, b: &mut B, (params, grads, m, v): (&B::T, &B::T, &B::T, &B::T), lr_scale: f32) -> Result<()> {
         let c = OptConfig { lr: self.cfg.lr * lr_scale, ..self.cfg };
         match c.kind {
             OptKind::Adam => {
@@ -60,11 +76,11 @@ impl<B: Backend> Optimizer<B> {
                     decoupled: false,
                     t: self.t,
                 };
-                crate::ops::adam::step(b, &s, params, grads, &self.m, &self.v)
+                crate::ops::adam::step(b, &s, params, grads, m, v)
             }
             OptKind::Sgd => {
                 let s = SgdStep { lr: c.lr, momentum: c.momentum, weight_decay: c.weight_decay };
-                crate::ops::sgd::step(b, &s, params, grads, &self.m)
+                crate::ops::sgd::step(b, &s, params, grads, m)
             }
         }
     }
@@ -395,8 +411,11 @@ impl<B: Backend> Gan<B> {
         }
         let augmented = Augmented::new(b, &cfg, g.output())?;
         let g_classes = cfg.g_classes();
-        let opt_g = Optimizer::new(b, cfg.opt_g, g.params.len())?;
-        let opt_d = Optimizer::new(b, cfg.opt_d, d.params.len())?;
+        let mut opt_g = Optimizer::new(b, cfg.opt_g, g.params.len())?;
+        let mut opt_d = Optimizer::new(b, cfg.opt_d, d.params.len())?;
+        if cfg.equalized_lr {
+            (opt_g.groups, opt_d.groups) = (g.equalized_lr_groups(), d.equalized_lr_groups());
+        }
         let (real_label, gen_label) = match cfg.loss {
             LossKind::Minimax => (cfg.real_label, 0.0),
             _ => (cfg.real_label, 1.0),

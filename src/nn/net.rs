@@ -25,6 +25,9 @@ pub struct ParamInfo {
     pub shape: Vec<usize>,
 }
 
+/// He's gain for (leaky) ReLU layers: weights of standard deviation √2/√fan_in.
+pub const HE_GAIN: f32 = std::f32::consts::SQRT_2;
+
 /// How [`Net::init_with`] draws the first weights.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -34,6 +37,9 @@ pub enum InitScheme {
     Pytorch,
     /// Radford et al. 2015: weights N(0, 0.02), biases 0, batch-norm scale N(1, 0.02).
     Dcgan,
+    /// He et al. 2015: weights N(0, 2/fan_in), biases 0 (what equalised learning rates start
+    /// from: Karras et al.'s N(0, 1) weights scaled by √(2/fan_in)).
+    He,
 }
 
 pub struct Net<B: Backend> {
@@ -182,6 +188,8 @@ impl<B: Backend> Net<B> {
             match (scheme, info.init_bound) {
                 (InitScheme::Pytorch, Some(bound)) => uniform(dst, seed, at, -bound, bound),
                 (InitScheme::Dcgan, Some(_)) if info.name.ends_with("weight") => normal(dst, seed, at, 0.0, 0.02),
+                (InitScheme::Dcgan | InitScheme::He, Some(_)) if !info.name.ends_with("weight") => dst.fill(0.0),
+                (InitScheme::He, Some(bound)) => normal(dst, seed, at, 0.0, HE_GAIN * bound),
                 (InitScheme::Dcgan, Some(_)) => dst.fill(0.0),
                 (InitScheme::Dcgan, None) if info.name.ends_with("gamma") => normal(dst, seed, at, 1.0, 0.02),
                 (_, None) => dst.fill(info.init_value),
@@ -209,6 +217,31 @@ impl<B: Backend> Net<B> {
         }
         self.normalise_weights(b)?;
         b.zero(&self.grads)
+    }
+
+    /// Equalised learning rates (Karras et al. 2018) as learning-rate groups of the flat
+    /// buffer: (start, len, scale), covering it in order. Karras et al. keep weights w' ~ N(0, 1)
+    /// and compute with c·w', c = √2/√fan_in; Adam's step does not depend on the gradient's
+    /// scale, so it moves w' by about lr and the weight c·w' by c·lr. The same training is He's
+    /// initialisation of the weight itself and Adam at c·lr on it, which leaves the weights as
+    /// they compute (for export and sampling) and costs no runtime scaling. Biases and other
+    /// parameters keep the base rate.
+    pub fn equalized_lr_groups(&self) -> Vec<(usize, usize, f32)> {
+        let mut groups: Vec<(usize, usize, f32)> = Vec::new();
+        for (k, info) in self.param_infos.iter().enumerate() {
+            let end = self.param_infos.get(k + 1).map_or(self.params.len(), |next| next.offset);
+            let scale = match info.init_bound {
+                Some(bound) if info.name.ends_with("weight") => HE_GAIN * bound,
+                _ => 1.0,
+            };
+            match groups.last_mut() {
+                Some(last) if last.2 == scale => last.1 = end - last.0,
+                _ => groups.push((groups.last().map_or(0, |g| g.0 + g.1), 0, scale)),
+            }
+            let last = groups.last_mut().expect("pushed above");
+            last.1 = end - last.0;
+        }
+        groups
     }
 
     /// Spectral norm: one power iteration and w / σ(w) for every normalised weight. Call it

@@ -356,8 +356,9 @@ pub struct RunConfig {
     #[arg(long, default_value_t = 1)]
     #[serde(default = "one_usize")]
     pub d_depth: usize,
-    /// Initial weights: dcgan (N(0, 0.02), Radford et al.; the default for dcgan) or pytorch
-    /// (PyTorch's layer defaults; the default for mlp).
+    /// Initial weights: dcgan (N(0, 0.02), Radford et al.; the default for dcgan), pytorch
+    /// (PyTorch's layer defaults; the default for mlp) or he (N(0, 2/fan_in); the default with
+    /// equalised learning rates).
     #[arg(long, value_enum)]
     #[serde(default)]
     pub init: Option<InitScheme>,
@@ -373,6 +374,12 @@ pub struct RunConfig {
     #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, hide_default_value = true)]
     #[serde(default)]
     pub d_spectral_norm: bool,
+    /// Equalised learning rates (Karras et al. 2018): every weight tensor of G and D learns at
+    /// √2/√fan_in times the rate, from He's initialisation, so that each layer's weights move
+    /// by the same share of their size per step [default: true for progan, false otherwise]
+    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, hide_default_value = true)]
+    #[serde(default)]
+    pub equalized_lr: bool,
     /// Keep an exponential moving average of G's weights with this decay (warmed up as
     /// (1+t)/(10+t)); epoch grids, --eval-every, sample, interpolate and eval draw from it.
     /// 0 turns it off.
@@ -571,6 +578,7 @@ impl RunConfig {
             d_steps: self.d_steps.max(1),
             unroll: self.unroll,
             unroll_grad: self.unroll_grad,
+            equalized_lr: self.equalized_lr,
             clip: self.clip,
             real_label: self.real_label,
             opt_g: opt(self.opt_g, self.lr_g),
@@ -604,6 +612,7 @@ impl RunConfig {
     /// Radford et al.'s N(0, 0.02) for the DCGAN, PyTorch's layer defaults for the MLP.
     pub fn init(&self) -> InitScheme {
         self.init.unwrap_or(match self.model {
+            _ if self.equalized_lr => InitScheme::He,
             ModelKind::Dcgan => InitScheme::Dcgan,
             ModelKind::Mlp | ModelKind::Keras | ModelKind::Resnet | ModelKind::Progan => InitScheme::Pytorch,
         })
