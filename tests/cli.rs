@@ -364,6 +364,7 @@ fn bad_input_is_a_one_line_error() {
     assert_one_line_error(&["train", "--r1", "1", "--loss", "wgan-gp", "--out", out], "choose one");
     assert_one_line_error(&["train", "--info-cat", "3", "--conditional", "--out", out], "--info-cat");
     assert_one_line_error(&["train", "--info-cont", "101", "--out", out], "--info-cat");
+    assert_one_line_error(&["train", "--aux-weight", "1", "--out", out], "--conditional");
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -29,6 +29,8 @@ fn default_recipe_trains_on_the_cpu_and_resumes_exactly_mid_epoch() {
     resumes_exactly("mirror", &["--mirror", "--lr-decay", "0.5"], &[]);
     // A projection discriminator reads each batch's labels.
     resumes_exactly("projection", &["--conditional", "--d-label", "projection"], &[]);
+    // The auxiliary classifier's head and optimizer are in the checkpoint.
+    resumes_exactly("aux", &["--conditional", "--aux-weight", "1"], &["q", "opt_q.m"]);
 }
 
 /// WGAN-GP's interpolation weights and InfoGAN's Q head, its optimizer and codes (also when Q

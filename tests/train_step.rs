@@ -196,6 +196,19 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     compare("conditional batch norm + ema", &GanConfig { g_ema: 0.9, ..cfg.clone() }, &g, &d);
     let g = conditional(mlp_generator(8, &[12], img, true), mlp_discriminator(img, &[10], 0.0), 3, true).0;
     assert!(class_norms(g, 3).is_err(), "the MLP's G has no batch norm to make conditional");
+    // AC-GAN's auxiliary classifier beside the projection head: Q learns the real labels, G
+    // its fakes' (two D steps, so Q learns twice per iteration).
+    let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, true);
+    let aux = GanConfig { aux_weight: 0.7, loss: LossKind::Hinge, ..cfg.clone() };
+    compare("projection dcgan + auxiliary classifier", &aux, &g, &d);
+    let mut gan = Gan::new(&mut CpuBackend, aux.clone(), &g, &d).unwrap();
+    assert_eq!(gan.q.as_ref().map(|q| q.net.output_shape().size()), Some(3), "one logit per class");
+    let (reals, labels) = common::iteration_inputs(&mut CpuBackend, &mut Rng::new(2), &aux, img.size());
+    gan.iteration(&mut CpuBackend, &reals, &labels).unwrap();
+    assert_eq!(gan.q.as_ref().map(|q| q.opt.t), Some(2), "Q steps with D");
+    let plain = run(&mut CpuBackend, &GanConfig { aux_weight: 0.0, ..aux.clone() }, &g, &d, 1);
+    let with = run(&mut CpuBackend, &aux, &g, &d, 1);
+    assert_ne!(plain.tensors[0].1, with.tensors[0].1, "the classifier's loss changes G's update");
 }
 
 /// The wiring the GAN step relies on: G's parameter gradient of mean BCE(D(G(z)), 1), taken

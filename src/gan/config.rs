@@ -171,6 +171,11 @@ pub struct GanConfig {
     /// Whether G's gradient also flows back through the look-ahead steps.
     #[serde(default)]
     pub unroll_grad: UnrollGrad,
+    /// AC-GAN's auxiliary classifier (Odena et al. 2017; 0: off), for conditional models: a head
+    /// on D's last features learns the real images' classes, and G's loss adds this weight
+    /// times its cross-entropy on the fakes of the classes they were drawn for.
+    #[serde(default)]
+    pub aux_weight: f32,
     /// Equalised learning rates (Karras et al. 2018): each weight tensor learns at √2/√fan_in
     /// times the rate, from He's initialisation.
     #[serde(default)]
@@ -245,6 +250,7 @@ impl Default for GanConfig {
             unroll: 0,
             unroll_grad: UnrollGrad::FirstOrder,
             equalized_lr: false,
+            aux_weight: 0.0,
             info_cat: 0,
             info_cont: 0,
             info_weight: 1.0,
@@ -291,8 +297,21 @@ impl GanConfig {
 
     /// InfoGAN's loss over `n` samples of this configuration's codes.
     pub fn info_loss(&self, n: usize) -> crate::ops::info_loss::InfoLoss {
+        if self.aux() {
+            return crate::ops::info_loss::InfoLoss { n, k: self.classes, c: 0, z_dim: self.z_dim, cont_weight: 0.0 };
+        }
         let (k, c, z_dim, cont_weight) = (self.info_cat, self.info_cont, self.z_dim, self.info_cont_weight);
         crate::ops::info_loss::InfoLoss { n, k, c, z_dim, cont_weight }
+    }
+
+    /// Whether D carries AC-GAN's auxiliary classifier.
+    pub fn aux(&self) -> bool {
+        self.aux_weight > 0.0 && self.classes > 0
+    }
+
+    /// The weight of the Q head's loss in G's: InfoGAN's or the auxiliary classifier's.
+    pub fn head_weight(&self) -> f32 {
+        if self.aux() { self.aux_weight } else { self.info_weight }
     }
 
     /// Checks the penalties and InfoGAN's codes against each other and the model: one penalty
@@ -309,7 +328,13 @@ impl GanConfig {
                 self.info_cat, self.info_cont, self.z_dim
             )));
         }
-        if self.full_unroll() && (self.penalty().is_some() || self.info() || self.loss == LossKind::Wgan) {
+        if self.aux_weight > 0.0 && (self.classes == 0 || self.pac() > 1) {
+            return Err(Error::Config(
+                "--aux-weight trains a classifier of the labels: it needs --conditional (without --pac)".into(),
+            ));
+        }
+        if self.full_unroll() && (self.penalty().is_some() || self.info() || self.aux() || self.loss == LossKind::Wgan)
+        {
             return Err(Error::Config(
                 "--unroll-grad full differentiates D's look-ahead updates, which a gradient penalty, weight \
                  clipping (--loss wgan) or InfoGAN's Q would make third-order or flat: use --unroll-grad first-order"

@@ -264,15 +264,15 @@ pub const Q_HIDDEN: usize = 128;
 impl<B: Backend> InfoHead<B> {
     /// Q for the features of `d`, when `cfg` asks for latent codes.
     fn new(b: &mut B, cfg: &GanConfig, d: &Net<B>) -> Result<Option<Self>> {
-        if !cfg.info() {
+        if !cfg.info() && !cfg.aux() {
             return Ok(None);
         }
         let n = cfg.batch;
         let features = d.features().len() / d.batch;
-        let spec = crate::gan::models::info_head(features, Q_HIDDEN, cfg.info_cat + cfg.info_cont);
+        let s = cfg.info_loss(n);
+        let spec = crate::gan::models::info_head(features, Q_HIDDEN, s.k + s.c);
         let net = Net::new(b, &spec, n)?;
         let opt = Optimizer::new(b, cfg.opt_d, net.params.len())?;
-        let s = cfg.info_loss(n);
         Ok(Some(InfoHead { net, opt, s, loss: b.alloc(n)?, feature_grad: b.alloc(n * features)? }))
     }
 }
@@ -524,19 +524,19 @@ impl<B: Backend> Gan<B> {
         b.copy(&a.p, &self.stats.slice(self.augment_p_at(), 1))
     }
 
-    /// InfoGAN: Q's loss on D's features of the fake batch D has just seen, into the stats, and
-    /// its gradient (times `info_weight`) into Q's parameters when `train_q`; returns the
+    /// The Q head's loss on D's features of the batch D has just seen, whose codes (InfoGAN's,
+    /// or the classes for the auxiliary classifier) are `codes`, into the stats, and its
+    /// gradient (times the head's weight) into Q's parameters when `train_q`; returns the
     /// gradient with respect to D's features, for D's backward. None without a Q head.
-    fn info_loss(&mut self, b: &mut B, train_q: bool) -> Result<Option<B::T>> {
+    fn info_loss(&mut self, b: &mut B, train_q: bool, codes: &B::T) -> Result<Option<B::T>> {
         let features = self.d.features().clone();
-        let info_at = self.info_at();
+        let (info_at, weight) = (self.info_at(), self.cfg.head_weight());
         let Some(q) = &mut self.q else { return Ok(None) };
         q.net.forward(b, &features, true, 0, 0)?;
         let (out, dout) = (q.net.output().clone(), q.net.output_grad().clone());
-        let codes = (&out, &self.fake_labels, &self.z);
-        crate::ops::info_loss::forward(b, &q.s, &out, &self.fake_labels, &self.z, &q.loss)?;
+        crate::ops::info_loss::forward(b, &q.s, &out, codes, &self.z, &q.loss)?;
         crate::ops::reduce::sum(b, &q.loss, &self.stats.slice(info_at, 1), 1.0 / q.s.n as f32)?;
-        crate::ops::info_loss::backward(b, &q.s, codes, &dout, self.cfg.info_weight)?;
+        crate::ops::info_loss::backward(b, &q.s, (&out, codes, &self.z), &dout, weight)?;
         q.net.backward(b, &features, Some(&q.feature_grad), train_q)?;
         Ok(Some(q.feature_grad.clone()))
     }
@@ -785,7 +785,7 @@ impl<B: Backend> Gan<B> {
         }
         self.d.forward(b, &x, true, self.dropout_seed(999), 0)?;
         self.loss(b, G_LOSS, Role::Gen)?;
-        let q = self.info_loss(b, false)?;
+        let q = self.info_loss(b, false, &self.fake_labels.clone())?;
         if full {
             // dL_G/d(D's weights) as well: where the backward through the look-ahead starts.
             b.zero(&self.d.grads)?;
@@ -982,7 +982,10 @@ impl<B: Backend> Gan<B> {
         self.loss(b, D_LOSS_REAL, Role::Real)?;
         b.copy(self.d.output(), &self.stats.slice(LOGITS_REAL, n))?;
         if self.train_d {
-            self.d.backward(b, &x, None, true)?;
+            // The auxiliary classifier learns the classes of real images only: learning G's
+            // fakes' labels too would let it agree with whatever G draws for a class.
+            let q = if self.cfg.aux() { self.info_loss(b, true, &real_label)? } else { None };
+            self.d_backward(b, &x, None, true, q)?;
         }
         self.adjust_augmentation(b)?;
 
@@ -992,7 +995,7 @@ impl<B: Backend> Gan<B> {
         self.loss(b, D_LOSS_FAKE, Role::Fake)?;
         b.copy(self.d.output(), &self.stats.slice(fake_at, n))?;
         if self.train_d {
-            let q = self.info_loss(b, true)?;
+            let q = if self.cfg.aux() { None } else { self.info_loss(b, true, &self.fake_labels.clone())? };
             self.d_backward(b, &x, None, true, q)?;
             self.penalise(b, real, &fake, &real_label, k)?;
             self.d.spectral_backward(b)?;

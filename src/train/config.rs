@@ -374,6 +374,12 @@ pub struct RunConfig {
     #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, hide_default_value = true)]
     #[serde(default)]
     pub d_spectral_norm: bool,
+    /// AC-GAN's auxiliary classifier (Odena et al. 2017) beside D's label input, for
+    /// conditional models: a head on D's last features learns the real images' classes, and G's
+    /// loss adds this weight times that head's cross-entropy on its fakes (0: off)
+    #[arg(long, default_value_t = 0.0)]
+    #[serde(default)]
+    pub aux_weight: f32,
     /// Equalised learning rates (Karras et al. 2018): every weight tensor of G and D learns at
     /// √2/√fan_in times the rate, from He's initialisation, so that each layer's weights move
     /// by the same share of their size per step [default: true for progan, false otherwise]
@@ -579,6 +585,7 @@ impl RunConfig {
             unroll: self.unroll,
             unroll_grad: self.unroll_grad,
             equalized_lr: self.equalized_lr,
+            aux_weight: self.aux_weight,
             clip: self.clip,
             real_label: self.real_label,
             opt_g: opt(self.opt_g, self.lr_g),
@@ -664,6 +671,7 @@ impl RunConfig {
             ("gp-weight", self.gp_weight, NON_NEGATIVE),
             ("r1", self.r1, NON_NEGATIVE),
             ("info-weight", self.info_weight, NON_NEGATIVE),
+            ("aux-weight", self.aux_weight, NON_NEGATIVE),
             ("info-cont-weight", self.info_cont_weight, NON_NEGATIVE),
             ("real-label", self.real_label, LABEL),
             ("instance-noise", self.instance_noise, NON_NEGATIVE),
