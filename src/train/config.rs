@@ -382,7 +382,8 @@ pub struct RunConfig {
     pub aux_weight: f32,
     /// Equalised learning rates (Karras et al. 2018): every weight tensor of G and D learns at
     /// √2/√fan_in times the rate, from He's initialisation, so that each layer's weights move
-    /// by the same share of their size per step [default: true for progan, false otherwise]
+    /// by the same share of their size per step (off by default: with progan's hinge loss and
+    /// spectral norm it drew noise where PyTorch's initialisation at one rate drew pages)
     #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true", action = clap::ArgAction::Set, hide_default_value = true)]
     #[serde(default)]
     pub equalized_lr: bool,

@@ -179,9 +179,6 @@ impl RunConfig {
                 d_spectral_norm = true,
                 batch_size = DCGAN_BATCH
             );
-            if self.model == ModelKind::Progan {
-                set!(self, explicit; equalized_lr = true);
-            }
         }
         // Conditional batch norm: the label obeyed as often as with the one-hot input alone,
         // and a lower FD (10.4 against 11.8 after one epoch, 6.5 against 8.6 after five;

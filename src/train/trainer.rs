@@ -799,6 +799,10 @@ impl<B: Backend> Logger<B> {
             if gan.cfg.info() {
                 line["info"] = s.info.into();
             }
+            if gan.cfg.aux() {
+                // The auxiliary classifier's cross-entropy on G's fakes, before its weight.
+                line["aux"] = s.info.into();
+            }
             if let Some(p) = s.augment_p {
                 line["augment_p"] = p.into();
             }
@@ -822,7 +826,7 @@ impl<B: Backend> Logger<B> {
             losses.push(series("D's gradient penalty", [120, 60, 160], |s| s.penalty));
         }
         if self.history.iter().any(|(_, s)| s.info != 0.0) {
-            losses.push(series("Q's code loss (InfoGAN)", [20, 150, 150], |s| s.info));
+            losses.push(series("Q's loss (InfoGAN's code, or the auxiliary classifier's)", [20, 150, 150], |s| s.info));
         }
         let mut accuracy = vec![
             series("D accuracy on real", [30, 150, 30], |s| s.acc_real),
