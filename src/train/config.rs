@@ -275,7 +275,8 @@ pub struct RunConfig {
     /// How a conditional G is told the label: input (one-hot after z) or norm (also every batch
     /// norm of G scales and shifts its channels by a learned per-class gain and bias:
     /// conditional batch norm, de Vries et al. 2017, as in Miyato & Koyama 2018 and BigGAN)
-    /// [default: norm where G has batch norm (dcgan, resnet), input otherwise]
+    /// (InfoGAN's categorical code likewise) [default: norm where G has batch norm (dcgan,
+    /// resnet), input otherwise]
     #[arg(long, value_enum, default_value_t = GLabel::Input, hide_default_value = true)]
     #[serde(default = "GLabel::before_the_flag")]
     pub g_label: GLabel,
@@ -376,8 +377,9 @@ pub struct RunConfig {
     pub d_spectral_norm: bool,
     /// AC-GAN's auxiliary classifier (Odena et al. 2017) beside D's label input, for
     /// conditional models: a head on D's last features learns the real images' classes, and G's
-    /// loss adds this weight times that head's cross-entropy on its fakes (0: off)
-    #[arg(long, default_value_t = 0.0)]
+    /// loss adds this weight times that head's cross-entropy on its fakes (0: off) [default: 1 for
+    /// a conditional dcgan, 0 otherwise]
+    #[arg(long, default_value_t = 0.0, hide_default_value = true)]
     #[serde(default)]
     pub aux_weight: f32,
     /// Equalised learning rates (Karras et al. 2018): every weight tensor of G and D learns at
