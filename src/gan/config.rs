@@ -26,9 +26,10 @@ impl LossKind {
     }
 }
 
-/// How far back G's gradient reaches in an unrolled iteration (`--unroll-grad`).
+/// How far back G's gradient reaches in an unrolled iteration (`--unroll-grad`; saved as spelled
+/// on the command line).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
 pub enum UnrollGrad {
     /// Through the look-ahead D's weights, taken as constants.
     #[default]
