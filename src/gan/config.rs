@@ -84,6 +84,19 @@ pub struct OptConfig {
 }
 
 impl OptConfig {
+    /// Adam's step number `t` with these settings (L2 weight decay, as torch.optim.Adam).
+    pub fn adam_step(&self, t: u64) -> crate::ops::adam::AdamStep {
+        crate::ops::adam::AdamStep {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+            decoupled: false,
+            t,
+        }
+    }
+
     /// Radford et al. 2015: Adam, lr 2e-4, β1 0.5.
     pub fn dcgan_adam() -> Self {
         OptConfig {

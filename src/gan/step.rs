@@ -7,7 +7,6 @@ use super::config::{GanConfig, LossKind, OptConfig, OptKind, Penalty};
 use crate::backend::{Backend, Tensor};
 use crate::error::{Error, Result};
 use crate::nn::{Net, NetSpec, Shape};
-use crate::ops::adam::AdamStep;
 use crate::ops::augment::Adjust;
 use crate::ops::condition::Condition;
 use crate::ops::ema::EmaStep;
@@ -35,13 +34,13 @@ pub struct Optimizer<B: Backend> {
     /// Steps taken (Adam's t).
     pub t: u64,
     /// Parts of the buffer stepped at their own multiple of the learning rate: (start, len,
-    /// scale), in order; empty: the whole buffer at the configured rate.
+    /// scale), in order, covering it (at first one group, the whole buffer at the rate).
     pub groups: Vec<(usize, usize, f32)>,
 }
 
 impl<B: Backend> Optimizer<B> {
     pub fn new(b: &mut B, cfg: OptConfig, n: usize) -> Result<Self> {
-        Ok(Optimizer { cfg, m: b.alloc(n)?, v: b.alloc(n)?, t: 0, groups: Vec::new() })
+        Ok(Optimizer { cfg, m: b.alloc(n)?, v: b.alloc(n)?, t: 0, groups: vec![(0, n, 1.0)] })
     }
 
     pub fn step(&mut self, b: &mut B, params: &B::T, grads: &B::T) -> Result<()> {
@@ -52,10 +51,7 @@ impl<B: Backend> Optimizer<B> {
     /// each group's own multiple of it.
     pub fn step_scaled(&mut self, b: &mut B, params: &B::T, grads: &B::T, lr_scale: f32) -> Result<()> {
         self.t += 1;
-        if self.groups.is_empty() {
-            return self.step_part(b, (params, grads, &self.m.clone(), &self.v.clone()), lr_scale);
-        }
-        for (start, len, scale) in self.groups.clone() {
+        for &(start, len, scale) in &self.groups {
             let [p, g, m, v] = [params, grads, &self.m, &self.v].map(|t| t.slice(start, len));
             self.step_part(b, (&p, &g, &m, &v), lr_scale * scale)?;
         }
@@ -66,18 +62,7 @@ impl<B: Backend> Optimizer<B> {
     fn step_part(&self, b: &mut B, (params, grads, m, v): (&B::T, &B::T, &B::T, &B::T), lr_scale: f32) -> Result<()> {
         let c = OptConfig { lr: self.cfg.lr * lr_scale, ..self.cfg };
         match c.kind {
-            OptKind::Adam => {
-                let s = AdamStep {
-                    lr: c.lr,
-                    beta1: c.beta1,
-                    beta2: c.beta2,
-                    eps: c.eps,
-                    weight_decay: c.weight_decay,
-                    decoupled: false,
-                    t: self.t,
-                };
-                crate::ops::adam::step(b, &s, params, grads, m, v)
-            }
+            OptKind::Adam => crate::ops::adam::step(b, &c.adam_step(self.t), params, grads, m, v),
             OptKind::Sgd => {
                 let s = SgdStep { lr: c.lr, momentum: c.momentum, weight_decay: c.weight_decay };
                 crate::ops::sgd::step(b, &s, params, grads, m)
@@ -848,16 +833,8 @@ impl<B: Backend> Gan<B> {
     /// The full variant's look-ahead steps: Adam's next step from the saved moments, at D's
     /// learning rate and its decay (weight decay left out).
     fn look_ahead_adam(&self) -> crate::ops::adam::AdamStep {
-        let c = self.cfg.opt_d;
-        crate::ops::adam::AdamStep {
-            lr: c.lr * self.lr_scale(),
-            beta1: c.beta1,
-            beta2: c.beta2,
-            eps: c.eps,
-            weight_decay: 0.0,
-            decoupled: false,
-            t: self.unrolled.as_ref().map_or(0, |s| s.t) + 1,
-        }
+        let c = OptConfig { lr: self.cfg.opt_d.lr * self.lr_scale(), weight_decay: 0.0, ..self.cfg.opt_d };
+        c.adam_step(self.unrolled.as_ref().map_or(0, |s| s.t) + 1)
     }
 
     /// D's loss on real batch `k` and the fake batch G last generated, at D's current weights:
@@ -895,9 +872,9 @@ impl<B: Backend> Gan<B> {
     /// Step θ' = θ − lr·Δ(∇L_D(θ, G)) sends an adjoint a of θ' back as a − lr·H·u to θ and as
     /// −lr·∂(∇L_D·u)/∂G to G's weights, u = Δ'·a (Δ acts element by element); both are
     /// central differences of D's gradients at θ ± ε·u (ε·‖u‖ = [`HVP_STEP`]), the second
-    /// through G's backward of their gradients with respect to the fakes. G's weights do not change during the look-ahead, so
-    /// each batch's fakes are G's forward on that batch's noise again; G's running statistics
-    /// are put back after.
+    /// through G's backward of their gradients with respect to the fakes. G's weights do not
+    /// change during the look-ahead, so each batch's fakes are G's forward on that batch's noise
+    /// again; G's running statistics are put back after.
     fn back_through_look_ahead(&mut self, b: &mut B, reals: &[B::T], labels: &[B::T], from: usize) -> Result<()> {
         let s = self.unrolled.as_ref().expect("unrolled");
         let t = s.trail.as_ref().expect("full unroll");

@@ -188,9 +188,10 @@ impl<B: Backend> Net<B> {
             match (scheme, info.init_bound) {
                 (InitScheme::Pytorch, Some(bound)) => uniform(dst, seed, at, -bound, bound),
                 (InitScheme::Dcgan, Some(_)) if info.name.ends_with("weight") => normal(dst, seed, at, 0.0, 0.02),
-                (InitScheme::Dcgan | InitScheme::He, Some(_)) if !info.name.ends_with("weight") => dst.fill(0.0),
-                (InitScheme::He, Some(bound)) => normal(dst, seed, at, 0.0, HE_GAIN * bound),
-                (InitScheme::Dcgan, Some(_)) => dst.fill(0.0),
+                (InitScheme::He, Some(bound)) if info.name.ends_with("weight") => {
+                    normal(dst, seed, at, 0.0, HE_GAIN * bound)
+                }
+                (InitScheme::Dcgan | InitScheme::He, Some(_)) => dst.fill(0.0),
                 (InitScheme::Dcgan, None) if info.name.ends_with("gamma") => normal(dst, seed, at, 1.0, 0.02),
                 (_, None) => dst.fill(info.init_value),
             }
@@ -234,12 +235,11 @@ impl<B: Backend> Net<B> {
                 Some(bound) if info.name.ends_with("weight") => HE_GAIN * bound,
                 _ => 1.0,
             };
+            let start = groups.last().map_or(0, |g| g.0 + g.1);
             match groups.last_mut() {
                 Some(last) if last.2 == scale => last.1 = end - last.0,
-                _ => groups.push((groups.last().map_or(0, |g| g.0 + g.1), 0, scale)),
+                _ => groups.push((start, end - start, scale)),
             }
-            let last = groups.last_mut().expect("pushed above");
-            last.1 = end - last.0;
         }
         groups
     }

@@ -1,5 +1,6 @@
-//! reduce: deterministic sums. `sum`: out[0] = alpha · Σx; `sum_squares`: alpha · Σx². `sum_channels`: x [n, channels,
-//! spatial] → out [channels], the bias gradient of linear and of both convolutions.
+//! reduce: deterministic sums. `sum`: out[0] = alpha · Σx; `sum_squares`: alpha · Σx².
+//! `sum_channels`: x [n, channels, spatial] → out [channels], the bias gradient of linear and of
+//! both convolutions.
 
 use super::{GpuTensors, Pass, all, all_mut, expect, run, u};
 use crate::backend::Backend;
