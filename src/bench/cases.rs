@@ -93,9 +93,10 @@ impl Case {
     pub fn run<B: Backend>(&self, b: &mut B, t: &[B::T]) -> Result<()> {
         // Weighted ops: [x, w, b, y, dy, dx, dw, db].
         let bias = |on: bool| on.then_some(&t[2]);
+        let has_bias = matches!(self.op, Op::Linear(_, true) | Op::Conv2d(_, true) | Op::ConvTranspose2d(_, true));
         let grads = || match self.pass {
             Pass::BackwardInput => Grads { dx: Some(&t[5]), dw: None, db: None },
-            _ => Grads { dx: None, dw: Some(&t[6]), db: Some(&t[7]) },
+            _ => Grads { dx: None, dw: Some(&t[6]), db: has_bias.then_some(&t[7]) },
         };
         match (self.op, self.pass) {
             (Op::Linear(s, on), Pass::Forward) => crate::ops::linear::forward(b, &s, &t[0], &t[1], bias(on), &t[3]),

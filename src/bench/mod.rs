@@ -15,7 +15,7 @@ use crate::gan::config::{GanConfig, LossKind, ModelKind};
 use crate::gan::models::reference_bench_models;
 use crate::gan::step::Gan;
 use crate::gpu::{BackendChoice, DeviceSettings, GpuBackend, GpuContext, GpuTensor};
-use crate::nn::NetSpec;
+use crate::nn::{NetSpec, Shape};
 use crate::ops::gemm::{BIG_PRODUCT, MIN_WORKGROUPS};
 use cases::{Case, Fill};
 
@@ -32,10 +32,11 @@ pub enum BenchModel {
     Default,
 }
 
-/// The generator, discriminator and iteration settings of plain `wgan-gpu train` on MNIST.
-fn default_recipe() -> Result<(NetSpec, NetSpec, GanConfig)> {
+/// The generator, discriminator and iteration settings of plain `wgan-gpu train` on images of
+/// `img` (MNIST's 1×28×28, or a folder's at `--image-size` and `--channels`).
+fn default_recipe(img: Shape) -> Result<(NetSpec, NetSpec, GanConfig)> {
     let args = crate::train::default_settings();
-    let (gs, ds) = args.specs(crate::nn::Shape(1, 28, 28), 0, false)?;
+    let (gs, ds) = args.specs(img, 0, false)?;
     Ok((gs, ds, args.gan_config()))
 }
 
@@ -67,6 +68,13 @@ pub struct BenchArgs {
     /// the gradient penalty's three extra passes through D; its FLOPs are not counted).
     #[arg(long, value_enum, default_value_t = LossKind::Bce)]
     pub loss: LossKind,
+    /// The side of the images `--model default` trains on (28: MNIST; 32, 64, 128: a folder's
+    /// `--image-size`). The PyTorch reference's models are MNIST's.
+    #[arg(long, default_value_t = 28)]
+    pub image_size: usize,
+    /// Channels of those images (1 grey, 3 colour).
+    #[arg(long, default_value_t = 1)]
+    pub channels: usize,
 }
 
 /// Median, and the 10th and 90th percentiles as the spread.
@@ -137,13 +145,19 @@ pub fn bench(args: BenchArgs, device: &DeviceSettings) -> Result<()> {
         BenchModel::All => &[Some(ModelKind::Dcgan), Some(ModelKind::Mlp)],
         BenchModel::Default => &[None],
     };
+    let img = Shape(args.channels, args.image_size, args.image_size);
+    if args.model != BenchModel::Default && img != Shape(1, 28, 28) {
+        return Err(Error::Config(
+            "--image-size and --channels apply to --model default (the reference models are MNIST's)".into(),
+        ));
+    }
     for &model in models {
         let (gs, ds, recipe) = match model {
             Some(m) => {
                 let (gs, ds) = reference_bench_models(m, 100);
                 (gs, ds, GanConfig { loss: args.loss, ..GanConfig::default() })
             }
-            None => default_recipe()?,
+            None => default_recipe(img)?,
         };
         let name = model.map_or("default".to_string(), |m| format!("{m:?}").to_lowercase());
         for &batch in &args.batch {
@@ -326,7 +340,8 @@ fn iteration_row(
     let (batch, loss) = (cfg.batch, cfg.loss);
     let mut gan = Gan::new(g, cfg, gs, ds)?;
     // As the PyTorch reference: 0.5·N(0, 1) clamped to [−1, 1], one fixed batch.
-    let reals: Vec<f32> = Fill::new(7).vec(batch * 784).iter().map(|v| (0.5 * v * 1.7).clamp(-1.0, 1.0)).collect();
+    let reals: Vec<f32> =
+        Fill::new(7).vec(batch * ds.input.size()).iter().map(|v| (0.5 * v * 1.7).clamp(-1.0, 1.0)).collect();
     let reals = [g.upload(&reals)?];
     let (mut times, mut recording) = (Vec::new(), Vec::new());
     for i in 0..args.warmup + args.iters {
