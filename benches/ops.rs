@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         no_ops: false,
         no_check: false,
         loss: wgan_gpu::gan::LossKind::Bce,
+        image_size: 28,
+        channels: 1,
     };
     match bench(args, &wgan_gpu::gpu::DeviceSettings::from_env()) {
         Ok(()) => ExitCode::SUCCESS,
