@@ -5,7 +5,9 @@ mod common;
 
 use common::{Rng, assert_close, gpu};
 use wgan_gpu::cpu::CpuBackend;
-use wgan_gpu::gan::models::{DcganOptions, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator};
+use wgan_gpu::gan::models::{
+    DcganOptions, GUpsample, dcgan_discriminator, dcgan_generator, mlp_discriminator, mlp_generator,
+};
 use wgan_gpu::gan::{Gan, GanConfig, LossKind, OptConfig, OptKind, UnrollGrad};
 use wgan_gpu::nn::{LayerSpec, NetSpec, Shape};
 use wgan_gpu::ops::activation::Activation;
@@ -128,12 +130,26 @@ fn mlp_iterations_equal_reference_for_every_loss() {
 
 #[test]
 fn dcgan_iterations_equal_reference() {
-    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.2, d_depth: 1 };
+    let o = DcganOptions {
+        width: 4,
+        g_batch_norm: true,
+        d_batch_norm: true,
+        d_dropout: 0.2,
+        d_depth: 1,
+        g_upsample: GUpsample::Transposed,
+    };
     let img = Shape(1, 28, 28);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan bce", &config(LossKind::Bce, 5, 1, OptKind::Adam), &g, &d);
-    // 32×32 RGB: three stride-2 levels from a 4×4 base.
-    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
+    // 32×32 RGB: three levels from a 4×4 base, G doubling by nearest 2× and a 3×3 conv.
+    let o = DcganOptions {
+        width: 2,
+        g_batch_norm: true,
+        d_batch_norm: false,
+        d_dropout: 0.0,
+        d_depth: 1,
+        g_upsample: GUpsample::Nearest,
+    };
     let img = Shape(3, 32, 32);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan 3x32x32", &config(LossKind::Lsgan, 3, 1, OptKind::Adam), &g, &d);
@@ -173,7 +189,14 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     let mut cfg = config(LossKind::Bce, 6, 2, OptKind::Adam);
     (cfg.classes, cfg.instance_noise, cfg.noise_anneal_steps) = (3, 0.2, 4);
     // Conv D: label planes; MLP D: label features.
-    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
+    let o = DcganOptions {
+        width: 3,
+        g_batch_norm: true,
+        d_batch_norm: false,
+        d_dropout: 0.0,
+        d_depth: 1,
+        g_upsample: GUpsample::Transposed,
+    };
     let img = Shape(1, 8, 8);
     let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, false);
     assert_eq!(d.input, Shape(4, 8, 8));
@@ -218,7 +241,14 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
 fn network_gradients_match_finite_differences() {
     use wgan_gpu::nn::Net;
     let mut b = CpuBackend;
-    let o = DcganOptions { width: 2, g_batch_norm: true, d_batch_norm: true, d_dropout: 0.0, d_depth: 1 };
+    let o = DcganOptions {
+        width: 2,
+        g_batch_norm: true,
+        d_batch_norm: true,
+        d_dropout: 0.0,
+        d_depth: 1,
+        g_upsample: GUpsample::Transposed,
+    };
     let img = Shape(1, 28, 28);
     let (gs, ds) = (dcgan_generator(3, img, o), dcgan_discriminator(img, o));
     let mlp = (mlp_generator(3, &[5], Shape(1, 28, 28), true), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
@@ -303,7 +333,14 @@ fn network_gradients_match_finite_differences() {
 fn infogan_iterations_equal_reference() {
     let mut cfg = config(LossKind::Hinge, 6, 1, OptKind::Adam);
     (cfg.info_cat, cfg.info_cont, cfg.info_weight) = (3, 2, 0.7);
-    let o = DcganOptions { width: 3, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
+    let o = DcganOptions {
+        width: 3,
+        g_batch_norm: true,
+        d_batch_norm: false,
+        d_dropout: 0.0,
+        d_depth: 1,
+        g_upsample: GUpsample::Transposed,
+    };
     let img = Shape(1, 8, 8);
     let mut g = dcgan_generator(8, img, o);
     g.input = Shape(8 + 3, 1, 1);

@@ -2,7 +2,7 @@
 //! halves down to 4..7 (28, 32, 64, ...).
 
 use crate::error::{Error, Result};
-use crate::nn::{LayerSpec as L, NetSpec, Shape};
+use crate::nn::{LayerSpec as L, NetSpec, Shape, Upsampling};
 use crate::ops::activation::Activation;
 
 const LRELU: Activation = Activation::LeakyRelu(0.2);
@@ -63,13 +63,35 @@ pub struct DcganOptions {
     pub d_dropout: f32,
     /// Convolutions per level of D (1: Radford et al.'s).
     pub d_depth: usize,
+    /// How G doubles its feature maps.
+    pub g_upsample: GUpsample,
+}
+
+/// How the DCGAN's G doubles its feature maps at each level.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GUpsample {
+    /// A 4×4 transposed convolution of stride 2 (Radford et al.).
+    #[default]
+    Transposed,
+    /// Nearest-neighbour 2× then a 3×3 convolution (Odena et al. 2016's resize-convolution: no
+    /// checkerboard by construction, since every output pixel sees the same number of inputs;
+    /// G does 2.25× the multiply-adds).
+    Nearest,
 }
 
 impl Default for DcganOptions {
     /// Batch norm in G (Radford et al.: it keeps G from collapsing early); D without it, which
     /// trains stably at these sizes and keeps the real and fake batches independent.
     fn default() -> Self {
-        DcganOptions { width: 64, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 }
+        DcganOptions {
+            width: 64,
+            g_batch_norm: true,
+            d_batch_norm: false,
+            d_dropout: 0.0,
+            d_depth: 1,
+            g_upsample: GUpsample::Transposed,
+        }
     }
 }
 
@@ -84,8 +106,8 @@ fn levels_of(img: Shape) -> usize {
     dcgan_levels(img.1).expect("a size the DCGAN supports (checked by the caller)")
 }
 
-/// z → Linear → (2^(L−1)·w, b, b) → L × ConvT(4, s2, p1), halving channels → img, tanh, where
-/// b = side / 2^L (at 28×28: 7×7 → 14×14 → 28×28). With batch norm, layers before it drop their
+/// z → Linear → (2^(L−1)·w, b, b) → L × ConvT(4, s2, p1) (or nearest 2× then a 3×3 conv),
+/// halving channels → img, tanh, where b = side / 2^L (at 28×28: 7×7 → 14×14 → 28×28). With batch norm, layers before it drop their
 /// bias and use ReLU (Radford et al.); without, LeakyReLU 0.2, exactly the PyTorch reference
 /// bench's generator.
 pub fn dcgan_generator(z_dim: usize, img: Shape, o: DcganOptions) -> NetSpec {
@@ -104,7 +126,15 @@ pub fn dcgan_generator(z_dim: usize, img: Shape, o: DcganOptions) -> NetSpec {
         let last = level == 0;
         let out = if last { img.0 } else { ch / 2 };
         let bias = last || !bn_on;
-        layers.push(L::ConvTranspose2d { out, kernel: 4, stride: 2, pad: 1, output_padding: 0, bias });
+        match o.g_upsample {
+            GUpsample::Transposed => {
+                layers.push(L::ConvTranspose2d { out, kernel: 4, stride: 2, pad: 1, output_padding: 0, bias })
+            }
+            GUpsample::Nearest => layers.extend([
+                L::Upsample { mode: Upsampling::Nearest },
+                L::Conv2d { out, kernel: 3, stride: 1, pad: 1, bias },
+            ]),
+        }
         if !last {
             if bn_on {
                 layers.push(bn());
@@ -233,7 +263,7 @@ pub fn reference_bench_models(kind: super::ModelKind, z_dim: usize) -> (NetSpec,
             (mlp_generator(z_dim, &[256, 512, 1024], img, true), mlp_discriminator(img, &[512, 256], 0.0))
         }
         super::ModelKind::Dcgan => {
-            let o = DcganOptions { width: 64, g_batch_norm: false, d_batch_norm: false, d_dropout: 0.0, d_depth: 1 };
+            let o = DcganOptions { g_batch_norm: false, ..DcganOptions::default() };
             (dcgan_generator(z_dim, img, o), dcgan_discriminator(img, o))
         }
         super::ModelKind::Keras => (keras_generator(z_dim, img), keras_discriminator(img)),

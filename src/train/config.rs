@@ -10,7 +10,7 @@ use super::preset::Preset;
 use crate::data::folder::Crop;
 use crate::data::table::transform::TransformKind;
 use crate::error::{Error, Result};
-use crate::gan::models::{self, DcganOptions};
+use crate::gan::models::{self, DcganOptions, GUpsample};
 use crate::gan::progan::{self, Phase, PhaseNets};
 use crate::gan::resnet;
 use crate::gan::{GanConfig, LossKind, ModelKind, OptConfig, OptKind, UnrollGrad};
@@ -369,6 +369,12 @@ pub struct RunConfig {
     /// DCGAN: batch norm in the discriminator.
     #[arg(long)]
     pub d_batch_norm: bool,
+    /// DCGAN: how G doubles its feature maps: transposed (4×4 transposed convolutions, Radford
+    /// et al.) or nearest (nearest 2× then a 3×3 convolution: no checkerboard, G does 2.25× the
+    /// work)
+    #[arg(long, value_enum, default_value_t = GUpsample::Transposed)]
+    #[serde(default)]
+    pub g_upsample: GUpsample,
     /// Spectral normalisation of every weighted layer of the discriminator (Miyato et al. 2018):
     /// one power iteration per step; `--d-spectral-norm false` turns it off [default: true for
     /// dcgan, resnet and progan, false for mlp, keras and tables]
@@ -505,6 +511,7 @@ impl RunConfig {
                     d_batch_norm: self.d_batch_norm,
                     d_dropout: self.d_dropout(),
                     d_depth: self.d_depth,
+                    g_upsample: self.g_upsample,
                 };
                 let g = DcganOptions { width: self.g_width.unwrap_or(self.width), ..o };
                 (models::dcgan_generator(self.z_dim, img, g), models::dcgan_discriminator(packed, o))
