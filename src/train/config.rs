@@ -371,8 +371,8 @@ pub struct RunConfig {
     pub d_batch_norm: bool,
     /// DCGAN: how G doubles its feature maps: transposed (4×4 transposed convolutions, Radford
     /// et al.) or nearest (nearest 2× then a 3×3 convolution: no checkerboard, G does 2.25× the
-    /// work)
-    #[arg(long, value_enum, default_value_t = GUpsample::Transposed)]
+    /// work) [default: nearest for a folder of images, transposed otherwise]
+    #[arg(long, value_enum, default_value_t = GUpsample::Transposed, hide_default_value = true)]
     #[serde(default)]
     pub g_upsample: GUpsample,
     /// Spectral normalisation of every weighted layer of the discriminator (Miyato et al. 2018):
