@@ -160,7 +160,14 @@ fn dcgan_iterations_equal_reference() {
 /// recomputed.
 #[test]
 fn hinge_spectral_norm_and_ema_iterations_equal_reference() {
-    let o = DcganOptions { width: 4, g_batch_norm: true, d_batch_norm: false, d_dropout: 0.0, d_depth: 2 };
+    let o = DcganOptions {
+        width: 4,
+        g_batch_norm: true,
+        d_batch_norm: false,
+        d_dropout: 0.0,
+        d_depth: 2,
+        g_upsample: GUpsample::Transposed,
+    };
     let img = Shape(1, 28, 28);
     let (g, mut d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     d.spectral_norm = true;
