@@ -112,6 +112,12 @@ impl Out {
 }
 
 pub fn bench(args: BenchArgs, device: &DeviceSettings) -> Result<()> {
+    let img = Shape(args.channels, args.image_size, args.image_size);
+    if args.model != BenchModel::Default && img != Shape(1, 28, 28) {
+        return Err(Error::Config(
+            "--image-size and --channels apply to --model default (the reference models are MNIST's)".into(),
+        ));
+    }
     let ctx = GpuContext::new(args.backend, device)?;
     if let Some(hint) = ctx.adapter.slow_path_hint() {
         eprintln!("{hint}");
@@ -145,12 +151,6 @@ pub fn bench(args: BenchArgs, device: &DeviceSettings) -> Result<()> {
         BenchModel::All => &[Some(ModelKind::Dcgan), Some(ModelKind::Mlp)],
         BenchModel::Default => &[None],
     };
-    let img = Shape(args.channels, args.image_size, args.image_size);
-    if args.model != BenchModel::Default && img != Shape(1, 28, 28) {
-        return Err(Error::Config(
-            "--image-size and --channels apply to --model default (the reference models are MNIST's)".into(),
-        ));
-    }
     for &model in models {
         let (gs, ds, recipe) = match model {
             Some(m) => {
