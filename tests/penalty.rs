@@ -5,7 +5,7 @@ mod common;
 
 use common::{Rng, assert_close, gpu};
 use wgan_gpu::cpu::CpuBackend;
-use wgan_gpu::gan::models::{DcganOptions, GUpsample, conditional, dcgan_discriminator, dcgan_generator};
+use wgan_gpu::gan::models::{DcganOptions, conditional, dcgan_discriminator, dcgan_generator};
 use wgan_gpu::gan::models::{mlp_discriminator, mlp_generator};
 use wgan_gpu::gan::{Gan, GanConfig, LossKind, OptConfig, OptKind};
 use wgan_gpu::nn::{Net, NetSpec, Shape};
@@ -37,14 +37,7 @@ fn penalty(b: &mut CpuBackend, d: &mut Net<CpuBackend>, x: &[f32], s: &GradientP
 /// disagree straddles a kink and is skipped, and most entries must not.
 #[test]
 fn penalty_gradients_match_finite_differences() {
-    let o = DcganOptions {
-        width: 3,
-        g_batch_norm: false,
-        d_batch_norm: false,
-        d_dropout: 0.0,
-        d_depth: 1,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 3, g_batch_norm: false, ..DcganOptions::default() };
     let dcgan = dcgan_discriminator(Shape(2, 8, 8), o);
     let mlp = mlp_discriminator(Shape(2, 3, 4), &[9, 7], 0.25);
     // A projection discriminator: the DCGAN's D with a class embedding beside its linear head.
@@ -193,14 +186,7 @@ fn compare(what: &str, cfg: &GanConfig, g: &NetSpec, d: &NetSpec) {
 
 #[test]
 fn penalised_iterations_equal_reference() {
-    let o = DcganOptions {
-        width: 3,
-        g_batch_norm: true,
-        d_batch_norm: false,
-        d_dropout: 0.2,
-        d_depth: 1,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 3, d_dropout: 0.2, ..DcganOptions::default() };
     let img = Shape(1, 8, 8);
     let (g, mut d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan wgan-gp", &config(LossKind::WganGp, 5, 2), &g, &d);
@@ -228,14 +214,7 @@ fn penalised_iterations_equal_reference() {
 
 #[test]
 fn penalties_refuse_batch_norm_in_d() {
-    let o = DcganOptions {
-        width: 2,
-        g_batch_norm: true,
-        d_batch_norm: true,
-        d_dropout: 0.0,
-        d_depth: 1,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 2, d_batch_norm: true, ..DcganOptions::default() };
     let img = Shape(1, 28, 28);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     let err = Gan::new(&mut CpuBackend, config(LossKind::WganGp, 4, 1), &g, &d).err().expect("refused");

@@ -130,26 +130,12 @@ fn mlp_iterations_equal_reference_for_every_loss() {
 
 #[test]
 fn dcgan_iterations_equal_reference() {
-    let o = DcganOptions {
-        width: 4,
-        g_batch_norm: true,
-        d_batch_norm: true,
-        d_dropout: 0.2,
-        d_depth: 1,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 4, d_batch_norm: true, d_dropout: 0.2, ..DcganOptions::default() };
     let img = Shape(1, 28, 28);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan bce", &config(LossKind::Bce, 5, 1, OptKind::Adam), &g, &d);
     // 32×32 RGB: three levels from a 4×4 base, G doubling by nearest 2× and a 3×3 conv.
-    let o = DcganOptions {
-        width: 2,
-        g_batch_norm: true,
-        d_batch_norm: false,
-        d_dropout: 0.0,
-        d_depth: 1,
-        g_upsample: GUpsample::Nearest,
-    };
+    let o = DcganOptions { width: 2, g_upsample: GUpsample::Nearest, ..DcganOptions::default() };
     let img = Shape(3, 32, 32);
     let (g, d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     compare("dcgan 3x32x32", &config(LossKind::Lsgan, 3, 1, OptKind::Adam), &g, &d);
@@ -160,14 +146,7 @@ fn dcgan_iterations_equal_reference() {
 /// recomputed.
 #[test]
 fn hinge_spectral_norm_and_ema_iterations_equal_reference() {
-    let o = DcganOptions {
-        width: 4,
-        g_batch_norm: true,
-        d_batch_norm: false,
-        d_dropout: 0.0,
-        d_depth: 2,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 4, d_depth: 2, ..DcganOptions::default() };
     let img = Shape(1, 28, 28);
     let (g, mut d) = (dcgan_generator(8, img, o), dcgan_discriminator(img, o));
     d.spectral_norm = true;
@@ -196,14 +175,7 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
     let mut cfg = config(LossKind::Bce, 6, 2, OptKind::Adam);
     (cfg.classes, cfg.instance_noise, cfg.noise_anneal_steps) = (3, 0.2, 4);
     // Conv D: label planes; MLP D: label features.
-    let o = DcganOptions {
-        width: 3,
-        g_batch_norm: true,
-        d_batch_norm: false,
-        d_dropout: 0.0,
-        d_depth: 1,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 3, ..DcganOptions::default() };
     let img = Shape(1, 8, 8);
     let (g, d) = conditional(dcgan_generator(8, img, o), dcgan_discriminator(img, o), 3, false);
     assert_eq!(d.input, Shape(4, 8, 8));
@@ -248,14 +220,7 @@ fn conditional_iterations_with_instance_noise_equal_reference() {
 fn network_gradients_match_finite_differences() {
     use wgan_gpu::nn::Net;
     let mut b = CpuBackend;
-    let o = DcganOptions {
-        width: 2,
-        g_batch_norm: true,
-        d_batch_norm: true,
-        d_dropout: 0.0,
-        d_depth: 1,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 2, d_batch_norm: true, ..DcganOptions::default() };
     let img = Shape(1, 28, 28);
     let (gs, ds) = (dcgan_generator(3, img, o), dcgan_discriminator(img, o));
     let mlp = (mlp_generator(3, &[5], Shape(1, 28, 28), true), mlp_discriminator(Shape(1, 28, 28), &[4], 0.0));
@@ -340,14 +305,7 @@ fn network_gradients_match_finite_differences() {
 fn infogan_iterations_equal_reference() {
     let mut cfg = config(LossKind::Hinge, 6, 1, OptKind::Adam);
     (cfg.info_cat, cfg.info_cont, cfg.info_weight) = (3, 2, 0.7);
-    let o = DcganOptions {
-        width: 3,
-        g_batch_norm: true,
-        d_batch_norm: false,
-        d_dropout: 0.0,
-        d_depth: 1,
-        g_upsample: GUpsample::Transposed,
-    };
+    let o = DcganOptions { width: 3, ..DcganOptions::default() };
     let img = Shape(1, 8, 8);
     let mut g = dcgan_generator(8, img, o);
     g.input = Shape(8 + 3, 1, 1);
