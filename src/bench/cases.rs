@@ -92,19 +92,19 @@ impl Case {
     /// Records the pass on `b` over `t` (the uploaded [`Case::tensors`]).
     pub fn run<B: Backend>(&self, b: &mut B, t: &[B::T]) -> Result<()> {
         // Weighted ops: [x, w, b, y, dy, dx, dw, db].
-        let bias = |on: bool| on.then_some(&t[2]);
         let has_bias = matches!(self.op, Op::Linear(_, true) | Op::Conv2d(_, true) | Op::ConvTranspose2d(_, true));
+        let bias = has_bias.then_some(&t[2]);
         let grads = || match self.pass {
             Pass::BackwardInput => Grads { dx: Some(&t[5]), dw: None, db: None },
             _ => Grads { dx: None, dw: Some(&t[6]), db: has_bias.then_some(&t[7]) },
         };
         match (self.op, self.pass) {
-            (Op::Linear(s, on), Pass::Forward) => crate::ops::linear::forward(b, &s, &t[0], &t[1], bias(on), &t[3]),
+            (Op::Linear(s, _), Pass::Forward) => crate::ops::linear::forward(b, &s, &t[0], &t[1], bias, &t[3]),
             (Op::Linear(s, _), _) => crate::ops::linear::backward(b, &s, &t[0], &t[1], &t[4], grads()),
-            (Op::Conv2d(s, on), Pass::Forward) => crate::ops::conv2d::forward(b, &s, &t[0], &t[1], bias(on), &t[3]),
+            (Op::Conv2d(s, _), Pass::Forward) => crate::ops::conv2d::forward(b, &s, &t[0], &t[1], bias, &t[3]),
             (Op::Conv2d(s, _), _) => crate::ops::conv2d::backward(b, &s, &t[0], &t[1], &t[4], grads()),
-            (Op::ConvTranspose2d(s, on), Pass::Forward) => {
-                crate::ops::conv_transpose2d::forward(b, &s, &t[0], &t[1], bias(on), &t[3])
+            (Op::ConvTranspose2d(s, _), Pass::Forward) => {
+                crate::ops::conv_transpose2d::forward(b, &s, &t[0], &t[1], bias, &t[3])
             }
             (Op::ConvTranspose2d(s, _), _) => {
                 crate::ops::conv_transpose2d::backward(b, &s, &t[0], &t[1], &t[4], grads())

@@ -107,9 +107,9 @@ fn levels_of(img: Shape) -> usize {
 }
 
 /// z → Linear → (2^(L−1)·w, b, b) → L × ConvT(4, s2, p1) (or nearest 2× then a 3×3 conv),
-/// halving channels → img, tanh, where b = side / 2^L (at 28×28: 7×7 → 14×14 → 28×28). With batch norm, layers before it drop their
-/// bias and use ReLU (Radford et al.); without, LeakyReLU 0.2, exactly the PyTorch reference
-/// bench's generator.
+/// halving channels → img, tanh, where b = side / 2^L (at 28×28: 7×7 → 14×14 → 28×28). With
+/// batch norm, layers before it drop their bias and use ReLU (Radford et al.); without, LeakyReLU
+/// 0.2, exactly the PyTorch reference bench's generator.
 pub fn dcgan_generator(z_dim: usize, img: Shape, o: DcganOptions) -> NetSpec {
     let levels = levels_of(img);
     let base = img.1 >> levels;
